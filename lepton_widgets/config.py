@@ -1,0 +1,229 @@
+"""Run configuration: one object drives the Python API, the CLI and (later) the widgets.
+
+A run made by clicking can be replayed from code because every control maps to a field here, and the
+whole config round-trips through plain dicts, JSON and YAML.
+
+Example:
+    >>> from lepton_widgets.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"data": {"dataset": "digits"}, "backbone": {"name": "small_cnn",
+    ...                            "weights": "none", "image_size": 32}, "train": {"epochs": 2}})
+    >>> cfg.backbone.frozen_depth is None   # None means: every block frozen, only the head trains
+    True
+    >>> RunConfig.from_yaml(cfg.to_yaml()) == cfg
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config value or key is wrong; the message says which and what is allowed."""
+
+
+@dataclass
+class DataConfig:
+    """Which data to use and how to split it.
+
+    ``dataset`` is a registry name (``fashion_mnist``, ``digits``, ...) or one of the bring-your-own kinds
+    ``folder`` (one subfolder per class), ``zip`` (a zip of such a folder) or ``csv`` (``path,label`` rows);
+    the bring-your-own kinds read ``path``.
+    """
+
+    dataset: str = "fashion_mnist"
+    path: str | None = None
+    max_per_class: int | None = 100
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    min_class_size: int = 5
+
+    def validate(self) -> None:
+        if self.dataset in ("folder", "zip", "csv") and not self.path:
+            raise ConfigError(f"data.path is required when data.dataset is {self.dataset!r}")
+        for name in ("val_fraction", "test_fraction"):
+            value = getattr(self, name)
+            if not 0.0 < value < 0.5:
+                raise ConfigError(f"data.{name} must be between 0 and 0.5, got {value}")
+        if self.max_per_class is not None and self.max_per_class < 3:
+            raise ConfigError("data.max_per_class must be at least 3 (one sample per split), or null")
+
+
+@dataclass
+class BackboneConfig:
+    """Pretrained network below the new head.
+
+    ``weights``: ``offline`` (the bundled offline weights pack), ``imagenet`` (keras.applications, needs
+    internet), ``none`` (random init, train from scratch) or a path to a ``.weights.h5`` file.
+    ``frozen_depth`` counts blocks from the input side; ``None`` freezes every block.
+    """
+
+    name: str = "mobilenet_v2"
+    weights: str = "offline"
+    frozen_depth: int | None = None
+    image_size: int = 96
+
+    def validate(self) -> None:
+        if self.frozen_depth is not None and self.frozen_depth < 0:
+            raise ConfigError("backbone.frozen_depth must be >= 0 or null (all blocks frozen)")
+        if not 16 <= self.image_size <= 1024:
+            raise ConfigError(f"backbone.image_size must be between 16 and 1024, got {self.image_size}")
+
+
+@dataclass
+class AugmentConfig:
+    """Keras preprocessing-layer augmentations; they are active only while training.
+
+    Factors follow the Keras layers: ``rotation`` is a fraction of a full turn, ``zoom``/``translation``
+    fractions of the image size, ``contrast``/``brightness`` fractions of the value range.
+    """
+
+    flip: str = "none"
+    rotation: float = 0.0
+    zoom: float = 0.0
+    translation: float = 0.0
+    contrast: float = 0.0
+    brightness: float = 0.0
+
+    FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+
+    def validate(self) -> None:
+        if self.flip not in self.FLIP_MODES:
+            raise ConfigError(f"augment.flip must be one of {self.FLIP_MODES}, got {self.flip!r}")
+        for name in ("rotation", "zoom", "translation", "contrast", "brightness"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"augment.{name} must be between 0 and 1, got {value}")
+
+    @property
+    def active(self) -> bool:
+        return self.flip != "none" or any(
+            getattr(self, n) > 0 for n in ("rotation", "zoom", "translation", "contrast", "brightness")
+        )
+
+
+@dataclass
+class TrainConfig:
+    """Two-phase transfer learning: ``epochs`` train the new head on the frozen backbone, then
+    ``fine_tune_epochs`` train with the first ``frozen_depth`` blocks frozen at
+    ``learning_rate * fine_tune_lr_factor``. The second phase runs only when some block is unfrozen.
+    """
+
+    epochs: int = 5
+    fine_tune_epochs: int = 3
+    learning_rate: float = 1e-3
+    fine_tune_lr_factor: float = 0.1
+    batch_size: int = 32
+    l2: float = 1e-4
+    dropout: float = 0.2
+    early_stopping_patience: int = 3
+    lr_schedule: str = "plateau"
+    feature_cache: str = "auto"
+
+    LR_SCHEDULES = ("constant", "plateau", "cosine")
+    FEATURE_CACHE_MODES = ("auto", "never")
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError("train.epochs must be >= 1")
+        if self.fine_tune_epochs < 0:
+            raise ConfigError("train.fine_tune_epochs must be >= 0")
+        if not 0 < self.learning_rate < 1:
+            raise ConfigError(f"train.learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 < self.fine_tune_lr_factor <= 1:
+            raise ConfigError("train.fine_tune_lr_factor must be in (0, 1]")
+        if self.batch_size < 1:
+            raise ConfigError("train.batch_size must be >= 1")
+        if self.l2 < 0:
+            raise ConfigError("train.l2 must be >= 0")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError("train.dropout must be in [0, 1)")
+        if self.lr_schedule not in self.LR_SCHEDULES:
+            raise ConfigError(f"train.lr_schedule must be one of {self.LR_SCHEDULES}")
+        if self.feature_cache not in self.FEATURE_CACHE_MODES:
+            raise ConfigError(f"train.feature_cache must be one of {self.FEATURE_CACHE_MODES}")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run. One ``seed`` drives the split, initialisation and shuffling."""
+
+    name: str = "run"
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    _SECTIONS = {"data": DataConfig, "backbone": BackboneConfig, "augment": AugmentConfig, "train": TrainConfig}
+
+    def validate(self) -> "RunConfig":
+        for section in self._SECTIONS:
+            getattr(self, section).validate()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+        """Build and validate a config; unknown keys are an error (a typo must not be ignored silently)."""
+        raw = dict(raw or {})
+        top_fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - top_fields
+        if unknown:
+            raise ConfigError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(top_fields)}")
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            section_cls = cls._SECTIONS.get(key)
+            kwargs[key] = _section_from_dict(key, section_cls, value) if section_cls else value
+        return cls(**kwargs).validate()
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, text: str) -> "RunConfig":
+        return cls.from_dict(yaml.safe_load(text) or {})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        """Read a ``.yaml``/``.yml`` or ``.json`` config file (JSON is valid YAML, so one parser serves)."""
+        text = Path(path).read_text(encoding="utf-8")
+        return cls.from_yaml(text)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        """A copy with some top-level fields or ``section__field`` values changed.
+
+        >>> RunConfig().replace(seed=1, train__epochs=2).train.epochs
+        2
+        """
+        data = self.to_dict()
+        for key, value in changes.items():
+            if "__" in key:
+                section, name = key.split("__", 1)
+                data[section][name] = value
+            else:
+                data[key] = value
+        return RunConfig.from_dict(data)
+
+
+def _section_from_dict(section: str, section_cls: type, value: Any) -> Any:
+    if isinstance(value, section_cls):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"config section {section!r} must be a mapping, got {type(value).__name__}")
+    allowed = {f.name for f in dataclasses.fields(section_cls)}
+    unknown = set(value) - allowed
+    if unknown:
+        raise ConfigError(f"unknown keys in {section!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return section_cls(**value)
