@@ -8,8 +8,12 @@ Blocks are what ``frozen_depth`` counts. They are derived from layer names with 
 family: the first capture group names the block; layers that match no pattern belong to the block before
 them (or to ``stem`` when they come first).
 
+The normalisation can depend on the weights source (``spec.normalization_for(weights)``): MobileNetV2's
+offline weights come from torchvision and want ``torch`` normalisation, while keras.applications' ImageNet
+MobileNetV2 wants ``tf``. ``spec.normalization`` is the kind for the default (first) source.
+
 Example:
-    >>> spec = BackboneSpec(name="toy", family="toy", description="", builder=lambda size, seed: None,
+    >>> spec = BackboneSpec(name="toy", family="toy", description="", builder=lambda size, source, path: None,
     ...                     feature_dim=8, normalization="unit", block_pattern=r"^(block\\d+)_")
     >>> spec.block_of(["input", "conv0", "block1_conv", "block1_bn", "block2_conv", "top_conv"])
     {'stem': ['input', 'conv0'], 'block1': ['block1_conv', 'block1_bn'], 'block2': ['block2_conv', 'top_conv']}
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 #: Normalisation kinds. Inputs to the full model are RGB floats in [0, 255]; each kind maps them to
 #: what the backbone was trained on.
@@ -30,18 +34,86 @@ from typing import Any, Callable
 #: ``unit``: x/255 (models trained here from scratch).
 NORMALIZATIONS = ("torch", "tf", "caffe", "raw", "unit")
 
+#: One line per normalisation kind, for people (tooltips, reports, error messages).
+NORMALIZATION_DOCS = {
+    "torch": "(x/255 - ImageNet mean) / ImageNet std, per RGB channel (torchvision weights)",
+    "tf": "x/127.5 - 1, i.e. [-1, 1] (keras.applications MobileNet/MobileNetV2)",
+    "caffe": "RGB->BGR, then minus the ImageNet BGR mean, no scaling (Caffe-era VGG/ResNet50)",
+    "raw": "unchanged [0, 255]; the backbone normalises inside (EfficientNet, ConvNeXt, MobileNetV3)",
+    "unit": "x/255, i.e. [0, 1] (small models trained from scratch here)",
+}
+
 #: Weight sources. ``offline`` = the offline weights pack; ``imagenet`` = keras.applications download;
 #: ``none`` = random init; anything else is treated as a path to a weights file.
 WEIGHT_SOURCES = ("offline", "imagenet", "none", "file")
+
+
+def weights_source(weights: str | None) -> str:
+    """The source kind of a ``weights`` value: ``offline``/``imagenet``/``none`` or ``file`` (a path).
+
+    >>> weights_source("imagenet"), weights_source(None), weights_source("/tmp/w.weights.h5")
+    ('imagenet', 'none', 'file')
+    """
+    if weights is None:
+        return "none"
+    return weights if weights in ("offline", "imagenet", "none") else "file"
+
+
+@dataclass(frozen=True)
+class ImagenetWeights:
+    """Where keras.applications keeps a backbone's no-top ImageNet weights: plain data for the registry.
+
+    ``file_name`` may contain ``{rows}``, which is filled from the image size snapped to one of ``sizes``
+    (MobileNetV2 has a file per input size; the others have one file). Keras looks for the file in
+    ``$KERAS_HOME/models`` (default ``~/.keras/models``) and downloads it from ``origin_dir + file_name``.
+    ``file_hash`` (md5 or sha256, as Keras checks it) may be ``None``.
+    """
+
+    file_name: str
+    origin_dir: str
+    file_hash: str | None = None
+    sizes: tuple[int, ...] = ()
+
+    def file_for(self, image_size: int | None = None) -> str:
+        if not self.sizes:
+            return self.file_name
+        # Same rule as keras.applications: the exact size if it has its own file, else the largest one.
+        rows = image_size if image_size in self.sizes else max(self.sizes)
+        return self.file_name.format(rows=rows)
+
+
+class OfflinePack(Protocol):
+    """Weights that ship in an installed package (no network), e.g. torchvision's MobileNetV2.
+
+    ``availability()`` says whether the pack is installed or already converted, without loading it;
+    ``fingerprint()`` is a stable identity of its weights for cache keys.
+    """
+
+    def availability(self) -> tuple[bool, str]: ...
+
+    def fingerprint(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
     """Registry entry for one backbone architecture.
 
-    ``builder(image_size, weights)`` returns the Keras backbone with the requested weights loaded; it is
-    called through :func:`lepton_widgets.core.backbones.load_backbone`, which resolves and checks the
-    weights source first.
+    ``builder(image_size, source, path)`` returns the Keras backbone (named ``"backbone"``) with the
+    requested weights loaded. ``source`` is ``offline``/``imagenet``/``none``/``file``; ``path`` is the local
+    weights file for ``imagenet`` (already located in the Keras cache or downloaded) and ``file``, else
+    ``None``. Call it through :func:`lepton_widgets.core.backbones.load_backbone`, which checks the source,
+    finds or fetches the file and turns failures into ``WeightsUnavailable``.
+
+    ``normalization`` is the input normalisation for the default (first) weight source;
+    ``normalization_by_source`` overrides it per source (see :meth:`normalization_for`). ``imagenet`` says
+    where keras.applications keeps the ImageNet weights file (``None``: no ImageNet source);
+    ``offline_pack`` provides the ``offline`` source.
+
+    Example:
+        >>> from lepton_widgets.core.backbones import get_backbone
+        >>> spec = get_backbone("mobilenet_v2")
+        >>> spec.normalization_for("offline"), spec.normalization_for("imagenet")
+        ('torch', 'tf')
     """
 
     name: str
@@ -56,6 +128,9 @@ class BackboneSpec:
     default_size: int = 96
     weight_sources: tuple[str, ...] = ("imagenet", "none", "file")
     licence: str = ""
+    normalization_by_source: dict = field(default_factory=dict)
+    imagenet: ImagenetWeights | None = None
+    offline_pack: OfflinePack | None = None
     extra: dict = field(default_factory=dict)
 
     def block_of(self, layer_names: list[str]) -> dict[str, list[str]]:
@@ -71,5 +146,26 @@ class BackboneSpec:
         return blocks
 
     def supports(self, weights: str) -> bool:
-        source = weights if weights in ("offline", "imagenet", "none") else "file"
-        return source in self.weight_sources
+        return weights_source(weights) in self.weight_sources
+
+    def normalization_for(self, weights: str | None) -> str:
+        """The normalisation kind the backbone expects with these weights (a source name or a path).
+
+        The model builder puts ``normalization_layer(spec.normalization_for(weights))`` in front of the
+        backbone. A weights *file* gets the kind of the architecture it is loaded into (for MobileNetV2 the
+        torchvision-layout one, i.e. ``torch``).
+
+        >>> from lepton_widgets.core.backbones import get_backbone
+        >>> get_backbone("resnet50").normalization_for("imagenet")
+        'caffe'
+        """
+        return self.normalization_by_source.get(weights_source(weights), self.normalization)
+
+    def preprocess_kind(self, weights: str | None) -> str:
+        """Alias of :meth:`normalization_for`, named after keras.applications' ``preprocess_input`` modes.
+
+        >>> from lepton_widgets.core.backbones import get_backbone
+        >>> get_backbone("mobilenet_v2").preprocess_kind("imagenet")
+        'tf'
+        """
+        return self.normalization_for(weights)

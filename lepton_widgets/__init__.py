@@ -1,0 +1,18 @@
+"""Lepton Workbench: cross-scenario transfer learning for Jupyter, Voilà and the command line.
+
+Example:
+    >>> import lepton_widgets as lw
+    >>> cfg = lw.RunConfig()            # Fashion-MNIST, MobileNetV2 with offline ImageNet weights
+    >>> cfg.backbone.name, cfg.backbone.weights
+    ('mobilenet_v2', 'offline')
+    >>> run = lw.train(cfg)             # doctest: +SKIP
+"""
+
+from lepton_widgets.api import evaluate, list_runs, open_run, predict, train
+from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig
+
+__all__ = [
+    "AugmentConfig", "BackboneConfig", "DataConfig", "RunConfig", "TrainConfig",
+    "evaluate", "list_runs", "open_run", "predict", "train",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,97 @@
+"""The Python API: a handful of functions around one :class:`~lepton_widgets.config.RunConfig`.
+
+Example:
+    >>> import lepton_widgets as lw
+    >>> cfg = lw.RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 40},
+    ...     "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}, "train": {"epochs": 2}})
+    >>> run = lw.train(cfg, runs_dir="/tmp/lepton-doc-runs")            # doctest: +SKIP
+    >>> run.metrics["accuracy"] > 0.5                                   # doctest: +SKIP
+    True
+    >>> lw.predict(run, ["digit.png"])                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.events import EventSink
+from lepton_widgets.core.run_store import RunRecord, RunStore
+
+
+def _as_config(config: RunConfig | dict | str | Path) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return config.validate()
+    if isinstance(config, dict):
+        return RunConfig.from_dict(config)
+    return RunConfig.load(config)
+
+
+def _store(runs_dir: Optional[str | Path]) -> RunStore:
+    return RunStore(runs_dir)
+
+
+def train(config: RunConfig | dict | str | Path, *, runs_dir: Optional[str | Path] = None,
+          sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
+    """Train and evaluate a model for ``config`` (object, dict or YAML/JSON path); returns the stored run."""
+    from lepton_widgets.core.experiment import run_experiment
+
+    return run_experiment(_as_config(config), store=_store(runs_dir), sink=sink, stop_event=stop_event)
+
+
+def open_run(run: str | Path | RunRecord, *, runs_dir: Optional[str | Path] = None) -> RunRecord:
+    """A stored run by id, id prefix or path."""
+    return run if isinstance(run, RunRecord) else _store(runs_dir).open(run)
+
+
+def list_runs(*, runs_dir: Optional[str | Path] = None) -> pd.DataFrame:
+    """All runs as a DataFrame (one row per run, metrics as columns) for listing and comparing."""
+    return _store(runs_dir).frame()
+
+
+def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Optional[str | Path] = None):
+    """Re-evaluate a stored run's model on its recorded split; returns an ``EvaluationResult``.
+
+    The data is reloaded and re-split from the run's config; the stored ``split.json`` is checked so that
+    a changed dataset is reported instead of silently evaluated on different rows.
+    """
+    from lepton_widgets.core.data import prepare_data, split_record
+    from lepton_widgets.core.evaluation import evaluate_model
+
+    record = open_run(run, runs_dir=runs_dir)
+    cfg = record.config
+    prepared = prepare_data(cfg.data, cfg.seed)
+    stored = record._read_json("split.json", {})
+    if stored and stored != split_record(prepared.table):
+        raise ValueError(f"the data for run {record.run_id} changed since it was trained: the split no longer "
+                         "matches split.json, so its metrics would not be comparable")
+    return evaluate_model(record.load_model(), prepared.split(split), cfg.backbone.image_size)
+
+
+def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: int = 3,
+            runs_dir: Optional[str | Path] = None) -> pd.DataFrame:
+    """Predict image files with a stored run's model.
+
+    Files are validated like training data: unreadable ones get a row with the reason instead of a
+    prediction, odd formats (CMYK, 16-bit, palette, alpha) are converted on a copy.
+    """
+    from lepton_widgets.core.data import files_table
+    from lepton_widgets.core.evaluation import predict_table
+
+    record = open_run(run, runs_dir=runs_dir)
+    class_names = record.class_names
+    table, report = files_table([str(f) for f in files], class_names)
+    rows: list[dict[str, Any]] = []
+    if len(table):
+        probs = predict_table(record.load_model(), table, record.config.backbone.image_size)
+        for ref, p in zip(table.frame["ref"], probs):
+            order = p.argsort()[::-1][:top_k]
+            rows.append({"file": ref, "label": class_names[order[0]], "confidence": float(p[order[0]]),
+                         "top": [(class_names[i], float(p[i])) for i in order], "error": None})
+    for _, bad in report.frame[~report.frame["status"].isin(["ok", "converted"])].iterrows():
+        rows.append({"file": bad["ref"], "label": None, "confidence": None, "top": [], "error": bad["reason"]})
+    return pd.DataFrame(rows, columns=["file", "label", "confidence", "top", "error"])

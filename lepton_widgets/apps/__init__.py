@@ -1,0 +1,1 @@
+"""Apps that compose panels into the workbench. Filled by the workbench issue."""

@@ -1,0 +1,159 @@
+"""The ``lepton`` command line: ``train``, ``eval``, ``predict``, ``runs`` and ``quickstart``.
+
+The config file is the same one the widgets produce (``Show code`` panel), so a run made by clicking can
+be replayed here. Progress goes to the terminal as tqdm bars built from the engine's events.
+
+Example:
+    $ lepton train configs/quickstart.yaml --set train.epochs=3
+    $ lepton runs
+    $ lepton eval 20261130-101500-quickstart
+    $ lepton predict 20261130-101500-quickstart shoe.png shirt.jpg
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the terminal
+
+import yaml  # noqa: E402
+
+from lepton_widgets.config import ConfigError, RunConfig  # noqa: E402
+
+
+class TqdmSink:
+    """Event sink that draws one tqdm bar per task and prints a line per epoch."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        from tqdm import tqdm
+
+        self._tqdm, self.stream, self.bars = tqdm, stream, {}
+
+    def __call__(self, event) -> None:
+        if event.kind == "progress":
+            bar = self.bars.get(event.task)
+            if bar is None:
+                bar = self.bars[event.task] = self._tqdm(total=event.total, desc=event.task, file=self.stream,
+                                                         leave=False, unit="img")
+            bar.update(event.done - bar.n)
+            if event.done >= event.total:
+                bar.close()
+                self.bars.pop(event.task, None)
+        elif event.kind == "phase_started":
+            cached = " on cached features" if event.cached_features else ""
+            print(f"phase {event.phase}: {event.epochs} epochs at lr {event.learning_rate:g}, "
+                  f"{event.trainable_params:,} trainable parameters{cached}", file=self.stream)
+        elif event.kind == "epoch_ended":
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if v is not None)
+            print(f"epoch {event.epoch}/{event.epochs} [{event.phase}] {shown}", file=self.stream)
+        elif event.kind in ("run_failed", "run_cancelled"):
+            print(f"{event.kind.replace('_', ' ')}: {getattr(event, 'error', '') or getattr(event, 'reason', '')}",
+                  file=self.stream)
+
+
+def _apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
+    """``section.field=value`` pairs on top of a config dict; values are parsed as YAML scalars."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"--set expects section.field=value, got {item!r}")
+        section, name = key.split(".", 1)
+        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+    return raw
+
+
+def cmd_train(args) -> int:
+    from lepton_widgets.api import train
+
+    raw = yaml.safe_load(open(args.config, encoding="utf-8")) if args.config else {}
+    cfg = RunConfig.from_dict(_apply_overrides(raw or {}, args.set))
+    record = train(cfg, runs_dir=args.runs_dir, sink=TqdmSink())
+    print(f"run {record.run_id}: {record.status}")
+    for key, value in record.metrics.items():
+        print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+    print(f"saved in {record.path}")
+    return 0 if record.status == "finished" else 1
+
+
+def cmd_eval(args) -> int:
+    from lepton_widgets.api import evaluate
+
+    result = evaluate(args.run, split=args.split, runs_dir=args.runs_dir)
+    for key, value in result.summary().items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    print(result.per_class.round(3).to_string())
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from lepton_widgets.api import predict
+
+    frame = predict(args.run, args.files, runs_dir=args.runs_dir)
+    print(frame[["file", "label", "confidence", "error"]].to_string(index=False))
+    return 0 if frame["error"].isna().all() else 1
+
+
+def cmd_runs(args) -> int:
+    from lepton_widgets.api import list_runs
+
+    frame = list_runs(runs_dir=args.runs_dir)
+    if frame.empty:
+        print("no runs yet")
+        return 0
+    columns = [c for c in ("run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
+               if c in frame.columns]
+    print(frame[columns].to_string(index=False))
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    """Train and evaluate the default model (the embedded default config)."""
+    args.config = None
+    args.set = list(args.set) + ["train.fine_tune_epochs=0"] if args.fast else list(args.set)
+    return cmd_train(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lepton", description="Lepton Workbench: transfer learning from the CLI")
+    parser.add_argument("--runs-dir", default=None, help="where runs are stored (default ./runs or $LEPTON_RUNS)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train and evaluate a model from a YAML/JSON config")
+    p.add_argument("config", help="config file (same fields as RunConfig)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="re-evaluate a stored run")
+    p.add_argument("run", help="run id, id prefix or folder")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="predict image files with a stored run")
+    p.add_argument("run")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("runs", help="list stored runs")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("quickstart", help="train the default model on the built-in default dataset")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    p.add_argument("--fast", action="store_true", help="head only, no fine-tuning phase")
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"lepton: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

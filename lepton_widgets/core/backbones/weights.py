@@ -1,0 +1,171 @@
+"""Weights sources: can they load here, where are their files, and what identifies them.
+
+Nothing here touches the network except :func:`fetch_imagenet_file`, and that one runs under a socket
+timeout so a silent network cannot block a run forever.
+
+Why we fetch ImageNet files ourselves instead of ``keras.applications.X(weights="imagenet")``: Keras reads
+``$KERAS_HOME`` once at import, so later changes are ignored; and when a dropped-in file fails Keras' md5
+check it tries to download again and, offline, *deletes the file*. Passing ``cache_dir`` explicitly and
+never re-checking a file that is already there keeps :func:`availability` and loading in agreement.
+
+Example:
+    >>> from lepton_widgets.core.backbones import get_backbone, availability, weights_fingerprint
+    >>> spec = get_backbone("small_cnn")
+    >>> availability(spec, "none")
+    (True, 'random initialisation; nothing to load')
+    >>> weights_fingerprint(spec, "none")
+    'none'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from pathlib import Path
+
+from .spec import BackboneSpec, weights_source
+
+#: Seconds a silent network may stall one socket operation of an ImageNet download.
+FETCH_TIMEOUT_S = 30.0
+
+
+class WeightsUnavailable(RuntimeError):
+    """The requested weights cannot be loaded here; the message says why and what to use instead.
+
+    >>> try:
+    ...     load_backbone(get_backbone("resnet50"), "imagenet")      # doctest: +SKIP
+    ... except WeightsUnavailable as err:
+    ...     print(err)                                               # doctest: +SKIP
+    """
+
+
+def keras_home() -> Path:
+    """``$KERAS_HOME`` (read now, not at import) or ``~/.keras``, like Keras' own rule."""
+    if os.environ.get("KERAS_HOME"):
+        return Path(os.environ["KERAS_HOME"]).expanduser()
+    home = Path.home()
+    return (home if os.access(home, os.W_OK) else Path("/tmp")) / ".keras"
+
+
+def imagenet_file(spec: BackboneSpec, image_size: int | None = None) -> Path:
+    """Where Keras keeps (or would download) this backbone's no-top ImageNet weights."""
+    if spec.imagenet is None:
+        raise WeightsUnavailable(f"{spec.name} has no ImageNet weights; sources: {', '.join(spec.weight_sources)}")
+    return keras_home() / "models" / spec.imagenet.file_for(image_size or spec.default_size)
+
+
+def alternatives(spec: BackboneSpec) -> str:
+    """What to suggest when a source fails: the other sources that work without internet."""
+    from .registry import list_backbones  # late import: registry imports this module
+
+    options = []
+    if "offline" in spec.weight_sources:
+        options.append(f'weights="offline" (the bundled pack for {spec.name})')
+    else:
+        offline = [s.name for s in list_backbones() if "offline" in s.weight_sources]
+        if offline:
+            options.append(f'a backbone with offline weights ({", ".join(offline)}) with weights="offline"')
+    if "file" in spec.weight_sources:
+        options.append("a .weights.h5 file path")
+    if "none" in spec.weight_sources:
+        options.append('weights="none" (random init, train from scratch)')
+    return "; or ".join(options)
+
+
+def fetch_imagenet_file(spec: BackboneSpec, image_size: int | None = None, timeout: float = FETCH_TIMEOUT_S) -> Path:
+    """Return the local ImageNet weights file, downloading it if missing; ``WeightsUnavailable`` offline."""
+    target = imagenet_file(spec, image_size)
+    if target.is_file():
+        return target  # never re-validate here: Keras would delete a file whose hash it dislikes
+    import keras  # heavy; only needed for a download
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # process-wide, so restored right after the one call
+    try:
+        path = keras.utils.get_file(
+            target.name,
+            spec.imagenet.origin_dir + target.name,
+            cache_subdir="models",
+            cache_dir=str(keras_home()),
+            file_hash=spec.imagenet.file_hash,
+        )
+    except Exception as exc:  # Keras wraps URL errors in a bare Exception
+        raise WeightsUnavailable(
+            f"ImageNet weights for {spec.name} are not in the Keras cache and could not be downloaded "
+            f"({type(exc).__name__}: {exc}). No internet? Put the file {target.name} into {target.parent}, "
+            f"or use {alternatives(spec)}."
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+    return Path(path)
+
+
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, memoised on (path, size, mtime) because weights files are big."""
+    stat = os.stat(path)
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA_MEMO:
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                digest.update(chunk)
+        _SHA_MEMO[key] = digest.hexdigest()
+    return _SHA_MEMO[key]
+
+
+def weights_fingerprint(spec: BackboneSpec, weights: str | None) -> str:
+    """A stable identity of the weights, for feature-cache keys.
+
+    ``none`` -> ``"none"`` (random init: add the seed to any cache key yourself); ``imagenet`` ->
+    ``"imagenet:<name>"``; a file -> ``"file:sha256:<hex>"``; ``offline`` -> the pack's identity, built
+    from the sha256 of its source file and the converter version.
+
+    >>> from lepton_widgets.core.backbones import get_backbone
+    >>> weights_fingerprint(get_backbone("resnet50"), "imagenet")
+    'imagenet:resnet50'
+    """
+    source = weights_source(weights)
+    if source == "none":
+        return "none"
+    if source == "imagenet":
+        return f"imagenet:{spec.name}"
+    if source == "offline":
+        if spec.offline_pack is None:
+            raise WeightsUnavailable(f"{spec.name} has no offline weights; use {alternatives(spec)}")
+        return spec.offline_pack.fingerprint()
+    if not Path(weights).is_file():
+        raise WeightsUnavailable(f"weights file {weights} does not exist")
+    return f"file:sha256:{sha256_file(weights)}"
+
+
+def availability(spec: BackboneSpec, weights: str | None, image_size: int | None = None) -> tuple[bool, str]:
+    """Can this weights source load here now, without touching the network? ``(ok, human reason)``.
+
+    >>> from lepton_widgets.core.backbones import get_backbone
+    >>> ok, reason = availability(get_backbone("small_cnn"), "imagenet")
+    >>> ok
+    False
+    """
+    source = weights_source(weights)
+    if not spec.supports(weights):
+        return False, f"{spec.name} does not offer {source!r} weights (it has: {', '.join(spec.weight_sources)})"
+    if source == "none":
+        return True, "random initialisation; nothing to load"
+    if source == "offline":
+        return spec.offline_pack.availability()
+    if source == "imagenet":
+        path = imagenet_file(spec, image_size)
+        if path.is_file():
+            return True, f"ImageNet weights found in the Keras cache: {path}"
+        return False, (f"ImageNet weights not in the Keras cache ({path}); loading would need internet. "
+                       f"Offline, copy {path.name} there, or use {alternatives(spec)}.")
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        return False, f"weights file {path} does not exist"
+    if not path.name.endswith(".h5"):
+        return False, f"weights file {path} is not a Keras .weights.h5 file"
+    return True, f"weights file {path}"

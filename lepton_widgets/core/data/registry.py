@@ -1,0 +1,137 @@
+"""Dataset registry: plain-data :class:`DatasetSpec` entries, one per dataset or bring-your-own kind.
+
+A spec says what a dataset is (modality, licence, whether it is real) and names the ``loader`` that reads
+it. Every loader, whatever the modality, returns :class:`LoadedData`: one record per sample or file it
+looked at, usable or not. :func:`lepton_widgets.core.data.prepare_data` turns that into the table and the
+report, so deduplication, class checks, capping and splitting are written once for every modality.
+
+Example:
+    >>> import numpy as np
+    >>> from lepton_widgets.core.data.arrays import loaded_from_arrays
+    >>> def load_toy(cfg, ctx):
+    ...     images = np.arange(12 * 4, dtype=np.uint8).reshape(12, 2, 2)
+    ...     return loaded_from_arrays("toy", images, np.arange(12) % 2, ["even", "odd"], ctx=ctx)
+    >>> register_dataset(DatasetSpec(name="toy", modality="image", description="12 tiny images",
+    ...                              licence="CC0", origin="synthetic/substitute", loader=load_toy),
+    ...                  overwrite=True)
+    >>> get_dataset("toy").origin
+    'synthetic/substitute'
+    >>> "toy" in list_datasets(modality="image")
+    True
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.table import REPORT_COLUMNS, DataError
+from lepton_widgets.core.events import EventSink
+
+#: ``origin`` values. ``user`` marks the bring-your-own kinds, which read ``DataConfig.path``.
+ORIGINS = ("real", "synthetic/substitute", "user")
+MODALITIES = ("image", "text", "audio", "tabular")
+
+#: Columns of ``LoadedData.records``: the report columns plus where a usable sample's data lives.
+RECORD_COLUMNS = REPORT_COLUMNS + ("path", "array_index")
+
+
+@dataclass
+class LoadContext:
+    """What a loader gets besides the config: where progress goes and the stop request."""
+
+    sink: Optional[EventSink] = None
+    stop_event: Optional[threading.Event] = None
+    run_id: str = ""
+
+    def progress(self, total: int, task: str = "validate") -> ProgressReporter:
+        return ProgressReporter(self.sink, total, task=task, stop_event=self.stop_event, run_id=self.run_id)
+
+
+@dataclass
+class LoadedData:
+    """A loader's result, before deduplication and splitting.
+
+    ``records`` has one row per file or sample looked at, in load order, with :data:`RECORD_COLUMNS`.
+    Rows with status ``ok``/``converted`` are usable: ``path`` is a readable file or ``array_index`` a row of
+    ``arrays``. ``class_names`` lists every declared class, even one left empty, so the report can say so.
+    """
+
+    records: pd.DataFrame
+    class_names: list[str]
+    arrays: Optional[np.ndarray] = None
+    modality: str = "image"
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+Loader = Callable[[Any, LoadContext], LoadedData]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Registry entry for one dataset (or bring-your-own kind).
+
+    ``loader(data_cfg, ctx)`` returns :class:`LoadedData`. ``origin`` is ``real`` for real recorded data,
+    ``synthetic/substitute`` for data made up or standing in for the real thing (label it so in the UI),
+    and ``user`` for the bring-your-own kinds (``folder``, ``zip``, ``csv``), which need ``DataConfig.path``.
+    """
+
+    name: str
+    modality: str
+    description: str
+    licence: str
+    origin: str
+    loader: Loader
+    class_names: tuple[str, ...] = ()
+    homepage: str = ""
+    citation: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.origin not in ORIGINS:
+            raise ValueError(f"DatasetSpec.origin must be one of {ORIGINS}, got {self.origin!r}")
+        if self.modality not in MODALITIES:
+            raise ValueError(f"DatasetSpec.modality must be one of {MODALITIES}, got {self.modality!r}")
+
+    @property
+    def needs_path(self) -> bool:
+        return self.origin == "user"
+
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
+    """Add ``spec`` to the registry; a second spec with the same name is an error unless ``overwrite``."""
+    if spec.name in _REGISTRY and not overwrite:
+        raise ValueError(f"dataset {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    """The spec registered as ``name``; :class:`DataError` listing the known names otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}") from None
+
+
+def list_datasets(modality: Optional[str] = None, *, include_user: bool = True) -> list[str]:
+    """Registered names, sorted; optionally only one modality and/or without the bring-your-own kinds."""
+    return sorted(
+        name
+        for name, spec in _REGISTRY.items()
+        if (modality is None or spec.modality == modality) and (include_user or spec.origin != "user")
+    )
+
+
+def empty_records() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in RECORD_COLUMNS})

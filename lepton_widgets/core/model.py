@@ -1,0 +1,171 @@
+"""The transfer model: augmentation -> backbone normalisation -> backbone -> pooled head, and freezing.
+
+The full model takes raw RGB pixels in [0, 255], so a saved or exported model needs no separate
+preprocessing step. A pretrained backbone is always *called* with ``training=False``: BatchNorm keeps its running
+statistics (inference mode) even when its block is unfrozen for fine-tuning, which is what keeps
+fine-tuning from wrecking pretrained features on small data. A backbone trained from scratch
+(``weights="none"``) has no statistics worth keeping, so its BatchNorm layers learn them as usual.
+
+``frozen_depth`` counts blocks (``spec.block_of``), from the input side. Use the vocabulary people know:
+``freeze`` (everything below the head), ``unfreeze`` (everything), ``freeze_to(depth)``.
+
+Example:
+    >>> from lepton_widgets.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}})
+    >>> tm = build_transfer_model(cfg, num_classes=3)
+    >>> freeze(tm); frozen = tm.trainable_params()
+    >>> unfreeze(tm); frozen < tm.trainable_params()
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.augment import build_augmentation
+from lepton_widgets.core.backbones import BackboneSpec, get_backbone, load_backbone, normalization_layer
+
+#: Layer names of the head; the cached-feature path builds the same head on pooled features and copies
+#: weights across by these names.
+POOL_LAYER = "pool"
+DROPOUT_LAYER = "head_dropout"
+CLASSIFIER_LAYER = "classifier"
+BACKBONE_LAYER = "backbone"
+
+
+@dataclass
+class TransferModel:
+    """A built transfer model with what freezing needs to know about its backbone."""
+
+    model: keras.Model
+    backbone: keras.Model
+    spec: BackboneSpec
+    blocks: dict[str, list[str]]
+    block_params: dict[str, int] = field(default_factory=dict)
+    head_params: int = 0
+    frozen_depth: int = 0
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.blocks)
+
+    def trainable_params(self) -> int:
+        """Trainable parameters of the whole model as it is set now."""
+        return int(sum(np.prod(v.shape) for v in self.model.trainable_weights))
+
+    def trainable_params_at(self, depth: int) -> int:
+        """What :meth:`trainable_params` would be at ``depth``, without changing the model (for sliders)."""
+        names = list(self.blocks)[depth:]
+        return self.head_params + sum(self.block_params[name] for name in names)
+
+    def block_table(self) -> list[dict]:
+        """One row per block: name, index, trainable-capable parameter count, frozen now or not."""
+        return [
+            {"block": name, "index": i, "params": self.block_params[name], "frozen": i < self.frozen_depth}
+            for i, name in enumerate(self.blocks)
+        ]
+
+    def feature_extractor(self) -> keras.Model:
+        """Raw pixels -> pooled features: the part that the feature cache computes once."""
+        return keras.Model(self.model.inputs, self.model.get_layer(POOL_LAYER).output, name="feature_extractor")
+
+
+def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
+    """Build the full model for ``cfg`` with ``num_classes`` outputs, frozen to ``cfg.backbone.frozen_depth``.
+
+    Weights come from ``cfg.backbone.weights`` (see ``core.backbones.load_backbone``); head initialisation
+    and dropout are seeded from ``cfg.seed``.
+    """
+    spec = get_backbone(cfg.backbone.name)
+    size = cfg.backbone.image_size
+    backbone = load_backbone(spec, cfg.backbone.weights, size)  # named "backbone": reloading finds it by name
+
+    inputs = keras.Input((size, size, 3), name="image")
+    x = inputs
+    augmentation = build_augmentation(cfg.augment, cfg.seed)
+    if augmentation is not None:
+        x = augmentation(x)
+    x = normalization_layer(spec.normalization_for(cfg.backbone.weights))(x)
+    if cfg.backbone.weights == "none":
+        x = backbone(x)  # from scratch: no pretrained statistics to protect, BatchNorm learns them
+    else:
+        x = backbone(x, training=False)  # pretrained: BatchNorm in inference mode, frozen or not
+    x = keras.layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
+    outputs = _head(x, num_classes, cfg)
+    model = keras.Model(inputs, outputs, name=f"lepton_{spec.name}")
+
+    layer_names = [layer.name for layer in backbone.layers]
+    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=spec.block_of(layer_names))
+    _count_params(tm)
+    depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    if depth > tm.n_blocks:
+        raise ValueError(f"frozen_depth {depth} is more than the {tm.n_blocks} blocks of {spec.name}")
+    freeze_to(tm, depth)
+    return tm
+
+
+def build_head_model(feature_dim: int, num_classes: int, cfg: RunConfig) -> keras.Model:
+    """The same head as the full model, on pooled features, for training from the feature cache."""
+    inputs = keras.Input((feature_dim,), name="features")
+    return keras.Model(inputs, _head(inputs, num_classes, cfg), name="head")
+
+
+def _head(x, num_classes: int, cfg: RunConfig):
+    x = keras.layers.Dropout(cfg.train.dropout, seed=cfg.seed, name=DROPOUT_LAYER)(x)
+    return keras.layers.Dense(
+        num_classes,
+        activation="softmax",
+        kernel_regularizer=keras.regularizers.L2(cfg.train.l2) if cfg.train.l2 > 0 else None,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed),
+        name=CLASSIFIER_LAYER,
+    )(x)
+
+
+def copy_head_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy the classifier weights between a head model and a full model (either direction)."""
+    target.get_layer(CLASSIFIER_LAYER).set_weights(source.get_layer(CLASSIFIER_LAYER).get_weights())
+
+
+def _count_params(tm: TransferModel) -> None:
+    """Record each block's trainable-capable parameter count (BatchNorm running stats never count)."""
+    freeze_to(tm, 0)
+    by_layer = {layer.name: sum(int(np.prod(v.shape)) for v in layer.trainable_weights) for layer in tm.backbone.layers}
+    tm.block_params = {block: sum(by_layer[n] for n in names) for block, names in tm.blocks.items()}
+    tm.head_params = tm.trainable_params() - sum(tm.block_params.values())
+
+
+def freeze_to(tm: TransferModel, depth: int) -> TransferModel:
+    """Freeze the first ``depth`` blocks and unfreeze the rest. Recompile the model afterwards."""
+    if not 0 <= depth <= tm.n_blocks:
+        raise ValueError(f"frozen depth must be between 0 and {tm.n_blocks}, got {depth}")
+    tm.backbone.trainable = True  # a frozen parent would override the per-layer settings below
+    for index, names in enumerate(tm.blocks.values()):
+        for name in names:
+            tm.backbone.get_layer(name).trainable = index >= depth
+    tm.frozen_depth = depth
+    return tm
+
+
+def freeze(tm: TransferModel) -> TransferModel:
+    """Freeze every backbone block: only the head trains."""
+    return freeze_to(tm, tm.n_blocks)
+
+
+def unfreeze(tm: TransferModel) -> TransferModel:
+    """Unfreeze every backbone block (BatchNorm still runs in inference mode)."""
+    return freeze_to(tm, 0)
+
+
+def attach(model: keras.Model, cfg: RunConfig) -> TransferModel:
+    """Wrap a reloaded full model (from a run's ``model.keras``) so it can be frozen and fine-tuned again."""
+    spec = get_backbone(cfg.backbone.name)
+    backbone = model.get_layer(BACKBONE_LAYER)
+    tm = TransferModel(model=model, backbone=backbone, spec=spec,
+                       blocks=spec.block_of([layer.name for layer in backbone.layers]))
+    _count_params(tm)
+    depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    return freeze_to(tm, depth)

@@ -1,0 +1,302 @@
+"""The run store: one folder per run, written so that a killed process never fakes a finished run.
+
+A run is written under ``<root>/<run_id>.partial/`` while it works; events stream into ``events.jsonl``
+as they happen. Every other file is written to a temporary name and renamed into place. At the end
+``run.json`` (status, times) is written last and the folder is renamed to ``<root>/<run_id>/`` in one
+``os.rename``. A folder without ``.partial`` and with ``run.json`` is therefore complete; a ``.partial``
+folder is a run that was interrupted (``kill -9``, power loss) and is listed as ``interrupted``.
+
+Layout of a finished run::
+
+    run.json        status (finished / cancelled / failed), times, class names, model file
+    config.json     the RunConfig
+    env.json        environment card: versions, seed, data hash, machine
+    events.jsonl    every engine event
+    history.jsonl   one line per epoch
+    metrics.json    evaluation on the test split
+    data_report.csv / data_report.json / split.json
+    model.keras     the trained model (raw pixels in, class probabilities out)
+
+Example:
+    >>> import tempfile
+    >>> from lepton_widgets.config import RunConfig
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> writer = store.create(RunConfig(name="demo"))
+    >>> writer.write_json("metrics.json", {"accuracy": 0.9})
+    >>> record = writer.finalize("finished")
+    >>> record.status, store.frame()["accuracy"].tolist()
+    ('finished', [0.9])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.events import Event
+from lepton_widgets.core.paths import default_runs_dir
+
+PARTIAL_SUFFIX = ".partial"
+STATUSES = ("finished", "cancelled", "failed")
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _json_default(value: Any):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, indent=2, default=_json_default, sort_keys=False)
+
+
+def new_run_id(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+class RunWriter:
+    """Writes one run into its ``.partial`` folder; :meth:`finalize` publishes it."""
+
+    def __init__(self, root: Path, config: RunConfig) -> None:
+        self.run_id = new_run_id(config.name)
+        self.root = root
+        self.path = root / f"{self.run_id}{PARTIAL_SUFFIX}"
+        self.path.mkdir(parents=True)
+        self.started = time.time()
+        self.extra: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._events = open(self.path / "events.jsonl", "a", encoding="utf-8")
+        self.write_json("config.json", config.to_dict())
+        self.write_json("owner.json", {"pid": os.getpid(), "host": os.uname().nodename})
+
+    def write_json(self, name: str, value: Any) -> None:
+        _atomic_write_text(self.path / name, dump_json(value))
+
+    def write_jsonl(self, name: str, rows: list[dict]) -> None:
+        _atomic_write_text(self.path / name, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
+
+    def write_frame(self, name: str, frame: pd.DataFrame) -> None:
+        _atomic_write_text(self.path / name, frame.to_csv(index=False))
+
+    def append_event(self, event: Event) -> None:
+        """Event sink: one JSON line per event, flushed so a crash keeps what happened so far."""
+        with self._lock:
+            if self._events.closed:
+                return
+            self._events.write(json.dumps(event.to_dict(), default=_json_default) + "\n")
+            self._events.flush()
+
+    def save_model(self, model) -> None:
+        tmp = self.path / ".model.tmp.keras"  # Keras insists on the .keras suffix
+        model.save(tmp)
+        os.replace(tmp, self.path / "model.keras")
+
+    def finalize(self, status: str, **info: Any) -> "RunRecord":
+        """Write ``run.json`` last, then rename the folder to its final name in one step."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        with self._lock:
+            self._events.close()
+        for leftover in self.path.glob("checkpoint_*.weights.h5"):
+            leftover.unlink()  # best-epoch checkpoints are only needed while training
+        run_info = {"run_id": self.run_id, "status": status, "started": self.started, "finished": time.time(),
+                    "model": "model.keras" if (self.path / "model.keras").exists() else None,
+                    **self.extra, **info}
+        self.write_json("run.json", run_info)
+        final = self.root / self.run_id
+        os.rename(self.path, final)
+        self.path = final
+        return RunRecord(final)
+
+
+@dataclass
+class RunRecord:
+    """A finished (or interrupted) run on disk; reads its files lazily.
+
+    ``status`` is ``finished``, ``cancelled``, ``failed`` or, for a ``.partial`` folder, ``running`` (its
+    process is alive) or ``interrupted``.
+    """
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name.removesuffix(PARTIAL_SUFFIX)
+
+    @property
+    def complete(self) -> bool:
+        return not self.path.name.endswith(PARTIAL_SUFFIX) and (self.path / "run.json").exists()
+
+    def _read_json(self, name: str, default: Any = None) -> Any:
+        try:
+            return json.loads((self.path / name).read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return default
+
+    def _read_jsonl(self, name: str) -> list[dict]:
+        rows = []
+        try:
+            for line in (self.path / name).read_text(encoding="utf-8").splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # a line cut short by a crash ends the readable part
+        except FileNotFoundError:
+            pass
+        return rows
+
+    @property
+    def info(self) -> dict:
+        if self.complete:
+            return self._read_json("run.json", {})
+        return {"run_id": self.run_id, "status": "running" if self._owner_alive() else "interrupted"}
+
+    def _owner_alive(self) -> bool:
+        """Whether the process writing this ``.partial`` run still exists on this machine."""
+        owner = self._read_json("owner.json", {})
+        if owner.get("host") != os.uname().nodename or not owner.get("pid"):
+            return False
+        try:
+            os.kill(int(owner["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    @property
+    def status(self) -> str:
+        return self.info.get("status", "interrupted")
+
+    @property
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(self._read_json("config.json", {}))
+
+    @property
+    def metrics(self) -> dict:
+        return self._read_json("metrics.json", {})
+
+    @property
+    def history(self) -> list[dict]:
+        return self._read_jsonl("history.jsonl")
+
+    @property
+    def events(self) -> list[dict]:
+        return self._read_jsonl("events.jsonl")
+
+    @property
+    def env(self) -> dict:
+        return self._read_json("env.json", {})
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.info.get("class_names") or self._read_json("metrics.json", {}).get("class_names", [])
+
+    @property
+    def data_report(self) -> pd.DataFrame:
+        return pd.read_csv(self.path / "data_report.csv")
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    def load_model(self):
+        """The trained Keras model (safe mode: no arbitrary code is run while loading)."""
+        import keras
+
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"run {self.run_id} has no saved model (status: {self.status})")
+        return keras.saving.load_model(self.model_path, safe_mode=True)
+
+    def row(self) -> dict:
+        """One flat row for comparing runs in a DataFrame."""
+        config = self._read_json("config.json", {})
+        metrics = self.metrics
+        return {
+            "run_id": self.run_id,
+            "name": config.get("name"),
+            "status": self.status,
+            "started": pd.to_datetime(self.info.get("started"), unit="s") if self.info.get("started") else None,
+            "dataset": config.get("data", {}).get("dataset"),
+            "backbone": config.get("backbone", {}).get("name"),
+            "weights": config.get("backbone", {}).get("weights"),
+            "frozen_depth": config.get("backbone", {}).get("frozen_depth"),
+            "image_size": config.get("backbone", {}).get("image_size"),
+            "epochs_run": len(self.history),
+            **{k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
+            "path": str(self.path),
+        }
+
+
+class RunStore:
+    """All runs under one folder (default ``./runs`` or ``$LEPTON_RUNS``)."""
+
+    def __init__(self, root: Optional[str | Path] = None) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+
+    def create(self, config: RunConfig) -> RunWriter:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return RunWriter(self.root, config)
+
+    def runs(self, include_incomplete: bool = True) -> list[RunRecord]:
+        """Runs oldest first; ``.partial`` folders appear as ``running``/``interrupted`` unless excluded."""
+        if not self.root.exists():
+            return []
+        records = []
+        for path in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            record = RunRecord(path)
+            if record.complete or (include_incomplete and path.name.endswith(PARTIAL_SUFFIX)):
+                records.append(record)
+        return records
+
+    def frame(self, include_incomplete: bool = True) -> pd.DataFrame:
+        """Runs as a DataFrame, one row each, for listing and comparing."""
+        return pd.DataFrame([r.row() for r in self.runs(include_incomplete)])
+
+    def open(self, run: str | Path) -> RunRecord:
+        """A run by id, by unique id prefix or by path."""
+        path = Path(run)
+        if path.is_dir():
+            return RunRecord(path)
+        matches = [r for r in self.runs() if r.run_id == str(run)] or \
+                  [r for r in self.runs() if r.run_id.startswith(str(run))]
+        if len(matches) != 1:
+            known = ", ".join(r.run_id for r in self.runs()[-5:]) or "none"
+            why = "no run" if not matches else f"{len(matches)} runs"
+            raise FileNotFoundError(f"{why} matching {run!r} in {self.root}; recent runs: {known}")
+        return matches[0]
+
+    def remove_interrupted(self) -> int:
+        """Delete ``.partial`` folders left by killed processes (not running ones); returns how many."""
+        count = 0
+        for record in self.runs():
+            if record.status == "interrupted":
+                shutil.rmtree(record.path)
+                count += 1
+        return count

@@ -1,0 +1,155 @@
+"""Two-phase transfer learning with Keras ``fit``: train the new head, then fine-tune.
+
+Phase ``head`` trains only the head with every backbone block frozen. When no augmentation is on, the
+backbone's pooled output is fixed, so the head trains on cached features (``feature_cache``) instead of
+recomputing the backbone each step; the trained weights are then copied into the full model.
+Phase ``fine_tune`` unfreezes down to ``frozen_depth`` and trains the full model at
+``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen.
+
+Example:
+    >>> from lepton_widgets.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"backbone": {"frozen_depth": 10}, "train": {"fine_tune_epochs": 2}})
+    >>> [p for p, _ in planned_phases(cfg, n_blocks=19)]
+    ['head', 'fine_tune']
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.callbacks import EventCallback
+from lepton_widgets.core.data import PreparedData, make_dataset
+from lepton_widgets.core.events import EventSink, PhaseStarted, null_sink
+from lepton_widgets.core.feature_cache import cached_features
+from lepton_widgets.core.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the trained model, the per-epoch history and a record of each phase."""
+
+    tm: TransferModel
+    history: list[dict] = field(default_factory=list)
+    phases: list[dict] = field(default_factory=list)
+
+
+def planned_phases(cfg: RunConfig, n_blocks: int) -> list[tuple[str, int]]:
+    """The phases ``train_transfer`` will run, with their epoch budgets."""
+    phases = [("head", cfg.train.epochs)]
+    depth = n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    if depth < n_blocks and cfg.train.fine_tune_epochs > 0:
+        phases.append(("fine_tune", cfg.train.fine_tune_epochs))
+    return phases
+
+
+def uses_feature_cache(cfg: RunConfig) -> bool:
+    """The head phase trains on cached features unless augmentation is on or the user opted out.
+
+    Random weights (``none``) are not cached: they are a function of the seed, not of a weights file.
+    """
+    return cfg.train.feature_cache == "auto" and not cfg.augment.active and cfg.backbone.weights != "none"
+
+
+def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run_id: str = "",
+                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
+                   workdir: Optional[Path] = None) -> TrainResult:
+    """Run the planned phases on ``data``'s train split, validating on its val split.
+
+    Raises ``events.Cancelled`` when ``stop_event`` is set (checked between batches).
+    """
+    result = TrainResult(tm=tm)
+    target_depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    epoch_offset = 0
+    for phase, epochs in planned_phases(cfg, tm.n_blocks):
+        if phase == "head":
+            freeze(tm)
+            learning_rate = cfg.train.learning_rate
+        else:
+            freeze_to(tm, target_depth)
+            learning_rate = cfg.train.learning_rate * cfg.train.fine_tune_lr_factor
+        cached = phase == "head" and uses_feature_cache(cfg)
+        sink(PhaseStarted(run_id=run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
+                          trainable_params=tm.trainable_params(), cached_features=cached))
+        callback = EventCallback(sink, run_id, phase, epochs, stop_event, epoch_offset=epoch_offset)
+        fit = _fit_head_on_features if cached else _fit_full_model
+        fit(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id)
+        result.history += callback.history
+        result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
+                              "learning_rate": learning_rate, "cached_features": cached,
+                              "trainable_params": tm.trainable_params(), "frozen_depth": tm.frozen_depth})
+        epoch_offset += len(callback.history)
+    freeze_to(tm, target_depth)
+    return result
+
+
+def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+    train, val = data.split("train"), data.split("val")
+    size, batch = cfg.backbone.image_size, cfg.train.batch_size
+    train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
+    val_ds = make_dataset(val, size, batch)
+    compile_model(tm.model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
+    tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+                 callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+
+
+def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+    size, batch = cfg.backbone.image_size, cfg.train.batch_size
+    splits = {}
+    for name in ("train", "val"):
+        table = data.split(name)
+        features, _ = cached_features(tm, table, cfg.backbone.weights, size, batch, sink, stop_event,
+                                      run_id=run_id, split=name)
+        splits[name] = (features, table.label_indices().astype("int32"))
+    head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
+    copy_head_weights(tm.model, head)  # same starting point as the full model's head
+    # Same shuffle as make_dataset(shuffle=True): row indices shuffled with the run seed.
+    train_ds = tf.data.Dataset.from_tensor_slices(splits["train"]).shuffle(
+        len(splits["train"][1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
+    val_ds = tf.data.Dataset.from_tensor_slices(splits["val"]).batch(batch)
+    compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
+    head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+             callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+    copy_head_weights(head, tm.model)
+
+
+def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, steps: int) -> None:
+    """Adam with the configured schedule, sparse categorical cross-entropy and accuracy."""
+    schedule = learning_rate
+    if cfg.train.lr_schedule == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps), alpha=0.01)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def _standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float) -> list:
+    callbacks: list = []
+    patience = cfg.train.early_stopping_patience
+    if patience > 0:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                       restore_best_weights=True))
+    if cfg.train.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
+                                                           min_lr=learning_rate / 100))
+    if workdir is not None:
+        checkpoint = Path(workdir) / f"checkpoint_{phase}.weights.h5"
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss",
+                                                         save_best_only=True, save_weights_only=True))
+    return callbacks
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, NumPy and TensorFlow (initialisers, dropout, tf.data shuffles)."""
+    keras.utils.set_random_seed(seed)
+    np.random.seed(seed)

@@ -1,0 +1,37 @@
+"""Shared test set-up: a private cache per test session, quiet TensorFlow, small real configs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before TensorFlow is imported anywhere: no C++ log noise, and a private cache so tests never touch ~.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("LEPTON_HOME", tempfile.mkdtemp(prefix="lepton-test-home-"))
+
+import pytest  # noqa: E402
+
+from lepton_widgets.config import RunConfig  # noqa: E402
+
+
+def tiny_config(**sections) -> RunConfig:
+    """Digits + small_cnn at 32 px: a real training run that takes a few seconds."""
+    raw = {
+        "name": "tiny",
+        "seed": 7,
+        "data": {"dataset": "digits", "max_per_class": 40},
+        "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32, "frozen_depth": 0},
+        "train": {"epochs": 1, "fine_tune_epochs": 3, "batch_size": 32, "early_stopping_patience": 0,
+                  "fine_tune_lr_factor": 1.0, "learning_rate": 3e-3},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            raw.setdefault(section, {}).update(values)
+        else:
+            raw[section] = values
+    return RunConfig.from_dict(raw)
+
+
+@pytest.fixture
+def runs_dir(tmp_path):
+    return tmp_path / "runs"

@@ -1,0 +1,30 @@
+import pytest
+
+from lepton_widgets.config import ConfigError, RunConfig
+
+
+def test_round_trips_through_yaml_and_json():
+    cfg = RunConfig.from_dict({"name": "x", "seed": 3, "backbone": {"frozen_depth": 4},
+                               "augment": {"flip": "horizontal", "rotation": 0.1}})
+    assert RunConfig.from_yaml(cfg.to_yaml()) == cfg
+    assert RunConfig.from_yaml(cfg.to_json()) == cfg
+    assert cfg.augment.active and not RunConfig().augment.active
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ({"trian": {}}, "unknown config keys"),
+    ({"train": {"epoch": 3}}, "unknown keys in 'train'"),
+    ({"train": {"learning_rate": 5}}, "learning_rate"),
+    ({"augment": {"flip": "diagonal"}}, "augment.flip"),
+    ({"data": {"dataset": "folder"}}, "data.path is required"),
+    ({"backbone": {"frozen_depth": -1}}, "frozen_depth"),
+    ({"data": "fashion"}, "must be a mapping"),
+])
+def test_bad_values_get_a_clear_message(raw, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        RunConfig.from_dict(raw)
+
+
+def test_replace_changes_nested_values():
+    cfg = RunConfig().replace(seed=9, train__epochs=2, backbone__name="small_cnn")
+    assert (cfg.seed, cfg.train.epochs, cfg.backbone.name) == (9, 2, "small_cnn")
