@@ -1,0 +1,56 @@
+"""`lepton train / runs / eval / predict` end to end in a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+from conftest import tiny_config
+from PIL import Image
+from sklearn.datasets import load_digits
+
+
+def lepton(*args, runs_dir, check=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run([sys.executable, "-m", "lepton_widgets.cli", "--runs-dir", str(runs_dir), *args],
+                         capture_output=True, text=True, env=env, timeout=600)
+    if check:
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    return out
+
+
+def test_train_runs_eval_predict(tmp_path, runs_dir):
+    config = tmp_path / "digits.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(name="cli").to_dict()))
+    trained = lepton("train", str(config), "--set", "train.fine_tune_epochs=4", runs_dir=runs_dir)
+    assert "finished" in trained.stdout and "accuracy" in trained.stdout
+    assert "epoch 5/5 [fine_tune]" in trained.stderr
+
+    listed = lepton("runs", runs_dir=runs_dir)
+    run_id = next(p.name for p in runs_dir.iterdir())
+    assert run_id in listed.stdout and "finished" in listed.stdout
+
+    evaluated = lepton("eval", run_id, runs_dir=runs_dir)
+    assert "accuracy:" in evaluated.stdout and "precision" in evaluated.stdout
+
+    digits = load_digits()
+    good = tmp_path / "zero.png"
+    Image.fromarray((digits.images[0] * 255 / 16).astype(np.uint8)).save(good)
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    predicted = lepton("predict", run_id, str(good), str(broken), runs_dir=runs_dir, check=False)
+    assert predicted.returncode == 1  # one file could not be read: said, not hidden
+    lines = predicted.stdout.splitlines()
+    assert any("zero.png" in line and line.split()[1] in [str(d) for d in range(10)] for line in lines)
+    assert any("broken.png" in line and "image" in line.lower() for line in lines), predicted.stdout
+
+
+def test_bad_config_gives_a_clear_error_not_a_traceback(tmp_path, runs_dir):
+    config = tmp_path / "bad.yaml"
+    config.write_text("train:\n  epoch: 3\n")
+    out = lepton("train", str(config), runs_dir=runs_dir, check=False)
+    assert out.returncode == 2
+    assert "unknown keys in 'train'" in out.stderr and "Traceback" not in out.stderr
