@@ -19,9 +19,9 @@ def tiny_config(**sections) -> RunConfig:
     raw = {
         "name": "tiny",
         "seed": 7,
-        "data": {"dataset": "digits", "max_per_class": 40},
+        "data": {"dataset": "digits", "max_per_class": 50},
         "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32, "frozen_depth": 0},
-        "train": {"epochs": 1, "fine_tune_epochs": 3, "batch_size": 32, "early_stopping_patience": 0,
+        "train": {"epochs": 1, "fine_tune_epochs": 3, "batch_size": 16, "early_stopping_patience": 0,
                   "fine_tune_lr_factor": 1.0, "learning_rate": 3e-3},
     }
     for section, values in sections.items():

@@ -84,20 +84,25 @@ def test_frozen_depth_changes_trainable_parameters_monotonically():
 
 
 def test_batchnorm_stays_in_inference_mode_while_fine_tuning():
+    # Keras 3 passes fit's training=True into nested models even when called with training=False,
+    # so this test trains for real and checks the statistics did not move.
     cfg = RunConfig.from_dict({"backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 32}})
     tm = build_transfer_model(cfg, num_classes=3)
     unfreeze(tm)
     bn = tm.backbone.get_layer("block_5_expand_BN")
     before = [w.copy() for w in bn.get_weights()]  # gamma, beta, moving mean, moving variance
+    conv_before = tm.backbone.get_layer("block_5_expand").get_weights()[0].copy()
     compile_model(tm.model, 1e-2, cfg, steps=1)
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32")
     tm.model.fit(images, rng.integers(0, 3, 16), epochs=2, verbose=0)
     after = bn.get_weights()
-    assert bn.trainable
-    assert not np.allclose(before[0], after[0]), "gamma should train when the block is unfrozen"
-    np.testing.assert_array_equal(before[2], after[2])  # moving mean untouched
-    np.testing.assert_array_equal(before[3], after[3])  # moving variance untouched
+    assert not bn.trainable
+    for b, a in zip(before, after):  # gamma, beta and the running statistics all untouched
+        np.testing.assert_array_equal(b, a)
+    conv = tm.backbone.get_layer("block_5_expand")
+    assert conv.trainable and conv_before is not None
+    assert not np.allclose(conv_before, conv.get_weights()[0]), "the unfrozen block's convolution must train"
 
 
 def test_same_seed_gives_the_same_run(runs_dir):
@@ -124,7 +129,7 @@ def test_two_phase_fine_tune_reports_phases_and_trainable_counts(runs_dir):
     assert phases[0].trainable_params < phases[1].trainable_params
     assert phases[1].learning_rate == pytest.approx(phases[0].learning_rate * 0.1)
     assert [row["epoch"] for row in record.history] == [1, 2, 3, 4]
-    assert record.metrics["accuracy"] > 0.3  # 10 classes, chance is 0.1
+    assert record.history[-1]["loss"] < record.history[2]["loss"]  # fine-tuning keeps lowering the loss
 
 
 def test_stop_event_cancels_between_batches_and_stores_a_cancelled_run(runs_dir):

@@ -91,6 +91,7 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, class_names: Seq
     """All metrics from true labels and predicted probabilities (rows sum to 1)."""
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
+    probs = probs / probs.sum(axis=1, keepdims=True)  # float32 softmax rows sum to 1 only within ~1e-7
     labels = np.arange(len(class_names))
     y_pred = probs.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(

@@ -1,10 +1,13 @@
 """The transfer model: augmentation -> backbone normalisation -> backbone -> pooled head, and freezing.
 
 The full model takes raw RGB pixels in [0, 255], so a saved or exported model needs no separate
-preprocessing step. A pretrained backbone is always *called* with ``training=False``: BatchNorm keeps its running
-statistics (inference mode) even when its block is unfrozen for fine-tuning, which is what keeps
-fine-tuning from wrecking pretrained features on small data. A backbone trained from scratch
-(``weights="none"``) has no statistics worth keeping, so its BatchNorm layers learn them as usual.
+preprocessing step. The BatchNorm layers of a pretrained backbone stay frozen whatever the frozen depth, so they always run
+in inference mode with their pretrained statistics: that is what keeps fine-tuning on a small dataset
+from wrecking the pretrained features. Calling the backbone with ``training=False`` is not enough in
+Keras 3 (3.15 checked): a functional model passes ``fit``'s ``training=True`` on to the nested model's
+layers, and a trainable BatchNorm then updates its running statistics. A non-trainable BatchNorm always
+uses them. A backbone trained from scratch (``weights="none"``) has no statistics worth keeping, so its
+BatchNorm layers train as usual.
 
 ``frozen_depth`` counts blocks (``spec.block_of``), from the input side. Use the vocabulary people know:
 ``freeze`` (everything below the head), ``unfreeze`` (everything), ``freeze_to(depth)``.
@@ -48,6 +51,7 @@ class TransferModel:
     block_params: dict[str, int] = field(default_factory=dict)
     head_params: int = 0
     frozen_depth: int = 0
+    pretrained: bool = True
 
     @property
     def n_blocks(self) -> int:
@@ -90,16 +94,14 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
     if augmentation is not None:
         x = augmentation(x)
     x = normalization_layer(spec.normalization_for(cfg.backbone.weights))(x)
-    if cfg.backbone.weights == "none":
-        x = backbone(x)  # from scratch: no pretrained statistics to protect, BatchNorm learns them
-    else:
-        x = backbone(x, training=False)  # pretrained: BatchNorm in inference mode, frozen or not
+    x = backbone(x)  # BatchNorm mode is set by freezing (freeze_to), not by a training=False here
     x = keras.layers.GlobalAveragePooling2D(name=POOL_LAYER)(x)
     outputs = _head(x, num_classes, cfg)
     model = keras.Model(inputs, outputs, name=f"lepton_{spec.name}")
 
     layer_names = [layer.name for layer in backbone.layers]
-    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=spec.block_of(layer_names))
+    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=spec.block_of(layer_names),
+                       pretrained=cfg.backbone.weights != "none")
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
     if depth > tm.n_blocks:
@@ -131,7 +133,7 @@ def copy_head_weights(source: keras.Model, target: keras.Model) -> None:
 
 
 def _count_params(tm: TransferModel) -> None:
-    """Record each block's trainable-capable parameter count (BatchNorm running stats never count)."""
+    """Record each block's trainable-capable parameter count (frozen BatchNorm layers never count)."""
     freeze_to(tm, 0)
     by_layer = {layer.name: sum(int(np.prod(v.shape)) for v in layer.trainable_weights) for layer in tm.backbone.layers}
     tm.block_params = {block: sum(by_layer[n] for n in names) for block, names in tm.blocks.items()}
@@ -145,7 +147,9 @@ def freeze_to(tm: TransferModel, depth: int) -> TransferModel:
     tm.backbone.trainable = True  # a frozen parent would override the per-layer settings below
     for index, names in enumerate(tm.blocks.values()):
         for name in names:
-            tm.backbone.get_layer(name).trainable = index >= depth
+            layer = tm.backbone.get_layer(name)
+            keep_statistics = tm.pretrained and isinstance(layer, keras.layers.BatchNormalization)
+            layer.trainable = index >= depth and not keep_statistics
     tm.frozen_depth = depth
     return tm
 
@@ -156,7 +160,7 @@ def freeze(tm: TransferModel) -> TransferModel:
 
 
 def unfreeze(tm: TransferModel) -> TransferModel:
-    """Unfreeze every backbone block (BatchNorm still runs in inference mode)."""
+    """Unfreeze every backbone block (a pretrained backbone's BatchNorm stays frozen, in inference mode)."""
     return freeze_to(tm, 0)
 
 
@@ -165,7 +169,8 @@ def attach(model: keras.Model, cfg: RunConfig) -> TransferModel:
     spec = get_backbone(cfg.backbone.name)
     backbone = model.get_layer(BACKBONE_LAYER)
     tm = TransferModel(model=model, backbone=backbone, spec=spec,
-                       blocks=spec.block_of([layer.name for layer in backbone.layers]))
+                       blocks=spec.block_of([layer.name for layer in backbone.layers]),
+                       pretrained=cfg.backbone.weights != "none")
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
     return freeze_to(tm, depth)

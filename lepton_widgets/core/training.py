@@ -97,7 +97,7 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
     val_ds = make_dataset(val, size, batch)
     compile_model(tm.model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
-    tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+    tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
                  callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
 
 
@@ -116,7 +116,7 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
         len(splits["train"][1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
     val_ds = tf.data.Dataset.from_tensor_slices(splits["val"]).batch(batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
-    head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0,
+    head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
              callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
     copy_head_weights(head, tm.model)
 

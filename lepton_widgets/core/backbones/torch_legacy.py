@@ -103,7 +103,7 @@ class _LazyTensor:
         view = np.lib.stride_tricks.as_strided(
             flat[self.offset :], shape=self.size, strides=[s * itemsize for s in self.stride], writeable=False
         )
-        return np.array(view)  # contiguous copy that owns its memory
+        return np.array(view, order="C")  # C-contiguous copy that owns its memory
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, *rest):

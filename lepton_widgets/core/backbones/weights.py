@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
 import socket
@@ -99,6 +100,31 @@ def fetch_imagenet_file(spec: BackboneSpec, image_size: int | None = None, timeo
     finally:
         socket.setdefaulttimeout(previous)
     return Path(path)
+
+
+def check_weights_file_fits(model, path: str | Path, what: str) -> None:
+    """Raise ``WeightsUnavailable`` unless a ``.weights.h5`` file holds exactly the model's variables.
+
+    Keras 3 only *warns* when such a file covers part of a model and leaves the rest randomly
+    initialised; a silently half-loaded backbone is worse than an error. (Legacy ``.h5`` loading is
+    strict by itself.) Shapes are compared as multisets because the file stores them by name, not order.
+    """
+    if not str(path).endswith(".weights.h5"):
+        return
+    import h5py
+
+    in_file: collections.Counter = collections.Counter()
+
+    def visit(name: str, obj) -> None:
+        if isinstance(obj, h5py.Dataset) and name.split("/")[-2:-1] == ["vars"]:
+            in_file[tuple(obj.shape)] += 1
+
+    with h5py.File(path, "r") as file:
+        file.visititems(visit)
+    in_model = collections.Counter(tuple(v.shape) for v in model.weights)
+    if in_file != in_model:
+        raise ValueError(f"{path} holds {sum(in_file.values())} arrays but {what} has {len(model.weights)} "
+                         f"variables (or their shapes differ)")
 
 
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}

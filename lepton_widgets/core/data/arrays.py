@@ -51,6 +51,8 @@ def loaded_from_arrays(name: str, images: np.ndarray, labels: Sequence[int], cla
     ``refs`` default to ``name[i]``; pass ``hashes`` when they were computed (and cached) before.
     """
     images = np.asarray(images)
+    if hashes is not None:  # hashed earlier (cached): still tell the UI the step is done
+        (ctx or LoadContext()).progress(len(images)).finish()
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise ValueError(f"images must be uint8 (N, H, W[, C]), got {images.dtype} {images.shape}")
     labels = np.asarray(labels, dtype=np.int64)

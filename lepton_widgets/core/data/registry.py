@@ -11,9 +11,9 @@ Example:
     >>> def load_toy(cfg, ctx):
     ...     images = np.arange(12 * 4, dtype=np.uint8).reshape(12, 2, 2)
     ...     return loaded_from_arrays("toy", images, np.arange(12) % 2, ["even", "odd"], ctx=ctx)
-    >>> register_dataset(DatasetSpec(name="toy", modality="image", description="12 tiny images",
-    ...                              licence="CC0", origin="synthetic/substitute", loader=load_toy),
-    ...                  overwrite=True)
+    >>> _ = register_dataset(DatasetSpec(name="toy", modality="image", description="12 tiny images",
+    ...                                  licence="CC0", origin="synthetic/substitute", loader=load_toy),
+    ...                      overwrite=True)
     >>> get_dataset("toy").origin
     'synthetic/substitute'
     >>> "toy" in list_datasets(modality="image")
@@ -132,6 +132,3 @@ def list_datasets(modality: Optional[str] = None, *, include_user: bool = True) 
         if (modality is None or spec.modality == modality) and (include_user or spec.origin != "user")
     )
 
-
-def empty_records() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=object) for column in RECORD_COLUMNS})

@@ -15,7 +15,7 @@ Example:
     ...     zf.writestr("cats/1.png", b"png bytes")
     >>> folder = extract_zip(archive)
     >>> sorted(p.name for p in folder.rglob("*"))
-    ['1.png', 'cats']
+    ['.lepton-complete', '1.png', 'cats']
     >>> extract_zip(archive) == folder
     True
 """
@@ -27,12 +27,15 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Union
+from typing import Optional, Union
 
 from lepton_widgets.core.data.table import DataError
+from lepton_widgets.core.events import check_stop
 from lepton_widgets.core.paths import cache_dir
 
 _CHUNK = 1 << 20
@@ -60,8 +63,12 @@ def file_sha256(path: Union[str, Path]) -> str:
     return digest.hexdigest()
 
 
-def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS) -> Path:
-    """Extract ``archive`` (once) and return the folder; :class:`DataError` if the zip is refused."""
+def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS,
+                stop_event: Optional[threading.Event] = None) -> Path:
+    """Extract ``archive`` (once) and return the folder; :class:`DataError` if the zip is refused.
+
+    ``stop_event`` is checked between entries; a stop leaves nothing behind.
+    """
     archive = Path(archive)
     if not archive.is_file():
         raise DataError(f"zip file not found: {archive}")
@@ -79,7 +86,7 @@ def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS) -
         # Temp folder beside the target (same file system), renamed into place when complete.
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
         try:
-            _extract_members(zf, members, staging, archive.name, limits)
+            _extract_members(zf, members, staging, archive.name, limits, stop_event)
             (staging / done_marker.name).write_text("complete\n")
             _move_into_place(staging, target, done_marker)
         except BaseException:
@@ -152,10 +159,11 @@ def _checked_members(zf: zipfile.ZipFile, archive_name: str, limits: ZipLimits) 
 
 
 def _extract_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path, archive_name: str,
-                     limits: ZipLimits) -> None:
+                     limits: ZipLimits, stop_event: Optional[threading.Event]) -> None:
     root = staging.resolve()
     written = 0
     for info in members:
+        check_stop(stop_event)
         relative = safe_member_path(info.filename, archive_name)
         destination = (staging / relative).resolve()
         if destination != root and root not in destination.parents:  # belt and braces after the name check
@@ -167,12 +175,16 @@ def _extract_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], stagin
         if destination.exists():
             raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} appears twice")
         entry_bytes = 0
-        with zf.open(info) as source, open(destination, "xb") as sink:
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                entry_bytes += len(chunk)
-                written += len(chunk)
-                # Headers can understate sizes; count what really comes out.
-                if entry_bytes > info.file_size or written > limits.max_total_bytes:
-                    raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} unpacks "
-                                    "to more bytes than its header declares (possible zip bomb)")
-                sink.write(chunk)
+        try:
+            with zf.open(info) as source, open(destination, "xb") as sink:
+                for chunk in iter(lambda: source.read(_CHUNK), b""):
+                    entry_bytes += len(chunk)
+                    written += len(chunk)
+                    # Headers can understate sizes; count what really comes out.
+                    if entry_bytes > info.file_size or written > limits.max_total_bytes:
+                        raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} unpacks "
+                                        "to more bytes than its header declares (possible zip bomb)")
+                    sink.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+            raise DataError(f"{archive_name}: entry {info.filename!r} is damaged or uses an unsupported "
+                            f"compression ({exc})") from None

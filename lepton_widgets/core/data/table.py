@@ -39,7 +39,15 @@ STATUS_DUPLICATE = "duplicate"
 
 
 class DataError(ValueError):
-    """The data cannot be used as given; the message says what is wrong and what to do."""
+    """The data cannot be used as given; the message says what is wrong and what to do.
+
+    ``report`` is the :class:`DataReport` as far as it got, when there is one, so a UI can still show
+    which files were skipped and why.
+    """
+
+    def __init__(self, message: str, report: Optional["DataReport"] = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass

@@ -1,0 +1,125 @@
+"""From a loader's records to the usable table and the report: duplicates, class checks, warnings.
+
+This part knows nothing about images, so every modality shares it. Exact duplicates (same content hash)
+keep their first copy; a copy under a different label is a warning, because one of the two labels is
+wrong. A class with no usable sample is left out with a warning; fewer than two classes, or a class too
+small to appear in train, val and test, is a :class:`DataError` (see :data:`MIN_PER_CLASS`).
+
+Example:
+    >>> import numpy as np
+    >>> from lepton_widgets.core.data.arrays import loaded_from_arrays
+    >>> images = np.arange(8, dtype=np.uint8).reshape(8, 1, 1); images[7] = images[6]
+    >>> table, report = build_report(loaded_from_arrays("toy", images, [0, 0, 0, 1, 1, 1, 1, 1], ["a", "b"]))
+    >>> len(table), report.frame["status"].tolist()[-1], report.class_counts
+    (7, 'duplicate', {'a': 3, 'b': 4})
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lepton_widgets.core.data.registry import LoadedData
+from lepton_widgets.core.data.table import (REPORT_COLUMNS, SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_DUPLICATE,
+                                            STATUS_OK, DataError, DataReport, SampleTable)
+
+#: A class needs one sample in each of train, val and test. Smaller classes are an error rather than
+#: being dropped quietly: the user put the class there and expects the model to predict it.
+MIN_PER_CLASS = 3
+#: Largest/smallest class ratio above which the report warns about imbalance.
+IMBALANCE_RATIO = 3.0
+_MAX_EXAMPLES = 3
+
+
+def build_report(loaded: LoadedData) -> tuple[SampleTable, DataReport]:
+    """Deduplicate and check classes; :class:`DataError` (with ``.report``) when the data is unusable."""
+    records = loaded.records.reset_index(drop=True).copy()
+    warnings = list(loaded.warnings)
+    _mark_duplicates(records, warnings)
+    usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED])
+    counts = records.loc[usable, "label"].value_counts()
+    declared = list(loaded.class_names) + sorted(set(counts.index) - set(loaded.class_names))
+    class_names = []
+    for name in declared:
+        if counts.get(name, 0) == 0:
+            warnings.append(f"class {name} has no usable images; left out")
+        else:
+            class_names.append(name)
+    report = DataReport(frame=records[list(REPORT_COLUMNS)],
+                        class_counts={name: int(counts[name]) for name in class_names},
+                        warnings=warnings, notes=list(loaded.notes))
+    _check_classes(report, class_names)
+    frame = records.loc[usable, list(SAMPLE_COLUMNS)].reset_index(drop=True)
+    frame["array_index"] = frame["array_index"].fillna(-1).astype(np.int64)
+    frame["path"] = frame["path"].astype(object).where(frame["path"].notna(), None)
+    table = SampleTable(frame=frame, class_names=class_names, arrays=loaded.arrays, modality=loaded.modality,
+                        source=loaded.source)
+    return table, report
+
+
+def _mark_duplicates(records: pd.DataFrame, warnings: list[str]) -> None:
+    usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED])
+    used = records[usable]
+    duplicated = used["sha256"].duplicated(keep="first")
+    if not duplicated.any():
+        return
+    first = used[~duplicated].set_index("sha256")
+    dups = used[duplicated]
+    kept_ref = dups["sha256"].map(first["ref"])
+    kept_label = dups["sha256"].map(first["label"])
+    conflict = dups["label"] != kept_label
+    reason = "same content as " + kept_ref.astype(str)
+    reason = reason.where(~conflict, reason + " (labelled " + kept_label.astype(str) + " there)")
+    records.loc[dups.index, "status"] = STATUS_DUPLICATE
+    records.loc[dups.index, "reason"] = reason
+    if conflict.any():
+        examples = [f"{ref} ({label}) = {kept} ({kept_lab})" for ref, label, kept, kept_lab in
+                    zip(dups["ref"][conflict], dups["label"][conflict], kept_ref[conflict], kept_label[conflict])]
+        examples = "; ".join(examples[:_MAX_EXAMPLES])
+        warnings.append(f"{int(conflict.sum())} file(s) have the same content as a file with another label; "
+                        f"only the first copy is used, so check the labels: {examples}")
+
+
+def _check_classes(report: DataReport, class_names: list[str]) -> None:
+    def fail(message: str) -> None:
+        report.errors.append(message)
+        raise DataError(message, report=report)
+
+    if len(class_names) < 2:
+        found = f"only {class_names[0]!r}" if class_names else "none"
+        fail(f"at least 2 classes with usable samples are needed; found {found}. {_skip_summary(report)}")
+    small = {name: n for name, n in report.class_counts.items() if n < MIN_PER_CLASS}
+    if small:
+        listed = ", ".join(f"{name!r} has {n}" for name, n in small.items())
+        fail(f"each class needs at least {MIN_PER_CLASS} usable samples (one each for train, val and test): "
+             f"{listed}. Add samples or remove the class.")
+
+
+def _skip_summary(report: DataReport) -> str:
+    """The commonest reasons files were not used: usually the hint the user needs (wrong layout, ...)."""
+    if len(report.frame) == 0:
+        return "No files or samples were found at all."
+    unused = report.frame[~report.frame["status"].isin([STATUS_OK, STATUS_CONVERTED])]
+    if len(unused) == 0:
+        return f"All {len(report.frame)} files/samples were usable."
+    # Drop per-file details after ':' or '(' so identical causes group together.
+    causes = unused["reason"].astype(str).str.split(r"[:(]", n=1, regex=True).str[0].str.strip()
+    top = "; ".join(f"{cause} ({n})" for cause, n in causes.value_counts().head(_MAX_EXAMPLES).items())
+    return f"{len(unused)} of {len(report.frame)} files/samples were not usable; commonest reasons: {top}."
+
+
+def class_warnings(class_counts: dict[str, int], min_class_size: int) -> list[str]:
+    """Tiny classes and imbalance, from the counts that will really be used."""
+    found = []
+    for name, n in class_counts.items():
+        if n < min_class_size:
+            found.append(f"class {name} is tiny: {n} usable samples (min_class_size is {min_class_size}); "
+                         "its scores will be unreliable")
+    if class_counts:
+        largest = max(class_counts, key=class_counts.get)
+        smallest = min(class_counts, key=class_counts.get)
+        ratio = class_counts[largest] / class_counts[smallest]
+        if ratio > IMBALANCE_RATIO:
+            found.append(f"classes are imbalanced: {largest} has {class_counts[largest]} samples, {smallest} "
+                         f"{class_counts[smallest]} ({ratio:.1f}x); consider max_per_class or more data")
+    return found

@@ -1,0 +1,100 @@
+"""Seeded, per-class capping and stratified train/val/test splitting, independent of file order.
+
+Rows are sorted by content hash first, so renaming, moving or reordering files changes nothing. Each class
+is split on its own with scikit-learn's ``train_test_split`` and whole-number sizes: that is an exact
+stratification, and unlike a global ``stratify=`` split it puts every class into val and test even when
+the data is small (a global split fails once the test set has fewer rows than there are classes). Each
+class gets at least one val and one test sample, so a class needs three (checked in ``report.py``).
+The random streams are derived from (seed, class name), so adding a class leaves the others' splits alone.
+
+Example:
+    >>> import pandas as pd
+    >>> from lepton_widgets.core.data.table import SampleTable
+    >>> frame = pd.DataFrame({"ref": list("abcdefgh"), "label": ["x"] * 4 + ["y"] * 4,
+    ...                       "sha256": list("12345678"), "path": None, "array_index": range(8)})
+    >>> table = assign_splits(SampleTable(frame, ["x", "y"]), val_fraction=0.25, test_fraction=0.25, seed=0)
+    >>> table.frame.groupby("label")["split"].value_counts().tolist()
+    [2, 1, 1, 2, 1, 1]
+    >>> sorted(split_record(table).items())[:2]
+    [('1', 'train'), ('2', 'val')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from lepton_widgets.core.data.table import SampleTable
+
+SPLITS = ("train", "val", "test")
+
+
+def class_seed(seed: int, class_name: str, purpose: str) -> int:
+    """A 32-bit seed for one class and purpose; stable across Python runs (unlike ``hash()``)."""
+    digest = hashlib.sha256(f"{seed}\0{class_name}\0{purpose}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _by_content(table: SampleTable):
+    return table.frame.sort_values("sha256", kind="mergesort").reset_index(drop=True)
+
+
+def cap_per_class(table: SampleTable, max_per_class: int | None, seed: int) -> tuple[SampleTable, str]:
+    """At most ``max_per_class`` rows per class, drawn with the seed; also a note saying what was left out."""
+    if max_per_class is None:
+        return table, ""
+    frame = _by_content(table)
+    keep = []
+    for name in table.class_names:
+        rows = np.flatnonzero((frame["label"] == name).to_numpy())
+        if len(rows) > max_per_class:
+            rng = np.random.default_rng(class_seed(seed, name, "cap"))
+            rows = np.sort(rng.choice(rows, size=max_per_class, replace=False))
+        keep.append(rows)
+    kept = np.concatenate(keep)
+    note = ""
+    if len(kept) < len(frame):
+        note = (f"max_per_class={max_per_class}: using {len(kept):,} of {len(frame):,} usable samples "
+                f"(drawn with seed {seed}).")
+    return SampleTable(frame.iloc[kept].reset_index(drop=True), table.class_names, table.arrays,
+                       table.modality, table.source), note
+
+
+def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    n_val = max(1, round(n * val_fraction))
+    n_test = max(1, round(n * test_fraction))
+    while n - n_val - n_test < 1 and max(n_val, n_test) > 1:  # keep at least one training sample
+        if n_val >= n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_val, n_test
+
+
+def assign_splits(table: SampleTable, val_fraction: float, test_fraction: float, seed: int) -> SampleTable:
+    """Add the ``split`` column; rows come back ordered by class, then content hash."""
+    frame = _by_content(table)
+    split = np.empty(len(frame), dtype=object)
+    order = []
+    for name in table.class_names:
+        rows = np.flatnonzero((frame["label"] == name).to_numpy())
+        if len(rows) < 3:
+            raise ValueError(f"class {name!r} has {len(rows)} rows; splitting needs at least 3")
+        n_val, n_test = _split_sizes(len(rows), val_fraction, test_fraction)
+        rest, test = train_test_split(rows, test_size=n_test, random_state=class_seed(seed, name, "test"))
+        train, val = train_test_split(rest, test_size=n_val, random_state=class_seed(seed, name, "val"))
+        split[train], split[val], split[test] = "train", "val", "test"
+        order.append(rows)
+    frame["split"] = split
+    frame = frame.iloc[np.concatenate(order)].reset_index(drop=True)
+    return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
+
+
+def split_record(table: SampleTable) -> dict[str, str]:
+    """``{sha256: split}`` for every row: what a run stores so its split can be checked or reproduced.
+
+    Keys are content hashes, so the record stays valid when files are renamed or moved.
+    """
+    return dict(zip(table.frame["sha256"].astype(str), table.frame["split"].astype(str)))
