@@ -27,7 +27,11 @@ def test_finished_run_has_every_file_and_lists_as_a_dataframe(runs_dir):
     record = run_experiment(tiny_config(), store=RunStore(runs_dir))
     files = {p.name for p in record.path.iterdir()}
     assert {"run.json", "config.json", "env.json", "events.jsonl", "history.jsonl", "metrics.json",
-            "model.keras", "data_report.csv", "data_report.json", "split.json", "evaluation.json"} <= files
+            "model.keras", "data_report.csv", "data_report.json", "split.json", "evaluation.json",
+            "predictions.csv"} <= files
+    predictions = record.predictions
+    assert len(predictions) == record.metrics["n"]
+    assert (predictions["true"] == predictions["predicted"]).mean() == record.metrics["accuracy"]
     assert not any(name.startswith("checkpoint_") for name in files)
     assert record.env["seed"] == 7 and record.env["packages"]["keras"]
     assert record.config == tiny_config()

@@ -46,6 +46,8 @@ class EvaluationResult:
     class_names: list[str]
     worst: list[dict] = field(default_factory=list)
     n: int = 0
+    y_true: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     def summary(self) -> dict:
         """The headline numbers, JSON-friendly (what the run store's ``metrics.json`` holds)."""
@@ -57,6 +59,22 @@ class EvaluationResult:
             "ece": self.ece,
             "log_loss": self.log_loss,
         }
+
+    def predictions(self, table: Optional[SampleTable] = None) -> pd.DataFrame:
+        """One row per evaluated sample: true and predicted class, confidence, and (given the table that
+        was evaluated) where the sample lives, so a confusion-matrix cell can show its images."""
+        y_pred = self.probs.argmax(axis=1)
+        frame = pd.DataFrame({
+            "true": [self.class_names[i] for i in self.y_true],
+            "predicted": [self.class_names[i] for i in y_pred],
+            "true_index": self.y_true, "predicted_index": y_pred,
+            "confidence": self.probs.max(axis=1),
+        })
+        if table is not None:
+            frame.insert(0, "ref", table.frame["ref"].to_numpy())
+            frame.insert(1, "path", table.frame["path"].to_numpy())
+            frame.insert(2, "array_index", table.frame["array_index"].to_numpy())
+        return frame
 
     def to_dict(self) -> dict:
         return {
@@ -106,12 +124,14 @@ def evaluate_predictions(y_true: np.ndarray, probs: np.ndarray, class_names: Seq
         top_k=k,
         top_k_accuracy=float(top_k_acc),
         ece=expected_calibration_error(y_true, probs),
-        log_loss=float(log_loss(y_true, np.clip(probs, 1e-7, 1.0), labels=labels)),
+        log_loss=float(log_loss(y_true, probs, labels=labels)),
         per_class=per_class,
         confusion=confusion_matrix(y_true, y_pred, labels=labels),
         class_names=list(class_names),
         worst=_worst_misclassified(y_true, probs, class_names, refs, paths, n_worst),
         n=int(len(y_true)),
+        y_true=y_true,
+        probs=probs,
     )
 
 

@@ -69,6 +69,7 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
         evaluation = evaluate_model(tm.model, prepared.split("test"), cfg.backbone.image_size,
                                     sink=emit, stop_event=stop_event, run_id=run_id)
         writer.write_json("evaluation.json", evaluation.to_dict())
+        writer.write_frame("predictions.csv", evaluation.predictions(prepared.split("test")))
         writer.write_json("metrics.json", evaluation.summary())
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))

@@ -99,6 +99,8 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
     outputs = _head(x, num_classes, cfg)
     model = keras.Model(inputs, outputs, name=f"lepton_{spec.name}")
 
+    if cfg.backbone.weights == "none":
+        _quicken_batchnorm(backbone)
     layer_names = [layer.name for layer in backbone.layers]
     tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=spec.block_of(layer_names),
                        pretrained=cfg.backbone.weights != "none")
@@ -108,6 +110,15 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
         raise ValueError(f"frozen_depth {depth} is more than the {tm.n_blocks} blocks of {spec.name}")
     freeze_to(tm, depth)
     return tm
+
+
+def _quicken_batchnorm(backbone: keras.Model, momentum: float = 0.9) -> None:
+    """From scratch on a few hundred images, keras.applications' BatchNorm momentum (0.999) leaves the
+    running statistics at their initial values for thousands of steps, so validation runs on garbage
+    statistics and predicts one class. 0.9 lets them catch up within a few dozen steps."""
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, momentum)
 
 
 def build_head_model(feature_dim: int, num_classes: int, cfg: RunConfig) -> keras.Model:

@@ -13,7 +13,8 @@ Layout of a finished run::
     env.json        environment card: versions, seed, data hash, machine
     events.jsonl    every engine event
     history.jsonl   one line per epoch
-    metrics.json    evaluation on the test split
+    metrics.json    evaluation on the test split (evaluation.json: per class, confusion, worst examples)
+    predictions.csv one row per test sample: where it lives, true and predicted class, confidence
     data_report.csv / data_report.json / split.json
     model.keras     the trained model (raw pixels in, class probabilities out)
 
@@ -221,6 +222,11 @@ class RunRecord:
     @property
     def data_report(self) -> pd.DataFrame:
         return pd.read_csv(self.path / "data_report.csv")
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """Test-split predictions: ref, path, array_index, true, predicted, confidence."""
+        return pd.read_csv(self.path / "predictions.csv")
 
     @property
     def model_path(self) -> Path:

@@ -112,14 +112,15 @@ def load_backbone(spec: BackboneSpec | str, weights: str | None = "offline", ima
     source = weights_source(weights)
     if not spec.supports(weights):
         raise WeightsUnavailable(f"{spec.name} has no {source!r} weights (sources: "
-                                 f"{', '.join(spec.weight_sources)}); use {alternatives(spec)}")
+                                 f"{', '.join(spec.weight_sources)}); use {alternatives(spec, source)}")
     path = None
     if source == "imagenet":
         path = str(fetch_imagenet_file(spec, image_size))
     elif source in ("offline", "file"):
         ok, reason = availability(spec, weights, image_size)
         if not ok:
-            raise WeightsUnavailable(f"cannot load {spec.name} weights {weights!r}: {reason}; use {alternatives(spec)}")
+            raise WeightsUnavailable(f"cannot load {spec.name} weights {weights!r}: {reason}. "
+                                     f"Use {alternatives(spec, source)}.")
         path = str(Path(weights).expanduser()) if source == "file" else None
 
     try:
@@ -133,7 +134,7 @@ def load_backbone(spec: BackboneSpec | str, weights: str | None = "offline", ima
                 "offline": "the offline pack"}[source]
         hint = " Delete it so it is downloaded again when online." if source == "imagenet" else ""
         raise WeightsUnavailable(f"{what} does not fit {spec.name} ({type(exc).__name__}: {exc}).{hint} "
-                                 f"Use {alternatives(spec)}.") from exc
+                                 f"Use {alternatives(spec, source)}.") from exc
 
     model.name = "backbone"
     stable_layer_names(model)

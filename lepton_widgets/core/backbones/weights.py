@@ -34,10 +34,12 @@ FETCH_TIMEOUT_S = 30.0
 class WeightsUnavailable(RuntimeError):
     """The requested weights cannot be loaded here; the message says why and what to use instead.
 
+    >>> from lepton_widgets.core.backbones import get_backbone, load_backbone
     >>> try:
-    ...     load_backbone(get_backbone("resnet50"), "imagenet")      # doctest: +SKIP
+    ...     load_backbone(get_backbone("small_cnn"), "imagenet")
     ... except WeightsUnavailable as err:
-    ...     print(err)                                               # doctest: +SKIP
+    ...     print(str(err).split(";")[0])
+    small_cnn has no 'imagenet' weights (sources: none, file)
     """
 
 
@@ -56,18 +58,18 @@ def imagenet_file(spec: BackboneSpec, image_size: int | None = None) -> Path:
     return keras_home() / "models" / spec.imagenet.file_for(image_size or spec.default_size)
 
 
-def alternatives(spec: BackboneSpec) -> str:
-    """What to suggest when a source fails: the other sources that work without internet."""
+def alternatives(spec: BackboneSpec, failed: str = "imagenet") -> str:
+    """What to suggest when the ``failed`` source cannot load: the sources that work without internet."""
     from .registry import list_backbones  # late import: registry imports this module
 
     options = []
-    if "offline" in spec.weight_sources:
+    if "offline" in spec.weight_sources and failed != "offline":
         options.append(f'weights="offline" (the bundled pack for {spec.name})')
-    else:
+    elif "offline" not in spec.weight_sources:
         offline = [s.name for s in list_backbones() if "offline" in s.weight_sources]
         if offline:
             options.append(f'a backbone with offline weights ({", ".join(offline)}) with weights="offline"')
-    if "file" in spec.weight_sources:
+    if "file" in spec.weight_sources and failed != "file":
         options.append("a .weights.h5 file path")
     if "none" in spec.weight_sources:
         options.append('weights="none" (random init, train from scratch)')
@@ -161,7 +163,7 @@ def weights_fingerprint(spec: BackboneSpec, weights: str | None) -> str:
         return f"imagenet:{spec.name}"
     if source == "offline":
         if spec.offline_pack is None:
-            raise WeightsUnavailable(f"{spec.name} has no offline weights; use {alternatives(spec)}")
+            raise WeightsUnavailable(f"{spec.name} has no offline weights; use {alternatives(spec, 'offline')}")
         return spec.offline_pack.fingerprint()
     if not Path(weights).is_file():
         raise WeightsUnavailable(f"weights file {weights} does not exist")

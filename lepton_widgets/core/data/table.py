@@ -110,7 +110,11 @@ class DataReport:
         return self.frame[self.frame["status"] != STATUS_OK].reset_index(drop=True)
 
     def summary(self) -> str:
-        lines = [f"{self.n_used} samples usable in {len(self.class_counts)} classes; {self.n_skipped} not used."]
+        selected = sum(self.class_counts.values())
+        first = f"{self.n_used} samples usable in {len(self.class_counts)} classes; {self.n_skipped} not usable."
+        if self.class_counts and selected < self.n_used:
+            first += f" {selected} selected (max_per_class); the other {self.n_used - selected} left out."
+        lines = [first]
         counts = ", ".join(f"{name}: {n}" for name, n in self.class_counts.items())
         if counts:
             lines.append(f"Per class: {counts}.")

@@ -1,0 +1,161 @@
+"""The Runner: one job at a time in a worker thread, cancellable, turning engine events into Session traits.
+
+A blocking ``fit()`` in a notebook cell freezes every widget, so nothing long runs on the kernel's main
+thread: a button click calls :meth:`Runner.train` (or :meth:`Runner.submit`), which returns at once. The
+worker thread writes Session traits; ipywidgets sends those changes to the browser from the thread
+(ipykernel's comm messages are thread-safe), which is how curves update live under Voilà.
+
+Exceptions never escape the worker: they become ``status = "failed"`` with a readable ``last_error`` and
+the full ``last_traceback``, and the Session is usable again.
+
+Example:
+    >>> from lepton_widgets.state.session import Session
+    >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32, epochs=1)
+    >>> runner = Runner(session, runs_dir="/tmp/lepton-doc-runs")
+    >>> thread = runner.train()          # doctest: +SKIP
+    >>> runner.stop(); runner.wait()     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from lepton_widgets.core.events import Cancelled, Event
+from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.state.session import BUSY_STATUSES, Session
+
+
+class BusyError(RuntimeError):
+    """A job is already running; the Session runs one job at a time."""
+
+
+class Runner:
+    """Runs Session jobs in a worker thread and reflects their events in the Session."""
+
+    def __init__(self, session: Session, runs_dir: Optional[str | Path] = None) -> None:
+        self.session = session
+        self.store = RunStore(runs_dir)
+        self.stop_event = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+        self.result: Any = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, job: str, work: Callable[[threading.Event], Any],
+               on_done: Optional[Callable[[Any], None]] = None) -> threading.Thread:
+        """Run ``work(stop_event)`` in the worker thread; ``on_done(result)`` runs there afterwards."""
+        with self._lock:
+            if self.busy:
+                raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
+            self.stop_event = threading.Event()
+            session = self.session
+            session.job, session.last_error, session.last_traceback = job, "", ""
+            session.progress = {}
+            session.status = "preparing"
+            self._thread = threading.Thread(target=self._work, args=(work, on_done), name=f"lepton-{job}",
+                                            daemon=True)
+            self._thread.start()
+            return self._thread
+
+    def _work(self, work, on_done) -> None:
+        session = self.session
+        try:
+            self.result = work(self.stop_event)
+            if on_done is not None:
+                on_done(self.result)
+            if session.status in BUSY_STATUSES:
+                session.status = "cancelled" if self.stop_event.is_set() else "finished"
+        except Cancelled:
+            session.status = "cancelled"
+        except Exception as error:  # the kernel must survive anything a job does
+            session.last_error = f"{type(error).__name__}: {error}"
+            session.last_traceback = traceback.format_exc()
+            session.message = f"failed: {session.last_error}"
+            session.status = "failed"
+
+    def stop(self) -> None:
+        """Ask the job to stop; the engine checks between batches."""
+        if self.busy:
+            self.stop_event.set()
+            self.session.status = "stopping"
+            self.session.message = "stopping after the current batch..."
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the job ends (tests, scripts); True when nothing is running any more."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.busy
+
+    # --- jobs -----------------------------------------------------------------------------------
+
+    def train(self) -> threading.Thread:
+        """Train and evaluate the Session's config as a new run."""
+        from lepton_widgets.core.experiment import run_experiment
+
+        cfg = self.session.to_config()  # a ConfigError here is raised to the caller, before any thread
+        self.session.history = []
+        self.session.evaluation = {}
+        self.session.selected_cell = None
+
+        def work(stop_event):
+            return run_experiment(cfg, store=self.store, sink=self.on_event, stop_event=stop_event)
+
+        def done(record):
+            self.session.status = record.status
+            self.session.current_run = record.run_id
+            self.session.runs_version += 1
+            evaluation = record._read_json("evaluation.json", {})
+            if evaluation:
+                self.session.evaluation = evaluation
+            self.session.message = (f"{record.status}: test accuracy {record.metrics['accuracy']:.3f}"
+                                    if record.metrics.get("accuracy") is not None else record.status)
+
+        return self.submit("train", work, done)
+
+    def prepare_data(self) -> threading.Thread:
+        """Load and validate the Session's dataset (for the Dataset panel's report and samples)."""
+        from lepton_widgets.core.data import prepare_data
+
+        cfg = self.session.to_config()
+
+        def work(stop_event):
+            return prepare_data(cfg.data, cfg.seed, sink=self.on_event, stop_event=stop_event)
+
+        def done(prepared):
+            self.session.prepared = prepared
+            self.session.data_report = prepared.report
+            self.session.message = prepared.report.summary().splitlines()[0]
+
+        return self.submit("prepare data", work, done)
+
+    # --- events -> traits -----------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Engine event sink: runs in the worker thread and only sets traits."""
+        session = self.session
+        kind = event.kind
+        if kind == "run_started":
+            session.current_run = event.run_id
+            session.runs_version += 1
+        elif kind == "progress":
+            session.progress = {"task": event.task, "done": event.done, "total": event.total}
+            session.message = f"{event.task}: {event.done}/{event.total}"
+        elif kind == "phase_started":
+            if session.status != "stopping":
+                session.status = "running"
+            cached = " on cached features" if event.cached_features else ""
+            session.message = (f"{event.phase}: {event.epochs} epochs, {event.trainable_params:,} trainable "
+                               f"parameters{cached}")
+        elif kind == "batch_progress":
+            session.progress = {"task": f"epoch {event.epoch}", "done": event.step, "total": event.steps}
+        elif kind == "epoch_ended":
+            session.history = session.history + [{"epoch": event.epoch, "phase": event.phase, **event.metrics}]
+            session.message = f"epoch {event.epoch}/{event.epochs} ({event.phase})"
+        elif kind == "run_failed":
+            session.last_error, session.last_traceback = event.error, event.traceback
