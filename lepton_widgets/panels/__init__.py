@@ -1,1 +1,1 @@
-"""Widget panels, one file each, binding controls to Session traits. Filled by the workbench issue."""
+"""Workbench panels, one file each; every panel binds its controls to Session traits."""
