@@ -96,14 +96,16 @@ class Runner:
 
     def train(self) -> threading.Thread:
         """Train and evaluate the Session's config as a new run."""
-        from lepton_widgets.core.experiment import run_experiment
-
         cfg = self.session.to_config()  # a ConfigError here is raised to the caller, before any thread
         self.session.history = []
         self.session.evaluation = {}
         self.session.selected_cell = None
 
         def work(stop_event):
+            # Imported here, in the worker: the first import of TensorFlow takes seconds and must not
+            # freeze the widgets.
+            from lepton_widgets.core.experiment import run_experiment
+
             return run_experiment(cfg, store=self.store, sink=self.on_event, stop_event=stop_event)
 
         def done(record):
@@ -120,11 +122,11 @@ class Runner:
 
     def prepare_data(self) -> threading.Thread:
         """Load and validate the Session's dataset (for the Dataset panel's report and samples)."""
-        from lepton_widgets.core.data import prepare_data
-
         cfg = self.session.to_config()
 
         def work(stop_event):
+            from lepton_widgets.core.data import prepare_data
+
             return prepare_data(cfg.data, cfg.seed, sink=self.on_event, stop_event=stop_event)
 
         def done(prepared):
