@@ -2,8 +2,8 @@
 
 Example:
     >>> card = environment_card(seed=1, data_hash="abc")
-    >>> sorted(card)[:3]
-    ['cpu_count', 'data_hash', 'packages']
+    >>> card["seed"], card["data_hash"], "keras" in card["packages"]
+    (1, 'abc', True)
 """
 
 from __future__ import annotations

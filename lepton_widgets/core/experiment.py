@@ -3,14 +3,14 @@
 This is what ``lepton train``, :func:`lepton_widgets.train` and the workbench's Train button all call,
 so a run started by clicking and one started from code are the same run.
 
-Example:
-    >>> from lepton_widgets.config import RunConfig
-    >>> from lepton_widgets.core.run_store import RunStore
-    >>> cfg = RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 30},
-    ...     "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}, "train": {"epochs": 1}})
-    >>> record = run_experiment(cfg, store=RunStore("/tmp/lepton-doc-runs"))  # doctest: +SKIP
-    >>> record.status  # doctest: +SKIP
-    'finished'
+Example (trains for real, so shown rather than run as a doctest; tests/test_training.py runs it)::
+
+    from lepton_widgets.config import RunConfig
+    from lepton_widgets.core.run_store import RunStore
+    cfg = RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 30},
+        "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}, "train": {"epochs": 1}})
+    record = run_experiment(cfg, store=RunStore("/tmp/lepton-doc-runs"))
+    record.status   # 'finished'
 """
 
 from __future__ import annotations

@@ -16,9 +16,11 @@ Example:
     >>> from lepton_widgets.config import RunConfig
     >>> cfg = RunConfig.from_dict({"backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}})
     >>> tm = build_transfer_model(cfg, num_classes=3)
-    >>> freeze(tm); frozen = tm.trainable_params()
-    >>> unfreeze(tm); frozen < tm.trainable_params()
+    >>> frozen = freeze(tm).trainable_params()
+    >>> unfreeze(tm).trainable_params() > frozen
     True
+    >>> list(tm.blocks)
+    ['block_1', 'block_2', 'block_3', 'block_4']
 """
 
 from __future__ import annotations
@@ -101,8 +103,7 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
 
     if cfg.backbone.weights == "none":
         _quicken_batchnorm(backbone)
-    layer_names = [layer.name for layer in backbone.layers]
-    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=spec.block_of(layer_names),
+    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
                        pretrained=cfg.backbone.weights != "none")
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
@@ -110,6 +111,13 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
         raise ValueError(f"frozen_depth {depth} is more than the {tm.n_blocks} blocks of {spec.name}")
     freeze_to(tm, depth)
     return tm
+
+
+def _blocks(backbone: keras.Model, spec: BackboneSpec) -> dict[str, list[str]]:
+    """The spec's blocks, minus blocks without any weights (an input layer alone is nothing to freeze)."""
+    blocks = spec.block_of([layer.name for layer in backbone.layers])
+    return {name: layers for name, layers in blocks.items()
+            if any(backbone.get_layer(layer).weights for layer in layers)}
 
 
 def _quicken_batchnorm(backbone: keras.Model, momentum: float = 0.9) -> None:
@@ -179,8 +187,7 @@ def attach(model: keras.Model, cfg: RunConfig) -> TransferModel:
     """Wrap a reloaded full model (from a run's ``model.keras``) so it can be frozen and fine-tuned again."""
     spec = get_backbone(cfg.backbone.name)
     backbone = model.get_layer(BACKBONE_LAYER)
-    tm = TransferModel(model=model, backbone=backbone, spec=spec,
-                       blocks=spec.block_of([layer.name for layer in backbone.layers]),
+    tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
                        pretrained=cfg.backbone.weights != "none")
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
