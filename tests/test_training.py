@@ -14,6 +14,7 @@ from conftest import tiny_config
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import prepare_data
+from lepton_widgets.core.evaluation import predict_table
 from lepton_widgets.core.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model, freeze_to, unfreeze
@@ -66,6 +67,14 @@ def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
         assert abs(a["loss"] - b["loss"]) < 0.02, (a, b)
         assert abs(a["val_accuracy"] - b["val_accuracy"]) <= 0.02, (a, b)
     assert abs(cached.metrics["accuracy"] - uncached.metrics["accuracy"]) <= 0.02
+    # The cached run's test metrics came from cached features: the saved full model must agree with them.
+    cfg = fashion_config(train__epochs=3)
+    test = prepare_data(cfg.data, cfg.seed).split("test")
+    probs = predict_table(cached.load_model(), test, cfg.backbone.image_size)
+    stored = cached.predictions
+    assert list(stored["ref"]) == list(test.frame["ref"])
+    np.testing.assert_allclose(probs.max(axis=1), stored["confidence"], atol=1e-4)
+    assert (probs.argmax(axis=1) == stored["predicted_index"]).all()
     # The second cached run of the same data and backbone reads the features from disk.
     again = ListSink()
     run_experiment(fashion_config(name="cached-again", train__epochs=1), store=store, sink=again)

@@ -23,7 +23,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import prepare_data, split_record
 from lepton_widgets.core.envcard import environment_card
-from lepton_widgets.core.evaluation import evaluate_model
+from lepton_widgets.core.evaluation import evaluate_model, evaluate_predictions
 from lepton_widgets.core.events import (Cancelled, EventSink, RunCancelled, RunFailed, RunFinished, RunStarted,
                                         fanout)
 from lepton_widgets.core.model import build_transfer_model
@@ -66,10 +66,15 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
                                 workdir=writer.path)
         writer.write_jsonl("history.jsonl", history)
         writer.write_json("phases.json", result.phases)
-        evaluation = evaluate_model(tm.model, prepared.split("test"), cfg.backbone.image_size,
-                                    sink=emit, stop_event=stop_event, run_id=run_id)
+        test = prepared.split("test")
+        if result.test_probabilities is not None:  # head trained on cached features: test features are cached too
+            evaluation = evaluate_predictions(test.label_indices(), result.test_probabilities, test.class_names,
+                                              refs=test.frame["ref"].tolist(), paths=test.frame["path"].tolist())
+        else:
+            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, sink=emit, stop_event=stop_event,
+                                        run_id=run_id)
         writer.write_json("evaluation.json", evaluation.to_dict())
-        writer.write_frame("predictions.csv", evaluation.predictions(prepared.split("test")))
+        writer.write_frame("predictions.csv", evaluation.predictions(test))
         writer.write_json("metrics.json", evaluation.summary())
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))

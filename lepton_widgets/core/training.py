@@ -40,6 +40,8 @@ class TrainResult:
     tm: TransferModel
     history: list[dict] = field(default_factory=list)
     phases: list[dict] = field(default_factory=list)
+    #: Test-split probabilities, when the last phase trained on cached features (else None: predict them).
+    test_probabilities: Optional[np.ndarray] = None
 
 
 def planned_phases(cfg: RunConfig, n_blocks: int) -> list[tuple[str, int]]:
@@ -81,7 +83,8 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
                           trainable_params=tm.trainable_params(), cached_features=cached))
         callback = EventCallback(sink, run_id, phase, epochs, stop_event, epoch_offset=epoch_offset)
         fit = _fit_head_on_features if cached else _fit_full_model
-        fit(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id)
+        result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir,
+                                        run_id)
         result.history += callback.history
         result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                               "learning_rate": learning_rate, "cached_features": cached,
@@ -103,13 +106,14 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
-    splits = {}
-    for name in ("train", "val"):
-        table = data.split(name)
-        features, _ = cached_features(tm, table, cfg.backbone.weights, size, batch, sink, stop_event,
-                                      run_id=run_id, split=name)
-        splits[name] = (features, table.label_indices().astype("int32"))
-    head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
+    # One pass over every split: one traced predict function instead of one per split.
+    features, _ = cached_features(tm, data.table, cfg.backbone.weights, size, batch, sink, stop_event,
+                                  run_id=run_id)
+    split_column = data.table.frame["split"].to_numpy()
+    labels = data.table.label_indices().astype("int32")
+    splits = {name: (features[split_column == name], labels[split_column == name])
+              for name in ("train", "val", "test")}
+    head = build_head_model(features.shape[1], data.num_classes, cfg)
     copy_head_weights(tm.model, head)  # same starting point as the full model's head
     # Same shuffle as make_dataset(shuffle=True): row indices shuffled with the run seed.
     train_ds = tf.data.Dataset.from_tensor_slices(splits["train"]).shuffle(
@@ -119,6 +123,9 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
              callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
     copy_head_weights(head, tm.model)
+    # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
+    # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
+    return np.asarray(head.predict(splits["test"][0], batch_size=256, verbose=0))
 
 
 def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, steps: int) -> None:

@@ -78,6 +78,7 @@ class Runner:
             session.last_traceback = traceback.format_exc()
             session.message = f"failed: {session.last_error}"
             session.status = "failed"
+            session.runs_version += 1  # a failed training run is stored too: run lists must refresh
 
     def stop(self) -> None:
         """Ask the job to stop; the engine checks between batches."""
@@ -96,6 +97,8 @@ class Runner:
 
     def train(self) -> threading.Thread:
         """Train and evaluate the Session's config as a new run."""
+        if self.busy:  # checked before clearing anything: a running job keeps its curves
+            raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
         cfg = self.session.to_config()  # a ConfigError here is raised to the caller, before any thread
         self.session.history = []
         self.session.evaluation = {}

@@ -1,0 +1,249 @@
+"""Evaluate panel: metrics of the current run, its confusion matrix, and a gallery of one clicked cell.
+
+The panel follows ``session.current_run`` and ``session.evaluation`` and always reads the run's own
+``evaluation.json`` and ``predictions.csv`` from the run store, so a reopened run shows its own numbers.
+Clicking a confusion-matrix cell sets ``session.selected_cell = (true, predicted)``; the gallery follows
+that trait and shows up to 12 examples of the cell (mistakes off the diagonal, correct ones on it), each
+with its Grad-CAM overlay, file reference and confidence. :meth:`EvaluatePanel.select_cell` is the same
+code path without a browser.
+
+The heatmap is a new ``FigureWidget`` per run, built complete in its constructor and swapped into the
+panel: under Voilà, changes made to a FigureWidget before it is first displayed never reach the browser,
+and a panel may well be given a run before it is shown.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session()
+    >>> panel = EvaluatePanel(session, Runner(session, runs_dir="runs"))
+    >>> session.current_run = "20250101-120000-tiny-abc123"        # doctest: +SKIP
+    >>> panel.select_cell(3, 5); len(panel.gallery_items)           # doctest: +SKIP
+    4
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery, to_png
+from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.panels.base import Panel
+
+THUMB_PX = 96
+
+
+def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.FigureWidget:
+    """Counts heatmap, true class on y (top to bottom) and predicted on x, counts written in the cells."""
+    names = [str(name) for name in class_names]
+    counts = np.asarray(confusion, dtype=int)
+    fig = go.Figure(go.Heatmap(
+        z=counts.tolist(), x=names, y=names, text=counts.tolist(), texttemplate="%{text}",
+        colorscale="Blues", showscale=False,
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra>click to see them</extra>"))
+    side = max(260, min(620, 60 + 34 * len(names)))
+    fig.update_layout(width=side + 80, height=side, margin={"l": 70, "r": 10, "t": 30, "b": 60},
+                      xaxis={"title": "predicted", "type": "category", "tickangle": -45 if len(names) > 6 else 0},
+                      yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+                      title={"text": "confusion matrix (test split)", "font": {"size": 13}})
+    return go.FigureWidget(fig)
+
+
+def metrics_html(evaluation: dict) -> str:
+    """Headline metrics and the per-class precision / recall / F1 table, as HTML."""
+    top_k = evaluation.get("top_k", 3)
+    headline = [("test samples", evaluation.get("n")), ("accuracy", evaluation.get("accuracy")),
+                (f"top-{top_k} accuracy", evaluation.get(f"top_{top_k}_accuracy")),
+                ("macro F1", evaluation.get("macro_f1")), ("ECE (calibration)", evaluation.get("ece")),
+                ("log loss", evaluation.get("log_loss"))]
+    cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
+                    for name, value in headline)
+    per_class = pd.DataFrame(evaluation.get("per_class") or [])
+    table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
+                              classes="lepton-per-class") if len(per_class) else ""
+    return f"<table class='lepton-metrics'>{cells}</table><h4>Per class</h4>{table}"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _cell_from_points(points, class_names: list[str]) -> Optional[tuple[int, int]]:
+    """(true, predicted) of a heatmap click: from the category labels, else from plotly's [row, col]."""
+    names = [str(name) for name in class_names]
+    if points.xs and points.ys and str(points.ys[0]) in names and str(points.xs[0]) in names:
+        return names.index(str(points.ys[0])), names.index(str(points.xs[0]))
+    if points.point_inds and isinstance(points.point_inds[0], (list, tuple)):
+        row, col = points.point_inds[0]
+        return int(row), int(col)
+    return None
+
+
+class EvaluatePanel(Panel):
+    """Metrics, confusion matrix and cell gallery of ``session.current_run``.
+
+    Key widgets: ``metrics`` (HTML), ``confusion`` (the current heatmap FigureWidget, lepton-confusion,
+    None until a finished run is shown), ``gallery`` (lepton-gallery: one box per example, each holding the
+    image, its Grad-CAM overlay and a caption). ``gallery_items`` holds the :class:`GalleryItem` data shown.
+
+    Example:
+        >>> from lepton_widgets.state import Runner, Session
+        >>> session = Session()
+        >>> panel = EvaluatePanel(session, Runner(session))
+        >>> panel.note.value
+        'No run yet: train one, or reopen one in the Runs panel.'
+    """
+
+    title = "Evaluate"
+
+    def build(self) -> w.Widget:
+        self.record: Optional[RunRecord] = None
+        self.evaluation: dict = {}
+        self.confusion: Optional[go.FigureWidget] = None
+        self.gallery_items: list[GalleryItem] = []
+        self._shown: Optional[tuple] = None
+
+        self.note = w.HTML()
+        self.metrics = w.HTML()
+        self.confusion_box = w.Box()
+        self.confusion_box.add_class("lepton-confusion")
+        self.gallery_title = w.HTML()
+        self.gallery = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
+        self.gallery.add_class("lepton-gallery")
+
+        # status too: a failed run bumps neither evaluation nor runs_version, and must stop showing "in progress".
+        self.session.observe(self._on_run, names=["current_run", "evaluation", "runs_version", "status"])
+        self.session.observe(self._on_selected_cell, names="selected_cell")
+        self.reload()
+        top = w.HBox([self.confusion_box, w.Box([self.metrics], layout=w.Layout(padding="0 0 0 16px"))])
+        return w.VBox([self.note, top, self.gallery_title, self.gallery])
+
+    # --- the run --------------------------------------------------------------------------------
+
+    def _on_run(self, _change=None) -> None:
+        self.reload()
+
+    def reload(self, force: bool = False) -> None:
+        """Show the current run; does nothing when that run (in that state) is already shown."""
+        run_id = self.session.current_run
+        record = self._open(run_id)
+        key = (run_id, record is not None and record.complete)
+        if key == self._shown and not force:
+            return
+        self._shown = key
+        self.record, self.evaluation = None, {}
+        self._clear_gallery()
+        if record is None:
+            return self._empty("No run yet: train one, or reopen one in the Runs panel." if run_id is None
+                               else f"Run {html.escape(run_id)} was not found in {self.runner.store.root}.")
+        if not record.complete:
+            return self._empty(f"Run <code>{html.escape(run_id)}</code> is in progress; its evaluation "
+                               "appears here when it finishes.")
+        evaluation = record._read_json("evaluation.json", {})
+        if not evaluation:
+            return self._empty(f"Run <code>{html.escape(run_id)}</code> is {html.escape(record.status)}: "
+                               "it has no evaluation.")
+        self.record, self.evaluation = record, evaluation
+        self.note.value = (f"Run <code>{html.escape(run_id)}</code>: click a cell of the matrix to see its "
+                           "examples with Grad-CAM (where the network looked).")
+        self.metrics.value = metrics_html(evaluation)
+        self._set_confusion(confusion_figure(np.asarray(evaluation["confusion"]), evaluation["class_names"]))
+        if self.session.selected_cell is not None:
+            self._load_gallery(tuple(self.session.selected_cell))
+
+    def _open(self, run_id: Optional[str]) -> Optional[RunRecord]:
+        if run_id is None:
+            return None
+        try:
+            return self.runner.store.open(run_id)
+        except FileNotFoundError:
+            return None
+
+    def _empty(self, note: str) -> None:
+        self.note.value = note
+        self.metrics.value = ""
+        self._set_confusion(None)
+
+    def _set_confusion(self, fig: Optional[go.FigureWidget]) -> None:
+        old = self.confusion
+        if fig is not None:
+            fig.data[0].on_click(self._on_heatmap_click)
+        self.confusion = fig
+        self.confusion_box.children = [fig] if fig is not None else []
+        if old is not None:
+            old.close()  # its comm is no longer needed once it left the page
+
+    # --- cells and gallery ----------------------------------------------------------------------
+
+    def _on_heatmap_click(self, _trace, points, _state=None) -> None:
+        """Plotly click on the heatmap -> the same path as :meth:`select_cell`."""
+        cell = _cell_from_points(points, self.evaluation.get("class_names", []))
+        if cell is not None:
+            self.select_cell(*cell)
+
+    def select_cell(self, true_index: int, predicted_index: int) -> None:
+        """Select a confusion-matrix cell (what a click does): sets ``session.selected_cell`` and fills
+        the gallery with that cell's examples."""
+        cell = (int(true_index), int(predicted_index))
+        if self.session.selected_cell == cell:
+            self._load_gallery(cell)  # same value: no trait change, but the gallery may need (re)loading
+        else:
+            self.session.selected_cell = cell
+
+    def _on_selected_cell(self, change) -> None:
+        if change["new"] is None:
+            self._clear_gallery()
+        else:
+            self._load_gallery(tuple(change["new"]))
+
+    def _load_gallery(self, cell: tuple[int, int]) -> None:
+        if self.record is None:
+            return
+        names = [str(n) for n in self.evaluation["class_names"]]
+        true_index, predicted_index = cell
+        if not (0 <= true_index < len(names) and 0 <= predicted_index < len(names)):
+            self._clear_gallery(f"No such cell {cell} for {len(names)} classes.")
+            return
+        count = int(np.asarray(self.evaluation["confusion"])[true_index, predicted_index])
+        kind = "correct" if true_index == predicted_index else "misclassified"
+        heading = (f"<b>true {html.escape(names[true_index])}, predicted {html.escape(names[predicted_index])}"
+                   f"</b>: {count} {kind}")
+        self.gallery_title.value = heading + (" &ndash; loading..." if count else "")
+        try:
+            # At most DEFAULT_LIMIT thumbnails: about a second, so it runs right here, not in the worker.
+            items = cell_gallery(self.record, true_index, predicted_index, limit=DEFAULT_LIMIT,
+                                 display_size=THUMB_PX) if count else []
+        except Exception as error:  # a moved image file or a deleted cache must not break the panel
+            self._clear_gallery(f"{heading}: could not load the images ({type(error).__name__}: "
+                                f"{html.escape(str(error))})")
+            return
+        self.gallery_items = items
+        more = f", showing the {len(items)} most confident" if count > len(items) else ""
+        self.gallery_title.value = heading + more + (". Right image: Grad-CAM for the predicted class."
+                                                     if items else ".")
+        self.gallery.children = [_thumbnail(item) for item in items]
+
+    def _clear_gallery(self, title: str = "") -> None:
+        self.gallery_items = []
+        self.gallery.children = []
+        self.gallery_title.value = title
+
+
+def _thumbnail(item: GalleryItem) -> w.Widget:
+    images = [w.Image(value=to_png(item.image), format="png", width=THUMB_PX, height=THUMB_PX)]
+    if item.overlay is not None:
+        overlay = w.Image(value=to_png(item.overlay), format="png", width=THUMB_PX, height=THUMB_PX)
+        overlay.add_class("lepton-gradcam")
+        images.append(overlay)
+    caption = w.HTML(f"<div style='font-size:11px;max-width:{2 * THUMB_PX + 8}px;overflow-wrap:anywhere'>"
+                     f"{html.escape(item.ref)}<br>true {html.escape(item.true)}, predicted "
+                     f"{html.escape(item.predicted)} ({item.confidence:.0%})</div>")
+    box = w.VBox([w.HBox(images), caption], layout=w.Layout(margin="4px", padding="4px", border="1px solid #ddd"))
+    box.add_class("lepton-gallery-item")
+    return box

@@ -1,0 +1,183 @@
+"""Train panel: training settings, Train / Stop, progress, live loss and accuracy curves, readable errors.
+
+Every control is linked to a Session trait, so what is set here is what ``session.to_config()`` (and the
+Code panel) shows. Train calls ``runner.train()``, which returns at once: training runs in the Runner's
+worker thread and its events arrive here as Session trait changes (history, progress, status, message),
+from that thread. The curves are a Plotly ``FigureWidget`` built with its four traces in the constructor
+(under Voilà, changes made before a FigureWidget is first displayed never reach the browser) and then
+only have their x/y replaced, inside ``batch_update()`` so one epoch is one message.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
+    >>> panel = TrainPanel(session, Runner(session, runs_dir="/tmp/lepton-doc-runs"))
+    >>> panel.controls["epochs"].value = 2
+    >>> session.epochs
+    2
+    >>> panel.train_button.click()          # doctest: +SKIP
+    >>> # ...returns at once; the run trains in the worker thread and the curves grow per epoch
+    >>> [trace.name for trace in panel.curves.data]
+    ['train loss', 'val loss', 'train accuracy', 'val accuracy']
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lepton_widgets.config import ConfigError
+from lepton_widgets.panels.base import Panel
+from lepton_widgets.state.runner import BusyError
+
+#: (history key, trace name, subplot column, dashed); data[0] is the training loss.
+CURVES = (("loss", "train loss", 1, False), ("val_loss", "val loss", 1, True),
+          ("accuracy", "train accuracy", 2, False), ("val_accuracy", "val accuracy", 2, True))
+
+_WIDE = {"description_width": "150px"}
+_LAYOUT = w.Layout(width="330px")
+
+
+def _controls() -> dict[str, w.ValueWidget]:
+    """One control per training setting, keyed by the Session trait it edits. Ranges are at least as wide
+    as what the config accepts, so a loaded config is never clamped by a widget."""
+    return {
+        "epochs": w.BoundedIntText(min=1, max=1000, description="Epochs (head)", style=_WIDE, layout=_LAYOUT),
+        "fine_tune_epochs": w.BoundedIntText(min=0, max=1000, description="Fine-tune epochs", style=_WIDE,
+                                             layout=_LAYOUT),
+        "learning_rate": w.FloatLogSlider(min=-7, max=-0.01, step=0.1, readout_format=".1e",
+                                          description="Learning rate", style=_WIDE, layout=_LAYOUT),
+        "batch_size": w.BoundedIntText(min=1, max=8192, description="Batch size", style=_WIDE, layout=_LAYOUT),
+        "l2": w.BoundedFloatText(min=0.0, max=100.0, step=1e-4, description="L2 (head)", style=_WIDE,
+                                 layout=_LAYOUT),
+        "dropout": w.FloatSlider(min=0.0, max=0.95, step=0.05, description="Dropout (head)", style=_WIDE,
+                                 layout=_LAYOUT),
+        "early_stopping_patience": w.BoundedIntText(min=0, max=1000, description="Early stop (0 = off)",
+                                                    style=_WIDE, layout=_LAYOUT),
+        "seed": w.IntText(description="Seed", style=_WIDE, layout=_LAYOUT),
+    }
+
+
+def curves_figure(history: list[dict]) -> go.FigureWidget:
+    """Loss and accuracy, train and val, per epoch; built complete in the constructor (see module doc)."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.12)
+    for key, name, col, dashed in CURVES:
+        fig.add_trace(go.Scatter(
+            x=[row.get("epoch") for row in history], y=[row.get(key) for row in history],
+            text=[row.get("phase", "") for row in history], name=name, mode="lines+markers",
+            line={"color": "#1f77b4" if col == 1 else "#2ca02c", "dash": "dash" if dashed else "solid"},
+            hovertemplate="epoch %{x} (%{text})<br>%{y:.4f}<extra>" + name + "</extra>"), row=1, col=col)
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_layout(height=320, margin={"l": 50, "r": 20, "t": 40, "b": 40},
+                      legend={"orientation": "h", "y": -0.25})
+    return go.FigureWidget(fig)
+
+
+class TrainPanel(Panel):
+    """Training settings and the live view of a training run.
+
+    Key widgets (also reachable by CSS class in the browser): ``train_button`` (lepton-train-button),
+    ``stop_button`` (lepton-stop-button), ``progress`` (lepton-progress), ``status`` (lepton-status),
+    ``curves`` (lepton-curves, a FigureWidget) and ``error`` (lepton-error: message + traceback Accordion).
+
+    Example:
+        >>> from lepton_widgets.state import Runner, Session
+        >>> session = Session()
+        >>> panel = TrainPanel(session, Runner(session))
+        >>> session.dropout = 0.5; panel.controls["dropout"].value
+        0.5
+    """
+
+    title = "Train"
+
+    def build(self) -> w.Widget:
+        session = self.session
+        self.controls = _controls()
+        for trait, control in self.controls.items():
+            w.link((session, trait), (control, "value"))
+
+        self.train_button = w.Button(description="Train", button_style="success", tooltip="Train a new run")
+        self.train_button.add_class("lepton-train-button")
+        self.train_button.on_click(self._on_train)
+        self.stop_button = w.Button(description="Stop", button_style="danger", tooltip="Stop after this batch",
+                                    disabled=True)
+        self.stop_button.add_class("lepton-stop-button")
+        self.stop_button.on_click(self._on_stop)
+
+        self.progress = w.IntProgress(min=0, max=1, value=0, description="", style={"description_width": "90px"},
+                                      layout=w.Layout(width="420px"))
+        self.progress.add_class("lepton-progress")
+        self.status = w.HTML()
+        self.status.add_class("lepton-status")
+
+        self.curves = curves_figure(list(session.history))
+        self.curves.add_class("lepton-curves")
+
+        self.error_message = w.HTML()
+        self.traceback = w.HTML()
+        self.error_details = w.Accordion(children=[self.traceback], titles=("Details (traceback)",),
+                                         selected_index=None)
+        self.error = w.VBox([self.error_message, self.error_details])
+        self.error.add_class("lepton-error")
+
+        session.observe(self._on_history, names="history")
+        session.observe(self._on_progress, names="progress")
+        session.observe(self._on_status, names=["status", "message", "busy"])
+        session.observe(self._on_error, names=["last_error", "last_traceback"])
+        self._on_progress()
+        self._on_status()
+        self._on_error()
+
+        settings = w.VBox(list(self.controls.values()), layout=w.Layout(min_width="340px"))
+        live = w.VBox([w.HBox([self.train_button, self.stop_button]), self.progress, self.status, self.curves,
+                       self.error], layout=w.Layout(flex="1 1 auto"))
+        return w.HBox([settings, live])
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def _on_train(self, _button=None) -> None:
+        try:
+            self.runner.train()
+        except (ConfigError, BusyError) as error:
+            # Raised before any thread starts: say what is wrong here, the run never began.
+            self.session.last_traceback = ""
+            self.session.last_error = str(error)
+            self.session.message = f"cannot start: {error}"
+
+    def _on_stop(self, _button=None) -> None:
+        self.runner.stop()
+
+    # --- Session -> widgets (may run in the worker thread) ------------------------------------------
+
+    def _on_history(self, _change=None) -> None:
+        rows = list(self.session.history)
+        epochs = [row.get("epoch") for row in rows]
+        phases = [row.get("phase", "") for row in rows]
+        with self.curves.batch_update():
+            for trace, (key, *_rest) in zip(self.curves.data, CURVES):
+                trace.x, trace.y, trace.text = epochs, [row.get(key) for row in rows], phases
+
+    def _on_progress(self, _change=None) -> None:
+        progress = self.session.progress or {}
+        total, done = int(progress.get("total") or 0), int(progress.get("done") or 0)
+        self.progress.max = max(total, 1)  # max first: value is clamped to the old max otherwise
+        self.progress.value = min(done, self.progress.max)
+        self.progress.description = str(progress.get("task", ""))[:14]
+
+    def _on_status(self, _change=None) -> None:
+        session = self.session
+        busy = session.busy
+        self.train_button.disabled = busy
+        self.stop_button.disabled = not busy or session.status == "stopping"
+        self.status.value = (f"<span class='lepton-status-{session.status}'><b>{session.status}</b></span> "
+                             f"{html.escape(session.message)}")
+
+    def _on_error(self, _change=None) -> None:
+        error, trace = self.session.last_error, self.session.last_traceback
+        self.error_message.value = f"<span style='color:#b00020'><b>Error:</b> {html.escape(error)}</span>" \
+            if error else ""
+        self.traceback.value = f"<pre style='white-space:pre-wrap;font-size:11px'>{html.escape(trace)}</pre>"
+        self.error_details.layout.display = None if trace else "none"
+        self.error.layout.display = None if error else "none"
