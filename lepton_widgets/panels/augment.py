@@ -1,0 +1,172 @@
+"""Augment panel: the training-time augmentations, with a live preview of what they do to real samples.
+
+Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, ``translation``,
+``contrast``, ``brightness``); slider ranges are the config's own (0..1), so a loaded config is never
+clamped by a widget. The preview runs the same Keras layers as training
+(:func:`lepton_widgets.core.augment.preview`) on a few samples: from the checked data
+(``session.prepared``) when there is one, otherwise from a small built-in set of the chosen dataset
+(the Fashion-MNIST sample stands in for the full set and for your own images until they are checked).
+
+Redrawing is debounced (sliders report on release, and a burst of changes within
+:attr:`AugmentPanel.DEBOUNCE_S` redraws once) and runs in a background thread, because the first call
+builds the Keras layers. The preview seed is fixed, so the same settings give the same pictures; "New
+random copies" draws others.
+
+Example:
+    >>> from lepton_widgets.state import Session
+    >>> session = Session(dataset="digits")
+    >>> panel = AugmentPanel(session)
+    >>> panel.controls["rotation"].value = 0.1
+    >>> session.rotation
+    0.1
+    >>> panel.wait(60)
+    True
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import ipywidgets as w
+import numpy as np
+
+from lepton_widgets.config import AugmentConfig, ConfigError
+from lepton_widgets.core.augment import preview
+from lepton_widgets.core.previews import quick_table, sample_batch, to_png
+from lepton_widgets.panels._background import Latest
+from lepton_widgets.panels.base import Panel
+
+_STYLE = {"description_width": "120px"}
+_HELP = {
+    "flip": "mirror images at random",
+    "rotation": "fraction of a full turn, either way (0.1 = up to 36 degrees)",
+    "zoom": "fraction of the image size, in or out",
+    "translation": "fraction of the image size, any direction",
+    "contrast": "fraction of the value range",
+    "brightness": "fraction of the value range",
+}
+
+
+class AugmentPanel(Panel):
+    """Augmentation controls bound to the Session, and a preview grid (one row per sample image).
+
+    Example:
+        >>> from lepton_widgets.state import Session
+        >>> panel = AugmentPanel(Session(dataset="digits"))
+        >>> sorted(panel.controls)
+        ['brightness', 'contrast', 'flip', 'rotation', 'translation', 'zoom']
+        >>> panel                                      # in a notebook cell  # doctest: +SKIP
+    """
+
+    title = "Augment"
+    N_IMAGES = 3
+    COPIES = 4
+    SIZE = 64
+    DEBOUNCE_S = 0.25
+
+    def build(self) -> w.Widget:
+        self._shuffle = 0
+        self._samples_key: Optional[tuple] = None
+        self._samples: Optional[tuple[np.ndarray, str]] = None
+        self._previews = Latest(delay=self.DEBOUNCE_S)
+        self.controls: dict[str, w.ValueWidget] = {
+            "flip": w.Dropdown(options=AugmentConfig.FLIP_MODES, description="Flip", style=_STYLE)}
+        for name in ("rotation", "zoom", "translation", "contrast", "brightness"):
+            self.controls[name] = w.FloatSlider(min=0.0, max=1.0, step=0.01, readout_format=".2f",
+                                                continuous_update=False, description=name.capitalize(),
+                                                style=_STYLE)
+        rows = []
+        for name, control in self.controls.items():
+            control.add_class(f"lepton-aug-{name}")
+            w.link((self.session, name), (control, "value"))
+            rows.append(w.HBox([control, w.HTML(f"<span style='color:#666'>{_HELP[name]}</span>")]))
+
+        self.reshuffle = w.Button(description="New random copies", tooltip="draw other random augmentations")
+        self.reshuffle.on_click(self._new_copies)
+        self.caption = w.HTML()
+        self.message = w.HTML()
+        self.originals = [self._image() for _ in range(self.N_IMAGES)]
+        self.copies = [[self._image() for _ in range(self.COPIES)] for _ in range(self.N_IMAGES)]
+        cells = [w.HTML("<b>original</b>")] + [w.HTML(f"<b>copy {c + 1}</b>") for c in range(self.COPIES)]
+        for original, copies in zip(self.originals, self.copies):
+            cells += [original] + copies
+        self.grid = w.GridBox(cells, layout=w.Layout(
+            grid_template_columns=f"repeat({self.COPIES + 1}, {self.SIZE + 8}px)", grid_gap="4px"))
+        for widget, css in ((self.reshuffle, "aug-reshuffle"), (self.grid, "augment-preview"),
+                            (self.caption, "augment-caption"), (self.message, "augment-message")):
+            widget.add_class(f"lepton-{css}")
+
+        self.session.observe(self._changed, list(self.controls) + ["seed", "prepared", "dataset"])
+        self.refresh()
+        return w.VBox([
+            w.HTML("<h3>Augmentation</h3><div>Random changes applied to training images only; validation, "
+                   "test and exported models see the images unchanged.</div>"),
+            *rows, self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
+        ])
+
+    def _image(self) -> w.Image:
+        return w.Image(format="png", layout=w.Layout(width=f"{self.SIZE}px", height=f"{self.SIZE}px"))
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the preview shows the current settings (tests, scripts)."""
+        return self._previews.wait(timeout)
+
+    # --- redraw ------------------------------------------------------------------------------------
+
+    def _changed(self, change) -> None:
+        self.refresh()
+
+    def _new_copies(self, button=None) -> None:
+        self._shuffle += 1
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Ask for a preview of the current settings (debounced, in a background thread)."""
+        s = self.session
+        cfg = AugmentConfig(flip=s.flip, rotation=s.rotation, zoom=s.zoom, translation=s.translation,
+                            contrast=s.contrast, brightness=s.brightness)
+        try:
+            cfg.validate()
+        except ConfigError as error:
+            self.message.value = f"<b style='color:#c62828'>{html.escape(str(error))}</b>"
+            return
+        self.message.value = "" if cfg.active else "<i>No augmentation: every copy equals the original.</i>"
+        seed, source = s.seed + self._shuffle, (s.prepared if s.prepared is not None else s.dataset)
+        self._previews.request(lambda: self._compute(cfg, seed, source), self._show, self._failed)
+
+    def _compute(self, cfg: AugmentConfig, seed: int, source) -> tuple[str, list[bytes], list[list[bytes]]]:
+        images, caption = self._samples_for(source)
+        augmented = preview(images, cfg, seed, copies=self.COPIES)   # (copies, N, H, W, 3) uint8
+        originals = [to_png(img) for img in images.clip(0, 255).astype(np.uint8)]
+        copies = [[to_png(augmented[c, i]) for c in range(self.COPIES)] for i in range(len(images))]
+        return caption, originals, copies
+
+    def _samples_for(self, source) -> tuple[np.ndarray, str]:
+        # PreparedData by identity (comparing it would compare DataFrames); holding it keeps the id unique.
+        key = (source if isinstance(source, str) else id(source), self.session.seed)
+        if key != self._samples_key:
+            self._samples_ref = source
+            if isinstance(source, str):
+                table, name = quick_table(source, self.session.seed)
+                caption = f"Samples from {name}"
+                if name != source:
+                    caption += f", standing in for {source} until Check data has run on the Data step"
+            else:
+                table, caption = source.table, "Samples from the checked data"
+            self._samples = (sample_batch(table, self.N_IMAGES, self.SIZE, self.session.seed), caption)
+            self._samples_key = key
+        return self._samples
+
+    def _show(self, result) -> None:
+        caption, originals, copies = result
+        self.caption.value = f"<i>{html.escape(caption)}</i>"
+        for i, image in enumerate(self.originals):
+            image.value = originals[i] if i < len(originals) else b""
+        for i, row in enumerate(self.copies):
+            for c, image in enumerate(row):
+                image.value = copies[i][c] if i < len(copies) else b""
+
+    def _failed(self, error: Exception) -> None:
+        self.message.value = (f"<b style='color:#c62828'>Preview failed:</b> "
+                              f"{html.escape(type(error).__name__)}: {html.escape(str(error))}")

@@ -1,0 +1,246 @@
+"""Backbone panel: which pretrained network, which weights, which input size.
+
+Everything comes from the backbone registry. Weights sources a backbone does not offer, or that cannot
+load here (ImageNet weights offline, a missing offline pack), stay in the list with the reason beside
+them: hiding them would leave people wondering where ImageNet went. Choosing one shows the reason in a
+box that cannot be missed, and the panel keeps the choice (training then fails with the same words):
+the panel never changes a setting behind the user's back, except to clamp the image size into the new
+backbone's range, which it says it did.
+
+The backbone's parameter count needs a model build (up to a few seconds for the big ones), so it is
+counted once per backbone in a background thread; everything else here is plain registry data.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session()
+    >>> panel = BackbonePanel(session, Runner(session, runs_dir="/tmp/lepton-doc-runs"))
+    >>> panel.backbone_select.value = "small_cnn"
+    >>> session.backbone, panel.image_size.min
+    ('small_cnn', 16)
+    >>> panel.weights_select.value = "none"; session.weights
+    'none'
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as w
+
+from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
+                                           list_backbones, weights_source)
+from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
+from lepton_widgets.panels._background import Latest
+from lepton_widgets.panels.base import Panel
+
+_STYLE = {"description_width": "110px"}
+_SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
+                 "file": "file path"}
+_ALERT = ("<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>"
+          "<b>{title}</b><br>{body}</div>")
+
+
+class BackbonePanel(Panel):
+    """Backbone, weights source and image size, bound to ``session.backbone`` / ``weights`` / ``image_size``.
+
+    Example:
+        >>> from lepton_widgets.state import Session
+        >>> panel = BackbonePanel(Session(backbone="small_cnn", weights="none", image_size=32))
+        >>> panel.image_size.value
+        32
+        >>> panel                      # in a notebook cell: shows the panel  # doctest: +SKIP
+    """
+
+    title = "Backbone"
+
+    def build(self) -> w.Widget:
+        self._syncing = False
+        self._counts = Latest()
+        self.backbone_select = w.Dropdown(options=[(s.name, s.name) for s in list_backbones()],
+                                          description="Backbone", style=_STYLE)
+        self.weights_select = w.Dropdown(options=[(s, s) for s in WEIGHT_SOURCES], description="Weights",
+                                         style=_STYLE)
+        self.weights_path = w.Text(description="Weights file", placeholder="/path/to/backbone.weights.h5",
+                                   continuous_update=False, style=_STYLE, layout=w.Layout(width="520px"))
+        self.image_size = w.IntSlider(description="Image size", step=8, continuous_update=False, style=_STYLE)
+        self.info = w.HTML()
+        self.param_count = w.HTML()
+        self.sources = w.HTML()
+        self.notice = w.HTML()   # prominent: why the chosen weights cannot load here
+        self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
+        for widget, css in ((self.backbone_select, "backbone-select"), (self.weights_select, "weights-select"),
+                            (self.weights_path, "weights-path"), (self.image_size, "image-size"),
+                            (self.info, "backbone-info"), (self.param_count, "backbone-params"),
+                            (self.sources, "weights-sources"), (self.notice, "weights-unavailable"),
+                            (self.note, "backbone-note")):
+            widget.add_class(f"lepton-{css}")
+
+        self.backbone_select.observe(self._backbone_chosen, "value")
+        self.weights_select.observe(self._weights_chosen, "value")
+        self.weights_path.observe(self._weights_chosen, "value")
+        self.image_size.observe(self._size_chosen, "value")
+        self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
+        self._show_backbone()
+        return w.VBox([
+            w.HTML("<h3>Backbone</h3>"),
+            w.HBox([self.backbone_select, self.weights_select]),
+            self.weights_path, self.image_size, self.notice, self.note, self.info, self.param_count,
+            self.sources,
+        ])
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the parameter count shown is known (tests, scripts)."""
+        return self._counts.wait(timeout)
+
+    # --- controls -> session --------------------------------------------------------------------
+
+    def _backbone_chosen(self, change) -> None:
+        if not self._syncing:
+            self.session.backbone = change["new"]
+
+    def _weights_chosen(self, change) -> None:
+        if self._syncing:
+            return
+        source = self.weights_select.value
+        if source != "file":
+            self.session.weights = source
+        elif self.weights_path.value.strip():
+            self.session.weights = self.weights_path.value.strip()
+        else:  # nothing to point at yet: keep the old setting and say what is missing
+            self._show_weights(keep_file_choice=True)
+
+    def _size_chosen(self, change) -> None:
+        if not self._syncing:
+            self.session.image_size = change["new"]
+
+    # --- session -> controls --------------------------------------------------------------------
+
+    def _session_changed(self, change) -> None:
+        if change["name"] == "backbone":
+            self._show_backbone()
+        elif change["name"] == "image_size":
+            if not self.image_size.min <= change["new"] <= self.image_size.max:
+                self._show_backbone()  # clamps into the range and says so (a slider would clamp silently)
+                return
+            self._set_controls(lambda: setattr(self.image_size, "value", change["new"]))
+            self._show_weights(keep_file_choice=True)  # ImageNet files can differ per size
+        else:
+            self._show_weights()
+
+    def _set_controls(self, assign) -> None:
+        self._syncing = True
+        try:
+            assign()
+        finally:
+            self._syncing = False
+
+    def _show_backbone(self) -> None:
+        try:
+            spec = get_backbone(self.session.backbone)
+        except ValueError as error:
+            self.info.value = f"<b>{html.escape(str(error))}</b>"
+            return
+        size = self.session.image_size
+        clamped = min(max(size, spec.min_size), spec.max_size)
+
+        def assign():
+            self.backbone_select.value = spec.name
+            # Widen first: a new min above the old max (or max below the old min) is a TraitError.
+            self.image_size.min, self.image_size.max = 1, 10_000
+            self.image_size.value = clamped
+            self.image_size.min, self.image_size.max = spec.min_size, spec.max_size
+
+        self._set_controls(assign)
+        self.note.value = ""
+        if clamped != size:
+            self.note.value = (f"<i>Image size {size} is outside {spec.name}'s range {spec.min_size}-"
+                               f"{spec.max_size} px; set to {clamped}.</i>")
+            self.session.image_size = clamped
+        self._show_param_count(spec.name)
+        self._show_weights(keep_file_choice=True)
+
+    def _show_param_count(self, name: str) -> None:
+        count = cached_param_count(name)
+        if count is not None:
+            self.param_count.value = _params_line(name, count)
+            return
+        self.param_count.value = f"<b>Parameters:</b> counting ({html.escape(name)})..."
+
+        def apply(n: int) -> None:
+            if self.session.backbone == name:
+                self.param_count.value = _params_line(name, n)
+
+        def failed(error: Exception) -> None:
+            self.param_count.value = f"<b>Parameters:</b> could not count ({html.escape(str(error))})"
+
+        self._counts.request(lambda: backbone_param_count(name), apply, failed)
+
+    def _show_weights(self, keep_file_choice: bool = False) -> None:
+        """Weights options with what each can do here, and the chosen one's reason when it cannot load.
+
+        ``keep_file_choice``: "file" was picked but no path typed yet, so the session still holds the old
+        weights; keep showing "file" unless the session's weights themselves changed.
+        """
+        try:
+            spec = get_backbone(self.session.backbone)
+        except ValueError:
+            return  # _show_backbone already says the name is unknown
+        weights, size = self.session.weights, self.session.image_size
+        source = weights_source(weights)
+        path = weights if source == "file" else self.weights_path.value.strip()
+        rows, options = [], []
+        for option in WEIGHT_SOURCES:
+            ok, reason = _availability(spec, option, path, size)
+            if not spec.supports(option if option != "file" else "any.weights.h5"):
+                label = f"{_SOURCE_WORDS[option]}  (not offered by {spec.name})"
+            elif ok or (option == "file" and not path):
+                label = _SOURCE_WORDS[option]   # a file is judged once there is a path
+            else:
+                label = f"{_SOURCE_WORDS[option]}  (unavailable here)"
+            options.append((label, option))
+            mark = "available" if ok else "<span style='color:#c62828'>unavailable</span>"
+            rows.append(f"<tr><td>{html.escape(option)}</td><td>{mark}</td><td>{html.escape(reason)}</td></tr>")
+
+        chosen = "file" if keep_file_choice and self.weights_select.value == "file" else source
+
+        def assign():
+            self.weights_select.options = options
+            self.weights_select.value = chosen
+            if source == "file":
+                self.weights_path.value = weights
+
+        self._set_controls(assign)
+        self.weights_path.layout.display = "" if chosen == "file" else "none"
+        self.sources.value = ("<b>Weights sources for this backbone</b><table class='lepton-table'>"
+                              "<tr><th>source</th><th>here</th><th>why</th></tr>" + "".join(rows) + "</table>")
+        ok, reason = _availability(spec, chosen, path, size)
+        if chosen == "file" and not path:
+            ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
+        self.notice.value = "" if ok else _ALERT.format(
+            title=f"{html.escape(_SOURCE_WORDS[chosen])} weights cannot be used here", body=html.escape(reason))
+        self.notice.layout.display = "none" if ok else ""
+        norm = spec.normalization_for(weights)
+        self.info.value = _card(spec) + (f"<div><b>Input normalisation</b> with these weights: {html.escape(norm)}"
+                                         f" - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
+
+
+def _availability(spec, option: str, path: str, size: int) -> tuple[bool, str]:
+    if option == "file":
+        if "file" not in spec.weight_sources:
+            return availability(spec, "any.weights.h5", size)  # says which sources it does offer
+        return availability(spec, path, size) if path else (False, "no file chosen yet")
+    return availability(spec, option, size)
+
+
+def _card(spec) -> str:
+    rows = (("Family", spec.family), ("About", spec.description), ("Feature size", f"{spec.feature_dim} per image"),
+            ("Input size", f"{spec.min_size}-{spec.max_size} px (default {spec.default_size})"),
+            ("Licence", spec.licence or "not stated"))
+    cells = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{html.escape(str(v))}</td>"
+                    f"</tr>" for k, v in rows)
+    return f"<table class='lepton-table'>{cells}</table>"
+
+
+def _params_line(name: str, count: int) -> str:
+    return (f"<b>Parameters of {html.escape(name)}:</b> <span class='lepton-param-number'>{count:,}</span> "
+            f"({count / 1e6:.2f} M, backbone only)")

@@ -1,0 +1,246 @@
+"""Freeze panel: how many backbone blocks stay frozen during fine-tuning, and what that leaves trainable.
+
+The block list and parameter counts come from the real transfer model for the chosen backbone, weights,
+image size and class count (:func:`lepton_widgets.core.blocks_info.block_summary`). Building it takes up to
+a few seconds, so it runs in a background thread, once per setting (memoised); the slider is disabled
+until it is known. When the weights cannot load here the panel says why instead of guessing.
+
+**All frozen is ``frozen_depth = None``.** Moving the slider to its right end (every block frozen) writes
+``None``, RunConfig's own "every block frozen, only the head trains"; every other position writes the
+block count. ``None`` and ``n_blocks`` both show as the right end. A depth larger than the new backbone's
+block count (after switching to a smaller backbone) is set to ``None`` with a note, because the run would
+otherwise fail.
+
+The picture is one bar per block (and one for the new head), height = parameters, frozen and trainable
+as two Plotly traces. Slider moves update it in place inside ``batch_update()``. Changes from code
+(``session.frozen_depth = 3``, a new backbone) build a fresh ``FigureWidget`` with the data in its
+constructor instead: they can happen before the panel is first displayed, and under Voilà in-place changes
+made before that never reach the browser.
+
+Example:
+    >>> from lepton_widgets.state import Session
+    >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
+    >>> panel = FreezePanel(session); panel.wait(60)
+    True
+    >>> panel.slider.max, panel.slider.value        # small_cnn: 4 blocks; None = all frozen
+    (4, 4)
+    >>> panel.slider.value = 2; session.frozen_depth
+    2
+    >>> panel.trainable == panel.summary.trainable_at(2)
+    True
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import ipywidgets as w
+import plotly.graph_objects as go
+
+from lepton_widgets.core.backbones import availability, get_backbone
+from lepton_widgets.core.blocks_info import BlockSummary, block_summary, cached_block_summary
+from lepton_widgets.core.data import DataError, get_dataset
+from lepton_widgets.panels._background import Latest
+from lepton_widgets.panels.base import Panel
+
+FROZEN_COLOUR, TRAINABLE_COLOUR = "#90a4ae", "#ef6c00"
+HEAD = "new head"
+_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
+
+
+class FreezePanel(Panel):
+    """Frozen-depth slider with a frozen/trainable picture, bound to ``session.frozen_depth``.
+
+    Example:
+        >>> from lepton_widgets.state import Session
+        >>> panel = FreezePanel(Session(backbone="mobilenet_v2", weights="offline"))
+        >>> panel                                     # in a notebook cell  # doctest: +SKIP
+    """
+
+    title = "Freeze"
+
+    def build(self) -> w.Widget:
+        self._syncing = False       # True while the panel itself moves the slider
+        self._moving = False        # True while a slider move is written to the session
+        self._key: Optional[tuple] = None
+        self.summary: Optional[BlockSummary] = None
+        self._builds = Latest()
+        self.slider = w.IntSlider(min=0, max=1, value=1, description="Frozen blocks", disabled=True,
+                                  style={"description_width": "110px"}, layout=w.Layout(width="520px"))
+        self.count = w.HTML()
+        self.status = w.HTML()
+        self.note = w.HTML()
+        self.figure: Optional[go.FigureWidget] = None
+        self.figure_box = w.Box()
+        for widget, css in ((self.slider, "frozen-depth"), (self.count, "trainable-count"),
+                            (self.status, "freeze-status"), (self.note, "freeze-note"),
+                            (self.figure_box, "freeze-picture")):
+            widget.add_class(f"lepton-{css}")
+        self.slider.observe(self._slider_moved, "value")
+        self.session.observe(self._model_changed, ["backbone", "weights", "image_size", "dataset", "prepared"])
+        self.session.observe(self._depth_changed, "frozen_depth")
+        self._model_changed()
+        return w.VBox([
+            w.HTML("<h3>Freeze</h3><div>Frozen blocks keep their pretrained weights while fine-tuning; "
+                   "counting starts at the input. Fine-tuning runs only when at least one block is "
+                   "unfrozen.</div>"),
+            self.status, self.slider, self.count, self.note, self.figure_box,
+        ])
+
+    @property
+    def trainable(self) -> Optional[int]:
+        """Trainable parameters at the slider's depth (``None`` until the model is known)."""
+        return None if self.summary is None else self.summary.trainable_at(self.slider.value)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until the model summary for the current settings is built (tests, scripts)."""
+        return self._builds.wait(timeout)
+
+    # --- which model -------------------------------------------------------------------------------
+
+    def _num_classes(self) -> int:
+        """The head's size: the checked data's classes, else the registry's, else 10 (said in the count)."""
+        if self.session.prepared is not None:
+            return self.session.prepared.num_classes
+        try:
+            return len(get_dataset(self.session.dataset).class_names) or 10
+        except DataError:
+            return 10
+
+    def _model_changed(self, change=None) -> None:
+        s = self.session
+        key = (s.backbone, s.weights, s.image_size, self._num_classes())
+        if key == self._key:
+            return
+        self._key = key
+        problem = _cannot_build(*key[:3])
+        if problem:
+            self._unavailable(problem)
+            return
+        cached = cached_block_summary(*key)
+        if cached is not None:
+            self._show_summary(cached)
+            return
+        self.slider.disabled = True
+        self.status.value = f"<i>Building {html.escape(s.backbone)} to count its blocks...</i>"
+        self._builds.request(lambda: block_summary(*key), lambda summary: self._show_summary(summary, key),
+                             lambda error: self._unavailable(f"{type(error).__name__}: {error}"))
+
+    def _unavailable(self, reason: str) -> None:
+        self.summary = None
+        self.slider.disabled = True
+        self.count.value = "<b>Trainable parameters:</b> unknown"
+        self.status.value = _ALERT.format(f"<b>No model to freeze with these settings.</b> {html.escape(reason)}")
+        self.figure, self.figure_box.children = None, ()
+
+    def _show_summary(self, summary: BlockSummary, key: Optional[tuple] = None) -> None:
+        if key is not None and key != self._key:
+            return  # settings moved on while it was building
+        self.summary = summary
+        self.status.value = ""
+        self.note.value = ""
+        self.slider.disabled = False
+        frozen_depth = self.session.frozen_depth
+        if frozen_depth is not None and frozen_depth > summary.n_blocks:
+            self.note.value = (f"<i>Frozen depth {frozen_depth} is more than the {summary.n_blocks} blocks of "
+                               f"{html.escape(summary.backbone)}; set to all frozen.</i>")
+            self.session.frozen_depth = None  # _depth_changed moves the slider and redraws
+            return
+        self._move_slider(summary.depth_of(frozen_depth))
+        self._redraw(rebuild=True)
+
+    # --- depth -------------------------------------------------------------------------------------
+
+    def _move_slider(self, depth: int) -> None:
+        self._syncing = True
+        try:
+            with self.slider.hold_sync():
+                self.slider.min, self.slider.max = 0, self.summary.n_blocks
+                self.slider.value = depth
+        finally:
+            self._syncing = False
+
+    def _slider_moved(self, change) -> None:
+        if self._syncing or self.summary is None:
+            return
+        self._moving = True
+        try:
+            self.session.frozen_depth = self.summary.frozen_depth_setting(change["new"])
+        finally:
+            self._moving = False
+        self._redraw(rebuild=False)  # a person moved it, so the figure is on screen: update in place
+
+    def _depth_changed(self, change) -> None:
+        if self._moving or self.summary is None:
+            return
+        new = change["new"]
+        if new is not None and new > self.summary.n_blocks:
+            self._show_summary(self.summary)  # clamps to None with a note
+            return
+        self._move_slider(self.summary.depth_of(new))
+        self._redraw(rebuild=True)
+
+    # --- drawing -----------------------------------------------------------------------------------
+
+    def _redraw(self, rebuild: bool) -> None:
+        summary, depth = self.summary, self.slider.value
+        self.count.value = _count_html(summary, depth)
+        traces, layout = _figure_parts(summary, depth)
+        if rebuild or self.figure is None:
+            self.figure = go.FigureWidget(data=traces, layout=layout)
+            self.figure_box.children = (self.figure,)
+            return
+        with self.figure.batch_update():
+            for existing, new in zip(self.figure.data, traces):
+                existing.x, existing.y, existing.customdata = new.x, new.y, new.customdata
+            self.figure.layout.title.text = layout.title.text
+
+
+def _cannot_build(backbone: str, weights: str, image_size: int) -> str:
+    """Why this model cannot be built here (without trying), or ''."""
+    try:
+        spec = get_backbone(backbone)
+    except ValueError as error:
+        return str(error)
+    if not spec.min_size <= image_size <= spec.max_size:
+        return f"{backbone} needs an image size in {spec.min_size}-{spec.max_size} px, not {image_size}."
+    ok, reason = availability(spec, weights, image_size)
+    return "" if ok else reason
+
+
+def _count_html(summary: BlockSummary, depth: int) -> str:
+    n = summary.n_blocks
+    trainable, everything = summary.trainable_at(depth), summary.trainable_at(0)
+    names = summary.block_names
+    if depth >= n:
+        words = f"all {n} blocks frozen: only the new head trains (frozen_depth = None)"
+    elif depth == 0:
+        words = f"no block frozen: all {n} blocks fine-tune"
+    else:
+        words = (f"first {depth} of {n} blocks frozen ({html.escape(names[0])} .. {html.escape(names[depth - 1])}); "
+                 f"{html.escape(names[depth])} .. {html.escape(names[-1])} fine-tune")
+    return (f"<b>Trainable parameters:</b> <span class='lepton-trainable-number'>{trainable:,}</span> of "
+            f"{everything:,} - {words}. <span style='color:#666'>(Head sized for {summary.num_classes} "
+            f"classes.)</span>")
+
+
+def _figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.Layout]:
+    names = list(summary.block_names) + [HEAD]
+    params = list(summary.block_params) + [summary.head_params]
+    frozen = [i < depth for i in range(summary.n_blocks)] + [False]
+
+    def bar(name: str, colour: str, keep: bool) -> go.Bar:
+        rows = [i for i, f in enumerate(frozen) if f == keep]
+        return go.Bar(name=name, x=[names[i] for i in rows], y=[params[i] for i in rows],
+                      customdata=[name] * len(rows), marker_color=colour,
+                      hovertemplate="%{x}: %{y:,} parameters, %{customdata}<extra></extra>")
+
+    traces = [bar("frozen", FROZEN_COLOUR, True), bar("trainable", TRAINABLE_COLOUR, False)]
+    layout = go.Layout(
+        title=go.layout.Title(text=f"{summary.backbone}: {depth} of {summary.n_blocks} blocks frozen"),
+        barmode="overlay", height=300, margin=dict(l=60, r=20, t=50, b=90),
+        xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45),
+        yaxis=dict(title="parameters"), legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+    )
+    return traces, layout
