@@ -1,4 +1,4 @@
-"""The ``lepton`` command line: ``train``, ``eval``, ``predict``, ``runs`` and ``quickstart``.
+"""The ``lepton`` command line: ``train``, ``eval``, ``predict``, ``runs``, ``quickstart`` and ``app``.
 
 The config file is the same one the widgets produce (``Show code`` panel), so a run made by clicking can
 be replayed here. Progress goes to the terminal as tqdm bars built from the engine's events.
@@ -8,6 +8,7 @@ Example:
     $ lepton runs
     $ lepton eval 20261130-101500-quickstart
     $ lepton predict 20261130-101500-quickstart shoe.png shirt.jpg
+    $ lepton app --port 8866         # the workbench in the browser (Voilà on 127.0.0.1)
 """
 
 from __future__ import annotations
@@ -116,6 +117,13 @@ def cmd_quickstart(args) -> int:
     return cmd_train(args)
 
 
+def cmd_app(args) -> int:
+    """Serve the workbench with Voilà on 127.0.0.1 (see lepton_widgets.apps.launch)."""
+    from lepton_widgets.apps.launch import serve
+
+    return serve(port=args.port, notebook=args.notebook, runs_dir=args.runs_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lepton", description="Lepton Workbench: transfer learning from the CLI")
     parser.add_argument("--runs-dir", default=None, help="where runs are stored (default ./runs or $LEPTON_RUNS)")
@@ -143,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
     p.add_argument("--fast", action="store_true", help="head only, no fine-tuning phase")
     p.set_defaults(func=cmd_quickstart)
+
+    from lepton_widgets.apps.launch import build_parser as app_arguments  # no widget imports: cheap
+
+    p = app_arguments(sub.add_parser("app", help="open the workbench in the browser (Voila on 127.0.0.1)"))
+    p.set_defaults(func=cmd_app)
     return parser
 
 

@@ -6,19 +6,17 @@ A run's ``predictions.csv`` says where each test sample lives: file rows have a 
 takes seconds and every click on a cell would repeat it. Images go through the same tf.data pipeline as
 training (:func:`make_dataset`), so the pixels shown and explained are the pixels the model saw.
 
-Example:
-    >>> from lepton_widgets.core.run_store import RunStore
-    >>> record = RunStore("runs").runs()[-1]                      # doctest: +SKIP
-    >>> items = cell_gallery(record, true_index=3, predicted_index=5)   # doctest: +SKIP
-    >>> items[0].ref, items[0].confidence, items[0].image.shape     # doctest: +SKIP
-    ('digits[1042]', 0.71, (96, 96, 3))
-    >>> png = to_png(items[0].overlay)                             # doctest: +SKIP
+Example (needs a stored run, so shown rather than run as a doctest; tests/test_panels_train.py runs it)::
+
+    from lepton_widgets.core.run_store import RunStore
+    record = RunStore("runs").runs()[-1]
+    items = cell_gallery(record, true_index=3, predicted_index=5)
+    items[0].ref, items[0].confidence, items[0].image.shape   # ('digits[1042]', 0.71, (96, 96, 3))
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import threading
 from collections import OrderedDict
@@ -141,12 +139,3 @@ def cell_gallery(record: RunRecord, true_index: int, predicted_index: int, limit
     return [GalleryItem(ref=str(row.ref), true=str(row.true), predicted=str(row.predicted),
                         confidence=float(row.confidence), image=image, overlay=over)
             for row, image, over in zip(rows.itertuples(index=False), shown, overlays)]
-
-
-def to_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 image (for ``ipywidgets.Image`` or a file)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery, to_png
+from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
+from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.run_store import RunRecord
 from lepton_widgets.panels.base import Panel
 
@@ -236,9 +237,9 @@ class EvaluatePanel(Panel):
 
 
 def _thumbnail(item: GalleryItem) -> w.Widget:
-    images = [w.Image(value=to_png(item.image), format="png", width=THUMB_PX, height=THUMB_PX)]
+    images = [w.Image(value=to_png(item.image, min_side=None), format="png", width=THUMB_PX, height=THUMB_PX)]
     if item.overlay is not None:
-        overlay = w.Image(value=to_png(item.overlay), format="png", width=THUMB_PX, height=THUMB_PX)
+        overlay = w.Image(value=to_png(item.overlay, min_side=None), format="png", width=THUMB_PX, height=THUMB_PX)
         overlay.add_class("lepton-gradcam")
         images.append(overlay)
     caption = w.HTML(f"<div style='font-size:11px;max-width:{2 * THUMB_PX + 8}px;overflow-wrap:anywhere'>"

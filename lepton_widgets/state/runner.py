@@ -42,6 +42,7 @@ class Runner:
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self.result: Any = None
+        self.last_exception: Optional[BaseException] = None  # e.g. a DataError carrying its report
 
     @property
     def busy(self) -> bool:
@@ -65,6 +66,7 @@ class Runner:
 
     def _work(self, work, on_done) -> None:
         session = self.session
+        self.last_exception = None
         try:
             self.result = work(self.stop_event)
             if on_done is not None:
@@ -74,6 +76,7 @@ class Runner:
         except Cancelled:
             session.status = "cancelled"
         except Exception as error:  # the kernel must survive anything a job does
+            self.last_exception = error
             session.last_error = f"{type(error).__name__}: {error}"
             session.last_traceback = traceback.format_exc()
             session.message = f"failed: {session.last_error}"

@@ -99,6 +99,12 @@ class Session(HasTraits):
     def _status_changed(self, change) -> None:
         self.busy = change["new"] in BUSY_STATUSES
 
+    @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size", "seed")
+    def _data_settings_changed(self, change) -> None:
+        # A checked dataset describes the old settings; previews must not keep showing it as current.
+        self.prepared = None
+        self.data_report = None
+
     def to_config(self) -> RunConfig:
         """The validated RunConfig these settings describe (``ConfigError`` says what is wrong)."""
         raw: dict = {"data": {}, "backbone": {}, "augment": {}, "train": {}}

@@ -1,0 +1,172 @@
+"""The workbench end to end in a real browser: Voilà serving notebooks/workbench.ipynb, headless Chromium.
+
+One page load (each starts a kernel that imports TensorFlow) drives the whole story a person would
+click through: pick the digits dataset, unfreeze two blocks with the keyboard on the frozen-depth slider,
+press Train, watch the loss curve gain points while it trains, see the confusion matrix when it ends.
+The run folder is then checked for the choices made in the page, so the clicks demonstrably reached the
+engine. Last, a 12 MB upload checks the launcher's raised websocket limit (Tornado's default of 10 MiB
+would close the connection without a word).
+
+The server is started with ``lepton_widgets.apps.launch`` (the code behind ``lepton app``) on a free
+port of 127.0.0.1 with a small setting from ``LEPTON_APP_*`` (small_cnn, 32 px), and is stopped, kernels
+included, whatever happens. Artefacts land in ``test-artifacts/`` (git-ignored): ``workbench.png`` and, on
+failure, ``workbench-failure.png`` and ``voila.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from lepton_widgets.apps.browser import MISSING, chromium, chromium_path, count_points, wait_for_workbench
+from lepton_widgets.apps.launch import VoilaServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+APP_ENV = {
+    # The dataset stays at its default (Fashion-MNIST): the test has to choose digits in the page.
+    "LEPTON_APP_BACKBONE": "small_cnn", "LEPTON_APP_WEIGHTS": "none", "LEPTON_APP_IMAGE_SIZE": "32",
+    "LEPTON_APP_EPOCHS": "2", "LEPTON_APP_FINE_TUNE_EPOCHS": "4", "LEPTON_APP_MAX_PER_CLASS": "40",
+    "LEPTON_APP_BATCH_SIZE": "16",
+}
+# What TensorFlow, absl or a traceback look like when they leak into the page.
+NOISE = re.compile(r"absl::|cudart_stub|cuda drivers|cpu_feature_guard|oneDNN|^[IWEF]\d{4} \d\d:|"
+                   r"tensorflow/(core|compiler)|Traceback \(most recent call last\)|UserWarning", re.MULTILINE)
+
+
+def _need_chromium() -> None:
+    if chromium_path() is None:
+        pytest.fail(MISSING)  # never a skip: a missing browser would silently drop the end-to-end check
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail("the playwright Python package is missing: pip install -e '.[test]' (make setup)")
+
+
+def _text(page, selector: str) -> str:
+    return page.locator(selector).first.inner_text()
+
+
+def _wait_until(predicate, timeout: float, interval: float = 0.1, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    if not predicate():
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def server(tmp_path):
+    _need_chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    runs = tmp_path / "runs"
+    env = {**APP_ENV, "LEPTON_HOME": str(tmp_path / "home"), "LEPTON_MAX_UPLOAD_MB": "20"}
+    log = tmp_path / "voila.log"
+    with VoilaServer(env=env, runs_dir=runs, log_path=log) as served:
+        served.runs = runs
+        yield served
+    (ARTIFACTS / "voila.log").write_text(log.read_text(errors="replace") if log.exists() else "")
+
+
+def test_workbench_in_chromium_trains_live_and_shows_the_confusion_matrix(server, tmp_path):
+    with chromium(viewport=(1400, 1000)) as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            _story(page, server, tmp_path)
+            assert not errors, f"JavaScript errors in the page: {errors[:3]}"
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "workbench-failure.png"))
+            raise
+
+
+def _story(page, server, tmp_path) -> None:
+    page.goto(server.url)
+    wait_for_workbench(page, timeout_s=150)
+
+    # 1. Data: the digits option of the dataset dropdown.
+    page.select_option(".lepton-dataset-select select", "digits")
+    _wait_until(lambda: "digits" in _text(page, ".lepton-dataset-info").lower(), 20, what="the digits card")
+
+    # 2. Backbone: two steps left on the frozen-depth slider's handle = blocks 3 and 4 fine-tune.
+    handle = page.locator(".lepton-frozen-depth .noUi-handle")
+    _wait_until(lambda: page.locator(".lepton-frozen-depth [disabled]").count() == 0
+                and handle.get_attribute("aria-valuenow") is not None, 60, what="the freeze summary")
+    all_frozen = float(handle.get_attribute("aria-valuenow"))
+    count_before = _text(page, ".lepton-trainable-count")
+    handle.focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    _wait_until(lambda: float(handle.get_attribute("aria-valuenow")) == all_frozen - 2, 10, what="the slider")
+    _wait_until(lambda: _text(page, ".lepton-trainable-count") != count_before, 20,
+                what="the trainable count to follow the slider")
+    trainable = int(page.locator(".lepton-trainable-number").inner_text().replace(",", ""))
+    assert trainable > int(re.search(r"([\d,]+) of", count_before).group(1).replace(",", ""))
+
+    # 3. Train, and watch the loss curve grow while the status says it is still working.
+    assert count_points(page) == 0
+    page.locator(".lepton-train-button").click()
+    samples = []  # (seconds since click, points drawn, status text)
+    started = time.monotonic()
+    while time.monotonic() - started < 150:
+        status = _text(page, ".lepton-status")
+        samples.append((time.monotonic() - started, count_points(page), status))
+        if re.search(r"\b(finished|failed|cancelled)\b", status):
+            break
+        time.sleep(0.1)
+    status = samples[-1][2]
+    assert "finished" in status, f"training did not finish: {status!r}; {_text(page, '.lepton-error')!r}"
+    final = count_points(page)
+    growing = sorted({n for _, n, s in samples if 0 < n < final and "finished" not in s})
+    assert final >= 4 * 3, f"expected points for several epochs, got {final}"
+    assert len(growing) >= 2, f"the curve did not grow live, point counts seen while training: {samples[::5]}"
+
+    # 4. Evaluate: the confusion heatmap is drawn with one row per digit.
+    page.wait_for_selector(".lepton-confusion .heatmaplayer image", timeout=30_000)
+    rows = page.locator(".lepton-confusion .yaxislayer-above .ytick text")
+    assert rows.count() == 10, f"{rows.count()} rows in the confusion matrix"
+
+    # The run the engine stored is the one set up in the page.
+    runs = [p for p in server.runs.iterdir() if p.is_dir() and not p.name.endswith(".partial")]
+    assert len(runs) == 1, runs
+    config = json.loads((runs[0] / "config.json").read_text())
+    assert config["data"]["dataset"] == "digits"
+    assert config["backbone"]["frozen_depth"] == int(all_frozen) - 2
+    assert (runs[0] / "run.json").exists()
+
+    # No TensorFlow / absl start-up lines, warnings or tracebacks in what the user reads.
+    text = page.inner_text("body")
+    leaked = NOISE.findall(text)
+    assert not leaked, f"log noise in the page: {leaked[:5]}"
+
+    _screenshot(page, ARTIFACTS / "workbench.png")
+
+    # 5. The launcher's websocket limit: a 12 MB upload (> Tornado's 10 MiB default) arrives whole.
+    big = tmp_path / "big_upload.zip"
+    with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("noise/noise.bin", os.urandom(12 * 2**20))
+    page.locator(".lepton-upload input[type=file]").set_input_files(str(big))
+    _wait_until(lambda: "big_upload" in _text(page, ".lepton-upload-message"), 60,
+                what="the upload to reach the kernel")
+    assert "12.0 MB" in _text(page, ".lepton-upload-message"), _text(page, ".lepton-upload-message")
+
+
+def _screenshot(page, path: Path) -> None:
+    """The whole workbench in one image: the viewport is made as tall as the page first, because Voilà's
+    page scrolls inside its own container and a full-page screenshot would show one screen only."""
+    box = page.locator(".lepton-workbench").bounding_box()
+    height = int(page.evaluate("document.querySelector('.lepton-workbench').scrollHeight")) + 80
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 6000)})
+    page.locator(".lepton-workbench").screenshot(path=str(path))
+    assert box is not None and path.stat().st_size > 10_000
