@@ -11,7 +11,6 @@ Run: python -m benchmarks.head_cache
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from benchmarks.common import alternate, context, report, summarize, timed

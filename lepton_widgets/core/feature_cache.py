@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from lepton_widgets.core.atomic import atomic_write
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.callbacks import PredictProgress
 from lepton_widgets.core.data import SampleTable, make_dataset
@@ -81,11 +80,7 @@ def cached_features(tm, table: SampleTable, weights: str, image_size: int, batch
             pass  # a damaged cache file is recomputed and replaced below
     features = extract_features(tm.feature_extractor(), table, image_size, batch_size, sink, stop_event,
                                 run_id, task=f"extract features ({split})" if split else "extract features")
-    _atomic_save(path, features)
+    atomic_write(path, lambda out: np.save(out, features))
     return features, False
 
 
-def _atomic_save(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)

@@ -45,20 +45,12 @@ from typing import Any, Optional
 import pandas as pd
 
 from lepton_widgets.config import RunConfig
+from lepton_widgets.core.atomic import atomic_write_text
 from lepton_widgets.core.events import Event
 from lepton_widgets.core.paths import default_runs_dir
 
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("finished", "cancelled", "failed")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def _json_default(value: Any):
@@ -94,13 +86,13 @@ class RunWriter:
         self.write_json("owner.json", {"pid": os.getpid(), "host": os.uname().nodename})
 
     def write_json(self, name: str, value: Any) -> None:
-        _atomic_write_text(self.path / name, dump_json(value))
+        atomic_write_text(self.path / name, dump_json(value))
 
     def write_jsonl(self, name: str, rows: list[dict]) -> None:
-        _atomic_write_text(self.path / name, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
+        atomic_write_text(self.path / name, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
 
     def write_frame(self, name: str, frame: pd.DataFrame) -> None:
-        _atomic_write_text(self.path / name, frame.to_csv(index=False))
+        atomic_write_text(self.path / name, frame.to_csv(index=False))
 
     def append_event(self, event: Event) -> None:
         """Event sink: one JSON line per event, flushed so a crash keeps what happened so far."""

@@ -30,11 +30,11 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Optional
 
+from lepton_widgets.core.atomic import atomic_write
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.paths import cache_dir
 
@@ -85,13 +85,5 @@ def save_upload(name: str, data: bytes, declared_size: Optional[int] = None,
     folder = cache_dir("uploads")
     target = folder / f"{digest[:16]}-{clean_name(name)}"
     if not target.is_file():
-        # Written beside the target and renamed: a reader never sees half a zip.
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".zip", dir=folder)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, lambda out: out.write(data))  # a reader never sees half a zip
     return target

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
 from .weights import WeightsUnavailable, sha256_file
@@ -88,12 +89,6 @@ def _build_full(image_size: int):
                               name="mobilenet_v2_torchvision")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class TorchvisionMobileNetV2Pack:
     """The ``offline`` weights source of ``mobilenet_v2`` (see the module docstring)."""
 
@@ -156,7 +151,7 @@ class TorchvisionMobileNetV2Pack:
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
-        _atomic_write_text(self.checksum_path(), f"{digest}  {CONVERTED_NAME}\n")
+        atomic_write_text(self.checksum_path(), f"{digest}  {CONVERTED_NAME}\n")
         return dest
 
     def ensure_converted(self) -> Path:

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
+from lepton_widgets.core.atomic import atomic_write
 from lepton_widgets.core.data.registry import RECORD_COLUMNS, LoadContext
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
 from lepton_widgets.core.paths import cache_dir
@@ -179,14 +178,7 @@ def _save_converted(image: Image.Image, sha: str) -> Path:
     folder = cache_dir("converted")
     target = folder / f"{sha}.png"
     if not target.is_file():
-        handle, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                image.save(out, format="PNG")
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, lambda out: image.save(out, format="PNG"))
     return target
 
 

@@ -1,0 +1,137 @@
+"""Events of a hyper-parameter search, and one line of text for each (terminal, status line, logs).
+
+They travel through the same event sinks as a training run's events (``core.events``); ``run_id`` holds the
+search id. Trials are numbered ``number`` of ``total`` (KerasTuner's trial id + 1, so a resumed search keeps
+its numbers; ``total`` is ``max_trials``, or Hyperband's planned trial count).
+
+Example:
+    >>> event = TrialEnded(run_id="s", trial_id="1", number=2, total=5, hyperparameters={"dropout": 0.25},
+    ...                    status="COMPLETED", score=0.91, objective="val_accuracy", best_score=0.93,
+    ...                    best_number=1, elapsed=12.0, eta=36.0)
+    >>> describe(event)
+    'trial 2/5 completed in 12s: val_accuracy 0.9100 (best 0.9300, trial 1); about 36s left'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from lepton_widgets.core.events import Event
+
+
+@dataclass
+class SearchStarted(Event):
+    """A search begins or resumes; ``message`` says which, in words (and what changed, for a new one)."""
+
+    search_id: str = ""
+    directory: str = ""
+    algorithm: str = ""
+    role: str = "local"            # local, chief or worker
+    resumed: bool = False
+    completed: int = 0             # trials already finished when this process started
+    total: int = 0
+    searched: list = field(default_factory=list)
+    message: str = ""
+    kind = "search_started"
+
+
+@dataclass
+class TrialStarted(Event):
+    trial_id: str = ""
+    number: int = 0
+    total: int = 0
+    hyperparameters: dict = field(default_factory=dict)
+    epochs: int = 0
+    path: str = ""                 # "cached features" (head on cached features) or "images"
+    kind = "trial_started"
+
+
+@dataclass
+class TrialEpoch(Event):
+    trial_id: str = ""
+    number: int = 0
+    total: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    metrics: dict = field(default_factory=dict)
+    kind = "trial_epoch"
+
+
+@dataclass
+class TrialEnded(Event):
+    """A trial finished: ``status`` is KerasTuner's (COMPLETED, FAILED, INVALID); ``eta`` in seconds or None."""
+
+    trial_id: str = ""
+    number: int = 0
+    total: int = 0
+    hyperparameters: dict = field(default_factory=dict)
+    status: str = ""
+    score: Optional[float] = None
+    objective: str = ""
+    metrics: dict = field(default_factory=dict)
+    best_score: Optional[float] = None
+    best_number: Optional[int] = None
+    elapsed: float = 0.0
+    search_elapsed: float = 0.0
+    eta: Optional[float] = None
+    message: str = ""
+    kind = "trial_ended"
+
+
+@dataclass
+class SearchFinished(Event):
+    """The search ended: ``status`` is ``finished`` (budget spent) or ``cancelled`` (stopped; resumable)."""
+
+    search_id: str = ""
+    directory: str = ""
+    status: str = "finished"
+    completed: int = 0
+    total: int = 0
+    best_trial_id: Optional[str] = None
+    best_number: Optional[int] = None
+    best_score: Optional[float] = None
+    best_hyperparameters: dict = field(default_factory=dict)
+    objective: str = ""
+    elapsed: float = 0.0
+    kind = "search_finished"
+
+
+def _seconds(value: Optional[float]) -> str:
+    if value is None:
+        return "?"
+    value = int(round(value))
+    return f"{value // 60}m{value % 60:02d}s" if value >= 60 else f"{value}s"
+
+
+def _values(values: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def describe(event: Event) -> str:
+    """One line of text for a search event ('' for events this module does not define)."""
+    kind = event.kind
+    if kind == "search_started":
+        return event.message
+    if kind == "trial_started":
+        shown = _values(event.hyperparameters) or "default values"
+        return f"trial {event.number}/{event.total} started on {event.path}: {shown}"
+    if kind == "trial_epoch":
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, float))
+        return f"trial {event.number}/{event.total} epoch {event.epoch}/{event.epochs}: {shown}"
+    if kind == "trial_ended":
+        if event.score is None:
+            why = event.message.strip().splitlines()[-1] if event.message.strip() else "no score"
+            return f"trial {event.number}/{event.total} {event.status.lower()}: {why}"
+        best = (f" (best {event.best_score:.4f}, trial {event.best_number})"
+                if event.best_score is not None else "")
+        eta = f"; about {_seconds(event.eta)} left" if event.eta is not None else ""
+        return (f"trial {event.number}/{event.total} {event.status.lower()} in {_seconds(event.elapsed)}: "
+                f"{event.objective} {event.score:.4f}{best}{eta}")
+    if kind == "search_finished":
+        head = f"search {event.status}: {event.completed}/{event.total} trials in {_seconds(event.elapsed)}"
+        if event.best_score is None:
+            return head
+        return (f"{head}; best trial {event.best_number}: {event.objective} {event.best_score:.4f} "
+                f"({_values(event.best_hyperparameters)})")
+    return ""
