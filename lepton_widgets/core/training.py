@@ -106,19 +106,18 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
-    # One pass over every split: one traced predict function instead of one per split.
+    # One pass over every split: one traced forward function instead of one per split.
     features, _ = cached_features(tm, data.table, cfg.backbone.weights, size, batch, sink, stop_event,
                                   run_id=run_id)
     split_column = data.table.frame["split"].to_numpy()
     labels = data.table.label_indices().astype("int32")
-    splits = {name: (features[split_column == name], labels[split_column == name])
+    splits = {name: (np.asarray(features[split_column == name]), labels[split_column == name])
               for name in ("train", "val", "test")}
-    head = build_head_model(features.shape[1], data.num_classes, cfg)
+    del features  # the memory map; each split is an in-memory copy now
+    head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
     copy_head_weights(tm.model, head)  # same starting point as the full model's head
-    # Same shuffle as make_dataset(shuffle=True): row indices shuffled with the run seed.
-    train_ds = tf.data.Dataset.from_tensor_slices(splits["train"]).shuffle(
-        len(splits["train"][1]), seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
-    val_ds = tf.data.Dataset.from_tensor_slices(splits["val"]).batch(batch)
+    train_ds = _feature_batches(*splits["train"], batch, shuffle_seed=cfg.seed)
+    val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
              callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
@@ -126,6 +125,24 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
     # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
     return np.asarray(head.predict(splits["test"][0], batch_size=256, verbose=0))
+
+
+def _feature_batches(features: np.ndarray, labels: np.ndarray, batch: int,
+                     shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
+    """Batches of (features, labels) gathered by row index, so tf.data never copies the whole array into a
+    tensor. Shuffling the row indices with the run seed gives the same order as
+    ``make_dataset(shuffle=True, seed=...)`` gives the images, which keeps cached and uncached runs alike."""
+    rows = tf.data.Dataset.range(len(labels))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def gather(index):
+        x, y = tf.numpy_function(lambda i: (features[i], labels[i]), [index], (tf.float32, tf.int32))
+        x.set_shape((None, features.shape[1]))
+        y.set_shape((None,))
+        return x, y
+
+    return rows.batch(batch).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, steps: int) -> None:
