@@ -58,7 +58,9 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     """
     n, dim = len(table), int(extractor.output_shape[-1])
     dataset = make_dataset(table, image_size, batch_size, shuffle=False, with_labels=False)
-    forward = tf.function(lambda images: extractor(images, training=False), reduce_retracing=True)
+    # A batch dimension of None: the smaller last batch reuses the same graph instead of tracing again.
+    forward = tf.function(lambda images: extractor(images, training=False),
+                          input_signature=[tf.TensorSpec((None, image_size, image_size, 3), tf.float32)])
     result = None
     if out is None:
         result = np.empty((n, dim), dtype=np.float32)
