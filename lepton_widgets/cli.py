@@ -1,10 +1,13 @@
-"""The ``lepton`` command line: ``train``, ``eval``, ``predict``, ``runs``, ``quickstart`` and ``app``.
+"""The ``lepton`` command line: ``train``, ``tune``, ``eval``, ``predict``, ``runs``, ``quickstart`` and ``app``.
 
 The config file is the same one the widgets produce (``Show code`` panel), so a run made by clicking can
 be replayed here. Progress goes to the terminal as tqdm bars built from the engine's events.
 
 Example:
     $ lepton train configs/quickstart.yaml --set train.epochs=3
+    $ lepton tune configs/quickstart.yaml --set tuner.max_trials=10 --use-best
+    $ lepton tune search.yaml --chief --oracle-port 8000          # and, elsewhere, N workers:
+    $ lepton tune search.yaml --worker --oracle-ip 10.0.0.5 --oracle-port 8000 --tuner-id tuner1
     $ lepton runs
     $ lepton eval 20261130-101500-quickstart
     $ lepton predict 20261130-101500-quickstart shoe.png shirt.jpg
@@ -79,6 +82,58 @@ def cmd_train(args) -> int:
     return 0 if record.status == "finished" else 1
 
 
+TUNER_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+
+
+def _tuner_environment(args) -> None:
+    """KerasTuner's distributed mode is driven by environment variables; set them from the flags."""
+    if not (args.chief or args.worker):
+        for key in TUNER_ENV:  # a plain `lepton tune` runs locally, whatever the shell exported
+            os.environ.pop(key, None)
+        return
+    tuner_id = "chief" if args.chief else (args.tuner_id or f"tuner-{os.uname().nodename}-{os.getpid()}")
+    if args.worker and "chief" in tuner_id:
+        raise ConfigError(f"--tuner-id {tuner_id!r}: a worker's id must not contain 'chief'")
+    os.environ.update({"KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": args.oracle_ip,
+                       "KERASTUNER_ORACLE_PORT": str(args.oracle_port)})
+
+
+def cmd_tune(args) -> int:
+    """Search hyper-parameters with KerasTuner (the config's ``tuner`` section says what to search)."""
+    raw = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
+    cfg = RunConfig.from_dict(_apply_overrides(raw, args.set))
+    _tuner_environment(args)
+    from lepton_widgets.core.tuning import run_search
+    from lepton_widgets.core.tuning_events import describe
+
+    bars = TqdmSink()
+
+    def sink(event) -> None:
+        line = describe(event)
+        if line:
+            print(line, flush=True)
+        elif event.kind == "progress":
+            bars(event)
+
+    try:
+        result = run_search(cfg, runs_dir=args.runs_dir, sink=sink)
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume the search", file=sys.stderr)
+        return 130
+    best = result.best
+    if best is not None and not args.worker:
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in best["hyperparameters"].items())
+        print(f"best trial {best['number']}: {cfg.tuner.objective} {best['score']:.4f} ({shown})")
+        print(f"best config: {result.directory / 'best.json'}")
+        if args.use_best:
+            from lepton_widgets.api import train
+
+            record = train(result.best_config(), runs_dir=args.runs_dir, sink=bars)
+            print(f"run {record.run_id} (best trial): {record.status}, saved in {record.path}")
+    return 0 if result.status == "finished" else 1
+
+
 def cmd_eval(args) -> int:
     from lepton_widgets.api import evaluate
 
@@ -133,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="config file (same fields as RunConfig)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="search hyper-parameters (KerasTuner) around a config; resumes if stopped")
+    p.add_argument("config", help="config file with a `tuner` section (what to search)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
+    p.add_argument("--use-best", action="store_true", help="then train the best trial as a normal run")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true", help="serve the search's oracle for workers (trains nothing)")
+    role.add_argument("--worker", action="store_true", help="run trials for the chief at --oracle-ip/--oracle-port")
+    p.add_argument("--oracle-ip", default="127.0.0.1", help="the chief's address (default 127.0.0.1)")
+    p.add_argument("--oracle-port", type=int, default=8000, help="the chief's port (default 8000)")
+    p.add_argument("--tuner-id", default=None, help="this worker's unique id (default tuner-<host>-<pid>)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("eval", help="re-evaluate a stored run")
     p.add_argument("run", help="run id, id prefix or folder")

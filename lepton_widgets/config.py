@@ -151,8 +151,114 @@ class TrainConfig:
 
 
 @dataclass
+class TunerConfig:
+    """A hyper-parameter search over the run's settings (``lepton tune``, the workbench's Search step).
+
+    Each search-space field is ``None`` (not searched: every trial uses the run's own value) or what to
+    try: a list of choices (``backbone``, ``frozen_depth``, ``augment``, ``batch_size``) or a ``[low, high]``
+    range (``augment_strength``, ``dropout``, ``l2`` and ``learning_rate``; the last two are sampled on a
+    log scale when ``low > 0``). In ``frozen_depth`` a ``null`` choice means every block frozen; a depth
+    beyond a backbone's block count freezes all of its blocks. ``augment`` choices are the policies in
+    ``AUGMENT_POLICIES`` (``base`` keeps the run's own augment settings); ``augment_strength`` scales them.
+
+    ``algorithm``: ``random`` (KerasTuner RandomSearch), ``bayesian`` (BayesianOptimization) or
+    ``hyperband`` (Hyperband: it ignores ``max_trials`` and spends ``hyperband_iterations`` brackets of up
+    to the trial's full epoch budget, shrinking by ``hyperband_factor``). ``epochs`` is the head epochs of
+    each trial (``None``: ``train.epochs``); trials that unfreeze blocks add ``train.fine_tune_epochs``.
+    Raising ``max_trials`` continues an earlier search instead of starting a new one.
+
+    Example:
+        >>> cfg = RunConfig.from_dict({"tuner": {"max_trials": 5, "learning_rate": [1e-4, 1e-2],
+        ...                                      "frozen_depth": [None, 10]}})
+        >>> cfg.tuner.searched()
+        ['frozen_depth', 'learning_rate']
+    """
+
+    algorithm: str = "random"
+    max_trials: int = 10
+    objective: str = "val_accuracy"
+    epochs: int | None = None
+    hyperband_factor: int = 3
+    hyperband_iterations: int = 1
+    backbone: list[str] | None = None
+    frozen_depth: list[int | None] | None = None
+    augment: list[str] | None = None
+    augment_strength: list[float] | None = None
+    dropout: list[float] | None = None
+    l2: list[float] | None = None
+    learning_rate: list[float] | None = None
+    batch_size: list[int] | None = None
+
+    ALGORITHMS = ("random", "bayesian", "hyperband")
+    OBJECTIVES = ("val_accuracy", "val_loss")
+    AUGMENT_POLICIES = ("none", "base", "flip", "geometric", "color", "all")
+    CHOICE_FIELDS = ("backbone", "frozen_depth", "augment", "batch_size")
+    #: range field -> (lowest allowed, highest allowed, highest inclusive)
+    RANGE_FIELDS = {"augment_strength": (0.0, 1.0, True), "dropout": (0.0, 1.0, False),
+                    "l2": (0.0, 1.0, True), "learning_rate": (0.0, 1.0, False)}
+
+    def __post_init__(self) -> None:
+        # YAML 1.1 reads ``1e-4`` (no dot) as a string; accept it in ranges rather than fail on notation.
+        for name in self.RANGE_FIELDS:
+            bounds = getattr(self, name)
+            if isinstance(bounds, (list, tuple)):
+                setattr(self, name, [_number(b) for b in bounds])
+
+    def searched(self) -> list[str]:
+        """Names of the hyper-parameters this search varies, in a fixed order."""
+        return [name for name in (*self.CHOICE_FIELDS, *self.RANGE_FIELDS) if getattr(self, name) is not None]
+
+    def validate(self) -> None:
+        if self.algorithm not in self.ALGORITHMS:
+            raise ConfigError(f"tuner.algorithm must be one of {self.ALGORITHMS}, got {self.algorithm!r}")
+        if self.objective not in self.OBJECTIVES:
+            raise ConfigError(f"tuner.objective must be one of {self.OBJECTIVES}, got {self.objective!r}")
+        if self.max_trials < 1:
+            raise ConfigError("tuner.max_trials must be >= 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError("tuner.epochs must be >= 1 or null (train.epochs)")
+        if self.hyperband_factor < 2 or self.hyperband_iterations < 1:
+            raise ConfigError("tuner.hyperband_factor must be >= 2 and tuner.hyperband_iterations >= 1")
+        for name in self.CHOICE_FIELDS:
+            choices = getattr(self, name)
+            if choices is None:
+                continue
+            if not isinstance(choices, list) or not choices:
+                raise ConfigError(f"tuner.{name} must be a non-empty list of choices or null, got {choices!r}")
+            if len(set(map(repr, choices))) != len(choices):
+                raise ConfigError(f"tuner.{name} lists a choice twice: {choices}")
+        if self.backbone is not None and not all(isinstance(c, str) and c for c in self.backbone):
+            raise ConfigError(f"tuner.backbone choices must be backbone names, got {self.backbone}")
+        if self.frozen_depth is not None and not all(
+                c is None or (isinstance(c, int) and not isinstance(c, bool) and c >= 0) for c in self.frozen_depth):
+            raise ConfigError(f"tuner.frozen_depth choices must be block counts >= 0 or null, got {self.frozen_depth}")
+        if self.augment is not None and not set(self.augment) <= set(self.AUGMENT_POLICIES):
+            raise ConfigError(f"tuner.augment choices must be among {self.AUGMENT_POLICIES}, got {self.augment}")
+        if self.batch_size is not None and not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.batch_size):
+            raise ConfigError(f"tuner.batch_size choices must be integers >= 1, got {self.batch_size}")
+        for name, (lowest, highest, inclusive) in self.RANGE_FIELDS.items():
+            bounds = getattr(self, name)
+            if bounds is None:
+                continue
+            if (not isinstance(bounds, list) or len(bounds) != 2
+                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
+                raise ConfigError(f"tuner.{name} must be [low, high] or null, got {bounds!r}")
+            low, high = bounds
+            top_ok = high <= highest if inclusive else high < highest
+            if not (lowest <= low < high and top_ok):
+                raise ConfigError(f"tuner.{name} must satisfy {lowest} <= low < high "
+                                  f"{'<=' if inclusive else '<'} {highest}, got {bounds}")
+        if self.learning_rate is not None and self.learning_rate[0] <= 0:
+            raise ConfigError("tuner.learning_rate low must be > 0 (it is sampled on a log scale)")
+
+
+@dataclass
 class RunConfig:
-    """Everything that defines a run. One ``seed`` drives the split, initialisation and shuffling."""
+    """Everything that defines a run. One ``seed`` drives the split, initialisation and shuffling.
+
+    ``tuner`` is used only by a search (``lepton tune``); a training run ignores it.
+    """
 
     name: str = "run"
     seed: int = 42
@@ -160,8 +266,10 @@ class RunConfig:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tuner: TunerConfig = field(default_factory=TunerConfig)
 
-    _SECTIONS = {"data": DataConfig, "backbone": BackboneConfig, "augment": AugmentConfig, "train": TrainConfig}
+    _SECTIONS = {"data": DataConfig, "backbone": BackboneConfig, "augment": AugmentConfig, "train": TrainConfig,
+                 "tuner": TunerConfig}
 
     def validate(self) -> "RunConfig":
         for section in self._SECTIONS:
@@ -169,7 +277,12 @@ class RunConfig:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain dict; the ``tuner`` section appears only when it differs from the defaults, so the config
+        of a plain training run reads (and hashes) as it did before searches existed."""
+        data = dataclasses.asdict(self)
+        if self.tuner == TunerConfig():
+            del data["tuner"]
+        return data
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
@@ -207,7 +320,7 @@ class RunConfig:
         >>> RunConfig().replace(seed=1, train__epochs=2).train.epochs
         2
         """
-        data = self.to_dict()
+        data = dataclasses.asdict(self)  # every section, the default tuner one included
         for key, value in changes.items():
             if "__" in key:
                 section, name = key.split("__", 1)
@@ -227,3 +340,13 @@ def _section_from_dict(section: str, section_cls: type, value: Any) -> Any:
     if unknown:
         raise ConfigError(f"unknown keys in {section!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
     return section_cls(**value)
+
+
+def _number(value: Any) -> Any:
+    """``"1e-4"`` -> ``0.0001``; anything else unchanged (validation reports what is wrong)."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value

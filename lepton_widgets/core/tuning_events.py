@@ -81,12 +81,14 @@ class TrialEnded(Event):
 
 @dataclass
 class SearchFinished(Event):
-    """The search ended: ``status`` is ``finished`` (budget spent) or ``cancelled`` (stopped; resumable)."""
+    """The search ended: ``status`` is ``finished`` (budget spent), ``cancelled`` (stopped; resumable) or
+    ``failed`` (an error ended it; the error itself is raised to the caller)."""
 
     search_id: str = ""
     directory: str = ""
     status: str = "finished"
-    completed: int = 0
+    role: str = "local"
+    completed: int = 0             # trials done in the search (for a worker: trials this worker ran)
     total: int = 0
     best_trial_id: Optional[str] = None
     best_number: Optional[int] = None
@@ -129,6 +131,8 @@ def describe(event: Event) -> str:
         return (f"trial {event.number}/{event.total} {event.status.lower()} in {_seconds(event.elapsed)}: "
                 f"{event.objective} {event.score:.4f}{best}{eta}")
     if kind == "search_finished":
+        if event.role == "worker":
+            return f"worker {event.status}: ran {event.completed} trials of search {event.search_id}"
         head = f"search {event.status}: {event.completed}/{event.total} trials in {_seconds(event.elapsed)}"
         if event.best_score is None:
             return head

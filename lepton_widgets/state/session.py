@@ -88,6 +88,12 @@ class Session(HasTraits):
     last_traceback = Unicode("")
     runs_version = Int(0)                  # bumped when the run store changes, so run lists refresh
 
+    # --- hyper-parameter search (the Search step; see core.tuning) ---
+    tuner = Dict()                         # search settings: TunerConfig fields ({} = the defaults)
+    search = Dict()                        # the current search: search_id, directory, message, total, config
+    trials = List()                        # its trials: {"number", "trial_id", "status", "score", "hyperparameters", ...}
+    best_trial = Dict()                    # the best completed trial's row, {} before one completes
+
     # --- results shared between panels ---
     data_report = Instance(object, allow_none=True)     # core.data.DataReport of the chosen dataset
     prepared = Instance(object, allow_none=True)        # core.data.PreparedData, reused by previews

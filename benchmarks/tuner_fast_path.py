@@ -1,0 +1,124 @@
+"""A 10-trial head search on the fast path vs one forward pass of the backbone, and vs plain KerasTuner.
+
+Data: Fashion-MNIST, 100 per class, 96 px, MobileNetV2 with the offline weights, batch 32. The search
+varies learning rate, dropout and L2 over 10 trials of 5 head epochs (everything frozen, no augmentation).
+
+- A (the floor): one forward pass of the backbone over the data, as ``extract_features`` does it (its
+  function traced afresh each time, the model already built), over every split: the rows the search scores
+  (train, val) plus the test rows the cache keeps for the final run. Over the training split alone (A_train)
+  is reported too.
+- B (ours): ``run_search`` from an empty feature cache and an empty search folder, end to end: data check,
+  model build, one feature extraction over every split, 10 trials on the shared head.
+- C (baseline): the same search with plain KerasTuner (``RandomSearch``, default settings) over the plain
+  Keras recipe (``keras.applications.MobileNetV2`` frozen + pooling + dropout + dense, ``model.fit`` on the
+  same tf.data image pipeline), which recomputes the backbone every step. C takes minutes, so it runs once.
+
+A, A_train and B alternate three times. Target: B / A <= 2. The C / B ratio is reported too.
+
+Run: python -m benchmarks.tuner_fast_path [--baseline-trials N]   (N < 10: C runs N trials, scaled to 10)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+from benchmarks.common import context, report, summarize, timed
+
+SIZE, BATCH, PER_CLASS, TRIALS, EPOCHS = 96, 32, 100, 10, 5
+SPACE = {"learning_rate": [1e-4, 1e-2], "dropout": [0.0, 0.5], "l2": [1e-6, 1e-3]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline-trials", type=int, default=TRIALS, help="trials of the plain KerasTuner run")
+    args = parser.parse_args()
+    scratch = tempfile.mkdtemp(prefix="lepton-bench-tuner-")
+    os.environ["LEPTON_HOME"] = os.path.join(scratch, "home")  # before the engine reads it
+    import keras
+    import keras_tuner as kt
+
+    from lepton_widgets.config import RunConfig
+    from lepton_widgets.core.data import make_dataset, prepare_data
+    from lepton_widgets.core.events import ListSink
+    from lepton_widgets.core.feature_cache import extract_features
+    from lepton_widgets.core.model import build_transfer_model
+    from lepton_widgets.core.tuning import run_search
+
+    cfg = RunConfig.from_dict({
+        "name": "bench", "data": {"dataset": "fashion_mnist", "max_per_class": PER_CLASS},
+        "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": SIZE},
+        "train": {"epochs": EPOCHS, "batch_size": BATCH, "early_stopping_patience": 0},
+        "tuner": {"max_trials": TRIALS, **SPACE}})
+    prepared = prepare_data(cfg.data, cfg.seed)  # also fills the in-process dataset cache for every later call
+    train, val = prepared.split("train"), prepared.split("val")
+    tm = build_transfer_model(cfg, prepared.num_classes)
+    extract_features(tm.feature_extractor(), train, SIZE, BATCH)  # warm TensorFlow up, outside the timing
+
+    def forward_pass(table) -> float:
+        return timed(lambda: extract_features(tm.feature_extractor(), table, SIZE, BATCH))
+
+    searches: list[dict] = []
+
+    def our_search() -> float:
+        shutil.rmtree(os.environ["LEPTON_HOME"], ignore_errors=True)  # the one-off extraction is part of it
+        runs = tempfile.mkdtemp(dir=scratch)
+        sink = ListSink()
+        seconds = timed(lambda: searches.append({"result": run_search(cfg, runs_dir=runs, sink=sink)}))
+        extraction = [e.time for e in sink.of_kind("progress") if e.task.startswith("extract features")]
+        trials = [e for e in sink.of_kind("trial_ended")]
+        searches[-1].update(seconds=seconds, extraction_s=max(extraction) - min(extraction) if extraction else 0.0,
+                            trial_s=[e.elapsed for e in trials], completed=len(searches[-1]["result"].completed))
+        return seconds
+
+    floor, floor_train, ours = [], [], []
+    for _ in range(3):
+        floor.append(forward_pass(prepared.table))
+        floor_train.append(forward_pass(train))
+        ours.append(our_search())
+    a, a_train, b = summarize(floor), summarize(floor_train), summarize(ours)
+    assert all(s["completed"] == TRIALS for s in searches), [s["completed"] for s in searches]
+
+    def plain_model(hp):
+        base = keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
+        base.trainable = False
+        inputs = keras.Input((SIZE, SIZE, 3))
+        x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(base(x, training=False))
+        x = keras.layers.Dropout(hp.Float("dropout", *SPACE["dropout"]))(x)
+        l2 = hp.Float("l2", *SPACE["l2"], sampling="log")
+        outputs = keras.layers.Dense(prepared.num_classes, activation="softmax",
+                                     kernel_regularizer=keras.regularizers.L2(l2))(x)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=keras.optimizers.Adam(hp.Float("learning_rate", *SPACE["learning_rate"],
+                                                                sampling="log")),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    plain = kt.RandomSearch(plain_model, objective="val_accuracy", max_trials=args.baseline_trials, seed=cfg.seed,
+                            directory=os.path.join(scratch, "plain"), project_name="plain", overwrite=True)
+    image_train = make_dataset(train, SIZE, BATCH, shuffle=True, seed=cfg.seed)
+    image_val = make_dataset(val, SIZE, BATCH)
+    started = time.perf_counter()
+    plain.search(image_train, validation_data=image_val, epochs=EPOCHS, verbose=0)
+    baseline = (time.perf_counter() - started) * TRIALS / args.baseline_trials
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    ratio = b["median"] / a["median"]
+    report("tuner_fast_path", context(image_size=SIZE, batch_size=BATCH, dataset="fashion_mnist",
+                                      per_class=PER_CLASS, train_samples=len(train), rows=len(prepared.table),
+                                      backbone="mobilenet_v2", trials=TRIALS, epochs_per_trial=EPOCHS),
+           {"forward_pass_s": a, "forward_pass_train_split_s": a_train, "search_s": b,
+            "search_extraction_s": summarize([s["extraction_s"] for s in searches]),
+            "search_trial_s": summarize([t for s in searches for t in s["trial_s"]]),
+            "plain_kerastuner_s": baseline, "plain_kerastuner_trials_run": args.baseline_trials,
+            "plain_over_ours": baseline / b["median"], "ours_over_forward_pass": ratio,
+            "ours_over_forward_pass_train_split": b["median"] / a_train["median"]},
+           metric="head_search_10_trials_over_one_forward_pass", value=ratio, target="<= 2", unit="x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,427 @@
+"""Search panel: which hyper-parameters to search and over what, Start / Stop, live trials, Use best.
+
+The search settings are the Session's ``tuner`` trait (``TunerConfig`` fields); the controls edit it and
+follow it. Start adds it as the ``tuner`` section of ``session.to_config()`` and runs
+``core.tuning.run_search`` through ``runner.submit``, so the search runs in the Runner's worker thread
+and Stop is the Runner's stop event. The search's events become Session traits (``search``, ``trials``,
+``best_trial``, ``message``) from that thread; the table and figures follow those traits. Running the
+same settings again resumes the search (the status line says so); changed settings start a new one.
+
+Use best puts the best trial's RunConfig into the Session (``session.load_config``), so every other
+panel shows it, and starts a normal training run: it lands in the run store like any run.
+
+Both figures are rebuilt as new ``FigureWidget``\\ s with their data in the constructor and swapped into
+their boxes, because under Voilà changes made to a FigureWidget before it is first displayed never
+reach the browser (and this panel may be drawn before or after a search has data).
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
+    >>> panel = TunerPanel(session, Runner(session, runs_dir="/tmp/lepton-doc-runs"))
+    >>> panel.space["dropout"].search.value = True
+    >>> panel.space["dropout"].widget.value = (0.1, 0.4)
+    >>> session.tuner["dropout"]
+    [0.1, 0.4]
+    >>> panel.start_button.click()          # doctest: +SKIP
+    >>> # ...returns at once; trials fill panel.table, panel.parallel and panel.best_curve as they end
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import re
+from typing import Any, Callable, Optional
+
+import ipywidgets as w
+import plotly.graph_objects as go
+
+from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
+from lepton_widgets.core.backbones import list_backbones
+from lepton_widgets.core.events import Event
+from lepton_widgets.core.tuning_events import describe
+from lepton_widgets.core.tuning_space import read_trials
+from lepton_widgets.panels.base import Panel
+from lepton_widgets.state.runner import BusyError
+
+_WIDE = {"description_width": "120px"}
+#: What the panel searches when the Session has no search settings yet: a quick head search.
+DEFAULT_SETTINGS = {"max_trials": 10, "learning_rate": [1e-4, 1e-2], "dropout": [0.0, 0.5]}
+LOG_SCALE = ("learning_rate", "l2")
+
+
+def _parse_list(text: str, item: Callable[[str], Any]) -> list:
+    return [item(token) for token in re.split(r"[,\s]+", text.strip()) if token]
+
+
+def _depth(token: str) -> Optional[int]:
+    return None if token.lower() in ("all", "none", "null") else int(token)
+
+
+class _SpaceRow:
+    """One searchable hyper-parameter: a "search it" checkbox and the widget for its choices or range."""
+
+    def __init__(self, name: str, label: str, widget: w.Widget, read: Callable[[], Any],
+                 write: Callable[[Any], None]) -> None:
+        self.name, self.widget, self._read, self._write = name, widget, read, write
+        self.search = w.Checkbox(description=label, indent=False, layout=w.Layout(width="150px"))
+        self.box = w.HBox([self.search, widget])
+
+    def read(self) -> Any:
+        return self._read() if self.search.value else None
+
+    def write(self, value: Any) -> None:
+        self.search.value = value is not None
+        if value is not None:
+            self._write(value)
+
+
+def _range_texts(low: float, high: float, lowest: float, highest: float) -> tuple[w.HBox, Callable, Callable]:
+    lo = w.BoundedFloatText(value=low, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
+    hi = w.BoundedFloatText(value=high, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
+
+    def write(bounds) -> None:
+        lo.value, hi.value = float(bounds[0]), float(bounds[1])
+
+    return w.HBox([lo, w.Label("to"), hi]), lambda: [float(lo.value), float(hi.value)], write
+
+
+def _space_rows() -> dict[str, _SpaceRow]:
+    backbones = w.SelectMultiple(options=[s.name for s in list_backbones()], rows=3, layout=w.Layout(width="240px"))
+    depths = w.Text(placeholder="all, 10, 15", layout=w.Layout(width="240px"))
+    policies = w.SelectMultiple(options=list(TunerConfig.AUGMENT_POLICIES), rows=3, layout=w.Layout(width="240px"))
+    strength = w.FloatRangeSlider(value=(0.1, 0.4), min=0.0, max=1.0, step=0.05, layout=w.Layout(width="260px"))
+    dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
+    batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
+    l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
+    lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
+
+    def set_value(widget):
+        return lambda value: setattr(widget, "value", tuple(value))
+
+    rows = [
+        _SpaceRow("backbone", "Backbone", backbones, lambda: list(backbones.value), set_value(backbones)),
+        _SpaceRow("frozen_depth", "Frozen depth", depths, lambda: _parse_list(depths.value, _depth),
+                  lambda v: setattr(depths, "value", ", ".join("all" if d is None else str(d) for d in v))),
+        _SpaceRow("augment", "Augmentation", policies, lambda: list(policies.value), set_value(policies)),
+        _SpaceRow("augment_strength", "Aug. strength", strength, lambda: [round(v, 4) for v in strength.value],
+                  set_value(strength)),
+        _SpaceRow("dropout", "Dropout", dropout, lambda: [round(v, 4) for v in dropout.value], set_value(dropout)),
+        _SpaceRow("l2", "L2", l2_box, l2_read, l2_write),
+        _SpaceRow("learning_rate", "Learning rate", lr_box, lr_read, lr_write),
+        _SpaceRow("batch_size", "Batch size", batch, lambda: _parse_list(batch.value, int),
+                  lambda v: setattr(batch, "value", ", ".join(str(b) for b in v))),
+    ]
+    return {row.name: row for row in rows}
+
+
+# --- figures and table (pure functions of the trial rows) -------------------------------------------------------
+
+def _finished(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("status") == "COMPLETED" and r.get("score") is not None]
+
+
+def _dimension(name: str, values: list) -> dict:
+    if any(isinstance(v, str) for v in values):
+        labels = sorted({str(v) for v in values})
+        return {"label": name, "values": [labels.index(str(v)) for v in values],
+                "tickvals": list(range(len(labels))), "ticktext": labels}
+    numbers = [float(v) for v in values]
+    if name in LOG_SCALE and numbers and min(numbers) > 0:
+        return {"label": f"{name} (log10)", "values": [math.log10(v) for v in numbers]}
+    return {"label": name, "values": numbers}
+
+
+def parallel_figure(rows: list[dict], names: list[str], objective: str) -> go.FigureWidget:
+    """Parallel coordinates: one line per finished trial, one axis per searched value, the score last."""
+    done = _finished(rows)
+    dimensions = [_dimension(n, [r["hyperparameters"].get(n) for r in done]) for n in names]
+    scores = [float(r["score"]) for r in done]
+    dimensions.append({"label": objective, "values": scores})
+    trace = go.Parcoords(dimensions=dimensions, line={"color": scores, "colorscale": "Viridis",
+                                                      "showscale": bool(scores)})
+    layout = {"height": 320, "margin": {"l": 70, "r": 40, "t": 50, "b": 30},
+              "title": {"text": f"{len(done)} finished trials" if done else "no finished trials yet",
+                        "font": {"size": 13}}}
+    return go.FigureWidget(data=[trace], layout=layout)
+
+
+def best_curve_figure(rows: list[dict], objective: str) -> go.FigureWidget:
+    """Each finished trial's score (dots) and the best so far (line), in trial order."""
+    done = sorted(_finished(rows), key=lambda r: r["number"])
+    pick = max if objective.endswith("accuracy") else min
+    best, running = [], None
+    for row in done:
+        running = row["score"] if running is None else pick(running, row["score"])
+        best.append(running)
+    numbers = [r["number"] for r in done]
+    traces = [go.Scatter(x=numbers, y=[r["score"] for r in done], mode="markers", name="trial"),
+              go.Scatter(x=numbers, y=best, mode="lines", line={"shape": "hv"}, name="best so far")]
+    layout = {"height": 260, "margin": {"l": 50, "r": 20, "t": 30, "b": 40}, "xaxis": {"title": {"text": "trial"}},
+              "yaxis": {"title": {"text": objective}}, "legend": {"orientation": "h", "y": -0.3}}
+    return go.FigureWidget(data=traces, layout=layout)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e3 else f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def trials_table_html(rows: list[dict], names: list[str], objective: str, best_number: Optional[int]) -> str:
+    if not rows:
+        return "<i>No trials yet.</i>"
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["#", "status", *names, objective, "time", "trained on"])
+    body = []
+    for row in sorted(rows, key=lambda r: r["number"]):
+        status = row.get("status", "")
+        if status == "RUNNING" and row.get("epochs"):
+            status = f"epoch {row.get('epoch', 0)}/{row['epochs']}"
+        values = [_cell(row["hyperparameters"].get(n, "")) for n in names]
+        score = _cell(row["score"]) if row.get("score") is not None else ""
+        elapsed = f"{row['elapsed']:.0f}s" if row.get("elapsed") else ""
+        style = " style='font-weight:600;background:#eef7ee'" if row["number"] == best_number else ""
+        cells = [str(row["number"]), html.escape(status), *values, score, elapsed, html.escape(row.get("path", ""))]
+        body.append(f"<tr class='lepton-trial-row'{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (f"<table class='lepton-trials'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+class TunerPanel(Panel):
+    """The Search step: search settings, Start / Stop, live trials table, parallel coordinates, best curve.
+
+    Key widgets (and their CSS classes): ``start_button`` (lepton-tuner-start), ``stop_button``
+    (lepton-tuner-stop), ``use_best_button`` (lepton-use-best), ``table`` (lepton-trials-table),
+    ``parallel`` (lepton-parallel) and ``best_curve`` (lepton-best-curve); ``space[name]`` holds each
+    hyper-parameter's "search it" checkbox (``.search``) and its choices or range (``.widget``).
+
+    Example:
+        >>> from lepton_widgets.state import Runner, Session
+        >>> session = Session()
+        >>> panel = TunerPanel(session, Runner(session))
+        >>> session.tuner = {"max_trials": 4, "batch_size": [16, 32]}
+        >>> panel.max_trials.value, panel.space["batch_size"].search.value, panel.space["dropout"].search.value
+        (4, True, False)
+    """
+
+    title = "Search"
+
+    def build(self) -> w.Widget:
+        session = self.session
+        self.space = _space_rows()
+        self.algorithm = w.Dropdown(options=[("Random search", "random"), ("Bayesian optimisation", "bayesian"),
+                                             ("Hyperband", "hyperband")], description="Tuner", style=_WIDE)
+        self.max_trials = w.BoundedIntText(value=10, min=1, max=10000, description="Max trials", style=_WIDE,
+                                           layout=w.Layout(width="220px"))
+        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs/trial", style=_WIDE,
+                                       tooltip="head epochs per trial; 0 = the Train step's epochs",
+                                       layout=w.Layout(width="220px"))
+        self.objective = w.Dropdown(options=list(TunerConfig.OBJECTIVES), description="Objective", style=_WIDE)
+        self._settings = [self.algorithm, self.max_trials, self.epochs, self.objective]
+        for control in self._settings + [c for row in self.space.values() for c in (row.search, row.widget)]:
+            for child in getattr(control, "children", ()) or (control,):
+                child.observe(self._controls_changed, names="value")
+
+        self.start_button = w.Button(description="Start search", button_style="success",
+                                     tooltip="Search (resumes the same search if it was stopped)")
+        self.start_button.add_class("lepton-tuner-start")
+        self.start_button.on_click(self._on_start)
+        self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True,
+                                    tooltip="Stop after this batch; Start resumes")
+        self.stop_button.add_class("lepton-tuner-stop")
+        self.stop_button.on_click(self._on_stop)
+        self.use_best_button = w.Button(description="Use best", button_style="info", disabled=True,
+                                        tooltip="Load the best trial's settings and train it as a normal run")
+        self.use_best_button.add_class("lepton-use-best")
+        self.use_best_button.on_click(self._on_use_best)
+        self.status = w.HTML()
+        self.status.add_class("lepton-tuner-status")
+
+        self.table = w.HTML()
+        self.table.add_class("lepton-trials-table")
+        self.parallel_box, self.best_curve_box = w.Box(), w.Box()
+        self.parallel = self.best_curve = None
+        self._drawn: Optional[tuple] = None
+
+        self._syncing = False
+        if not session.tuner:
+            session.tuner = dict(DEFAULT_SETTINGS)
+        self._show_settings()
+        session.observe(self._show_settings, names="tuner")
+        session.observe(self._show_trials, names=["trials", "search"])
+        session.observe(self._show_status, names=["status", "message", "busy", "best_trial", "job"])
+        self._show_trials()
+        self._show_status()
+
+        space = w.VBox([w.HTML("<b>Search over</b> (tick what varies; the rest comes from the other steps)"),
+                        *[row.box for row in self.space.values()],
+                        w.HTML("<b>Budget</b>"), *self._settings], layout=w.Layout(min_width="430px"))
+        live = w.VBox([w.HBox([self.start_button, self.stop_button, self.use_best_button]), self.status,
+                       self.table, self.parallel_box, self.best_curve_box], layout=w.Layout(flex="1 1 auto"))
+        return w.HBox([space, live])
+
+    # --- settings <-> Session ----------------------------------------------------------------------------
+
+    def read_settings(self) -> dict[str, Any]:
+        """The controls as ``TunerConfig`` fields (raises ``ValueError`` on unreadable text)."""
+        settings = {"algorithm": self.algorithm.value, "max_trials": int(self.max_trials.value),
+                    "objective": self.objective.value, "epochs": int(self.epochs.value) or None}
+        settings.update({name: row.read() for name, row in self.space.items()})
+        return {k: v for k, v in settings.items() if v is not None}
+
+    def _controls_changed(self, _change=None) -> None:
+        if self._syncing:
+            return
+        try:
+            settings = self.read_settings()
+        except ValueError as error:
+            self.status.value = f"<span style='color:#b00020'>cannot read the search settings: " \
+                                f"{html.escape(str(error))}</span>"
+            return
+        self._syncing = True
+        try:
+            self.session.tuner = settings
+        finally:
+            self._syncing = False
+
+    def _show_settings(self, _change=None) -> None:
+        if self._syncing:
+            return
+        settings = {**dataclasses.asdict(TunerConfig()), **(self.session.tuner or {})}
+        self._syncing = True
+        try:
+            self.algorithm.value, self.objective.value = settings["algorithm"], settings["objective"]
+            self.max_trials.value, self.epochs.value = settings["max_trials"], settings["epochs"] or 0
+            for name, row in self.space.items():
+                row.write(settings.get(name))
+        finally:
+            self._syncing = False
+
+    def search_config(self) -> RunConfig:
+        """The Session's run settings with the search settings as its ``tuner`` section."""
+        raw = self.session.to_config().to_dict()
+        raw["tuner"] = dict(self.session.tuner or {})
+        cfg = RunConfig.from_dict(raw)
+        if not cfg.tuner.searched():
+            raise ConfigError("tick at least one hyper-parameter to search")
+        return cfg
+
+    # --- actions -----------------------------------------------------------------------------------------
+
+    def _on_start(self, _button=None) -> None:
+        session = self.session
+        try:
+            cfg = self.search_config()
+            if self.runner.busy:
+                raise BusyError(f"'{session.job}' is still running; press Stop or wait for it")
+        except (ConfigError, BusyError) as error:
+            session.last_traceback = ""
+            session.last_error = str(error)
+            session.message = f"cannot start: {error}"
+            return
+        session.trials, session.best_trial, session.search = [], {}, {}
+        runs_dir = self.runner.store.root
+
+        def work(stop_event):
+            from lepton_widgets.core.tuning import run_search  # TensorFlow loads in the worker, not on a click
+
+            return run_search(cfg, runs_dir=runs_dir, sink=self.on_event, stop_event=stop_event)
+
+        def done(result) -> None:
+            best = result.best
+            if best is not None:
+                session.best_trial = {**best, "config": result.best_config().to_dict()}
+
+        self.runner.submit("search", work, done)
+
+    def _on_stop(self, _button=None) -> None:
+        self.runner.stop()
+
+    def _on_use_best(self, _button=None) -> None:
+        best = self.session.best_trial
+        if not best.get("config"):
+            return
+        try:
+            self.session.load_config(RunConfig.from_dict(best["config"]))
+            self.runner.train()
+        except (ConfigError, BusyError) as error:
+            self.session.last_error = str(error)
+            self.session.message = f"cannot start: {error}"
+
+    # --- search events -> Session (worker thread) -----------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Event sink of the search: search events become Session traits, the rest go to the Runner."""
+        session, kind = self.session, event.kind
+        if kind == "search_started":
+            rows = [] if not event.resumed else [{**row, "path": ""} for row in read_trials(event.directory)]
+            session.search = {"search_id": event.search_id, "directory": event.directory, "resumed": event.resumed,
+                              "total": event.total, "searched": list(event.searched), "message": event.message}
+            session.trials = [r for r in rows if r["status"] != "RUNNING"]  # an interrupted one runs again
+            if session.status != "stopping":
+                session.status = "running"
+            session.message = event.message
+        elif kind == "trial_started":
+            self._update_row(event.number, trial_id=event.trial_id, status="RUNNING", score=None, epoch=0,
+                             epochs=event.epochs, hyperparameters=dict(event.hyperparameters), path=event.path)
+            session.message = describe(event)
+        elif kind == "trial_epoch":
+            self._update_row(event.number, epoch=event.epoch, metrics=dict(event.metrics))
+        elif kind == "trial_ended":
+            self._update_row(event.number, trial_id=event.trial_id, status=event.status, score=event.score,
+                             elapsed=event.elapsed, metrics=dict(event.metrics),
+                             hyperparameters=dict(event.hyperparameters))
+            session.message = describe(event)
+        elif kind == "search_finished":
+            session.message = describe(event)
+        else:
+            self.runner.on_event(event)  # data checks and feature extraction: progress and messages
+
+    def _update_row(self, number: int, **values: Any) -> None:
+        rows = [dict(r) for r in self.session.trials]
+        row = next((r for r in rows if r["number"] == number), None)
+        if row is None:
+            row = {"number": number, "hyperparameters": {}, "status": "", "score": None}
+            rows.append(row)
+        row.update(values)
+        self.session.trials = sorted(rows, key=lambda r: r["number"])
+
+    # --- Session -> widgets (may run in the worker thread) ----------------------------------------------------
+
+    def _names(self) -> list[str]:
+        searched = (self.session.search or {}).get("searched")
+        if searched:
+            return list(searched)
+        return [n for n in self.space if (self.session.tuner or {}).get(n) is not None]
+
+    def _objective(self) -> str:
+        return (self.session.tuner or {}).get("objective", TunerConfig.objective)
+
+    def _show_trials(self, _change=None) -> None:
+        rows, names, objective = list(self.session.trials), self._names(), self._objective()
+        done = _finished(rows)
+        pick = max if objective.endswith("accuracy") else min
+        best = pick(done, key=lambda r: r["score"])["number"] if done else None
+        self.table.value = trials_table_html(rows, names, objective, best)
+        drawn = (tuple(names), objective, tuple((r["number"], r["score"]) for r in done))
+        if drawn == self._drawn:
+            return  # an epoch ended: the figures only show finished trials
+        self._drawn = drawn
+        for attribute, box, figure in (("parallel", self.parallel_box, parallel_figure(rows, names, objective)),
+                                       ("best_curve", self.best_curve_box, best_curve_figure(rows, objective))):
+            figure.add_class(f"lepton-{attribute.replace('_', '-')}")
+            old = getattr(self, attribute)
+            setattr(self, attribute, figure)
+            box.children = (figure,)
+            if old is not None:
+                old.close()
+
+    def _show_status(self, _change=None) -> None:
+        session = self.session
+        searching = session.busy and session.job == "search"
+        self.start_button.disabled = session.busy
+        self.stop_button.disabled = not searching or session.status == "stopping"
+        self.use_best_button.disabled = session.busy or not session.best_trial.get("config")
+        text = html.escape(session.message) if (session.job == "search" or not session.busy) else ""
+        colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(session.status, "#555")
+        self.status.value = f"<span style='color:{colour}'><b>{html.escape(session.status)}</b></span> {text}"
