@@ -339,6 +339,12 @@ def _section_from_dict(section: str, section_cls: type, value: Any) -> Any:
     unknown = set(value) - allowed
     if unknown:
         raise ConfigError(f"unknown keys in {section!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
+    # YAML 1.1 (PyYAML) reads 1e-3 without a dot as a string; float fields take it as the number it means.
+    floats = {f.name for f in dataclasses.fields(section_cls) if f.type in ("float", float)}
+    value = {k: _number(v) if k in floats else v for k, v in value.items()}
+    for key in floats & set(value):
+        if not isinstance(value[key], (int, float)) or isinstance(value[key], bool):
+            raise ConfigError(f"{section}.{key} must be a number, got {value[key]!r}")
     return section_cls(**value)
 
 

@@ -28,3 +28,10 @@ def test_bad_values_get_a_clear_message(raw, fragment):
 def test_replace_changes_nested_values():
     cfg = RunConfig().replace(seed=9, train__epochs=2, backbone__name="small_cnn")
     assert (cfg.seed, cfg.train.epochs, cfg.backbone.name) == (9, 2, "small_cnn")
+
+
+def test_yaml_exponent_without_a_dot_is_a_number():
+    cfg = RunConfig.from_yaml("train:\n  learning_rate: 1e-3\n  l2: 5e-5\n")
+    assert cfg.train.learning_rate == 0.001 and cfg.train.l2 == 5e-05
+    with pytest.raises(ConfigError, match="learning_rate"):
+        RunConfig.from_yaml("train:\n  learning_rate: fast\n")
