@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+):
-#   make app    create .venv if missing, install everything, run the workbench on the built-in default
+#   make app    create .venv if missing, install everything, open the workbench (Voila on 127.0.0.1:8866)
 #   make test   the same set-up, then the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -24,18 +24,22 @@ setup: $(STAMP)
 doctor: setup
 	$(BIN)/python -m lepton_widgets.doctor
 
+PORT ?= 8866
+
 app: setup
 	$(BIN)/python -m lepton_widgets.doctor --quiet
-	$(BIN)/lepton quickstart
+	$(BIN)/lepton app --port $(PORT)
 
-quickstart: app
+quickstart: setup
+	$(BIN)/python -m lepton_widgets.doctor --quiet
+	$(BIN)/lepton quickstart
 
 test: setup
 	$(BIN)/python -m lepton_widgets.doctor --for-tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	@for b in head_cache extract first_model stream_memory; do \
+	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:

@@ -45,12 +45,39 @@ QUICKSTART = [
         "pd.DataFrame(result.worst)[['ref', 'true', 'predicted', 'confidence']].head(8)"),
 ]
 
+# The Voila app (`lepton app`) and a JupyterLab notebook at once: no training in a cell, only the
+# workbench's Train button starts work (in a thread), so the page stays responsive.
+WORKBENCH = [
+    new_code_cell(
+        "# Lepton Workbench: `lepton app` serves this notebook with Voila; in JupyterLab, run all cells.\n"
+        "# Quick small setting: set LEPTON_APP_DATASET=digits, LEPTON_APP_BACKBONE=small_cnn,\n"
+        "# LEPTON_APP_WEIGHTS=none, LEPTON_APP_IMAGE_SIZE=32 before starting (see lepton_widgets.apps.workbench).\n"
+        "import os\n\n"
+        "# Before anything imports TensorFlow, or its C++ log lines end up in the page.\n"
+        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '3')"),
+    new_code_cell(
+        "from lepton_widgets.apps.workbench import build_workbench\n\n"
+        "app = build_workbench()  # app.session holds every setting; app.runner the running job\n"
+        "app"),
+]
+
+
+def write(cells, name: str) -> None:
+    """Write the notebook unless its cells are already these (new cells get random ids: no churn in git)."""
+    path = ROOT / name
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    if path.exists():
+        old = nbformat.read(path, as_version=4)
+        if [(c.cell_type, c.source) for c in old.cells] == [(c.cell_type, c.source) for c in cells]:
+            return
+    nbformat.write(notebook, path)
+
 
 def main() -> None:
     ROOT.mkdir(exist_ok=True)
-    notebook = new_notebook(cells=QUICKSTART, metadata={"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(notebook, ROOT / "01_quickstart.ipynb")
+    write(QUICKSTART, "01_quickstart.ipynb")
+    write(WORKBENCH, "workbench.ipynb")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from lepton_widgets.apps.browser import MISSING, chromium, chromium_path, count_points, wait_for_workbench
+from lepton_widgets.apps.browser import (
+    MISSING,
+    chromium,
+    chromium_path,
+    count_points,
+    trace_lengths,
+    wait_for_figures,
+    wait_for_workbench,
+)
 from lepton_widgets.apps.launch import VoilaServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
@@ -83,6 +91,7 @@ def test_workbench_in_chromium_trains_live_and_shows_the_confusion_matrix(server
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        server.page_errors = errors  # quoted in failure messages: they usually say why a widget went quiet
         try:
             _story(page, server, tmp_path)
             assert not errors, f"JavaScript errors in the page: {errors[:3]}"
@@ -92,11 +101,19 @@ def test_workbench_in_chromium_trains_live_and_shows_the_confusion_matrix(server
 
 
 def _story(page, server, tmp_path) -> None:
-    page.goto(server.url)
+    # The page's HTML streams while the notebook runs (a new kernel imports TensorFlow): do not wait for
+    # its load event, wait for the widgets.
+    page.goto(server.url, wait_until="commit", timeout=60_000)
     wait_for_workbench(page, timeout_s=150)
+    wait_for_figures(page)
+    anywidget = [e for e in server.page_errors if "anywidget" in e]
+    assert not anywidget, f"a Plotly figure failed to start and will never update: {anywidget}"
 
     # 1. Data: the digits option of the dataset dropdown.
-    page.select_option(".lepton-dataset-select select", "digits")
+    # (ipywidgets' <option> values are the labels, e.g. "digits (real)")
+    select = page.locator(".lepton-dataset-select select")
+    options = select.evaluate("s => [...s.options].map(o => o.value)")
+    select.select_option(next(value for value in options if value.startswith("digits")))
     _wait_until(lambda: "digits" in _text(page, ".lepton-dataset-info").lower(), 20, what="the digits card")
 
     # 2. Backbone: two steps left on the frozen-depth slider's handle = blocks 3 and 4 fine-tune.
@@ -117,19 +134,22 @@ def _story(page, server, tmp_path) -> None:
     # 3. Train, and watch the loss curve grow while the status says it is still working.
     assert count_points(page) == 0
     page.locator(".lepton-train-button").click()
-    samples = []  # (seconds since click, points drawn, status text)
+    samples = []  # (seconds since click, points drawn, status text, points per trace in Plotly's data)
     started = time.monotonic()
     while time.monotonic() - started < 150:
         status = _text(page, ".lepton-status")
-        samples.append((time.monotonic() - started, count_points(page), status))
+        samples.append((time.monotonic() - started, count_points(page), status, trace_lengths(page)))
         if re.search(r"\b(finished|failed|cancelled)\b", status):
             break
         time.sleep(0.1)
     status = samples[-1][2]
     assert "finished" in status, f"training did not finish: {status!r}; {_text(page, '.lepton-error')!r}"
     final = count_points(page)
-    growing = sorted({n for _, n, s in samples if 0 < n < final and "finished" not in s})
-    assert final >= 4 * 3, f"expected points for several epochs, got {final}"
+    growing = sorted({n for _, n, s, _ in samples if 0 < n < final and "finished" not in s})
+    # A FigureWidget whose anywidget model missed its 2 s start-up deadline ("[anywidget] Failed to initialize
+    # model.") drops every later update: the figure stays as first drawn. The page errors say so.
+    assert final >= 4 * 3, (f"expected points for several epochs, got {final}; page errors: "
+                            f"{server.page_errors[:3]}; samples: {samples[::5]}")
     assert len(growing) >= 2, f"the curve did not grow live, point counts seen while training: {samples[::5]}"
 
     # 4. Evaluate: the confusion heatmap is drawn with one row per digit.
@@ -156,17 +176,33 @@ def _story(page, server, tmp_path) -> None:
     big = tmp_path / "big_upload.zip"
     with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("noise/noise.bin", os.urandom(12 * 2**20))
-    page.locator(".lepton-upload input[type=file]").set_input_files(str(big))
+    with page.expect_file_chooser() as chooser:
+        page.locator(".lepton-upload").click()
+    chooser.value.set_files(str(big))
     _wait_until(lambda: "big_upload" in _text(page, ".lepton-upload-message"), 60,
                 what="the upload to reach the kernel")
     assert "12.0 MB" in _text(page, ".lepton-upload-message"), _text(page, ".lepton-upload-message")
 
 
 def _screenshot(page, path: Path) -> None:
-    """The whole workbench in one image: the viewport is made as tall as the page first, because Voilà's
-    page scrolls inside its own container and a full-page screenshot would show one screen only."""
-    box = page.locator(".lepton-workbench").bounding_box()
+    """The whole workbench (``path``), and beside it a summary of the header, Train and Evaluate steps
+    (``<stem>-summary.png``, the picture for the README). The viewport is made as tall as the page first:
+    Voilà's page scrolls inside its own container, so a full-page screenshot would show one screen only."""
+    from PIL import Image
+
     height = int(page.evaluate("document.querySelector('.lepton-workbench').scrollHeight")) + 80
-    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 6000)})
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
     page.locator(".lepton-workbench").screenshot(path=str(path))
-    assert box is not None and path.stat().st_size > 10_000
+    parts = []
+    for selector in (".lepton-app-header", ".lepton-step-train", ".lepton-step-evaluate"):
+        part = path.with_name(f"{path.stem}-part.png")
+        page.locator(selector).first.screenshot(path=str(part))
+        parts.append(Image.open(part).convert("RGB"))
+        part.unlink()
+    summary = Image.new("RGB", (max(p.width for p in parts), sum(p.height for p in parts)), "white")
+    top = 0
+    for part in parts:
+        summary.paste(part, (0, top))
+        top += part.height
+    summary.save(path.with_name(f"{path.stem}-summary.png"))
+    assert path.stat().st_size > 10_000

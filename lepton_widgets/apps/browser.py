@@ -40,6 +40,15 @@ COUNT_POINTS_JS = """(selector) => {
 }"""
 
 
+# Points per trace in the figure's own data (what Plotly holds, drawn or not): tells "never arrived" from
+# "arrived but not drawn" when a test fails.
+TRACE_LENGTHS_JS = """(selector) => {
+    const root = document.querySelector(selector);
+    const plot = root && (root.classList.contains('js-plotly-plot') ? root : root.querySelector('.js-plotly-plot'));
+    return plot && plot.data ? plot.data.map(t => (t.x || []).length) : null;
+}"""
+
+
 def chromium_path() -> Optional[str]:
     return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
 
@@ -71,6 +80,26 @@ def wait_for_workbench(page, timeout_s: float = 120.0) -> None:
     page.wait_for_selector(".lepton-workbench", timeout=timeout_s * 1000)
 
 
+def wait_for_figures(page, timeout_s: float = 60.0, settle_s: float = 2.5) -> None:
+    """Wait until every Plotly figure on the page has drawn, then ``settle_s`` more.
+
+    Each FigureWidget loads Plotly's 5 MB widget bundle on its own, and anywidget 0.11 gives a widget model
+    2 s to start; one that misses it ignores every later update ("[anywidget] Failed to initialize model."
+    in the console), so the figure stays as first drawn. Starting to click while the figures still load
+    adds kernel work to a busy CPU; waiting here is what a person does anyway.
+    """
+    page.wait_for_function("""() => {
+        const plots = [...document.querySelectorAll('.js-plotly-plot')];
+        return plots.length > 0 && plots.every(p => p.querySelector('.main-svg'));
+    }""", timeout=timeout_s * 1000)
+    page.wait_for_timeout(settle_s * 1000)
+
+
 def count_points(page, selector: str = ".lepton-curves") -> int:
     """Points drawn in the Plotly figure under ``selector`` (-1 when it is not on the page)."""
     return page.evaluate(COUNT_POINTS_JS, selector)
+
+
+def trace_lengths(page, selector: str = ".lepton-curves") -> Optional[list[int]]:
+    """Points per trace in the Plotly figure's data under ``selector`` (None when there is no figure)."""
+    return page.evaluate(TRACE_LENGTHS_JS, selector)

@@ -77,6 +77,8 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
         f"--Voila.ip={HOST}",
         f"--port={port}",
         "--Voila.port_retries=0",  # a busy port is an error, so the printed URL is always the real one
+        # A dict literal: traitlets prints a DeprecationWarning for it, but its key=value form would pass
+        # the size as a string, which Tornado cannot compare with a length.
         f"--Voila.tornado_settings={{'websocket_max_message_size': {max_upload_bytes(env)}}}",
         f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
         "--show_tracebacks=True",  # a failing cell should say why in the page, not just "error"
@@ -127,14 +129,18 @@ def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Op
     print(f"Lepton Workbench: open {url(port)} in your browser (the page takes a few seconds to start a kernel). "
           f"Runs are saved in {env['LEPTON_RUNS']}. Ctrl-C stops the server.", flush=True)
     process = subprocess.Popen(cmd, env=env)
+    # Voilà shuts its kernels down on SIGTERM or Ctrl-C; pass a SIGTERM sent to us on, so that stopping
+    # `lepton app` (a service manager, `kill`) never leaves the server and its kernels behind.
+    signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())
     try:
         return process.wait()
     except KeyboardInterrupt:
-        # Voilà got the same Ctrl-C from the terminal; give it time to shut its kernels down.
+        # In a terminal Voilà got the same Ctrl-C; otherwise tell it now. Then give it time to stop kernels.
+        process.terminate()
         try:
-            return process.wait(timeout=10)
+            return process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            process.terminate()
+            process.kill()
             return process.wait()
 
 

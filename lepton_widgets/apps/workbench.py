@@ -1,5 +1,5 @@
-"""The workbench: every panel on one page, step by step, Data -> Backbone -> Augment -> Train -> Evaluate
--> Runs, plus Show code.
+"""The workbench: every panel on one page, step by step, Data -> Backbone -> Augment -> Train -> Search
+-> Evaluate -> Runs, plus Show code.
 
 This module only composes. The panels bind their own controls to the shared :class:`Session`, and the
 :class:`Runner` does the work in a thread, so the app adds nothing but the layout and a header whose status
@@ -10,18 +10,19 @@ Defaults are the Session's (Fashion-MNIST, MobileNetV2 with the offline ImageNet
 variables override them without editing the notebook, which is how the tests and the smoke runs get a
 small, fast setting; keyword arguments override both:
 
-=============================  ====================  ===========================================
-variable                       Session trait         example
-=============================  ====================  ===========================================
-``LEPTON_APP_DATASET``         ``dataset``           ``digits``
-``LEPTON_APP_BACKBONE``        ``backbone``          ``small_cnn``
-``LEPTON_APP_WEIGHTS``         ``weights``           ``none``
-``LEPTON_APP_IMAGE_SIZE``      ``image_size``        ``32``
-``LEPTON_APP_EPOCHS``          ``epochs``            ``2``
-``LEPTON_APP_FINE_TUNE_EPOCHS`` ``fine_tune_epochs`` ``1``
-``LEPTON_APP_MAX_PER_CLASS``   ``max_per_class``     ``50``
-``LEPTON_APP_BATCH_SIZE``      ``batch_size``        ``16``
-=============================  ====================  ===========================================
+===============================  ====================  =============
+variable                         Session trait         example
+===============================  ====================  =============
+``LEPTON_APP_DATASET``           ``dataset``           ``digits``
+``LEPTON_APP_BACKBONE``          ``backbone``          ``small_cnn``
+``LEPTON_APP_WEIGHTS``           ``weights``           ``none``
+``LEPTON_APP_IMAGE_SIZE``        ``image_size``        ``32``
+``LEPTON_APP_EPOCHS``            ``epochs``            ``2``
+``LEPTON_APP_FINE_TUNE_EPOCHS``  ``fine_tune_epochs``  ``1``
+``LEPTON_APP_MAX_PER_CLASS``     ``max_per_class``     ``50``
+``LEPTON_APP_BATCH_SIZE``        ``batch_size``        ``16``
+``LEPTON_APP_FROZEN_DEPTH``      ``frozen_depth``      ``2``
+===============================  ====================  =============
 
 ``LEPTON_BENCH_EVENTS=<file>`` appends one JSON line per finished epoch (the engine's event time), which
 ``benchmarks/ui_latency.py`` compares with the moment the point appears in the browser.
@@ -61,6 +62,7 @@ ENV_SETTINGS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LEPTON_APP_FINE_TUNE_EPOCHS": ("fine_tune_epochs", int),
     "LEPTON_APP_MAX_PER_CLASS": ("max_per_class", int),
     "LEPTON_APP_BATCH_SIZE": ("batch_size", int),
+    "LEPTON_APP_FROZEN_DEPTH": ("frozen_depth", int),
 }
 BENCH_EVENTS_ENV = "LEPTON_BENCH_EVENTS"
 
@@ -122,12 +124,14 @@ def default_steps() -> list[tuple[str, list[type]]]:
     from lepton_widgets.panels.freeze import FreezePanel
     from lepton_widgets.panels.runs import RunsPanel
     from lepton_widgets.panels.train import TrainPanel
+    from lepton_widgets.panels.tuner import TunerPanel
 
     return [
         ("Data", [DatasetPanel]),
         ("Backbone", [BackbonePanel, FreezePanel]),
         ("Augment", [AugmentPanel]),
         ("Train", [TrainPanel]),
+        ("Search", [TunerPanel]),
         ("Evaluate", [EvaluatePanel]),
         ("Runs", [RunsPanel]),
         ("Show code", [CodePanel]),
@@ -152,7 +156,7 @@ class Workbench:
         >>> app.panels["TrainPanel"].session is app.session                         # doctest: +SKIP
         True
         >>> app.step_titles                                                          # doctest: +SKIP
-        ['Data', 'Backbone', 'Augment', 'Train', 'Evaluate', 'Runs', 'Show code']
+        ['Data', 'Backbone', 'Augment', 'Train', 'Search', 'Evaluate', 'Runs', 'Show code']
     """
 
     title = "Lepton Workbench"
@@ -221,7 +225,10 @@ class Workbench:
     def _show_status(self, change=None) -> None:
         status, message = self.session.status, self.session.message
         colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(status, "#555")
-        text = html.escape(message if message and message != status else "")
+        # The Runner's messages often repeat the status ("finished: test accuracy 0.91"): say it once.
+        if message.startswith(status):
+            message = message[len(status):].lstrip(" :")
+        text = html.escape(message)
         self.status_line.value = (f"<span style='color:{colour};font-weight:600'>{html.escape(status)}</span>"
                                   + (f" <span style='color:#333'>{text}</span>" if text else ""))
 
