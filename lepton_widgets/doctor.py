@@ -51,8 +51,7 @@ def check(for_tests: bool = False) -> list[Problem]:
         problems.append(Problem("Debian's real Fashion-MNIST files are missing (the bundled 1,500-image sample "
                                 "is used instead)", "apt-get install dataset-fashion-mnist", required=for_tests))
     if for_tests and not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
-        problems.append(Problem("Chromium is missing (browser end-to-end tests)", "apt-get install chromium",
-                                required=False))
+        problems.append(Problem("Chromium is missing (browser end-to-end tests)", "apt-get install chromium"))
     return problems
 
 
