@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 
 # Before TensorFlow is imported anywhere: no C++ log noise, and a private cache so tests never touch ~.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -35,3 +36,13 @@ def tiny_config(**sections) -> RunConfig:
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

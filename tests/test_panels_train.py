@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_config
+from conftest import tiny_config, wait_for
 
 from lepton_widgets.core.gallery import cell_gallery, cell_rows, load_images, run_model
 from lepton_widgets.core.gradcam import gradcam, overlay
@@ -24,15 +24,6 @@ from lepton_widgets.panels.evaluate import EvaluatePanel
 from lepton_widgets.panels.runs import RunsPanel
 from lepton_widgets.panels.train import TrainPanel
 from lepton_widgets.state import Runner, Session
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def make_session(**sections) -> Session:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.panels.tuner import TunerPanel
@@ -20,15 +21,6 @@ from lepton_widgets.state import Runner, Session
 RUN = {"name": "panel", "seed": 5, "data": {"dataset": "fashion_mnist", "max_per_class": 20},
        "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 32},
        "train": {"epochs": 2, "batch_size": 32, "early_stopping_patience": 0}}
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture(scope="module")
