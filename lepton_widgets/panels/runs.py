@@ -43,6 +43,9 @@ def runs_table_html(frame: pd.DataFrame) -> str:
                          classes="lepton-runs")
 
 
+PLACEHOLDER = "<i>Select runs above to compare their validation curves.</i>"
+
+
 def overlay_figure(curves: dict[str, list[dict]]) -> go.FigureWidget:
     """Val accuracy (left) and val loss (right) per epoch, one colour per run."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("val accuracy", "val loss"), horizontal_spacing=0.12)
@@ -88,8 +91,10 @@ class RunsPanel(Panel):
         self.reopen_button.add_class("lepton-reopen-button")
         self.reopen_button.on_click(self._on_reopen)
         self.message = w.HTML()
-        self.figure = overlay_figure({})
-        self.figure_box = w.Box([self.figure])
+        # No chart until there is something to draw: every FigureWidget on the page loads Plotly's script
+        # and must start within anywidget's 2 s, which a page full of empty charts makes harder under load.
+        self.figure: Optional[go.FigureWidget] = None
+        self.figure_box = w.Box([w.HTML(PLACEHOLDER)])
 
         self.session.observe(lambda _c: self.refresh(), names="runs_version")
         # The Runner bumps runs_version when a run starts and when it finishes or is cancelled, not when it
@@ -133,9 +138,10 @@ class RunsPanel(Panel):
             return
         store = self.runner.store
         curves = {run_id: store.open(run_id).history for run_id in self.select.value}
-        old, self.figure = self.figure, overlay_figure(curves)
-        self.figure_box.children = [self.figure]
-        old.close()
+        old, self.figure = self.figure, overlay_figure(curves) if curves else None
+        self.figure_box.children = [self.figure if self.figure is not None else w.HTML(PLACEHOLDER)]
+        if old is not None:
+            old.close()
         self._update_buttons()
 
     def _update_buttons(self) -> None:

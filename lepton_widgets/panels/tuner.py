@@ -407,6 +407,14 @@ class TunerPanel(Panel):
         if drawn == self._drawn:
             return  # an epoch ended: the figures only show finished trials
         self._drawn = drawn
+        if not done:  # no chart before the first finished trial (see RunsPanel: charts cost page start-up)
+            for attribute, box in (("parallel", self.parallel_box), ("best_curve", self.best_curve_box)):
+                old = getattr(self, attribute)
+                setattr(self, attribute, None)
+                box.children = ()
+                if old is not None:
+                    old.close()
+            return
         for attribute, box, figure in (("parallel", self.parallel_box, parallel_figure(rows, names, objective)),
                                        ("best_curve", self.best_curve_box, best_curve_figure(rows, objective))):
             figure.add_class(f"lepton-{attribute.replace('_', '-')}")
