@@ -225,9 +225,6 @@ class Workbench:
     def _show_status(self, change=None) -> None:
         status, message = self.session.status, self.session.message
         colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(status, "#555")
-        # The Runner's messages often repeat the status ("finished: test accuracy 0.91"): say it once.
-        if message.startswith(status):
-            message = message[len(status):].lstrip(" :")
         text = html.escape(message)
         self.status_line.value = (f"<span style='color:{colour};font-weight:600'>{html.escape(status)}</span>"
                                   + (f" <span style='color:#333'>{text}</span>" if text else ""))

@@ -79,7 +79,7 @@ class Runner:
             self.last_exception = error
             session.last_error = f"{type(error).__name__}: {error}"
             session.last_traceback = traceback.format_exc()
-            session.message = f"failed: {session.last_error}"
+            session.message = session.last_error
             session.status = "failed"
             session.runs_version += 1  # a failed training run is stored too: run lists must refresh
 
@@ -121,8 +121,10 @@ class Runner:
             evaluation = record._read_json("evaluation.json", {})
             if evaluation:
                 self.session.evaluation = evaluation
-            self.session.message = (f"{record.status}: test accuracy {record.metrics['accuracy']:.3f}"
-                                    if record.metrics.get("accuracy") is not None else record.status)
+            # Panels show the status beside the message, so the message does not repeat it.
+            accuracy = record.metrics.get("accuracy")
+            self.session.message = (f"test accuracy {accuracy:.3f}" if accuracy is not None
+                                    else f"run {record.run_id} saved with the epochs it finished")
 
         return self.submit("train", work, done)
 
