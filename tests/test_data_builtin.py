@@ -22,8 +22,8 @@ HAS_DEBIAN = all((fm.DEBIAN_DIR / f).is_file() for pair in fm.FILES.values() for
 REF = re.compile(r"^fashion_mnist:(train|t10k)\[(\d+)\]$")
 
 
-@pytest.mark.skipif(not HAS_DEBIAN, reason="Debian package dataset-fashion-mnist is not installed")
 def test_fashion_mnist_loads_from_the_debian_files():
+    assert HAS_DEBIAN, "needs Debian's real Fashion-MNIST files: apt-get install dataset-fashion-mnist"
     sink = ListSink()
     prepared = prepare_data(DataConfig(dataset="fashion_mnist", max_per_class=30), seed=0, sink=sink)
     assert prepared.class_names == list(fm.CLASS_NAMES) and prepared.num_classes == 10
