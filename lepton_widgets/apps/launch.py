@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import lepton_widgets
+from lepton_widgets.panels.figures import ESM_URL_ENV
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -83,7 +86,40 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
         f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
         "--show_tracebacks=True",  # a failing cell should say why in the page, not just "error"
     ]
+    script = publish_plotly_script(notebook.parent)
+    if script is not None:
+        # Charts import Plotly's widget script from this URL (panels/figures.py), so the browser evaluates
+        # it once per page instead of once per chart. Voilà serves /voila/files/ from the notebook's folder
+        # for allow-listed names only; the default list (images) is kept.
+        env[ESM_URL_ENV] = f"{url(port)}voila/files/{script}"
+        cmd.append(f"--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg)', '{re.escape(script)}']")
     return cmd, env
+
+
+def publish_plotly_script(folder: Path) -> Optional[str]:
+    """Copy Plotly's widget script (named by Plotly's version) into ``folder/_static/``; returns its path
+    relative to ``folder``, or None when Plotly has no such file or the folder is read-only."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        return None
+    bundle = Path(spec.origin).parent / "package_data" / "widgetbundle.js"
+    if not bundle.is_file():
+        return None
+    from importlib.metadata import version
+
+    name = f"_static/plotly-widget-{version('plotly')}.js"
+    target = folder / name
+    try:
+        if not target.is_file() or target.stat().st_size != bundle.stat().st_size:
+            target.parent.mkdir(exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            shutil.copyfile(bundle, tmp)
+            os.replace(tmp, target)
+    except OSError:
+        return None
+    return name
 
 
 def port_is_free(port: int) -> bool:

@@ -35,6 +35,7 @@ from typing import Optional
 import ipywidgets as w
 import plotly.graph_objects as go
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.previews import class_samples, to_png
@@ -292,7 +293,7 @@ class DatasetPanel(Panel):
         # and under Voila changes to a FigureWidget made before it is displayed never reach the browser.
         names = list(report.class_counts)
         counts = [report.class_counts[n] for n in names]
-        self.counts_figure = go.FigureWidget(
+        self.counts_figure = figure_widget(
             data=[go.Bar(x=names, y=counts, text=counts, textposition="auto", marker_color="#1565c0",
                          hovertemplate="%{x}: %{y} samples<extra></extra>")],
             layout=go.Layout(title=go.layout.Title(text="Samples per class (after max per class)"), height=280,

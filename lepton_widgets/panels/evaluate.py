@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.run_store import RunRecord
@@ -51,7 +52,7 @@ def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.Figure
                       xaxis={"title": "predicted", "type": "category", "tickangle": -45 if len(names) > 6 else 0},
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"},
                       title={"text": "confusion matrix (test split)", "font": {"size": 13}})
-    return go.FigureWidget(fig)
+    return figure_widget(fig)
 
 
 def metrics_html(evaluation: dict) -> str:

@@ -38,6 +38,7 @@ from typing import Optional
 import ipywidgets as w
 import plotly.graph_objects as go
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.backbones import availability, get_backbone
 from lepton_widgets.core.blocks_info import BlockSummary, block_summary, cached_block_summary
 from lepton_widgets.core.data import DataError, get_dataset
@@ -188,7 +189,7 @@ class FreezePanel(Panel):
         self.count.value = _count_html(summary, depth)
         traces, layout = _figure_parts(summary, depth)
         if rebuild or self.figure is None:
-            self.figure = go.FigureWidget(data=traces, layout=layout)
+            self.figure = figure_widget(data=traces, layout=layout)
             self.figure_box.children = (self.figure,)
             return
         with self.figure.batch_update():

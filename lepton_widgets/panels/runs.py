@@ -28,6 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.panels.base import Panel
 
@@ -58,7 +59,7 @@ def overlay_figure(curves: dict[str, list[dict]]) -> go.FigureWidget:
                                      line={"color": palette[i % len(palette)]}), row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=300, margin={"l": 50, "r": 20, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
-    return go.FigureWidget(fig)
+    return figure_widget(fig)
 
 
 class RunsPanel(Panel):

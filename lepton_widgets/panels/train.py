@@ -28,6 +28,7 @@ import ipywidgets as w
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
@@ -72,7 +73,7 @@ def curves_figure(history: list[dict]) -> go.FigureWidget:
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     fig.update_layout(height=320, margin={"l": 50, "r": 20, "t": 40, "b": 40},
                       legend={"orientation": "h", "y": -0.25})
-    return go.FigureWidget(fig)
+    return figure_widget(fig)
 
 
 class TrainPanel(Panel):

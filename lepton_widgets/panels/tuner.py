@@ -37,6 +37,7 @@ from typing import Any, Callable, Optional
 import ipywidgets as w
 import plotly.graph_objects as go
 
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.backbones import list_backbones
 from lepton_widgets.core.events import Event
@@ -144,7 +145,7 @@ def parallel_figure(rows: list[dict], names: list[str], objective: str) -> go.Fi
     layout = {"height": 320, "margin": {"l": 70, "r": 40, "t": 50, "b": 30},
               "title": {"text": f"{len(done)} finished trials" if done else "no finished trials yet",
                         "font": {"size": 13}}}
-    return go.FigureWidget(data=[trace], layout=layout)
+    return figure_widget(data=[trace], layout=layout)
 
 
 def best_curve_figure(rows: list[dict], objective: str) -> go.FigureWidget:
@@ -160,7 +161,7 @@ def best_curve_figure(rows: list[dict], objective: str) -> go.FigureWidget:
               go.Scatter(x=numbers, y=best, mode="lines", line={"shape": "hv"}, name="best so far")]
     layout = {"height": 260, "margin": {"l": 50, "r": 20, "t": 30, "b": 40}, "xaxis": {"title": {"text": "trial"}},
               "yaxis": {"title": {"text": objective}}, "legend": {"orientation": "h", "y": -0.3}}
-    return go.FigureWidget(data=traces, layout=layout)
+    return figure_widget(data=traces, layout=layout)
 
 
 def _cell(value: Any) -> str:
