@@ -160,7 +160,7 @@ def test_stop_event_cancels_between_batches_and_stores_a_cancelled_run(runs_dir)
     assert record.status == "cancelled"
     assert time.monotonic() - stopped_at[0] < 5
     assert seen.kinds()[-1] == "run_cancelled"
-    assert 1 <= len(record.history) < 10
+    assert 0 < len(record.history) < 10
     assert record.complete and not list(runs_dir.glob("*.partial"))
 
 

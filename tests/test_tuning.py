@@ -258,7 +258,7 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
         proc.wait(30)
     (directory,) = list(runs.glob("searches/*"))
     done = {name: data for name, data in trial_files(directory).items() if json.loads(data)["status"] == "COMPLETED"}
-    assert 1 <= len(done) < 3
+    assert 0 < len(done) < 3
 
     second = lepton_tune(config, runs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, _ = second.communicate(timeout=300)
