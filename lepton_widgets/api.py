@@ -65,7 +65,7 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
     record = open_run(run, runs_dir=runs_dir)
     cfg = record.config
     prepared = prepare_data(cfg.data, cfg.seed)
-    stored = record._read_json("split.json", {})
+    stored = record.split
     if stored and stored != split_record(prepared.table):
         raise ValueError(f"the data for run {record.run_id} changed since it was trained: the split no longer "
                          "matches split.json, so its metrics would not be comparable")

@@ -157,7 +157,7 @@ def test_shared_head_trains_exactly_like_a_fresh_head():
     import tensorflow as tf
 
     from lepton_widgets.core.model import build_head_model
-    from lepton_widgets.core.training import _standard_callbacks, compile_model, seed_everything
+    from lepton_widgets.core.training import standard_callbacks, compile_model, seed_everything
     from lepton_widgets.core.tuning_head import SharedHead
 
     rng = np.random.default_rng(0)
@@ -166,7 +166,7 @@ def test_shared_head_trains_exactly_like_a_fresh_head():
     def fit(model, cfg):
         train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(160, seed=cfg.seed).batch(cfg.train.batch_size)
         val = tf.data.Dataset.from_tensor_slices((x[:40], y[:40])).batch(cfg.train.batch_size)
-        callbacks = _standard_callbacks(cfg, None, "head", cfg.train.learning_rate)
+        callbacks = standard_callbacks(cfg, None, "head", cfg.train.learning_rate)
         return model.fit(train, validation_data=val, epochs=3, verbose=0, shuffle=False, callbacks=callbacks).history
 
     base = RunConfig.from_dict({"train": {"early_stopping_patience": 2}})

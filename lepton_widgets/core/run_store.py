@@ -196,6 +196,16 @@ class RunRecord:
         return self._read_json("metrics.json", {})
 
     @property
+    def evaluation(self) -> dict:
+        """Test-split evaluation: per-class metrics, confusion matrix, worst examples."""
+        return self._read_json("evaluation.json", {})
+
+    @property
+    def split(self) -> dict:
+        """The recorded split: content sha256 -> train / val / test."""
+        return self._read_json("split.json", {})
+
+    @property
     def history(self) -> list[dict]:
         return self._read_jsonl("history.jsonl")
 

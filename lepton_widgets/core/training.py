@@ -101,7 +101,7 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
     val_ds = make_dataset(val, size, batch)
     compile_model(tm.model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
     tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
-                 callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+                 callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
 
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
@@ -120,7 +120,7 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
     val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-             callbacks=_standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+             callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
     copy_head_weights(head, tm.model)
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
     # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
@@ -157,7 +157,7 @@ def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, step
     )
 
 
-def _standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float) -> list:
+def standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float) -> list:
     callbacks: list = []
     patience = cfg.train.early_stopping_patience
     if patience > 0:

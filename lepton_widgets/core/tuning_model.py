@@ -39,7 +39,7 @@ from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.events import Cancelled, EventSink, null_sink
 from lepton_widgets.core.feature_cache import cached_features
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
-from lepton_widgets.core.training import (_standard_callbacks, compile_model, planned_phases, seed_everything,
+from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
 from lepton_widgets.core.tuning_head import SharedHead, can_share
 from lepton_widgets.core.tuning_space import declare, trial_config
@@ -249,7 +249,7 @@ class TransferHyperModel(kt.HyperModel):
                     compile_model(model, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
                 history = model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, verbose=0,
                                     shuffle=False,  # the datasets shuffle with the run seed
-                                    callbacks=_standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
+                                    callbacks=standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
                 for index in range(len(history.epoch)):
                     rows.append({k: float(v[index]) for k, v in history.history.items()})
         self._built = None  # the next trial builds afresh; do not keep this model alive

@@ -147,7 +147,7 @@ class EvaluatePanel(Panel):
         if not record.complete:
             return self._empty(f"Run <code>{html.escape(run_id)}</code> is in progress; its evaluation "
                                "appears here when it finishes.")
-        evaluation = record._read_json("evaluation.json", {})
+        evaluation = record.evaluation
         if not evaluation:
             return self._empty(f"Run <code>{html.escape(run_id)}</code> is {html.escape(record.status)}: "
                                "it has no evaluation.")

@@ -166,7 +166,7 @@ class RunsPanel(Panel):
         with session.hold_trait_notifications():
             session.selected_cell = None
             session.history = record.history
-            session.evaluation = record._read_json("evaluation.json", {})
+            session.evaluation = record.evaluation
             session.current_run = record.run_id
         self.message.value = f"Reopened <code>{html.escape(record.run_id)}</code> ({html.escape(record.status)})."
         return None

@@ -118,7 +118,7 @@ class Runner:
             self.session.status = record.status
             self.session.current_run = record.run_id
             self.session.runs_version += 1
-            evaluation = record._read_json("evaluation.json", {})
+            evaluation = record.evaluation
             if evaluation:
                 self.session.evaluation = evaluation
             # Panels show the status beside the message, so the message does not repeat it.
