@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = app_arguments(sub.add_parser("app", help="open the workbench in the browser (Voila on 127.0.0.1)"))
     p.set_defaults(func=cmd_app)
+
+    from lepton_widgets.commands import register_all
+
+    register_all(sub)  # fuse, update, export, ...: one module each in lepton_widgets/commands
     return parser
 
 

@@ -113,6 +113,12 @@ class TrainConfig:
     """Two-phase transfer learning: ``epochs`` train the new head on the frozen backbone, then
     ``fine_tune_epochs`` train with the first ``frozen_depth`` blocks frozen at
     ``learning_rate * fine_tune_lr_factor``. The second phase runs only when some block is unfrozen.
+
+    ``head_units`` adds a hidden ``Dense(head_units, relu)`` layer to the head (0: the classifier alone).
+    ``adversarial`` (``fgsm`` or ``pgd``) trains on a mix of clean and attacked images: a fraction
+    ``adversarial_ratio`` of each batch is replaced by adversarial examples at ``adversarial_epsilon``
+    (an L-infinity radius on pixels scaled to [0, 1], so 0.03 is about 8/255). It needs the full model in
+    every step, so it turns the feature cache off.
     """
 
     epochs: int = 5
@@ -125,9 +131,14 @@ class TrainConfig:
     early_stopping_patience: int = 3
     lr_schedule: str = "plateau"
     feature_cache: str = "auto"
+    head_units: int = 0
+    adversarial: str = "none"
+    adversarial_epsilon: float = 0.03
+    adversarial_ratio: float = 0.5
 
     LR_SCHEDULES = ("constant", "plateau", "cosine")
     FEATURE_CACHE_MODES = ("auto", "never")
+    ADVERSARIAL_METHODS = ("none", "fgsm", "pgd")
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -148,6 +159,14 @@ class TrainConfig:
             raise ConfigError(f"train.lr_schedule must be one of {self.LR_SCHEDULES}")
         if self.feature_cache not in self.FEATURE_CACHE_MODES:
             raise ConfigError(f"train.feature_cache must be one of {self.FEATURE_CACHE_MODES}")
+        if self.head_units < 0:
+            raise ConfigError("train.head_units must be >= 0 (0: no hidden layer)")
+        if self.adversarial not in self.ADVERSARIAL_METHODS:
+            raise ConfigError(f"train.adversarial must be one of {self.ADVERSARIAL_METHODS}, got {self.adversarial!r}")
+        if not 0 < self.adversarial_epsilon <= 1:
+            raise ConfigError("train.adversarial_epsilon must be in (0, 1] (pixels scaled to [0, 1])")
+        if not 0 < self.adversarial_ratio <= 1:
+            raise ConfigError("train.adversarial_ratio must be in (0, 1]")
 
 
 @dataclass
@@ -155,9 +174,9 @@ class TunerConfig:
     """A hyper-parameter search over the run's settings (``lepton tune``, the workbench's Search step).
 
     Each search-space field is ``None`` (not searched: every trial uses the run's own value) or what to
-    try: a list of choices (``backbone``, ``frozen_depth``, ``augment``, ``batch_size``) or a ``[low, high]``
-    range (``augment_strength``, ``dropout``, ``l2`` and ``learning_rate``; the last two are sampled on a
-    log scale when ``low > 0``). In ``frozen_depth`` a ``null`` choice means every block frozen; a depth
+    try: a list of choices (``backbone``, ``frozen_depth``, ``augment``, ``batch_size``, ``head_units``) or
+    a ``[low, high]`` range (``augment_strength``, ``dropout``, ``l2`` and ``learning_rate``; the last two
+    are sampled on a log scale when ``low > 0``). ``head_units`` 0 means no hidden head layer. In ``frozen_depth`` a ``null`` choice means every block frozen; a depth
     beyond a backbone's block count freezes all of its blocks. ``augment`` choices are the policies in
     ``AUGMENT_POLICIES`` (``base`` keeps the run's own augment settings); ``augment_strength`` scales them.
 
@@ -188,11 +207,12 @@ class TunerConfig:
     l2: list[float] | None = None
     learning_rate: list[float] | None = None
     batch_size: list[int] | None = None
+    head_units: list[int] | None = None
 
     ALGORITHMS = ("random", "bayesian", "hyperband")
     OBJECTIVES = ("val_accuracy", "val_loss")
     AUGMENT_POLICIES = ("none", "base", "flip", "geometric", "color", "all")
-    CHOICE_FIELDS = ("backbone", "frozen_depth", "augment", "batch_size")
+    CHOICE_FIELDS = ("backbone", "frozen_depth", "augment", "batch_size", "head_units")
     #: range field -> (lowest allowed, highest allowed, highest inclusive)
     RANGE_FIELDS = {"augment_strength": (0.0, 1.0, True), "dropout": (0.0, 1.0, False),
                     "l2": (0.0, 1.0, True), "learning_rate": (0.0, 1.0, False)}
@@ -237,6 +257,10 @@ class TunerConfig:
         if self.batch_size is not None and not all(
                 isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.batch_size):
             raise ConfigError(f"tuner.batch_size choices must be integers >= 1, got {self.batch_size}")
+        if self.head_units is not None and not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in self.head_units):
+            raise ConfigError(f"tuner.head_units choices must be integers >= 0 (0: no hidden layer), "
+                              f"got {self.head_units}")
         for name, (lowest, highest, inclusive) in self.RANGE_FIELDS.items():
             bounds = getattr(self, name)
             if bounds is None:

@@ -38,6 +38,7 @@ from lepton_widgets.core.backbones import BackboneSpec, get_backbone, load_backb
 #: weights across by these names.
 POOL_LAYER = "pool"
 DROPOUT_LAYER = "head_dropout"
+HIDDEN_LAYER = "head_hidden"
 CLASSIFIER_LAYER = "classifier"
 BACKBONE_LAYER = "backbone"
 
@@ -136,19 +137,32 @@ def build_head_model(feature_dim: int, num_classes: int, cfg: RunConfig) -> kera
 
 
 def _head(x, num_classes: int, cfg: RunConfig):
+    """[hidden Dense(head_units, relu)] -> Dropout -> Dense(num_classes, softmax), both Dense with L2."""
+    regularizer = keras.regularizers.L2(cfg.train.l2) if cfg.train.l2 > 0 else None
+    if cfg.train.head_units > 0:
+        x = keras.layers.Dense(cfg.train.head_units, activation="relu", kernel_regularizer=regularizer,
+                               kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed + 1),
+                               name=HIDDEN_LAYER)(x)
     x = keras.layers.Dropout(cfg.train.dropout, seed=cfg.seed, name=DROPOUT_LAYER)(x)
     return keras.layers.Dense(
         num_classes,
         activation="softmax",
-        kernel_regularizer=keras.regularizers.L2(cfg.train.l2) if cfg.train.l2 > 0 else None,
+        kernel_regularizer=regularizer,
         kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed),
         name=CLASSIFIER_LAYER,
     )(x)
 
 
+def head_layer_names(model: keras.Model) -> list[str]:
+    """The head's layers that hold weights, in order (the hidden layer only when there is one)."""
+    names = {layer.name for layer in model.layers}
+    return [name for name in (HIDDEN_LAYER, CLASSIFIER_LAYER) if name in names]
+
+
 def copy_head_weights(source: keras.Model, target: keras.Model) -> None:
-    """Copy the classifier weights between a head model and a full model (either direction)."""
-    target.get_layer(CLASSIFIER_LAYER).set_weights(source.get_layer(CLASSIFIER_LAYER).get_weights())
+    """Copy the head's weights (hidden layer and classifier) between a head model and a full model."""
+    for name in head_layer_names(source):
+        target.get_layer(name).set_weights(source.get_layer(name).get_weights())
 
 
 def _count_params(tm: TransferModel) -> None:

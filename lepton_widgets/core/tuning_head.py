@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.model import CLASSIFIER_LAYER, DROPOUT_LAYER
+from lepton_widgets.core.model import CLASSIFIER_LAYER, DROPOUT_LAYER, HIDDEN_LAYER, head_layer_names
 from lepton_widgets.core.training import compile_model
 
 
@@ -70,14 +70,22 @@ STEPS_PER_EXECUTION = 32
 
 
 class SharedHead:
-    """A compiled head on ``feature_dim`` pooled features, reset per trial instead of rebuilt."""
+    """A compiled head on ``feature_dim`` pooled features, reset per trial instead of rebuilt.
+
+    The head's shape (``cfg.train.head_units``) is fixed at construction: one SharedHead per width.
+    """
 
     def __init__(self, feature_dim: int, num_classes: int, cfg: RunConfig) -> None:
         self.rate = keras.Variable(0.0, trainable=False, name="dropout_rate")
         self.l2 = keras.Variable(0.0, trainable=False, name="l2_factor")
         self.seed = cfg.seed
-        inputs = keras.Input((feature_dim,), name="features")
-        x = RateDropout(self.rate, seed=cfg.seed, name=DROPOUT_LAYER)(inputs)
+        self.head_units = cfg.train.head_units
+        inputs = x = keras.Input((feature_dim,), name="features")
+        if self.head_units > 0:
+            x = keras.layers.Dense(self.head_units, activation="relu", kernel_regularizer=VariableL2(self.l2),
+                                   kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed + 1),
+                                   name=HIDDEN_LAYER)(x)
+        x = RateDropout(self.rate, seed=cfg.seed, name=DROPOUT_LAYER)(x)
         outputs = keras.layers.Dense(
             num_classes, activation="softmax", kernel_regularizer=VariableL2(self.l2),
             kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed), name=CLASSIFIER_LAYER)(x)
@@ -85,13 +93,16 @@ class SharedHead:
         compile_model(self.model, cfg.train.learning_rate, cfg, steps=1)
         self.model.steps_per_execution = STEPS_PER_EXECUTION  # read when fit() first traces its functions
         self.model.optimizer.build(self.model.trainable_variables)  # create its slots now, to reset them later
-        classifier = self.model.get_layer(CLASSIFIER_LAYER)
-        self._initial = [(v, np.array(v.numpy())) for v in (*classifier.weights,
-                                                             self.model.get_layer(DROPOUT_LAYER).seed_generator.state)]
+        weights = [v for name in head_layer_names(self.model) for v in self.model.get_layer(name).weights]
+        self._initial = [(v, np.array(v.numpy()))
+                         for v in (*weights, self.model.get_layer(DROPOUT_LAYER).seed_generator.state)]
 
     def reset(self, cfg: RunConfig) -> keras.Model:
         """Start a trial: initial weights and dropout seed, fresh optimiser, this config's values.
         Do not compile the model again: that would drop the traced functions this class exists to keep."""
+        if cfg.train.head_units != self.head_units:
+            raise ValueError(f"this shared head has {self.head_units} hidden units, the trial wants "
+                             f"{cfg.train.head_units}")
         for variable, value in self._initial:
             variable.assign(value)
         optimizer = self.model.optimizer

@@ -202,7 +202,7 @@ class TransferHyperModel(kt.HyperModel):
         return self.plan(declare(hp.copy(), self.base.tuner)).shared
 
     def _shared_head(self, cfg: RunConfig) -> SharedHead:
-        key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
+        key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size, cfg.train.head_units)
         if key not in self._heads:
             features = self.features(cfg)
             self._heads[key] = SharedHead(features.shape[1], self.data.num_classes, cfg)

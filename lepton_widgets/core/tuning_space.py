@@ -72,6 +72,8 @@ def declare(hp, tuner: TunerConfig) -> dict[str, Any]:
         values["augment"] = hp.Choice("augment", list(tuner.augment))
     if tuner.batch_size is not None:
         values["batch_size"] = hp.Choice("batch_size", [int(b) for b in tuner.batch_size])
+    if tuner.head_units is not None:
+        values["head_units"] = hp.Choice("head_units", [int(u) for u in tuner.head_units])
     for name in TunerConfig.RANGE_FIELDS:
         bounds = getattr(tuner, name)
         if bounds is not None:
@@ -107,7 +109,7 @@ def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str]
     if "augment" in values:
         strength = values.get("augment_strength", DEFAULT_STRENGTH)
         data["augment"] = dataclasses.asdict(augment_policy(values["augment"], strength, base.augment))
-    for key in ("dropout", "l2", "learning_rate", "batch_size"):
+    for key in ("dropout", "l2", "learning_rate", "batch_size", "head_units"):
         if key in values:
             data["train"][key] = values[key]
     cfg = RunConfig.from_dict(data)
@@ -120,7 +122,8 @@ def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str]
 # Base-config fields a searched hyper-parameter overrides: their base value cannot change any trial.
 _OVERRIDDEN = {"backbone": [("backbone", "name")], "frozen_depth": [("backbone", "frozen_depth")],
                "dropout": [("train", "dropout")], "l2": [("train", "l2")],
-               "learning_rate": [("train", "learning_rate")], "batch_size": [("train", "batch_size")]}
+               "learning_rate": [("train", "learning_rate")], "batch_size": [("train", "batch_size")],
+               "head_units": [("train", "head_units")]}
 
 
 def fingerprint(cfg: RunConfig) -> dict[str, Any]:

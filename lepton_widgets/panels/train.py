@@ -55,6 +55,8 @@ def _controls() -> dict[str, w.ValueWidget]:
                                  layout=_LAYOUT),
         "dropout": w.FloatSlider(min=0.0, max=0.95, step=0.05, description="Dropout (head)", style=_WIDE,
                                  layout=_LAYOUT),
+        "head_units": w.BoundedIntText(min=0, max=65536, description="Hidden units (0 = none)", style=_WIDE,
+                                       layout=_LAYOUT),
         "early_stopping_patience": w.BoundedIntText(min=0, max=1000, description="Early stop (0 = off)",
                                                     style=_WIDE, layout=_LAYOUT),
         "seed": w.IntText(description="Seed", style=_WIDE, layout=_LAYOUT),

@@ -95,6 +95,7 @@ def _space_rows() -> dict[str, _SpaceRow]:
     strength = w.FloatRangeSlider(value=(0.1, 0.4), min=0.0, max=1.0, step=0.05, layout=w.Layout(width="260px"))
     dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
     batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
+    units = w.Text(value="0, 64, 256", placeholder="0 = no hidden layer", layout=w.Layout(width="240px"))
     l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
     lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
 
@@ -113,6 +114,8 @@ def _space_rows() -> dict[str, _SpaceRow]:
         _SpaceRow("learning_rate", "Learning rate", lr_box, lr_read, lr_write),
         _SpaceRow("batch_size", "Batch size", batch, lambda: _parse_list(batch.value, int),
                   lambda v: setattr(batch, "value", ", ".join(str(b) for b in v))),
+        _SpaceRow("head_units", "Head width", units, lambda: _parse_list(units.value, int),
+                  lambda v: setattr(units, "value", ", ".join(str(u) for u in v))),
     ]
     return {row.name: row for row in rows}
 

@@ -40,7 +40,9 @@ _FIELDS = {
     "learning_rate": ("train", "learning_rate"), "fine_tune_lr_factor": ("train", "fine_tune_lr_factor"),
     "batch_size": ("train", "batch_size"), "l2": ("train", "l2"), "dropout": ("train", "dropout"),
     "early_stopping_patience": ("train", "early_stopping_patience"), "lr_schedule": ("train", "lr_schedule"),
-    "feature_cache": ("train", "feature_cache"),
+    "feature_cache": ("train", "feature_cache"), "head_units": ("train", "head_units"),
+    "adversarial": ("train", "adversarial"), "adversarial_epsilon": ("train", "adversarial_epsilon"),
+    "adversarial_ratio": ("train", "adversarial_ratio"),
 }
 
 
@@ -76,6 +78,10 @@ class Session(HasTraits):
     early_stopping_patience = Int(TrainConfig.early_stopping_patience)
     lr_schedule = Unicode(TrainConfig.lr_schedule)
     feature_cache = Unicode(TrainConfig.feature_cache)
+    head_units = Int(TrainConfig.head_units)
+    adversarial = Unicode(TrainConfig.adversarial)
+    adversarial_epsilon = Float(TrainConfig.adversarial_epsilon)
+    adversarial_ratio = Float(TrainConfig.adversarial_ratio)
 
     # --- live job state (written by the Runner) ---
     status = Enum(STATUSES, default_value="idle")
