@@ -69,7 +69,30 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
     if stored and stored != split_record(prepared.table):
         raise ValueError(f"the data for run {record.run_id} changed since it was trained: the split no longer "
                          "matches split.json, so its metrics would not be comparable")
-    return evaluate_model(record.load_model(), prepared.split(split), cfg.backbone.image_size)
+    table = prepared.split(split)
+    if record.class_names and list(record.class_names) != table.class_names:
+        # An updated run (core/update.py) may know more classes than its config's data holds: score the
+        # data in the model's own class list, so label indices and outputs agree.
+        from lepton_widgets.core.replay import relabel
+
+        table = relabel(table, record.class_names)
+    return evaluate_model(record.load_model(), table, cfg.backbone.image_size)
+
+
+def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: int = 200,
+           classes: Optional[Sequence[str]] = None, epochs: Optional[int] = None,
+           learning_rate: Optional[float] = None, compare: bool = False, runs_dir: Optional[str | Path] = None,
+           sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
+    """Fine-tune a finished run on new data (a built-in name, folder, zip, csv or DataConfig dict), new
+    classes included, replaying ``replay`` old images; returns the new version (see ``core/update.py``).
+
+    Its ``update.json`` holds the forgetting meter; ``compare=True`` also trains without replay."""
+    from lepton_widgets.core.update import update_run
+
+    record = open_run(run, runs_dir=runs_dir)
+    store = _store(runs_dir) if runs_dir is not None else RunStore(record.path.parent)
+    return update_run(record, new_data, replay=replay, classes=classes, epochs=epochs,
+                      learning_rate=learning_rate, compare=compare, store=store, sink=sink, stop_event=stop_event)
 
 
 def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: int = 3,
@@ -95,3 +118,16 @@ def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: 
     for _, bad in report.frame[~report.frame["status"].isin(["ok", "converted"])].iterrows():
         rows.append({"file": bad["ref"], "label": None, "confidence": None, "top": [], "error": bad["reason"]})
     return pd.DataFrame(rows, columns=["file", "label", "confidence", "top", "error"])
+
+
+def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", name: Optional[str] = None,
+         runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
+         stop_event: Optional[threading.Event] = None, distill_epochs: int = 3) -> RunRecord:
+    """Fuse two or more finished runs into a new run: ``ensemble``, ``uniform-soup``, ``greedy-soup`` or
+    ``distill`` (see ``core/fusion.py``). Its ``fusion.json`` compares the members with the fused model."""
+    from lepton_widgets.core.fusion import fuse as fuse_runs
+
+    records = [open_run(run, runs_dir=runs_dir) for run in runs]
+    store = _store(runs_dir) if runs_dir is not None or not records else RunStore(records[0].path.parent)
+    return fuse_runs(records, method, store=store, name=name, sink=sink, stop_event=stop_event,
+                     distill_epochs=distill_epochs)

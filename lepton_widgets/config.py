@@ -35,6 +35,12 @@ class DataConfig:
     ``dataset`` is a registry name (``fashion_mnist``, ``digits``, ...) or one of the bring-your-own kinds
     ``folder`` (one subfolder per class), ``zip`` (a zip of such a folder) or ``csv`` (``path,label`` rows);
     the bring-your-own kinds read ``path``.
+
+    ``classes`` keeps only these classes, in this order (``None``: every class, in the dataset's order).
+    Whole numbers are read as names, so YAML's ``[0, 1]`` selects the digits ``"0"`` and ``"1"``.
+
+    >>> DataConfig(dataset="digits", classes=[0, 1]).classes
+    ['0', '1']
     """
 
     dataset: str = "fashion_mnist"
@@ -43,8 +49,22 @@ class DataConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     min_class_size: int = 5
+    classes: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        # Class names are strings, but YAML and the CLI's --set read digits' class names as numbers.
+        if isinstance(self.classes, (list, tuple)):
+            self.classes = [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in self.classes]
 
     def validate(self) -> None:
+        if self.classes is not None:
+            if (not isinstance(self.classes, list) or not self.classes
+                    or not all(isinstance(c, str) and c for c in self.classes)):
+                raise ConfigError(f"data.classes must be a non-empty list of class names or null (every class), "
+                                  f"got {self.classes!r}")
+            if len(set(self.classes)) != len(self.classes):
+                twice = sorted({c for c in self.classes if self.classes.count(c) > 1})
+                raise ConfigError(f"data.classes lists a class twice: {twice}")
         if self.dataset in ("folder", "zip", "csv") and not self.path:
             raise ConfigError(f"data.path is required when data.dataset is {self.dataset!r}")
         for name in ("val_fraction", "test_fraction"):

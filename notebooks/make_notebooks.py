@@ -61,6 +61,20 @@ WORKBENCH = [
         "app"),
 ]
 
+# The Predict app for people who do not code: `lepton app --notebook notebooks/predict.ipynb`.
+PREDICT = [
+    new_code_cell(
+        "# Lepton Predict: choose an exported model, upload images, see the answers.\n"
+        "# Serve it with `lepton app --notebook notebooks/predict.ipynb`; in JupyterLab, run all cells.\n"
+        "import os\n\n"
+        "# Before anything imports TensorFlow, or its C++ log lines end up in the page.\n"
+        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = os.environ.get('TF_CPP_MIN_LOG_LEVEL', '3')"),
+    new_code_cell(
+        "from lepton_widgets.apps.predict import build_predict_app\n\n"
+        "app = build_predict_app()  # models come from ./runs (or $LEPTON_RUNS)\n"
+        "app"),
+]
+
 
 def write(cells, name: str) -> None:
     """Write the notebook unless its cells are already these (new cells get random ids: no churn in git)."""
@@ -78,6 +92,7 @@ def main() -> None:
     ROOT.mkdir(exist_ok=True)
     write(QUICKSTART, "01_quickstart.ipynb")
     write(WORKBENCH, "workbench.ipynb")
+    write(PREDICT, "predict.ipynb")
 
 
 if __name__ == "__main__":

@@ -4,13 +4,15 @@ One page load (each starts a kernel that imports TensorFlow) drives the whole st
 click through: pick the digits dataset, unfreeze two blocks with the keyboard on the frozen-depth slider,
 press Train, watch the loss curve gain points while it trains, see the confusion matrix when it ends.
 The run folder is then checked for the choices made in the page, so the clicks demonstrably reached the
-engine. Last, a 12 MB upload checks the launcher's raised websocket limit (Tornado's default of 10 MiB
-would close the connection without a word).
+engine. Then a three-trial search runs in the Search step and its trials table fills in trial by trial.
+Last, a 12 MB upload checks the launcher's raised websocket limit (Tornado's default of 10 MiB would close
+the connection without a word).
 
 The server is started with ``lepton_widgets.apps.launch`` (the code behind ``lepton app``) on a free
 port of 127.0.0.1 with a small setting from ``LEPTON_APP_*`` (small_cnn, 32 px), and is stopped, kernels
-included, whatever happens. Artefacts land in ``test-artifacts/`` (git-ignored): ``workbench.png`` and, on
-failure, ``workbench-failure.png`` and ``voila.log``.
+included, whatever happens. Artefacts land in ``test-artifacts/`` (git-ignored): ``workbench.png``,
+``tuner.png`` (the README's pictures come from these) and, on failure, ``workbench-failure.png`` and
+``voila.log``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from lepton_widgets.apps.browser import (
 )
 from lepton_widgets.apps.launch import VoilaServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -172,7 +174,28 @@ def _story(page, server, tmp_path) -> None:
 
     _screenshot(page, ARTIFACTS / "workbench.png")
 
-    # 5. The launcher's websocket limit: a 12 MB upload (> Tornado's 10 MiB default) arrives whole.
+    # 5. Search: three KerasTuner trials, shown trial by trial, then the picture of the step for the README.
+    max_trials = page.locator(".lepton-tuner-max-trials input")
+    max_trials.fill("3")
+    max_trials.press("Enter")  # a text box sends its value on Enter or blur
+    page.locator(".lepton-tuner-start").click()
+    rows_seen = []
+    started = time.monotonic()
+    while time.monotonic() - started < 240:
+        status = _text(page, ".lepton-tuner-status")
+        rows_seen.append(page.locator(".lepton-trials-table tr.lepton-trial-row").count())
+        if re.search(r"\b(finished|failed|cancelled)\b", status):
+            break
+        time.sleep(0.2)
+    assert "finished" in status, f"the search did not finish: {status!r}; {_text(page, '.lepton-error')!r}"
+    assert page.locator(".lepton-trials-table tr.lepton-trial-row").count() == 3
+    assert len(set(rows_seen)) >= 2, f"the trials table did not fill in trial by trial: {rows_seen[::10]}"
+    page.wait_for_selector(".lepton-parallel .main-svg", timeout=30_000)
+    page.wait_for_selector(".lepton-best-curve .main-svg", timeout=30_000)
+    page.wait_for_timeout(1500)  # let the last figure finish drawing
+    page.locator(".lepton-step-search").screenshot(path=str(ARTIFACTS / "tuner.png"))
+
+    # 6. The launcher's websocket limit: a 12 MB upload (> Tornado's 10 MiB default) arrives whole.
     big = tmp_path / "big_upload.zip"
     with zipfile.ZipFile(big, "w", compression=zipfile.ZIP_STORED) as archive:
         archive.writestr("noise/noise.bin", os.urandom(12 * 2**20))

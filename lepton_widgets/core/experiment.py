@@ -21,14 +21,49 @@ from typing import Optional
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import weights_fingerprint
-from lepton_widgets.core.data import prepare_data, split_record
+from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.envcard import environment_card
-from lepton_widgets.core.evaluation import evaluate_model, evaluate_predictions
+from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
 from lepton_widgets.core.events import (Cancelled, EventSink, RunCancelled, RunFailed, RunFinished, RunStarted,
                                         fanout)
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.run_store import RunRecord, RunStore, RunWriter
 from lepton_widgets.core.training import seed_everything, train_transfer
+
+
+def write_data_files(writer: RunWriter, prepared: PreparedData) -> None:
+    """A run's class names, data report and recorded split (shared with fused runs, core/fusion.py)."""
+    writer.extra["class_names"] = prepared.class_names
+    writer.write_frame("data_report.csv", prepared.report.frame)
+    writer.write_json("data_report.json", prepared.report.to_dict())
+    writer.write_json("split.json", split_record(prepared.table))
+
+
+def write_evaluation_files(writer: RunWriter, evaluation: EvaluationResult, test: SampleTable) -> None:
+    """``evaluation.json``, ``predictions.csv`` and ``metrics.json`` of the test split ``test``."""
+    writer.write_json("evaluation.json", evaluation.to_dict())
+    writer.write_frame("predictions.csv", evaluation.predictions(test))
+    writer.write_json("metrics.json", evaluation.summary())
+
+
+#: Test images attacked for a run's stored robustness (a seeded random subset of larger test splits).
+ROBUSTNESS_MAX_SAMPLES = 1000
+
+
+def write_robustness(writer: RunWriter, model, test: SampleTable, cfg: RunConfig, *,
+                     sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> None:
+    """``robustness.json``: test accuracy under FGSM at 0, half, one and two training epsilons.
+
+    FGSM, not PGD, and at most ``ROBUSTNESS_MAX_SAMPLES`` images: one gradient per batch serves every
+    epsilon, so this costs about three evaluation passes. The Evaluate panel measures PGD on demand.
+    """
+    from lepton_widgets.core.adversarial import ROBUSTNESS_FILE, default_epsilons, robustness_curve
+    from lepton_widgets.core.events import null_sink
+
+    curve = robustness_curve(model, test, default_epsilons(cfg.train.adversarial_epsilon), "fgsm",
+                             image_size=cfg.backbone.image_size, max_samples=ROBUSTNESS_MAX_SAMPLES, seed=cfg.seed,
+                             sink=sink or null_sink, stop_event=stop_event, run_id=writer.run_id)
+    writer.write_json(ROBUSTNESS_FILE, curve.to_dict())
 
 
 def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Optional[EventSink] = None,
@@ -53,10 +88,7 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
     try:
         seed_everything(cfg.seed)
         prepared = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event)
-        writer.extra["class_names"] = prepared.class_names
-        writer.write_frame("data_report.csv", prepared.report.frame)
-        writer.write_json("data_report.json", prepared.report.to_dict())
-        writer.write_json("split.json", split_record(prepared.table))
+        write_data_files(writer, prepared)
         tm = build_transfer_model(cfg, prepared.num_classes)
         writer.write_json("env.json", environment_card(
             cfg.seed, prepared.table.content_hash(),
@@ -73,9 +105,9 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
         else:
             evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, sink=emit, stop_event=stop_event,
                                         run_id=run_id)
-        writer.write_json("evaluation.json", evaluation.to_dict())
-        writer.write_frame("predictions.csv", evaluation.predictions(test))
-        writer.write_json("metrics.json", evaluation.summary())
+        write_evaluation_files(writer, evaluation, test)
+        if cfg.train.adversarial != "none":
+            write_robustness(writer, tm.model, test, cfg, sink=emit, stop_event=stop_event)
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))
         return writer.finalize("finished")

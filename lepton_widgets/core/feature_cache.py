@@ -4,6 +4,8 @@ When every backbone block is frozen and no augmentation is on, the backbone's ou
 changes during training, so recomputing it every step wastes two orders of magnitude of CPU time. The
 cache stores the pooled features per split on disk, keyed by everything that determines them: the rows
 (content hashes and labels, in order), the backbone, its weights, the image size and the normalisation.
+Each split has its own file, so a hyper-parameter search extracts only the rows it scores (train and val)
+and never touches the test split; the final run then finds those two and extracts the test rows alone.
 
 Example:
     >>> key = feature_key(rows_hash="abc", backbone="mobilenet_v2", weights="sha:123",
@@ -46,21 +48,28 @@ def rows_hash(table: SampleTable) -> str:
     return digest.hexdigest()
 
 
+def forward_function(extractor, image_size: int):
+    """``extractor`` in inference mode as one traced function. Its batch dimension is None, so the smaller
+    last batch, and every further split passed the same function, reuse one graph instead of tracing again."""
+    return tf.function(lambda images: extractor(images, training=False),
+                       input_signature=[tf.TensorSpec((None, image_size, image_size, 3), tf.float32)])
+
+
 def extract_features(extractor, table: SampleTable, image_size: int, batch_size: int,
                      sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                     run_id: str = "", task: str = "extract features", out: Optional[BinaryIO] = None):
+                     run_id: str = "", task: str = "extract features", out: Optional[BinaryIO] = None,
+                     forward=None):
     """Run ``extractor`` (pixels -> pooled features) over ``table`` in row order, streaming from disk.
 
     Returns a float32 array (N, D). With ``out`` (a binary file), the features are written there as a
     ``.npy`` file batch by batch instead, so the whole array is never in memory at once (all of
     Fashion-MNIST at 96 px through MobileNetV2 is 70,000 x 1280 floats, 358 MB); returns None then.
-    ``model.predict`` would hold every batch and then a concatenated copy: twice that.
+    ``model.predict`` would hold every batch and then a concatenated copy: twice that. ``forward`` is a
+    ``forward_function(extractor, image_size)`` to reuse across calls (default: a new one, traced once).
     """
     n, dim = len(table), int(extractor.output_shape[-1])
     dataset = make_dataset(table, image_size, batch_size, shuffle=False, with_labels=False)
-    # A batch dimension of None: the smaller last batch reuses the same graph instead of tracing again.
-    forward = tf.function(lambda images: extractor(images, training=False),
-                          input_signature=[tf.TensorSpec((None, image_size, image_size, 3), tf.float32)])
+    forward = forward or forward_function(extractor, image_size)
     result = None
     if out is None:
         result = np.empty((n, dim), dtype=np.float32)
@@ -84,30 +93,44 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     return result
 
 
-def cached_features(tm, table: SampleTable, weights: str, image_size: int, batch_size: int,
-                    sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                    run_id: str = "") -> tuple[np.ndarray, bool]:
-    """Features of ``table`` through ``tm``'s frozen backbone, from the cache when possible.
+def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,
+                          sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
+                          run_id: str = "") -> tuple[dict[str, np.ndarray], bool]:
+    """Features of each table (a split) through ``tm``'s frozen backbone, each from its own cache file.
 
-    Returns ``(features, hit)``: a read-only memory map of the cached ``.npy`` file (index it to get
-    in-memory copies of the rows you need), and whether it was on disk already.
+    Returns ``({name: features}, hit)``: read-only memory maps of the cached ``.npy`` files (index them
+    to get in-memory copies of the rows you need), and whether every one was on disk already. The
+    missing ones are extracted in turn with one traced function, and ``tm.feature_extractor()`` is
+    called only then: a search or run that finds everything cached never builds the backbone.
     """
-    key = feature_key(
-        rows=rows_hash(table),
-        backbone=tm.spec.name,
-        weights=weights_fingerprint(tm.spec, weights),
-        image_size=image_size,
-        normalization=tm.spec.normalization_for(weights),
-    )
-    path = cache_dir("features") / f"{key}.npy"
-    if path.exists():
-        try:
-            features = np.load(path, mmap_mode="r")
-            if features.shape == (len(table), tm.spec.feature_dim):
-                return features, True
-        except (OSError, ValueError):
-            pass  # a damaged cache file is recomputed and replaced below
-    extractor = tm.feature_extractor()
-    atomic_write(path, lambda out: extract_features(extractor, table, image_size, batch_size, sink, stop_event,
-                                                     run_id, out=out), suffix=".npy")
-    return np.load(path, mmap_mode="r"), False
+    paths = {name: _cache_path(tm.spec, table, weights, image_size) for name, table in tables.items()}
+    found = {name: features for name, path in paths.items()
+             if (features := _load_valid(path, len(tables[name]), tm.spec.feature_dim)) is not None}
+    missing = [name for name in tables if name not in found]
+    if missing:
+        extractor = tm.feature_extractor()
+        forward = forward_function(extractor, image_size)
+        for name in missing:
+            atomic_write(paths[name], lambda out, name=name: extract_features(
+                extractor, tables[name], image_size, batch_size, sink, stop_event, run_id,
+                task=f"extract features ({name})", out=out, forward=forward), suffix=".npy")
+            found[name] = np.load(paths[name], mmap_mode="r")
+    return {name: found[name] for name in tables}, not missing
+
+
+def _cache_path(spec, table: SampleTable, weights: str, image_size: int):
+    key = feature_key(rows=rows_hash(table), backbone=spec.name, weights=weights_fingerprint(spec, weights),
+                      image_size=image_size, normalization=spec.normalization_for(weights))
+    return cache_dir("features") / f"{key}.npy"
+
+
+def _load_valid(path, rows: int, dim: int) -> Optional[np.ndarray]:
+    """The cached array at ``path`` when it exists and has the expected shape; None otherwise (a damaged
+    or stale file is then recomputed and atomically replaced)."""
+    if not path.exists():
+        return None
+    try:
+        features = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    return features if features.shape == (rows, dim) else None

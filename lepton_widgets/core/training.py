@@ -5,6 +5,8 @@ backbone's pooled output is fixed, so the head trains on cached features (``feat
 recomputing the backbone each step; the trained weights are then copied into the full model.
 Phase ``fine_tune`` unfreezes down to ``frozen_depth`` and trains the full model at
 ``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen.
+With ``train.adversarial`` on, every phase trains the full model on mixed clean and adversarial batches
+(``core.adversarial.AdversarialTrainer``): attacks perturb pixels, so there are no fixed features to cache.
 
 Example:
     >>> from lepton_widgets.config import RunConfig
@@ -26,10 +28,11 @@ import numpy as np
 import tensorflow as tf
 
 from lepton_widgets.config import RunConfig
+from lepton_widgets.core.adversarial import AdversarialTrainer
 from lepton_widgets.core.callbacks import EventCallback
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.events import EventSink, PhaseStarted, null_sink
-from lepton_widgets.core.feature_cache import cached_features
+from lepton_widgets.core.feature_cache import cached_split_features
 from lepton_widgets.core.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
 
 
@@ -57,8 +60,10 @@ def uses_feature_cache(cfg: RunConfig) -> bool:
     """The head phase trains on cached features unless augmentation is on or the user opted out.
 
     Random weights (``none``) are not cached: they are a function of the seed, not of a weights file.
+    Adversarial training is not cached either: its attacks need gradients through the backbone to the pixels.
     """
-    return cfg.train.feature_cache == "auto" and not cfg.augment.active and cfg.backbone.weights != "none"
+    return (cfg.train.feature_cache == "auto" and not cfg.augment.active and cfg.backbone.weights != "none"
+            and cfg.train.adversarial == "none")
 
 
 def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run_id: str = "",
@@ -89,6 +94,10 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
         result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                               "learning_rate": learning_rate, "cached_features": cached,
                               "trainable_params": tm.trainable_params(), "frozen_depth": tm.frozen_depth})
+        if cfg.train.adversarial != "none":
+            result.phases[-1]["adversarial"] = {"method": cfg.train.adversarial,
+                                                "epsilon": cfg.train.adversarial_epsilon,
+                                                "ratio": cfg.train.adversarial_ratio}
         epoch_offset += len(callback.history)
     freeze_to(tm, target_depth)
     return result
@@ -99,21 +108,24 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
     val_ds = make_dataset(val, size, batch)
-    compile_model(tm.model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
-    tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
-                 callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+    model = tm.model
+    if cfg.train.adversarial != "none":
+        # fit() the wrapper: it shares tm.model's weights and freezing, and tm.model stays a plain model.
+        model = AdversarialTrainer(tm.model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
+                                   cfg.train.adversarial_ratio, seed=cfg.seed)
+    compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
+              callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
 
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
-    # One pass over every split: one traced forward function instead of one per split.
-    features, _ = cached_features(tm, data.table, cfg.backbone.weights, size, batch, sink, stop_event,
-                                  run_id=run_id)
-    split_column = data.table.frame["split"].to_numpy()
-    labels = data.table.label_indices().astype("int32")
-    splits = {name: (np.asarray(features[split_column == name]), labels[split_column == name])
-              for name in ("train", "val", "test")}
-    del features  # the memory map; each split is an in-memory copy now
+    tables = {name: data.split(name) for name in ("train", "val", "test")}
+    features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, sink, stop_event,
+                                        run_id=run_id)
+    # In-memory copies of the memory maps, with their labels.
+    splits = {name: (np.asarray(features[name]), tables[name].label_indices().astype("int32")) for name in tables}
+    del features
     head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
     copy_head_weights(tm.model, head)  # same starting point as the full model's head
     train_ds = _feature_batches(*splits["train"], batch, shuffle_seed=cfg.seed)

@@ -31,18 +31,22 @@ from typing import Any, Optional
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.blocks_info import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.events import Cancelled, EventSink, null_sink
-from lepton_widgets.core.feature_cache import cached_features
+from lepton_widgets.core.feature_cache import cached_split_features
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
 from lepton_widgets.core.tuning_head import SharedHead, can_share
 from lepton_widgets.core.tuning_space import declare, trial_config
+
+#: Batch of the validation features in a head trial (one call per epoch instead of one per training batch).
+VAL_BATCH = 4096
 
 PATH_FEATURES, PATH_IMAGES = "cached features", "images"
 
@@ -97,7 +101,7 @@ def epoch_schedule(phases: list[tuple[str, int]], epochs: Optional[int] = None,
 
 
 class _ExtractorOnDemand:
-    """What ``cached_features`` uses of a TransferModel: its ``spec`` (for the cache key) and, only on a
+    """What ``cached_split_features`` uses of a TransferModel: its ``spec`` (for the cache key) and, only on a
     cache miss, its ``feature_extractor()``. On a hit (a resumed search, a worker, a second search) the
     backbone is then never built: that is seconds per process for MobileNetV2."""
 
@@ -186,7 +190,7 @@ class TransferHyperModel(kt.HyperModel):
             if plan.shared:
                 model, tm = self._shared_head(cfg).reset(cfg), None
             elif plan.fast:
-                features = self.features(cfg)
+                features = self.features(cfg)["train"]
                 model, tm = build_head_model(features.shape[1], self.data.num_classes, cfg), None
             else:
                 tm = build_transfer_model(cfg, self.data.num_classes)
@@ -204,20 +208,21 @@ class TransferHyperModel(kt.HyperModel):
     def _shared_head(self, cfg: RunConfig) -> SharedHead:
         key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size, cfg.train.head_units)
         if key not in self._heads:
-            features = self.features(cfg)
+            features = self.features(cfg)["train"]
             self._heads[key] = SharedHead(features.shape[1], self.data.num_classes, cfg)
         return self._heads[key]
 
-    def features(self, cfg: RunConfig) -> np.ndarray:
-        """Pooled features of every row for ``cfg``'s backbone (a read-only memory map of the disk cache;
-        computed in one pass over the data the first time)."""
+    def features(self, cfg: RunConfig) -> dict[str, np.ndarray]:
+        """Pooled features of the train and val rows for ``cfg``'s backbone (read-only memory maps of the
+        disk cache; extracted the first time). The search never looks at the test rows."""
         key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
         if key not in self._features:
+            tables = {name: self.data.split(name) for name in ("train", "val")}
             # The base batch size, as a normal run's extraction uses (a searched one varies per trial).
-            features, _hit = cached_features(_ExtractorOnDemand(cfg, self.data.num_classes), self.data.table,
-                                             cfg.backbone.weights, cfg.backbone.image_size,
-                                             self.base.train.batch_size, self.sink, self.stop_event,
-                                             run_id=self.run_id)
+            features, _hit = cached_split_features(_ExtractorOnDemand(cfg, self.data.num_classes), tables,
+                                                   cfg.backbone.weights, cfg.backbone.image_size,
+                                                   self.base.train.batch_size, self.sink, self.stop_event,
+                                                   run_id=self.run_id)
             self._features[key] = features
         return self._features[key]
 
@@ -228,6 +233,11 @@ class TransferHyperModel(kt.HyperModel):
             raise kt.errors.FatalRuntimeError("fit() got a model that build() did not just return")
         cfg = plan.config
         callbacks = list(callbacks or [])
+        if self.base.tuner.algorithm != "hyperband":
+            # KerasTuner saves the weights after every improving epoch (SaveBestEpoch) for get_best_models();
+            # "use best" retrains the best config as a normal run instead, so those files would go unread.
+            # On a head search they were a fifth of the time. Hyperband continues trials from them: kept.
+            callbacks = [c for c in callbacks if not isinstance(c, SaveBestEpoch)]
         rows: list[dict] = []
         with stop_is_fatal():
             for phase, first, end in epoch_schedule(plan.phases, epochs, initial_epoch):
@@ -261,15 +271,16 @@ class TransferHyperModel(kt.HyperModel):
         key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
         if key not in self._splits:
             features = self.features(cfg)
-            split = self.data.table.frame["split"].to_numpy()
-            labels = self.data.table.label_indices().astype("int32")
-            self._splits[key] = {name: (tf.constant(np.asarray(features[split == name])),
-                                        tf.constant(labels[split == name])) for name in ("train", "val")}
+            self._splits[key] = {name: (tf.constant(np.asarray(features[name])),
+                                        tf.constant(self.data.split(name).label_indices().astype("int32")))
+                                 for name in ("train", "val")}
         train, val = self._splits[key]["train"], self._splits[key]["val"]
         batch, n_train = cfg.train.batch_size, int(train[1].shape[0])
         train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
             n_train, seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
-        return train_ds, tf.data.Dataset.from_tensor_slices(val).batch(batch), n_train
+        # Validation in as few calls as possible: its metrics are sample means, whatever the batching.
+        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(VAL_BATCH)
+        return train_ds, val_ds, n_train
 
 
 __all__ = ["TransferHyperModel", "TrialPlan", "SearchStopped", "stop_is_fatal", "epoch_schedule", "count_blocks"]

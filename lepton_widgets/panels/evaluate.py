@@ -7,6 +7,10 @@ that trait and shows up to 12 examples of the cell (mistakes off the diagonal, c
 with its Grad-CAM overlay, file reference and confidence. :meth:`EvaluatePanel.select_cell` is the same
 code path without a browser.
 
+The Robustness section measures the run's test accuracy under an adversarial attack (FGSM or PGD) at
+several epsilons (``core/adversarial.py``) in the Runner's worker thread, and plots accuracy against
+epsilon; an adversarially trained run also shows the FGSM curve stored when it was trained.
+
 The heatmap is a new ``FigureWidget`` per run, built complete in its constructor and swapped into the
 panel: under Voilà, changes made to a FigureWidget before it is first displayed never reach the browser,
 and a panel may well be given a run before it is shown.
@@ -35,8 +39,11 @@ from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.run_store import RunRecord
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.state.runner import BusyError
 
 THUMB_PX = 96
+#: (trace name suffix, dash) of the computed and the stored robustness curve.
+_ROBUSTNESS_STYLES = {"computed": "solid", "stored at training": "dash"}
 
 
 def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.FigureWidget:
@@ -53,6 +60,26 @@ def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.Figure
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"},
                       title={"text": "confusion matrix (test split)", "font": {"size": 13}})
     return figure_widget(fig)
+
+
+def robustness_figure(curves: list[tuple[str, dict]]) -> go.FigureWidget:
+    """Accuracy against epsilon, one trace per ``(label, curve dict)`` (``RobustnessCurve.to_dict()``),
+    one point per epsilon; built complete in its constructor (see module doc)."""
+    traces = []
+    for label, curve in curves:
+        epsilons = [float(e) for e in curve["epsilons"]]
+        name = f"{curve['method'].upper()} ({label}, n={curve['n']})"
+        traces.append(go.Scatter(
+            x=epsilons, y=[float(a) for a in curve["accuracy"]], name=name, mode="lines+markers",
+            line={"dash": _ROBUSTNESS_STYLES.get(label, "solid")}, customdata=[e * 255 for e in epsilons],
+            hovertemplate="&epsilon; %{x:.4g} (%{customdata:.1f}/255)<br>accuracy %{y:.3f}<extra>" + name
+                          + "</extra>"))
+    layout = go.Layout(height=300, width=520, margin={"l": 55, "r": 10, "t": 35, "b": 45},
+                       title={"text": "accuracy under attack (test split)", "font": {"size": 13}},
+                       xaxis={"title": "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)", "rangemode": "tozero"},
+                       yaxis={"title": "accuracy", "range": [0, 1.02]},
+                       legend={"orientation": "h", "y": -0.3}, showlegend=len(traces) > 1)
+    return figure_widget(go.Figure(data=traces, layout=layout))
 
 
 def metrics_html(evaluation: dict) -> str:
@@ -93,6 +120,10 @@ class EvaluatePanel(Panel):
     Key widgets: ``metrics`` (HTML), ``confusion`` (the current heatmap FigureWidget, lepton-confusion,
     None until a finished run is shown), ``gallery`` (lepton-gallery: one box per example, each holding the
     image, its Grad-CAM overlay and a caption). ``gallery_items`` holds the :class:`GalleryItem` data shown.
+    Robustness: ``robustness_method``, ``robustness_epsilons`` (comma-separated, pixels in [0, 1]),
+    ``robustness_samples``, ``robustness_button`` (lepton-robustness-button), ``robustness_status`` and
+    ``robustness_plot`` (the accuracy-vs-epsilon FigureWidget inside lepton-robustness, or None);
+    ``robustness_result`` is the last computed :class:`~lepton_widgets.core.adversarial.RobustnessCurve`.
 
     Example:
         >>> from lepton_widgets.state import Runner, Session
@@ -118,13 +149,39 @@ class EvaluatePanel(Panel):
         self.gallery_title = w.HTML()
         self.gallery = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
         self.gallery.add_class("lepton-gallery")
+        robustness = self._build_robustness()
 
         # status too: a failed run bumps neither evaluation nor runs_version, and must stop showing "in progress".
         self.session.observe(self._on_run, names=["current_run", "evaluation", "runs_version", "status"])
         self.session.observe(self._on_selected_cell, names="selected_cell")
         self.reload()
         top = w.HBox([self.confusion_box, w.Box([self.metrics], layout=w.Layout(padding="0 0 0 16px"))])
-        return w.VBox([self.note, top, self.gallery_title, self.gallery])
+        return w.VBox([self.note, top, self.gallery_title, self.gallery, robustness])
+
+    def _build_robustness(self) -> w.Widget:
+        """Controls and plot of the Robustness section (before :meth:`reload`, which fills them)."""
+        style, layout = {"description_width": "90px"}, w.Layout(width="330px")
+        self.robustness_result = None
+        self.robustness_plot: Optional[go.FigureWidget] = None
+        self.robustness_method = w.Dropdown(options=[("FGSM", "fgsm"), ("PGD (10 steps)", "pgd")], value="fgsm",
+                                            description="Attack", style=style, layout=layout)
+        self.robustness_epsilons = w.Text(value="0, 0.005, 0.01, 0.02, 0.03", description="Epsilons",
+                                          tooltip="L-inf radii on pixels in [0, 1], comma-separated",
+                                          style=style, layout=layout)
+        self.robustness_samples = w.BoundedIntText(value=500, min=1, max=10_000_000, description="Max images",
+                                                   style=style, layout=layout)
+        self.robustness_button = w.Button(description="Compute robustness", button_style="info",
+                                          tooltip="Attack the test split at each epsilon (in the background)")
+        self.robustness_button.add_class("lepton-robustness-button")
+        self.robustness_button.on_click(self.compute_robustness)
+        self.robustness_status = w.HTML()
+        self.robustness_box = w.Box()
+        self.robustness_box.add_class("lepton-robustness")
+        self.session.observe(self._sync_robustness_button, names="busy")
+        controls = w.VBox([self.robustness_method, self.robustness_epsilons, self.robustness_samples,
+                           self.robustness_button, self.robustness_status])
+        return w.VBox([w.HTML("<h4>Robustness (adversarial attacks)</h4>"),
+                       w.HBox([controls, self.robustness_box])])
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -152,6 +209,7 @@ class EvaluatePanel(Panel):
             return self._empty(f"Run <code>{html.escape(run_id)}</code> is {html.escape(record.status)}: "
                                "it has no evaluation.")
         self.record, self.evaluation = record, evaluation
+        self._show_stored_robustness()
         self.note.value = (f"Run <code>{html.escape(run_id)}</code>: click a cell of the matrix to see its "
                            "examples with Grad-CAM (where the network looked).")
         self.metrics.value = metrics_html(evaluation)
@@ -171,6 +229,10 @@ class EvaluatePanel(Panel):
         self.note.value = note
         self.metrics.value = ""
         self._set_confusion(None)
+        self.robustness_result = None
+        self._set_robustness_plot(None)
+        self.robustness_status.value = ""
+        self._sync_robustness_button()
 
     def _set_confusion(self, fig: Optional[go.FigureWidget]) -> None:
         old = self.confusion
@@ -180,6 +242,87 @@ class EvaluatePanel(Panel):
         self.confusion_box.children = [fig] if fig is not None else []
         if old is not None:
             old.close()  # its comm is no longer needed once it left the page
+
+    # --- robustness ----------------------------------------------------------------------------
+
+    def _stored_curve(self) -> Optional[dict]:
+        if self.record is None:
+            return None
+        from lepton_widgets.core.adversarial import stored_robustness  # deferred: imports Keras
+
+        try:
+            curve = stored_robustness(self.record)
+        except (ValueError, KeyError, TypeError) as error:  # a damaged file must not break the panel
+            self.robustness_status.value = f"robustness.json unreadable: {html.escape(str(error))}"
+            return None
+        return curve.to_dict() if curve is not None else None
+
+    def _show_stored_robustness(self) -> None:
+        self.robustness_result = None
+        self.robustness_status.value = ""
+        stored = self._stored_curve()
+        self._set_robustness_plot(robustness_figure([("stored at training", stored)]) if stored else None)
+        self._sync_robustness_button()
+
+    def _set_robustness_plot(self, fig: Optional[go.FigureWidget]) -> None:
+        old = self.robustness_plot
+        self.robustness_plot = fig
+        self.robustness_box.children = [fig] if fig is not None else []
+        if old is not None:
+            old.close()
+
+    def _sync_robustness_button(self, _change=None) -> None:
+        self.robustness_button.disabled = self.record is None or self.session.busy
+
+    def compute_robustness(self, _button=None) -> None:
+        """What the button does: attack the current run's test split at each epsilon in the Runner's worker
+        thread, then plot accuracy against epsilon. Bad epsilons or a busy runner are reported in
+        ``robustness_status``; nothing starts."""
+        record = self.record
+        if record is None:
+            self.robustness_status.value = "Train a run, or reopen a finished one, first."
+            return
+        from lepton_widgets.core.adversarial import parse_epsilons  # deferred: imports Keras
+
+        try:
+            epsilons = parse_epsilons(self.robustness_epsilons.value)
+        except ValueError as error:
+            self.robustness_status.value = f"<span style='color:#b00020'>{html.escape(str(error))}</span>"
+            return
+        method, max_samples = self.robustness_method.value, int(self.robustness_samples.value)
+
+        def work(stop_event):
+            from lepton_widgets.core.adversarial import robustness_curve, run_test_table
+            from lepton_widgets.core.gallery import run_model
+
+            try:
+                return robustness_curve(run_model(record), run_test_table(record), epsilons, method,
+                                        max_samples=max_samples, seed=record.config.seed,
+                                        sink=self.runner.on_event, stop_event=stop_event, run_id=record.run_id)
+            except Exception as error:
+                self.robustness_status.value = (f"<span style='color:#b00020'>failed: {type(error).__name__}: "
+                                                f"{html.escape(str(error))}</span>")
+                raise
+
+        def done(curve):
+            summary = ", ".join(f"{e:g}: {a:.3f}" for e, a in zip(curve.epsilons, curve.accuracy))
+            self.session.message = f"robustness ({method}) on {curve.n} test images: {summary}"
+            if self.record is None or self.record.path != record.path:
+                return  # another run is shown now; this curve belongs to the old one
+            self.robustness_result = curve
+            curves = [("computed", curve.to_dict())]
+            stored = self._stored_curve()
+            if stored is not None:
+                curves.append(("stored at training", stored))
+            self._set_robustness_plot(robustness_figure(curves))
+            self.robustness_status.value = f"accuracy by epsilon: {html.escape(summary)}"
+
+        try:
+            self.runner.submit("robustness", work, done)
+        except BusyError as error:
+            self.robustness_status.value = html.escape(str(error))
+            return
+        self.robustness_status.value = f"attacking up to {max_samples} test images with {method.upper()}..."
 
     # --- cells and gallery ----------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ worker thread and its events arrive here as Session trait changes (history, prog
 from that thread. The curves are a Plotly ``FigureWidget`` built with its four traces in the constructor
 (under Voilà, changes made before a FigureWidget is first displayed never reach the browser) and then
 only have their x/y replaced, inside ``batch_update()`` so one epoch is one message.
+The adversarial-training toggles (attack, epsilon, share of each batch) are Session traits like the rest;
+epsilon and share are greyed out while the attack is off.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -60,6 +62,15 @@ def _controls() -> dict[str, w.ValueWidget]:
         "early_stopping_patience": w.BoundedIntText(min=0, max=1000, description="Early stop (0 = off)",
                                                     style=_WIDE, layout=_LAYOUT),
         "seed": w.IntText(description="Seed", style=_WIDE, layout=_LAYOUT),
+        # Adversarial training (core/adversarial.py): epsilon is on pixels scaled to [0, 1].
+        "adversarial": w.Dropdown(options=[("off", "none"), ("FGSM", "fgsm"), ("PGD", "pgd")],
+                                  description="Adversarial training", style=_WIDE, layout=_LAYOUT),
+        "adversarial_epsilon": w.BoundedFloatText(min=0.0, max=1.0, step=0.005, description="Attack epsilon",
+                                                  tooltip="L-inf radius on pixels in [0, 1]; 8/255 is about 0.031",
+                                                  style=_WIDE, layout=_LAYOUT),
+        "adversarial_ratio": w.BoundedFloatText(min=0.0, max=1.0, step=0.05, description="Adversarial share",
+                                                tooltip="fraction of each batch replaced by attacked images",
+                                                style=_WIDE, layout=_LAYOUT),
     }
 
 
@@ -100,6 +111,10 @@ class TrainPanel(Panel):
         self.controls = _controls()
         for trait, control in self.controls.items():
             w.link((session, trait), (control, "value"))
+        self.adversarial_note = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
+        self.adversarial_note.add_class("lepton-adversarial-note")
+        session.observe(self._on_adversarial, names=["adversarial", "adversarial_epsilon", "adversarial_ratio"])
+        self._on_adversarial()
 
         self.train_button = w.Button(description="Train", button_style="success", tooltip="Train a new run")
         self.train_button.add_class("lepton-train-button")
@@ -133,7 +148,7 @@ class TrainPanel(Panel):
         self._on_status()
         self._on_error()
 
-        settings = w.VBox(list(self.controls.values()), layout=w.Layout(min_width="340px"))
+        settings = w.VBox(list(self.controls.values()) + [self.adversarial_note], layout=w.Layout(min_width="340px"))
         live = w.VBox([w.HBox([self.train_button, self.stop_button]), self.progress, self.status, self.curves,
                        self.error], layout=w.Layout(flex="1 1 auto"))
         return w.HBox([settings, live])
@@ -153,6 +168,17 @@ class TrainPanel(Panel):
         self.runner.stop()
 
     # --- Session -> widgets (may run in the worker thread) ------------------------------------------
+
+    def _on_adversarial(self, _change=None) -> None:
+        """Epsilon and share only matter with an attack chosen; say what they mean in pixel terms."""
+        session = self.session
+        off = session.adversarial == "none"
+        self.controls["adversarial_epsilon"].disabled = off
+        self.controls["adversarial_ratio"].disabled = off
+        self.adversarial_note.value = "" if off else (
+            f"<small>{session.adversarial.upper()} at &epsilon; = {session.adversarial_epsilon:g} "
+            f"(&asymp; {session.adversarial_epsilon * 255:.1f}/255 per pixel) on {session.adversarial_ratio:.0%} "
+            "of each batch; no feature cache, so training is slower.</small>")
 
     def _on_history(self, _change=None) -> None:
         rows = list(self.session.history)

@@ -217,6 +217,7 @@ class TunerPanel(Panel):
                                              ("Hyperband", "hyperband")], description="Tuner", style=_WIDE)
         self.max_trials = w.BoundedIntText(value=10, min=1, max=10000, description="Max trials", style=_WIDE,
                                            layout=w.Layout(width="220px"))
+        self.max_trials.add_class("lepton-tuner-max-trials")
         self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs/trial", style=_WIDE,
                                        tooltip="head epochs per trial; 0 = the Train step's epochs",
                                        layout=w.Layout(width="220px"))

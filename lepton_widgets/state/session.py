@@ -30,7 +30,7 @@ _FIELDS = {
     "name": (None, "name"), "seed": (None, "seed"),
     "dataset": ("data", "dataset"), "data_path": ("data", "path"), "max_per_class": ("data", "max_per_class"),
     "val_fraction": ("data", "val_fraction"), "test_fraction": ("data", "test_fraction"),
-    "min_class_size": ("data", "min_class_size"),
+    "min_class_size": ("data", "min_class_size"), "data_classes": ("data", "classes"),
     "backbone": ("backbone", "name"), "weights": ("backbone", "weights"),
     "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
     "flip": ("augment", "flip"), "rotation": ("augment", "rotation"), "zoom": ("augment", "zoom"),
@@ -58,6 +58,7 @@ class Session(HasTraits):
     val_fraction = Float(DataConfig.val_fraction)
     test_fraction = Float(DataConfig.test_fraction)
     min_class_size = Int(DataConfig.min_class_size)
+    data_classes = List(Unicode(), default_value=None, allow_none=True)  # None: every class of the dataset
     backbone = Unicode(BackboneConfig.name)
     weights = Unicode(BackboneConfig.weights)
     frozen_depth = Int(None, allow_none=True)
@@ -111,7 +112,8 @@ class Session(HasTraits):
     def _status_changed(self, change) -> None:
         self.busy = change["new"] in BUSY_STATUSES
 
-    @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size", "seed")
+    @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size",
+             "data_classes", "seed")
     def _data_settings_changed(self, change) -> None:
         # A checked dataset describes the old settings; previews must not keep showing it as current.
         self.prepared = None

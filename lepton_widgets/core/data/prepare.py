@@ -1,9 +1,11 @@
 """``prepare_data``: from a :class:`DataConfig` to validated, deduplicated, capped and split data.
 
 Steps: look the dataset up in the registry; its loader reads and validates every file or sample (emitting
-Progress events with task ``validate`` and honouring the stop event); duplicates and unusable classes are
-handled (``report.py``); ``max_per_class`` is applied with the seed; the stratified split is assigned with
-the seed; warnings about tiny or imbalanced classes are added from the counts that will really be used.
+Progress events with task ``validate`` and honouring the stop event); only the ``classes`` asked for are
+kept (in that order); duplicates and unusable classes are handled (``report.py``); ``max_per_class`` is
+applied with the seed; the stratified split is assigned with the seed; warnings about tiny or imbalanced
+classes are added from the counts that will really be used. Capping and splitting are seeded per class,
+so keeping fewer classes leaves the kept classes' rows and splits exactly as they are with every class.
 
 Example:
     >>> from lepton_widgets.config import DataConfig
@@ -14,6 +16,9 @@ Example:
     (200, ['test', 'train', 'val'])
     >>> {e.task for e in sink.of_kind("progress")}
     {'validate'}
+    >>> some = prepare_data(DataConfig(dataset="digits", max_per_class=20, classes=["7", "1"]), seed=1)
+    >>> some.class_names, len(some.table)
+    (['7', '1'], 40)
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import threading
 from typing import Optional
 
 from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.registry import LoadContext, get_dataset
+from lepton_widgets.core.data.registry import LoadContext, LoadedData, get_dataset
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class
 from lepton_widgets.core.data.table import DataError, PreparedData
@@ -30,12 +35,13 @@ from lepton_widgets.core.events import EventSink, check_stop
 
 
 def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = None,
-                 stop_event: Optional[threading.Event] = None, run_id: str = "") -> PreparedData:
+                 stop_event: Optional[threading.Event] = None, run_id: str = "",
+                 min_classes: int = 2) -> PreparedData:
     """Load, validate, deduplicate, cap and split ``data_cfg``'s dataset with ``seed``.
 
-    Raises :class:`DataError` when nothing sensible remains (fewer than 2 usable classes, a class with
-    fewer than 3 usable samples); its ``report`` attribute then holds what validation found. Raises
-    :class:`~lepton_widgets.core.events.Cancelled` when ``stop_event`` is set.
+    Raises :class:`DataError` when nothing sensible remains (fewer than ``min_classes`` usable classes, a
+    class with fewer than 3 usable samples); its ``report`` attribute then holds what validation found.
+    Raises :class:`~lepton_widgets.core.events.Cancelled` when ``stop_event`` is set.
     """
     try:
         data_cfg.validate()
@@ -44,7 +50,8 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
     spec = get_dataset(data_cfg.dataset)
     loaded = spec.loader(data_cfg, LoadContext(sink=sink, stop_event=stop_event, run_id=run_id))
     check_stop(stop_event)
-    table, report = build_report(loaded)
+    loaded = keep_classes(loaded, data_cfg.classes)
+    table, report = build_report(loaded, min_classes)
     table, note = cap_per_class(table, data_cfg.max_per_class, seed)
     if note:
         report.notes.append(note)
@@ -53,3 +60,27 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
     report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
     table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
     return PreparedData(table=table, report=report)
+
+
+def keep_classes(loaded: LoadedData, classes: Optional[list[str]]) -> LoadedData:
+    """Only the records of ``classes``, which become the class list in that order (``None``: all).
+
+    Raises :class:`DataError` naming the available classes when one of ``classes`` is not in the data.
+    """
+    if classes is None:
+        return loaded
+    labels = loaded.records["label"]
+    present = [name for name in labels.dropna().astype(str).unique() if name]
+    available = list(loaded.class_names) + sorted(set(present) - set(loaded.class_names))
+    unknown = [name for name in classes if name not in available]
+    if unknown:
+        raise DataError(f"data.classes: {', '.join(map(repr, unknown))} not found in {loaded.source or 'the data'}; "
+                        f"available classes: {', '.join(map(repr, available))}")
+    kept = labels.isin(classes)
+    notes = list(loaded.notes)
+    if len(classes) < len(available):
+        notes.append(f"classes: keeping {len(classes)} of {len(available)} classes ({', '.join(classes)}); "
+                     f"{int((~kept).sum()):,} samples of the other classes left out.")
+    return LoadedData(records=loaded.records[kept].reset_index(drop=True), class_names=list(classes),
+                      arrays=loaded.arrays, modality=loaded.modality, source=loaded.source, notes=notes,
+                      warnings=list(loaded.warnings))

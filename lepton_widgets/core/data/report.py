@@ -31,8 +31,11 @@ IMBALANCE_RATIO = 3.0
 _MAX_EXAMPLES = 3
 
 
-def build_report(loaded: LoadedData) -> tuple[SampleTable, DataReport]:
-    """Deduplicate and check classes; :class:`DataError` (with ``.report``) when the data is unusable."""
+def build_report(loaded: LoadedData, min_classes: int = 2) -> tuple[SampleTable, DataReport]:
+    """Deduplicate and check classes; :class:`DataError` (with ``.report``) when the data is unusable.
+
+    ``min_classes`` is 2 for data a classifier is trained on alone; new data for an update may hold a
+    single class (core/update.py), since the run being updated brings the others."""
     records = loaded.records.reset_index(drop=True).copy()
     warnings = list(loaded.warnings)
     _mark_duplicates(records, warnings)
@@ -48,7 +51,7 @@ def build_report(loaded: LoadedData) -> tuple[SampleTable, DataReport]:
     report = DataReport(frame=records[list(REPORT_COLUMNS)],
                         class_counts={name: int(counts[name]) for name in class_names},
                         warnings=warnings, notes=list(loaded.notes))
-    _check_classes(report, class_names)
+    _check_classes(report, class_names, min_classes)
     frame = records.loc[usable, list(SAMPLE_COLUMNS)].reset_index(drop=True)
     frame["array_index"] = frame["array_index"].fillna(-1).astype(np.int64)
     frame["path"] = frame["path"].astype(object).where(frame["path"].notna(), None)
@@ -80,14 +83,16 @@ def _mark_duplicates(records: pd.DataFrame, warnings: list[str]) -> None:
                         f"only the first copy is used, so check the labels: {examples}")
 
 
-def _check_classes(report: DataReport, class_names: list[str]) -> None:
+def _check_classes(report: DataReport, class_names: list[str], min_classes: int = 2) -> None:
     def fail(message: str) -> None:
         report.errors.append(message)
         raise DataError(message, report=report)
 
-    if len(class_names) < 2:
+    if len(class_names) < min_classes:
         found = f"only {class_names[0]!r}" if class_names else "none"
-        fail(f"at least 2 classes with usable samples are needed; found {found}. {_skip_summary(report)}")
+        needed = f"at least {min_classes} classes with usable samples are" if min_classes > 1 else \
+            "a class with usable samples is"
+        fail(f"{needed} needed; found {found}. {_skip_summary(report)}")
     small = {name: n for name, n in report.class_counts.items() if n < MIN_PER_CLASS}
     if small:
         listed = ", ".join(f"{name!r} has {n}" for name, n in small.items())

@@ -1,0 +1,70 @@
+"""The Predict app: one page for people who do not code — choose an exported model, upload images, read
+the answers (top classes, confidence, Grad-CAM for Keras models).
+
+This module only composes: a header whose status line mirrors ``session.status`` / ``session.message``,
+and the :class:`~lepton_widgets.panels.predict.PredictPanel`, around one Session and one Runner. Serve it
+with Voilà like the workbench::
+
+    $ lepton app --notebook notebooks/predict.ipynb
+
+Example:
+    >>> app = PredictApp(runs_dir="/tmp/lepton-doc-empty-runs")   # doctest: +SKIP
+    >>> app.panel.model.options                                    # doctest: +SKIP
+    ()
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Optional
+
+import ipywidgets as w
+
+from lepton_widgets.state.runner import Runner
+from lepton_widgets.state.session import Session
+
+
+class PredictApp:
+    """Header + Predict panel. Pass ``session`` / ``runner`` to share them with other cells."""
+
+    title = "Lepton Predict"
+
+    def __init__(self, session: Optional[Session] = None, runner: Optional[Runner] = None,
+                 runs_dir: Optional[str | Path] = None) -> None:
+        from lepton_widgets.apps.workbench import quiet_tensorflow_import
+        from lepton_widgets.panels.predict import TOP_K, PredictPanel
+
+        quiet_tensorflow_import()  # predicting imports TensorFlow; do it now, without its start-up noise
+        self.session = session or Session()
+        self.runner = runner or Runner(self.session, runs_dir=runs_dir)
+        self.panel = PredictPanel(self.session, self.runner)
+        self.status_line = w.HTML(layout=w.Layout(margin="0 0 0 16px"))
+        self.status_line.add_class("lepton-app-status")
+        intro = w.HTML("Choose a model, then upload one or more images. Each image gets the model's top "
+                       f"{TOP_K} classes with their confidence; for Keras models, the coloured map shows where the "
+                       "model looked (Grad-CAM). Confidence is the model's own estimate, not a guarantee: see the "
+                       "model card next to each export for what the model was and was not tested on.")
+        header = w.HBox([w.HTML(f"<h2 style='margin:4px 0'>{html.escape(self.title)}</h2>"), self.status_line],
+                        layout=w.Layout(align_items="center"))
+        self.widget = w.VBox([header, intro, self.panel.widget])
+        self.widget.add_class("lepton-predict-app")
+        self.session.observe(self._show_status, names=["status", "message"])
+        self._show_status()
+
+    def _show_status(self, change=None) -> None:
+        status, message = self.session.status, self.session.message
+        colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(status, "#555")
+        shown = "ready" if status == "idle" else status
+        self.status_line.value = (f"<span style='color:{colour};font-weight:600'>{html.escape(shown)}</span>"
+                                  + (f" <span style='color:#333'>{html.escape(message)}</span>" if message else ""))
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def build_predict_app(**kwargs: Any) -> PredictApp:
+    """The Predict app with the default run store (``./runs`` or ``$LEPTON_RUNS``); the notebook calls this."""
+    return PredictApp(**kwargs)

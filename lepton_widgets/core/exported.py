@@ -1,0 +1,174 @@
+"""Use an exported model: open it with its own runtime and predict image files, with Grad-CAM for Keras.
+
+What the Predict app needs, without widgets: :func:`available_models` lists what can be chosen (every
+verified export in the run store, and every finished run's own ``model.keras``), :func:`open_model`
+opens one of those (or a user's ``.keras`` file, through :mod:`~lepton_widgets.core.safe_load`), and
+:func:`predict_files` validates image files like training data (unreadable files get a reason instead of
+a prediction; odd formats are converted on a copy), resizes them to the model's input and returns the
+top classes with their confidence.
+
+Grad-CAM (:mod:`~lepton_widgets.core.gradcam`) needs the Keras layers and gradients, so it is drawn for
+``.keras`` models only; a TFLite, ONNX or SavedModel file gives predictions, and ``gradcam_note`` says why
+there is no map.
+
+Example (needs a run with exports, so shown rather than run; tests/test_predict_app.py runs it)::
+
+    choices = available_models(RunStore("runs"))
+    model = open_model(choices[0].path)
+    rows = predict_files(model, ["shoe.png"], top_k=3)
+    rows[0].top      # [("Sneaker", 0.93), ("Sandal", 0.05), ("Ankle boot", 0.01)]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from lepton_widgets.core.export import RESULT_FILE, list_exports
+from lepton_widgets.core.export_formats import Predictor, guess_format, load_predictor
+from lepton_widgets.core.run_store import RunRecord, RunStore
+
+GRADCAM_UNAVAILABLE = ("No Grad-CAM for {format} files: it needs the Keras model's layers and gradients. "
+                       "Choose the .keras export (or the run's model) to see where the model looked.")
+
+
+@dataclass
+class ModelChoice:
+    """One model the Predict app offers: a label for people and the path to open."""
+
+    label: str
+    path: str
+    format: str
+    run_id: str = ""
+
+
+@dataclass
+class OpenModel:
+    """An opened model: its predictor, what its outputs mean, and whether Grad-CAM can be drawn."""
+
+    predictor: Predictor
+    class_names: list[str]
+    image_size: int
+    format: str
+    path: str
+    run_id: str = ""
+
+    @property
+    def gradcam_note(self) -> str:
+        return "" if self.predictor.keras_model is not None else GRADCAM_UNAVAILABLE.format(format=self.format)
+
+
+@dataclass
+class Prediction:
+    """One file's outcome: ``top`` [(class, confidence)], the model-size image, its Grad-CAM overlay."""
+
+    name: str
+    top: list[tuple[str, float]] = field(default_factory=list)
+    image: Optional[np.ndarray] = None      # uint8 (S, S, 3): the image as the model saw it
+    overlay: Optional[np.ndarray] = None    # uint8 (S, S, 3) Grad-CAM overlay, Keras models only
+    error: Optional[str] = None
+
+    @property
+    def label(self) -> Optional[str]:
+        return self.top[0][0] if self.top else None
+
+    @property
+    def confidence(self) -> Optional[float]:
+        return self.top[0][1] if self.top else None
+
+
+def available_models(store: RunStore) -> list[ModelChoice]:
+    """Verified exports (newest run first), then each finished run's own ``model.keras``."""
+    choices = []
+    for result in reversed(list_exports(store)):
+        size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
+        choices.append(ModelChoice(f"{result.meta.get('run_id', '?')} · {result.format} export{size}",
+                                   str(result.path), result.format, result.meta.get("run_id", "")))
+    for record in reversed(store.runs(include_incomplete=False)):
+        if record.status == "finished" and record.model_path.exists():
+            choices.append(ModelChoice(f"{record.run_id} · trained model (.keras)", str(record.model_path), "keras",
+                                       record.run_id))
+    return choices
+
+
+def open_model(path: str | Path) -> OpenModel:
+    """Open an export artefact, a run's ``model.keras`` or a user's ``.keras`` file.
+
+    Class names and input size come from the artefact's ``export.json``, or the run folder the file sits
+    in; a lone ``.keras`` file gets its input size from the model and numbered classes.
+    ``UnsafeModelError`` (a ``ValueError``) refuses unsafe files; ``ValueError`` explains other problems.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {path}")
+    format = guess_format(path)
+    meta = _meta_beside(path)
+    predictor = load_predictor(path, format)
+    class_names = [str(c) for c in meta.get("class_names") or []]
+    image_size = meta.get("image_size")
+    if predictor.keras_model is not None:
+        shape = predictor.keras_model.input_shape
+        image_size = image_size or shape[1]
+        outputs = predictor.keras_model.output_shape[-1]
+        class_names = class_names or [f"class {i}" for i in range(outputs)]
+        if len(class_names) != outputs:
+            raise ValueError(f"{path.name}: the model has {outputs} outputs but {len(class_names)} class names")
+    if not image_size or not class_names:
+        raise ValueError(f"{path.name}: no export.json beside it says its classes and input size; open the "
+                         "file from its export folder")
+    return OpenModel(predictor, class_names, int(image_size), format, str(path), meta.get("run_id", ""))
+
+
+def _meta_beside(path: Path) -> dict:
+    """``export.json``'s meta next to an artefact, or the run's facts for a run's ``model.keras``."""
+    beside = path.parent / RESULT_FILE
+    if beside.is_file():
+        try:
+            return json.loads(beside.read_text(encoding="utf-8")).get("meta", {})
+        except json.JSONDecodeError:
+            return {}
+    if path.name == "model.keras" and (path.parent / "run.json").is_file():
+        record = RunRecord(path.parent)
+        return {"class_names": record.class_names, "image_size": record.config.backbone.image_size,
+                "run_id": record.run_id}
+    return {}
+
+
+def predict_files(model: OpenModel, files: Sequence[str | Path], top_k: int = 3, gradcam: bool = True,
+                  names: Optional[Sequence[str]] = None) -> list[Prediction]:
+    """Predict image files, in order; ``names`` are what to call them (defaults to the file names)."""
+    from lepton_widgets.core.data import files_table, make_dataset
+
+    names = list(names) if names is not None else [Path(f).name for f in files]
+    table, report = files_table([str(f) for f in files], model.class_names)
+    by_ref = {str(f): name for f, name in zip(files, names)}
+    out: dict[str, Prediction] = {}
+    for _, bad in report.frame[~report.frame["status"].isin(["ok", "converted"])].iterrows():
+        out[bad["ref"]] = Prediction(by_ref.get(bad["ref"], bad["ref"]), error=str(bad["reason"]))
+    if len(table):
+        images = np.concatenate([np.asarray(b) for b in make_dataset(table, model.image_size, 32,
+                                                                      with_labels=False)])
+        probabilities = model.predictor.predict(images)
+        overlays = _gradcam(model, images) if gradcam else None
+        for i, (ref, p) in enumerate(zip(table.frame["ref"], probabilities)):
+            order = np.argsort(p)[::-1][:top_k]
+            out[ref] = Prediction(by_ref.get(ref, ref), [(model.class_names[j], float(p[j])) for j in order],
+                                  image=np.clip(images[i] + 0.5, 0, 255).astype(np.uint8),
+                                  overlay=None if overlays is None else overlays[i])
+    return [out[str(f)] for f in files if str(f) in out]
+
+
+def _gradcam(model: OpenModel, images: np.ndarray) -> Optional[list[np.ndarray]]:
+    if model.predictor.keras_model is None:
+        return None
+    from lepton_widgets.core.gradcam import gradcam, overlay
+
+    try:
+        result = gradcam(model.predictor.keras_model, images)
+    except ValueError:  # not a lepton transfer model (a user's own .keras): predictions without maps
+        return None
+    return [overlay(np.clip(image, 0, 255).astype(np.uint8), heat) for image, heat in zip(images, result.heatmaps)]

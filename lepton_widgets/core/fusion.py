@@ -1,0 +1,159 @@
+"""Model fusion: combine two or more finished runs into one new run.
+
+Methods (``METHODS``):
+
+``ensemble``
+    Average the members' class probabilities with weights optimised on the validation split (log-loss
+    over the probability simplex, ``core/fusion_ensemble.py``). Members may differ in backbone.
+``uniform-soup`` / ``greedy-soup``
+    Average the members' *weights* into one model of the same size (Wortsman et al. 2022, "Model
+    soups"). Only valid for runs that share architecture and initial weights (``core/fusion_soup.py``).
+    The greedy soup adds members in order of validation accuracy and keeps each one only if the soup's
+    validation accuracy does not drop, so it is never worse than the best member on the validation split.
+``distill``
+    Train one member-sized student on the optimised ensemble's soft labels (``core/fusion_distill.py``).
+
+Every fused model is stored as a normal run (``model.keras``, ``metrics.json``, ``evaluation.json``,
+``predictions.csv``, ``split.json``...), so the Runs and Evaluate panels, ``lepton eval`` and ``lepton
+predict`` work on it, plus ``fusion.json``: the method, the members with their validation and test
+metrics (and ensemble weights or soup membership) and the fused model's own.
+
+This module holds the cheap parts (checks on the runs' configs, the comparison table) and imports no
+TensorFlow; :func:`fuse` loads the engine (``core/fusion_run.py``) when it is called.
+
+Example:
+    >>> import tempfile
+    >>> from lepton_widgets.config import RunConfig
+    >>> from lepton_widgets.core.run_store import RunStore
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> runs = []
+    >>> for seed in (1, 2):
+    ...     writer = store.create(RunConfig(name="m", seed=seed))
+    ...     writer.extra["class_names"] = ["a", "b"]
+    ...     _ = (writer.path / "model.keras").write_bytes(b"")  # stands in for a trained model: only configs are read
+    ...     runs.append(writer.finalize("finished"))
+    >>> check_compatible(runs, "ensemble")
+    Traceback (most recent call last):
+    ...
+    ValueError: ensemble needs runs made on the same data and split, but seed differs: ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any, Optional, Sequence
+
+import pandas as pd
+
+from lepton_widgets.core.events import EventSink
+from lepton_widgets.core.run_store import RunRecord, RunStore
+
+METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
+SOUPS = ("uniform-soup", "greedy-soup")
+FUSION_FILE = "fusion.json"
+
+#: What each method does, in one line (CLI help and the Fusion panel).
+DESCRIPTIONS = {
+    "ensemble": "average the members' predictions with weights optimised on the validation split",
+    "uniform-soup": "average the members' weights (same architecture and initial weights)",
+    "greedy-soup": "add members to a weight average while validation accuracy does not drop",
+    "distill": "train one member-sized model on the ensemble's soft labels",
+}
+
+
+def _fail(method: str, what: str, differences: list[str]) -> None:
+    raise ValueError(f"{method} needs {what}, but " + "; ".join(differences))
+
+
+def _differences(label: str, values: dict[str, Any]) -> list[str]:
+    """``["seed differs: run a 1, run b 2"]`` when the runs do not all have the same value."""
+    if len({repr(v) for v in values.values()}) <= 1:
+        return []
+    shown = ", ".join(f"{run_id} {value!r}" for run_id, value in values.items())
+    return [f"{label} differs: {shown}"]
+
+
+def check_compatible(records: Sequence[RunRecord], method: str) -> None:
+    """Raise ``ValueError`` saying what is wrong when ``records`` cannot be fused with ``method``.
+
+    Checks only what the stored files say (no model is loaded): at least two distinct finished runs with
+    saved models; the same class names, data settings and seed (so the same validation and test rows); the
+    same image size (one model input); for soups also the same backbone, weights source and head. The
+    weight shapes of soup members are checked again when the models are loaded.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+    ids = [r.run_id for r in records]
+    if len(records) < 2:
+        raise ValueError(f"{method} needs at least two runs, got {len(records)}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"a run is listed twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}")
+    unusable = [f"{r.run_id} is {r.status}" for r in records if r.status != "finished"]
+    unusable += [f"{r.run_id} has no saved model" for r in records
+                 if r.status == "finished" and not r.model_path.exists()]
+    if unusable:
+        _fail(method, "finished runs with saved models", unusable)
+    configs = {r.run_id: r.config for r in records}
+    same_data = _differences("class names", {r.run_id: list(r.class_names) for r in records})
+    same_data += _differences("seed", {i: c.seed for i, c in configs.items()})
+    data_fields = [f.name for f in dataclasses.fields(next(iter(configs.values())).data)]
+    for name in data_fields:
+        same_data += _differences(f"data.{name}", {i: getattr(c.data, name) for i, c in configs.items()})
+    if same_data:
+        _fail(method, "runs made on the same data and split", same_data)
+    same_input = _differences("backbone.image_size", {i: c.backbone.image_size for i, c in configs.items()})
+    if same_input:
+        _fail(method, "runs with the same input size (one model input)", same_input)
+    if method in SOUPS:
+        same_arch = _differences("backbone", {i: c.backbone.name for i, c in configs.items()})
+        same_arch += _differences("backbone.weights (the initial weights)",
+                                  {i: c.backbone.weights for i, c in configs.items()})
+        same_arch += _differences("train.head_units", {i: c.train.head_units for i, c in configs.items()})
+        if same_arch:
+            _fail(method, "runs that share architecture and initial weights (fine-tuned from the same "
+                          "start); use ensemble for different models", same_arch)
+
+
+def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
+         sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
+         distill_epochs: int = 3) -> RunRecord:
+    """Fuse ``records`` with ``method`` into a new run in ``store``; returns the stored run.
+
+    Raises ``ValueError`` (from :func:`check_compatible`, or when soup members' weights differ in shape)
+    before anything is written, and :class:`~lepton_widgets.core.events.Cancelled` when ``stop_event``
+    is set. ``distill_epochs`` is the student's training budget (``distill`` only).
+    """
+    check_compatible(records, method)
+    from lepton_widgets.core.fusion_run import run_fusion  # TensorFlow: loaded only when fusing
+
+    return run_fusion(list(records), method, store=store, name=name, sink=sink, stop_event=stop_event,
+                      distill_epochs=distill_epochs)
+
+
+def comparison_frame(record: RunRecord) -> pd.DataFrame:
+    """Members and the fused model of a fused run, one row each, from its ``fusion.json``.
+
+    Columns: ``run_id``, ``role`` (``member``, ``best member`` (by validation accuracy), or the method for
+    the fused row), ``weight`` (ensemble weight, soup membership as 1/0, else empty), ``val_accuracy``,
+    ``val_log_loss``, ``test_accuracy``, ``test_log_loss``. Raises ``ValueError`` for a run that is not a
+    fused run.
+    """
+    fusion = fusion_info(record)
+    if not fusion:
+        raise ValueError(f"run {record.run_id} is not a fused run (it has no fusion.json)")
+
+    def row(run_id: str, role: str, weight, val: dict, test: dict) -> dict:
+        return {"run_id": run_id, "role": role, "weight": weight, "val_accuracy": val.get("accuracy"),
+                "val_log_loss": val.get("log_loss"), "test_accuracy": test.get("accuracy"),
+                "test_log_loss": test.get("log_loss")}
+
+    rows = [row(m["run_id"], "best member" if m["run_id"] == fusion.get("best_member") else "member",
+                m.get("weight"), m["val"], m["test"]) for m in fusion["members"]]
+    rows.append(row(record.run_id, fusion["method"], None, fusion["fused"]["val"], fusion["fused"]["test"]))
+    return pd.DataFrame(rows)
+
+
+def fusion_info(record: RunRecord) -> dict:
+    """The run's ``fusion.json`` ({} for a run that is not fused)."""
+    return record._read_json(FUSION_FILE, {})

@@ -1,0 +1,288 @@
+"""The fusion engine behind :func:`lepton_widgets.core.fusion.fuse`: members' predictions, the fused model,
+and the new run.
+
+Steps: reload the members' data with their config and seed and check it still splits as each member's
+``split.json`` says; load the members' models (soups: check their weights line up); predict the validation
+and test splits with every member (``distill``: the train split too); build the fused model by the chosen
+method; evaluate it on both splits; store it as a new run; reload the stored ``model.keras`` and check that
+it reproduces the fused test probabilities, so what was measured is what was saved.
+
+The fused run's ``config.json`` is the best member's (by validation accuracy; for ``distill``, the member the
+student started from) with a new name: it has the data, seed and image size that ``lepton eval`` and
+``lepton predict`` need. ``fusion.json`` says what the run really is.
+
+Example (loads and predicts models, so shown rather than run; tests/test_fusion.py runs it)::
+
+    from lepton_widgets.core.fusion import fuse
+    record = fuse([store.open(a), store.open(b), store.open(c)], "greedy-soup", store=store)
+    record.metrics["accuracy"], record.path / "fusion.json"
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import keras
+import numpy as np
+
+from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
+from lepton_widgets.core.envcard import environment_card
+from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
+from lepton_widgets.core.events import (Cancelled, EventSink, RunCancelled, RunFailed, RunFinished, RunStarted,
+                                        check_stop, fanout, null_sink)
+from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
+from lepton_widgets.core.fusion import FUSION_FILE, SOUPS
+from lepton_widgets.core.fusion_distill import can_be_student, distill
+from lepton_widgets.core.fusion_ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
+from lepton_widgets.core.fusion_soup import average_weights, check_same_weights, greedy_soup
+from lepton_widgets.core.run_store import RunRecord, RunStore
+
+#: Largest difference allowed between the reloaded model's probabilities and the fused ones (float32 sums).
+RELOAD_TOLERANCE = 1e-4
+#: Test rows used for the reload check: enough to catch a wrong model, bounded in time on big test splits.
+RELOAD_ROWS = 256
+
+
+@dataclass
+class Member:
+    """One member run with its loaded model and its predictions on the splits fusion needs."""
+
+    record: RunRecord
+    model: keras.Model
+    val_probs: np.ndarray
+    test_probs: np.ndarray
+    val: EvaluationResult
+    test: EvaluationResult
+    train_probs: Optional[np.ndarray] = None
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+
+@dataclass
+class Fused:
+    """What a method produced: the model, its probabilities, and what ``fusion.json`` should say."""
+
+    model: keras.Model
+    val_probs: np.ndarray
+    test_probs: np.ndarray
+    member_values: dict[str, float] = field(default_factory=dict)  # ensemble weight or soup membership
+    details: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """Everything a method needs besides the members."""
+
+    prepared: PreparedData
+    image_size: int
+    sink: EventSink
+    stop_event: Optional[threading.Event]
+    run_id: str
+    distill_epochs: int
+
+    def split(self, name: str) -> SampleTable:
+        return self.prepared.split(name)
+
+    def predict(self, model: keras.Model, split: str, task: str) -> np.ndarray:
+        return predict_table(model, self.split(split), self.image_size, sink=self.sink, stop_event=self.stop_event,
+                             run_id=self.run_id, task=task)
+
+
+def _ranked(members: list[Member]) -> list[Member]:
+    """Best first: validation accuracy, then validation log-loss (the tie-break accuracy cannot give)."""
+    return sorted(members, key=lambda m: (-m.val.accuracy, m.val.log_loss))
+
+
+def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
+               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
+               distill_epochs: int = 3) -> RunRecord:
+    """See :func:`lepton_widgets.core.fusion.fuse` (which checks the runs' configs first)."""
+    emit = sink or null_sink
+    config = records[0].config
+    prepared = prepare_data(config.data, config.seed, sink=emit, stop_event=stop_event)
+    recorded = split_record(prepared.table)
+    changed = [r.run_id for r in records if (r.split and r.split != recorded) or r.class_names != prepared.class_names]
+    if changed:
+        raise ValueError(f"the data changed since {', '.join(changed)} trained: the dataset no longer splits as "
+                         "their split.json says, so their predictions cannot be compared; retrain them")
+    models = [r.load_model() for r in records]
+    if method in SOUPS:
+        check_same_weights(models, [r.run_id for r in records])
+    context = Context(prepared, config.backbone.image_size, emit, stop_event, "", distill_epochs)
+    members = [_member(record, model, context, with_train=method == "distill")
+               for record, model in zip(records, models)]
+    ranked = _ranked(members)
+    base = ranked[0]
+    if method == "distill":
+        students = [m for m in ranked if can_be_student(m.model)]
+        if not students:
+            raise ValueError("distill needs at least one member that is a plain trained model (the student "
+                             "starts from it); these are all ensembles")
+        base = students[0]
+    cfg = base.record.config.replace(name=name or f"{method}-of-{len(members)}")
+    writer = store.create(cfg)
+    context.run_id = writer.run_id
+    context.sink = emit = fanout(writer.append_event, sink)
+    emit(RunStarted(run_id=writer.run_id, config=cfg.to_dict()))
+    try:
+        write_data_files(writer, prepared)
+        fused = METHODS[method](members, ranked, base, context)
+        val, test = context.split("val"), context.split("test")
+        class_names = prepared.class_names
+        val_eval = evaluate_predictions(val.label_indices(), fused.val_probs, class_names)
+        test_eval = evaluate_predictions(test.label_indices(), fused.test_probs, class_names,
+                                         refs=test.frame["ref"].tolist(), paths=test.frame["path"].tolist())
+        writer.write_jsonl("history.jsonl", fused.history)
+        write_evaluation_files(writer, test_eval, test)
+        writer.save_model(fused.model)
+        difference = _reload_difference(RunRecord(writer.path), test, fused.test_probs, context)
+        writer.write_json("env.json", environment_card(
+            cfg.seed, prepared.table.content_hash(), fusion=method, members=[m.run_id for m in members],
+            total_params=int(fused.model.count_params())))
+        best = ranked[0]
+        writer.write_json(FUSION_FILE, {
+            "method": method,
+            "best_member": best.run_id,
+            "members": [{"run_id": m.run_id, "name": m.record.config.name, "backbone": m.record.config.backbone.name,
+                         "weight": fused.member_values.get(m.run_id), "val": m.val.summary(),
+                         "test": m.test.summary()} for m in members],
+            "fused": {"val": val_eval.summary(), "test": test_eval.summary()},
+            "gain_over_best_member": {
+                "val_accuracy": val_eval.accuracy - best.val.accuracy,
+                "val_log_loss": val_eval.log_loss - best.val.log_loss,
+                "test_accuracy": test_eval.accuracy - best.test.accuracy,
+                "test_log_loss": test_eval.log_loss - best.test.log_loss},
+            "reload_max_abs_difference": difference,
+            **fused.details,
+        })
+        writer.extra["fusion"] = {"method": method, "members": [m.run_id for m in members]}
+        emit(RunFinished(run_id=writer.run_id, metrics=test_eval.summary()))
+        return writer.finalize("finished")
+    except Cancelled:
+        emit(RunCancelled(run_id=writer.run_id))
+        return writer.finalize("cancelled")
+    except Exception as error:
+        emit(RunFailed(run_id=writer.run_id, error=f"{type(error).__name__}: {error}",
+                       traceback=traceback.format_exc()))
+        writer.finalize("failed", error=f"{type(error).__name__}: {error}")
+        raise
+
+
+def _member(record: RunRecord, model: keras.Model, context: Context, with_train: bool) -> Member:
+    check_stop(context.stop_event)
+    task = f"predict {record.run_id}"
+    val_probs = context.predict(model, "val", task + " (val)")
+    test_probs = context.predict(model, "test", task + " (test)")
+    train_probs = context.predict(model, "train", task + " (train)") if with_train else None
+    names = context.prepared.class_names
+    return Member(record, model, val_probs, test_probs,
+                  val=evaluate_predictions(context.split("val").label_indices(), val_probs, names),
+                  test=evaluate_predictions(context.split("test").label_indices(), test_probs, names),
+                  train_probs=train_probs)
+
+
+def _reload_difference(record: RunRecord, test: SampleTable, expected: np.ndarray, context: Context) -> float:
+    """Largest |difference| between the stored model's probabilities and ``expected`` on the first test rows.
+
+    Raises ``RuntimeError`` when it exceeds :data:`RELOAD_TOLERANCE`: a stored model that does not compute
+    what was measured must not be published as a finished run.
+    """
+    rows = min(len(test), RELOAD_ROWS)
+    head = SampleTable(test.frame.iloc[:rows].reset_index(drop=True), test.class_names, test.arrays,
+                       test.modality, test.source)
+    reloaded = predict_table(record.load_model(), head, context.image_size, sink=context.sink,
+                             stop_event=context.stop_event, run_id=context.run_id, task="check stored model")
+    difference = float(np.max(np.abs(reloaded - np.asarray(expected)[:rows])))
+    if difference > RELOAD_TOLERANCE:
+        raise RuntimeError(f"the stored fused model differs from the fused predictions by {difference:.2e} "
+                           f"(allowed {RELOAD_TOLERANCE:.0e}); not publishing it")
+    return difference
+
+
+# --- methods ------------------------------------------------------------------------------------------
+
+def _ensemble_weights(members: list[Member]) -> np.ndarray:
+    y_val = members[0].val.y_true
+    return optimise_weights([m.val_probs for m in members], y_val)
+
+
+def _ensemble(members: list[Member], ranked: list[Member], base: Member, context: Context) -> Fused:
+    weights = _ensemble_weights(members)
+    y_val = members[0].val.y_true
+    uniform = ensemble_probabilities([m.val_probs for m in members], np.full(len(members), 1 / len(members)))
+    return Fused(
+        model=build_ensemble_model([m.model for m in members], weights, context.image_size),
+        val_probs=ensemble_probabilities([m.val_probs for m in members], weights),
+        test_probs=ensemble_probabilities([m.test_probs for m in members], weights),
+        member_values={m.run_id: float(w) for m, w in zip(members, weights)},
+        details={"weights": {m.run_id: float(w) for m, w in zip(members, weights)},
+                 "weights_objective": "validation log-loss",
+                 "uniform_weights_val_log_loss": evaluate_predictions(
+                     y_val, uniform, context.prepared.class_names).log_loss})
+
+
+def _soup(members: list[Member], ranked: list[Member], base: Member, context: Context, greedy: bool) -> Fused:
+    weight_lists = {m.run_id: m.model.get_weights() for m in members}
+    soup_model = base.model  # its own predictions are already computed; it now holds soups
+    y_val = base.val.y_true
+    cache: dict[tuple, np.ndarray] = {}
+
+    def soup_val(ids: list[str]) -> tuple[float, np.ndarray]:
+        soup_model.set_weights(average_weights([weight_lists[i] for i in ids]))
+        probs = context.predict(soup_model, "val", f"soup of {len(ids)} (val)")
+        cache[tuple(ids)] = probs
+        return float(np.mean(probs.argmax(axis=1) == y_val)), probs
+
+    order = [m.run_id for m in ranked]
+    details: dict = {"order": order}
+    if greedy:
+        chosen, steps = greedy_soup(order, soup_val, first_score=ranked[0].val.accuracy)
+        cache.setdefault((order[0],), ranked[0].val_probs)
+        details["greedy_steps"] = [{"run_id": s["member"], "soup_val_accuracy": s["val_accuracy"],
+                                    "added": s["added"]} for s in steps]
+    else:
+        chosen = order
+    soup_model.set_weights(average_weights([weight_lists[i] for i in chosen]))
+    val_probs = cache.get(tuple(chosen))
+    if val_probs is None:
+        val_probs = context.predict(soup_model, "val", f"soup of {len(chosen)} (val)")
+    details["soup"] = chosen
+    return Fused(model=soup_model, val_probs=val_probs,
+                 test_probs=context.predict(soup_model, "test", f"soup of {len(chosen)} (test)"),
+                 member_values={m.run_id: float(m.run_id in chosen) for m in members}, details=details)
+
+
+def _distill(members: list[Member], ranked: list[Member], base: Member, context: Context) -> Fused:
+    weights = _ensemble_weights(members)
+    soft_labels = ensemble_probabilities([m.train_probs for m in members], weights)
+    names = context.prepared.class_names
+    teacher_val = ensemble_probabilities([m.val_probs for m in members], weights)
+    teacher_test = ensemble_probabilities([m.test_probs for m in members], weights)
+    student = base.record.load_model()  # a fresh copy: the member's own model object stays as it was
+    history = distill(student, base.record.config, context.split("train"), soft_labels, context.split("val"),
+                      context.distill_epochs, sink=context.sink, stop_event=context.stop_event,
+                      run_id=context.run_id)
+    return Fused(
+        model=student,
+        val_probs=context.predict(student, "val", "student (val)"),
+        test_probs=context.predict(student, "test", "student (test)"),
+        member_values={m.run_id: float(w) for m, w in zip(members, weights)},
+        history=history,
+        details={"weights": {m.run_id: float(w) for m, w in zip(members, weights)},
+                 "student_from": base.run_id, "epochs": context.distill_epochs,
+                 "teacher": {"val": evaluate_predictions(base.val.y_true, teacher_val, names).summary(),
+                             "test": evaluate_predictions(base.test.y_true, teacher_test, names).summary()}})
+
+
+METHODS: dict[str, Callable[[list[Member], list[Member], Member, Context], Fused]] = {
+    "ensemble": _ensemble,
+    "uniform-soup": lambda members, ranked, base, context: _soup(members, ranked, base, context, greedy=False),
+    "greedy-soup": lambda members, ranked, base, context: _soup(members, ranked, base, context, greedy=True),
+    "distill": _distill,
+}

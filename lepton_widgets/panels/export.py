@@ -1,0 +1,192 @@
+"""Export panel: pick a finished run, tick formats, Export; then one row per format with its file, size,
+max |diff|, top-1 agreement and pass/fail against the format's tolerance, or the plain reason it could
+not be made here; and the model card.
+
+The export runs in the Runner's worker thread (converting and reloading takes seconds per format), so
+the page stays responsive and Stop works between formats. The engine is
+:func:`lepton_widgets.core.export.export_run`; this panel only collects the choices and shows the result.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session()
+    >>> panel = ExportPanel(session, Runner(session, runs_dir="/tmp/lepton-doc-empty-runs"))
+    >>> panel.run.options, panel.export_button.disabled
+    ((), True)
+    >>> sorted(name for name, box in panel.formats.items() if box.value)[:2]
+    ['keras', 'onnx']
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Optional
+
+import ipywidgets as w
+
+from lepton_widgets.panels.base import Panel
+from lepton_widgets.state.runner import BusyError
+
+_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
+_OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
+#: Format name -> what it is, for the check boxes (kept here: importing core.export_formats pulls in numpy only,
+#: but the panel must not depend on converter details to draw itself).
+FORMAT_LABELS = {
+    "keras": "Keras .keras", "savedmodel": "TF SavedModel", "tflite": "TFLite float32",
+    "tflite-f16": "TFLite float16", "tflite-int8": "TFLite int8", "onnx": "ONNX",
+}
+RESULT_LABELS = {"passed": ("pass", "#1b7f3b"), "failed": ("FAIL", "#b00020"),
+                 "unavailable": ("not available here", "#8a6d00"), "error": ("error", "#b00020")}
+
+
+def results_html(results) -> str:
+    """The per-format table; every row that did not pass says why, in words."""
+    if not results:
+        return ""
+    head = ("<tr><th>format</th><th>result</th><th>file</th><th>size</th><th>max |diff|</th>"
+            "<th>top-1 agreement</th><th>tolerance</th><th>reason</th></tr>")
+    rows = []
+    for r in results:
+        label, colour = RESULT_LABELS[r.status]
+        size = "–" if r.size_bytes is None else (f"{r.size_bytes / 2**20:.2f} MB" if r.size_bytes >= 2**20
+                                                 else f"{r.size_bytes / 1024:.0f} KB")
+        diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
+        top1 = "–" if r.top1_agreement is None else f"{r.top1_agreement:.1%}"
+        path = f"<code style='font-size:11px'>{html.escape(r.path)}</code>" if r.path else "–"
+        rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
+                    f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
+                    f"<td>{diff}</td><td>{top1}</td><td>{html.escape(r.tolerance)}</td>"
+                    f"<td style='max-width:420px'>{html.escape(r.reason)}</td></tr>")
+    return (f"<table class='lepton-export-table' style='border-collapse:collapse' cellpadding='4'>{head}"
+            f"{''.join(rows)}</table>")
+
+
+class ExportPanel(Panel):
+    """Export a finished run in several formats, each verified against the trained model.
+
+    Key widgets: ``run`` (Dropdown of finished runs, newest first), ``formats`` (name -> Checkbox),
+    ``out`` (Text, empty = ``<run>/exports``), ``export_button``, ``message`` (HTML), ``table`` (HTML,
+    lepton-export-table), ``card`` (HTML: the model card's path and text). ``results`` holds the last
+    :class:`~lepton_widgets.core.export.ExportResult` list.
+    """
+
+    title = "Export"
+
+    def build(self) -> w.Widget:
+        self.results: list = []
+        self.report = None
+        self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="520px"))
+        self.refresh_button = w.Button(description="Refresh", tooltip="list runs made elsewhere (CLI)")
+        self.formats = {name: w.Checkbox(value=True, description=label, indent=False,
+                                         layout=w.Layout(width="150px"))
+                        for name, label in FORMAT_LABELS.items()}
+        self.out = w.Text(placeholder="default: <run folder>/exports", description="Out folder",
+                          layout=w.Layout(width="520px"))
+        self.export_button = w.Button(description="Export", button_style="primary", icon="download")
+        self.message = w.HTML()
+        self.table = w.HTML()
+        self.card = w.HTML()
+        for widget, name in ((self.run, "run"), (self.export_button, "export-button"), (self.table, "table"),
+                             (self.message, "message"), (self.card, "card")):
+            widget.add_class(f"lepton-export-{name}")
+
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.export_button.on_click(lambda _: self.export())
+        for box in self.formats.values():
+            box.observe(self._update_button, "value")
+        self.run.observe(self._update_button, "value")
+        self.session.observe(self._on_runs, names=["runs_version", "current_run"])
+        self.session.observe(self._update_button, names="busy")
+        self.refresh()
+        intro = w.HTML("Every file is reloaded with its own runtime (Keras, tf.saved_model, TFLite interpreter, "
+                       "onnxruntime) and compared with the trained model on held-out test images; a file outside "
+                       "its tolerance is not kept.")
+        return w.VBox([intro, w.HBox([self.run, self.refresh_button]), w.HBox(list(self.formats.values()),
+                       layout=w.Layout(flex_flow="row wrap")), self.out, self.export_button, self.message,
+                       self.table, self.card])
+
+    # --- runs -----------------------------------------------------------------------------------
+
+    def _on_runs(self, _change=None) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """List finished runs that have a model, newest first; keep the choice, else the current run, else
+        the newest."""
+        runs = [r for r in self.runner.store.runs(include_incomplete=False)
+                if r.status == "finished" and r.model_path.exists()][::-1]
+        options = []
+        for record in runs:
+            accuracy = record.metrics.get("accuracy")
+            shown = f" – test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+            options.append((f"{record.run_id}{shown}", record.run_id))
+        keep = self.run.value
+        ids = [value for _, value in options]
+        self.run.options = options
+        if keep in ids:
+            self.run.value = keep
+        elif self.session.current_run in ids:
+            self.run.value = self.session.current_run
+        elif ids:
+            self.run.value = ids[0]  # the newest
+        self._update_button()
+
+    def chosen_formats(self) -> list[str]:
+        return [name for name, box in self.formats.items() if box.value]
+
+    def _update_button(self, _change=None) -> None:
+        self.export_button.disabled = self.session.busy or not self.run.value or not self.chosen_formats()
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def export(self) -> Optional[object]:
+        """What the Export button does: start the export in the worker thread (returns the thread)."""
+        run_id, formats = self.run.value, self.chosen_formats()
+        if not run_id or not formats:
+            self.message.value = _ALERT.format("Choose a finished run and at least one format.")
+            return None
+        out = self.out.value.strip() or None
+        store = self.runner.store
+
+        def work(stop_event):
+            from lepton_widgets.core.export import export_run  # TensorFlow: imported in the worker
+
+            return export_run(store.open(run_id), formats, out, sink=self.runner.on_event, stop_event=stop_event)
+
+        def done(report):
+            self.show(report)
+
+        self.results, self.report = [], None
+        self.table.value, self.card.value = "", ""
+        self.message.value = f"Exporting <code>{html.escape(run_id)}</code> as {', '.join(formats)}..."
+        self.session.observe(self._on_status, names="status")  # before the thread starts: it may end at once
+        try:
+            return self.runner.submit("export", work, done)
+        except BusyError as error:
+            self.session.unobserve(self._on_status, names="status")
+            self.message.value = _ALERT.format(html.escape(str(error)))
+            return None
+
+    def _on_status(self, change) -> None:
+        if change["new"] in ("failed", "cancelled"):
+            self.session.unobserve(self._on_status, names="status")
+            why = self.session.last_error or "stopped before it finished"
+            self.message.value = _ALERT.format(f"<b>Export {html.escape(change['new'])}:</b> {html.escape(why)}")
+        elif change["new"] == "finished":
+            self.session.unobserve(self._on_status, names="status")
+
+    def show(self, report) -> None:
+        """Show an :class:`~lepton_widgets.core.export.ExportReport` (also used after a CLI export)."""
+        self.report, self.results = report, list(report.results)
+        passed = sum(r.passed for r in self.results)
+        summary = f"{passed} of {len(self.results)} formats exported and verified in <code>" \
+                  f"{html.escape(str(report.out_dir))}</code>."
+        self.message.value = (_OK if passed == len(self.results) else _ALERT).format(summary)
+        self.session.message = f"exported {passed}/{len(self.results)} formats"
+        self.table.value = results_html(self.results)
+        card = Path(report.card_md) if report.card_md else None
+        if card is not None and card.exists():
+            self.card.value = (f"<details><summary>Model card: <code>{html.escape(str(card))}</code> (and "
+                               f"{html.escape(card.with_suffix('.json').name)})</summary><pre style='white-space:"
+                               f"pre-wrap;font-size:12px'>{html.escape(card.read_text(encoding='utf-8'))}</pre>"
+                               "</details>")

@@ -1,0 +1,283 @@
+"""Update panel: "Update with new data" – fine-tune a finished run on new data with replay, and show the
+forgetting meter.
+
+Choose a finished run, the new data (a built-in dataset, usually with some of its classes, or the path of
+a folder of class folders, a .zip or a .csv) and the replay size, then press Update. The update runs in
+the Runner's worker thread (Stop works between batches; a stopped update leaves no finished version) and
+its epochs reach the Session like a training run's. When it finishes, the panel shows the new version's
+run id and the forgetting meter as a bar chart: old-data accuracy before -> after, new-data accuracy, and
+with "compare" the same bars for the no-replay variant.
+
+For a built-in dataset the classes box is pre-filled with the dataset's classes the chosen run does not
+know yet, so the common case (train on some classes, then add the others) is one click.
+
+The meter is a new ``FigureWidget`` per result, built complete in its constructor and swapped into the
+panel (under Voilà, changes made to a FigureWidget before it is first displayed never reach the browser).
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session()
+    >>> panel = UpdatePanel(session, Runner(session, runs_dir="/tmp/lepton-doc-empty-runs"))
+    >>> panel.update_button.disabled, panel.replay.value
+    (True, 200)
+    >>> panel.update_button.click()          # doctest: +SKIP
+    >>> panel.runner.wait(); panel.meter is not None, panel.version_id   # doctest: +SKIP
+    (True, '20260101-120500-tiny-v2-1a2b3c')
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import ipywidgets as w
+import plotly.graph_objects as go
+
+from lepton_widgets.config import ConfigError
+from lepton_widgets.core.data import get_dataset, list_datasets
+from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.update import DEFAULT_REPLAY, new_data_config, update_info, update_run
+from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.figures import figure_widget
+from lepton_widgets.state.runner import BusyError
+
+PATH_CHOICE = "path"
+JOB = "update"
+_WIDE = {"description_width": "120px"}
+_LAYOUT = w.Layout(width="460px")
+#: Bar colours: with replay, without replay.
+COLOURS = ("#1f77b4", "#d62728")
+
+
+def meter_bars(info: dict) -> list[tuple[str, Optional[float]]]:
+    """(bar label, accuracy) of one ``update.json``'s meter, in the order they are drawn."""
+    meter = info.get("meter") or {}
+    bars = [("old data: before", meter.get("old_before")), ("old data: after", meter.get("old_after"))]
+    if meter.get("new_before") is not None:
+        bars.append(("new data: before", meter.get("new_before")))
+    bars.append(("new data: after", meter.get("new_after")))
+    return bars
+
+
+def meter_figure(info: dict) -> go.FigureWidget:
+    """The forgetting meter of a version (and of its no-replay comparison, if any) as grouped bars."""
+    variants = [(f"replay {info['replay']['used']}" if info["replay"]["used"] else "no replay", info)]
+    compare = info.get("compare")
+    if compare:
+        variants.append(("no replay", {"meter": compare["meter"]}))
+    labels = [label for label, _ in meter_bars(info)]
+    traces = []
+    for (name, variant), colour in zip(variants, COLOURS):
+        values = dict(meter_bars(variant))
+        y = [values.get(label) for label in labels]
+        traces.append(go.Bar(x=labels, y=y, name=name, marker_color=colour,
+                             text=[f"{v:.2f}" if v is not None else "" for v in y], textposition="outside",
+                             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
+    meter = info["meter"]
+    title = (f"forgetting meter: old data {meter['old_before']:.2f} → {meter['old_after']:.2f} "
+             f"(forgetting {meter['forgetting']:+.2f})")
+    if compare:
+        title += f"; without replay {compare['meter']['forgetting']:+.2f}"
+    fig = go.Figure(data=traces, layout={
+        "title": {"text": title, "font": {"size": 13}}, "barmode": "group", "height": 340,
+        "yaxis": {"title": "test accuracy", "range": [0, 1.12]}, "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
+        "legend": {"orientation": "h", "y": -0.15}})
+    return figure_widget(fig)
+
+
+class UpdatePanel(Panel):
+    """The "Update with new data" action and its forgetting meter.
+
+    Key widgets: ``run_choice`` (finished runs), ``data_choice`` (built-in datasets or ``path``), ``path``,
+    ``classes`` (comma-separated, empty: all), ``replay`` (slider), ``epochs`` (0: the run's), ``compare``,
+    ``update_button`` (lepton-update-button), ``stop_button``, ``status``, ``result`` (HTML with the version's
+    run id), ``meter_box`` (lepton-update-meter; holds ``meter``, the chart) and ``error``.
+    ``version_id`` is the run id of the last version made here.
+    """
+
+    title = "Update"
+
+    def build(self) -> w.Widget:
+        self.meter: Optional[go.FigureWidget] = None
+        self.version_id: Optional[str] = None
+        self._mine = False  # whether the Session's current job was started here
+
+        self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_LAYOUT)
+        builtin = list_datasets(modality="image", include_user=False)
+        self.data_choice = w.Dropdown(options=[(name, name) for name in builtin] +
+                                      [("folder / zip / csv (path below)", PATH_CHOICE)],
+                                      description="New data", style=_WIDE, layout=_LAYOUT)
+        self.path = w.Text(description="Path", placeholder="folder of class folders, .zip or .csv",
+                           style=_WIDE, layout=_LAYOUT)
+        self.classes = w.Text(description="Classes", placeholder="comma-separated; empty: every class",
+                              style=_WIDE, layout=_LAYOUT)
+        self.hint = w.HTML()
+        self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10, description="Replay images",
+                                  style=_WIDE, layout=_LAYOUT)
+        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs (0: run's)", style=_WIDE,
+                                       layout=_LAYOUT)
+        self.compare = w.Checkbox(value=False, description="also train without replay (compare)", indent=False)
+
+        self.update_button = w.Button(description="Update", button_style="success",
+                                      tooltip="Fine-tune the run on the new data as a new version")
+        self.update_button.add_class("lepton-update-button")
+        self.update_button.on_click(self._on_update)
+        self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True,
+                                    tooltip="Stop after this batch (no version is kept)")
+        self.stop_button.on_click(lambda _b: self.runner.stop())
+        self.status = w.HTML()
+        self.result = w.HTML()
+        self.result.add_class("lepton-update-result")
+        self.error = w.HTML()
+        self.error.add_class("lepton-error")
+        self.meter_box = w.Box()
+        self.meter_box.add_class("lepton-update-meter")
+
+        self.run_choice.observe(self._on_choice, names="value")
+        self.data_choice.observe(self._on_choice, names="value")
+        self.session.observe(lambda _c: self.refresh_runs(), names="runs_version")
+        self.session.observe(self._on_status, names=["status", "message", "busy", "last_error"])
+        self.refresh_runs()
+        self._on_choice()
+        self._on_status()
+
+        settings = w.VBox([self.run_choice, self.data_choice, self.path, self.classes, self.hint, self.replay,
+                           self.epochs, self.compare])
+        live = w.VBox([w.HBox([self.update_button, self.stop_button]), self.status, self.error, self.result,
+                       self.meter_box])
+        return w.VBox([settings, live])
+
+    # --- choices ---------------------------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        """Re-read the finished runs with a model; keeps the choice when it still exists."""
+        runs = [r for r in self.runner.store.runs(include_incomplete=False)
+                if r.status == "finished" and r.model_path.exists()]
+        options = [(self._label(r), r.run_id) for r in reversed(runs)]
+        ids = [run_id for _label, run_id in options]
+        keep = self.run_choice.value if self.run_choice.value in ids else None
+        if keep is None and self.session.current_run in ids:
+            keep = self.session.current_run
+        self.run_choice.options = options
+        self.run_choice.value = keep if keep is not None else (ids[0] if ids else None)
+        self._on_status()
+
+    @staticmethod
+    def _label(record: RunRecord) -> str:
+        names = record.class_names
+        version = update_info(record).get("version")
+        tag = f" v{version}" if version else ""
+        accuracy = record.metrics.get("accuracy")
+        score = f", acc {accuracy:.2f}" if isinstance(accuracy, float) else ""
+        return f"{record.run_id}{tag} ({len(names)} classes{score})"
+
+    def _parent(self) -> Optional[RunRecord]:
+        if self.run_choice.value is None:
+            return None
+        try:
+            return self.runner.store.open(self.run_choice.value)
+        except FileNotFoundError:
+            return None
+
+    def _on_choice(self, _change=None) -> None:
+        """Show the path box for bring-your-own data; pre-fill the classes the run does not know yet."""
+        is_path = self.data_choice.value == PATH_CHOICE
+        self.path.layout.display = None if is_path else "none"
+        parent = self._parent()
+        known = parent.class_names if parent is not None else []
+        hint = f"The run knows: {', '.join(known)}." if known else "No finished run yet: train one first."
+        if not is_path and self.data_choice.value:
+            available = list(get_dataset(self.data_choice.value).class_names)
+            if available:
+                self.classes.value = ",".join(name for name in available if name not in known)
+                hint += f" {self.data_choice.value} has: {', '.join(available)}."
+        self.hint.value = f"<span style='font-size:12px;color:#555'>{html.escape(hint)}</span>"
+
+    def new_data(self):
+        """The DataConfig the controls describe (``ConfigError`` says what is wrong)."""
+        parent = self._parent()
+        if parent is None:
+            raise ConfigError("choose a finished run to update (train one first)")
+        source = self.path.value.strip() if self.data_choice.value == PATH_CHOICE else self.data_choice.value
+        if not source:
+            raise ConfigError("give the path of a folder of class folders, a .zip or a .csv")
+        classes = [c.strip() for c in self.classes.value.split(",") if c.strip()] or None
+        return parent, new_data_config(source, parent.config, classes)
+
+    # --- actions ---------------------------------------------------------------------------------------
+
+    def _on_update(self, _button=None) -> None:
+        session = self.session
+        try:
+            if self.runner.busy:
+                raise BusyError(f"'{session.job}' is still running; press Stop or wait for it")
+            parent, data_cfg = self.new_data()
+        except (ConfigError, BusyError) as error:
+            self.error.value = _error_html(f"cannot start: {error}")
+            return
+        replay, epochs, compare = self.replay.value, self.epochs.value or None, self.compare.value
+        self.error.value = ""
+        self.result.value = ""
+        session.history, session.evaluation, session.selected_cell = [], {}, None
+        runner = self.runner
+
+        def work(stop_event):
+            return update_run(parent, data_cfg, replay=replay, epochs=epochs, compare=compare, store=runner.store,
+                              sink=runner.on_event, stop_event=stop_event)
+
+        def done(record: RunRecord):
+            session.status = record.status
+            session.current_run = record.run_id
+            session.runs_version += 1
+            if record.status != "finished":
+                session.message = "update stopped: no new version was kept"
+                return
+            session.evaluation = record.evaluation
+            self.show_version(record)
+            meter = update_info(record)["meter"]
+            session.message = (f"old data {meter['old_before']:.3f} -> {meter['old_after']:.3f}, "
+                               f"new data {meter['new_after']:.3f}")
+
+        self._mine = True
+        runner.submit(JOB, work, done)
+
+    def show_version(self, record: RunRecord) -> None:
+        """Show a version's run id and its forgetting meter (also for a version made elsewhere)."""
+        info = update_info(record)
+        if not info:
+            self.result.value = _error_html(f"run {record.run_id} was not made by an update")
+            return
+        self.version_id = record.run_id
+        added = info["classes"]["added"]
+        lines = [f"<b>Version {info['version']}</b> of <code>{html.escape(info['parent'])}</code>: run "
+                 f"<code>{html.escape(record.run_id)}</code>",
+                 f"classes added: {html.escape(', '.join(added) or 'none')}; test accuracy on old + new data "
+                 f"{record.metrics.get('accuracy', float('nan')):.3f}"]
+        if info.get("compare"):
+            lines.append(f"no-replay variant: run <code>{html.escape(info['compare']['run_id'])}</code>")
+        lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in info.get("warnings", [])]
+        self.result.value = "<br>".join(lines)
+        old, self.meter = self.meter, meter_figure(info)
+        self.meter_box.children = [self.meter]
+        if old is not None:
+            old.close()
+
+    # --- Session -> widgets (may run in the worker thread) -----------------------------------------------
+
+    def _on_status(self, _change=None) -> None:
+        session = self.session
+        if session.job != JOB:
+            self._mine = False  # another panel's job: its status and errors are shown there
+        busy = session.busy
+        self.update_button.disabled = busy or self.run_choice.value is None
+        self.stop_button.disabled = not (busy and self._mine) or session.status == "stopping"
+        if not self._mine:
+            return
+        self.status.value = (f"<span class='lepton-status-{session.status}'><b>{session.status}</b></span> "
+                             f"{html.escape(session.message)}")
+        if session.status == "failed" and session.last_error:
+            self.error.value = _error_html(session.last_error)
+
+
+def _error_html(text: str) -> str:
+    return f"<span style='color:#b00020'><b>Error:</b> {html.escape(text)}</span>"
