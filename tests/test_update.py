@@ -121,6 +121,7 @@ def test_cli_update_with_replay_forgets_less_than_without(base, capsys):
     code = main(["--runs-dir", str(store.root), "update", record.run_id, "digits", "--classes", ",".join(NEW),
                  "--replay", "100", "--epochs", "4", "--compare"])
     out = capsys.readouterr().out
+    print(out)
     assert code == 0, out
     version = store.open(out.split("run ", 1)[1].split()[0])
     info = _info(version)
@@ -215,6 +216,16 @@ def test_bad_new_data_gives_clear_messages(base, tmp_path):
 
     code = main(["--runs-dir", str(store.root), "update", record.run_id, "digits", "--classes", "0,3"])
     assert code == 2
+
+    import keras  # a finished run whose model is not a transfer model (say, a fused one) cannot be widened
+
+    odd_store = RunStore(tmp_path / "odd-runs")
+    writer = odd_store.create(record.config)
+    writer.save_model(keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
+                                        keras.layers.Dense(5, activation="softmax", name="out")]))
+    odd = writer.finalize("finished", class_names=OLD)
+    with pytest.raises(ValueError, match="no backbone, head_dropout, classifier layer.*cannot be widened"):
+        plan_update(odd, "digits", classes=NEW, store=odd_store)
     assert sorted(p.name for p in store.root.iterdir()) == runs_before  # bad data leaves no run behind
     assert tree_digest(record.path) == digest  # inputs are only read
     assert tree_digest(folder) == {**folder_digest, **{f"tiny/{i}.png": tree_digest(folder)[f"tiny/{i}.png"]
@@ -257,7 +268,7 @@ def test_update_respects_the_frozen_depth_and_keeps_pretrained_batchnorm(tmp_pat
     cfg = RunConfig.from_dict({
         "name": "mnv2", "seed": 3, "data": {"dataset": "digits", "max_per_class": 20, "classes": ["0", "1", "2"]},
         "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 32, "frozen_depth": 17},
-        "train": {"epochs": 1, "fine_tune_epochs": 1, "batch_size": 16, "early_stopping_patience": 0}})
+        "train": {"epochs": 1, "fine_tune_epochs": 0, "batch_size": 16, "early_stopping_patience": 0}})
     parent = run_experiment(cfg, store=store)
     version = update_run(parent, "digits", classes=["3", "4"], replay=15, epochs=2, learning_rate=1e-2,
                          store=store)
@@ -311,6 +322,7 @@ def test_panel_update_button_makes_a_version_and_draws_the_meter(base):
     assert list(fig.data[0].y) == [meter["old_before"], meter["old_after"], meter["new_after"]]
     assert list(fig.data[0].x) == ["old data: before", "old data: after", "new data: after"]
     assert version.run_id in [value for _label, value in panel.run_choice.options]  # the list refreshed
+    assert panel.run_choice.value == record.run_id and panel.classes.value == "7,8"  # ...keeping the choices
     assert tree_digest(record.path) == digest
 
     # Stop: press it once the update trains; the run is kept as cancelled, with no model.

@@ -33,9 +33,10 @@ class PredictApp:
     def __init__(self, session: Optional[Session] = None, runner: Optional[Runner] = None,
                  runs_dir: Optional[str | Path] = None) -> None:
         from lepton_widgets.apps.workbench import quiet_tensorflow_import
+
+        quiet_tensorflow_import()  # the panel's imports pull TensorFlow in: first, without its start-up noise
         from lepton_widgets.panels.predict import TOP_K, PredictPanel
 
-        quiet_tensorflow_import()  # predicting imports TensorFlow; do it now, without its start-up noise
         self.session = session or Session()
         self.runner = runner or Runner(self.session, runs_dir=runs_dir)
         self.panel = PredictPanel(self.session, self.runner)

@@ -56,14 +56,15 @@ def cmd_export(args) -> int:
 
 
 def format_table(results) -> str:
-    """A fixed-width table, one line per format, then the reason of every format that did not pass."""
-    header = f"{'format':<12} {'result':<12} {'size':>9} {'max|diff|':>10} {'top-1':>7}  {'tolerance':<40} file"
+    """A fixed-width table, one line per format; then each format's tolerance and, when it did not pass, why."""
+    header = f"{'format':<12} {'result':<12} {'size':>9} {'max|diff|':>10} {'top-1 agreement':<30} file"
     lines = [header, "-" * len(header)]
     for r in results:
         size = "-" if r.size_bytes is None else f"{r.size_bytes / 1024:.0f} KB"
         diff = "-" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
-        top1 = "-" if r.top1_agreement is None else f"{r.top1_agreement:.1%}"
         result = {"passed": "pass", "failed": "FAIL", "unavailable": "unavailable", "error": "ERROR"}[r.status]
-        lines.append(f"{r.format:<12} {result:<12} {size:>9} {diff:>10} {top1:>7}  {r.tolerance:<40} {r.path or '-'}")
-    lines += [f"  {r.format}: {r.reason}" for r in results if r.reason]
-    return "\n".join(lines)
+        lines.append(f"{r.format:<12} {result:<12} {size:>9} {diff:>10} {r.agreement_text():<30} {r.path or '-'}")
+    lines.append("tolerances:")
+    lines += [f"  {r.format}: {r.tolerance}" for r in results]
+    reasons = [f"  {r.format}: {r.reason}" for r in results if r.reason]
+    return "\n".join(lines + (["why:"] + reasons if reasons else []))

@@ -5,16 +5,17 @@ that opens the artefact with the runtime people will use it with (Keras, ``tf.sa
 ``tf.lite.Interpreter``, onnxruntime) and returns a :class:`Predictor`, and the tolerance the reloaded
 artefact must meet against the in-memory model (see :mod:`lepton_widgets.core.export`).
 
-=============  ==============================  ==================  ==========================================
-format         file                            runtime             tolerance (held-out batch, probabilities)
-=============  ==============================  ==================  ==========================================
-keras          ``model.keras``                 Keras (safe mode)   max abs diff <= 1e-5
-savedmodel     ``saved_model/``                ``tf.saved_model``  max abs diff <= 1e-4
-tflite         ``model.tflite`` (float32)      TFLite interpreter  max abs diff <= 1e-4
-tflite-f16     ``model_f16.tflite``            TFLite interpreter  max abs diff <= 2e-2, top-1 agreement >= 0.95
-tflite-int8    ``model_int8.tflite``           TFLite interpreter  top-1 agreement >= 0.90 (diff reported)
-onnx           ``model.onnx``                  onnxruntime         max abs diff <= 1e-4
-=============  ==============================  ==================  ==========================================
+=============  ==========================  ==================  ==============================================
+format         file                        runtime             tolerance (held-out batch, probabilities)
+=============  ==========================  ==================  ==============================================
+keras          ``model.keras``             Keras (safe mode)   max abs diff <= 1e-5
+savedmodel     ``saved_model/``            ``tf.saved_model``  max abs diff <= 1e-4
+tflite         ``model.tflite`` (float32)  TFLite interpreter  max abs diff <= 1e-4
+tflite-f16     ``model_f16.tflite``        TFLite interpreter  max abs diff <= 2e-2
+tflite-int8    ``model_int8.tflite``       TFLite interpreter  max abs diff <= 0.35, and top-1 agreement >= 0.9
+                                                               where the model is decided (top-1 leads >= 0.2)
+onnx           ``model.onnx``              onnxruntime         max abs diff <= 1e-4
+=============  ==========================  ==================  ==============================================
 
 Every artefact keeps the model's interface: float32 RGB pixels in [0, 255], shape (N, S, S, 3), in;
 softmax probabilities in class order out. The int8 file quantises weights and activations (calibrated
@@ -30,9 +31,9 @@ Example:
     >>> [spec.name for spec in SPECS.values()]
     ['keras', 'savedmodel', 'tflite', 'tflite-f16', 'tflite-int8', 'onnx']
     >>> SPECS["tflite-int8"].tolerance.describe()
-    'top-1 agreement >= 0.9'
-    >>> SPECS["tflite-int8"].tolerance.check(max_abs_diff=0.3, top1_agreement=0.95)
-    True
+    'max abs diff <= 0.35, top-1 agreement >= 0.9 where the model is decided (top-1 leads by >= 0.2)'
+    >>> SPECS["tflite-int8"].tolerance.check(max_abs_diff=0.4, top1_agreement=0.95)
+    False
 """
 
 from __future__ import annotations
@@ -65,13 +66,19 @@ class Tolerance:
     """How close a reloaded artefact must be to the in-memory model on the held-out batch.
 
     ``max_abs_diff`` bounds the largest absolute difference of any class probability; ``min_top1_agreement``
-    is the fraction of images whose top class must agree. ``None`` means not checked (still reported).
+    is the fraction of images whose top class must agree. With ``decided_margin``, that agreement is
+    counted only over images where the model's top class leads the runner-up by at least the margin: 8-bit
+    rounding moves probabilities by a few hundredths, which flips near-ties without anything being broken,
+    while a broken conversion (wrong scaling, wrong channel order) also flips clear decisions and moves
+    probabilities far more than ``max_abs_diff`` allows. ``None`` means not checked (still reported).
     """
 
     max_abs_diff: Optional[float] = None
     min_top1_agreement: Optional[float] = None
+    decided_margin: Optional[float] = None
 
     def check(self, max_abs_diff: float, top1_agreement: float) -> bool:
+        """``top1_agreement`` is the one this tolerance is about (over decided images with a margin)."""
         if self.max_abs_diff is not None and not max_abs_diff <= self.max_abs_diff:
             return False
         return self.min_top1_agreement is None or top1_agreement >= self.min_top1_agreement
@@ -81,7 +88,9 @@ class Tolerance:
         if self.max_abs_diff is not None:
             parts.append(f"max abs diff <= {self.max_abs_diff:g}")
         if self.min_top1_agreement is not None:
-            parts.append(f"top-1 agreement >= {self.min_top1_agreement:g}")
+            where = f" where the model is decided (top-1 leads by >= {self.decided_margin:g})" \
+                if self.decided_margin is not None else ""
+            parts.append(f"top-1 agreement >= {self.min_top1_agreement:g}{where}")
         return ", ".join(parts) or "reported only"
 
 
@@ -326,6 +335,7 @@ class FormatSpec:
 
 
 FLOAT32 = Tolerance(max_abs_diff=1e-4)
+INT8 = Tolerance(max_abs_diff=0.35, min_top1_agreement=0.90, decided_margin=0.2)
 SPECS: dict[str, FormatSpec] = {spec.name: spec for spec in [
     FormatSpec("keras", "model.keras", "keras", "Keras 3 native file (no augmentation layers)",
                Tolerance(max_abs_diff=1e-5), write_keras, _load_keras),
@@ -334,10 +344,10 @@ SPECS: dict[str, FormatSpec] = {spec.name: spec for spec in [
     FormatSpec("tflite", "model.tflite", "tf.lite.Interpreter", "TFLite, float32",
                FLOAT32, _tflite_writer("f32"), TFLitePredictor),
     FormatSpec("tflite-f16", "model_f16.tflite", "tf.lite.Interpreter", "TFLite, float16 weights (half the size)",
-               Tolerance(max_abs_diff=2e-2, min_top1_agreement=0.95), _tflite_writer("f16"), TFLitePredictor),
+               Tolerance(max_abs_diff=2e-2), _tflite_writer("f16"), TFLitePredictor),
     FormatSpec("tflite-int8", "model_int8.tflite", "tf.lite.Interpreter",
                "TFLite, int8 weights and activations (float32 input/output), calibrated on training images",
-               Tolerance(min_top1_agreement=0.90), _tflite_writer("int8"), TFLitePredictor),
+               INT8, _tflite_writer("int8"), TFLitePredictor),
     FormatSpec("onnx", "model.onnx", "onnxruntime", "ONNX (tf2onnx), for onnxruntime and other ONNX tools",
                FLOAT32, write_onnx, _load_onnx),
 ]}

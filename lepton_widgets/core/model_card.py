@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lepton_widgets.core.atomic import atomic_write_text
+from lepton_widgets.core.export import agreement_text
 
 CARD_MD = "model_card.md"
 CARD_JSON = "model_card.json"
@@ -84,7 +85,8 @@ def build_model_card(record, results: Sequence, data_info: Optional[dict] = None
 def _export_row(result) -> dict:
     return {"format": result.format, "status": result.status, "file": result.file if result.passed else None,
             "size_bytes": result.size_bytes, "runtime": result.runtime, "max_abs_diff": result.max_abs_diff,
-            "top1_agreement": result.top1_agreement, "n_checked": result.n_checked,
+            "top1_agreement": result.top1_agreement, "decided_agreement": result.decided_agreement,
+            "n_decided": result.n_decided, "n_checked": result.n_checked,
             "accuracy": result.accuracy, "reference_accuracy": result.reference_accuracy,
             "tolerance": result.tolerance, "reason": result.reason}
 
@@ -127,7 +129,7 @@ def limits(card: dict) -> list[str]:
         if row["format"] == "tflite-int8" and row["status"] == "passed":
             out.append(f"tflite-int8 (8-bit) agrees with the float model on {row['top1_agreement']:.0%} of "
                        f"{row['n_checked']} check images, and its probabilities differ by up to "
-                       f"{row['max_abs_diff']:.2f}; borderline images may get another class.")
+                       f"{row['max_abs_diff']:.2f}; images the model is unsure about may get another class.")
     out.append("Not validated for: images of other classes (it will still pick one of its classes), other "
                "cameras, lighting or domains than the training data, deliberately altered images, or any "
                "decision about people, health or safety.")
@@ -163,7 +165,8 @@ def render_markdown(card: dict) -> str:
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in card["exports"]:
         lines.append(f"| {row['format']} | {row['status']} | {row['file'] or '–'} | {_size(row['size_bytes'])} | "
-                     f"{row['runtime']} | {_num(row['max_abs_diff'], '.2e')} | {_num(row['top1_agreement'], '.1%')} "
+                     f"{row['runtime']} | {_num(row['max_abs_diff'], '.2e')} | "
+                     f"{agreement_text(row['top1_agreement'], row['decided_agreement'], row['n_decided'])} "
                      f"| {row['tolerance']} | {row['reason'].replace('|', '/') or ''} |")
     lines += ["", "## Limits", ""] + [f"- {item}" for item in card["limits"]]
     packages = ", ".join(f"{k} {v}" for k, v in card["environment"]["packages"].items() if v)

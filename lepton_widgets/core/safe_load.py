@@ -22,8 +22,8 @@ Example:
     >>> try:
     ...     load_user_model(bad)
     ... except UnsafeModelError as error:
-    ...     print(str(error).split(":")[1].strip())
-    this is a Python pickle
+    ...     print(str(error).split(",")[0])
+    model.pkl: this is a Python pickle
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from typing import Any, Optional
 
 import keras_tuner as kt
 
-from lepton_widgets.config import RunConfig
+from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.atomic import atomic_write_text
 from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.data import prepare_data
@@ -375,6 +375,11 @@ def _write_json(path: Path, value: Any) -> None:
 def _check_space(cfg: RunConfig) -> None:
     for name in cfg.tuner.backbone or []:
         get_backbone(name)  # ValueError naming the known backbones, before anything starts
+    if cfg.tuner.algorithm == "hyperband" and cfg.train.adversarial != "none":
+        # Hyperband continues a trial from KerasTuner's checkpoint of the model it fitted, and an adversarial
+        # trial fits a wrapper around the model: its checkpoint does not load back into the plain model.
+        raise ConfigError("tuner.algorithm hyperband cannot search with train.adversarial on; "
+                          "use random or bayesian")
 
 
 def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,

@@ -34,6 +34,7 @@ import tensorflow as tf
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import RunConfig
+from lepton_widgets.core.adversarial import AdversarialTrainer
 from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.blocks_info import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
@@ -254,10 +255,14 @@ class TransferHyperModel(kt.HyperModel):
                     size, batch = cfg.backbone.image_size, cfg.train.batch_size
                     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
                     val_ds, n_train = make_dataset(val, size, batch), len(train)
+                trainer = model
+                if cfg.train.adversarial != "none":  # never on the feature path: attacks need the pixels
+                    trainer = AdversarialTrainer(model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
+                                                 cfg.train.adversarial_ratio, seed=cfg.seed)
                 if not plan.shared:  # the shared head was reset instead (compiling would drop its traces)
                     steps = (end - first) * math.ceil(n_train / cfg.train.batch_size)
-                    compile_model(model, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
-                history = model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, verbose=0,
+                    compile_model(trainer, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
+                history = trainer.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, verbose=0,
                                     shuffle=False,  # the datasets shuffle with the run seed
                                     callbacks=standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
                 for index in range(len(history.epoch)):

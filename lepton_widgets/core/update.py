@@ -141,6 +141,7 @@ def plan_update(parent: RunRecord | str | Path, new_data: str | Path | DataConfi
                          "finished run can be updated")
     cfg = parent.config
     new_cfg = new_data_config(new_data, cfg, classes)
+    _check_updatable(parent)
     old = prepare_data(cfg.data, cfg.seed, sink=sink, stop_event=stop_event, run_id=parent.run_id)
     if parent.split and split_record(old.table) != parent.split:
         raise ValueError(f"the data of run {parent.run_id} changed since it was trained (its split no longer "
@@ -174,10 +175,24 @@ def plan_update(parent: RunRecord | str | Path, new_data: str | Path | DataConfi
                                 new_train.arrays, new_train.modality, new_train.source)
     if len(new_train) == 0:
         raise ValueError("the new data has no training images left (all are already old val/test images)")
+    if cfg.train.adversarial != "none":
+        notes.append(f"the run was trained with {cfg.train.adversarial} adversarial examples; the update "
+                     "trains on clean images only")
     plan = UpdatePlan(parent=parent, cfg=cfg, old=old, new=new, new_data=new_cfg, old_classes=old_classes,
                       added=added, new_train=new_train, notes=notes, warnings=warnings)
     _find_combined_data(plan, sink, stop_event)
     return plan
+
+
+def _check_updatable(parent: RunRecord) -> None:
+    """The parent's model must be a transfer model built here (backbone, head dropout, classifier)."""
+    from lepton_widgets.core.model import BACKBONE_LAYER, CLASSIFIER_LAYER, DROPOUT_LAYER
+
+    names = {layer.name for layer in parent.load_model().layers}
+    missing = [name for name in (BACKBONE_LAYER, DROPOUT_LAYER, CLASSIFIER_LAYER) if name not in names]
+    if missing:
+        raise ValueError(f"run {parent.run_id}'s model has no {', '.join(missing)} layer, so its classifier "
+                         "cannot be widened (a fused or exported model?); update one of the runs it came from")
 
 
 def _find_combined_data(plan: UpdatePlan, sink, stop_event) -> None:

@@ -51,7 +51,7 @@ def results_html(results) -> str:
         size = "–" if r.size_bytes is None else (f"{r.size_bytes / 2**20:.2f} MB" if r.size_bytes >= 2**20
                                                  else f"{r.size_bytes / 1024:.0f} KB")
         diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
-        top1 = "–" if r.top1_agreement is None else f"{r.top1_agreement:.1%}"
+        top1 = r.agreement_text()
         path = f"<code style='font-size:11px'>{html.escape(r.path)}</code>" if r.path else "–"
         rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
                     f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"

@@ -101,6 +101,7 @@ class UpdatePanel(Panel):
         self.meter: Optional[go.FigureWidget] = None
         self.version_id: Optional[str] = None
         self._mine = False  # whether the Session's current job was started here
+        self._refreshing = False
 
         self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_LAYOUT)
         builtin = list_datasets(modality="image", include_user=False)
@@ -155,11 +156,18 @@ class UpdatePanel(Panel):
                 if r.status == "finished" and r.model_path.exists()]
         options = [(self._label(r), r.run_id) for r in reversed(runs)]
         ids = [run_id for _label, run_id in options]
-        keep = self.run_choice.value if self.run_choice.value in ids else None
+        before = self.run_choice.value
+        keep = before if before in ids else None
         if keep is None and self.session.current_run in ids:
             keep = self.session.current_run
-        self.run_choice.options = options
-        self.run_choice.value = keep if keep is not None else (ids[0] if ids else None)
+        self._refreshing = True  # new options move the value about: react once, to the final choice
+        try:
+            self.run_choice.options = options
+            self.run_choice.value = keep if keep is not None else (ids[0] if ids else None)
+        finally:
+            self._refreshing = False
+        if self.run_choice.value != before:
+            self._on_choice()  # only a different run re-fills the classes the user may have typed
         self._on_status()
 
     @staticmethod
@@ -181,6 +189,8 @@ class UpdatePanel(Panel):
 
     def _on_choice(self, _change=None) -> None:
         """Show the path box for bring-your-own data; pre-fill the classes the run does not know yet."""
+        if self._refreshing:
+            return
         is_path = self.data_choice.value == PATH_CHOICE
         self.path.layout.display = None if is_path else "none"
         parent = self._parent()

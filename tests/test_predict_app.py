@@ -1,0 +1,215 @@
+"""The Predict app with real widgets: choose an export, upload real PNG bytes, read predictions and Grad-CAM.
+
+A tiny digits run is trained and exported (keras, tflite-int8, onnx) once for the module. The expected
+answers come from the run's own saved model through the public API (``lepton_widgets.predict``), not from
+the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+from conftest import tiny_config
+from nbclient import NotebookClient
+from PIL import Image
+
+from lepton_widgets.core.run_store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "predict.ipynb"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.export import export_run
+
+    runs = tmp_path_factory.mktemp("predict-runs")
+    record = run_experiment(tiny_config(name="predict", augment={"flip": "horizontal"}), store=RunStore(runs))
+    report = export_run(record, ["keras", "tflite-int8", "onnx"], n_check=32)
+    assert all(r.passed for r in report.results), report.frame()
+    return record, report
+
+
+@pytest.fixture(scope="module")
+def digit_pngs(exported, tmp_path_factory):
+    """Four test-split digits as PNG files and bytes (8x8 grey, as a user would have them)."""
+    from lepton_widgets.core.data import prepare_data
+
+    record, _ = exported
+    test = prepare_data(record.config.data, record.config.seed).split("test")
+    folder = tmp_path_factory.mktemp("pngs")
+    files = []
+    for i in (0, 20, 40, 60):
+        pixels = test.arrays[int(test.frame.loc[i, "array_index"])]
+        path = folder / f"digit-{test.frame.loc[i, 'label']}-{i}.png"
+        Image.fromarray(np.asarray(pixels, np.uint8)).save(path)
+        files.append(path)
+    return files
+
+
+def upload_entry(path: Path, content: bytes | None = None) -> dict:
+    data = path.read_bytes() if content is None else content
+    return {"name": path.name, "type": "image/png", "size": len(data), "content": memoryview(data),
+            "last_modified": dt.datetime.now(dt.timezone.utc)}
+
+
+def expected_answers(record, files) -> list[tuple[str, float]]:
+    import lepton_widgets as lw
+
+    frame = lw.predict(record, files)
+    return list(zip(frame["label"], frame["confidence"]))
+
+
+def make_panel(runs_dir):
+    from lepton_widgets.panels.predict import PredictPanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session()
+    runner = Runner(session, runs_dir=runs_dir)
+    return PredictPanel(session, runner), session, runner
+
+
+def choose(panel, ending: str) -> None:
+    matches = [value for _, value in panel.model.options if value.endswith(ending)]
+    assert len(matches) == 1, panel.model.options
+    panel.model.value = matches[0]
+
+
+def test_keras_export_predicts_uploaded_pngs_with_confidence_and_gradcam(exported, digit_pngs):
+    record, report = exported
+    panel, session, runner = make_panel(record.path.parent)
+    labels = [label for label, _ in panel.model.options]
+    assert any("keras export" in label for label in labels) and any("tflite-int8 export" in label for label in labels)
+    assert any("trained model (.keras)" in label for label in labels)
+    choose(panel, "exports/keras/model.keras")
+
+    notes = Path(digit_pngs[0]).with_name("notes.txt")
+    notes.write_bytes(b"not an image at all")
+    panel.upload.value = tuple(upload_entry(p) for p in [*digit_pngs, notes])
+    assert panel.upload.value == ()  # taken, and cleared so the same files can be uploaded again
+    assert runner.wait(120) and session.status == "finished", session.last_error
+
+    predictions = panel.predictions
+    assert [p.name for p in predictions] == [p.name for p in digit_pngs] + ["notes.txt"]
+    expected = expected_answers(record, digit_pngs)
+    for prediction, (label, confidence) in zip(predictions, expected):
+        assert prediction.error is None and prediction.label == label
+        assert prediction.confidence == pytest.approx(confidence, abs=1e-5)
+        confidences = [c for _, c in prediction.top]
+        assert len(prediction.top) == 3 and confidences == sorted(confidences, reverse=True)
+        assert prediction.image.shape == (32, 32, 3) and prediction.overlay.shape == (32, 32, 3)
+        assert not np.array_equal(prediction.image, prediction.overlay)  # the heatmap is drawn on it
+    assert predictions[-1].error and predictions[-1].top == []
+
+    cards = panel.results.children
+    assert len(cards) == 5 and all("lepton-predict-item" in c._dom_classes for c in cards)
+    gradcams = [img for card in cards[:4] for box in card.children if hasattr(box, "children")
+                for img in box.children if "lepton-gradcam" in img._dom_classes]
+    assert len(gradcams) == 4 and all(img.value[:4] == b"\x89PNG" for img in gradcams)
+    bars = cards[0].children[-1].value
+    assert bars.count("lepton-predict-bar") == 3 and f"{expected[0][1]:.1%}" in bars
+    assert "Not predicted" in cards[-1].children[-1].value
+    assert panel.note.value == ""  # Keras: Grad-CAM is there, nothing to explain
+    assert "4 of 5 images predicted" in panel.message.value
+
+
+def test_tflite_and_onnx_exports_predict_and_say_why_there_is_no_gradcam(exported, digit_pngs):
+    record, _ = exported
+    panel, session, runner = make_panel(record.path.parent)
+    expected = expected_answers(record, digit_pngs)
+
+    choose(panel, "exports/onnx/model.onnx")
+    panel.upload.value = tuple(upload_entry(p) for p in digit_pngs)
+    assert runner.wait(120) and session.status == "finished", session.last_error
+    assert [(p.label, round(p.confidence, 4)) for p in panel.predictions] == \
+        [(label, round(confidence, 4)) for label, confidence in expected]
+    assert all(p.overlay is None for p in panel.predictions)
+    assert "No Grad-CAM for onnx files" in panel.note.value
+
+    choose(panel, "exports/tflite-int8/model_int8.tflite")
+    panel.upload.value = tuple(upload_entry(p) for p in digit_pngs)
+    assert runner.wait(120) and session.status == "finished", session.last_error
+    assert len(panel.predictions) == 4 and all(p.error is None for p in panel.predictions)
+    for prediction, (label, confidence) in zip(panel.predictions, expected):
+        assert abs(dict(prediction.top).get(label, 0.0) - confidence) <= 0.35  # int8 tolerance
+    assert "No Grad-CAM for tflite files" in panel.note.value
+    assert not any("lepton-gradcam" in img._dom_classes for card in panel.results.children
+                   for box in card.children if hasattr(box, "children") for img in box.children)
+
+
+def test_a_hostile_keras_file_given_by_path_is_refused_and_never_runs(exported, tmp_path):
+    import keras
+
+    record, _ = exported
+    marker = tmp_path / "marker.txt"
+    code = f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]"
+    inputs = keras.Input((32, 32, 3))
+    hostile = keras.Model(inputs, keras.layers.Lambda(eval(code), name="evil")(inputs))
+    path = tmp_path / "free-model.keras"
+    hostile.save(path)
+    marker.unlink(missing_ok=True)
+
+    panel, session, runner = make_panel(record.path.parent)
+    before = panel.model.options
+    panel.path.value = str(path)
+    panel.use_path.click()
+    assert runner.wait(60) and session.status == "failed"
+    assert "refused because it contains a Lambda layer" in panel.message.value
+    assert "UnsafeModelError" not in panel.message.value  # a sentence for people, not a class name
+    assert not marker.exists() and panel.model.options == before
+
+    # A proper .keras file from elsewhere is opened and offered.
+    good = tmp_path / "good.keras"
+    good.write_bytes(Path(record.path / "exports" / "keras" / "model.keras").read_bytes())
+    panel.path.value = str(good)
+    panel.use_path.click()
+    assert runner.wait(60) and session.status == "finished", session.last_error
+    assert panel.model.value == str(good) and panel.model.label == "file · good.keras"
+    assert "10 classes" in panel.message.value
+
+
+def test_an_empty_store_says_what_to_do(tmp_path):
+    panel, _, _ = make_panel(tmp_path / "no-runs")
+    assert panel.model.options == () and panel.upload.disabled
+    assert "No exported model yet" in panel.message.value and "lepton export" in panel.message.value
+
+
+def test_the_notebook_is_what_make_notebooks_writes():
+    sys.path.insert(0, str(ROOT / "notebooks"))
+    try:
+        import make_notebooks
+    finally:
+        sys.path.remove(str(ROOT / "notebooks"))
+    written = nbformat.read(NOTEBOOK, as_version=4)
+    assert [(c.cell_type, c.source) for c in written.cells] == \
+        [(c.cell_type, c.source) for c in make_notebooks.PREDICT]
+    assert 2 <= len(written.cells) <= 4 and "build_predict_app" in written.cells[-1].source
+
+
+@pytest.mark.slow
+def test_predict_notebook_runs_headless_and_lists_the_exports(exported, tmp_path, monkeypatch):
+    record, _ = exported
+    monkeypatch.setenv("LEPTON_RUNS", str(record.path.parent))
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)  # the notebook must quieten TensorFlow itself
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(
+        "import json\nprint('CHECK ' + json.dumps({'models': [label for label, _ in app.panel.model.options],\n"
+        "    'status': app.session.status}))"))
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells[:-1] for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert len([o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]) == 1
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    assert stderr == "", stderr[:2000]
+    printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.get("name") == "stdout")
+    state = json.loads(printed.split("CHECK ", 1)[1])
+    assert len(state["models"]) == 4 and state["status"] == "idle"  # 3 exports + the run's own model
