@@ -8,11 +8,11 @@ Example:
     >>> run = lw.train(cfg)             # doctest: +SKIP
 """
 
-from lepton_widgets.api import evaluate, list_runs, open_run, predict, train
+from lepton_widgets.api import evaluate, fuse, list_runs, open_run, predict, robustness, train, update
 from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig
 
 __all__ = [
     "AugmentConfig", "BackboneConfig", "DataConfig", "RunConfig", "TrainConfig",
-    "evaluate", "list_runs", "open_run", "predict", "train",
+    "evaluate", "fuse", "list_runs", "open_run", "predict", "robustness", "train", "update",
 ]
 __version__ = "0.1.0"

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.events import EventSink
+from lepton_widgets.core.events import EventSink, null_sink
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
 
@@ -77,6 +77,21 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
 
         table = relabel(table, record.class_names)
     return evaluate_model(record.load_model(), table, cfg.backbone.image_size)
+
+
+def robustness(run: str | Path | RunRecord, *, method: str = "fgsm", epsilons: str | Sequence[float] = (0, 0.01, 0.03),
+               max_samples: Optional[int] = 1000, runs_dir: Optional[str | Path] = None,
+               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
+    """Test accuracy of a stored run under an FGSM or PGD attack at each epsilon (pixels scaled to [0, 1]).
+
+    Returns a ``core.adversarial.RobustnessCurve`` (``.epsilons``, ``.accuracy``, ``.at(eps)``)."""
+    from lepton_widgets.core.adversarial import parse_epsilons, robustness_curve, run_test_table
+
+    record = open_run(run, runs_dir=runs_dir)
+    return robustness_curve(record.load_model(), run_test_table(record), parse_epsilons(epsilons), method,
+                            image_size=record.config.backbone.image_size, max_samples=max_samples,
+                            seed=record.config.seed, sink=sink or null_sink, stop_event=stop_event,
+                            run_id=record.run_id)
 
 
 def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: int = 200,

@@ -141,6 +141,14 @@ def cmd_eval(args) -> int:
     for key, value in result.summary().items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     print(result.per_class.round(3).to_string())
+    if args.attack:
+        from lepton_widgets.api import robustness
+
+        curve = robustness(args.run, method=args.attack, epsilons=args.epsilons, max_samples=args.max_samples,
+                           runs_dir=args.runs_dir, sink=TqdmSink())
+        print(f"accuracy under {curve.method} ({curve.n} test images):")
+        for epsilon, accuracy in zip(curve.epsilons, curve.accuracy):
+            print(f"  epsilon {epsilon:.4f} ({epsilon * 255:.1f}/255): {accuracy:.4f}")
     return 0
 
 
@@ -204,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="re-evaluate a stored run")
     p.add_argument("run", help="run id, id prefix or folder")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--attack", choices=["fgsm", "pgd"], default=None,
+                   help="also measure test accuracy under this attack (the robustness score)")
+    p.add_argument("--epsilons", default="0, 0.01, 0.03", metavar="E,E,...",
+                   help="attack radii on pixels scaled to [0, 1] (default 0, 0.01, 0.03; 8/255 is about 0.031)")
+    p.add_argument("--max-samples", type=int, default=1000, help="test images attacked (a seeded subset)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="predict image files with a stored run")

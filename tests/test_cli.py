@@ -36,6 +36,14 @@ def test_train_runs_eval_predict(tmp_path, runs_dir):
     evaluated = lepton("eval", run_id, runs_dir=runs_dir)
     assert "accuracy:" in evaluated.stdout and "precision" in evaluated.stdout
 
+    # The robustness score: accuracy under attack at each epsilon; the clean one is the test accuracy.
+    attacked = lepton("eval", run_id, "--attack", "fgsm", "--epsilons", "0,0.05,0.2", runs_dir=runs_dir)
+    scores = {float(line.split()[1]): float(line.split()[-1]) for line in attacked.stdout.splitlines()
+              if line.strip().startswith("epsilon ")}
+    clean = float(next(line for line in evaluated.stdout.splitlines() if line.startswith("accuracy:")).split()[1])
+    assert set(scores) == {0.0, 0.05, 0.2} and abs(scores[0.0] - clean) < 1e-6, attacked.stdout
+    assert scores[0.2] < scores[0.0], attacked.stdout
+
     digits = load_digits()
     good = tmp_path / "zero.png"
     Image.fromarray((digits.images[0] * 255 / 16).astype(np.uint8)).save(good)
