@@ -146,3 +146,15 @@ def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", na
     store = _store(runs_dir) if runs_dir is not None or not records else RunStore(records[0].path.parent)
     return fuse_runs(records, method, store=store, name=name, sink=sink, stop_event=stop_event,
                      distill_epochs=distill_epochs)
+
+
+def rank_backbones(config: RunConfig | dict | str | Path, candidates: Optional[Sequence] = None, *,
+                   sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
+                   **options) -> pd.DataFrame:
+    """Score candidate backbones on ``config``'s data before training (LogME and a linear probe on cached
+    features of a small split); one row each, best first, the recommended one marked. ``candidates``:
+    ``"name:weights"`` strings (``"mobilenet_v2:offline"``, ``"small_cnn:run:<run folder>"``) or pairs;
+    default: every registered backbone with its offline-capable weights. See ``core/ranking.py``."""
+    from lepton_widgets.core.ranking import rank_backbones as rank
+
+    return rank(_as_config(config), candidates, sink=sink or null_sink, stop_event=stop_event, **options)

@@ -30,6 +30,7 @@ PYTHON_MODULES = {
     "tensorflow": "tensorflow", "keras": "keras", "keras_tuner": "keras-tuner", "tensorboard": "tensorboard",
     "pandas": "pandas", "sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow", "yaml": "pyyaml",
     "ipywidgets": "ipywidgets", "plotly": "plotly", "anywidget": "anywidget", "voila": "voila",
+    "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",
 }
 TEST_MODULES = {"pytest": "pytest", "nbclient": "nbclient", "psutil": "psutil", "playwright": "playwright"}
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")

@@ -23,8 +23,8 @@ SMOKE_ENV = {"LEPTON_APP_DATASET": "digits", "LEPTON_APP_BACKBONE": "small_cnn",
              "LEPTON_APP_IMAGE_SIZE": "32", "LEPTON_APP_EPOCHS": "2"}
 # The workbench may gain steps (a search step, ...); these must be there, in this order.
 PANELS = {"DatasetPanel", "BackbonePanel", "FreezePanel", "AugmentPanel", "TrainPanel", "EvaluatePanel",
-          "RunsPanel", "CodePanel"}
-STEPS = ["Data", "Backbone", "Augment", "Train", "Evaluate", "Runs", "Show code"]
+          "RunsPanel", "FusionPanel", "UpdatePanel", "ExportPanel", "CodePanel"}
+STEPS = ["Data", "Backbone", "Augment", "Train", "Evaluate", "Runs", "Fuse", "Update", "Export", "Show code"]
 
 
 @pytest.mark.slow

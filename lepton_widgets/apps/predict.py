@@ -7,10 +7,11 @@ with Voilà like the workbench::
 
     $ lepton app --notebook notebooks/predict.ipynb
 
-Example:
-    >>> app = PredictApp(runs_dir="/tmp/lepton-doc-empty-runs")   # doctest: +SKIP
-    >>> app.panel.model.options                                    # doctest: +SKIP
-    ()
+Example (in a notebook cell; tests/test_predict_app.py runs the notebook and the app in Chromium)::
+
+    app = PredictApp(runs_dir="runs")
+    app.panel.model.options     # (label, path) of every verified export and trained model
+    app                         # shows the app
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The workbench: every panel on one page, step by step, Data -> Backbone -> Augment -> Train -> Search
--> Evaluate -> Runs, plus Show code.
+-> Evaluate -> Runs -> Fuse -> Update -> Export, plus Show code.
 
 This module only composes. The panels bind their own controls to the shared :class:`Session`, and the
 :class:`Runner` does the work in a thread, so the app adds nothing but the layout and a header whose status
@@ -121,10 +121,13 @@ def default_steps() -> list[tuple[str, list[type]]]:
     from lepton_widgets.panels.code import CodePanel
     from lepton_widgets.panels.dataset import DatasetPanel
     from lepton_widgets.panels.evaluate import EvaluatePanel
+    from lepton_widgets.panels.export import ExportPanel
     from lepton_widgets.panels.freeze import FreezePanel
+    from lepton_widgets.panels.fusion import FusionPanel
     from lepton_widgets.panels.runs import RunsPanel
     from lepton_widgets.panels.train import TrainPanel
     from lepton_widgets.panels.tuner import TunerPanel
+    from lepton_widgets.panels.update import UpdatePanel
 
     return [
         ("Data", [DatasetPanel]),
@@ -134,6 +137,9 @@ def default_steps() -> list[tuple[str, list[type]]]:
         ("Search", [TunerPanel]),
         ("Evaluate", [EvaluatePanel]),
         ("Runs", [RunsPanel]),
+        ("Fuse", [FusionPanel]),
+        ("Update", [UpdatePanel]),
+        ("Export", [ExportPanel]),
         ("Show code", [CodePanel]),
     ]
 

@@ -16,7 +16,6 @@ Example (trains for real, so shown rather than run as a doctest; tests/test_trai
 from __future__ import annotations
 
 import threading
-import traceback
 from typing import Optional
 
 from lepton_widgets.config import RunConfig
@@ -24,9 +23,9 @@ from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
-from lepton_widgets.core.events import (Cancelled, EventSink, RunCancelled, RunFailed, RunFinished, RunStarted,
-                                        fanout)
+from lepton_widgets.core.events import EventSink, RunFinished
 from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore, RunWriter
 from lepton_widgets.core.training import seed_everything, train_transfer
 
@@ -75,17 +74,10 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
     """
     cfg.validate()
     store = store or RunStore()
-    writer = store.create(cfg)
-    run_id = writer.run_id
-    history: list[dict] = []  # kept from events, so a cancelled or failed run still has its curves
+    recorder = RunRecorder(store.create(cfg), sink)
+    writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
 
-    def record_epoch(event) -> None:
-        if event.kind == "epoch_ended":
-            history.append({"epoch": event.epoch, "phase": event.phase, **event.metrics})
-
-    emit = fanout(writer.append_event, record_epoch, sink)
-    emit(RunStarted(run_id=run_id, config=cfg.to_dict()))
-    try:
+    def work() -> RunRecord:
         seed_everything(cfg.seed)
         prepared = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event)
         write_data_files(writer, prepared)
@@ -96,7 +88,7 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
             trainable_params=tm.trainable_params(), total_params=int(tm.model.count_params())))
         result = train_transfer(tm, prepared, cfg, run_id=run_id, sink=emit, stop_event=stop_event,
                                 workdir=writer.path)
-        writer.write_jsonl("history.jsonl", history)
+        recorder.write_history()
         writer.write_json("phases.json", result.phases)
         test = prepared.split("test")
         if result.test_probabilities is not None:  # head trained on cached features: test features are cached too
@@ -111,12 +103,5 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))
         return writer.finalize("finished")
-    except Cancelled:
-        writer.write_jsonl("history.jsonl", history)
-        emit(RunCancelled(run_id=run_id))
-        return writer.finalize("cancelled")
-    except Exception as error:
-        writer.write_jsonl("history.jsonl", history)
-        emit(RunFailed(run_id=run_id, error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()))
-        writer.finalize("failed", error=f"{type(error).__name__}: {error}")
-        raise
+
+    return recorder.run(work)

@@ -21,7 +21,6 @@ Example (loads and predicts models, so shown rather than run; tests/test_fusion.
 from __future__ import annotations
 
 import threading
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -31,8 +30,8 @@ import numpy as np
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
-from lepton_widgets.core.events import (Cancelled, EventSink, RunCancelled, RunFailed, RunFinished, RunStarted,
-                                        check_stop, fanout, null_sink)
+from lepton_widgets.core.events import EventSink, RunFinished, check_stop, null_sink
+from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
 from lepton_widgets.core.fusion import FUSION_FILE, SOUPS
 from lepton_widgets.core.fusion_distill import can_be_student, distill
@@ -130,11 +129,11 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
                              "starts from it); these are all ensembles")
         base = students[0]
     cfg = base.record.config.replace(name=name or f"{method}-of-{len(members)}")
-    writer = store.create(cfg)
-    context.run_id = writer.run_id
-    context.sink = emit = fanout(writer.append_event, sink)
-    emit(RunStarted(run_id=writer.run_id, config=cfg.to_dict()))
-    try:
+    recorder = RunRecorder(store.create(cfg), sink)
+    writer, emit = recorder.writer, recorder.emit
+    context.run_id, context.sink = writer.run_id, emit
+
+    def work() -> RunRecord:
         write_data_files(writer, prepared)
         fused = METHODS[method](members, ranked, base, context)
         val, test = context.split("val"), context.split("test")
@@ -168,14 +167,8 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
         writer.extra["fusion"] = {"method": method, "members": [m.run_id for m in members]}
         emit(RunFinished(run_id=writer.run_id, metrics=test_eval.summary()))
         return writer.finalize("finished")
-    except Cancelled:
-        emit(RunCancelled(run_id=writer.run_id))
-        return writer.finalize("cancelled")
-    except Exception as error:
-        emit(RunFailed(run_id=writer.run_id, error=f"{type(error).__name__}: {error}",
-                       traceback=traceback.format_exc()))
-        writer.finalize("failed", error=f"{type(error).__name__}: {error}")
-        raise
+
+    return recorder.run(work)
 
 
 def _member(record: RunRecord, model: keras.Model, context: Context, with_train: bool) -> Member:

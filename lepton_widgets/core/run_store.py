@@ -82,6 +82,7 @@ class RunWriter:
         self.extra: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._events = open(self.path / "events.jsonl", "a", encoding="utf-8")
+        self.config = config
         self.write_json("config.json", config.to_dict())
         self.write_json("owner.json", {"pid": os.getpid(), "host": os.uname().nodename})
 

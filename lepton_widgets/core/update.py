@@ -46,7 +46,6 @@ import hashlib
 import json
 import math
 import threading
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -55,9 +54,9 @@ import numpy as np
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
-from lepton_widgets.core.events import (Cancelled, EventSink, PhaseStarted, RunCancelled, RunFailed, RunFinished,
-                                        RunStarted, check_stop, fanout, null_sink)
+from lepton_widgets.core.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
 from lepton_widgets.core.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
+from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
 UPDATE_FILE = "update.json"
@@ -314,17 +313,11 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
     run_cfg = cfg.replace(name=f"{base}-v{version}", data=dataclasses.asdict(data))
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
 
-    writer = store.create(run_cfg)
-    run_id = writer.run_id
-    history: list[dict] = []
+    recorder = RunRecorder(store.create(run_cfg), sink)
+    writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
 
-    def record_epoch(event) -> None:
-        if event.kind == "epoch_ended":
-            history.append({"epoch": event.epoch, "phase": event.phase, **event.metrics})
-
-    emit = fanout(writer.append_event, record_epoch, sink)
-    emit(RunStarted(run_id=run_id, config=run_cfg.to_dict()))
-    try:
+    def work() -> RunRecord:
+        nonlocal epochs, learning_rate
         seed_everything(cfg.seed)
         old_train = relabel(plan.old.split("train"), classes)
         old_val, old_test = relabel(plan.old.split("val"), classes), relabel(plan.old.split("test"), classes)
@@ -351,7 +344,7 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
         callback = EventCallback(emit, run_id, PHASE, epochs, stop_event)
         tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
                      callbacks=standard_callbacks(cfg, writer.path, PHASE, learning_rate) + [callback])
-        writer.write_jsonl("history.jsonl", history)
+        recorder.write_history()
         writer.write_json("phases.json", [{"phase": PHASE, "epochs_run": len(callback.history), "epochs": epochs,
                                            "learning_rate": learning_rate, "cached_features": False,
                                            "trainable_params": tm.trainable_params(),
@@ -398,15 +391,8 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
         emit(RunFinished(run_id=run_id, metrics={**evaluation.summary(), **{k: v for k, v in meter.items()
                                                                             if isinstance(v, float)}}))
         return writer.finalize("finished")
-    except Cancelled:
-        writer.write_jsonl("history.jsonl", history)
-        emit(RunCancelled(run_id=run_id))
-        return writer.finalize("cancelled")
-    except Exception as error:
-        writer.write_jsonl("history.jsonl", history)
-        emit(RunFailed(run_id=run_id, error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc()))
-        writer.finalize("failed", error=f"{type(error).__name__}: {error}")
-        raise
+
+    return recorder.run(work)
 
 
 def _meter(plan, old_test, new_test, old_before, old_after, new_before, new_after) -> dict:

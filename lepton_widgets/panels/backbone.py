@@ -10,6 +10,12 @@ backbone's range, which it says it did.
 The backbone's parameter count needs a model build (up to a few seconds for the big ones), so it is
 counted once per backbone in a background thread; everything else here is plain registry data.
 
+Your own finished runs are weights sources too (``your run``): picking one sets the backbone to the run's
+family and the weights to ``run:<run folder>`` (see ``core/backbones/run_backbone.py``); the list follows
+the run store (``session.runs_version``). "Rank backbones" scores candidate backbones on the session's data
+in the Runner's worker thread (``core/ranking.py``: LogME and a linear probe) and shows the table; "Use
+recommended" applies the best one to the session.
+
 Example:
     >>> from lepton_widgets.state import Runner, Session
     >>> session = Session()
@@ -26,16 +32,20 @@ from __future__ import annotations
 import html
 
 import ipywidgets as w
+import pandas as pd
 
 from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
                                            list_backbones, weights_source)
+from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
 _STYLE = {"description_width": "110px"}
 _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
-                 "file": "file path"}
+                 "file": "file path", "run": "your run"}
+#: The weights dropdown's sources: the registry's, then your finished runs.
+_SOURCES = (*WEIGHT_SOURCES, "run")
 _ALERT = ("<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>"
           "<b>{title}</b><br>{body}</div>")
 
@@ -58,8 +68,17 @@ class BackbonePanel(Panel):
         self._counts = Latest()
         self.backbone_select = w.Dropdown(options=[(s.name, s.name) for s in list_backbones()],
                                           description="Backbone", style=_STYLE)
-        self.weights_select = w.Dropdown(options=[(s, s) for s in WEIGHT_SOURCES], description="Weights",
+        self.weights_select = w.Dropdown(options=[(s, s) for s in _SOURCES], description="Weights",
                                          style=_STYLE)
+        self.run_select = w.Dropdown(options=[("(pick a finished run)", "")], value="", description="Source run",
+                                     style=_STYLE, layout=w.Layout(width="520px"))
+        self.rank_candidates = w.Text(description="Candidates", style=_STYLE, layout=w.Layout(width="520px"),
+                                      placeholder="NAME:WEIGHTS,... (empty: offline backbones + small_cnn:none)")
+        self.rank_button = w.Button(description="Rank backbones", icon="sort-amount-desc",
+                                    tooltip="LogME + linear probe on cached features of a small split")
+        self.use_button = w.Button(description="Use recommended", disabled=True)
+        self.rank_table = w.HTML()
+        self.ranking: pd.DataFrame | None = None
         self.weights_path = w.Text(description="Weights file", placeholder="/path/to/backbone.weights.h5",
                                    continuous_update=False, style=_STYLE, layout=w.Layout(width="520px"))
         self.image_size = w.IntSlider(description="Image size", step=8, continuous_update=False, style=_STYLE)
@@ -72,21 +91,100 @@ class BackbonePanel(Panel):
                             (self.weights_path, "weights-path"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
                             (self.sources, "weights-sources"), (self.notice, "weights-unavailable"),
-                            (self.note, "backbone-note")):
+                            (self.note, "backbone-note"), (self.run_select, "run-select"),
+                            (self.rank_button, "rank-button"), (self.use_button, "rank-use"),
+                            (self.rank_table, "rank-table")):
             widget.add_class(f"lepton-{css}")
 
         self.backbone_select.observe(self._backbone_chosen, "value")
         self.weights_select.observe(self._weights_chosen, "value")
         self.weights_path.observe(self._weights_chosen, "value")
         self.image_size.observe(self._size_chosen, "value")
+        self.run_select.observe(self._run_chosen, "value")
+        self.rank_button.on_click(lambda _b: self.rank())
+        self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
+        self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
+        self.refresh_runs()
         self._show_backbone()
         return w.VBox([
             w.HTML("<h3>Backbone</h3>"),
             w.HBox([self.backbone_select, self.weights_select]),
-            self.weights_path, self.image_size, self.notice, self.note, self.info, self.param_count,
-            self.sources,
+            self.weights_path, self.run_select, self.image_size, self.notice, self.note, self.info,
+            self.param_count, self.sources,
+            w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
+            w.HBox([self.rank_button, self.use_button]), self.rank_table,
         ])
+
+    # --- your runs as sources -------------------------------------------------------------------
+
+    def refresh_runs(self) -> None:
+        """List the store's finished runs that have one backbone to reuse (not ensembles)."""
+        options = [("(pick a finished run)", "")]
+        for record in self.runner.store.runs(include_incomplete=False):
+            if record.status != "finished" or not record.model_path.is_file():
+                continue
+            if (record.info.get("fusion") or {}).get("method") == "ensemble":
+                continue
+            cfg = record.config
+            accuracy = record.metrics.get("accuracy")
+            scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
+            options.append((f"{record.run_id} ({cfg.backbone.name}, {cfg.data.dataset}{scored})",
+                            run_weights(record)))
+        current = self.session.weights if is_run_weights(self.session.weights) else ""
+        if current and current not in [value for _, value in options]:
+            options.append((f"{current} (not in this run store)", current))
+        self._set_controls(lambda: (setattr(self.run_select, "options", options),
+                                    setattr(self.run_select, "value", current)))
+
+    def _run_chosen(self, change) -> None:
+        if self._syncing or not change["new"]:
+            return
+        from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
+
+        try:
+            name = source_backbone_name(resolve_run(change["new"]))
+        except Exception as error:  # noqa: BLE001  (shown, never raised into the widget callback)
+            self.notice.value = _ALERT.format(title="This run cannot be used", body=html.escape(str(error)))
+            self.notice.layout.display = ""
+            return
+        with self.session.hold_trait_notifications():  # family and weights change together
+            self.session.backbone, self.session.weights = name, change["new"]
+
+    # --- ranking --------------------------------------------------------------------------------
+
+    def rank(self):
+        """Rank the candidates on the session's data in the worker thread; returns the thread."""
+        cfg = self.session.to_config()
+        text = self.rank_candidates.value.strip()
+        candidates = [item.strip() for item in text.split(",") if item.strip()] or None
+        self.use_button.disabled = True
+        self.rank_table.value = "<i>ranking...</i>"
+
+        def work(stop_event):
+            from lepton_widgets.core.ranking import rank_backbones
+
+            return rank_backbones(cfg, candidates, sink=self.runner.on_event, stop_event=stop_event)
+
+        def done(frame):
+            self.ranking = frame
+            self.rank_table.value = _ranking_table(frame)
+            self.use_button.disabled = not bool(frame["recommended"].any())
+            self.session.message = "ranking done"
+
+        try:
+            return self.runner.submit("rank backbones", work, done)
+        except Exception as error:  # noqa: BLE001  (busy: say so instead of raising into the click)
+            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
+            return None
+
+    def use_recommended(self) -> None:
+        """Apply the ranking's recommended backbone and weights to the session."""
+        if self.ranking is None or not self.ranking["recommended"].any():
+            return
+        best = self.ranking[self.ranking["recommended"]].iloc[0]
+        with self.session.hold_trait_notifications():
+            self.session.backbone, self.session.weights = str(best["backbone"]), str(best["weights"])
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the parameter count shown is known (tests, scripts)."""
@@ -102,7 +200,12 @@ class BackbonePanel(Panel):
         if self._syncing:
             return
         source = self.weights_select.value
-        if source != "file":
+        if source == "run":
+            if self.run_select.value:
+                self._run_chosen({"new": self.run_select.value})
+            else:
+                self._show_weights(keep_file_choice=True)
+        elif source != "file":
             self.session.weights = source
         elif self.weights_path.value.strip():
             self.session.weights = self.weights_path.value.strip()
@@ -188,10 +291,14 @@ class BackbonePanel(Panel):
         weights, size = self.session.weights, self.session.image_size
         source = weights_source(weights)
         path = weights if source == "file" else self.weights_path.value.strip()
+        if source == "run":
+            path = weights
         rows, options = [], []
-        for option in WEIGHT_SOURCES:
+        for option in _SOURCES:
             ok, reason = _availability(spec, option, path, size)
-            if not spec.supports(option if option != "file" else "any.weights.h5"):
+            if option == "run":
+                label = _SOURCE_WORDS[option]
+            elif not spec.supports(option if option != "file" else "any.weights.h5"):
                 label = f"{_SOURCE_WORDS[option]}  (not offered by {spec.name})"
             elif ok or (option == "file" and not path):
                 label = _SOURCE_WORDS[option]   # a file is judged once there is a path
@@ -201,30 +308,44 @@ class BackbonePanel(Panel):
             mark = "available" if ok else "<span style='color:#c62828'>unavailable</span>"
             rows.append(f"<tr><td>{html.escape(option)}</td><td>{mark}</td><td>{html.escape(reason)}</td></tr>")
 
-        chosen = "file" if keep_file_choice and self.weights_select.value == "file" else source
+        picking = self.weights_select.value if self.weights_select.value in ("file", "run") else None
+        chosen = picking if keep_file_choice and picking else source
 
         def assign():
             self.weights_select.options = options
             self.weights_select.value = chosen
             if source == "file":
                 self.weights_path.value = weights
+            if source == "run" and weights in [value for _, value in self.run_select.options]:
+                self.run_select.value = weights
 
         self._set_controls(assign)
         self.weights_path.layout.display = "" if chosen == "file" else "none"
+        self.run_select.layout.display = "" if chosen == "run" else "none"
         self.sources.value = ("<b>Weights sources for this backbone</b><table class='lepton-table'>"
                               "<tr><th>source</th><th>here</th><th>why</th></tr>" + "".join(rows) + "</table>")
         ok, reason = _availability(spec, chosen, path, size)
         if chosen == "file" and not path:
             ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
+        if chosen == "run" and source != "run":
+            ok, reason = False, f"pick one of your finished runs; until then weights stay {weights!r}"
         self.notice.value = "" if ok else _ALERT.format(
             title=f"{html.escape(_SOURCE_WORDS[chosen])} weights cannot be used here", body=html.escape(reason))
         self.notice.layout.display = "none" if ok else ""
-        norm = spec.normalization_for(weights)
+        try:
+            norm = spec.normalization_for(weights)
+        except Exception as error:  # noqa: BLE001  (a run that cannot serve: the notice says why)
+            self.info.value = _card(spec) + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>"
+            return
         self.info.value = _card(spec) + (f"<div><b>Input normalisation</b> with these weights: {html.escape(norm)}"
                                          f" - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
 
 
 def _availability(spec, option: str, path: str, size: int) -> tuple[bool, str]:
+    if option == "run":
+        if path and is_run_weights(path):
+            return availability(spec, path, size)
+        return False, "no run chosen yet: pick one of your finished runs"
     if option == "file":
         if "file" not in spec.weight_sources:
             return availability(spec, "any.weights.h5", size)  # says which sources it does offer
@@ -244,3 +365,19 @@ def _card(spec) -> str:
 def _params_line(name: str, count: int) -> str:
     return (f"<b>Parameters of {html.escape(name)}:</b> <span class='lepton-param-number'>{count:,}</span> "
             f"({count / 1e6:.2f} M, backbone only)")
+
+
+def _ranking_table(frame: pd.DataFrame) -> str:
+    """The ranking as an HTML table, best first, the recommended row marked, reasons for unavailable rows."""
+    rows = []
+    for _, row in frame.iterrows():
+        def number(value, fmt):
+            return "-" if pd.isna(value) else format(value, fmt)
+
+        mark = "<b>recommended</b>" if row["recommended"] else ""
+        rows.append(f"<tr><td>{html.escape(str(row['backbone']))}</td><td>{html.escape(str(row['weights']))}</td>"
+                    f"<td>{number(row['logme'], '.4f')}</td><td>{number(row['probe_accuracy'], '.3f')}</td>"
+                    f"<td>{number(row['seconds'], '.1f')}</td><td>{mark}</td>"
+                    f"<td>{html.escape(str(row['reason']))}</td></tr>")
+    return ("<table class='lepton-table lepton-ranking'><tr><th>backbone</th><th>weights</th><th>LogME</th>"
+            "<th>probe acc</th><th>s</th><th></th><th>why not</th></tr>" + "".join(rows) + "</table>")

@@ -110,6 +110,10 @@ def load_backbone(spec: BackboneSpec | str, weights: str | None = "offline", ima
     if not spec.min_size <= image_size <= spec.max_size:
         raise ValueError(f"{spec.name} needs image_size in [{spec.min_size}, {spec.max_size}], got {image_size}")
     source = weights_source(weights)
+    if source == "run":  # a finished run's backbone: it brings its own architecture and weights
+        from .run_backbone import load_run_backbone
+
+        return _named_and_checked(spec, load_run_backbone(spec, weights, image_size))
     if not spec.supports(weights):
         raise WeightsUnavailable(f"{spec.name} has no {source!r} weights (sources: "
                                  f"{', '.join(spec.weight_sources)}); use {alternatives(spec, source)}")
@@ -135,7 +139,10 @@ def load_backbone(spec: BackboneSpec | str, weights: str | None = "offline", ima
         hint = " Delete it so it is downloaded again when online." if source == "imagenet" else ""
         raise WeightsUnavailable(f"{what} does not fit {spec.name} ({type(exc).__name__}: {exc}).{hint} "
                                  f"Use {alternatives(spec, source)}.") from exc
+    return _named_and_checked(spec, model)
 
+
+def _named_and_checked(spec: BackboneSpec, model):
     model.name = "backbone"
     stable_layer_names(model)
     shape = tuple(model.output.shape)

@@ -44,7 +44,8 @@ NORMALIZATION_DOCS = {
 }
 
 #: Weight sources. ``offline`` = the offline weights pack; ``imagenet`` = keras.applications download;
-#: ``none`` = random init; anything else is treated as a path to a weights file.
+#: ``none`` = random init; anything else is treated as a path to a weights file. ``run:<id or folder>``
+#: (source kind ``run``) reuses the backbone of one of your finished runs; see ``run_backbone.py``.
 WEIGHT_SOURCES = ("offline", "imagenet", "none", "file")
 
 
@@ -56,6 +57,8 @@ def weights_source(weights: str | None) -> str:
     """
     if weights is None:
         return "none"
+    if weights.startswith("run:"):
+        return "run"  # one of your finished runs (run_backbone.py); every architecture can be one
     return weights if weights in ("offline", "imagenet", "none") else "file"
 
 
@@ -146,7 +149,8 @@ class BackboneSpec:
         return blocks
 
     def supports(self, weights: str) -> bool:
-        return weights_source(weights) in self.weight_sources
+        source = weights_source(weights)
+        return source == "run" or source in self.weight_sources
 
     def normalization_for(self, weights: str | None) -> str:
         """The normalisation kind the backbone expects with these weights (a source name or a path).
@@ -159,6 +163,10 @@ class BackboneSpec:
         >>> get_backbone("resnet50").normalization_for("imagenet")
         'caffe'
         """
+        if weights_source(weights) == "run":  # the source run's own kind (WeightsUnavailable if it cannot serve)
+            from .run_backbone import run_normalization
+
+            return run_normalization(self, weights)
         return self.normalization_by_source.get(weights_source(weights), self.normalization)
 
     def preprocess_kind(self, weights: str | None) -> str:

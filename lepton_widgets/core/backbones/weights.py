@@ -159,6 +159,10 @@ def weights_fingerprint(spec: BackboneSpec, weights: str | None) -> str:
     source = weights_source(weights)
     if source == "none":
         return "none"
+    if source == "run":  # run id + sha256 of its model.keras: two source runs never share features
+        from .run_backbone import run_fingerprint
+
+        return run_fingerprint(spec, weights)
     if source == "imagenet":
         return f"imagenet:{spec.name}"
     if source == "offline":
@@ -179,6 +183,10 @@ def availability(spec: BackboneSpec, weights: str | None, image_size: int | None
     False
     """
     source = weights_source(weights)
+    if source == "run":
+        from .run_backbone import run_availability
+
+        return run_availability(spec, weights, image_size)
     if not spec.supports(weights):
         return False, f"{spec.name} does not offer {source!r} weights (it has: {', '.join(spec.weight_sources)})"
     if source == "none":
