@@ -271,6 +271,12 @@ def run_test_table(record) -> SampleTable:
     frame = pd.DataFrame({"ref": predictions["ref"].to_numpy(), "label": predictions["true"].astype(str).to_numpy(),
                           "path": predictions["path"].where(array_index < 0, None).to_numpy(),
                           "array_index": array_index})
+    unreadable = int((frame["path"].isna() & (array_index < 0)).sum())
+    if unreadable:
+        # An update that mixed two built-in datasets: its config describes only the first one's arrays.
+        raise ValueError(f"{unreadable} test images of run {record.run_id} come from a dataset its config does "
+                         "not describe (an update that mixed two sources), so they cannot be loaded to attack; "
+                         "measure the robustness of the parent run or of a version trained from one dataset")
     arrays = None
     if (array_index >= 0).any():
         from lepton_widgets.core.gallery import dataset_table  # shares the gallery's dataset cache

@@ -126,11 +126,11 @@ def probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, 
 
 
 def parse_candidates(candidates: Iterable) -> list[tuple[str, str]]:
-    """``"name:weights"`` strings or ``(name, weights)`` pairs -> pairs; ``"run:<ref>"`` alone takes the
-    backbone family from the run's config.
+    """``"name:weights"`` strings or ``(name, weights)`` pairs -> pairs; ``"run:<ref>"`` alone gets an empty
+    name: :func:`rank_backbones` takes the backbone family from that run's config.
 
-    >>> parse_candidates(["mobilenet_v2:offline", ("small_cnn", "none"), "small_cnn:run:runs/abc"])
-    [('mobilenet_v2', 'offline'), ('small_cnn', 'none'), ('small_cnn', 'run:runs/abc')]
+    >>> parse_candidates(["mobilenet_v2:offline", ("small_cnn", "none"), "small_cnn:run:runs/abc", "run:x"])
+    [('mobilenet_v2', 'offline'), ('small_cnn', 'none'), ('small_cnn', 'run:runs/abc'), ('', 'run:x')]
     """
     pairs = []
     for item in candidates:
@@ -139,12 +139,9 @@ def parse_candidates(candidates: Iterable) -> list[tuple[str, str]]:
             continue
         text = str(item).strip()
         if text.startswith("run:"):
-            from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
-
-            try:
-                pairs.append((source_backbone_name(resolve_run(text)), text))
-            except Exception:  # noqa: BLE001  (reported as an unavailable row by rank_backbones)
-                pairs.append(("?", text))
+            # The family is the source run's; rank_backbones looks it up, so a bad reference becomes an
+            # "unavailable" row that says why, rather than stopping the whole ranking here.
+            pairs.append(("", text))
             continue
         name, sep, weights = text.partition(":")
         if not sep or not name or not weights:
@@ -243,6 +240,10 @@ def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, dat
         row = {"backbone": name, "weights": weights, "logme": np.nan, "probe_accuracy": np.nan, "seconds": np.nan,
                "recommended": False, "status": "ok", "reason": ""}
         try:
+            if not name:  # a "run:<id>" candidate: the backbone family of that run
+                from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
+
+                name = row["backbone"] = source_backbone_name(resolve_run(weights))
             spec = get_backbone(name)
             if not spec.min_size <= size <= spec.max_size:
                 raise WeightsUnavailable(f"{name} needs image_size in [{spec.min_size}, {spec.max_size}], got {size}")

@@ -34,12 +34,15 @@ import html
 import ipywidgets as w
 import pandas as pd
 
+from lepton_widgets.config import ConfigError
 from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
                                            list_backbones, weights_source)
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
+
+RANK_JOB = "rank backbones"
 
 _STYLE = {"description_width": "110px"}
 _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
@@ -105,6 +108,7 @@ class BackbonePanel(Panel):
         self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
+        self.session.observe(self._ranking_ended, "status")
         self.refresh_runs()
         self._show_backbone()
         return w.VBox([
@@ -153,11 +157,21 @@ class BackbonePanel(Panel):
 
     # --- ranking --------------------------------------------------------------------------------
 
+    def _ranking_ended(self, change) -> None:
+        # A ranking that failed or was stopped never reaches ``done``: say so instead of "ranking..." forever.
+        if self.session.job == RANK_JOB and change["new"] in ("failed", "cancelled"):
+            reason = self.session.last_error if change["new"] == "failed" else "stopped"
+            self.rank_table.value = f"<b>ranking {change['new']}</b>: {html.escape(reason)}"
+
     def rank(self):
         """Rank the candidates on the session's data in the worker thread; returns the thread."""
-        cfg = self.session.to_config()
         text = self.rank_candidates.value.strip()
         candidates = [item.strip() for item in text.split(",") if item.strip()] or None
+        try:
+            cfg = self.session.to_config()
+        except ConfigError as error:
+            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
+            return None
         self.use_button.disabled = True
         self.rank_table.value = "<i>ranking...</i>"
 
@@ -173,7 +187,7 @@ class BackbonePanel(Panel):
             self.session.message = "ranking done"
 
         try:
-            return self.runner.submit("rank backbones", work, done)
+            return self.runner.submit(RANK_JOB, work, done)
         except Exception as error:  # noqa: BLE001  (busy: say so instead of raising into the click)
             self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
             return None

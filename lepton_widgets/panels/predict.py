@@ -159,6 +159,8 @@ class PredictPanel(Panel):
         path = self.model.value
         if not path:
             self.message.value = _ALERT.format("Choose a model first.")
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
             return None
         names = list(names) if names is not None else [Path(p).name for p in paths]
 
@@ -177,7 +179,10 @@ class PredictPanel(Panel):
             self.show(predictions)
 
         self.message.value = f"Predicting {len(paths)} image{'s' if len(paths) != 1 else ''}..."
-        return self._submit("predict", work, done)
+        thread = self._submit("predict", work, done)
+        if thread is None and cleanup is not None:  # not started (busy): work() will not remove the upload
+            shutil.rmtree(cleanup, ignore_errors=True)
+        return thread
 
     def show(self, predictions) -> None:
         self.predictions = list(predictions)

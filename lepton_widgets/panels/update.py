@@ -249,7 +249,11 @@ class UpdatePanel(Panel):
                                f"new data {meter['new_after']:.3f}")
 
         self._mine = True
-        runner.submit(JOB, work, done)
+        try:
+            runner.submit(JOB, work, done)
+        except BusyError as error:  # a job started between the busy check above and this click
+            self._mine = False
+            self.status.value = _error_html(str(error))
 
     def show_version(self, record: RunRecord) -> None:
         """Show a version's run id and its forgetting meter (also for a version made elsewhere)."""
