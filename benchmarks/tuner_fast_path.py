@@ -1,6 +1,6 @@
 """A 10-trial head search on the fast path vs one forward pass of the backbone, and vs plain KerasTuner.
 
-Data: Fashion-MNIST, 100 per class, 96 px, MobileNetV2 with the offline weights, batch 32. The search
+Data: Fashion-MNIST, 100 per class by default, 96 px, MobileNetV2 with the offline weights, batch 32. The search
 varies learning rate, dropout and L2 over 10 trials of 5 head epochs (everything frozen, no augmentation).
 
 - A (the floor): one forward pass of the backbone over the training split, as ``extract_features`` does it
@@ -12,7 +12,8 @@ varies learning rate, dropout and L2 over 10 trials of 5 head epochs (everything
   Keras recipe (``keras.applications.MobileNetV2`` frozen + pooling + dropout + dense, ``model.fit`` on the
   same tf.data image pipeline), which recomputes the backbone every step. C takes minutes, so it runs once.
 
-A, A_scored and B alternate three times. Target: B / A <= 2. The C / B ratio is reported too.
+A (train split), A (train and val) and B alternate three times. Target: B / A <= 2. The C / B ratio is
+reported too.
 
 B has costs that do not grow with the data (building the backbone, KerasTuner's own bookkeeping per trial,
 tracing), so the ratio falls as the data grows; ``--per-class`` sets the size.

@@ -179,6 +179,9 @@ def _story(page, server, tmp_path) -> None:
     max_trials.fill("3")
     max_trials.press("Enter")  # a text box sends its value on Enter or blur
     page.locator(".lepton-tuner-start").click()
+    # Until the click reaches the kernel, the status still says how the training run ended ("finished").
+    _wait_until(lambda: re.search(r"\b(preparing|running)\b", _text(page, ".lepton-tuner-status")), 30,
+                what="the search to start")
     rows_seen = []
     started = time.monotonic()
     while time.monotonic() - started < 240:

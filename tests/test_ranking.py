@@ -56,7 +56,7 @@ def source(store):
 
 def test_rank_backbones_scores_caches_and_explains(source):
     candidates = ["small_cnn:none", f"run:{source.path}", "mobilenet_v2:imagenet", "nope:none"]
-    assert parse_candidates(candidates)[1] == ("small_cnn", f"run:{source.path}")
+    assert parse_candidates(candidates)[1] == ("", f"run:{source.path}")  # the family comes from the run
     sink = ListSink()
     frame = api.rank_backbones(CFG, candidates, sink=sink, train_per_class=10, val_per_class=5)
     assert list(frame.columns) == ["backbone", "weights", "logme", "probe_accuracy", "seconds", "recommended",
@@ -67,6 +67,12 @@ def test_rank_backbones_scores_caches_and_explains(source):
     assert (frame["status"] == "unavailable").sum() == 2
     assert "not in the Keras cache" in frame.set_index("backbone").loc["mobilenet_v2", "reason"]
     assert "unknown backbone 'nope'" in frame.set_index("backbone").loc["nope", "reason"]
+    assert frame.set_index("weights").loc[f"run:{source.path}", "backbone"] == "small_cnn"
+    # A run that cannot serve says why, instead of stopping the ranking or blaming an unknown backbone.
+    missing = rank_backbones(CFG, ["small_cnn:none", "run:no-such-run-anywhere"], train_per_class=10,
+                             val_per_class=5)
+    row = missing.set_index("weights").loc["run:no-such-run-anywhere"]
+    assert row["status"] == "unavailable" and "no-such-run-anywhere" in row["reason"], row["reason"]
     ranks = [e for e in sink.events if e.kind == "progress" and e.task == "rank backbones"]
     assert (ranks[0].done, ranks[-1].done, ranks[-1].total) == (0, 4, 4)
     assert any(e.kind == "progress" and e.task.startswith("extract features") for e in sink.events)

@@ -145,9 +145,10 @@ def parallel_figure(rows: list[dict], names: list[str], objective: str) -> go.Fi
     dimensions.append({"label": objective, "values": scores})
     trace = go.Parcoords(dimensions=dimensions, line={"color": scores, "colorscale": "Viridis",
                                                       "showscale": bool(scores)})
-    layout = {"height": 320, "margin": {"l": 70, "r": 40, "t": 50, "b": 30},
+    # The axis names sit above the plot area: the title goes higher still (y in the top margin) to clear them.
+    layout = {"height": 340, "margin": {"l": 70, "r": 40, "t": 80, "b": 30},
               "title": {"text": f"{len(done)} finished trials" if done else "no finished trials yet",
-                        "font": {"size": 13}}}
+                        "font": {"size": 13}, "y": 0.97, "yanchor": "top"}}
     return figure_widget(data=[trace], layout=layout)
 
 
