@@ -14,8 +14,10 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
+from typing import Callable
 
 
 def register_all(subparsers) -> list[str]:
@@ -24,3 +26,18 @@ def register_all(subparsers) -> list[str]:
     for name in names:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return names
+
+
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for whole numbers >= ``minimum`` (a clear usage error otherwise).
+
+    >>> whole_number_at_least(1)("3")
+    3
+    """
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse

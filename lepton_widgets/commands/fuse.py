@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import argparse
+from lepton_widgets.commands import whole_number_at_least
 
 
 def register(subparsers) -> None:
@@ -27,16 +27,10 @@ def register(subparsers) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, id prefixes or folders (two or more)")
     p.add_argument("--method", choices=METHODS, default="ensemble", help="how to fuse (default: ensemble)")
     p.add_argument("--name", default=None, help="name of the new run (default: METHOD-of-N)")
-    p.add_argument("--distill-epochs", type=_positive, default=3, metavar="N",
+    p.add_argument("--distill-epochs", type=whole_number_at_least(1), default=3, metavar="N",
                    help="training epochs of the distilled student (distill only; default 3)")
     p.set_defaults(func=cmd_fuse)
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def cmd_fuse(args) -> int:

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import argparse
+from lepton_widgets.commands import whole_number_at_least
 
 
 def register(subparsers) -> None:
@@ -27,19 +27,13 @@ def register(subparsers) -> None:
                    help="comma-separated, e.g. mobilenet_v2:offline,small_cnn:none,run:RUN_ID "
                         "(default: every backbone with its offline and random weights)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
-    p.add_argument("--train-per-class", type=_positive, default=None, metavar="N",
+    p.add_argument("--train-per-class", type=whole_number_at_least(1), default=None, metavar="N",
                    help="train samples per class scored (default 40)")
-    p.add_argument("--val-per-class", type=_positive, default=None, metavar="N",
+    p.add_argument("--val-per-class", type=whole_number_at_least(1), default=None, metavar="N",
                    help="val samples per class for the probe (default 20)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the table as JSON records")
     p.set_defaults(func=cmd_rank)
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def resolve_candidates(text: str | None, runs_dir) -> list[str] | None:

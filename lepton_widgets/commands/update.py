@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-import argparse
+from lepton_widgets.commands import whole_number_at_least
 
 
 def register(subparsers) -> None:
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
                    help="a built-in dataset name, a folder of class folders, a .zip of one or a .csv (path,label)")
     p.add_argument("--classes", default=None, metavar="A,B,...",
                    help="keep only these classes of NEW_DATA (comma-separated)")
-    p.add_argument("--replay", type=_non_negative, default=None, metavar="N",
+    p.add_argument("--replay", type=whole_number_at_least(0), default=None, metavar="N",
                    help="old training images replayed each epoch (default 200; 0: none)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: as many as the run trained)")
     p.add_argument("--learning-rate", type=float, default=None, metavar="LR",
@@ -34,12 +34,6 @@ def register(subparsers) -> None:
                    help="also train without replay on the same data and print both forgetting meters")
     p.set_defaults(func=cmd_update)
 
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def cmd_update(args) -> int:
