@@ -93,6 +93,23 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     return result
 
 
+class ExtractorOnDemand:
+    """What :func:`cached_split_features` uses of a TransferModel: its ``spec`` (for the cache key) and, only
+    on a cache miss, its ``feature_extractor()``, built from ``cfg`` then. On a hit (a resumed search, a
+    worker, a second ranking) the backbone is never built: that is seconds per process for MobileNetV2."""
+
+    def __init__(self, cfg, num_classes: int) -> None:
+        from lepton_widgets.core.backbones import get_backbone
+
+        self.spec, self._cfg, self._num_classes = get_backbone(cfg.backbone.name), cfg, num_classes
+
+    def feature_extractor(self):
+        from lepton_widgets.core.model import build_transfer_model  # the model module is heavier to import
+
+        cfg = self._cfg.replace(backbone__frozen_depth=None)
+        return build_transfer_model(cfg, self._num_classes).feature_extractor()
+
+
 def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,
                           sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
                           run_id: str = "") -> tuple[dict[str, np.ndarray], bool]:

@@ -174,26 +174,11 @@ def subsample(table: SampleTable, per_class: int, seed: int) -> SampleTable:
     return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
 
 
-class _OnDemand:
-    """What ``cached_split_features`` needs: the spec, and the feature extractor only on a cache miss (as
-    ``tuning_model._ExtractorOnDemand``): a candidate whose features are on disk never builds its backbone."""
-
-    def __init__(self, cfg: RunConfig, num_classes: int) -> None:
-        from lepton_widgets.core.backbones import get_backbone
-
-        self.spec, self._cfg, self._num_classes = get_backbone(cfg.backbone.name), cfg, num_classes
-
-    def feature_extractor(self):
-        from lepton_widgets.core.model import build_transfer_model
-
-        return build_transfer_model(self._cfg, self._num_classes).feature_extractor()
-
-
 def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_classes: int, *,
                        sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
                        run_id: str = "") -> dict[str, np.ndarray]:
     """Pooled features of each table through ``cfg``'s frozen backbone (disk-cached unless random weights)."""
-    from lepton_widgets.core.feature_cache import cached_split_features, extract_features
+    from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_features, extract_features
     from lepton_widgets.core.training import seed_everything
 
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
@@ -206,8 +191,8 @@ def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_class
         extractor = build_transfer_model(cfg, num_classes).feature_extractor()
         return {name: extract_features(extractor, table, size, batch, sink, stop_event, run_id,
                                        task=f"extract features ({name})") for name, table in tables.items()}
-    features, _hit = cached_split_features(_OnDemand(cfg, num_classes), tables, cfg.backbone.weights, size, batch,
-                                           sink, stop_event, run_id=run_id)
+    features, _hit = cached_split_features(ExtractorOnDemand(cfg, num_classes), tables, cfg.backbone.weights,
+                                           size, batch, sink, stop_event, run_id=run_id)
     return {name: np.asarray(array) for name, array in features.items()}
 
 

@@ -35,11 +35,10 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # not exported; ch
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.adversarial import AdversarialTrainer
-from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.blocks_info import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.events import Cancelled, EventSink, null_sink
-from lepton_widgets.core.feature_cache import cached_split_features
+from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_features
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
@@ -99,19 +98,6 @@ def epoch_schedule(phases: list[tuple[str, int]], epochs: Optional[int] = None,
         if start >= total:
             break
     return ranges
-
-
-class _ExtractorOnDemand:
-    """What ``cached_split_features`` uses of a TransferModel: its ``spec`` (for the cache key) and, only on a
-    cache miss, its ``feature_extractor()``. On a hit (a resumed search, a worker, a second search) the
-    backbone is then never built: that is seconds per process for MobileNetV2."""
-
-    def __init__(self, cfg: RunConfig, num_classes: int) -> None:
-        self.spec, self._cfg, self._num_classes = get_backbone(cfg.backbone.name), cfg, num_classes
-
-    def feature_extractor(self):
-        cfg = self._cfg.replace(backbone__frozen_depth=None)
-        return build_transfer_model(cfg, self._num_classes).feature_extractor()
 
 
 @dataclass
@@ -220,7 +206,7 @@ class TransferHyperModel(kt.HyperModel):
         if key not in self._features:
             tables = {name: self.data.split(name) for name in ("train", "val")}
             # The base batch size, as a normal run's extraction uses (a searched one varies per trial).
-            features, _hit = cached_split_features(_ExtractorOnDemand(cfg, self.data.num_classes), tables,
+            features, _hit = cached_split_features(ExtractorOnDemand(cfg, self.data.num_classes), tables,
                                                    cfg.backbone.weights, cfg.backbone.image_size,
                                                    self.base.train.batch_size, self.sink, self.stop_event,
                                                    run_id=self.run_id)
