@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 # Before TensorFlow is imported anywhere: no C++ log noise, and a private cache so tests never touch ~.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -46,3 +49,13 @@ def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+def make_notebooks_module():
+    """``notebooks/make_notebooks.py`` (the generator of the committed notebooks), imported from its folder."""
+    folder = str(Path(__file__).resolve().parents[1] / "notebooks")
+    sys.path.insert(0, folder)
+    try:
+        return importlib.import_module("make_notebooks")
+    finally:
+        sys.path.remove(folder)

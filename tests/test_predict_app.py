@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import make_notebooks_module, tiny_config
 from nbclient import NotebookClient
 from PIL import Image
 
@@ -183,11 +182,7 @@ def test_an_empty_store_says_what_to_do(tmp_path):
 
 
 def test_the_notebook_is_what_make_notebooks_writes():
-    sys.path.insert(0, str(ROOT / "notebooks"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "notebooks"))
+    make_notebooks = make_notebooks_module()
     written = nbformat.read(NOTEBOOK, as_version=4)
     assert [(c.cell_type, c.source) for c in written.cells] == \
         [(c.cell_type, c.source) for c in make_notebooks.PREDICT]

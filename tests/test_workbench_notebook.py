@@ -7,11 +7,11 @@ no kernel: the LEPTON_APP_* overrides and the Voilà command line of ``lepton ap
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import make_notebooks_module
 from nbclient import NotebookClient
 
 from lepton_widgets.apps.launch import HOST, max_upload_bytes, voila_command
@@ -66,11 +66,7 @@ def test_workbench_notebook_displays_every_panel_without_errors(tmp_path, monkey
 
 
 def test_the_notebook_is_what_make_notebooks_writes():
-    sys.path.insert(0, str(ROOT / "notebooks"))
-    try:
-        import make_notebooks
-    finally:
-        sys.path.remove(str(ROOT / "notebooks"))
+    make_notebooks = make_notebooks_module()
     written = nbformat.read(NOTEBOOK, as_version=4)
     assert [(c.cell_type, c.source) for c in written.cells] == \
         [(c.cell_type, c.source) for c in make_notebooks.WORKBENCH]
