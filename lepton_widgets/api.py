@@ -135,6 +135,9 @@ def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: 
     from lepton_widgets.core.evaluation import predict_table
 
     record = open_run(run, runs_dir=runs_dir)
+    if record.info.get("modality") == "tabular":  # a table's model takes rows, not image files
+        raise ValueError(f"run {record.run_id} was trained on a table: predict rows with "
+                         f"lepton_widgets.core.tabular.predict_frame(run, dataframe_or_csv_path)")
     class_names = record.class_names
     table, report = files_table([str(f) for f in files], class_names)
     rows: list[dict[str, Any]] = []

@@ -50,6 +50,8 @@ class DataConfig:
     test_fraction: float = 0.15
     min_class_size: int = 5
     classes: list[str] | None = None
+    #: Tables only: the column holding the class (``table_csv`` needs it; built-in tables have a default).
+    target: str | None = None
 
     def __post_init__(self) -> None:
         # Class names are strings, but YAML and the CLI's --set read digits' class names as numbers.
@@ -57,6 +59,11 @@ class DataConfig:
             self.classes = [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in self.classes]
 
     def validate(self) -> None:
+        if self.target is not None and (not isinstance(self.target, str) or not self.target.strip()):
+            raise ConfigError(f"data.target must be a column name or null, got {self.target!r}")
+        if self.dataset == "table_csv" and not (self.path and self.target):
+            raise ConfigError("data.path (the CSV file) and data.target (its class column) are required when "
+                              "data.dataset is 'table_csv'")
         if self.classes is not None:
             if (not isinstance(self.classes, list) or not self.classes
                     or not all(isinstance(c, str) and c for c in self.classes)):
@@ -102,6 +109,11 @@ class AugmentConfig:
 
     Factors follow the Keras layers: ``rotation`` is a fraction of a full turn, ``zoom``/``translation``
     fractions of the image size, ``contrast``/``brightness`` fractions of the value range.
+
+    Spectrogram (audio) augmentations, see ``core/augment_audio.py``: ``time_mask``/``freq_mask`` (SpecAugment)
+    zero a band of up to that fraction of the time/frequency axis, ``time_shift`` moves the sound by up to
+    that fraction of the clip, ``gain_db`` changes the level by up to that many dB (0..40), and ``noise``
+    mixes in noise (in the power domain) up to that fraction of the level range (0.5: -40 dBFS per band).
     """
 
     flip: str = "none"
@@ -110,22 +122,30 @@ class AugmentConfig:
     translation: float = 0.0
     contrast: float = 0.0
     brightness: float = 0.0
+    time_mask: float = 0.0
+    freq_mask: float = 0.0
+    time_shift: float = 0.0
+    gain_db: float = 0.0
+    noise: float = 0.0
 
     FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+    FRACTIONS = ("rotation", "zoom", "translation", "contrast", "brightness", "time_mask", "freq_mask", "time_shift",
+                 "noise")
+    MAX_GAIN_DB = 40.0
 
     def validate(self) -> None:
         if self.flip not in self.FLIP_MODES:
             raise ConfigError(f"augment.flip must be one of {self.FLIP_MODES}, got {self.flip!r}")
-        for name in ("rotation", "zoom", "translation", "contrast", "brightness"):
+        for name in self.FRACTIONS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"augment.{name} must be between 0 and 1, got {value}")
+        if not 0.0 <= self.gain_db <= self.MAX_GAIN_DB:
+            raise ConfigError(f"augment.gain_db must be between 0 and {self.MAX_GAIN_DB:g} dB, got {self.gain_db}")
 
     @property
     def active(self) -> bool:
-        return self.flip != "none" or any(
-            getattr(self, n) > 0 for n in ("rotation", "zoom", "translation", "contrast", "brightness")
-        )
+        return self.flip != "none" or self.gain_db > 0 or any(getattr(self, n) > 0 for n in self.FRACTIONS)
 
 
 @dataclass

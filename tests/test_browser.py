@@ -112,7 +112,7 @@ def _story(page, server, tmp_path) -> None:
     assert not anywidget, f"a Plotly figure failed to start and will never update: {anywidget}"
 
     # 1. Data: the digits option of the dataset dropdown.
-    # (ipywidgets' <option> values are the labels, e.g. "digits (real)")
+    # (ipywidgets' <option> values are the labels, e.g. "digits (image, real)")
     select = page.locator(".lepton-dataset-select select")
     options = select.evaluate("s => [...s.options].map(o => o.value)")
     select.select_option(next(value for value in options if value.startswith("digits")))

@@ -15,6 +15,7 @@ import re
 import threading
 import zipfile
 
+import ipywidgets as w
 import numpy as np
 import pytest
 from PIL import Image
@@ -119,6 +120,50 @@ def test_check_data_on_digits_runs_in_the_worker_and_fills_the_report(home, tmp_
     assert "every file or sample was used" in panel.problems.value
     assert panel.progress.value == panel.progress.max == 1797 and panel.progress.bar_style == "success"
     assert not panel.check_button.disabled
+
+
+def write_tone_folder(root, per_class=4, rate=16_000):
+    """Two classes of one-second tones (low and high) as 16-bit mono WAVs."""
+    import wave
+
+    for name, hz in (("low", 300.0), ("high", 3000.0)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            t = np.arange(rate) / rate
+            samples = np.rint(0.5 * 32767 * np.sin(2 * np.pi * (hz + 25 * i) * t)).astype("<i2")
+            with wave.open(str(root / name / f"{i}.wav"), "wb") as out:
+                out.setnchannels(1), out.setsampwidth(2), out.setframerate(rate)
+                out.writeframes(samples.tobytes())
+    return root
+
+
+def test_audio_data_shows_spectrograms_with_players_of_the_users_files(home, tmp_path):
+    root = write_tone_folder(tmp_path / "sounds")
+    session, runner = setup(tmp_path)
+    panel = DatasetPanel(session, runner)
+    listed = {value for _, value in panel.dataset_select.options}
+    assert {"spoken_keywords", "wav_folder", "defects_synthetic", "traffic_signs_synthetic", "medical_demo",
+            "medmnist", "gtsrb"} <= listed
+    panel.dataset_select.value = "wav_folder"
+    assert panel.path.layout.display == ""             # a user kind: the path box shows
+    panel.path.value = str(root)
+    assert session.data_path == str(root)
+
+    panel.check_button.click()
+    assert runner.wait(120)
+    assert session.status == "finished", session.last_error
+    assert len(panel.sample_rows.children) == 2
+    for row in panel.sample_rows.children:
+        name = row.children[0].value
+        samples = row.children[1:]
+        assert len(samples) == 4
+        for sample in samples:
+            spectrogram, player = sample.children
+            assert spectrogram.value[:4] == b"\x89PNG"
+            assert isinstance(player, w.Audio) and player.autoplay is False
+            # the player plays one of this class's own files, byte for byte
+            played = bytes(player.value)
+            assert any(played == f.read_bytes() for f in (root / ("low" if "low" in name else "high")).iterdir())
 
 
 def test_a_corrupt_file_is_listed_in_the_problems_table(home, tmp_path):
@@ -301,3 +346,28 @@ def test_augment_preview_changes_pixels_when_rotation_is_on(home, tmp_path):
     panel.controls["flip"].value = "horizontal"
     assert session.flip == "horizontal"
     assert "lepton-augment-preview" in panel.grid._dom_classes
+
+
+def test_sound_augmentations_show_for_audio_and_reach_the_config_and_preview(home, tmp_path):
+    from lepton_widgets.core.data import prepare_data
+
+    root = write_tone_folder(tmp_path / "sounds")
+    session, runner = setup(tmp_path)
+    panel = AugmentPanel(session, runner)
+    assert panel.sound_box.layout.display == "none"          # digits: images, no sound controls
+    session.dataset, session.data_path = "wav_folder", str(root)
+    assert panel.sound_box.layout.display == ""
+    session.prepared = prepare_data(session.to_config().data, session.seed)
+    assert panel.wait(60) and "checked data" in panel.caption.value
+    for original, copies in zip(panel.originals, panel.copies):
+        assert all(copy.value == original.value for copy in copies)
+
+    panel.controls["gain_db"].value = 12.0
+    panel.controls["time_mask"].value = 0.3
+    assert (session.gain_db, session.time_mask) == (12.0, 0.3)
+    augment = session.to_config().augment
+    assert (augment.gain_db, augment.time_mask) == (12.0, 0.3)
+    assert panel.wait(60) and panel.message.value == ""
+    changed = [np.abs(png_pixels(copy.value) - png_pixels(original.value)).mean()
+               for original, copies in zip(panel.originals, panel.copies) for copy in copies]
+    assert min(changed) > 1.0                                # every copy is visibly louder/quieter or masked

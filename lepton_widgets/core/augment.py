@@ -18,6 +18,7 @@ from typing import Optional
 import keras
 
 from lepton_widgets.config import AugmentConfig
+from lepton_widgets.core.augment_audio import audio_layers  # spectrogram layers (audio data); registers them
 
 #: Value range of the images the layers see (raw RGB); brightness/contrast need it to clip correctly.
 PIXEL_RANGE = (0.0, 255.0)
@@ -40,7 +41,7 @@ def augmentation_layers(cfg: AugmentConfig, seed: int) -> list[keras.layers.Laye
         layers.append(keras.layers.RandomContrast(cfg.contrast, value_range=PIXEL_RANGE, seed=seed + 4))
     if cfg.brightness > 0:
         layers.append(keras.layers.RandomBrightness(cfg.brightness, value_range=PIXEL_RANGE, seed=seed + 5))
-    return layers
+    return layers + audio_layers(cfg, seed)
 
 
 def build_augmentation(cfg: AugmentConfig, seed: int) -> Optional[keras.Sequential]:

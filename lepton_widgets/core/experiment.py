@@ -73,6 +73,10 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
     stored as ``failed`` (with the traceback in its events) and then re-raised.
     """
     cfg.validate()
+    from lepton_widgets.core.tabular import is_tabular_dataset, run_tabular_experiment  # registers the tables
+
+    if is_tabular_dataset(cfg.data.dataset):
+        return run_tabular_experiment(cfg, store=store, sink=sink, stop_event=stop_event)
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), sink)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id

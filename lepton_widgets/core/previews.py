@@ -52,16 +52,22 @@ def read_rgb(table: SampleTable, row: int) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def class_samples(table: SampleTable, per_class: int = 4, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """Up to ``per_class`` images of every class (in ``table.class_names`` order), picked with ``seed``."""
+def class_sample_rows(table: SampleTable, per_class: int = 4, seed: int = 0) -> dict[str, list[int]]:
+    """Up to ``per_class`` row positions of every class (in ``table.class_names`` order), picked with ``seed``."""
     rng = np.random.default_rng(seed)
     labels = table.frame["label"].to_numpy()
-    found: dict[str, list[np.ndarray]] = {}
+    found: dict[str, list[int]] = {}
     for name in table.class_names:
         rows = np.flatnonzero(labels == name)
         chosen = np.sort(rng.choice(rows, size=min(per_class, len(rows)), replace=False)) if len(rows) else []
-        found[name] = [read_rgb(table, int(r)) for r in chosen]
+        found[name] = [int(r) for r in chosen]
     return found
+
+
+def class_samples(table: SampleTable, per_class: int = 4, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """Up to ``per_class`` images of every class (in ``table.class_names`` order), picked with ``seed``."""
+    return {name: [read_rgb(table, r) for r in rows]
+            for name, rows in class_sample_rows(table, per_class, seed).items()}
 
 
 def sample_batch(table: SampleTable, n: int = 3, size: int = 64, seed: int = 0) -> np.ndarray:

@@ -239,8 +239,11 @@ class RunRecord:
         """The trained Keras model (safe mode: no arbitrary code is run while loading)."""
         import keras
 
+        from lepton_widgets.core.custom_layers import register_custom_layers
+
         if not self.model_path.exists():
             raise FileNotFoundError(f"run {self.run_id} has no saved model (status: {self.status})")
+        register_custom_layers()
         return keras.saving.load_model(self.model_path, safe_mode=True)
 
     def row(self) -> dict:

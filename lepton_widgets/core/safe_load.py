@@ -119,6 +119,10 @@ def load_user_model(path: str | Path):
     check_model_file(path)
     import keras
 
+    from lepton_widgets.core.custom_layers import register_custom_layers
+
+    register_custom_layers()
+
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras' own refusals: say it plainly, keep the original as the cause

@@ -1,8 +1,9 @@
 """Augment panel: the training-time augmentations, with a live preview of what they do to real samples.
 
 Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, ``translation``,
-``contrast``, ``brightness``); slider ranges are the config's own (0..1), so a loaded config is never
-clamped by a widget. The preview runs the same Keras layers as training
+``contrast``, ``brightness``, and for sounds ``time_mask``, ``freq_mask``, ``time_shift``, ``gain_db``,
+``noise``); slider ranges are the config's own (0..1, gain 0..40 dB), so a loaded config is never
+clamped by a widget. The sound controls show only when the chosen dataset is audio (spectrograms). The preview runs the same Keras layers as training
 (:func:`lepton_widgets.core.augment.preview`) on a few samples: from the checked data
 (``session.prepared``) when there is one, otherwise from a small built-in set of the chosen dataset
 (the Fashion-MNIST sample stands in for the full set and for your own images until they are checked).
@@ -33,6 +34,7 @@ import numpy as np
 
 from lepton_widgets.config import AugmentConfig, ConfigError
 from lepton_widgets.core.augment import preview
+from lepton_widgets.core.data import DataError, get_dataset
 from lepton_widgets.core.previews import quick_table, sample_batch, to_png
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
@@ -45,7 +47,16 @@ _HELP = {
     "translation": "fraction of the image size, any direction",
     "contrast": "fraction of the value range",
     "brightness": "fraction of the value range",
+    "time_mask": "SpecAugment: silence a stretch of up to this fraction of the clip",
+    "freq_mask": "SpecAugment: silence a band of up to this fraction of the frequencies",
+    "time_shift": "move the sound by up to this fraction of the clip",
+    "gain_db": "louder or quieter by up to this many dB",
+    "noise": "mix in noise, up to this fraction of the level range",
 }
+IMAGE_FIELDS = ("rotation", "zoom", "translation", "contrast", "brightness")
+SOUND_FIELDS = ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
+_LABELS = {"time_mask": "Time mask", "freq_mask": "Frequency mask", "time_shift": "Time shift",
+           "gain_db": "Gain (dB)", "noise": "Noise"}
 
 
 class AugmentPanel(Panel):
@@ -54,8 +65,10 @@ class AugmentPanel(Panel):
     Example:
         >>> from lepton_widgets.state import Session
         >>> panel = AugmentPanel(Session(dataset="digits"))
-        >>> sorted(panel.controls)
-        ['brightness', 'contrast', 'flip', 'rotation', 'translation', 'zoom']
+        >>> sorted(panel.controls)[:6]
+        ['brightness', 'contrast', 'flip', 'freq_mask', 'gain_db', 'noise']
+        >>> panel.sound_box.layout.display          # digits are images: the sound controls are hidden
+        'none'
         >>> panel                                      # in a notebook cell  # doctest: +SKIP
     """
 
@@ -72,15 +85,19 @@ class AugmentPanel(Panel):
         self._previews = Latest(delay=self.DEBOUNCE_S)
         self.controls: dict[str, w.ValueWidget] = {
             "flip": w.Dropdown(options=AugmentConfig.FLIP_MODES, description="Flip", style=_STYLE)}
-        for name in ("rotation", "zoom", "translation", "contrast", "brightness"):
-            self.controls[name] = w.FloatSlider(min=0.0, max=1.0, step=0.01, readout_format=".2f",
-                                                continuous_update=False, description=name.capitalize(),
-                                                style=_STYLE)
-        rows = []
+        for name in IMAGE_FIELDS + SOUND_FIELDS:
+            top, step = (AugmentConfig.MAX_GAIN_DB, 0.5) if name == "gain_db" else (1.0, 0.01)
+            self.controls[name] = w.FloatSlider(min=0.0, max=top, step=step, readout_format=".2f",
+                                                continuous_update=False,
+                                                description=_LABELS.get(name, name.capitalize()), style=_STYLE)
+        rows = {}
         for name, control in self.controls.items():
             control.add_class(f"lepton-aug-{name}")
             w.link((self.session, name), (control, "value"))
-            rows.append(w.HBox([control, w.HTML(f"<span style='color:#666'>{_HELP[name]}</span>")]))
+            rows[name] = w.HBox([control, w.HTML(f"<span style='color:#666'>{_HELP[name]}</span>")])
+        self.sound_box = w.VBox([w.HTML("<b>Sound</b> (on the log-mel spectrogram the model sees)"),
+                                 *(rows[name] for name in SOUND_FIELDS)])
+        self.sound_box.add_class("lepton-aug-sound")
 
         self.reshuffle = w.Button(description="New random copies", tooltip="draw other random augmentations")
         self.reshuffle.on_click(self._new_copies)
@@ -98,12 +115,22 @@ class AugmentPanel(Panel):
             widget.add_class(f"lepton-{css}")
 
         self.session.observe(self._changed, list(self.controls) + ["seed", "prepared", "dataset"])
+        self.session.observe(self._show_sound_controls, "dataset")
+        self._show_sound_controls()
         self.refresh()
         return w.VBox([
             w.HTML("<h3>Augmentation</h3><div>Random changes applied to training images only; validation, "
                    "test and exported models see the images unchanged.</div>"),
-            *rows, self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
+            *(rows[name] for name in ("flip",) + IMAGE_FIELDS), self.sound_box,
+            self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
         ])
+
+    def _show_sound_controls(self, change=None) -> None:
+        try:
+            audio = get_dataset(self.session.dataset).modality == "audio"
+        except DataError:  # an unknown name: the Data step says so
+            audio = False
+        self.sound_box.layout.display = "" if audio else "none"
 
     def _image(self) -> w.Image:
         return w.Image(format="png", layout=w.Layout(width=f"{self.SIZE}px", height=f"{self.SIZE}px"))
@@ -124,8 +151,7 @@ class AugmentPanel(Panel):
     def refresh(self) -> None:
         """Ask for a preview of the current settings (debounced, in a background thread)."""
         s = self.session
-        cfg = AugmentConfig(flip=s.flip, rotation=s.rotation, zoom=s.zoom, translation=s.translation,
-                            contrast=s.contrast, brightness=s.brightness)
+        cfg = AugmentConfig(flip=s.flip, **{name: getattr(s, name) for name in IMAGE_FIELDS + SOUND_FIELDS})
         try:
             cfg.validate()
         except ConfigError as error:

@@ -38,14 +38,20 @@ import plotly.graph_objects as go
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
-from lepton_widgets.core.previews import class_samples, to_png
+from lepton_widgets.core.data.audio import source_wav
+from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 
 JOB = "prepare data"
 USER_KINDS = {"folder": "folder: your images on this machine", "zip": "zip: your images, uploaded or a path",
-              "csv": "csv: a list of path,label rows"}
+              "csv": "csv: a list of path,label rows", "wav_folder": "wav_folder: your .wav sounds on this machine",
+              "wav_zip": "wav_zip: a zip of your .wav sounds, uploaded or a path",
+              "medmnist": "medmnist: a MedMNIST .npz file (medical images)",
+              "gtsrb": "gtsrb: the GTSRB training folder (traffic signs)"}
+#: Modalities whose samples this panel can show (and whose data the image engine trains on).
+SHOWN_MODALITIES = ("image", "audio")
 _ORIGIN_WORDS = {
     "real": "real data",
     "synthetic/substitute": "<b>synthetic / substitute</b>: made up or standing in for the real data; results "
@@ -53,7 +59,11 @@ _ORIGIN_WORDS = {
     "user": "your own data",
 }
 _PATH_HINTS = {"folder": "/path/to/folder (one subfolder of images per class)",
-               "zip": "/path/to/images.zip (or upload it below)", "csv": "/path/to/labels.csv (columns path,label)"}
+               "zip": "/path/to/images.zip (or upload it below)", "csv": "/path/to/labels.csv (columns path,label)",
+               "wav_folder": "/path/to/folder (one subfolder of .wav files per class)",
+               "wav_zip": "/path/to/sounds.zip (or upload it below)",
+               "medmnist": "/path/to/pathmnist.npz (from medmnist.com / Zenodo)",
+               "gtsrb": "/path/to/GTSRB (holding Final_Training/Images)"}
 _DATA_TRAITS = ["dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
@@ -201,8 +211,10 @@ class DatasetPanel(Panel):
         except DataError as error:
             self.upload_message.value = _ALERT.format(f"<b>Upload not used.</b> {html.escape(str(error))}")
             return
+        # A zip of sounds when sounds were chosen, else a zip of images.
+        kind = "wav_zip" if self.session.dataset in ("wav_folder", "wav_zip") else "zip"
         with self.session.hold_trait_notifications():
-            self.session.dataset, self.session.data_path = "zip", str(path)
+            self.session.dataset, self.session.data_path = kind, str(path)
         self.upload_message.value = _OK.format(
             f"Uploaded <b>{html.escape(name)}</b> ({len(data) / 2**20:.1f} MB), saved as "
             f"<code>{html.escape(str(path))}</code>. Press <b>Check data</b> to validate it.")
@@ -306,25 +318,38 @@ class DatasetPanel(Panel):
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
         prepared = self.session.prepared
-        if prepared is None or prepared.table.modality != "image":
+        if prepared is None or prepared.table.modality not in SHOWN_MODALITIES:
             return ()
+        table = prepared.table
         rows = []
-        samples = class_samples(prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
-        for name, images in samples.items():
-            thumbs = [w.Image(value=to_png(img, min_side=self.THUMB, max_side=2 * self.THUMB), format="png",
-                              layout=w.Layout(width=f"{self.THUMB}px", height=f"{self.THUMB}px"))
-                      for img in images]
+        for name, picked in class_sample_rows(table, self.SAMPLES_PER_CLASS, seed=self.session.seed).items():
+            samples = [self._sample_widget(table, row) for row in picked]
             label = w.HTML(f"<b>{html.escape(name)}</b>", layout=w.Layout(width="140px"))
-            rows.append(w.HBox([label, *thumbs]))
+            rows.append(w.HBox([label, *samples]))
         return tuple(rows)
+
+    def _sample_widget(self, table, row: int) -> w.Widget:
+        """A thumbnail; for audio the log-mel spectrogram (what the model sees) over a player of the sound."""
+        image = read_rgb(table, row)
+        if table.modality != "audio":
+            return w.Image(value=to_png(image, min_side=self.THUMB, max_side=2 * self.THUMB), format="png",
+                           layout=w.Layout(width=f"{self.THUMB}px", height=f"{self.THUMB}px"))
+        # Spectrograms are wide (time runs left to right): show them at their own aspect ratio.
+        spectrogram = w.Image(value=to_png(image, min_side=self.THUMB, max_side=3 * self.THUMB), format="png",
+                              layout=w.Layout(width=f"{2 * self.THUMB}px", height=f"{self.THUMB}px"))
+        wav = source_wav(table, str(table.frame["ref"].iloc[row]))
+        player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * self.THUMB}px"))
+                  if wav is not None else w.HTML("<i>sound file gone</i>"))
+        return w.VBox([spectrogram, player], layout=w.Layout(margin="0 6px 6px 0"))
 
 
 def _dataset_options() -> list[tuple[str, str]]:
     options = []
-    for name in list_datasets(modality="image", include_user=False):
+    names = [name for modality in SHOWN_MODALITIES for name in list_datasets(modality=modality, include_user=False)]
+    for name in names:
         spec = get_dataset(name)
         tag = "real" if spec.origin == "real" else "synthetic stand-in"
-        options.append((f"{name} ({tag})", name))
+        options.append((f"{name} ({spec.modality}, {tag})", name))
     return options + [(label, kind) for kind, label in USER_KINDS.items()]
 
 

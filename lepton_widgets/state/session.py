@@ -35,7 +35,9 @@ _FIELDS = {
     "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
     "flip": ("augment", "flip"), "rotation": ("augment", "rotation"), "zoom": ("augment", "zoom"),
     "translation": ("augment", "translation"), "contrast": ("augment", "contrast"),
-    "brightness": ("augment", "brightness"),
+    "brightness": ("augment", "brightness"), "time_mask": ("augment", "time_mask"),
+    "freq_mask": ("augment", "freq_mask"), "time_shift": ("augment", "time_shift"), "gain_db": ("augment", "gain_db"),
+    "noise": ("augment", "noise"),
     "epochs": ("train", "epochs"), "fine_tune_epochs": ("train", "fine_tune_epochs"),
     "learning_rate": ("train", "learning_rate"), "fine_tune_lr_factor": ("train", "fine_tune_lr_factor"),
     "batch_size": ("train", "batch_size"), "l2": ("train", "l2"), "dropout": ("train", "dropout"),
@@ -69,6 +71,11 @@ class Session(HasTraits):
     translation = Float(AugmentConfig.translation)
     contrast = Float(AugmentConfig.contrast)
     brightness = Float(AugmentConfig.brightness)
+    time_mask = Float(AugmentConfig.time_mask)
+    freq_mask = Float(AugmentConfig.freq_mask)
+    time_shift = Float(AugmentConfig.time_shift)
+    gain_db = Float(AugmentConfig.gain_db)
+    noise = Float(AugmentConfig.noise)
     epochs = Int(TrainConfig.epochs)
     fine_tune_epochs = Int(TrainConfig.fine_tune_epochs)
     learning_rate = Float(TrainConfig.learning_rate)

@@ -169,14 +169,12 @@ def load_run_backbone(spec: BackboneSpec, weights: str, image_size: int):
 
     Raises ``WeightsUnavailable`` for a run that cannot serve (see the module docstring).
     """
-    import keras
-
     from lepton_widgets.core.model import BACKBONE_LAYER  # late: core.model imports the backbones package
 
     record = resolve_run(weights)
     _check_family(spec, record)
     try:
-        full = keras.saving.load_model(record.model_path, safe_mode=True)
+        full = record.load_model()  # safe mode, with Lepton's own layers registered
     except Exception as error:  # a damaged or foreign file: say which run, not a Keras traceback
         raise _unavailable(f"cannot load the model of run {record.run_id} ({type(error).__name__}: {error})") from error
     try:

@@ -15,11 +15,18 @@ as do the bring-your-own kinds (``folder``, ``zip``, ``csv``).
 """
 
 from lepton_widgets.core.data import digits, fashion_mnist, user_files  # noqa: F401 - they register specs
+from lepton_widgets.core.data import defects  # noqa: F401 - scenario packs (issue #5) register specs too
+from lepton_widgets.core.data import gtsrb  # noqa: F401
+from lepton_widgets.core.data import medical_demo  # noqa: F401
+from lepton_widgets.core.data import medmnist  # noqa: F401
+from lepton_widgets.core.data import traffic_signs  # noqa: F401
+from lepton_widgets.core.data import audio  # noqa: F401 - wav_folder, wav_zip, spoken_keywords (issue #5)
 from lepton_widgets.core.data.pipeline import make_dataset
 from lepton_widgets.core.data.prepare import prepare_data
 from lepton_widgets.core.data.registry import (DatasetSpec, LoadContext, LoadedData, get_dataset, list_datasets,
                                                register_dataset)
 from lepton_widgets.core.data.split import split_record
+from lepton_widgets.core.tabular import data as _tabular  # noqa: F401 - german_credit, breast_cancer, table_csv
 from lepton_widgets.core.data.user_files import files_table
 from lepton_widgets.core.data.table import DataError, DataReport, PreparedData, SampleTable
 

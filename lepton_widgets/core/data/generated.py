@@ -1,0 +1,46 @@
+"""Loaders for the seeded, generated scenario packs (defects, traffic signs, the medical demo).
+
+Each pack is made once per process from a fixed seed (a few seconds at most, so nothing is written to disk)
+and kept read-only in memory, hashes included, so repeated runs and tuner trials share it.
+
+Example:
+    >>> import numpy as np
+    >>> calls = []
+    >>> def make():
+    ...     calls.append(1)
+    ...     return np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4), np.array([0, 1])
+    >>> load = generated_loader("toy_pack", make, ("a", "b"), per_class=1, note="made up")
+    >>> loaded = load(None, LoadContext()); _ = load(None, LoadContext())
+    >>> loaded.records["ref"].tolist(), len(calls), loaded.notes
+    (['toy_pack:a[0]', 'toy_pack:b[0]'], 1, ['made up'])
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Sequence
+
+import numpy as np
+
+from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
+from lepton_widgets.core.data.registry import LoadContext, LoadedData, Loader
+
+
+def generated_loader(name: str, make: Callable[[], tuple[np.ndarray, np.ndarray]], class_names: Sequence[str],
+                     per_class: int, note: str) -> Loader:
+    """A registry loader for the images ``make()`` returns (``(N, H, W[, C])`` uint8, labels grouped by class,
+    ``per_class`` each); refs read ``name:class[i]``, and ``note`` says what the data is."""
+
+    @functools.lru_cache(maxsize=1)
+    def made() -> tuple[np.ndarray, np.ndarray, list[str]]:
+        images, labels = make()
+        images.setflags(write=False)  # shared between runs through the cache
+        return images, labels, hash_rows(images)
+
+    def load(data_cfg, ctx: LoadContext) -> LoadedData:
+        images, labels, hashes = made()
+        refs = [f"{name}:{class_names[label]}[{i % per_class}]" for i, label in enumerate(labels)]
+        return loaded_from_arrays(name, images, labels, class_names, refs=refs, hashes=hashes, ctx=ctx, notes=[note])
+
+    load.__name__ = load.__qualname__ = f"load_{name}"
+    return load
