@@ -21,7 +21,7 @@ from lepton_widgets.core.backbones.spec import ImagenetWeights
 from lepton_widgets.core.backbones.weights import fetch_imagenet_file
 
 ALL_NAMES = {"mobilenet_v2", "small_cnn", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
-             "resnet50", "convnext_tiny", "densenet121", "vgg16"}
+             "resnet50", "convnext_tiny", "densenet121", "vgg16", "efficientnet_lite0"}
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +84,8 @@ def test_normalization_depends_on_backbone_and_weights(name, source, kind):
 
 
 def test_offline_source_only_where_a_pack_exists():
-    assert [s.name for s in list_backbones() if "offline" in s.weight_sources] == ["mobilenet_v2", "vgg16"]
+    assert [s.name for s in list_backbones() if "offline" in s.weight_sources] == ["mobilenet_v2", "vgg16",
+                                                                                   "efficientnet_lite0"]
     assert get_backbone("small_cnn").weight_sources == ("none", "file")
     assert get_backbone("small_cnn").min_size == 16
 

@@ -371,3 +371,36 @@ def test_sound_augmentations_show_for_audio_and_reach_the_config_and_preview(hom
     changed = [np.abs(png_pixels(copy.value) - png_pixels(original.value)).mean()
                for original, copies in zip(panel.originals, panel.copies) for copy in copies]
     assert min(changed) > 1.0                                # every copy is visibly louder/quieter or masked
+
+
+def test_a_users_table_is_checked_with_its_class_column_and_shows_rows_per_class(home, tmp_path):
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    csv = tmp_path / "loans.csv"
+    lines = ["amount,purpose,outcome"] + [f"{rng.integers(100, 9000)},{rng.choice(['car', 'tv', 'home'])},"
+                                           f"{'good' if i % 3 else 'bad'}" for i in range(60)]
+    csv.write_text("\n".join(lines) + "\n")
+    before = hashlib.sha256(csv.read_bytes()).hexdigest()
+    session, runner = setup(tmp_path)
+    panel = DatasetPanel(session, runner)
+    assert panel.target.layout.display == "none"           # images have no class column
+    panel.dataset_select.value = "table_csv"
+    assert panel.target.layout.display == "" and panel.path.layout.display == ""
+    panel.path.value = str(csv)
+    panel.target.value = "outcom"                         # a typo: the check names the close match
+    panel.check_button.click()
+    assert runner.wait(60)
+    assert session.status == "failed" and "outcome" in panel.error.value
+
+    panel.target.value = "outcome"
+    assert session.to_config().data.target == "outcome"
+    panel.check_button.click()
+    assert runner.wait(60)
+    assert session.status == "finished", session.last_error
+    assert session.prepared is None                       # tables are not image previews
+    assert session.data_report.class_counts == {"bad": 20, "good": 20}  # 40 good, capped at max_per_class
+    shown = panel.sample_rows.children[0].value
+    assert shown.count("<tr>") == 1 + 2 * DatasetPanel.SAMPLES_PER_CLASS
+    assert "amount<br><small>numeric" in shown and "purpose<br><small>categorical" in shown
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() == before

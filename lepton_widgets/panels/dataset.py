@@ -33,12 +33,14 @@ import html
 from typing import Optional
 
 import ipywidgets as w
+import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.audio import source_wav
+from lepton_widgets.core.tabular import is_tabular_dataset, prepare_table
 from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
@@ -49,9 +51,10 @@ USER_KINDS = {"folder": "folder: your images on this machine", "zip": "zip: your
               "csv": "csv: a list of path,label rows", "wav_folder": "wav_folder: your .wav sounds on this machine",
               "wav_zip": "wav_zip: a zip of your .wav sounds, uploaded or a path",
               "medmnist": "medmnist: a MedMNIST .npz file (medical images)",
-              "gtsrb": "gtsrb: the GTSRB training folder (traffic signs)"}
+              "gtsrb": "gtsrb: the GTSRB training folder (traffic signs)",
+              "table_csv": "table_csv: your table (a CSV file with a class column)"}
 #: Modalities whose samples this panel can show (and whose data the image engine trains on).
-SHOWN_MODALITIES = ("image", "audio")
+SHOWN_MODALITIES = ("image", "audio", "tabular")
 _ORIGIN_WORDS = {
     "real": "real data",
     "synthetic/substitute": "<b>synthetic / substitute</b>: made up or standing in for the real data; results "
@@ -63,8 +66,10 @@ _PATH_HINTS = {"folder": "/path/to/folder (one subfolder of images per class)",
                "wav_folder": "/path/to/folder (one subfolder of .wav files per class)",
                "wav_zip": "/path/to/sounds.zip (or upload it below)",
                "medmnist": "/path/to/pathmnist.npz (from medmnist.com / Zenodo)",
-               "gtsrb": "/path/to/GTSRB (holding Final_Training/Images)"}
-_DATA_TRAITS = ["dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size", "seed"]
+               "gtsrb": "/path/to/GTSRB (holding Final_Training/Images)",
+               "table_csv": "/path/to/table.csv (numeric and categorical columns, one class column)"}
+_DATA_TRAITS = ["dataset", "data_path", "data_target", "max_per_class", "val_fraction", "test_fraction",
+                "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 _OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
@@ -95,6 +100,9 @@ class DatasetPanel(Panel):
         self.dataset_info = w.HTML()
         self.path = w.Text(description="Path", continuous_update=False, style=_STYLE,
                            layout=w.Layout(width="640px"))
+        self.target = w.Text(description="Class column", continuous_update=False, style=_STYLE,
+                             placeholder="the column that holds the class", layout=w.Layout(width="480px"))
+        self.tabular = None  # the checked table (core.tabular.TabularData); tables are not image previews
         limit = max_upload_mb()
         self.upload = w.FileUpload(accept=".zip", multiple=False, description="Upload zip")
         self.upload_limit = w.HTML(
@@ -119,7 +127,7 @@ class DatasetPanel(Panel):
         self.problems = w.HTML()
         self.sample_rows = w.VBox()
         for widget, css in ((self.dataset_select, "dataset-select"), (self.dataset_info, "dataset-info"),
-                            (self.path, "data-path"), (self.upload, "upload"), (self.upload_limit, "upload-limit"),
+                            (self.path, "data-path"), (self.target, "data-target"), (self.upload, "upload"), (self.upload_limit, "upload-limit"),
                             (self.upload_message, "upload-message"), (self.max_per_class, "max-per-class"),
                             (self.val_fraction, "val-fraction"), (self.test_fraction, "test-fraction"),
                             (self.check_button, "check-data"), (self.progress, "data-progress"),
@@ -130,6 +138,7 @@ class DatasetPanel(Panel):
 
         self.dataset_select.observe(self._dataset_chosen, "value")
         self.path.observe(self._path_typed, "value")
+        self.target.observe(self._target_typed, "value")
         self.upload.observe(self._uploaded, "value")
         self.max_per_class.observe(self._max_typed, "value")
         for name in ("val_fraction", "test_fraction"):
@@ -148,7 +157,7 @@ class DatasetPanel(Panel):
         settings.set_title(0, "Sampling and split")
         return w.VBox([
             w.HTML("<h3>Data</h3>"),
-            self.dataset_select, self.dataset_info, self.path,
+            self.dataset_select, self.dataset_info, self.path, self.target,
             w.HBox([self.upload, self.upload_limit]), self.upload_message, settings,
             w.HBox([self.check_button, self.progress, self.progress_label]),
             self.stale, self.error, self.summary, self.counts_box,
@@ -166,6 +175,10 @@ class DatasetPanel(Panel):
         if not self._syncing:
             self.session.data_path = change["new"].strip() or None
 
+    def _target_typed(self, change) -> None:
+        if not self._syncing:
+            self.session.data_target = change["new"].strip() or None
+
     def _max_typed(self, change) -> None:
         if not self._syncing:
             self.session.max_per_class = change["new"] or None   # 0 in the box means "all"
@@ -180,11 +193,15 @@ class DatasetPanel(Panel):
             if s.dataset in [value for _, value in self.dataset_select.options]:
                 self.dataset_select.value = s.dataset  # else: a kind this panel does not list; the card says
             self.path.value = s.data_path or ""
+            self.target.value = s.data_target or ""
             self.max_per_class.value = s.max_per_class or 0
         finally:
             self._syncing = False
         self.dataset_info.value = _dataset_card(s.dataset)
         self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
+        self.target.layout.display = "" if is_tabular_dataset(s.dataset) else "none"
+        self.target.placeholder = ("the column that holds the class" if s.dataset == "table_csv"
+                                   else "empty: this table's own class column")
         self.path.placeholder = _PATH_HINTS.get(s.dataset, "")
         if self._checked_key is not None and self._checked_key != self._data_key():
             self.stale.value = "<i>The data settings changed since this check: press Check data again.</i>"
@@ -231,16 +248,21 @@ class DatasetPanel(Panel):
         self._error_report = None
         key = self._data_key()
 
+        table = is_tabular_dataset(cfg.data.dataset)
+        prepare = prepare_table if table else prepare_data
+
         def work(stop_event):
             try:
-                return prepare_data(cfg.data, cfg.seed, sink=self.runner.on_event, stop_event=stop_event)
+                return prepare(cfg.data, cfg.seed, sink=self.runner.on_event, stop_event=stop_event)
             except DataError as error:
                 self._error_report = error.report  # the Runner keeps only the message
                 raise
 
-        def done(prepared):
+        def done(result):
             self._checked_key = key
-            self.session.prepared = prepared
+            # A table's rows are columns of values, not pictures: keep it here, not as the previews' data.
+            self.tabular, prepared = (result, result.prepared) if table else (None, result)
+            self.session.prepared = None if table else prepared
             self.session.data_report = prepared.report   # _show_report draws it
             self.session.message = prepared.report.summary().splitlines()[0]
 
@@ -317,6 +339,8 @@ class DatasetPanel(Panel):
         self._show_settings()  # refreshes the "settings changed since this check" note
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
+        if self.tabular is not None and self.session.data_report is self.tabular.prepared.report:
+            return (self._table_samples(),)
         prepared = self.session.prepared
         if prepared is None or prepared.table.modality not in SHOWN_MODALITIES:
             return ()
@@ -327,6 +351,26 @@ class DatasetPanel(Panel):
             label = w.HTML(f"<b>{html.escape(name)}</b>", layout=w.Layout(width="140px"))
             rows.append(w.HBox([label, *samples]))
         return tuple(rows)
+
+    def _table_samples(self) -> w.HTML:
+        """A few rows of every class, with the kind of each column (numeric / categorical) in the header."""
+        data = self.tabular
+        picked = class_sample_rows(data.prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
+        rows = [r for name in data.class_names for r in picked[name]]
+        frame = data.prepared.table.frame.iloc[rows]
+        kinds = data.schema.columns  # column -> numeric / categorical, as the model encodes it
+        values = data.features.iloc[frame["array_index"].to_numpy()][[c for c in kinds if c in data.features]]
+        head = "".join(f"<th>{html.escape(str(c))}<br><small>{html.escape(kinds[c])}</small></th>"
+                       for c in values.columns)
+        body = "".join(
+            f"<tr><td><b>{html.escape(str(label))}</b></td>"
+            + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+            for label, row in zip(frame["label"], values.itertuples(index=False)))
+        dropped = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(why)}</li>"
+                          for c, why in data.schema.dropped.items())
+        return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
+                      f"<tr><th>class</th>{head}</tr>{body}</table></div>"
+                      + (f"<div>Columns not used:<ul>{dropped}</ul></div>" if dropped else ""))
 
     def _sample_widget(self, table, row: int) -> w.Widget:
         """A thumbnail; for audio the log-mel spectrogram (what the model sees) over a player of the sound."""

@@ -31,6 +31,7 @@ _FIELDS = {
     "dataset": ("data", "dataset"), "data_path": ("data", "path"), "max_per_class": ("data", "max_per_class"),
     "val_fraction": ("data", "val_fraction"), "test_fraction": ("data", "test_fraction"),
     "min_class_size": ("data", "min_class_size"), "data_classes": ("data", "classes"),
+    "data_target": ("data", "target"),
     "backbone": ("backbone", "name"), "weights": ("backbone", "weights"),
     "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
     "flip": ("augment", "flip"), "rotation": ("augment", "rotation"), "zoom": ("augment", "zoom"),
@@ -61,6 +62,7 @@ class Session(HasTraits):
     test_fraction = Float(DataConfig.test_fraction)
     min_class_size = Int(DataConfig.min_class_size)
     data_classes = List(Unicode(), default_value=None, allow_none=True)  # None: every class of the dataset
+    data_target = Unicode(None, allow_none=True)  # tables: the class column (None: the built-in table's own)
     backbone = Unicode(BackboneConfig.name)
     weights = Unicode(BackboneConfig.weights)
     frozen_depth = Int(None, allow_none=True)
@@ -110,7 +112,7 @@ class Session(HasTraits):
 
     # --- results shared between panels ---
     data_report = Instance(object, allow_none=True)     # core.data.DataReport of the chosen dataset
-    prepared = Instance(object, allow_none=True)        # core.data.PreparedData, reused by previews
+    prepared = Instance(object, allow_none=True)        # core.data.PreparedData of images or sounds, for previews
     evaluation = Dict()                                 # EvaluationResult.to_dict() of the current run
     selected_cell = Instance(tuple, allow_none=True)    # (true index, predicted index) in the confusion matrix
     busy = Bool(False)
@@ -120,7 +122,7 @@ class Session(HasTraits):
         self.busy = change["new"] in BUSY_STATUSES
 
     @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size",
-             "data_classes", "seed")
+             "data_classes", "data_target", "seed")
     def _data_settings_changed(self, change) -> None:
         # A checked dataset describes the old settings; previews must not keep showing it as current.
         self.prepared = None

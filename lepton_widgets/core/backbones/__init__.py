@@ -18,7 +18,7 @@ from .spec import NORMALIZATION_DOCS, NORMALIZATIONS, WEIGHT_SOURCES, BackboneSp
 from .weights import WeightsUnavailable, availability, weights_fingerprint
 
 # Family modules register their specs on import; the order here is the order list_backbones() shows.
-from . import mobilenet_v2, small_cnn, keras_apps, vgg16  # noqa: E402,F401  (isort: skip)
+from . import mobilenet_v2, small_cnn, keras_apps, vgg16, efficientnet_lite0  # noqa: E402,F401  (isort: skip)
 
 __all__ = [
     "BackboneSpec", "ImagenetWeights", "WeightsUnavailable", "CaffePreprocess",
