@@ -404,3 +404,12 @@ def test_a_users_table_is_checked_with_its_class_column_and_shows_rows_per_class
     assert shown.count("<tr>") == 1 + 2 * DatasetPanel.SAMPLES_PER_CLASS
     assert "amount<br><small>numeric" in shown and "purpose<br><small>categorical" in shown
     assert hashlib.sha256(csv.read_bytes()).hexdigest() == before
+
+
+def test_augment_panel_says_tables_have_no_augmentation(home, tmp_path):
+    session, runner = setup(tmp_path)
+    panel = AugmentPanel(session, runner)
+    assert panel.wait(60)
+    session.dataset = "german_credit"
+    assert "Tables train without augmentation" in panel.message.value
+    assert panel.sound_box.layout.display == "none"

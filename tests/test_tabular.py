@@ -286,3 +286,29 @@ def test_image_only_features_refuse_tabular_runs(credit_run):
                  lambda: api.robustness(credit_run, max_samples=5), lambda: api.rank_backbones(credit_run.config)):
         with pytest.raises(DataError, match="'german_credit' is a table.*works on image data only"):
             call()
+
+
+def test_evaluate_panel_shows_auc_and_a_cells_rows_with_their_values(credit_run):
+    from lepton_widgets.core.gallery import DEFAULT_LIMIT
+    from lepton_widgets.panels.evaluate import EvaluatePanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session()
+    panel = EvaluatePanel(session, Runner(session, runs_dir=credit_run.path.parent))
+    session.current_run = credit_run.run_id
+    assert "ROC AUC" in panel.metrics.value
+    assert f"{credit_run.metrics['roc_auc']:.3f}" in panel.metrics.value
+    assert panel.robustness_panel.layout.display == "none"       # attacks work on pixels, not rows
+    assert "test rows" in panel.note.value
+
+    confusion = np.asarray(credit_run.evaluation["confusion"])
+    true, predicted = map(int, np.argwhere(confusion * (1 - np.eye(len(confusion))) > 0)[0])  # an error cell
+    panel.select_cell(true, predicted)
+    shown = panel.gallery.children[0].children[0].value
+    shown_rows = min(int(confusion[true, predicted]), DEFAULT_LIMIT)
+    assert shown.count("<tr") == 1 + shown_rows
+    assert "duration_in_month" in shown and "purpose" in shown       # German Credit's own columns
+    predictions = credit_run.predictions
+    wrong = predictions[(predictions.true_index == true) & (predictions.predicted_index == predicted)]
+    top = wrong.sort_values("confidence", ascending=False).head(shown_rows)   # the most confident mistakes
+    assert all(f"<td>{ref}</td>" in shown for ref in top["ref"])

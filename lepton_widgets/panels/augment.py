@@ -125,12 +125,14 @@ class AugmentPanel(Panel):
             self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
         ])
 
-    def _show_sound_controls(self, change=None) -> None:
+    def _modality(self) -> str:
         try:
-            audio = get_dataset(self.session.dataset).modality == "audio"
+            return get_dataset(self.session.dataset).modality
         except DataError:  # an unknown name: the Data step says so
-            audio = False
-        self.sound_box.layout.display = "" if audio else "none"
+            return "image"
+
+    def _show_sound_controls(self, change=None) -> None:
+        self.sound_box.layout.display = "" if self._modality() == "audio" else "none"
 
     def _image(self) -> w.Image:
         return w.Image(format="png", layout=w.Layout(width=f"{self.SIZE}px", height=f"{self.SIZE}px"))
@@ -151,6 +153,9 @@ class AugmentPanel(Panel):
     def refresh(self) -> None:
         """Ask for a preview of the current settings (debounced, in a background thread)."""
         s = self.session
+        if self._modality() == "tabular":
+            self.message.value = "<i>Tables train without augmentation: these settings apply to images and sounds.</i>"
+            return
         cfg = AugmentConfig(flip=s.flip, **{name: getattr(s, name) for name in IMAGE_FIELDS + SOUND_FIELDS})
         try:
             cfg.validate()

@@ -36,6 +36,7 @@ import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
+from lepton_widgets.core.tabular import cell_rows, is_tabular_run
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.run_store import RunRecord
 from lepton_widgets.panels.base import Panel
@@ -89,6 +90,8 @@ def metrics_html(evaluation: dict) -> str:
                 (f"top-{top_k} accuracy", evaluation.get(f"top_{top_k}_accuracy")),
                 ("macro F1", evaluation.get("macro_f1")), ("ECE (calibration)", evaluation.get("ece")),
                 ("log loss", evaluation.get("log_loss"))]
+    if evaluation.get("roc_auc") is not None:  # tables store it (core/tabular/run.py)
+        headline.append(("ROC AUC", evaluation["roc_auc"]))
     cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
                     for name, value in headline)
     per_class = pd.DataFrame(evaluation.get("per_class") or [])
@@ -180,8 +183,9 @@ class EvaluatePanel(Panel):
         self.session.observe(self._sync_robustness_button, names="busy")
         controls = w.VBox([self.robustness_method, self.robustness_epsilons, self.robustness_samples,
                            self.robustness_button, self.robustness_status])
-        return w.VBox([w.HTML("<h4>Robustness (adversarial attacks)</h4>"),
-                       w.HBox([controls, self.robustness_box])])
+        self.robustness_panel = w.VBox([w.HTML("<h4>Robustness (adversarial attacks)</h4>"),
+                                        w.HBox([controls, self.robustness_box])])
+        return self.robustness_panel
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -210,8 +214,12 @@ class EvaluatePanel(Panel):
                                "it has no evaluation.")
         self.record, self.evaluation = record, evaluation
         self._show_stored_robustness()
+        table = is_tabular_run(record)
+        # Attacks and Grad-CAM work on pixels: a table's run has neither (its cells show rows instead).
+        self.robustness_panel.layout.display = "none" if table else ""
         self.note.value = (f"Run <code>{html.escape(run_id)}</code>: click a cell of the matrix to see its "
-                           "examples with Grad-CAM (where the network looked).")
+                           + ("test rows with their values." if table
+                              else "examples with Grad-CAM (where the network looked)."))
         self.metrics.value = metrics_html(evaluation)
         self._set_confusion(confusion_figure(np.asarray(evaluation["confusion"]), evaluation["class_names"]))
         if self.session.selected_cell is not None:
@@ -360,6 +368,8 @@ class EvaluatePanel(Panel):
         heading = (f"<b>true {html.escape(names[true_index])}, predicted {html.escape(names[predicted_index])}"
                    f"</b>: {count} {kind}")
         self.gallery_title.value = heading + (" &ndash; loading..." if count else "")
+        if is_tabular_run(self.record):
+            return self._show_rows(heading, cell, count)
         try:
             # At most DEFAULT_LIMIT thumbnails: about a second, so it runs right here, not in the worker.
             items = cell_gallery(self.record, true_index, predicted_index, limit=DEFAULT_LIMIT,
@@ -373,6 +383,24 @@ class EvaluatePanel(Panel):
         self.gallery_title.value = heading + more + (". Right image: Grad-CAM for the predicted class."
                                                      if items else ".")
         self.gallery.children = [_thumbnail(item) for item in items]
+
+    def _show_rows(self, heading: str, cell: tuple[int, int], count: int) -> None:
+        """A table run's cell: its test rows (most confident first) with the values the model read."""
+        try:
+            rows = cell_rows(self.record, *cell, limit=DEFAULT_LIMIT) if count else None
+        except Exception as error:  # a moved or edited CSV must not break the panel
+            self._clear_gallery(f"{heading}: could not read the rows ({type(error).__name__}: "
+                                f"{html.escape(str(error))})")
+            return
+        self.gallery_items = []
+        self.gallery_title.value = heading + (f", showing the {len(rows)} most confident"
+                                              if rows is not None and count > len(rows) else "")
+        if rows is None:
+            self.gallery.children = []
+            return
+        table = w.HTML(rows.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="",
+                                    classes=["lepton-table", "lepton-cell-rows"], border=0))
+        self.gallery.children = [w.Box([table], layout=w.Layout(max_width="100%", overflow="auto"))]
 
     def _clear_gallery(self, title: str = "") -> None:
         self.gallery_items = []

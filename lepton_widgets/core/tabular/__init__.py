@@ -7,8 +7,8 @@ eagerly (``core.data`` imports this package); the names below that need Keras lo
 
 Modules: ``read`` (CSV files), ``schema`` (column kinds, raw columns -> inputs), ``data`` (datasets,
 validation, split), ``model`` (preprocessing layers + MLP), ``transfer`` (a tabular run seeds another),
-``run`` (one run end to end), ``predict`` (a stored run on new rows), ``portfolios`` (the German Credit
-transfer demonstration).
+``run`` (one run end to end), ``predict`` (a stored run on new rows), ``inspect`` (the rows behind a
+confusion-matrix cell), ``portfolios`` (the German Credit transfer demonstration).
 
 Example:
     >>> from lepton_widgets.core.data import list_datasets
@@ -28,13 +28,15 @@ from lepton_widgets.core.tabular.data import (
 from lepton_widgets.core.tabular.schema import TableSchema, infer_column_types
 
 _LAZY = {"run_tabular_experiment": "run", "roc_auc": "run", "predict_frame": "predict",
-         "load_tabular_run": "predict", "TransferRefused": "transfer", "is_tabular_run": "transfer"}
+         "load_tabular_run": "predict", "TransferRefused": "transfer", "is_tabular_run": "transfer",
+         "cell_rows": "inspect"}
 
 __all__ = [
     "LoadedTable",
     "TableSchema",
     "TabularData",
     "TransferRefused",
+    "cell_rows",
     "infer_column_types",
     "is_tabular_dataset",
     "is_tabular_run",
