@@ -43,7 +43,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8; do \
+	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:

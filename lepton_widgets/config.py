@@ -127,10 +127,13 @@ class AugmentConfig:
     time_shift: float = 0.0
     gain_db: float = 0.0
     noise: float = 0.0
+    #: Text (core/text/augment.py): fraction of words dropped, fraction of words swapped with their neighbour.
+    word_dropout: float = 0.0
+    word_swap: float = 0.0
 
     FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
     FRACTIONS = ("rotation", "zoom", "translation", "contrast", "brightness", "time_mask", "freq_mask", "time_shift",
-                 "noise")
+                 "noise", "word_dropout", "word_swap")
     MAX_GAIN_DB = 40.0
 
     def validate(self) -> None:

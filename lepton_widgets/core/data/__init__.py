@@ -27,6 +27,7 @@ from lepton_widgets.core.data.registry import (DatasetSpec, LoadContext, LoadedD
                                                register_dataset)
 from lepton_widgets.core.data.split import split_record
 from lepton_widgets.core.tabular import data as _tabular  # noqa: F401 - german_credit, breast_cancer, table_csv
+from lepton_widgets.core.text import data as _text  # noqa: F401 - food_reviews, text_csv, text_folder
 from lepton_widgets.core.data.user_files import files_table
 from lepton_widgets.core.data.table import DataError, DataReport, PreparedData, SampleTable
 

@@ -1,0 +1,44 @@
+"""Texts as a first-class modality: a pretrained MiniLM encoder fine-tuned to classify texts.
+
+Importing this package registers the text datasets (``food_reviews`` and the bring-your-own ``text_csv``
+and ``text_folder``); ``lepton_widgets.core.data`` imports it, so they are always listed.
+``run_experiment`` sends their configs to :func:`run_text_experiment`. Only the data modules load
+eagerly; the names below that need Keras load on first use.
+
+Modules: ``read`` (text files), ``data`` (datasets, validation, split), ``augment`` (word dropout and
+swaps), ``encoder`` (the MiniLM backbone and tokeniser), ``model`` (pooling + head, freezing by
+transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts).
+
+Example:
+    >>> from lepton_widgets.core.data import list_datasets
+    >>> list_datasets(modality="text")
+    ['food_reviews', 'text_csv', 'text_folder']
+"""
+
+from importlib import import_module
+
+from lepton_widgets.core.text.augment import augment_text, augment_texts
+from lepton_widgets.core.text.data import LoadedText, TextData, is_text_dataset, prepare_texts
+
+_LAZY = {"run_text_experiment": "run", "predict_texts": "predict", "load_text_run": "predict",
+         "is_text_run": "predict"}
+
+__all__ = [
+    "LoadedText",
+    "TextData",
+    "augment_text",
+    "augment_texts",
+    "is_text_dataset",
+    "is_text_run",
+    "load_text_run",
+    "predict_texts",
+    "prepare_texts",
+    "run_text_experiment",
+]
+
+
+def __getattr__(name: str):
+    """Keras-heavy names load on first use, so importing ``core.data`` stays free of import cycles."""
+    if name in _LAZY:
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
