@@ -138,6 +138,9 @@ def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: 
     if record.info.get("modality") == "tabular":  # a table's model takes rows, not image files
         raise ValueError(f"run {record.run_id} was trained on a table: predict rows with "
                          f"lepton_widgets.core.tabular.predict_frame(run, dataframe_or_csv_path)")
+    if record.info.get("modality") == "text":  # a text model takes strings, not image files
+        raise ValueError(f"run {record.run_id} was trained on texts: predict strings with "
+                         f"lepton_widgets.core.text.predict_texts(run, list_of_texts)")
     class_names = record.class_names
     table, report = files_table([str(f) for f in files], class_names)
     rows: list[dict[str, Any]] = []

@@ -303,3 +303,17 @@ def test_evaluate_panel_shows_auc_and_a_cells_rows_with_their_values(credit_run)
     wrong = predictions[(predictions.true_index == true) & (predictions.predicted_index == predicted)]
     top = wrong.sort_values("confidence", ascending=False).head(shown_rows)   # the most confident mistakes
     assert all(f"<td>{ref}</td>" in shown for ref in top["ref"])
+
+
+def test_backbone_panel_offers_tabular_runs_only_for_tables(credit_run):
+    from lepton_widgets.panels.backbone import BackbonePanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
+    panel = BackbonePanel(session, Runner(session, runs_dir=credit_run.path.parent))
+    source = run_weights(credit_run)
+    assert source not in [value for _, value in panel.run_select.options]   # images cannot reuse a table's MLP
+    assert panel.table_note.value == ""
+    session.dataset = "german_credit"
+    assert source in [value for _, value in panel.run_select.options]
+    assert "This dataset is a table" in panel.table_note.value

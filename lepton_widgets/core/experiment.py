@@ -77,6 +77,10 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
 
     if is_tabular_dataset(cfg.data.dataset):
         return run_tabular_experiment(cfg, store=store, sink=sink, stop_event=stop_event)
+    from lepton_widgets.core.text import is_text_dataset, run_text_experiment  # registers the text datasets
+
+    if is_text_dataset(cfg.data.dataset):
+        return run_text_experiment(cfg, store=store, sink=sink, stop_event=stop_event)
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), sink)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id

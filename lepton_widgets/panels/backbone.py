@@ -39,6 +39,7 @@ from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, a
                                            list_backbones, weights_source)
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
+from lepton_widgets.core.tabular import is_tabular_dataset, is_tabular_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
@@ -90,6 +91,8 @@ class BackbonePanel(Panel):
         self.sources = w.HTML()
         self.notice = w.HTML()   # prominent: why the chosen weights cannot load here
         self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
+        self.table_note = w.HTML()  # tables: what of this step applies to them
+        self.table_note.add_class("lepton-backbone-table-note")
         for widget, css in ((self.backbone_select, "backbone-select"), (self.weights_select, "weights-select"),
                             (self.weights_path, "weights-path"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
@@ -108,11 +111,13 @@ class BackbonePanel(Panel):
         self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
+        self.session.observe(self._dataset_changed, "dataset")
+        self._show_table_note()
         self.session.observe(self._ranking_ended, "status")
         self.refresh_runs()
         self._show_backbone()
         return w.VBox([
-            w.HTML("<h3>Backbone</h3>"),
+            w.HTML("<h3>Backbone</h3>"), self.table_note,
             w.HBox([self.backbone_select, self.weights_select]),
             self.weights_path, self.run_select, self.image_size, self.notice, self.note, self.info,
             self.param_count, self.sources,
@@ -122,13 +127,28 @@ class BackbonePanel(Panel):
 
     # --- your runs as sources -------------------------------------------------------------------
 
+    def _dataset_changed(self, change) -> None:
+        self._show_table_note()
+        self.refresh_runs()  # tables reuse tabular runs, images and sounds the others
+
+    def _show_table_note(self) -> None:
+        tables = is_tabular_dataset(self.session.dataset)
+        self.table_note.value = (
+            "<div style='border-left:4px solid #1565c0;background:#e3f2fd;padding:6px 10px'>"
+            "<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
+            "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
+            "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
+            "their statistics and first-layer weights.</div>" if tables else "")
+
     def refresh_runs(self) -> None:
-        """List the store's finished runs that have one backbone to reuse (not ensembles)."""
+        """List the store's finished runs that have one backbone to reuse (not ensembles), of the data's kind:
+        tabular runs for a table, the others for images and sounds."""
         options = [("(pick a finished run)", "")]
+        tables = is_tabular_dataset(self.session.dataset)
         for record in self.runner.store.runs(include_incomplete=False):
             if record.status != "finished" or not record.model_path.is_file():
                 continue
-            if (record.info.get("fusion") or {}).get("method") == "ensemble":
+            if (record.info.get("fusion") or {}).get("method") == "ensemble" or is_tabular_run(record) != tables:
                 continue
             cfg = record.config
             accuracy = record.metrics.get("accuracy")

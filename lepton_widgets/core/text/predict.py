@@ -1,0 +1,76 @@
+"""Predict texts with a stored text run: strings in, classes out.
+
+The run folder holds everything: ``model.keras`` (token inputs -> probabilities) and the tokeniser
+(``tokenizer/vocabulary.txt`` plus its settings and the sequence length in ``text.json``), so this needs
+neither the weights package nor the training data. Texts are tokenised exactly as in training (no
+augmentation) and cut to the run's sequence length.
+
+Example (needs a trained run; tests/test_text.py runs it)::
+
+    frame = predict_texts("runs/20261130-101500-reviews-1a2b3c", ["Stale and bitter.", "Best tea ever!"])
+    frame[["label", "confidence"]]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.text.encoder import tokenize, tokenizer_from_vocabulary
+
+TEXT_FILE = "text.json"
+
+
+def is_text_run(record) -> bool:
+    """Whether a stored run was trained on texts."""
+    return record.info.get("modality") == "text"
+
+
+def _record(run) -> RunRecord:
+    if isinstance(run, RunRecord):
+        return run
+    from lepton_widgets.core.run_store import RunStore
+
+    return RunStore().open(run) if not Path(run).is_dir() else RunRecord(Path(run))
+
+
+def load_text_run(run) -> tuple:
+    """``(model, tokenizer, sequence_length)`` of a finished text run (a ``RunRecord``, run id or folder)."""
+    record = _record(run)
+    path = record.path / TEXT_FILE
+    if not is_text_run(record) or not path.is_file():
+        raise ValueError(f"run {record.run_id} is not a text run (it was trained on {record.config.data.dataset!r})")
+    info = json.loads(path.read_text(encoding="utf-8"))
+    tok = info["tokenizer"]
+    tokenizer = tokenizer_from_vocabulary(record.path / tok["vocabulary"], lowercase=tok["lowercase"],
+                                          strip_accents=tok["strip_accents"])
+    import keras_hub  # noqa: F401 - registers BertBackbone before the model loads
+
+    return record.load_model(), tokenizer, int(info["sequence_length"])
+
+
+def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequence_length: int | None = None,
+                  batch_size: int = 64) -> pd.DataFrame:
+    """One row per text: ``label``, ``confidence`` and a ``p(<class>)`` column per class.
+
+    Pass ``model``/``tokenizer``/``sequence_length`` (from :func:`load_text_run`) to predict many times
+    without reloading; ``run`` then only supplies the class names.
+    """
+    record = _record(run)
+    if model is None or tokenizer is None or sequence_length is None:
+        model, tokenizer, sequence_length = load_text_run(record)
+    texts = [str(t) for t in texts]
+    inputs, _ = tokenize(tokenizer, texts, sequence_length)
+    probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)) if texts else \
+        np.zeros((0, len(record.class_names)))
+    names = record.class_names
+    out = pd.DataFrame({"text": texts, "label": [names[i] for i in probs.argmax(axis=1)],
+                        "confidence": probs.max(axis=1) if len(probs) else []})
+    for i, name in enumerate(names):
+        out[f"p({name})"] = probs[:, i]
+    return out
