@@ -139,7 +139,7 @@ def _encode(encoder: keras.Model, inputs: dict, ctx: LoadContext, split: str) ->
     parts: list[list[np.ndarray]] = []
     for start in range(0, n, ENCODE_BATCH):
         batch = {k: v[start:start + ENCODE_BATCH] for k, v in inputs.items()}
-        out = encoder(batch, training=False)
+        out = encoder.predict_on_batch(batch)  # compiled once, inference mode (much faster than eager)
         parts.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
         progress.step(len(batch["token_ids"]))
     progress.finish()
@@ -183,7 +183,7 @@ class _Trainer:
             inputs, _ = tokenize(self.tokenizer, texts, self.sequence_length)
             if fine_tune and self.depth == 0:
                 return inputs
-            out = self.encoder(inputs, training=False)
+            out = self.encoder.predict_on_batch(inputs)
             out = out if isinstance(out, (list, tuple)) else [out]
             return np.asarray(out[0]) if not fine_tune else (np.asarray(out[1]), inputs["padding_mask"])
 
