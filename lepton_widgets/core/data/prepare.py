@@ -50,8 +50,18 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
     spec = get_dataset(data_cfg.dataset)
     loaded = spec.loader(data_cfg, LoadContext(sink=sink, stop_event=stop_event, run_id=run_id))
     check_stop(stop_event)
+    return prepared_from_loaded(loaded, data_cfg, seed, min_classes)
+
+
+def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, min_classes: int = 2,
+                         keep_arrays: bool = True) -> PreparedData:
+    """The steps every modality shares after loading: keep ``data_cfg.classes``, build the report (duplicates,
+    unusable classes), cap per class, count, warn and split, all seeded. Tables and texts keep their rows
+    elsewhere and pass ``keep_arrays=False`` so the table holds no arrays for the image pipeline."""
     loaded = keep_classes(loaded, data_cfg.classes)
     table, report = build_report(loaded, min_classes)
+    if not keep_arrays:
+        table.arrays = None
     table, note = cap_per_class(table, data_cfg.max_per_class, seed)
     if note:
         report.notes.append(note)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.prepare import keep_classes
+from lepton_widgets.core.data.prepare import prepared_from_loaded
 from lepton_widgets.core.data.registry import (
     DatasetSpec,
     LoadContext,
@@ -48,8 +48,6 @@ from lepton_widgets.core.data.registry import (
     get_dataset,
     register_dataset,
 )
-from lepton_widgets.core.data.report import build_report, class_warnings
-from lepton_widgets.core.data.split import assign_splits, cap_per_class
 from lepton_widgets.core.data.table import (
     STATUS_OK,
     STATUS_SKIPPED,
@@ -243,16 +241,8 @@ def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] 
         raise DataError(f"data.path is required for {data_cfg.dataset!r}")
     loaded: LoadedTable = spec.extra["read_table"](data_cfg, LoadContext(sink, stop_event, run_id), column_types)
     check_stop(stop_event)
-    kept = keep_classes(loaded, data_cfg.classes)
-    table, report = build_report(kept)
-    table.arrays = None  # rows live in ``features``; nothing for the image pipeline
-    table, note = cap_per_class(table, data_cfg.max_per_class, seed)
-    if note:
-        report.notes.append(note)
-    report.class_counts = {name: int(n) for name, n in table.frame["label"].value_counts()
-                           .reindex(table.class_names).items()}
-    report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
-    table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
+    # Rows live in ``features``: the table holds no arrays for the image pipeline.
+    prepared = prepared_from_loaded(loaded, data_cfg, seed, keep_arrays=False)
     schema = loaded.schema
-    schema.class_names = list(table.class_names)
-    return TabularData(prepared=PreparedData(table=table, report=report), features=loaded.features, schema=schema)
+    schema.class_names = list(prepared.table.class_names)
+    return TabularData(prepared=prepared, features=loaded.features, schema=schema)
