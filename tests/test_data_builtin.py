@@ -97,7 +97,8 @@ def test_digits_are_scaled_to_0_255():
 def test_registry_is_plain_data():
     assert {"fashion_mnist", "fashion_mnist_sample", "digits", "folder", "zip", "csv"} <= set(list_datasets())
     assert "folder" not in list_datasets(include_user=False)
-    assert list_datasets(modality="text") == []
+    assert {"wav_folder", "spoken_keywords"} <= set(list_datasets(modality="audio"))
+    assert "german_credit" in list_datasets(modality="tabular") and "digits" not in list_datasets(modality="audio")
     spec = get_dataset("fashion_mnist")
     assert spec.origin == "real" and spec.modality == "image" and "MIT" in spec.licence
     assert get_dataset("folder").needs_path and not spec.needs_path
