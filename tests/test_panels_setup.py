@@ -413,3 +413,41 @@ def test_augment_panel_says_tables_have_no_augmentation(home, tmp_path):
     session.dataset = "german_credit"
     assert "Tables train without augmentation" in panel.message.value
     assert panel.sound_box.layout.display == "none"
+
+
+def test_a_text_folder_is_checked_and_shows_texts_per_class(home, tmp_path):
+    root = tmp_path / "notes"
+    for name, words in (("praise", "lovely tasty fresh"), ("complaint", "stale broken late")):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            (root / name / f"{i}.txt").write_text(f"note {i}: {words} {i}", encoding="utf-8")
+    (root / "praise" / "latin.txt").write_bytes("caf\xe9 cr\xe8me tasty".encode("latin-1"))
+    session, runner = setup(tmp_path)
+    panel = DatasetPanel(session, runner)
+    panel.dataset_select.value = "text_folder"
+    assert panel.path.layout.display == "" and panel.target.layout.display == "none"
+    panel.path.value = str(root)
+    panel.check_button.click()
+    assert runner.wait(60)
+    assert session.status == "finished", session.last_error
+    assert session.prepared is None and session.data_report.class_counts == {"complaint": 5, "praise": 6}
+    shown = panel.sample_rows.children[0].value
+    assert shown.count("<tr>") == 1 + 2 * DatasetPanel.SAMPLES_PER_CLASS
+    assert "stale broken late" in shown and "lovely tasty fresh" in shown
+    assert "latin.txt" in panel.problems.value                  # read as Latin-1, and reported
+
+
+def test_text_augmentation_controls_preview_example_sentences(home, tmp_path):
+    from lepton_widgets.panels.augment import EXAMPLE_TEXTS
+
+    session, runner = setup(tmp_path)
+    panel = AugmentPanel(session, runner)
+    assert panel.text_box.layout.display == "none"
+    session.dataset = "text_csv"
+    assert panel.text_box.layout.display == "" and panel.grid.layout.display == "none"
+    assert panel.text_preview.value.count(html.escape(EXAMPLE_TEXTS[0])) == 3   # no augmentation: copies equal
+    panel.controls["word_dropout"].value = 0.5
+    assert session.to_config().augment.word_dropout == 0.5
+    shown = panel.text_preview.value
+    assert shown.count(html.escape(EXAMPLE_TEXTS[0])) == 1                     # the copies lost words
+    assert shown.count("<tr>") == 1 + len(EXAMPLE_TEXTS)

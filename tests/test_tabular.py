@@ -313,7 +313,7 @@ def test_backbone_panel_offers_tabular_runs_only_for_tables(credit_run):
     panel = BackbonePanel(session, Runner(session, runs_dir=credit_run.path.parent))
     source = run_weights(credit_run)
     assert source not in [value for _, value in panel.run_select.options]   # images cannot reuse a table's MLP
-    assert panel.table_note.value == ""
+    assert panel.modality_note.value == ""
     session.dataset = "german_credit"
     assert source in [value for _, value in panel.run_select.options]
-    assert "This dataset is a table" in panel.table_note.value
+    assert "This dataset is a table" in panel.modality_note.value

@@ -312,3 +312,11 @@ class RunStore:
                 shutil.rmtree(record.path)
                 count += 1
         return count
+
+
+def as_record(run: "RunRecord | str | Path") -> RunRecord:
+    """``run`` as a :class:`RunRecord`: a record as it is, a folder opened directly, else a run id in the
+    default store (``$LEPTON_RUNS`` or ``./runs``)."""
+    if isinstance(run, RunRecord):
+        return run
+    return RunRecord(Path(run)) if Path(run).is_dir() else RunStore().open(str(run))

@@ -1,9 +1,10 @@
 """Augment panel: the training-time augmentations, with a live preview of what they do to real samples.
 
 Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, ``translation``,
-``contrast``, ``brightness``, and for sounds ``time_mask``, ``freq_mask``, ``time_shift``, ``gain_db``,
-``noise``); slider ranges are the config's own (0..1, gain 0..40 dB), so a loaded config is never
-clamped by a widget. The sound controls show only when the chosen dataset is audio (spectrograms). The preview runs the same Keras layers as training
+``contrast``, ``brightness``, for sounds ``time_mask``, ``freq_mask``, ``time_shift``, ``gain_db``,
+``noise``, and for texts ``word_dropout``, ``word_swap``); slider ranges are the config's own (0..1, gain
+0..40 dB), so a loaded config is never clamped by a widget. The sound and text controls show only for
+audio and text datasets; texts get a before/after preview of example sentences instead of pictures. The preview runs the same Keras layers as training
 (:func:`lepton_widgets.core.augment.preview`) on a few samples: from the checked data
 (``session.prepared``) when there is one, otherwise from a small built-in set of the chosen dataset
 (the Fashion-MNIST sample stands in for the full set and for your own images until they are checked).
@@ -36,6 +37,7 @@ from lepton_widgets.config import AugmentConfig, ConfigError
 from lepton_widgets.core.augment import preview
 from lepton_widgets.core.data import DataError, get_dataset
 from lepton_widgets.core.previews import quick_table, sample_batch, to_png
+from lepton_widgets.core.text.augment import augment_text
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
@@ -52,11 +54,17 @@ _HELP = {
     "time_shift": "move the sound by up to this fraction of the clip",
     "gain_db": "louder or quieter by up to this many dB",
     "noise": "mix in noise, up to this fraction of the level range",
+    "word_dropout": "drop each word with this probability (never the whole text)",
+    "word_swap": "swap neighbouring words with this probability",
 }
 IMAGE_FIELDS = ("rotation", "zoom", "translation", "contrast", "brightness")
 SOUND_FIELDS = ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
+TEXT_FIELDS = ("word_dropout", "word_swap")
+#: The text preview's sentences (fixed, so the same settings always show the same copies).
+EXAMPLE_TEXTS = ("The tea arrived fresh and the flavour is rich, smooth and not bitter at all.",
+                 "Sadly the box was crushed and half of the biscuits were broken and stale.")
 _LABELS = {"time_mask": "Time mask", "freq_mask": "Frequency mask", "time_shift": "Time shift",
-           "gain_db": "Gain (dB)", "noise": "Noise"}
+           "gain_db": "Gain (dB)", "noise": "Noise", "word_dropout": "Word dropout", "word_swap": "Word swap"}
 
 
 class AugmentPanel(Panel):
@@ -85,7 +93,7 @@ class AugmentPanel(Panel):
         self._previews = Latest(delay=self.DEBOUNCE_S)
         self.controls: dict[str, w.ValueWidget] = {
             "flip": w.Dropdown(options=AugmentConfig.FLIP_MODES, description="Flip", style=_STYLE)}
-        for name in IMAGE_FIELDS + SOUND_FIELDS:
+        for name in IMAGE_FIELDS + SOUND_FIELDS + TEXT_FIELDS:
             top, step = (AugmentConfig.MAX_GAIN_DB, 0.5) if name == "gain_db" else (1.0, 0.01)
             self.controls[name] = w.FloatSlider(min=0.0, max=top, step=step, readout_format=".2f",
                                                 continuous_update=False,
@@ -98,6 +106,10 @@ class AugmentPanel(Panel):
         self.sound_box = w.VBox([w.HTML("<b>Sound</b> (on the log-mel spectrogram the model sees)"),
                                  *(rows[name] for name in SOUND_FIELDS)])
         self.sound_box.add_class("lepton-aug-sound")
+        self.text_preview = w.HTML()
+        self.text_box = w.VBox([w.HTML("<b>Text</b> (training texts only)"), *(rows[name] for name in TEXT_FIELDS),
+                                self.text_preview])
+        self.text_box.add_class("lepton-aug-text")
 
         self.reshuffle = w.Button(description="New random copies", tooltip="draw other random augmentations")
         self.reshuffle.on_click(self._new_copies)
@@ -115,13 +127,13 @@ class AugmentPanel(Panel):
             widget.add_class(f"lepton-{css}")
 
         self.session.observe(self._changed, list(self.controls) + ["seed", "prepared", "dataset"])
-        self.session.observe(self._show_sound_controls, "dataset")
-        self._show_sound_controls()
+        self.session.observe(self._show_modality_controls, "dataset")
+        self._show_modality_controls()
         self.refresh()
         return w.VBox([
             w.HTML("<h3>Augmentation</h3><div>Random changes applied to training images only; validation, "
                    "test and exported models see the images unchanged.</div>"),
-            *(rows[name] for name in ("flip",) + IMAGE_FIELDS), self.sound_box,
+            *(rows[name] for name in ("flip",) + IMAGE_FIELDS), self.sound_box, self.text_box,
             self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
         ])
 
@@ -131,8 +143,23 @@ class AugmentPanel(Panel):
         except DataError:  # an unknown name: the Data step says so
             return "image"
 
-    def _show_sound_controls(self, change=None) -> None:
-        self.sound_box.layout.display = "" if self._modality() == "audio" else "none"
+    def _show_modality_controls(self, change=None) -> None:
+        modality = self._modality()
+        self.sound_box.layout.display = "" if modality == "audio" else "none"
+        self.text_box.layout.display = "" if modality == "text" else "none"
+        self.grid.layout.display = "none" if modality == "text" else ""  # texts: the before/after list instead
+
+    def _show_text_preview(self) -> None:
+        """Two copies of each example sentence, augmented as training would (pure Python, so drawn at once)."""
+        s = self.session
+        rows = []
+        for index, text in enumerate(EXAMPLE_TEXTS):
+            copies = [augment_text(text, word_dropout=s.word_dropout, word_swap=s.word_swap,
+                                   seed=s.seed + self._shuffle, epoch=epoch, index=index) for epoch in range(2)]
+            rows.append(f"<tr><td>{html.escape(text)}</td>"
+                        + "".join(f"<td>{html.escape(copy)}</td>" for copy in copies) + "</tr>")
+        self.text_preview.value = ("<table class='lepton-table lepton-text-preview'><tr><th>example sentence</th>"
+                                   "<th>epoch 1</th><th>epoch 2</th></tr>" + "".join(rows) + "</table>")
 
     def _image(self) -> w.Image:
         return w.Image(format="png", layout=w.Layout(width=f"{self.SIZE}px", height=f"{self.SIZE}px"))
@@ -153,8 +180,13 @@ class AugmentPanel(Panel):
     def refresh(self) -> None:
         """Ask for a preview of the current settings (debounced, in a background thread)."""
         s = self.session
-        if self._modality() == "tabular":
+        modality = self._modality()
+        if modality == "tabular":
             self.message.value = "<i>Tables train without augmentation: these settings apply to images and sounds.</i>"
+            return
+        if modality == "text":
+            self.message.value = ""
+            self._show_text_preview()
             return
         cfg = AugmentConfig(flip=s.flip, **{name: getattr(s, name) for name in IMAGE_FIELDS + SOUND_FIELDS})
         try:

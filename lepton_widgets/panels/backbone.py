@@ -39,11 +39,22 @@ from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, a
                                            list_backbones, weights_source)
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
-from lepton_widgets.core.tabular import is_tabular_dataset, is_tabular_run
+from lepton_widgets.core.data.registry import dataset_modality
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
 RANK_JOB = "rank backbones"
+#: What of this step applies to data that are not pictures.
+_MODALITY_NOTES = {
+    "tabular": "<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
+               "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
+               "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
+               "their statistics and first-layer weights.",
+    "text": "<b>This dataset is text.</b> Its runs use the pretrained MiniLM encoder (all-MiniLM-L6-v2, 6 "
+            "transformer layers) with Weights <code>offline</code> (or <code>none</code>: random init); the image "
+            "backbone and image size below are ignored, and frozen depth counts MiniLM's transformer layers "
+            "(set it with <code>backbone.frozen_depth</code> in the config; empty: all frozen).",
+}
 
 _STYLE = {"description_width": "110px"}
 _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
@@ -52,6 +63,11 @@ _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "
 _SOURCES = (*WEIGHT_SOURCES, "run")
 _ALERT = ("<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>"
           "<b>{title}</b><br>{body}</div>")
+
+
+def _source_kind(modality) -> str:
+    """Which runs can seed which: tables seed tables; image and sound runs (both pictures) seed each other."""
+    return modality if modality in ("tabular", "text") else "pictures"
 
 
 class BackbonePanel(Panel):
@@ -91,8 +107,8 @@ class BackbonePanel(Panel):
         self.sources = w.HTML()
         self.notice = w.HTML()   # prominent: why the chosen weights cannot load here
         self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
-        self.table_note = w.HTML()  # tables: what of this step applies to them
-        self.table_note.add_class("lepton-backbone-table-note")
+        self.modality_note = w.HTML()  # tables and texts: what of this step applies to them
+        self.modality_note.add_class("lepton-backbone-modality-note")
         for widget, css in ((self.backbone_select, "backbone-select"), (self.weights_select, "weights-select"),
                             (self.weights_path, "weights-path"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
@@ -112,12 +128,12 @@ class BackbonePanel(Panel):
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
         self.session.observe(self._dataset_changed, "dataset")
-        self._show_table_note()
+        self._show_modality_note()
         self.session.observe(self._ranking_ended, "status")
         self.refresh_runs()
         self._show_backbone()
         return w.VBox([
-            w.HTML("<h3>Backbone</h3>"), self.table_note,
+            w.HTML("<h3>Backbone</h3>"), self.modality_note,
             w.HBox([self.backbone_select, self.weights_select]),
             self.weights_path, self.run_select, self.image_size, self.notice, self.note, self.info,
             self.param_count, self.sources,
@@ -128,28 +144,25 @@ class BackbonePanel(Panel):
     # --- your runs as sources -------------------------------------------------------------------
 
     def _dataset_changed(self, change) -> None:
-        self._show_table_note()
+        self._show_modality_note()
         self.refresh_runs()  # tables reuse tabular runs, images and sounds the others
 
-    def _show_table_note(self) -> None:
-        tables = is_tabular_dataset(self.session.dataset)
-        self.table_note.value = (
-            "<div style='border-left:4px solid #1565c0;background:#e3f2fd;padding:6px 10px'>"
-            "<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
-            "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
-            "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
-            "their statistics and first-layer weights.</div>" if tables else "")
+    def _show_modality_note(self) -> None:
+        note = _MODALITY_NOTES.get(dataset_modality(self.session.dataset) or "")
+        self.modality_note.value = ("<div style='border-left:4px solid #1565c0;background:#e3f2fd;padding:6px 10px'>"
+                                 f"{note}</div>" if note else "")
 
     def refresh_runs(self) -> None:
         """List the store's finished runs that have one backbone to reuse (not ensembles), of the data's kind:
         tabular runs for a table, the others for images and sounds."""
         options = [("(pick a finished run)", "")]
-        tables = is_tabular_dataset(self.session.dataset)
+        wanted = _source_kind(dataset_modality(self.session.dataset))
         for record in self.runner.store.runs(include_incomplete=False):
             if record.status != "finished" or not record.model_path.is_file():
                 continue
-            if (record.info.get("fusion") or {}).get("method") == "ensemble" or is_tabular_run(record) != tables:
-                continue
+            if (record.info.get("fusion") or {}).get("method") == "ensemble" or \
+                    _source_kind(record.info.get("modality")) != wanted or wanted == "text":
+                continue  # text runs do not seed other runs (yet): nothing to list for texts
             cfg = record.config
             accuracy = record.metrics.get("accuracy")
             scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""

@@ -40,7 +40,9 @@ from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.audio import source_wav
-from lepton_widgets.core.tabular import is_tabular_dataset, prepare_table
+from lepton_widgets.core.data.registry import dataset_modality
+from lepton_widgets.core.tabular import prepare_table
+from lepton_widgets.core.text import prepare_texts
 from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
@@ -52,9 +54,14 @@ USER_KINDS = {"folder": "folder: your images on this machine", "zip": "zip: your
               "wav_zip": "wav_zip: a zip of your .wav sounds, uploaded or a path",
               "medmnist": "medmnist: a MedMNIST .npz file (medical images)",
               "gtsrb": "gtsrb: the GTSRB training folder (traffic signs)",
-              "table_csv": "table_csv: your table (a CSV file with a class column)"}
-#: Modalities whose samples this panel can show (and whose data the image engine trains on).
-SHOWN_MODALITIES = ("image", "audio", "tabular")
+              "table_csv": "table_csv: your table (a CSV file with a class column)",
+              "text_csv": "text_csv: your texts (a CSV file with text and label columns)",
+              "text_folder": "text_folder: your .txt files, one subfolder per class"}
+#: Modalities this panel lists; the first two are pictures (sounds as spectrograms) for the image engine.
+SHOWN_MODALITIES = ("image", "audio", "tabular", "text")
+PICTURE_MODALITIES = ("image", "audio")
+#: Modalities checked by their own preparer: the panel shows their rows or texts instead of pictures.
+ROW_PREPARERS = {"tabular": prepare_table, "text": prepare_texts}
 _ORIGIN_WORDS = {
     "real": "real data",
     "synthetic/substitute": "<b>synthetic / substitute</b>: made up or standing in for the real data; results "
@@ -67,7 +74,9 @@ _PATH_HINTS = {"folder": "/path/to/folder (one subfolder of images per class)",
                "wav_zip": "/path/to/sounds.zip (or upload it below)",
                "medmnist": "/path/to/pathmnist.npz (from medmnist.com / Zenodo)",
                "gtsrb": "/path/to/GTSRB (holding Final_Training/Images)",
-               "table_csv": "/path/to/table.csv (numeric and categorical columns, one class column)"}
+               "table_csv": "/path/to/table.csv (numeric and categorical columns, one class column)",
+               "text_csv": "/path/to/texts.csv (a text column and a class column)",
+               "text_folder": "/path/to/folder (one subfolder of .txt files per class)"}
 _DATA_TRAITS = ["dataset", "data_path", "data_target", "max_per_class", "val_fraction", "test_fraction",
                 "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
@@ -102,7 +111,8 @@ class DatasetPanel(Panel):
                            layout=w.Layout(width="640px"))
         self.target = w.Text(description="Class column", continuous_update=False, style=_STYLE,
                              placeholder="the column that holds the class", layout=w.Layout(width="480px"))
-        self.tabular = None  # the checked table (core.tabular.TabularData); tables are not image previews
+        # The checked table or texts (core.tabular.TabularData / core.text.TextData): rows, not image previews.
+        self.checked_rows = None
         limit = max_upload_mb()
         self.upload = w.FileUpload(accept=".zip", multiple=False, description="Upload zip")
         self.upload_limit = w.HTML(
@@ -199,9 +209,10 @@ class DatasetPanel(Panel):
             self._syncing = False
         self.dataset_info.value = _dataset_card(s.dataset)
         self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
-        self.target.layout.display = "" if is_tabular_dataset(s.dataset) else "none"
-        self.target.placeholder = ("the column that holds the class" if s.dataset == "table_csv"
-                                   else "empty: this table's own class column")
+        self.target.layout.display = "" if dataset_modality(s.dataset) == "tabular" or s.dataset == "text_csv" else "none"
+        self.target.placeholder = {"table_csv": "the column that holds the class",
+                                   "text_csv": "the column that holds the class (empty: label)"}.get(
+            s.dataset, "empty: this table's own class column")
         self.path.placeholder = _PATH_HINTS.get(s.dataset, "")
         if self._checked_key is not None and self._checked_key != self._data_key():
             self.stale.value = "<i>The data settings changed since this check: press Check data again.</i>"
@@ -248,8 +259,8 @@ class DatasetPanel(Panel):
         self._error_report = None
         key = self._data_key()
 
-        table = is_tabular_dataset(cfg.data.dataset)
-        prepare = prepare_table if table else prepare_data
+        rows = ROW_PREPARERS.get(dataset_modality(cfg.data.dataset))  # tables and texts: rows, not pictures
+        prepare = rows or prepare_data
 
         def work(stop_event):
             try:
@@ -260,9 +271,9 @@ class DatasetPanel(Panel):
 
         def done(result):
             self._checked_key = key
-            # A table's rows are columns of values, not pictures: keep it here, not as the previews' data.
-            self.tabular, prepared = (result, result.prepared) if table else (None, result)
-            self.session.prepared = None if table else prepared
+            # Rows of values or texts are not pictures: keep them here, not as the previews' data.
+            self.checked_rows, prepared = (result, result.prepared) if rows else (None, result)
+            self.session.prepared = None if rows else prepared
             self.session.data_report = prepared.report   # _show_report draws it
             self.session.message = prepared.report.summary().splitlines()[0]
 
@@ -339,10 +350,11 @@ class DatasetPanel(Panel):
         self._show_settings()  # refreshes the "settings changed since this check" note
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
-        if self.tabular is not None and self.session.data_report is self.tabular.prepared.report:
-            return (self._table_samples(),)
+        checked = self.checked_rows
+        if checked is not None and self.session.data_report is checked.prepared.report:
+            return (self._text_samples() if hasattr(checked, "texts") else self._table_samples(),)
         prepared = self.session.prepared
-        if prepared is None or prepared.table.modality not in SHOWN_MODALITIES:
+        if prepared is None or prepared.table.modality not in PICTURE_MODALITIES:
             return ()
         table = prepared.table
         rows = []
@@ -354,7 +366,7 @@ class DatasetPanel(Panel):
 
     def _table_samples(self) -> w.HTML:
         """A few rows of every class, with the kind of each column (numeric / categorical) in the header."""
-        data = self.tabular
+        data = self.checked_rows
         picked = class_sample_rows(data.prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
         rows = [r for name in data.class_names for r in picked[name]]
         frame = data.prepared.table.frame.iloc[rows]
@@ -372,6 +384,18 @@ class DatasetPanel(Panel):
                       f"<tr><th>class</th>{head}</tr>{body}</table></div>"
                       + (f"<div>Columns not used:<ul>{dropped}</ul></div>" if dropped else ""))
 
+    def _text_samples(self) -> w.HTML:
+        """A few texts of every class (the start of each: long texts are cut for the page, not for the model)."""
+        data = self.checked_rows
+        picked = class_sample_rows(data.prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
+        frame = data.prepared.table.frame
+        body = "".join(
+            f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(str(frame['ref'].iloc[r]))}</td>"
+            f"<td style='text-align:left'>{html.escape(_clip(data.texts[int(frame['array_index'].iloc[r])]))}</td></tr>"
+            for name in data.class_names for r in picked[name])
+        return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
+                      f"<tr><th>class</th><th>row or file</th><th>text</th></tr>{body}</table></div>")
+
     def _sample_widget(self, table, row: int) -> w.Widget:
         """A thumbnail; for audio the log-mel spectrogram (what the model sees) over a player of the sound."""
         image = read_rgb(table, row)
@@ -385,6 +409,10 @@ class DatasetPanel(Panel):
         player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * self.THUMB}px"))
                   if wav is not None else w.HTML("<i>sound file gone</i>"))
         return w.VBox([spectrogram, player], layout=w.Layout(margin="0 6px 6px 0"))
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit].rstrip() + " ..."
 
 
 def _dataset_options() -> list[tuple[str, str]]:

@@ -37,6 +37,7 @@ import plotly.graph_objects as go
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.tabular import cell_rows, is_tabular_run
+from lepton_widgets.core.text import cell_texts, is_text_run
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.run_store import RunRecord
 from lepton_widgets.panels.base import Panel
@@ -214,11 +215,11 @@ class EvaluatePanel(Panel):
                                "it has no evaluation.")
         self.record, self.evaluation = record, evaluation
         self._show_stored_robustness()
-        table = is_tabular_run(record)
-        # Attacks and Grad-CAM work on pixels: a table's run has neither (its cells show rows instead).
-        self.robustness_panel.layout.display = "none" if table else ""
+        rows = _row_lister(record)
+        # Attacks and Grad-CAM work on pixels: table and text runs have neither (their cells list rows instead).
+        self.robustness_panel.layout.display = "none" if rows else ""
         self.note.value = (f"Run <code>{html.escape(run_id)}</code>: click a cell of the matrix to see its "
-                           + ("test rows with their values." if table
+                           + ("test rows with their values." if rows
                               else "examples with Grad-CAM (where the network looked)."))
         self.metrics.value = metrics_html(evaluation)
         self._set_confusion(confusion_figure(np.asarray(evaluation["confusion"]), evaluation["class_names"]))
@@ -368,8 +369,9 @@ class EvaluatePanel(Panel):
         heading = (f"<b>true {html.escape(names[true_index])}, predicted {html.escape(names[predicted_index])}"
                    f"</b>: {count} {kind}")
         self.gallery_title.value = heading + (" &ndash; loading..." if count else "")
-        if is_tabular_run(self.record):
-            return self._show_rows(heading, cell, count)
+        rows = _row_lister(self.record)
+        if rows is not None:
+            return self._show_rows(rows, heading, cell, count)
         try:
             # At most DEFAULT_LIMIT thumbnails: about a second, so it runs right here, not in the worker.
             items = cell_gallery(self.record, true_index, predicted_index, limit=DEFAULT_LIMIT,
@@ -384,10 +386,11 @@ class EvaluatePanel(Panel):
                                                      if items else ".")
         self.gallery.children = [_thumbnail(item) for item in items]
 
-    def _show_rows(self, heading: str, cell: tuple[int, int], count: int) -> None:
-        """A table run's cell: its test rows (most confident first) with the values the model read."""
+    def _show_rows(self, lister, heading: str, cell: tuple[int, int], count: int) -> None:
+        """A table or text run's cell: its test rows (most confident first) with the values or text the
+        model read."""
         try:
-            rows = cell_rows(self.record, *cell, limit=DEFAULT_LIMIT) if count else None
+            rows = lister(self.record, *cell, limit=DEFAULT_LIMIT) if count else None
         except Exception as error:  # a moved or edited CSV must not break the panel
             self._clear_gallery(f"{heading}: could not read the rows ({type(error).__name__}: "
                                 f"{html.escape(str(error))})")
@@ -406,6 +409,15 @@ class EvaluatePanel(Panel):
         self.gallery_items = []
         self.gallery.children = []
         self.gallery_title.value = title
+
+
+def _row_lister(record: RunRecord):
+    """How a run's confusion-matrix cell is listed when it has no pictures: rows of a table, texts; else None."""
+    if is_tabular_run(record):
+        return cell_rows
+    if is_text_run(record):
+        return cell_texts
+    return None
 
 
 def _thumbnail(item: GalleryItem) -> w.Widget:

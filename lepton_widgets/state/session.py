@@ -38,7 +38,7 @@ _FIELDS = {
     "translation": ("augment", "translation"), "contrast": ("augment", "contrast"),
     "brightness": ("augment", "brightness"), "time_mask": ("augment", "time_mask"),
     "freq_mask": ("augment", "freq_mask"), "time_shift": ("augment", "time_shift"), "gain_db": ("augment", "gain_db"),
-    "noise": ("augment", "noise"),
+    "noise": ("augment", "noise"), "word_dropout": ("augment", "word_dropout"), "word_swap": ("augment", "word_swap"),
     "epochs": ("train", "epochs"), "fine_tune_epochs": ("train", "fine_tune_epochs"),
     "learning_rate": ("train", "learning_rate"), "fine_tune_lr_factor": ("train", "fine_tune_lr_factor"),
     "batch_size": ("train", "batch_size"), "l2": ("train", "l2"), "dropout": ("train", "dropout"),
@@ -78,6 +78,8 @@ class Session(HasTraits):
     time_shift = Float(AugmentConfig.time_shift)
     gain_db = Float(AugmentConfig.gain_db)
     noise = Float(AugmentConfig.noise)
+    word_dropout = Float(AugmentConfig.word_dropout)
+    word_swap = Float(AugmentConfig.word_swap)
     epochs = Int(TrainConfig.epochs)
     fine_tune_epochs = Int(TrainConfig.fine_tune_epochs)
     learning_rate = Float(TrainConfig.learning_rate)

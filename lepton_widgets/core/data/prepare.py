@@ -27,7 +27,7 @@ import threading
 from typing import Optional
 
 from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.registry import LoadContext, LoadedData, get_dataset
+from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class
 from lepton_widgets.core.data.table import DataError, PreparedData
@@ -51,6 +51,21 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
     loaded = spec.loader(data_cfg, LoadContext(sink=sink, stop_event=stop_event, run_id=run_id))
     check_stop(stop_event)
     return prepared_from_loaded(loaded, data_cfg, seed, min_classes)
+
+
+def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
+    """``data_cfg`` validated and its registry entry, which must be of ``modality`` (``noun`` names it in the
+    refusal, e.g. "a table") and have its ``path`` when it is a bring-your-own kind: raises :class:`DataError`."""
+    try:
+        data_cfg.validate()
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None
+    spec = get_dataset(data_cfg.dataset)
+    if spec.modality != modality:
+        raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not {noun}")
+    if spec.needs_path and not data_cfg.path:
+        raise DataError(f"data.path is required for {data_cfg.dataset!r}")
+    return spec
 
 
 def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, min_classes: int = 2,

@@ -124,6 +124,12 @@ def get_dataset(name: str) -> DatasetSpec:
         raise DataError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}") from None
 
 
+def dataset_modality(name: str) -> Optional[str]:
+    """The modality of the dataset registered as ``name``; ``None`` for an unknown name."""
+    spec = _REGISTRY.get(name)
+    return spec.modality if spec is not None else None
+
+
 def list_datasets(modality: Optional[str] = None, *, include_user: bool = True) -> list[str]:
     """Registered names, sorted; optionally only one modality and/or without the bring-your-own kinds."""
     return sorted(

@@ -39,13 +39,13 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.prepare import prepared_from_loaded
+from lepton_widgets.config import DataConfig
+from lepton_widgets.core.data.prepare import checked_spec, prepared_from_loaded
 from lepton_widgets.core.data.registry import (
     DatasetSpec,
     LoadContext,
     LoadedData,
-    get_dataset,
+    dataset_modality,
     register_dataset,
 )
 from lepton_widgets.core.data.table import (
@@ -216,10 +216,7 @@ _register("table_csv", read_table_csv, origin="user",
 
 def is_tabular_dataset(name: str) -> bool:
     """Whether ``name`` is a registered table (unknown names: ``False``, the image path reports them)."""
-    try:
-        return get_dataset(name).modality == MODALITY
-    except DataError:
-        return False
+    return dataset_modality(name) == MODALITY
 
 
 def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] = None,
@@ -230,15 +227,7 @@ def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] 
     ``column_types`` overrides the inferred kind of named columns (``numeric``, ``categorical``, ``drop``).
     Raises :class:`DataError` (with ``.report`` once rows were read) when the table cannot be used.
     """
-    try:
-        data_cfg.validate()
-    except ConfigError as exc:
-        raise DataError(str(exc)) from None
-    spec = get_dataset(data_cfg.dataset)
-    if spec.modality != MODALITY:
-        raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not a table")
-    if spec.needs_path and not data_cfg.path:
-        raise DataError(f"data.path is required for {data_cfg.dataset!r}")
+    spec = checked_spec(data_cfg, MODALITY, "a table")
     loaded: LoadedTable = spec.extra["read_table"](data_cfg, LoadContext(sink, stop_event, run_id), column_types)
     check_stop(stop_event)
     # Rows live in ``features``: the table holds no arrays for the image pipeline.

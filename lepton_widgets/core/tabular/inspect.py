@@ -21,16 +21,21 @@ from lepton_widgets.core.run_store import RunRecord
 CELL_COLUMNS = ["ref", "true", "predicted", "confidence"]
 
 
+def cell_predictions(record: RunRecord, true_index: int, predicted_index: int, limit: int = 50) -> pd.DataFrame:
+    """The rows of ``predictions.csv`` in one cell, most confident first, at most ``limit``, index reset."""
+    predictions = record.predictions
+    chosen = predictions[(predictions["true_index"] == true_index) & (predictions["predicted_index"] == predicted_index)]
+    return chosen.sort_values("confidence", ascending=False).head(limit).reset_index(drop=True)
+
+
 def cell_rows(record: RunRecord, true_index: int, predicted_index: int, limit: int = 50) -> pd.DataFrame:
     """Test rows with true class ``true_index`` predicted as ``predicted_index``, most confident first (at most
     ``limit``): :data:`CELL_COLUMNS`, then the columns the model reads, with their original values."""
     from lepton_widgets.core.tabular.data import prepare_table
 
-    predictions = record.predictions
-    chosen = predictions[(predictions["true_index"] == true_index) & (predictions["predicted_index"] == predicted_index)]
-    chosen = chosen.sort_values("confidence", ascending=False).head(limit)
+    chosen = cell_predictions(record, true_index, predicted_index, limit)
     config = record.config
     data = prepare_table(config.data, config.seed)
     used = [c for c in data.schema.columns if c in data.features]
     values = data.features.iloc[chosen["array_index"].to_numpy()][used].reset_index(drop=True)
-    return pd.concat([chosen[CELL_COLUMNS].reset_index(drop=True), values], axis=1)
+    return pd.concat([chosen[CELL_COLUMNS], values], axis=1)

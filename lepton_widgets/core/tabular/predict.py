@@ -18,22 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.run_store import as_record
 from lepton_widgets.core.tabular.schema import TableSchema
 from lepton_widgets.core.tabular.transfer import read_tabular_info
 
 
-def _record(run) -> RunRecord:
-    if isinstance(run, RunRecord):
-        return run
-    from lepton_widgets.core.run_store import RunStore
-
-    return RunStore().open(run) if not Path(run).is_dir() else RunRecord(Path(run))
-
-
 def load_tabular_run(run) -> tuple:
     """``(model, schema)`` of a finished tabular run (a ``RunRecord``, run id or folder)."""
-    record = _record(run)
+    record = as_record(run)
     schema = TableSchema.from_dict(read_tabular_info(record)["schema"])
     return record.load_model(), schema
 

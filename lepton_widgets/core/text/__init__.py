@@ -7,7 +7,8 @@ eagerly; the names below that need Keras load on first use.
 
 Modules: ``read`` (text files), ``data`` (datasets, validation, split), ``augment`` (word dropout and
 swaps), ``encoder`` (the MiniLM backbone and tokeniser), ``model`` (pooling + head, freezing by
-transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts).
+transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts), ``inspect`` (the texts behind a
+confusion-matrix cell).
 
 Example:
     >>> from lepton_widgets.core.data import list_datasets
@@ -18,16 +19,22 @@ Example:
 from importlib import import_module
 
 from lepton_widgets.core.text.augment import augment_text, augment_texts
-from lepton_widgets.core.text.data import LoadedText, TextData, is_text_dataset, prepare_texts
+from lepton_widgets.core.text.data import (
+    LoadedText,
+    TextData,
+    is_text_dataset,
+    prepare_texts,
+)
 
 _LAZY = {"run_text_experiment": "run", "predict_texts": "predict", "load_text_run": "predict",
-         "is_text_run": "predict"}
+         "is_text_run": "predict", "cell_texts": "inspect"}
 
 __all__ = [
     "LoadedText",
     "TextData",
     "augment_text",
     "augment_texts",
+    "cell_texts",
     "is_text_dataset",
     "is_text_run",
     "load_text_run",

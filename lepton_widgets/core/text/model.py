@@ -27,7 +27,6 @@ Example (builds the model, about 10 s)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import numpy as np
@@ -43,7 +42,7 @@ def transformer_layer(backbone, i: int):
     return backbone.get_layer(f"transformer_layer_{i}")
 
 
-def frozen_layers(frozen_depth: Optional[int]) -> int:
+def frozen_layers(frozen_depth: int | None) -> int:
     """Transformer layers kept frozen for ``backbone.frozen_depth`` (``None``: all of them)."""
     return NUM_LAYERS if frozen_depth is None else min(int(frozen_depth), NUM_LAYERS)
 
@@ -91,7 +90,7 @@ class TextModel:
 
 
 def build_text_classifier(backbone, num_classes: int, *, dropout: float, l2: float,
-                          seed: Optional[int] = None) -> TextModel:
+                          seed: int | None = None) -> TextModel:
     """Backbone + masked mean pooling + dropout + softmax classifier, the encoder frozen."""
     layer_outputs = [transformer_layer(backbone, i).output for i in range(NUM_LAYERS)]
     inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}

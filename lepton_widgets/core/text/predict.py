@@ -14,13 +14,12 @@ Example (needs a trained run; tests/test_text.py runs it)::
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.run_store import as_record
 from lepton_widgets.core.text.encoder import tokenize, tokenizer_from_vocabulary
 
 TEXT_FILE = "text.json"
@@ -31,17 +30,9 @@ def is_text_run(record) -> bool:
     return record.info.get("modality") == "text"
 
 
-def _record(run) -> RunRecord:
-    if isinstance(run, RunRecord):
-        return run
-    from lepton_widgets.core.run_store import RunStore
-
-    return RunStore().open(run) if not Path(run).is_dir() else RunRecord(Path(run))
-
-
 def load_text_run(run) -> tuple:
     """``(model, tokenizer, sequence_length)`` of a finished text run (a ``RunRecord``, run id or folder)."""
-    record = _record(run)
+    record = as_record(run)
     path = record.path / TEXT_FILE
     if not is_text_run(record) or not path.is_file():
         raise ValueError(f"run {record.run_id} is not a text run (it was trained on {record.config.data.dataset!r})")
@@ -61,7 +52,7 @@ def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequ
     Pass ``model``/``tokenizer``/``sequence_length`` (from :func:`load_text_run`) to predict many times
     without reloading; ``run`` then only supplies the class names.
     """
-    record = _record(run)
+    record = as_record(run)
     if model is None or tokenizer is None or sequence_length is None:
         model, tokenizer, sequence_length = load_text_run(record)
     texts = [str(t) for t in texts]
