@@ -87,14 +87,15 @@ def _records(candidates: list[FileCandidate], classes: list[str], source: str, c
                       source=source, notes=notes)
 
 
-def _require_path(data_cfg) -> Path:
+def require_path(data_cfg) -> Path:
+    """``data_cfg.path`` (user-expanded) of a bring-your-own kind; a DataError when it is not set."""
     if not data_cfg.path:
         raise DataError(f"data.path is required for dataset {data_cfg.dataset!r}")
     return Path(data_cfg.path).expanduser()
 
 
 def load_folder(data_cfg, ctx: LoadContext) -> LoadedData:
-    root = _require_path(data_cfg)
+    root = require_path(data_cfg)
     if not root.is_dir():
         raise DataError(f"folder not found: {root}")
     candidates, classes = list_class_folders(root)
@@ -112,7 +113,7 @@ def dataset_root(folder: Path) -> Path:
 
 
 def load_zip(data_cfg, ctx: LoadContext) -> LoadedData:
-    archive = _require_path(data_cfg)
+    archive = require_path(data_cfg)
     folder = extract_zip(archive, stop_event=ctx.stop_event)
     root = dataset_root(folder)
     candidates, classes = list_class_folders(root)
@@ -161,7 +162,7 @@ def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate]
 
 
 def load_csv(data_cfg, ctx: LoadContext) -> LoadedData:
-    csv_path = _require_path(data_cfg)
+    csv_path = require_path(data_cfg)
     if not csv_path.is_file():
         raise DataError(f"CSV file not found: {csv_path}")
     candidates, classes = read_csv_candidates(csv_path)

@@ -69,18 +69,26 @@ class ImageCheck:
     path: Optional[str] = None  # what the pipeline reads: the original or the converted copy
 
 
-def check_image_file(path: Union[str, Path]) -> ImageCheck:
-    """Validate one image file and, if needed, convert it; see the module docstring."""
+def read_checked_bytes(path: Union[str, Path]) -> tuple[Optional[bytes], str]:
+    """A user file's bytes, or ``None`` and why it is skipped: empty, over :data:`MAX_FILE_BYTES`, unreadable.
+    The size is checked before reading, so a huge file is never loaded into memory."""
     path = Path(path)
     try:
         size = path.stat().st_size
         if size == 0:
-            return ImageCheck(STATUS_SKIPPED, "empty file (0 bytes)")
+            return None, "empty file (0 bytes)"
         if size > MAX_FILE_BYTES:
-            return ImageCheck(STATUS_SKIPPED, f"file too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})")
-        data = path.read_bytes()
+            return None, f"file too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})"
+        return path.read_bytes(), ""
     except OSError as exc:
-        return ImageCheck(STATUS_SKIPPED, f"cannot read file: {exc.strerror or exc}")
+        return None, f"cannot read file: {exc.strerror or exc}"
+
+
+def check_image_file(path: Union[str, Path]) -> ImageCheck:
+    """Validate one image file and, if needed, convert it; see the module docstring."""
+    data, why = read_checked_bytes(path)
+    if data is None:
+        return ImageCheck(STATUS_SKIPPED, why)
     sha = hashlib.sha256(data).hexdigest()
     check = _check_bytes(data, sha)
     check.sha256 = sha

@@ -41,7 +41,7 @@ from lepton_widgets.core.data.registry import (RECORD_COLUMNS, DatasetSpec, Load
                                                register_dataset)
 from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import STATUS_CONVERTED, DataError, SampleTable
-from lepton_widgets.core.data.user_files import dataset_root, list_class_folders
+from lepton_widgets.core.data.user_files import dataset_root, list_class_folders, require_path
 from lepton_widgets.core.data.validate import FileCandidate
 
 AUDIO_EXTENSIONS = (".wav",)
@@ -115,15 +115,9 @@ SPECTROGRAM_NOTE = ("Audio: 16 kHz mono, first 1 s (shorter clips padded with si
                     "log-mel spectrograms (25 ms windows, 10 ms hop) on a fixed -100..+20 dBFS scale.")
 
 
-def _require_path(data_cfg) -> Path:
-    if not data_cfg.path:
-        raise DataError(f"data.path is required for dataset {data_cfg.dataset!r}")
-    return Path(data_cfg.path).expanduser()
-
-
 def load_wav_folder(data_cfg, ctx: LoadContext) -> LoadedData:
     """Loader of ``wav_folder``: ``data_cfg.path`` holds one subfolder of ``.wav`` files per class."""
-    root = _require_path(data_cfg)
+    root = require_path(data_cfg)
     if not root.is_dir():
         raise DataError(f"folder not found: {root}")
     candidates, classes = wav_candidates(root)
@@ -132,7 +126,7 @@ def load_wav_folder(data_cfg, ctx: LoadContext) -> LoadedData:
 
 def load_wav_zip(data_cfg, ctx: LoadContext) -> LoadedData:
     """Loader of ``wav_zip``: a zip of such a folder, extracted safely once into the cache."""
-    archive = _require_path(data_cfg)
+    archive = require_path(data_cfg)
     folder = extract_zip(archive, stop_event=ctx.stop_event)
     root = dataset_root(folder)
     candidates, classes = wav_candidates(root)

@@ -38,11 +38,11 @@ from typing import Optional, Union
 import numpy as np
 
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
+from lepton_widgets.core.data.validate import read_checked_bytes
 
 #: Every clip is resampled to this rate (Hz): enough for speech, and what keyword-spotting models use.
 SAMPLE_RATE = 16_000
-#: Files larger than this are not read (a 10-minute 48 kHz stereo 16-bit WAV is ~115 MB).
-MAX_FILE_BYTES = 256 << 20
+# Files over validate.MAX_FILE_BYTES (256 MB) are not read; a 10-minute 48 kHz stereo 16-bit WAV is ~115 MB.
 
 #: Format tags (WAVEFORMATEX.wFormatTag) that are read, and names for common ones that are not.
 PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
@@ -86,16 +86,9 @@ def read_wav(path: Union[str, Path]) -> WavRead:
     ``ok`` means the file already was 16 kHz mono; ``converted`` says in ``reason`` what was changed
     (resampled, mixed down). The length is not changed here (see ``spectrogram.fit_length``).
     """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            return WavRead(STATUS_SKIPPED, "empty file (0 bytes)")
-        if size > MAX_FILE_BYTES:
-            return WavRead(STATUS_SKIPPED, f"file too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})")
-        data = path.read_bytes()
-    except OSError as exc:
-        return WavRead(STATUS_SKIPPED, f"cannot read file: {exc.strerror or exc}")
+    data, why = read_checked_bytes(path)
+    if data is None:
+        return WavRead(STATUS_SKIPPED, why)
     result = decode_wav(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
     return result
