@@ -317,3 +317,9 @@ def test_backbone_panel_offers_tabular_runs_only_for_tables(credit_run):
     session.dataset = "german_credit"
     assert source in [value for _, value in panel.run_select.options]
     assert "This dataset is a table" in panel.modality_note.value
+
+
+def test_run_list_names_what_a_table_run_trained(credit_run):
+    rows = RunStore(credit_run.path.parent).frame().set_index("run_id")
+    assert rows.loc[credit_run.run_id, "backbone"] == "mlp (table columns)"   # not the ignored mobilenet_v2
+    assert rows.loc[credit_run.run_id, "dataset"] == "german_credit"

@@ -65,6 +65,10 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=_json_default, sort_keys=False)
 
 
+#: What table and text runs train on, whatever their config's ``backbone.name`` says.
+_MODALITY_BACKBONES = {"tabular": "mlp (table columns)", "text": "all_minilm_l6_v2"}
+
+
 def new_run_id(name: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "run"
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
@@ -256,7 +260,8 @@ class RunRecord:
             "status": self.status,
             "started": pd.to_datetime(self.info.get("started"), unit="s") if self.info.get("started") else None,
             "dataset": config.get("data", {}).get("dataset"),
-            "backbone": config.get("backbone", {}).get("name"),
+            # Table and text runs ignore backbone.name: say what they really used.
+            "backbone": _MODALITY_BACKBONES.get(self.info.get("modality"), config.get("backbone", {}).get("name")),
             "weights": config.get("backbone", {}).get("weights"),
             "frozen_depth": config.get("backbone", {}).get("frozen_depth"),
             "image_size": config.get("backbone", {}).get("image_size"),
