@@ -4,7 +4,6 @@ offline MobileNetV2 weights are really torchvision's ImageNet weights."""
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import keras
