@@ -4,10 +4,11 @@ Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, `
 ``contrast``, ``brightness``, for sounds ``time_mask``, ``freq_mask``, ``time_shift``, ``gain_db``,
 ``noise``, and for texts ``word_dropout``, ``word_swap``); slider ranges are the config's own (0..1, gain
 0..40 dB), so a loaded config is never clamped by a widget. The sound and text controls show only for
-audio and text datasets; texts get a before/after preview of example sentences instead of pictures. The preview runs the same Keras layers as training
-(:func:`lepton_widgets.core.augment.preview`) on a few samples: from the checked data
-(``session.prepared``) when there is one, otherwise from a small built-in set of the chosen dataset
-(the Fashion-MNIST sample stands in for the full set and for your own images until they are checked).
+audio and text datasets; texts get a before/after preview of example sentences instead of pictures.
+The preview runs the same Keras layers as training (:func:`lepton_widgets.core.augment.preview`) on a
+few samples: from the checked data (``session.prepared``) when there is one, otherwise from a small
+built-in set of the chosen dataset (the Fashion-MNIST sample stands in for the full set and for your own
+images until they are checked).
 
 Redrawing is debounced (sliders report on release, and a burst of changes within
 :attr:`AugmentPanel.DEBOUNCE_S` redraws once) and runs in a background thread, because the first call

@@ -41,9 +41,9 @@ from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.audio import source_wav
 from lepton_widgets.core.data.registry import dataset_modality
+from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.tabular import prepare_table
 from lepton_widgets.core.text import prepare_texts
-from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
@@ -137,7 +137,8 @@ class DatasetPanel(Panel):
         self.problems = w.HTML()
         self.sample_rows = w.VBox()
         for widget, css in ((self.dataset_select, "dataset-select"), (self.dataset_info, "dataset-info"),
-                            (self.path, "data-path"), (self.target, "data-target"), (self.upload, "upload"), (self.upload_limit, "upload-limit"),
+                            (self.path, "data-path"), (self.target, "data-target"), (self.upload, "upload"),
+                            (self.upload_limit, "upload-limit"),
                             (self.upload_message, "upload-message"), (self.max_per_class, "max-per-class"),
                             (self.val_fraction, "val-fraction"), (self.test_fraction, "test-fraction"),
                             (self.check_button, "check-data"), (self.progress, "data-progress"),
@@ -209,7 +210,8 @@ class DatasetPanel(Panel):
             self._syncing = False
         self.dataset_info.value = _dataset_card(s.dataset)
         self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
-        self.target.layout.display = "" if dataset_modality(s.dataset) == "tabular" or s.dataset == "text_csv" else "none"
+        has_class_column = dataset_modality(s.dataset) == "tabular" or s.dataset == "text_csv"
+        self.target.layout.display = "" if has_class_column else "none"
         self.target.placeholder = {"table_csv": "the column that holds the class",
                                    "text_csv": "the column that holds the class (empty: label)"}.get(
             s.dataset, "empty: this table's own class column")

@@ -24,7 +24,8 @@ CELL_COLUMNS = ["ref", "true", "predicted", "confidence"]
 def cell_predictions(record: RunRecord, true_index: int, predicted_index: int, limit: int = 50) -> pd.DataFrame:
     """The rows of ``predictions.csv`` in one cell, most confident first, at most ``limit``, index reset."""
     predictions = record.predictions
-    chosen = predictions[(predictions["true_index"] == true_index) & (predictions["predicted_index"] == predicted_index)]
+    in_cell = (predictions["true_index"] == true_index) & (predictions["predicted_index"] == predicted_index)
+    chosen = predictions[in_cell]
     return chosen.sort_values("confidence", ascending=False).head(limit).reset_index(drop=True)
 
 

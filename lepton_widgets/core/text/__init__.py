@@ -7,8 +7,8 @@ eagerly; the names below that need Keras load on first use.
 
 Modules: ``read`` (text files), ``data`` (datasets, validation, split), ``augment`` (word dropout and
 swaps), ``encoder`` (the MiniLM backbone and tokeniser), ``model`` (pooling + head, freezing by
-transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts), ``inspect`` (the texts behind a
-confusion-matrix cell).
+transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts), ``inspect``
+(the texts behind a confusion-matrix cell).
 
 Example:
     >>> from lepton_widgets.core.data import list_datasets
