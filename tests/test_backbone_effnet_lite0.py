@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import pytest
 from conftest import tiny_config
-from test_backbones_models import run_backbone_test
+# lepton_home: the same autouse module fixture (a private cache, so the weights are converted once, never under ~)
+from test_backbones_models import lepton_home, run_backbone_test  # noqa: F401
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import (
@@ -40,15 +41,6 @@ from lepton_widgets.core.model import build_transfer_model, freeze_to
 
 BLOCKS = ["stem", "block1a", "block2a", "block2b", "block3a", "block3b", "block4a", "block4b", "block4c",
           "block5a", "block5b", "block5c", "block6a", "block6b", "block6c", "block6d", "block7a", "top"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def lepton_home(tmp_path_factory):
-    """One private cache for this module, so the weights are converted once, never under ~."""
-    with pytest.MonkeyPatch.context() as mp:
-        home = tmp_path_factory.mktemp("lepton-home")
-        mp.setenv("LEPTON_HOME", str(home))
-        yield home
 
 
 @pytest.fixture(scope="module")

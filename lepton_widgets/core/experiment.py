@@ -38,11 +38,16 @@ def write_data_files(writer: RunWriter, prepared: PreparedData) -> None:
     writer.write_json("split.json", split_record(prepared.table))
 
 
-def write_evaluation_files(writer: RunWriter, evaluation: EvaluationResult, test: SampleTable) -> None:
-    """``evaluation.json``, ``predictions.csv`` and ``metrics.json`` of the test split ``test``."""
-    writer.write_json("evaluation.json", evaluation.to_dict())
+def write_evaluation_files(writer: RunWriter, evaluation: EvaluationResult, test: SampleTable,
+                           extra_metrics: Optional[dict] = None) -> dict:
+    """``evaluation.json``, ``predictions.csv`` and ``metrics.json`` of the test split ``test``; returns the
+    metrics. ``extra_metrics`` (e.g. a table's ``roc_auc``) go into both JSON files."""
+    extra = extra_metrics or {}
+    metrics = {**evaluation.summary(), **extra}
+    writer.write_json("evaluation.json", {**evaluation.to_dict(), **extra})
     writer.write_frame("predictions.csv", evaluation.predictions(test))
-    writer.write_json("metrics.json", evaluation.summary())
+    writer.write_json("metrics.json", metrics)
+    return metrics
 
 
 #: Test images attacked for a run's stored robustness (a seeded random subset of larger test splits).

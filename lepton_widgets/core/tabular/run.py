@@ -176,9 +176,8 @@ def run_tabular_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, 
     writer.extra["modality"] = "tabular"
 
     def work() -> RunRecord:
-        from lepton_widgets.core.experiment import (
-            write_data_files,  # late: experiment dispatches to us
-        )
+        # late: experiment dispatches to us
+        from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
 
         seed_everything(cfg.seed)
         data = prepare_table(cfg.data, cfg.seed, sink=emit, stop_event=stop_event, run_id=run_id,
@@ -203,11 +202,8 @@ def run_tabular_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, 
         y_test = test.label_indices()
         evaluation = evaluate_predictions(y_test, probs, test.class_names, refs=test.frame["ref"].tolist(),
                                           paths=test.frame["path"].tolist())
-        auc = roc_auc(y_test, probs, len(test.class_names))
-        writer.write_json("evaluation.json", {**evaluation.to_dict(), "roc_auc": auc})
-        writer.write_frame("predictions.csv", evaluation.predictions(test))
-        metrics = {**evaluation.summary(), "roc_auc": auc}
-        writer.write_json("metrics.json", metrics)
+        metrics = write_evaluation_files(writer, evaluation, test,
+                                         {"roc_auc": roc_auc(y_test, probs, len(test.class_names))})
         writer.save_model(model)
         emit(RunFinished(run_id=run_id, metrics=metrics))
         return writer.finalize("finished")

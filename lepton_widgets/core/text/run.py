@@ -258,9 +258,8 @@ def run_text_experiment(cfg: RunConfig, *, store: RunStore | None = None, sink: 
     writer.extra["modality"] = "text"
 
     def work() -> RunRecord:
-        from lepton_widgets.core.experiment import (
-            write_data_files,  # late: experiment dispatches to us
-        )
+        # late: experiment dispatches to us
+        from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
 
         seed_everything(cfg.seed)
         data = prepare_texts(cfg.data, cfg.seed, sink=emit, stop_event=stop_event, run_id=run_id)
@@ -300,10 +299,7 @@ def run_text_experiment(cfg: RunConfig, *, store: RunStore | None = None, sink: 
             "frozen_layers": trainer.depth, "augmentation": {"word_dropout": cfg.augment.word_dropout,
                                                             "word_swap": cfg.augment.word_swap},
             "truncated_texts": trainer.truncated, "frozen_probe": frozen_probe, "notes": ignored_settings(cfg)})
-        writer.write_json("evaluation.json", evaluation.to_dict())
-        writer.write_frame("predictions.csv", evaluation.predictions(test_table))
-        metrics = evaluation.summary()
-        writer.write_json("metrics.json", metrics)
+        metrics = write_evaluation_files(writer, evaluation, test_table)
         writer.save_model(tm.full)
         emit(RunFinished(run_id=run_id, metrics=metrics))
         return writer.finalize("finished")
