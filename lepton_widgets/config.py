@@ -89,18 +89,27 @@ class BackboneConfig:
     ``weights``: ``offline`` (the bundled offline weights pack), ``imagenet`` (keras.applications, needs
     internet), ``none`` (random init, train from scratch) or a path to a ``.weights.h5`` file.
     ``frozen_depth`` counts blocks from the input side; ``None`` freezes every block.
+    ``image_size`` applies to pictures (images, spectrograms); ``sequence_length`` to texts: word pieces
+    (MiniLM) or words (GloVe) per text, longer texts are cut and counted in the run's notes.
     """
 
     name: str = "mobilenet_v2"
     weights: str = "offline"
     frozen_depth: int | None = None
     image_size: int = 96
+    sequence_length: int = 128
+
+    #: A text encoder's own limit (MiniLM's position embeddings).
+    MAX_SEQUENCE_LENGTH = 512
 
     def validate(self) -> None:
         if self.frozen_depth is not None and self.frozen_depth < 0:
             raise ConfigError("backbone.frozen_depth must be >= 0 or null (all blocks frozen)")
         if not 16 <= self.image_size <= 1024:
             raise ConfigError(f"backbone.image_size must be between 16 and 1024, got {self.image_size}")
+        if not 8 <= self.sequence_length <= self.MAX_SEQUENCE_LENGTH:
+            raise ConfigError(f"backbone.sequence_length must be between 8 and {self.MAX_SEQUENCE_LENGTH}, "
+                              f"got {self.sequence_length}")
 
 
 @dataclass
@@ -127,13 +136,15 @@ class AugmentConfig:
     time_shift: float = 0.0
     gain_db: float = 0.0
     noise: float = 0.0
-    #: Text (core/text/augment.py): fraction of words dropped, fraction of words swapped with their neighbour.
+    #: Text (core/text/augment.py): fraction of words dropped, fraction of words swapped with their neighbour,
+    #: fraction of words replaced by one of their nearest GloVe neighbours.
     word_dropout: float = 0.0
     word_swap: float = 0.0
+    word_substitute: float = 0.0
 
     FLIP_MODES = ("none", "horizontal", "vertical", "horizontal_and_vertical")
     FRACTIONS = ("rotation", "zoom", "translation", "contrast", "brightness", "time_mask", "freq_mask", "time_shift",
-                 "noise", "word_dropout", "word_swap")
+                 "noise", "word_dropout", "word_swap", "word_substitute")
     MAX_GAIN_DB = 40.0
 
     def validate(self) -> None:

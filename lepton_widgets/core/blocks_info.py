@@ -1,7 +1,7 @@
 """What the freeze picture and the backbone card need to know about a model, without keeping the model.
 
 A :class:`BlockSummary` is read off the *real* transfer model (same backbone, weights source, image size
-and class count as a run would build), so its numbers are the ones training will report. Building a
+and class count as a run would build; for a text encoder, the text model: ``core/text/blocks.py``), so its numbers are the ones training will report. Building a
 model takes 0.1-4 s, so summaries and parameter counts are memoised per key, and builds are serialised
 by one lock: two panels asking at once must not build two Keras models side by side on a small machine.
 
@@ -73,6 +73,13 @@ def block_summary(backbone: str, weights: str, image_size: int, num_classes: int
 
     key = (backbone, weights, int(image_size), int(num_classes))
     with _LOCK:
+        if key not in _SUMMARIES and _is_text_encoder(backbone):
+            from lepton_widgets.core.text.blocks import text_blocks
+
+            names, params, head, by_depth = text_blocks(backbone, int(num_classes))
+            _SUMMARIES[key] = BlockSummary(backbone=backbone, weights=weights, image_size=int(image_size),
+                                           num_classes=int(num_classes), block_names=names, block_params=params,
+                                           head_params=head, trainable_by_depth=by_depth)
         if key not in _SUMMARIES:
             cfg = RunConfig.from_dict({"backbone": {"name": backbone, "weights": weights,
                                                     "image_size": int(image_size)}})
@@ -85,6 +92,12 @@ def block_summary(backbone: str, weights: str, image_size: int, num_classes: int
                 trainable_by_depth=tuple(int(tm.trainable_params_at(d)) for d in range(len(names) + 1)),
             )
         return _SUMMARIES[key]
+
+
+def _is_text_encoder(backbone: str) -> bool:
+    from lepton_widgets.core.text.encoder import TEXT_ENCODERS
+
+    return backbone in TEXT_ENCODERS
 
 
 def backbone_param_count(backbone: str) -> int:

@@ -2,7 +2,7 @@
 
 Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, ``translation``,
 ``contrast``, ``brightness``, for sounds ``time_mask``, ``freq_mask``, ``time_shift``, ``gain_db``,
-``noise``, and for texts ``word_dropout``, ``word_swap``); slider ranges are the config's own (0..1, gain
+``noise``, and for texts ``word_dropout``, ``word_swap``, ``word_substitute``); slider ranges are the config's own (0..1, gain
 0..40 dB), so a loaded config is never clamped by a widget. The sound and text controls show only for
 audio and text datasets; texts get a before/after preview of example sentences instead of pictures.
 The preview runs the same Keras layers as training (:func:`lepton_widgets.core.augment.preview`) on a
@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import html
 from typing import Optional
 
@@ -57,15 +58,26 @@ _HELP = {
     "noise": "mix in noise, up to this fraction of the level range",
     "word_dropout": "drop each word with this probability (never the whole text)",
     "word_swap": "swap neighbouring words with this probability",
+    "word_substitute": "replace a word by one of its nearest GloVe neighbours with this probability "
+                       "(neighbours share contexts and can be opposites: keep it small)",
 }
 IMAGE_FIELDS = ("rotation", "zoom", "translation", "contrast", "brightness")
 SOUND_FIELDS = ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
-TEXT_FIELDS = ("word_dropout", "word_swap")
+TEXT_FIELDS = ("word_dropout", "word_swap", "word_substitute")
 #: The text preview's sentences (fixed, so the same settings always show the same copies).
 EXAMPLE_TEXTS = ("The tea arrived fresh and the flavour is rich, smooth and not bitter at all.",
                  "Sadly the box was crushed and half of the biscuits were broken and stale.")
 _LABELS = {"time_mask": "Time mask", "freq_mask": "Frequency mask", "time_shift": "Time shift",
-           "gain_db": "Gain (dB)", "noise": "Noise", "word_dropout": "Word dropout", "word_swap": "Word swap"}
+           "gain_db": "Gain (dB)", "noise": "Noise", "word_dropout": "Word dropout", "word_swap": "Word swap",
+           "word_substitute": "Word substitute"}
+
+
+@functools.lru_cache(maxsize=1)
+def example_neighbours() -> dict:
+    """GloVe neighbours of the example sentences' words (the first call reads GloVe, about a second)."""
+    from lepton_widgets.core.text.glove import neighbours_for
+
+    return neighbours_for(EXAMPLE_TEXTS)
 
 
 class AugmentPanel(Panel):
@@ -153,9 +165,16 @@ class AugmentPanel(Panel):
     def _show_text_preview(self) -> None:
         """Two copies of each example sentence, augmented as training would (pure Python, so drawn at once)."""
         s = self.session
+        neighbours = None
+        if s.word_substitute > 0:
+            try:
+                neighbours = example_neighbours()
+            except ConfigError as error:  # GloVe not installed: say so, show the rest
+                self.message.value = f"<b style='color:#c62828'>{html.escape(str(error))}</b>"
         rows = []
         for index, text in enumerate(EXAMPLE_TEXTS):
             copies = [augment_text(text, word_dropout=s.word_dropout, word_swap=s.word_swap,
+                                   word_substitute=s.word_substitute, neighbours=neighbours,
                                    seed=s.seed + self._shuffle, epoch=epoch, index=index) for epoch in range(2)]
             rows.append(f"<tr><td>{html.escape(text)}</td>"
                         + "".join(f"<td>{html.escape(copy)}</td>" for copy in copies) + "</tr>")

@@ -16,6 +16,10 @@ the run store (``session.runs_version``). "Rank backbones" scores candidate back
 in the Runner's worker thread (``core/ranking.py``: LogME and a linear probe) and shows the table; "Use
 recommended" applies the best one to the session.
 
+For a text dataset the image controls give way to the text encoder (MiniLM or GloVe, written to
+``session.backbone``) and the sequence length (``session.sequence_length``); weights are
+``offline``/``none``, or one of your text runs (its encoder, fine-tuned weights and all).
+
 Example:
     >>> from lepton_widgets.state import Runner, Session
     >>> session = Session()
@@ -34,12 +38,14 @@ import html
 import ipywidgets as w
 import pandas as pd
 
-from lepton_widgets.config import ConfigError
+from lepton_widgets.config import BackboneConfig, ConfigError
 from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
                                            list_backbones, weights_source)
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.core.data.registry import dataset_modality
+from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
+from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
@@ -50,11 +56,16 @@ _MODALITY_NOTES = {
                "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
                "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
                "their statistics and first-layer weights.",
-    "text": "<b>This dataset is text.</b> Its runs use the pretrained MiniLM encoder (all-MiniLM-L6-v2, 6 "
-            "transformer layers) with Weights <code>offline</code> (or <code>none</code>: random init); the image "
-            "backbone and image size below are ignored, and frozen depth counts MiniLM's transformer layers "
-            "(set it with <code>backbone.frozen_depth</code> in the config; empty: all frozen).",
+    "text": "<b>This dataset is text.</b> Choose its encoder: MiniLM (all-MiniLM-L6-v2, 6 transformer "
+            "layers, 22.7M parameters; minutes to train here) or GloVe 6B 50-d word vectors (a light embedding "
+            "and MLP; seconds). Weights <code>offline</code> is pretrained, <code>none</code> a random init, "
+            "<code>run</code> one of your text runs (its encoder as it was fine-tuned). The "
+            "sequence length counts word pieces (MiniLM) or words (GloVe); longer texts are cut. The Freeze "
+            "step counts MiniLM's transformer layers, or GloVe's one embedding.",
 }
+#: The text encoders, as the encoder list shows them.
+TEXT_ENCODER_CHOICES = (("MiniLM: all-MiniLM-L6-v2 (22.7M parameters)", TEXT_BACKBONE),
+                        ("GloVe 6B 50-d word vectors (light)", GLOVE_BACKBONE))
 
 _STYLE = {"description_width": "110px"}
 _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
@@ -66,7 +77,8 @@ _ALERT = ("<div style='border-left:4px solid #c62828;background:#fdecea;padding:
 
 
 def _source_kind(modality) -> str:
-    """Which runs can seed which: tables seed tables; image and sound runs (both pictures) seed each other."""
+    """Which runs can seed which: tables seed tables, texts texts; image and sound runs (both pictures) seed
+    each other."""
     return modality if modality in ("tabular", "text") else "pictures"
 
 
@@ -109,6 +121,14 @@ class BackbonePanel(Panel):
         self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
         self.modality_note = w.HTML()  # tables and texts: what of this step applies to them
         self.modality_note.add_class("lepton-backbone-modality-note")
+        self.text_encoder = w.Dropdown(options=TEXT_ENCODER_CHOICES, description="Text encoder", style=_STYLE,
+                                       layout=w.Layout(width="520px"))
+        self.sequence_length = w.IntSlider(min=8, max=BackboneConfig.MAX_SEQUENCE_LENGTH, step=8,
+                                           description="Sequence length", continuous_update=False, style=_STYLE)
+        w.link((self.session, "sequence_length"), (self.sequence_length, "value"))
+        self.text_box = w.VBox([self.text_encoder, self.sequence_length])
+        self.text_encoder.add_class("lepton-text-encoder")
+        self.sequence_length.add_class("lepton-sequence-length")
         for widget, css in ((self.backbone_select, "backbone-select"), (self.weights_select, "weights-select"),
                             (self.weights_path, "weights-path"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
@@ -122,23 +142,27 @@ class BackbonePanel(Panel):
         self.weights_select.observe(self._weights_chosen, "value")
         self.weights_path.observe(self._weights_chosen, "value")
         self.image_size.observe(self._size_chosen, "value")
+        self.text_encoder.observe(self._encoder_chosen, "value")
         self.run_select.observe(self._run_chosen, "value")
         self.rank_button.on_click(lambda _b: self.rank())
         self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
         self.session.observe(self._dataset_changed, "dataset")
-        self._show_modality_note()
         self.session.observe(self._ranking_ended, "status")
         self.refresh_runs()
         self._show_backbone()
+        self.rank_box = w.VBox([w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
+                                w.HBox([self.rank_button, self.use_button]), self.rank_table])
+        #: Shown for pictures and tables, hidden for texts (their encoder has its own controls).
+        self._image_only = (self.backbone_select, self.image_size, self.info, self.param_count, self.sources,
+                            self.rank_box)
+        self._show_modality_note()
         return w.VBox([
-            w.HTML("<h3>Backbone</h3>"), self.modality_note,
+            w.HTML("<h3>Backbone</h3>"), self.modality_note, self.text_box,
             w.HBox([self.backbone_select, self.weights_select]),
             self.weights_path, self.run_select, self.image_size, self.notice, self.note, self.info,
-            self.param_count, self.sources,
-            w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
-            w.HBox([self.rank_button, self.use_button]), self.rank_table,
+            self.param_count, self.sources, self.rank_box,
         ])
 
     # --- your runs as sources -------------------------------------------------------------------
@@ -148,9 +172,29 @@ class BackbonePanel(Panel):
         self.refresh_runs()  # tables reuse tabular runs, images and sounds the others
 
     def _show_modality_note(self) -> None:
-        note = _MODALITY_NOTES.get(dataset_modality(self.session.dataset) or "")
+        modality = dataset_modality(self.session.dataset)
+        note = _MODALITY_NOTES.get(modality or "")
         self.modality_note.value = ("<div style='border-left:4px solid #1565c0;background:#e3f2fd;padding:6px 10px'>"
                                  f"{note}</div>" if note else "")
+        text = modality == "text"
+        self.text_box.layout.display = "" if text else "none"
+        for widget in self._image_only:
+            widget.layout.display = "none" if text else ""
+        self._show_encoder()
+
+    # --- text encoders ----------------------------------------------------------------------------
+
+    def _encoder_chosen(self, change) -> None:
+        if not self._syncing:
+            self.session.backbone = change["new"]
+
+    def _show_encoder(self) -> None:
+        """The encoder a text run would use with ``session.backbone`` (MiniLM unless it names GloVe); for
+        pictures, a text encoder left over from a text dataset is named as the problem it is."""
+        self._set_controls(lambda: setattr(self.text_encoder, "value", text_encoder_name(self.session.backbone)))
+        if self.session.backbone in TEXT_ENCODERS and dataset_modality(self.session.dataset) != "text":
+            self.info.value = (f"<b>{html.escape(self.session.backbone)} is a text encoder, and this dataset is not "
+                               f"text: choose a backbone above.</b>")
 
     def refresh_runs(self) -> None:
         """List the store's finished runs that have one backbone to reuse (not ensembles), of the data's kind:
@@ -161,8 +205,8 @@ class BackbonePanel(Panel):
             if record.status != "finished" or not record.model_path.is_file():
                 continue
             if (record.info.get("fusion") or {}).get("method") == "ensemble" or \
-                    _source_kind(record.info.get("modality")) != wanted or wanted == "text":
-                continue  # text runs do not seed other runs (yet): nothing to list for texts
+                    _source_kind(record.info.get("modality")) != wanted:
+                continue
             cfg = record.config
             accuracy = record.metrics.get("accuracy")
             scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
@@ -178,9 +222,12 @@ class BackbonePanel(Panel):
         if self._syncing or not change["new"]:
             return
         from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
+        from lepton_widgets.core.text.transfer import source_encoder
 
         try:
-            name = source_backbone_name(resolve_run(change["new"]))
+            record = resolve_run(change["new"])
+            # a text run's family is its encoder (text.json); other runs' is their config's backbone
+            name = source_encoder(record) if record.info.get("modality") == "text" else source_backbone_name(record)
         except Exception as error:  # noqa: BLE001  (shown, never raised into the widget callback)
             self.notice.value = _ALERT.format(title="This run cannot be used", body=html.escape(str(error)))
             self.notice.layout.display = ""
@@ -267,7 +314,9 @@ class BackbonePanel(Panel):
 
     def _session_changed(self, change) -> None:
         if change["name"] == "backbone":
-            self._show_backbone()
+            self._show_encoder()
+            if change["new"] not in TEXT_ENCODERS:
+                self._show_backbone()
         elif change["name"] == "image_size":
             if not self.image_size.min <= change["new"] <= self.image_size.max:
                 self._show_backbone()  # clamps into the range and says so (a slider would clamp silently)

@@ -7,7 +7,8 @@ until it is known. When the weights cannot load here the panel says why instead 
 
 **All frozen is ``frozen_depth = None``.** Moving the slider to its right end (every block frozen) writes
 ``None``, RunConfig's own "every block frozen, only the head trains"; every other position writes the
-block count. ``None`` and ``n_blocks`` both show as the right end. A depth larger than the new backbone's
+block count. ``None`` and ``n_blocks`` both show as the right end. Text encoders have blocks too (MiniLM's 6
+transformer layers, GloVe's embedding: ``core/text/blocks.py``), so the same slider sets their depth. A depth larger than the new backbone's
 block count (after switching to a smaller backbone) is set to ``None`` with a note, because the run would
 otherwise fail.
 
@@ -42,6 +43,7 @@ from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.backbones import availability, get_backbone
 from lepton_widgets.core.blocks_info import BlockSummary, block_summary, cached_block_summary
 from lepton_widgets.core.data import DataError, get_dataset
+from lepton_widgets.core.text.encoder import TEXT_ENCODERS
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
@@ -200,6 +202,8 @@ class FreezePanel(Panel):
 
 def _cannot_build(backbone: str, weights: str, image_size: int) -> str:
     """Why this model cannot be built here (without trying), or ''."""
+    if backbone in TEXT_ENCODERS:  # its blocks do not depend on the weights; a missing package says so when building
+        return ""
     try:
         spec = get_backbone(backbone)
     except ValueError as error:

@@ -34,11 +34,13 @@ _FIELDS = {
     "data_target": ("data", "target"),
     "backbone": ("backbone", "name"), "weights": ("backbone", "weights"),
     "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
+    "sequence_length": ("backbone", "sequence_length"),
     "flip": ("augment", "flip"), "rotation": ("augment", "rotation"), "zoom": ("augment", "zoom"),
     "translation": ("augment", "translation"), "contrast": ("augment", "contrast"),
     "brightness": ("augment", "brightness"), "time_mask": ("augment", "time_mask"),
     "freq_mask": ("augment", "freq_mask"), "time_shift": ("augment", "time_shift"), "gain_db": ("augment", "gain_db"),
     "noise": ("augment", "noise"), "word_dropout": ("augment", "word_dropout"), "word_swap": ("augment", "word_swap"),
+    "word_substitute": ("augment", "word_substitute"),
     "epochs": ("train", "epochs"), "fine_tune_epochs": ("train", "fine_tune_epochs"),
     "learning_rate": ("train", "learning_rate"), "fine_tune_lr_factor": ("train", "fine_tune_lr_factor"),
     "batch_size": ("train", "batch_size"), "l2": ("train", "l2"), "dropout": ("train", "dropout"),
@@ -67,6 +69,7 @@ class Session(HasTraits):
     weights = Unicode(BackboneConfig.weights)
     frozen_depth = Int(None, allow_none=True)
     image_size = Int(BackboneConfig.image_size)
+    sequence_length = Int(BackboneConfig.sequence_length)
     flip = Unicode(AugmentConfig.flip)
     rotation = Float(AugmentConfig.rotation)
     zoom = Float(AugmentConfig.zoom)
@@ -80,6 +83,7 @@ class Session(HasTraits):
     noise = Float(AugmentConfig.noise)
     word_dropout = Float(AugmentConfig.word_dropout)
     word_swap = Float(AugmentConfig.word_swap)
+    word_substitute = Float(AugmentConfig.word_substitute)
     epochs = Int(TrainConfig.epochs)
     fine_tune_epochs = Int(TrainConfig.fine_tune_epochs)
     learning_rate = Float(TrainConfig.learning_rate)

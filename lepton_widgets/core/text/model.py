@@ -42,9 +42,9 @@ def transformer_layer(backbone, i: int):
     return backbone.get_layer(f"transformer_layer_{i}")
 
 
-def frozen_layers(frozen_depth: int | None) -> int:
-    """Transformer layers kept frozen for ``backbone.frozen_depth`` (``None``: all of them)."""
-    return NUM_LAYERS if frozen_depth is None else min(int(frozen_depth), NUM_LAYERS)
+def frozen_layers(frozen_depth: int | None, n_layers: int = NUM_LAYERS) -> int:
+    """Blocks (MiniLM: transformer layers) kept frozen for ``backbone.frozen_depth`` (``None``: all of them)."""
+    return n_layers if frozen_depth is None else min(int(frozen_depth), n_layers)
 
 
 @dataclass

@@ -1,9 +1,10 @@
 """Predict texts with a stored text run: strings in, classes out.
 
-The run folder holds everything: ``model.keras`` (token inputs -> probabilities) and the tokeniser
-(``tokenizer/vocabulary.txt`` plus its settings and the sequence length in ``text.json``), so this needs
-neither the weights package nor the training data. Texts are tokenised exactly as in training (no
-augmentation) and cut to the run's sequence length.
+The run folder holds everything, so this needs neither a weights package nor the training data. A MiniLM
+run has ``model.keras`` (token inputs -> probabilities) and its tokeniser (``tokenizer/vocabulary.txt``
+plus its settings and the sequence length in ``text.json``): texts are tokenised exactly as in training
+(no augmentation) and cut to the run's sequence length. A GloVe run's model takes the strings
+themselves (its vocabulary and length are layers), so it has no tokeniser (``None``).
 
 Example (needs a trained run; tests/test_text.py runs it)::
 
@@ -31,12 +32,15 @@ def is_text_run(record) -> bool:
 
 
 def load_text_run(run) -> tuple:
-    """``(model, tokenizer, sequence_length)`` of a finished text run (a ``RunRecord``, run id or folder)."""
+    """``(model, tokenizer, sequence_length)`` of a finished text run (a ``RunRecord``, run id or folder);
+    the tokenizer is ``None`` for a GloVe run (its model reads strings)."""
     record = as_record(run)
     path = record.path / TEXT_FILE
     if not is_text_run(record) or not path.is_file():
         raise ValueError(f"run {record.run_id} is not a text run (it was trained on {record.config.data.dataset!r})")
     info = json.loads(path.read_text(encoding="utf-8"))
+    if "tokenizer" not in info:  # GloVe: the vocabulary is the model's TextVectorization layer
+        return record.load_model(), None, int(info["sequence_length"])
     tok = info["tokenizer"]
     tokenizer = tokenizer_from_vocabulary(record.path / tok["vocabulary"], lowercase=tok["lowercase"],
                                           strip_accents=tok["strip_accents"])
@@ -53,10 +57,15 @@ def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequ
     without reloading; ``run`` then only supplies the class names.
     """
     record = as_record(run)
-    if model is None or tokenizer is None or sequence_length is None:
+    if model is None or sequence_length is None:
         model, tokenizer, sequence_length = load_text_run(record)
     texts = [str(t) for t in texts]
-    inputs, _ = tokenize(tokenizer, texts, sequence_length)
+    if tokenizer is None:  # a GloVe model reads the strings
+        import tensorflow as tf
+
+        inputs = tf.constant(texts, dtype=tf.string)
+    else:
+        inputs, _ = tokenize(tokenizer, texts, sequence_length)
     probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)) if texts else \
         np.zeros((0, len(record.class_names)))
     names = record.class_names
