@@ -126,13 +126,15 @@ def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: 
 
 def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: int = 3,
             runs_dir: Optional[str | Path] = None) -> pd.DataFrame:
-    """Predict image files with a stored run's model.
+    """Predict image files (or, for a run trained on sounds, WAV files) with a stored run's model.
 
     Files are validated like training data: unreadable ones get a row with the reason instead of a
-    prediction, odd formats (CMYK, 16-bit, palette, alpha) are converted on a copy.
+    prediction, odd formats (CMYK, 16-bit, palette, alpha) are converted on a copy; WAVs become the
+    spectrograms the run trained on (``core/predict_any.py``).
     """
     from lepton_widgets.core.data import files_table
     from lepton_widgets.core.evaluation import predict_table
+    from lepton_widgets.core.exported import run_modality
 
     record = open_run(run, runs_dir=runs_dir)
     if record.info.get("modality") == "tabular":  # a table's model takes rows, not image files
@@ -141,6 +143,15 @@ def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: 
     if record.info.get("modality") == "text":  # a text model takes strings, not image files
         raise ValueError(f"run {record.run_id} was trained on texts: predict strings with "
                          f"lepton_widgets.core.text.predict_texts(run, list_of_texts)")
+    columns = ["file", "label", "confidence", "top", "error"]
+    if run_modality(record) == "audio":
+        from lepton_widgets.core.predict_any import open_any, predict_wav_files
+
+        found = predict_wav_files(open_any(record.model_path), files, top_k=top_k, gradcam=False,
+                                  names=[str(f) for f in files])
+        return pd.DataFrame([{"file": p.name, "label": p.top[0][0] if p.top else None,
+                              "confidence": p.top[0][1] if p.top else None, "top": p.top, "error": p.error or None}
+                             for p in found], columns=columns)
     class_names = record.class_names
     table, report = files_table([str(f) for f in files], class_names)
     rows: list[dict[str, Any]] = []
@@ -152,7 +163,7 @@ def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: 
                          "top": [(class_names[i], float(p[i])) for i in order], "error": None})
     for _, bad in report.frame[~report.frame["status"].isin(["ok", "converted"])].iterrows():
         rows.append({"file": bad["ref"], "label": None, "confidence": None, "top": [], "error": bad["reason"]})
-    return pd.DataFrame(rows, columns=["file", "label", "confidence", "top", "error"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", name: Optional[str] = None,

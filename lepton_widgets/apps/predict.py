@@ -1,5 +1,6 @@
-"""The Predict app: one page for people who do not code — choose an exported model, upload images, read
-the answers (top classes, confidence, Grad-CAM for Keras models).
+"""The Predict app: one page for people who do not code — choose an exported model or a run, give it
+images, sounds, texts or a table, read the answers (top classes, confidence, Grad-CAM for Keras image
+models).
 
 This module only composes: a header whose status line mirrors ``session.status`` / ``session.message``,
 and the :class:`~lepton_widgets.panels.predict.PredictPanel`, around one Session and one Runner. Serve it
@@ -43,9 +44,10 @@ class PredictApp:
         self.panel = PredictPanel(self.session, self.runner)
         self.status_line = w.HTML(layout=w.Layout(margin="0 0 0 16px"))
         self.status_line.add_class("lepton-app-status")
-        intro = w.HTML("Choose a model, then upload one or more images. Each image gets the model's top "
-                       f"{TOP_K} classes with their confidence; for Keras models, the coloured map shows where the "
-                       "model looked (Grad-CAM). Confidence is the model's own estimate, not a guarantee: see the "
+        intro = w.HTML("Choose a model, then give it what it was trained on: images, sounds (.wav), texts (one "
+                       "per line) or a table (.csv); the line under the model list says which. Each gets the "
+                       f"model's top {TOP_K} classes with their confidence; for Keras image models, the coloured "
+                       "map shows where the model looked (Grad-CAM). Confidence is the model's own estimate, not a guarantee: see the "
                        "model card next to each export for what the model was and was not tested on.")
         header = w.HBox([w.HTML(f"<h2 style='margin:4px 0'>{html.escape(self.title)}</h2>"), self.status_line],
                         layout=w.Layout(align_items="center"))

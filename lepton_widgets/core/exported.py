@@ -7,6 +7,10 @@ opens one of those (or a user's ``.keras`` file, through :mod:`~lepton_widgets.c
 a prediction; odd formats are converted on a copy), resizes them to the model's input and returns the
 top classes with their confidence.
 
+Runs trained on other modalities are offered too: :func:`model_modality` says what a chosen model takes
+(``image``, ``audio`` for image runs on spectrograms, ``text``, ``tabular``) and
+:mod:`~lepton_widgets.core.predict_any` predicts those.
+
 Grad-CAM (:mod:`~lepton_widgets.core.gradcam`) needs the Keras layers and gradients, so it is drawn for
 ``.keras`` models only; a TFLite, ONNX or SavedModel file gives predictions, and ``gradcam_note`` says why
 there is no map.
@@ -28,10 +32,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from lepton_widgets.core.export import RESULT_FILE, list_exports
+from lepton_widgets.core.export import EXPORTS_DIR, RESULT_FILE, list_exports
 from lepton_widgets.core.export_formats import Predictor, guess_format, load_predictor
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
+#: What each modality's model is given, for labels in the model list.
+MODALITY_INPUTS = {"image": "images", "audio": "sounds (.wav)", "text": "texts", "tabular": "tables (.csv)"}
 GRADCAM_UNAVAILABLE = ("No Grad-CAM for {format} files: it needs the Keras model's layers and gradients. "
                        "Choose the .keras export (or the run's model) to see where the model looked.")
 
@@ -44,6 +50,7 @@ class ModelChoice:
     path: str
     format: str
     run_id: str = ""
+    modality: str = "image"
 
 
 @dataclass
@@ -56,6 +63,7 @@ class OpenModel:
     format: str
     path: str
     run_id: str = ""
+    modality: str = "image"  # or "audio": the same image model, fed spectrograms
 
     @property
     def gradcam_note(self) -> str:
@@ -82,17 +90,59 @@ class Prediction:
 
 
 def available_models(store: RunStore) -> list[ModelChoice]:
-    """Verified exports (newest run first), then each finished run's own ``model.keras``."""
+    """Verified exports (newest run first), then each finished run's own ``model.keras``.
+
+    Labels of models that do not take images say what they take (``· texts``, ``· sounds (.wav)``...).
+    """
     choices = []
     for result in reversed(list_exports(store)):
         size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
-        choices.append(ModelChoice(f"{result.meta.get('run_id', '?')} · {result.format} export{size}",
-                                   str(result.path), result.format, result.meta.get("run_id", "")))
+        modality = model_modality(result.path)
+        choices.append(ModelChoice(f"{result.meta.get('run_id', '?')} · {result.format} export{size}"
+                                   f"{_takes(modality)}", str(result.path), result.format,
+                                   result.meta.get("run_id", ""), modality))
     for record in reversed(store.runs(include_incomplete=False)):
         if record.status == "finished" and record.model_path.exists():
-            choices.append(ModelChoice(f"{record.run_id} · trained model (.keras)", str(record.model_path), "keras",
-                                       record.run_id))
+            modality = run_modality(record)
+            choices.append(ModelChoice(f"{record.run_id} · trained model (.keras){_takes(modality)}",
+                                       str(record.model_path), "keras", record.run_id, modality))
     return choices
+
+
+def _takes(modality: str) -> str:
+    return "" if modality == "image" else f" · {MODALITY_INPUTS.get(modality, modality)}"
+
+
+def run_of(path: str | Path) -> Optional[RunRecord]:
+    """The finished run a model file belongs to (its ``model.keras`` or one of its exports), else None."""
+    path = Path(path)
+    parents = path.parents
+    if path.name == "model.keras" and (parents[0] / "run.json").is_file():
+        return RunRecord(parents[0])
+    if len(parents) > 2 and parents[1].name == EXPORTS_DIR and (parents[2] / "run.json").is_file():
+        return RunRecord(parents[2])
+    return None
+
+
+def run_modality(record: RunRecord) -> str:
+    """``text`` / ``tabular`` as the run recorded it; ``audio`` for an image run on an audio dataset
+    (spectrograms); else ``image``."""
+    recorded = record.info.get("modality")
+    if recorded:
+        return str(recorded)
+    try:
+        dataset = record.config.data.dataset
+    except (ValueError, TypeError):  # an unreadable config.json: treat it as the image run it most likely is
+        return "image"
+    from lepton_widgets.core.data.registry import dataset_modality  # registers every dataset (imports TF)
+
+    return "audio" if dataset_modality(dataset) == "audio" else "image"
+
+
+def model_modality(path: str | Path) -> str:
+    """What the model at ``path`` takes: its run's modality, or ``image`` for a file from elsewhere."""
+    record = run_of(path)
+    return run_modality(record) if record is not None else "image"
 
 
 def open_model(path: str | Path) -> OpenModel:
@@ -105,6 +155,10 @@ def open_model(path: str | Path) -> OpenModel:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}")
+    modality = model_modality(path)
+    if modality in ("text", "tabular"):
+        raise ValueError(f"{path.name} was trained on {MODALITY_INPUTS[modality]}, not images: open it with "
+                         "lepton_widgets.core.predict_any.open_any")
     format = guess_format(path)
     meta = _meta_beside(path)
     predictor = load_predictor(path, format)
@@ -120,7 +174,7 @@ def open_model(path: str | Path) -> OpenModel:
     if not image_size or not class_names:
         raise ValueError(f"{path.name}: no export.json beside it says its classes and input size; open the "
                          "file from its export folder")
-    return OpenModel(predictor, class_names, int(image_size), format, str(path), meta.get("run_id", ""))
+    return OpenModel(predictor, class_names, int(image_size), format, str(path), meta.get("run_id", ""), modality)
 
 
 def _meta_beside(path: Path) -> dict:

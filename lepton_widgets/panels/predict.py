@@ -1,11 +1,21 @@
-"""Predict panel: choose an exported model, upload images, see the top classes with their confidence and,
-for Keras models, a Grad-CAM map of where the model looked.
+"""Predict panel: choose an exported model or a finished run's model, give it what it was trained on, and
+see the top classes with their confidence (and, for Keras image models, a Grad-CAM map of where it looked).
+
+The panel adapts to the chosen model's modality (:func:`~lepton_widgets.core.exported.model_modality`):
+
+* images: upload images, one card each (as always);
+* sounds (a run on spectrograms): upload ``.wav`` files; each card shows the spectrogram the model saw, a
+  player and the top-3 bars;
+* texts: type one text per line and press Predict; one row of bars per text;
+* tables: upload a CSV; the first rows are shown with their predictions, and the full predictions (with
+  the uploaded columns) are saved as a new CSV in the run folder (``predicted/``), offered for download.
 
 For people who do not code: the model list is every verified export in the run store plus each finished
 run's own model; a ``.keras`` file from elsewhere can be given by path and is opened in safe mode (a
 Lambda layer, a pickle or a legacy ``.h5`` is refused with the reason). Uploaded images are validated
-like training data, so a file that is not an image gets a line saying so instead of a crash. Opening a
-model and predicting run in the Runner's worker thread; the engine is :mod:`lepton_widgets.core.exported`.
+like training data, so a file that is not an image (or not a WAV) gets a line saying so instead of a crash.
+Opening a model and predicting run in the Runner's worker thread; the engines are
+:mod:`lepton_widgets.core.exported` and :mod:`lepton_widgets.core.predict_any`.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -19,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import html
 import shutil
 import tempfile
@@ -37,6 +48,18 @@ _NOTE = "<div style='border-left:4px solid #8a6d00;background:#fff8e1;padding:6p
 SHOW_PX = 128
 FILE_PREFIX = "file · "
 TOP_K = 3
+TABLE_ROWS = 10          # rows of an uploaded table shown in the panel (all of them are saved)
+MAX_DOWNLOAD_BYTES = 5 * 2**20  # bigger prediction files are offered by path only (a link carries the bytes)
+#: Per modality: what the upload button takes, its caption, and what to do.
+UPLOADS = {
+    "image": ("image/*", True, "Upload images", "Upload one or more images."),
+    "audio": (".wav,audio/wav,audio/x-wav", True, "Upload sounds",
+              "This model was trained on sounds: upload one or more .wav files (the first second is used)."),
+    "tabular": (".csv,text/csv", False, "Upload a CSV",
+                "This model was trained on a table: upload a CSV with the same columns as its training table "
+                "(extra columns, the target included, are ignored)."),
+    "text": ("", False, "Upload", "This model was trained on texts: type one text per line, then press Predict."),
+}
 
 
 def bars_html(top: list[tuple[str, float]]) -> str:
@@ -56,45 +79,61 @@ class PredictPanel(Panel):
     """Model choice, image upload and one card per uploaded image.
 
     Key widgets: ``model`` (Dropdown: label -> path), ``path`` + ``use_path`` (a ``.keras`` file from
-    elsewhere), ``upload`` (FileUpload, images, several at once), ``message`` (HTML), ``note`` (HTML: why
-    there is no Grad-CAM), ``results`` (Box of lepton-predict-item cards). ``predictions`` holds the last
-    :class:`~lepton_widgets.core.exported.Prediction` list.
+    elsewhere), ``hint`` (what the chosen model takes), ``upload`` (FileUpload: images, WAVs or one CSV),
+    ``texts`` + ``predict_button`` (text models), ``message`` (HTML), ``note`` (HTML: why there is no
+    Grad-CAM), ``results`` (Box of lepton-predict-item cards, text rows, or a table preview and its saved
+    file). ``modality`` is the chosen model's; ``predictions`` holds the last list of
+    :class:`~lepton_widgets.core.exported.Prediction` (images, sounds) or
+    :class:`~lepton_widgets.core.predict_any.TextPrediction`; ``table_result`` the last
+    :class:`~lepton_widgets.core.predict_any.TablePredictions`.
     """
 
     title = "Predict"
 
     def build(self) -> w.Widget:
         self.predictions: list = []
-        self.opened = None  # the OpenModel last used (opened in the worker, reused while the choice stays)
+        self.table_result = None
+        self.opened = None  # the model last opened (in the worker), reused while the choice stays
+        self.modalities: dict[str, str] = {}  # path -> what the model takes, for every listed model
+        self.shown_modality = "image"  # what the results on screen came from
         self.model = w.Dropdown(description="Model", options=(), layout=w.Layout(width="560px"))
         self.refresh_button = w.Button(description="Refresh", tooltip="list models exported elsewhere")
         self.path = w.Text(placeholder="/path/to/model.keras", description="Or a file", layout=w.Layout(width="560px"))
         self.use_path = w.Button(description="Use this file")
+        self.hint = w.HTML()
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload images")
+        self.texts = w.Textarea(placeholder="One text per line", rows=6, layout=w.Layout(width="560px"))
+        self.predict_button = w.Button(description="Predict", button_style="primary")
+        self.text_box = w.VBox([self.texts, self.predict_button])
         self.message = w.HTML()
         self.note = w.HTML()
         self.results = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
         for widget, name in ((self.model, "model"), (self.upload, "upload"), (self.message, "message"),
-                             (self.note, "note"), (self.results, "results"), (self.path, "path")):
+                             (self.note, "note"), (self.results, "results"), (self.path, "path"),
+                             (self.hint, "hint"), (self.texts, "texts"), (self.predict_button, "predict")):
             widget.add_class(f"lepton-predict-{name}")
 
         self.refresh_button.on_click(lambda _: self.refresh())
         self.use_path.on_click(lambda _: self.use_file(self.path.value))
         self.upload.observe(self._uploaded, "value")
+        self.predict_button.on_click(lambda _: self.predict_texts(self.texts.value))
+        self.model.observe(self._update_controls, "value")
         self.session.observe(lambda _: self.refresh(), names="runs_version")
         self.session.observe(self._update_controls, names="busy")
         self.refresh()
         return w.VBox([w.HBox([self.model, self.refresh_button]), w.HBox([self.path, self.use_path]),
-                       self.upload, self.message, self.note, self.results])
+                       self.hint, self.upload, self.text_box, self.message, self.note, self.results])
 
     # --- models ---------------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """List verified exports and trained models; keep the current choice when it is still there."""
-        from lepton_widgets.core.exported import available_models  # no TensorFlow: reads JSON files
+        from lepton_widgets.core.exported import available_models  # reads JSON files, predicts nothing
 
         keep = self.model.value
-        listed = [(c.label, c.path) for c in available_models(self.runner.store)]
+        choices = available_models(self.runner.store)
+        self.modalities.update({c.path: c.modality for c in choices})
+        listed = [(c.label, c.path) for c in choices]
         files = [(label, value) for label, value in self.model.options  # files given by path stay listed
                  if label.startswith(FILE_PREFIX) and value not in {v for _, v in listed}]
         self.model.options = listed + files
@@ -110,9 +149,24 @@ class PredictPanel(Panel):
             self.message.value = ""
         self._update_controls()
 
+    @property
+    def modality(self) -> str:
+        """What the chosen model takes: ``image``, ``audio``, ``text`` or ``tabular``."""
+        return self.modalities.get(self.model.value or "", "image")
+
     def _update_controls(self, _change=None) -> None:
+        modality = self.modality
+        accept, multiple, caption, hint = UPLOADS.get(modality, UPLOADS["image"])
+        self.upload.accept, self.upload.multiple, self.upload.description = accept, multiple, caption
+        self.upload.layout.display = "none" if modality == "text" else None
+        self.text_box.layout.display = None if modality == "text" else "none"
+        self.hint.value = f"<span style='color:#555'>{html.escape(hint)}</span>" if self.model.value else ""
         self.upload.disabled = self.session.busy or not self.model.value
+        self.predict_button.disabled = self.session.busy or not self.model.value
         self.use_path.disabled = self.session.busy
+        if modality != self.shown_modality:  # answers of another kind of model would only confuse
+            self.results.children, self.note.value = (), ""
+            self.predictions, self.table_result, self.shown_modality = [], None, modality
 
     def use_file(self, path: str) -> Optional[object]:
         """Open a ``.keras`` file from elsewhere (safe mode) and make it the chosen model."""
@@ -122,15 +176,17 @@ class PredictPanel(Panel):
             return None
 
         def work(stop_event):
-            from lepton_widgets.core.exported import open_model
+            from lepton_widgets.core.predict_any import open_any
 
-            return open_model(path)
+            return open_any(path)
 
         def done(opened):
             self.opened = opened
+            self.modalities[path] = opened.modality
             label = f"{FILE_PREFIX}{Path(path).name}"
             self.model.options = [*[o for o in self.model.options if o[1] != path], (label, path)]
             self.model.value = path
+            self._update_controls()
             self.message.value = f"Opened <code>{html.escape(path)}</code> ({len(opened.class_names)} classes)."
             self.session.message = f"opened {Path(path).name}"
 
@@ -143,6 +199,8 @@ class PredictPanel(Panel):
         if not files:
             return  # the panel cleared it after the last upload
         self.upload.value = ()  # frees the bytes, and lets the same files be uploaded again
+        # Only the uploaded bytes are used, written to a fresh temporary folder: the user's own files are
+        # never opened, and the folder is removed once the worker is done with it.
         folder = Path(tempfile.mkdtemp(prefix="lepton-predict-"))
         paths, names = [], []
         for i, entry in enumerate(files):
@@ -152,50 +210,137 @@ class PredictPanel(Panel):
             target.write_bytes(bytes(content) if content is not None else b"")
             paths.append(target)
             names.append(name)
-        self.predict(paths, names, cleanup=folder)
+        if self.modality == "tabular":
+            if len(paths) > 1:
+                self.message.value = _ALERT.format("Upload one CSV file at a time.")
+                shutil.rmtree(folder, ignore_errors=True)
+                return
+            self.predict_table(paths[0], names[0], cleanup=folder)
+        else:
+            self.predict(paths, names, cleanup=folder)
 
     def predict(self, paths, names=None, cleanup: Optional[Path] = None) -> Optional[object]:
-        """Predict image files with the chosen model in the worker thread (what an upload does)."""
+        """Predict image files (or WAV files, for a sound model) with the chosen model in the worker thread
+        (what an upload does)."""
         path = self.model.value
-        if not path:
-            self.message.value = _ALERT.format("Choose a model first.")
+        if not path or self.modality in ("text", "tabular"):
+            self.message.value = _ALERT.format("Choose a model first." if not path else
+                                               f"This model takes {_NOUNS[self.modality]}, not files.")
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
             return None
         names = list(names) if names is not None else [Path(p).name for p in paths]
+        sounds = self.modality == "audio"
 
         def work(stop_event):
-            from lepton_widgets.core.exported import open_model, predict_files
+            from lepton_widgets.core.exported import predict_files
+            from lepton_widgets.core.predict_any import predict_wav_files
 
             try:
-                if self.opened is None or self.opened.path != str(path):
-                    self.opened = open_model(path)
-                return predict_files(self.opened, paths, top_k=TOP_K, names=names)
+                opened = self._open(path)
+                predict = predict_wav_files if sounds else predict_files
+                return predict(opened, paths, top_k=TOP_K, names=names)
             finally:
                 if cleanup is not None:
                     shutil.rmtree(cleanup, ignore_errors=True)
 
-        def done(predictions):
-            self.show(predictions)
-
-        self.message.value = f"Predicting {len(paths)} image{'s' if len(paths) != 1 else ''}..."
-        thread = self._submit("predict", work, done)
+        noun = "sound" if sounds else "image"
+        self.message.value = f"Predicting {len(paths)} {noun}{'s' if len(paths) != 1 else ''}..."
+        thread = self._submit("predict", work, self.show)
         if thread is None and cleanup is not None:  # not started (busy): work() will not remove the upload
             shutil.rmtree(cleanup, ignore_errors=True)
         return thread
 
+    def predict_texts(self, raw: str) -> Optional[object]:
+        """Predict every non-blank line of ``raw`` with the chosen text model (what Predict does)."""
+        from lepton_widgets.core.predict_any import EMPTY_TEXTS, text_lines
+
+        path = self.model.value
+        if not path or self.modality != "text":
+            self.message.value = _ALERT.format("Choose a text model first.")
+            return None
+        texts = text_lines(raw)
+        if not texts:  # said at once, without a job: the text box is left as it is
+            self.message.value = _ALERT.format(html.escape(EMPTY_TEXTS))
+            return None
+
+        def work(stop_event):
+            from lepton_widgets.core.predict_any import predict_text_lines
+
+            return predict_text_lines(self._open(path), texts, top_k=TOP_K)
+
+        self.message.value = f"Predicting {len(texts)} text{'s' if len(texts) != 1 else ''}..."
+        return self._submit("predict", work, self.show_texts)
+
+    def predict_table(self, csv_path, name: Optional[str] = None, cleanup: Optional[Path] = None
+                      ) -> Optional[object]:
+        """Predict every row of a CSV with the chosen table model (what an upload does); the user's file is
+        only read, the predictions go to a new CSV in the run folder."""
+        path = self.model.value
+        name = name or Path(csv_path).name
+        if not path or self.modality != "tabular":
+            self.message.value = _ALERT.format("Choose a table model first.")
+            if cleanup is not None:
+                shutil.rmtree(cleanup, ignore_errors=True)
+            return None
+
+        def work(stop_event):
+            from lepton_widgets.core.predict_any import predict_table_csv
+
+            try:
+                return predict_table_csv(self._open(path), csv_path, name=name)
+            finally:
+                if cleanup is not None:
+                    shutil.rmtree(cleanup, ignore_errors=True)
+
+        self.message.value = f"Predicting the rows of {html.escape(name)}..."
+        thread = self._submit("predict", work, self.show_table)
+        if thread is None and cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+        return thread
+
+    def _open(self, path: str):
+        """The chosen model, opened once (in the worker) and reused while the choice stays."""
+        from lepton_widgets.core.predict_any import open_any
+
+        if self.opened is None or self.opened.path != str(path):
+            self.opened = open_any(path)
+        return self.opened
+
     def show(self, predictions) -> None:
         self.predictions = list(predictions)
+        self.shown_modality = self.opened.modality
+        noun = "sounds" if self.opened.modality == "audio" else "images"
         good = [p for p in self.predictions if p.error is None]
-        self.message.value = (f"{len(good)} of {len(self.predictions)} images predicted with "
+        self.message.value = (f"{len(good)} of {len(self.predictions)} {noun} predicted with "
                               f"<code>{html.escape(Path(self.opened.path).name)}</code> "
                               f"({html.escape(self.opened.format)}).")
-        self.session.message = f"predicted {len(good)} images"
+        self.session.message = f"predicted {len(good)} {noun}"
         note = self.opened.gradcam_note
         if not note and good and all(p.overlay is None for p in good):
             note = "No Grad-CAM: this Keras model is not a Lepton transfer model (no backbone layer to explain)."
         self.note.value = _NOTE.format(html.escape(note)) if note else ""
-        self.results.children = [_card(p) for p in self.predictions]
+        self.results.children = [_sound_card(p) if noun == "sounds" else _card(p) for p in self.predictions]
+
+    def show_texts(self, predictions) -> None:
+        self.predictions, self.shown_modality = list(predictions), "text"
+        self.message.value = (f"{len(self.predictions)} texts predicted with run "
+                              f"<code>{html.escape(self.opened.record.run_id)}</code>.")
+        self.session.message = f"predicted {len(self.predictions)} texts"
+        self.note.value = ""
+        self.results.children = [w.VBox([_text_row(p) for p in self.predictions])]
+
+    def show_table(self, result) -> None:
+        self.table_result, self.shown_modality = result, "tabular"
+        self.message.value = (f"{len(result.frame)} rows of <code>{html.escape(result.name)}</code> predicted "
+                              f"with run <code>{html.escape(self.opened.record.run_id)}</code>.")
+        self.session.message = f"predicted {len(result.frame)} rows"
+        self.note.value = ""
+        preview = w.HTML(_table_html(result.preview(TABLE_ROWS), len(result.frame)))
+        preview.add_class("lepton-predict-table")
+        saved = w.HTML(_saved_html(result.saved))
+        saved.add_class("lepton-predict-saved")
+        self.results.children = [w.VBox([preview, saved])]
 
     def _submit(self, job: str, work, done) -> Optional[object]:
         def failed(change) -> None:
@@ -212,6 +357,9 @@ class PredictPanel(Panel):
             self.session.unobserve(failed, names="status")
             self.message.value = _ALERT.format(html.escape(str(error)))
             return None
+
+
+_NOUNS = {"text": "texts", "tabular": "a CSV table", "audio": "WAV files", "image": "images"}
 
 
 def _reason(error: str) -> str:
@@ -239,3 +387,63 @@ def _card(prediction) -> w.Widget:
     box = w.VBox(items, layout=w.Layout(margin="4px", padding="6px", border="1px solid #ddd"))
     box.add_class("lepton-predict-item")
     return box
+
+
+def _sound_card(prediction) -> w.Widget:
+    """Name, the spectrogram the model saw (and its Grad-CAM), a player, what was changed, top-3 bars."""
+    from lepton_widgets.core.data.audio import N_FRAMES
+
+    caption = w.HTML(f"<div style='font-size:12px;font-weight:600;max-width:{2 * SHOW_PX + 8}px;"
+                     f"overflow-wrap:anywhere'>{html.escape(prediction.name)}</div>")
+    if prediction.error is not None:
+        items = [caption, w.HTML(f"<div class='lepton-predict-error' style='color:#b00020;font-size:12px;"
+                                 f"max-width:{2 * SHOW_PX}px'>Not predicted: {html.escape(prediction.error)}</div>")]
+    else:
+        width = round(SHOW_PX * N_FRAMES / prediction.spectrogram.shape[0])  # keep the picture's proportions
+        spectrogram = w.Image(value=to_png(prediction.spectrogram, min_side=SHOW_PX), format="png", width=width,
+                              height=SHOW_PX)
+        spectrogram.add_class("lepton-spectrogram")
+        pictures = [spectrogram]
+        if prediction.overlay is not None:
+            overlay = w.Image(value=to_png(prediction.overlay, min_side=SHOW_PX), format="png", width=SHOW_PX,
+                              height=SHOW_PX)
+            overlay.add_class("lepton-gradcam")
+            pictures.append(overlay)
+        items = [caption, w.HBox(pictures)]
+        if prediction.sound:
+            items.append(w.Audio(value=prediction.sound, format="wav", autoplay=False, loop=False,
+                                 layout=w.Layout(width=f"{width}px")))
+        if prediction.note:
+            items.append(w.HTML(f"<div style='color:#555;font-size:11px;max-width:{width}px'>"
+                                f"{html.escape(prediction.note)}</div>"))
+        items.append(w.HTML(bars_html(prediction.top)))
+    box = w.VBox(items, layout=w.Layout(margin="4px", padding="6px", border="1px solid #ddd"))
+    box.add_class("lepton-predict-item")
+    return box
+
+
+def _text_row(prediction) -> w.Widget:
+    shown = prediction.text if len(prediction.text) <= 300 else prediction.text[:300].rstrip() + " ..."
+    text = w.HTML(f"<div style='font-size:12px;width:380px;overflow-wrap:anywhere'>{html.escape(shown)}</div>")
+    row = w.HBox([text, w.HTML(bars_html(prediction.top))],
+                 layout=w.Layout(padding="4px 0", border_bottom="1px solid #eee", align_items="center"))
+    row.add_class("lepton-predict-text-row")
+    return row
+
+
+def _table_html(preview, total: int) -> str:
+    shown = f"the first {len(preview)} of {total} rows" if total > len(preview) else f"all {total} rows"
+    table = preview.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
+    return (f"<div style='font-size:12px;color:#555'>Predictions for {shown} (label, confidence, the "
+            f"probability of each class, then your columns):</div>"
+            f"<div style='max-width:100%;overflow-x:auto;font-size:12px'>{table}</div>")
+
+
+def _saved_html(saved: Path) -> str:
+    line = f"All predictions are saved to <code>{html.escape(str(saved))}</code>"
+    size = saved.stat().st_size if saved.is_file() else 0
+    if 0 < size <= MAX_DOWNLOAD_BYTES:  # a data link carries the file itself: only for reasonable sizes
+        data = base64.b64encode(saved.read_bytes()).decode("ascii")
+        line += (f" &middot; <a download='{html.escape(saved.name)}' href='data:text/csv;base64,{data}'>"
+                 f"download</a>")
+    return f"<div style='font-size:12px'>{line}.</div>"

@@ -1,0 +1,278 @@
+"""Predict with any chosen model, whatever it was trained on: images, sounds, texts or tables.
+
+The Predict app offers exports and finished runs' own models (:func:`~lepton_widgets.core.exported.available_models`);
+this module says what a chosen model takes (:func:`model_modality`) and predicts it, reusing each modality's
+own engine so the answers are exactly the ones the run's code would give:
+
+* ``image``: :func:`~lepton_widgets.core.exported.predict_files` (unchanged);
+* ``audio``: an audio run is an image run on log-mel spectrograms, so WAV files go through the loaders' own
+  transform (:func:`~lepton_widgets.core.data.audio.audio_records`: read, 16 kHz mono, first second,
+  spectrogram) and the image pipeline the run trained with (:func:`~lepton_widgets.core.data.make_dataset`);
+  any export of the run works too. A file that is not a usable WAV gets a reason, never an exception;
+* ``text``: :func:`~lepton_widgets.core.text.predict.predict_texts` on one text per line;
+* ``tabular``: :func:`~lepton_widgets.core.tabular.predict.predict_frame` on an uploaded CSV; the full
+  predictions are written to a new CSV under the run folder (``predicted/``, or a temp folder when the
+  run folder is read-only), never next to the user's file, which is only read.
+
+:func:`open_any` opens the right kind of model once, so a panel can predict many times without reloading.
+
+Example (needs trained runs, so shown rather than run; tests/test_predict_modalities.py runs it)::
+
+    model = open_any("runs/20261130-101500-reviews-1a2b3c/model.keras")
+    model.modality                                   # 'text'
+    predict_text_lines(model, "Lovely tea!\\nStale and bitter.")[0].top   # [('great', 0.91), ('other', 0.09)]
+    table = open_any("runs/20261130-101500-credit-1a2b3c/model.keras")
+    result = predict_table_csv(table, "new_loans.csv")
+    result.frame[["label", "confidence"]], result.saved   # saved: runs/.../predicted/new_loans-....csv
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from lepton_widgets.core.exported import OpenModel, Prediction, model_modality, open_model, run_of
+from lepton_widgets.core.run_store import RunRecord
+
+#: Bigger files are predicted but get no player: the browser would be sent the whole file.
+MAX_PLAYER_BYTES = 10 * 2**20
+#: Where a tabular run keeps the predictions people ask for (inside the run folder).
+PREDICTED_DIR = "predicted"
+EMPTY_TEXTS = "Type at least one text to predict (one text per line)."
+
+
+# --- opening ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TextRunModel:
+    """A text run's model, tokeniser and sequence length, loaded once."""
+
+    record: RunRecord
+    model: object
+    tokenizer: object
+    sequence_length: int
+    path: str
+    modality: str = "text"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.record.class_names)
+
+
+@dataclass
+class TableRunModel:
+    """A tabular run's model and the schema that names its input columns, loaded once."""
+
+    record: RunRecord
+    model: object
+    schema: object
+    path: str
+    modality: str = "tabular"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.schema.class_names)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns an uploaded table must have (others, the target included, are ignored)."""
+        return list(self.schema.columns)
+
+
+def open_any(path: str | Path):
+    """The model at ``path`` opened for its modality: :class:`OpenModel` (``image``/``audio``, with a
+    ``modality`` attribute set), :class:`TextRunModel` or :class:`TableRunModel`."""
+    modality = model_modality(path)
+    if modality == "text":
+        from lepton_widgets.core.text.predict import load_text_run
+
+        record = _own_run(path, "text")
+        model, tokenizer, length = load_text_run(record)
+        return TextRunModel(record, model, tokenizer, length, str(path))
+    if modality == "tabular":
+        from lepton_widgets.core.tabular.predict import load_tabular_run
+
+        record = _own_run(path, "table")
+        model, schema = load_tabular_run(record)
+        return TableRunModel(record, model, schema, str(path))
+    return open_model(path)  # images, or sounds: the same image model fed spectrograms
+
+
+def _own_run(path: str | Path, noun: str) -> RunRecord:
+    record = run_of(path)
+    if record is None or Path(path).name != "model.keras":
+        raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras")
+    return record
+
+
+# --- texts -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TextPrediction:
+    """One text's top classes ``[(class, confidence)]``, best first."""
+
+    text: str
+    top: list[tuple[str, float]]
+
+    @property
+    def label(self) -> str:
+        return self.top[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.top[0][1]
+
+
+def text_lines(raw: str | Sequence[str]) -> list[str]:
+    """One text per non-blank line (surrounding spaces dropped); a list is taken as the texts already.
+
+    >>> text_lines("  Lovely tea!\\n\\n  \\nStale and bitter. ")
+    ['Lovely tea!', 'Stale and bitter.']
+    """
+    lines = raw.splitlines() if isinstance(raw, str) else [str(t) for t in raw]
+    return [line.strip() for line in lines if line.strip()]
+
+
+def predict_text_lines(model: TextRunModel, raw: str | Sequence[str], top_k: int = 3) -> list[TextPrediction]:
+    """Top ``top_k`` classes of every text (``raw``: one text per line); ``ValueError`` when there is none."""
+    from lepton_widgets.core.text.predict import predict_texts
+
+    texts = text_lines(raw)
+    if not texts:
+        raise ValueError(EMPTY_TEXTS)
+    frame = predict_texts(model.record, texts, model=model.model, tokenizer=model.tokenizer,
+                          sequence_length=model.sequence_length)
+    return [TextPrediction(text, _top(row, model.class_names, top_k))
+            for text, (_, row) in zip(texts, frame.iterrows())]
+
+
+def _top(row: pd.Series, class_names: Sequence[str], top_k: int) -> list[tuple[str, float]]:
+    probabilities = np.array([row[f"p({name})"] for name in class_names], dtype=float)
+    return [(class_names[i], float(probabilities[i])) for i in np.argsort(probabilities)[::-1][:top_k]]
+
+
+# --- tables ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class TablePredictions:
+    """``frame``: ``label``, ``confidence``, ``p(<class>)`` per input row (input order); ``rows``: the input
+    as read; ``saved``: the CSV holding both (a new file, never the user's)."""
+
+    name: str
+    frame: pd.DataFrame
+    rows: pd.DataFrame
+    saved: Path
+
+    def preview(self, n: int = 10) -> pd.DataFrame:
+        """The first ``n`` rows as saved: row number, prediction columns, then the input columns."""
+        return _joined(self.frame.head(n), self.rows.head(n))
+
+
+def predict_table_csv(model: TableRunModel, csv_path: str | Path, *, name: Optional[str] = None,
+                      out_dir: Optional[str | Path] = None) -> TablePredictions:
+    """Predict every row of the CSV at ``csv_path`` and save the predictions as a new CSV.
+
+    ``name`` is what the user called the file (defaults to its name); ``out_dir`` defaults to the run's
+    ``predicted/`` folder. A CSV lacking columns the model needs raises ``DataError`` (a ``ValueError``)
+    naming them, as :func:`~lepton_widgets.core.tabular.predict.predict_frame` does.
+    """
+    from lepton_widgets.core.tabular.predict import predict_frame
+    from lepton_widgets.core.tabular.read import read_csv_file
+
+    name = name or Path(csv_path).name
+    rows = read_csv_file(csv_path)[0]
+    frame = predict_frame(model.record, rows, model=model.model, schema=model.schema)
+    saved = _save_csv(_joined(frame, rows), Path(out_dir) if out_dir is not None else
+                      model.record.path / PREDICTED_DIR, name)
+    return TablePredictions(name, frame, rows, saved)
+
+
+def _joined(predictions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """Row number (1 = first data row), predictions, then the input columns; an input column whose name
+    clashes with a prediction column (a target called ``label``) is kept as ``<name> (input)``."""
+    taken = {"row", *predictions.columns}
+    inputs = rows.reset_index(drop=True).rename(columns=lambda c: f"{c} (input)" if c in taken else c)
+    numbers = pd.DataFrame({"row": np.arange(1, len(predictions) + 1)})
+    return pd.concat([numbers, predictions.reset_index(drop=True), inputs], axis=1)
+
+
+def _save_csv(frame: pd.DataFrame, folder: Path, name: str) -> Path:
+    from lepton_widgets.core.atomic import atomic_write_text
+    from lepton_widgets.core.uploads import clean_name
+
+    stem = clean_name(name).removesuffix(".zip").removesuffix(".csv").removesuffix(".CSV") or "table"
+    file = f"{stem}-predicted-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 1_000_000:06d}.csv"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return atomic_write_text(folder / file, frame.to_csv(index=False))
+    except OSError:  # a read-only run folder (shared runs): the predictions still get written somewhere
+        return atomic_write_text(Path(tempfile.mkdtemp(prefix="lepton-predicted-")) / file, frame.to_csv(index=False))
+
+
+# --- sounds ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class SoundPrediction(Prediction):
+    """A WAV file's outcome: what :class:`Prediction` holds, plus the log-mel ``spectrogram`` (uint8
+    (64, 98), high frequencies on top) the model saw, the file's bytes for a player, and a ``note`` on
+    what was changed to fit the model (resampled, mixed down, trimmed)."""
+
+    spectrogram: Optional[np.ndarray] = None
+    sound: bytes = b""
+    note: str = ""
+
+
+def predict_wav_files(model: OpenModel, files: Sequence[str | Path], top_k: int = 3, gradcam: bool = True,
+                      names: Optional[Sequence[str]] = None) -> list[SoundPrediction]:
+    """Predict WAV files with an audio run's model (or one of its exports), in order.
+
+    Each file is turned into the model's picture exactly as the run's training data was (the audio
+    loaders' transform, then the image pipeline at the model's size). Files that are not usable WAVs
+    (another format renamed, truncated, compressed, empty) get ``error`` with the reason.
+    """
+    from lepton_widgets.core.data import make_dataset
+    from lepton_widgets.core.data.audio import audio_records
+    from lepton_widgets.core.data.table import SAMPLE_COLUMNS, SampleTable
+    from lepton_widgets.core.data.validate import FileCandidate
+    from lepton_widgets.core.exported import _gradcam
+
+    files = [Path(f) for f in files]
+    names = list(names) if names is not None else [f.name for f in files]
+    # The content decides, not the extension, as for images: a WAV named .wave still works.
+    candidates = [FileCandidate(str(f), "", f if f.is_file() else None, "" if f.is_file() else "file not found")
+                  for f in files]
+    records, spectrograms = audio_records(candidates)
+    usable = (records["array_index"].fillna(-1).astype(int) >= 0).to_numpy()
+    out = []
+    for ok, name, file, (_, record) in zip(usable, names, files, records.iterrows()):
+        reason = "" if pd.isna(record["reason"]) else str(record["reason"])
+        if not ok:
+            out.append(SoundPrediction(name, error=reason or "not a usable WAV file"))
+            continue
+        sound = file.read_bytes() if file.stat().st_size <= MAX_PLAYER_BYTES else b""
+        out.append(SoundPrediction(name, spectrogram=spectrograms[int(record["array_index"])], sound=sound,
+                                   note=reason))
+    if usable.any():
+        frame = records.loc[usable, list(SAMPLE_COLUMNS)].reset_index(drop=True)
+        table = SampleTable(frame, list(model.class_names), spectrograms, "audio", "files")
+        images = np.concatenate([np.asarray(b) for b in make_dataset(table, model.image_size, 32,
+                                                                      with_labels=False)])
+        probabilities = model.predictor.predict(images)
+        overlays = _gradcam(model, images) if gradcam else None
+        good = [p for p, ok in zip(out, usable) if ok]
+        for i, (prediction, p) in enumerate(zip(good, probabilities)):
+            order = np.argsort(p)[::-1][:top_k]
+            prediction.top = [(model.class_names[j], float(p[j])) for j in order]
+            prediction.image = np.clip(images[i] + 0.5, 0, 255).astype(np.uint8)
+            prediction.overlay = None if overlays is None else overlays[i]
+    return out
