@@ -56,6 +56,7 @@ def test_pretrained_glove_beats_random_init_and_the_majority_class(glove_run, st
     assert info["vocabulary_size"] >= 20_000 and 0 < info["unknown_training_words"] < info["training_words"]
     assert glove_run.config.backbone.sequence_length == 96
     assert glove_run.info["modality"] == "text"
+    assert glove_run.row()["backbone"] == GLOVE_BACKBONE  # the run list names the encoder it trained
 
 
 def test_the_saved_glove_model_reads_strings_and_predicts_what_was_evaluated(glove_run):

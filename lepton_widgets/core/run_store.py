@@ -65,7 +65,8 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=_json_default, sort_keys=False)
 
 
-#: What table and text runs train on, whatever their config's ``backbone.name`` says.
+#: What table and text runs train on, whatever their config's ``backbone.name`` says (text runs since GloVe
+#: record their ``encoder`` in run.json; older ones all used MiniLM).
 _MODALITY_BACKBONES = {"tabular": "mlp (table columns)", "text": "all_minilm_l6_v2"}
 
 
@@ -261,7 +262,8 @@ class RunRecord:
             "started": pd.to_datetime(self.info.get("started"), unit="s") if self.info.get("started") else None,
             "dataset": config.get("data", {}).get("dataset"),
             # Table and text runs ignore backbone.name: say what they really used.
-            "backbone": _MODALITY_BACKBONES.get(self.info.get("modality"), config.get("backbone", {}).get("name")),
+            "backbone": self.info.get("encoder") or _MODALITY_BACKBONES.get(self.info.get("modality"),
+                                                                            config.get("backbone", {}).get("name")),
             "weights": config.get("backbone", {}).get("weights"),
             "frozen_depth": config.get("backbone", {}).get("frozen_depth"),
             "image_size": config.get("backbone", {}).get("image_size"),

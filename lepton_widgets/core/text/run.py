@@ -213,8 +213,8 @@ def run_text_experiment(cfg: RunConfig, *, store: RunStore | None = None, sink: 
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), sink)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
-    writer.extra["modality"] = "text"
     encoder = text_encoder_name(cfg.backbone.name)
+    writer.extra.update(modality="text", encoder=encoder)  # the run list shows the encoder, not backbone.name
 
     def work() -> RunRecord:
         # late: experiment dispatches to us
