@@ -305,3 +305,15 @@ def test_the_backbone_step_lists_text_runs_for_texts(glove_run, tmp_path):
     panel.run_select.value = f"run:{glove_run.path.resolve()}"
     assert (session.backbone, session.weights) == (GLOVE_BACKBONE, f"run:{glove_run.path.resolve()}")
     assert panel.text_encoder.value == GLOVE_BACKBONE
+
+
+def test_fusion_and_updates_refuse_text_runs_saying_what_works(glove_run, store):
+    from lepton_widgets.core.fusion import fuse
+    from lepton_widgets.core.update import update_run
+
+    other = run_text_experiment(RunConfig.from_dict(GLOVE).replace(data__max_per_class=40, train__epochs=1),
+                                store=store)
+    with pytest.raises(ValueError, match="trained on texts: fusion works on image and sound runs"):
+        fuse([glove_run, other], "ensemble", store=store)
+    with pytest.raises(ValueError, match="trained on texts: updating a run with new data works on image"):
+        update_run(glove_run, {"dataset": "food_reviews"}, store=store)

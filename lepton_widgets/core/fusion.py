@@ -47,7 +47,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from lepton_widgets.core.events import EventSink
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
 
 METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
 SOUPS = ("uniform-soup", "greedy-soup")
@@ -94,6 +94,8 @@ def check_compatible(records: Sequence[RunRecord], method: str) -> None:
                  if r.status == "finished" and not r.model_path.exists()]
     if unusable:
         _fail(method, "finished runs with saved models", unusable)
+    for record in records:
+        require_picture_run(record, "fusion")
     configs = {r.run_id: r.config for r in records}
     same_data = _differences("class names", {r.run_id: list(r.class_names) for r in records})
     same_data += _differences("seed", {i: c.seed for i, c in configs.items()})

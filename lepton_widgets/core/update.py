@@ -57,7 +57,7 @@ from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, p
 from lepton_widgets.core.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
 from lepton_widgets.core.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
 from lepton_widgets.core.run_recorder import RunRecorder
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
 
 UPDATE_FILE = "update.json"
 DEFAULT_REPLAY = 200
@@ -187,6 +187,7 @@ def _check_updatable(parent: RunRecord) -> None:
     """The parent's model must be a transfer model built here (backbone, head dropout, classifier)."""
     from lepton_widgets.core.model import BACKBONE_LAYER, CLASSIFIER_LAYER, DROPOUT_LAYER
 
+    require_picture_run(parent, "updating a run with new data")
     names = {layer.name for layer in parent.load_model().layers}
     missing = [name for name in (BACKBONE_LAYER, DROPOUT_LAYER, CLASSIFIER_LAYER) if name not in names]
     if missing:
