@@ -161,6 +161,9 @@ def test_backbone_step_offers_the_text_encoders_and_sequence_length(tmp_path):
     session.dataset = "digits"  # pictures again: the text encoder is named as the problem, nothing is changed
     assert panel.text_box.layout.display == "none" and panel.backbone_select.layout.display == ""
     assert "is a text encoder" in panel.info.value and session.backbone == GLOVE_BACKBONE
+    panel.backbone_select.value = "mobilenet_v2"  # the backbone shown before is a real choice again
+    assert session.backbone == "mobilenet_v2" and "text encoder" not in panel.info.value
+    assert panel.wait(120)  # its parameter count, built in a background thread
 
 
 def test_freeze_step_counts_glove_and_minilm_blocks():

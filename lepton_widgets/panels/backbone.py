@@ -193,6 +193,8 @@ class BackbonePanel(Panel):
         pictures, a text encoder left over from a text dataset is named as the problem it is."""
         self._set_controls(lambda: setattr(self.text_encoder, "value", text_encoder_name(self.session.backbone)))
         if self.session.backbone in TEXT_ENCODERS and dataset_modality(self.session.dataset) != "text":
+            # blank, so that picking any backbone (the one shown before, too) is a change that reaches the session
+            self._set_controls(lambda: setattr(self.backbone_select, "index", None))
             self.info.value = (f"<b>{html.escape(self.session.backbone)} is a text encoder, and this dataset is not "
                                f"text: choose a backbone above.</b>")
 
