@@ -99,6 +99,8 @@ def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,
            sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
     """Export a stored run as ``keras``, ``savedmodel``, ``tflite``, ``tflite-f16``, ``tflite-int8`` and/or
     ``onnx`` (``"all"``); each artefact is reloaded and checked against the model before it is kept.
+    Image, sound, text and table runs all export; a format that cannot hold a model (a GloVe text model
+    in TFLite or ONNX, a table with categories in ONNX...) is reported ``unavailable`` with the reason.
 
     Returns a ``core.export.ExportReport`` (``.frame()``: format, status, size, max abs diff, top-1
     agreement, reason) with the model card beside the files (default ``<run>/exports/``)."""

@@ -5,6 +5,10 @@ Each format is reloaded with its own runtime and compared with the trained model
 size, the largest probability difference, the top-1 agreement and whether that is within tolerance, or
 why the format could not be made here. A model card (``model_card.md`` / ``.json``) goes beside them.
 
+Image, sound, text and table runs all export; a format that cannot hold the run's model (a GloVe text
+model in TFLite or ONNX, a table with categorical columns in ONNX) is reported ``unavailable`` with the
+reason, and a MiniLM export carries its tokeniser (see :mod:`lepton_widgets.core.export_inputs`).
+
 Exit status: 0 when every format asked for by name passed (with ``all``, a format that is merely
 unavailable here, such as ONNX without tf2onnx, is reported but does not fail the command); 1 otherwise;
 2 for a bad run or argument.
@@ -28,7 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--format", dest="formats", action="append", default=None, metavar="FORMAT",
                    help=f"one of {', '.join(FORMAT_CHOICES)}; repeat or comma-separate for several (default: all)")
     p.add_argument("--out", default=None, help="folder to write to (default: <run>/exports)")
-    p.add_argument("--check-images", type=int, default=64, help="held-out test images compared per format")
+    p.add_argument("--check-images", type=int, default=64,
+                   help="held-out test images (texts, table rows) compared per format")
     p.set_defaults(func=cmd_export)
 
 

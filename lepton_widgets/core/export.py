@@ -1,5 +1,12 @@
 """Verified export: write a run's model in each format, reload it with that format's own runtime, and
-compare its predictions with the in-memory model on held-out images before publishing it.
+compare its predictions with the in-memory model on held-out data before publishing it.
+
+Every kind of run goes through the same write / reload / compare / publish code; what differs per
+modality is only what the model is fed (images, texts, token ids, table columns), which
+:mod:`lepton_widgets.core.export_inputs` supplies with the formats that cannot hold the model (a GloVe
+text model in TFLite, a table with categorical columns in ONNX...): those are reported ``unavailable``
+with the reason and never tried. A MiniLM export also carries its tokeniser folder, and its
+``export.json`` the tokeniser settings and sequence length, so it works without the run.
 
 Why verify every export: conversions break silently across versions (Keras 3 broke the TF.js and ONNX
 converters for a while; TF-Keras 2 files fail in Keras 3). An export here is only published when the
@@ -11,19 +18,23 @@ misses its tolerance is deleted and reported as ``failed``; a format this machin
 ONNX without tf2onnx) is reported as ``unavailable`` with the reason; a converter that raises is
 ``error`` with its message. Nothing here raises for a single bad format.
 
-**Augmentation.** The trained model starts with random augmentation layers. They do nothing at inference,
-but their random ops are still in the traced graph, and tf2onnx cannot convert them
+**Augmentation.** The trained image model starts with random augmentation layers. They do nothing at
+inference, but their random ops are still in the traced graph, and tf2onnx cannot convert them
 (``StatelessRandomUniformV2``, ``ImageProjectiveTransformV3``). :func:`inference_model` therefore rebuilds
 the chain without them, calling the *same* layer objects (shared weights, nothing copied), and that graph
-is what every format gets. The reference predictions still come from the original, full model.
+is what every format gets. The reference predictions still come from the original, full model. A text
+or table model has no augmentation; a table's ``Normalization`` layers become constant ``Rescaling``
+too (same reason), in a clone that shares every other layer.
 
 **Layout and atomicity.** Exports go to ``<run>/exports/`` (or ``out``): one folder per format holding the
 artefact and ``export.json`` (its parity result and what an app needs: class names, image size), plus
-``model_card.md`` / ``model_card.json`` for all formats there. Each format is written into a hidden
-temporary folder and renamed into place only after it passed, so a crash never leaves a half-written
-export, and the run's own files (``model.keras`` included) are only read.
+``model_card.md`` / ``model_card.json`` for all formats there (with the modality and what the model
+takes). Each format is written into a hidden temporary folder and renamed into place only after it
+passed, so a crash never leaves a half-written export, and the run's own files (``model.keras``
+included) are only read.
 
-Example (trains and converts for real, so shown rather than run; tests/test_export.py runs it)::
+Example (trains and converts for real, so shown rather than run; tests/test_export.py and
+tests/test_export_modalities.py run it)::
 
     from lepton_widgets.core.export import export_run
     report = export_run("runs/20261130-101500-quickstart", formats=["keras", "tflite-int8"])
@@ -48,7 +59,8 @@ import pandas as pd
 from lepton_widgets.core.atomic import atomic_write_text
 from lepton_widgets.core.events import Cancelled, EventSink, Progress, check_stop, null_sink
 from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
-                                                artefact_size, load_predictor, remove_tree)
+                                                artefact_size, as_tensors, batch_length, load_predictor,
+                                                remove_tree)
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
@@ -151,9 +163,15 @@ def inference_model(model):
 
     Returns ``model`` itself when it has none. Only lepton's linear chain (input -> [augmentation] ->
     normalise -> backbone -> head) is rebuilt; the caller checks the result against the original anyway.
+    A model with other inputs (text, table) is cloned with its Normalization layers as constants
+    (:func:`_constant_normalization`), every other layer shared, or returned as it is when it has none.
     """
     import keras
 
+    if not _is_image_model(model):
+        if not any(type(layer) is keras.layers.Normalization for layer in model.layers):
+            return model
+        return keras.models.clone_model(model, clone_function=_constant_normalization)
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     kept = [_constant_normalization(layer) for layer in layers if not _is_augmentation(layer)]
     if kept == layers:
@@ -183,6 +201,11 @@ def _constant_normalization(layer):
     if mean.size != channels:
         return layer  # not a per-channel normalisation of the image: leave it
     return keras.layers.Rescaling(scale=(1.0 / std).tolist(), offset=(-mean / std).tolist(), name=layer.name)
+
+
+def _is_image_model(model) -> bool:
+    """One 4-D input: lepton's image chain (text and table models take strings, token ids or columns)."""
+    return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4
 
 
 def _is_augmentation(layer) -> bool:
@@ -219,52 +242,73 @@ def decided_agreement(reference: np.ndarray, probabilities: np.ndarray, margin: 
     return float(same[decided].mean()), int(decided.sum())
 
 
-def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, images: np.ndarray,
-                 labels: Optional[np.ndarray] = None, representative: Optional[np.ndarray] = None,
-                 meta: Optional[dict] = None, tolerances: Optional[dict[str, Tolerance]] = None,
-                 sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                 run_id: str = "") -> list[ExportResult]:
-    """Export ``model`` in each format under ``out_dir/<format>/``, verifying each against ``images``.
+def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, images: Optional[np.ndarray] = None,
+                 inputs=None, signature: Optional[list] = None, labels: Optional[np.ndarray] = None,
+                 representative=None, meta: Optional[dict] = None,
+                 tolerances: Optional[dict[str, Tolerance]] = None, unavailable: Optional[dict[str, str]] = None,
+                 assets: Optional[dict[str, Path]] = None, loaders: Optional[dict] = None,
+                 sink: EventSink = null_sink,
+                 stop_event: Optional[threading.Event] = None, run_id: str = "") -> list[ExportResult]:
+    """Export ``model`` in each format under ``out_dir/<format>/``, verifying each on a held-out batch.
 
-    ``images``: the held-out batch (N, S, S, 3) in [0, 255]; ``labels`` (optional) adds accuracies;
-    ``representative``: training images for int8 calibration; ``meta`` is stored in every ``export.json``
-    (class names, image size, run id...); ``tolerances`` overrides the per-format defaults.
+    ``images``: the held-out batch (N, S, S, 3) in [0, 255] of an image model; or ``inputs`` with its
+    ``signature`` for any other model (an array of strings, or a dict of arrays named like the model's
+    inputs, and the converters' ``tf.TensorSpec`` list; see :mod:`~lepton_widgets.core.export_inputs`).
+    ``labels`` (optional) adds accuracies; ``representative``: training rows of the same kind for int8
+    calibration; ``meta`` is stored in every ``export.json`` (class names, image size, run id...);
+    ``tolerances`` overrides the per-format defaults; ``unavailable`` maps formats that cannot hold this
+    model to the reason (reported, not tried); ``assets`` maps a name to a file or folder copied beside
+    every published artefact (a tokeniser); ``loaders`` maps a format to the function that reloads it
+    instead of its default (text and table models reload their Keras file in Keras' safe mode).
     """
     names = parse_formats(formats)
     out_dir = Path(out_dir)
+    if (images is None) == (inputs is None):
+        raise ValueError("give either images (an image model) or inputs with their signature")
+    if images is not None:
+        inputs = np.asarray(images, np.float32)
+        if inputs.ndim != 4 or not len(inputs):
+            raise ValueError(f"images must be a non-empty batch (N, H, W, 3), got shape {inputs.shape}")
+    elif signature is None:
+        raise ValueError("inputs other than images need their input signature (a list of tf.TensorSpec)")
+    elif not batch_length(inputs):
+        raise ValueError("inputs must hold at least one row to compare the exports on")
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4 or not len(images):
-        raise ValueError(f"images must be a non-empty batch (N, H, W, 3), got shape {images.shape}")
-    reference = np.asarray(model.predict(images, verbose=0), np.float32)
+    reference = np.asarray(model.predict(as_tensors(inputs), verbose=0), np.float32)
     exported = inference_model(model)
-    ctx = ExportContext(image_size=int(images.shape[1]), representative=representative)
+    ctx = ExportContext(image_size=int(inputs.shape[1]) if images is not None else None,
+                        representative=representative, signature=signature, unavailable=dict(unavailable or {}),
+                        loaders=dict(loaders or {}))
     results = []
     try:
         for done, name in enumerate(names):
             check_stop(stop_event)
             sink(Progress(run_id=run_id, task=f"export {name}", done=done, total=len(names)))
             tolerance = (tolerances or {}).get(name, SPECS[name].tolerance)
-            results.append(_export_one(name, exported, out_dir, ctx, images, reference, labels, tolerance,
-                                       dict(meta or {})))
+            results.append(_export_one(name, exported, out_dir, ctx, inputs, reference, labels, tolerance,
+                                       dict(meta or {}), assets or {}))
         sink(Progress(run_id=run_id, task="export", done=len(names), total=len(names)))
     finally:
         ctx.close()
     return results
 
 
-def _export_one(name, model, out_dir: Path, ctx: ExportContext, images, reference, labels,
-                tolerance: Tolerance, meta: dict) -> ExportResult:
+def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, reference, labels,
+                tolerance: Tolerance, meta: dict, assets: dict[str, Path]) -> ExportResult:
     spec = SPECS[name]
     result = ExportResult(format=name, status="error", tolerance=tolerance.describe(), runtime=spec.runtime,
-                          file=spec.filename, n_checked=len(images), meta=meta)
+                          file=spec.filename, n_checked=batch_length(inputs), meta=meta)
     started = time.perf_counter()
     tmp = out_dir / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
+        if name in ctx.unavailable:
+            raise Unavailable(ctx.unavailable[name])
         artefact = tmp / spec.filename
         spec.write(model, artefact, ctx)
-        probabilities = load_predictor(artefact, _runtime_format(name)).predict(images)
+        loader = ctx.loaders.get(name)
+        predictor = loader(artefact) if loader else load_predictor(artefact, _runtime_format(name))
+        probabilities = predictor.predict(inputs)
         result.max_abs_diff, result.top1_agreement = compare(reference, probabilities)
         if tolerance.decided_margin is not None:
             result.decided_agreement, result.n_decided = decided_agreement(reference, probabilities,
@@ -295,11 +339,25 @@ def _export_one(name, model, out_dir: Path, ctx: ExportContext, images, referenc
         if result.passed:
             target = out_dir / name
             result.path = str(target / spec.filename)
+            _copy_assets(assets, tmp)
             atomic_write_text(tmp / RESULT_FILE, json.dumps(result.to_dict(), indent=2, default=str))
             _publish(tmp, target)
     finally:
         remove_tree(tmp)
     return result
+
+
+def _copy_assets(assets: dict[str, Path], folder: Path) -> None:
+    """Copy each asset (a run's file or folder, only read) to ``folder / name``."""
+    import shutil
+
+    for name, source in assets.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(source).is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
 
 
 def _runtime_format(name: str) -> str:
@@ -323,45 +381,17 @@ def _short(error: BaseException, limit: int = 400) -> str:
 
 
 def check_batch(record: RunRecord, n: int = DEFAULT_CHECK_IMAGES, seed: int = 0):
-    """(test images, their labels, up to 100 training images for int8 calibration, data info) of a run.
+    """(test inputs, their labels, up to 100 training rows for int8 calibration, data info) of a run.
 
     The data is reloaded from the run's config and split with its seed; ``data_changed`` in the info says
-    when the split no longer matches the run's ``split.json`` (the images are then still held-out for the
-    *current* split, and the model card says so).
+    when the split no longer matches the run's ``split.json`` (the rows are then still held-out for the
+    *current* split, and the model card says so). Images for an image run; a text or table run gets
+    what its model takes (see :func:`~lepton_widgets.core.export_inputs.reference_inputs`).
     """
-    from lepton_widgets.core.data import make_dataset, prepare_data, split_record
-    from lepton_widgets.core.export_formats import REPRESENTATIVE_IMAGES
+    from lepton_widgets.core.export_inputs import reference_inputs
 
-    cfg = record.config
-    prepared = prepare_data(cfg.data, cfg.seed)
-    size = cfg.backbone.image_size
-    test, train = prepared.split("test"), prepared.split("train")
-    if not len(test):
-        raise ValueError(f"run {record.run_id} has an empty test split; pass images to export_model instead")
-    # Seeded random rows, kept in table order: the split is stored grouped by class, so its first rows
-    # would check only a few classes.
-    rng = np.random.default_rng(seed)
-    test = _rows(test, np.sort(rng.choice(len(test), size=min(n, len(test)), replace=False)))
-    train = _rows(train, np.sort(rng.choice(len(train), size=min(REPRESENTATIVE_IMAGES, len(train)), replace=False)))
-    images = _pixels(make_dataset(test, size, 64, with_labels=False))
-    calibration = _pixels(make_dataset(train, size, 64, with_labels=False)) if len(train) else None
-    frame = prepared.table.frame
-    info = {"counts": {split: {str(k): int(v) for k, v in group["label"].value_counts().sort_index().items()}
-                       for split, group in frame.groupby("split")},
-            "data_changed": bool(record.split) and record.split != split_record(prepared.table),
-            "n_total": int(len(frame))}
-    return images, test.label_indices(), calibration, info
-
-
-def _rows(table, positions):
-    """A copy of ``table`` with only the rows at ``positions`` (same class list and arrays)."""
-    from dataclasses import replace
-
-    return replace(table, frame=table.frame.iloc[list(positions)].reset_index(drop=True))
-
-
-def _pixels(dataset) -> np.ndarray:
-    return np.concatenate([np.asarray(batch) for batch in dataset], axis=0)
+    refs = reference_inputs(record, n, seed)
+    return refs.inputs, refs.labels, refs.representative, refs.info
 
 
 def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", out: Optional[str | Path] = None,
@@ -373,6 +403,7 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
     ``out`` defaults to ``<run>/exports``. Raises ``ValueError`` for a run that did not finish or has no
     model; per-format problems are in the results, never raised.
     """
+    from lepton_widgets.core.export_inputs import reference_inputs
     from lepton_widgets.core.model_card import write_model_card
 
     names = parse_formats(formats)
@@ -382,19 +413,32 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
                          "exported")
     out_dir = Path(out) if out is not None else record.path / EXPORTS_DIR
     sink(Progress(run_id=record.run_id, task="export: loading data and model", done=0, total=len(names)))
-    images, labels, calibration, info = check_batch(record, n_check)
-    model = record.load_model()
+    refs = reference_inputs(record, n_check)
+    model = _load_model(record, refs.modality)
     cfg = record.config
     meta = {"run_id": record.run_id, "class_names": [str(c) for c in record.class_names],
             "image_size": cfg.backbone.image_size, "backbone": cfg.backbone.name,
             "input": "float32 RGB pixels in [0, 255], shape (N, S, S, 3)",
-            "output": "softmax probabilities in class_names order", "data_changed": info["data_changed"]}
-    results = export_model(model, names, out_dir, images=images, labels=labels, representative=calibration,
-                           meta=meta, tolerances=tolerances, sink=sink, stop_event=stop_event,
-                           run_id=record.run_id)
-    card_md, card_json = write_model_card(record, out_dir, results, data_info=info)
+            "output": "softmax probabilities in class_names order", "data_changed": refs.info["data_changed"]}
+    if refs.modality != "image":  # an image size means nothing to a text or table model
+        meta.pop("image_size")
+    meta.update(refs.meta)
+    image_batch = refs.modality == "image"
+    results = export_model(model, names, out_dir, images=refs.inputs if image_batch else None,
+                           inputs=None if image_batch else refs.inputs, signature=refs.signature,
+                           labels=refs.labels, representative=refs.representative, meta=meta,
+                           tolerances=tolerances, unavailable=refs.unavailable, assets=refs.assets,
+                           loaders=refs.loaders, sink=sink,
+                           stop_event=stop_event, run_id=record.run_id)
+    card_md, card_json = write_model_card(record, out_dir, results, data_info=refs.info, inputs=meta)
     return ExportReport(run_id=record.run_id, out_dir=out_dir, results=results, card_md=card_md,
                         card_json=card_json)
+
+
+def _load_model(record: RunRecord, modality: str):
+    if modality == "text":
+        import keras_hub  # noqa: F401 - a MiniLM model's BertBackbone must be registered before it loads
+    return record.load_model()
 
 
 def published_results(out_dir: str | Path) -> list[ExportResult]:

@@ -17,10 +17,13 @@ tflite-int8    ``model_int8.tflite``       TFLite interpreter  top-1 agreement >
 onnx           ``model.onnx``              onnxruntime         max abs diff <= 1e-4
 =============  ==========================  ==================  ==============================================
 
-Every artefact keeps the model's interface: float32 RGB pixels in [0, 255], shape (N, S, S, 3), in;
-softmax probabilities in class order out. The int8 file quantises weights and activations (calibrated
-on training images) but keeps float32 input and output, so it is a drop-in replacement; a TFLite file
-with quantised input/output (someone else's) is still read correctly by :class:`TFLitePredictor`.
+Every artefact keeps the model's interface: for an image run float32 RGB pixels in [0, 255], shape
+(N, S, S, 3), in; for a text or table run the same inputs as its Keras model (strings, token ids or a
+dict of named columns, see :mod:`lepton_widgets.core.export_inputs`); softmax probabilities in class
+order out. Predictors take those inputs as numpy arrays (a dict of them for several inputs). The int8
+file quantises weights and activations (calibrated on training rows) but keeps float32 input and output,
+so it is a drop-in replacement; a TFLite file with quantised input/output (someone else's) is still read
+correctly by :class:`TFLitePredictor`.
 
 TFLite files are converted with the built-in op set only (no ``SELECT_TF_OPS``, unlike
 ``model.export(format="litert")``), so they run on any TFLite runtime without the Flex delegate; a model
@@ -48,7 +51,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -105,11 +108,16 @@ class Tolerance:
 
 @dataclass
 class ExportContext:
-    """What writers may need beyond the model: calibration images, and a SavedModel shared by the
-    TFLite variants (converted once per export, in a temporary folder removed by :meth:`close`)."""
+    """What writers may need beyond the model: the input signature (images at ``image_size`` unless
+    ``signature`` says otherwise), calibration rows, the formats that cannot hold this model
+    (``unavailable``: format -> reason), and a SavedModel shared by the TFLite variants (converted once per
+    export, in a temporary folder removed by :meth:`close`)."""
 
-    image_size: int
-    representative: Optional[np.ndarray] = None
+    image_size: Optional[int] = None
+    representative: Any = None
+    signature: Optional[list] = None
+    unavailable: dict = field(default_factory=dict)
+    loaders: dict = field(default_factory=dict)  # format -> loader replacing SPECS[format].load (see export_model)
     _tmp: Optional[tempfile.TemporaryDirectory] = field(default=None, repr=False)
     _saved_model: Optional[Path] = field(default=None, repr=False)
 
@@ -127,10 +135,12 @@ class ExportContext:
 
 
 class Predictor:
-    """A loaded artefact: ``predict(images)`` -> probabilities (N, classes), float32.
+    """A loaded artefact: ``predict(inputs)`` -> probabilities (N, classes), float32.
 
-    ``images`` are float32 (or uint8) RGB pixels in [0, 255] at the model's ``image_size``. ``keras_model``
-    is the Keras model for the ``keras`` format (Grad-CAM needs it) and None for the others.
+    ``inputs`` are what the model takes: float32 (or uint8) RGB pixels in [0, 255] at the model's
+    ``image_size`` for an image model; an array of strings, or a dict of arrays named like the model's
+    inputs, for text and table models. ``keras_model`` is the Keras model for the ``keras`` format
+    (Grad-CAM needs it) and None for the others.
     """
 
     format = ""
@@ -147,7 +157,7 @@ class KerasPredictor(Predictor):
         self.keras_model = model
 
     def predict(self, images):
-        return np.asarray(self.keras_model.predict(np.asarray(images, np.float32), verbose=0), np.float32)
+        return np.asarray(self.keras_model.predict(as_tensors(images), verbose=0), np.float32)
 
 
 class SavedModelPredictor(Predictor):
@@ -162,10 +172,10 @@ class SavedModelPredictor(Predictor):
             self._call = self.loaded.serve
         else:  # a SavedModel written by other tools: its default serving signature, single output
             signature = self.loaded.signatures["serving_default"]
-            self._call = lambda x: next(iter(signature(x).values()))
+            self._call = lambda x: next(iter((signature(**x) if isinstance(x, dict) else signature(x)).values()))
 
     def predict(self, images):
-        return np.asarray(self._call(self._tf.constant(np.asarray(images, np.float32))), np.float32)
+        return np.asarray(self._call(as_tensors(images)), np.float32)
 
 
 class TFLitePredictor(Predictor):
@@ -181,8 +191,11 @@ class TFLitePredictor(Predictor):
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self._batch = None
+        self._runner = None
 
     def predict(self, images):
+        if isinstance(images, dict):
+            return self._predict_named(images)
         images = np.asarray(images, np.float32)
         it = self.interpreter
         if self._batch != len(images):
@@ -192,6 +205,19 @@ class TFLitePredictor(Predictor):
         it.set_tensor(self.input["index"], _quantize(images, self.input))
         it.invoke()
         return _dequantize(it.get_tensor(self.output["index"]), self.output)
+
+    def _predict_named(self, inputs: dict) -> np.ndarray:
+        """Several named inputs (a table's columns, MiniLM's token arrays): through the file's serving
+        signature, which maps the names and resizes every input to the batch."""
+        if self._runner is None:
+            self._runner = self.interpreter.get_signature_runner()
+        details = self._runner.get_input_details()
+        missing = sorted(set(details) - set(inputs))
+        if missing:
+            raise ValueError(f"the TFLite file needs inputs {', '.join(missing)}; got {', '.join(sorted(inputs))}")
+        outputs = self._runner(**{name: _quantize(np.asarray(inputs[name]), details[name]) for name in details})
+        [(name, values)] = outputs.items() if len(outputs) == 1 else [sorted(outputs.items())[0]]
+        return _dequantize(np.asarray(values), self._runner.get_output_details()[name])
 
 
 class OnnxPredictor(Predictor):
@@ -206,7 +232,43 @@ class OnnxPredictor(Predictor):
         self.input_name = self.session.get_inputs()[0].name
 
     def predict(self, images):
-        return np.asarray(self.session.run(None, {self.input_name: np.asarray(images, np.float32)})[0], np.float32)
+        if isinstance(images, dict):
+            feed = {node.name: _onnx_value(images[node.name], node.type) for node in self.session.get_inputs()}
+        else:
+            feed = {self.input_name: np.asarray(images, np.float32)}
+        return np.asarray(self.session.run(None, feed)[0], np.float32)
+
+
+def _onnx_value(values, onnx_type: str) -> np.ndarray:
+    """A column for onnxruntime: strings as an object array of ``str``, numbers in the graph's type."""
+    values = np.asarray(values)
+    if onnx_type == "tensor(string)":
+        return values.astype(str).astype(object)
+    return values.astype({"tensor(float)": np.float32, "tensor(int32)": np.int32,
+                          "tensor(int64)": np.int64}.get(onnx_type, values.dtype))
+
+
+def as_tensors(inputs, _named: bool = False):
+    """Model inputs as Keras and SavedModels take them: strings become ``tf.string`` tensors (Keras cannot
+    batch numpy strings); a single array of numbers is pixels, so float32 (as before text and tables); in
+    a dict of named inputs, floats become float32 and integers (token ids) keep their type.
+
+    >>> as_tensors(np.zeros((1, 2), np.uint8)).dtype, as_tensors({"ids": np.zeros((1, 2), np.int32)})["ids"].dtype
+    (dtype('float32'), dtype('int32'))
+    """
+    if isinstance(inputs, dict):
+        return {name: as_tensors(values, _named=True) for name, values in inputs.items()}
+    values = np.asarray(inputs)
+    if values.dtype.kind in "USO":
+        import tensorflow as tf
+
+        return tf.constant(values.astype(str))
+    return values if _named and values.dtype.kind in "iu" else values.astype(np.float32)
+
+
+def batch_length(inputs) -> int:
+    """Rows in a batch of inputs (of any input, for a dict)."""
+    return len(next(iter(inputs.values()))) if isinstance(inputs, dict) else len(inputs)
 
 
 def _tflite_interpreter_class():
@@ -227,7 +289,11 @@ def _quantize(images: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
     if np.issubdtype(dtype, np.floating):
         return images.astype(dtype)
+    if dtype in (np.bytes_, np.object_, np.str_):  # a string input: UTF-8 bytes (astype(bytes) is ASCII only)
+        return np.vectorize(lambda s: str(s).encode("utf-8"), otypes=[object])(images).astype(np.bytes_)
     scale, zero_point = detail["quantization"]
+    if not scale:  # a plain integer input (token ids), not a quantised one
+        return images.astype(dtype)
     info = np.iinfo(dtype)
     return np.clip(np.round(images / scale + zero_point), info.min, info.max).astype(dtype)
 
@@ -243,9 +309,12 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def _signature(ctx: ExportContext):
-    """The explicit input signature every converter gets: any batch, the run's size, raw RGB floats."""
+    """The explicit input signature every converter gets: the context's (text and table models), else any
+    batch of raw RGB floats at the run's image size."""
     import tensorflow as tf
 
+    if ctx.signature is not None:
+        return ctx.signature
     return [tf.TensorSpec((None, ctx.image_size, ctx.image_size, 3), tf.float32, name="image")]
 
 
@@ -261,19 +330,23 @@ def _tflite_writer(variant: str) -> Callable[[object, Path, ExportContext], None
     def write(model, path: Path, ctx: ExportContext) -> None:
         import tensorflow as tf
 
-        if variant == "int8" and (ctx.representative is None or not len(ctx.representative)):
-            raise Unavailable("int8 quantisation needs representative training images to calibrate on, and "
-                              "none were given (the run's training data could not be loaded)")
+        if variant == "int8" and (ctx.representative is None or not batch_length(ctx.representative)):
+            raise Unavailable("int8 quantisation needs representative training images (or texts, or rows) to "
+                              "calibrate on, and none were given (the run's training data could not be loaded)")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model(model)))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if variant == "f16":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.target_spec.supported_types = [tf.float16]
         elif variant == "int8":
-            images = np.asarray(ctx.representative, np.float32)
+            rows = ctx.representative
 
-            def representative() -> Iterator[list[np.ndarray]]:
-                for image in images:
+            def representative() -> Iterator:
+                if isinstance(rows, dict):  # named inputs: one dict per row, keyed like the signature
+                    for i in range(batch_length(rows)):
+                        yield {name: np.asarray(values[i:i + 1]) for name, values in rows.items()}
+                    return
+                for image in np.asarray(rows, np.float32):
                     yield [image[np.newaxis]]
 
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -322,6 +395,18 @@ def _load_keras(path: Path) -> Predictor:
     from lepton_widgets.core.safe_load import load_user_model
 
     return KerasPredictor(load_user_model(path))  # the same safe loader users' files go through
+
+
+def load_keras_safe_mode(path: Path) -> Predictor:
+    """Keras' own safe mode (no Lambda code, no pickles), for a file lepton just wrote from a run's model.
+
+    Why not :func:`_load_keras`: that is the gate for files *users* bring, and it admits only Keras' and
+    Lepton's own classes; a MiniLM text model is built from keras_hub's ``BertBackbone`` (registered when
+    keras_hub is imported), which Keras' safe mode loads without running any code.
+    """
+    import keras
+
+    return KerasPredictor(keras.saving.load_model(path, safe_mode=True))
 
 
 def _load_onnx(path: Path) -> Predictor:

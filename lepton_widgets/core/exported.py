@@ -93,11 +93,15 @@ def available_models(store: RunStore) -> list[ModelChoice]:
     """Verified exports (newest run first), then each finished run's own ``model.keras``.
 
     Labels of models that do not take images say what they take (``· texts``, ``· sounds (.wav)``...).
+    Exports of text and table runs are not listed: the app predicts those with the run's own model and
+    stored tokenizer or schema (listed below), and an export is the same model.
     """
     choices = []
     for result in reversed(list_exports(store)):
         size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
         modality = model_modality(result.path)
+        if modality in ("text", "tabular"):
+            continue
         choices.append(ModelChoice(f"{result.meta.get('run_id', '?')} · {result.format} export{size}"
                                    f"{_takes(modality)}", str(result.path), result.format,
                                    result.meta.get("run_id", ""), modality))

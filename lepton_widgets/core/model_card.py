@@ -2,9 +2,11 @@
 file was checked against, and what it must not be used for — as ``model_card.md`` and ``model_card.json``.
 
 The card is rebuilt from the run (config, metrics, data report, environment) and from every published
-``<format>/export.json`` in the folder, so exporting another format later keeps the earlier rows. The
-*limits* are written from the facts, not boilerplate: how many images at what size, whether the data is
-a substitute or synthetic, the backbone's weights, the test-set size (and the resulting uncertainty of
+``<format>/export.json`` in the folder, so exporting another format later keeps the earlier rows. It
+says the run's modality (image, text, tabular) and exactly what the exported model takes (pixels,
+strings, token ids with the shipped tokeniser, named table columns). The *limits* are written from the
+facts, not boilerplate: how many images (texts, rows) at what size (sequence length), whether the data
+is a substitute or synthetic, the backbone's weights, the test-set size (and the resulting uncertainty of
 the accuracy), calibration, and the int8 agreement when there is one.
 
 Example (needs a finished run, so shown rather than run; tests/test_export.py checks a real card)::
@@ -39,12 +41,29 @@ def _version(name: str) -> Optional[str]:
         return None
 
 
-def build_model_card(record, results: Sequence, data_info: Optional[dict] = None) -> dict:
-    """The card as a JSON-able dict; ``results`` are :class:`~lepton_widgets.core.export.ExportResult`."""
+#: Per modality: what one sample is called, and what the model must not be trusted with.
+_SAMPLES = {"image": "images", "text": "texts", "tabular": "rows"}
+_NOT_VALIDATED = {
+    "image": "images of other classes (it will still pick one of its classes), other cameras, lighting or "
+             "domains than the training data, deliberately altered images",
+    "text": "texts of other classes (it will still pick one of its classes), other languages, sources or "
+            "writing styles than the training texts, deliberately altered texts",
+    "tabular": "rows of other classes (it will still pick one of its classes), populations or time periods "
+               "other than the training table's, values outside the ranges it was trained on",
+}
+
+
+def build_model_card(record, results: Sequence, data_info: Optional[dict] = None,
+                     inputs: Optional[dict] = None) -> dict:
+    """The card as a JSON-able dict; ``results`` are :class:`~lepton_widgets.core.export.ExportResult`;
+    ``inputs`` is the export's meta (``modality``, ``input`` and, for text, ``sequence_length`` and the
+    tokeniser; for a table, ``columns``), as written to every ``export.json``."""
     from lepton_widgets.core.data import get_dataset
 
     cfg = record.config
     data_info = data_info or {}
+    inputs = inputs or {}
+    modality = inputs.get("modality", "image")
     report = record._read_json("data_report.json", {})
     try:
         origin = get_dataset(cfg.data.dataset).origin
@@ -78,8 +97,29 @@ def build_model_card(record, results: Sequence, data_info: Optional[dict] = None
                         "packages": {name: _version(name) for name in VERSION_PACKAGES},
                         "trained_with": record.env.get("packages", {})},
     }
+    if modality != "image":
+        _describe_inputs(card, modality, inputs)
     card["limits"] = limits(card)
     return card
+
+
+def _describe_inputs(card: dict, modality: str, inputs: dict) -> None:
+    """The parts of a text or table card that differ from an image card's: use, input, model."""
+    card["modality"] = modality
+    card["intended_use"] = f"Classify {_SAMPLES[modality]} into the classes below; it always answers one of them."
+    card["input"] = inputs.get("input", "")
+    card["image_size"] = None
+    backbone = card["backbone"]
+    for key in ("image_size", "frozen_depth"):
+        backbone.pop(key, None)
+    if modality == "text":
+        backbone.update(encoder=inputs.get("encoder"), sequence_length=inputs.get("sequence_length"))
+        if inputs.get("tokenizer"):
+            card["tokenizer"] = inputs["tokenizer"]
+    else:
+        backbone["name"] = "tabular_mlp"  # a table trains its own MLP; backbone.name is ignored (tabular.json)
+        card["columns"] = inputs.get("columns", {})
+        card["target"] = inputs.get("target")
 
 
 def _export_row(result) -> dict:
@@ -94,33 +134,43 @@ def _export_row(result) -> dict:
 def limits(card: dict) -> list[str]:
     """Plain statements of what the numbers do not cover, from the card's own facts."""
     data, backbone, metrics = card["data"], card["backbone"], card["metrics"]
+    modality = card.get("modality", "image")
+    samples = _SAMPLES[modality]
     train_counts = (data["counts"] or {}).get("train", {})
     size = card["image_size"]
     out = []
+    if modality == "image":
+        trained_at = f" at {size}x{size} px; larger images are downscaled to that size and fine detail is lost."
+    elif modality == "text":
+        unit = "words" if "tokenizer" not in card else "word pieces"
+        trained_at = (f"; texts are cut to {backbone.get('sequence_length')} {unit}, so the end of a longer text "
+                      "is never seen.")
+    else:
+        trained_at = (f" with {len(card.get('columns') or {})} feature columns; a category it never saw counts "
+                      "as unknown and a missing number as the training mean.")
     if train_counts:
         per_class = list(train_counts.values())
         spread = f"{min(per_class)}" if min(per_class) == max(per_class) else f"{min(per_class)}-{max(per_class)}"
-        out.append(f"Trained on {sum(per_class)} images ({spread} per class, "
-                   f"{len(per_class)} classes) at {size}x{size} px; larger images are downscaled to that size "
-                   "and fine detail is lost.")
-    else:
+        out.append(f"Trained on {sum(per_class)} {samples} ({spread} per class, {len(per_class)} classes)"
+                   + trained_at)
+    elif modality == "image":
         out.append(f"Trained at {size}x{size} px; larger images are downscaled to that size.")
     if data["origin"] == "synthetic/substitute":
         out.append(f"The data ({data['dataset']}) is synthetic or a substitute for the real thing: the metrics say "
-                   "little about real-world images.")
+                   f"little about real-world {samples}.")
     elif data["origin"] == "user":
         out.append("The data is the user's own; its labels and coverage were not reviewed by anyone else.")
     out += [f"Data note: {note}" for note in data["notes"]]
     if data.get("data_changed_since_training"):
-        out.append("The data changed since training: the parity images come from the current test split, which "
+        out.append(f"The data changed since training: the parity {samples} come from the current test split, which "
                    "may overlap what the model was trained on.")
-    if backbone["weights"] == "none":
+    if backbone["weights"] == "none" and modality != "tabular":
         out.append(f"The {backbone['name']} backbone was trained from scratch (no pretrained weights), on this "
                    "data only.")
     n, accuracy = metrics.get("n"), metrics.get("accuracy")
     if n and accuracy is not None:
         half_width = 1.96 * math.sqrt(max(accuracy * (1 - accuracy), 1e-12) / n)
-        out.append(f"Test accuracy {accuracy:.3f} comes from {n} held-out images: roughly +/- {half_width:.3f} "
+        out.append(f"Test accuracy {accuracy:.3f} comes from {n} held-out {samples}: roughly +/- {half_width:.3f} "
                    "(95% interval); per-class figures are less certain still.")
     if metrics.get("ece") is not None:
         out.append(f"Confidence is off by {metrics['ece']:.3f} on average (ECE on the test split): treat the "
@@ -129,18 +179,16 @@ def limits(card: dict) -> list[str]:
         if row["format"] == "tflite-int8" and row["status"] == "passed":
             out.append(f"tflite-int8 (8-bit) agrees with the float model on {row['top1_agreement']:.0%} of "
                        f"{row['n_checked']} check images, and its probabilities differ by up to "
-                       f"{row['max_abs_diff']:.2f}; images the model is unsure about may get another class.")
-    out.append("Not validated for: images of other classes (it will still pick one of its classes), other "
-               "cameras, lighting or domains than the training data, deliberately altered images, or any "
-               "decision about people, health or safety.")
+                       f"{row['max_abs_diff']:.2f}; {samples} the model is unsure about may get another class.")
+    out.append(f"Not validated for: {_NOT_VALIDATED[modality]}, or any decision about people, health or safety.")
     return out
 
 
 def render_markdown(card: dict) -> str:
     """The card as Markdown, for people."""
-    data, backbone, metrics = card["data"], card["backbone"], card["metrics"]
+    data, metrics = card["data"], card["metrics"]
     lines = [f"# Model card: {card['model']['name']} ({card['model']['run_id']})", "",
-             f"**Intended use.** {card['intended_use']}", "",
+             f"**Modality.** {card.get('modality', 'image')}.  ", f"**Intended use.** {card['intended_use']}", "",
              f"**Input.** {card['input']}.  ", f"**Output.** {card['output']}.", "",
              "## Data", "",
              f"- Dataset: `{data['dataset']}`" + (f" from `{data['path']}`" if data["path"] else "")
@@ -150,9 +198,15 @@ def render_markdown(card: dict) -> str:
              + ", ".join(f"{split} {sum(c.values())}" for split, c in sorted((data["counts"] or {}).items())),
              f"- max_per_class: {data['max_per_class']}"]
     lines += [f"- Note: {note}" for note in data["notes"]] + [f"- Warning: {w}" for w in data["warnings"]]
-    lines += ["", "## Model", "",
-              f"- Backbone: `{backbone['name']}`, weights `{backbone['weights']}`, frozen depth "
-              f"{backbone['frozen_depth']}, head units {backbone['head_units']}, {backbone['image_size']} px",
+    lines += ["", "## Model", "", _model_line(card)]
+    if card.get("tokenizer"):
+        tok = card["tokenizer"]
+        lines.append(f"- Tokeniser: {tok.get('kind', 'WordPiece')}, vocabulary `{tok['vocabulary']}` (shipped "
+                     f"in every export folder), lowercase {tok['lowercase']}")
+    if card.get("columns"):
+        lines.append(f"- Columns (target `{card.get('target')}`): " + ", ".join(
+            f"`{name}` ({spec['kind']}, input `{spec['input']}`)" for name, spec in card["columns"].items()))
+    lines += [
               f"- Training: {card['training']['epochs']} head epochs + {card['training']['fine_tune_epochs']} "
               f"fine-tune epochs at lr {card['training']['learning_rate']:g}",
               "", "## Metrics (test split)", "", "| metric | value |", "| --- | --- |"]
@@ -160,7 +214,8 @@ def render_markdown(card: dict) -> str:
               for key, value in metrics.items()]
     lines += ["", "## Exports", "",
               "Each file was reloaded with its own runtime and compared with the in-memory model on held-out "
-              "test images (max absolute difference of the probabilities, top-1 agreement).", "",
+              f"test {_SAMPLES[card.get('modality', 'image')]} (max absolute difference of the probabilities, "
+              "top-1 agreement).", "",
               "| format | status | file | size | runtime | max abs diff | top-1 agreement | tolerance | note |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in card["exports"]:
@@ -175,6 +230,18 @@ def render_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _model_line(card: dict) -> str:
+    backbone = card["backbone"]
+    modality = card.get("modality", "image")
+    if modality == "text":
+        return (f"- Encoder: `{backbone['encoder']}`, weights `{backbone['weights']}`, sequence length "
+                f"{backbone['sequence_length']}, head units {backbone['head_units']}")
+    if modality == "tabular":
+        return f"- Model: an MLP on the encoded columns (`{backbone['name']}`), head units {backbone['head_units']}"
+    return (f"- Backbone: `{backbone['name']}`, weights `{backbone['weights']}`, frozen depth "
+            f"{backbone['frozen_depth']}, head units {backbone['head_units']}, {backbone['image_size']} px")
+
+
 def _num(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
@@ -185,8 +252,8 @@ def _size(n: Optional[int]) -> str:
     return f"{n / 2**20:.2f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
-def write_model_card(record, out_dir: Path, results: Sequence, data_info: Optional[dict] = None
-                     ) -> tuple[Path, Path]:
+def write_model_card(record, out_dir: Path, results: Sequence, data_info: Optional[dict] = None,
+                     inputs: Optional[dict] = None) -> tuple[Path, Path]:
     """Write ``model_card.md`` and ``.json`` into ``out_dir`` (atomically) for ``results`` plus the formats
     published there earlier; returns both paths."""
     from lepton_widgets.core.export import published_results
@@ -194,7 +261,7 @@ def write_model_card(record, out_dir: Path, results: Sequence, data_info: Option
     latest = {r.format: r for r in published_results(out_dir)}
     latest.update({r.format: r for r in results})  # this call's outcome wins, failures included
     ordered = [latest[name] for name in _format_order() if name in latest]
-    card = build_model_card(record, ordered, data_info)
+    card = build_model_card(record, ordered, data_info, inputs)
     md, js = Path(out_dir) / CARD_MD, Path(out_dir) / CARD_JSON
     atomic_write_text(js, json.dumps(card, indent=2, default=str))
     atomic_write_text(md, render_markdown(card))

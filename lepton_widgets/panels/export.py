@@ -2,6 +2,11 @@
 max |diff|, top-1 agreement and pass/fail against the format's tolerance, or the plain reason it could
 not be made here; and the model card.
 
+Image, sound, text and table runs are all offered. The formats that cannot hold the chosen run's model
+(a GloVe text model in TFLite or ONNX, a table with categorical columns in ONNX: see
+:func:`lepton_widgets.core.export_inputs.format_support`) are unticked and greyed out, and
+``formats_note`` says why, before anything is converted; choosing an image run again offers them again.
+
 The export runs in the Runner's worker thread (converting and reloading takes seconds per format), so
 the page stays responsive and Stop works between formats. The engine is
 :func:`lepton_widgets.core.export.export_run`; this panel only collects the choices and shows the result.
@@ -14,6 +19,8 @@ Example:
     ((), True)
     >>> sorted(name for name, box in panel.formats.items() if box.value)[:2]
     ['keras', 'onnx']
+    >>> panel.not_offered
+    {}
 """
 
 from __future__ import annotations
@@ -66,8 +73,10 @@ class ExportPanel(Panel):
 
     Key widgets: ``run`` (Dropdown of finished runs, newest first), ``formats`` (name -> Checkbox),
     ``out`` (Text, empty = ``<run>/exports``), ``export_button``, ``message`` (HTML), ``table`` (HTML,
-    lepton-export-table), ``card`` (HTML: the model card's path and text). ``results`` holds the last
-    :class:`~lepton_widgets.core.export.ExportResult` list.
+    lepton-export-table), ``card`` (HTML: the model card's path and text), ``formats_note`` (HTML: the
+    formats the chosen run's model cannot be exported to, and why). ``results`` holds the last
+    :class:`~lepton_widgets.core.export.ExportResult` list; ``not_offered`` maps format -> reason for the
+    chosen run.
     """
 
     title = "Export"
@@ -75,6 +84,8 @@ class ExportPanel(Panel):
     def build(self) -> w.Widget:
         self.results: list = []
         self.report = None
+        self.not_offered: dict[str, str] = {}
+        self.formats_note = w.HTML()
         self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="520px"))
         self.refresh_button = w.Button(description="Refresh", tooltip="list runs made elsewhere (CLI)")
         self.formats = {name: w.Checkbox(value=True, description=label, indent=False,
@@ -87,23 +98,23 @@ class ExportPanel(Panel):
         self.table = w.HTML()
         self.card = w.HTML()
         for widget, name in ((self.run, "run"), (self.export_button, "export-button"), (self.table, "table"),
-                             (self.message, "message"), (self.card, "card")):
+                             (self.message, "message"), (self.card, "card"), (self.formats_note, "formats-note")):
             widget.add_class(f"lepton-export-{name}")
 
         self.refresh_button.on_click(lambda _: self.refresh())
         self.export_button.on_click(lambda _: self.export())
         for box in self.formats.values():
             box.observe(self._update_button, "value")
-        self.run.observe(self._update_button, "value")
+        self.run.observe(self._on_run, "value")
         self.session.observe(self._on_runs, names=["runs_version", "current_run"])
         self.session.observe(self._update_button, names="busy")
         self.refresh()
         intro = w.HTML("Every file is reloaded with its own runtime (Keras, tf.saved_model, TFLite interpreter, "
-                       "onnxruntime) and compared with the trained model on held-out test images; a file outside "
-                       "its tolerance is not kept.")
+                       "onnxruntime) and compared with the trained model on held-out test data (images, texts "
+                       "or table rows); a file outside its tolerance is not kept.")
         return w.VBox([intro, w.HBox([self.run, self.refresh_button]), w.HBox(list(self.formats.values()),
-                       layout=w.Layout(flex_flow="row wrap")), self.out, self.export_button, self.message,
-                       self.table, self.card])
+                       layout=w.Layout(flex_flow="row wrap")), self.formats_note, self.out, self.export_button,
+                       self.message, self.table, self.card])
 
     # --- runs -----------------------------------------------------------------------------------
 
@@ -129,10 +140,42 @@ class ExportPanel(Panel):
             self.run.value = self.session.current_run
         elif ids:
             self.run.value = ids[0]  # the newest
+        self._offer_formats()
         self._update_button()
 
+    def _on_run(self, _change=None) -> None:
+        self._offer_formats()
+        self._update_button()
+
+    def _offer_formats(self) -> None:
+        """Grey out the formats the chosen run's model cannot be exported to, and say why."""
+        from lepton_widgets.core.export_inputs import format_support, run_kind  # JSON only: no TensorFlow
+
+        record, support, kind = None, {}, "image"
+        if self.run.value:
+            try:
+                record = self.runner.store.open(self.run.value)
+                support, kind = format_support(record), run_kind(record)
+            except (ValueError, OSError):  # the run vanished or its files are unreadable: offer everything
+                record = None
+        for name, box in self.formats.items():
+            reason = support.get(name)
+            if reason:
+                box.value, box.disabled, box.tooltip = False, True, reason
+            elif box.disabled:  # offered again (another run): ticked, as formats start
+                box.value, box.disabled, box.tooltip = True, False, None
+        self.not_offered = dict(support)
+        if not support:
+            self.formats_note.value = ""
+            return
+        words = {"text": "text run", "tabular": "table run"}.get(kind, "run")
+        items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason)}</li>"
+                        for name, reason in support.items())
+        self.formats_note.value = (f"<div style='color:#555;font-size:12px'>Not offered for this {words}:"
+                                   f"<ul style='margin:2px 0'>{items}</ul></div>")
+
     def chosen_formats(self) -> list[str]:
-        return [name for name, box in self.formats.items() if box.value]
+        return [name for name, box in self.formats.items() if box.value and not box.disabled]
 
     def _update_button(self, _change=None) -> None:
         self.export_button.disabled = self.session.busy or not self.run.value or not self.chosen_formats()
