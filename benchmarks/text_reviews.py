@@ -17,6 +17,10 @@ On a loaded 2-core machine the full run takes well over 10 minutes (about 10-15 
 encoder); ``--per-class N`` caps the reviews per class (the split fractions stay) and
 ``--sequence-length`` shortens the texts, and the context line records both.
 
+Measured (full run, 2026-11-30, 2 cores shared with another benchmark): 3,481 train / 995 test reviews;
+MiniLM 0.819 vs TF-IDF 0.816 (+0.3 points; frozen probe 0.753, majority 0.651) in 46 min; GloVe 0.776
+(frozen 0.742) in 41 s.
+
 Run: python -m benchmarks.text_reviews [--per-class 300] [--sequence-length 64] [--encoders minilm]
 """
 
