@@ -1,7 +1,7 @@
 """Offline text augmentation: word dropout, adjacent word swaps and GloVe-neighbour substitution, seeded,
 for training only.
 
-Both work on whitespace-separated words of the raw text, before tokenising, so what the model sees is
+All three work on whitespace-separated words of the raw text, before tokenising, so what the model sees is
 exactly a text a person could read (``augment_text`` shows it):
 
 * ``word_dropout`` (``AugmentConfig.word_dropout``, 0..1): each word is left out with this probability;

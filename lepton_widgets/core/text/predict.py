@@ -49,6 +49,11 @@ def load_text_run(run) -> tuple:
     return record.load_model(), tokenizer, int(info["sequence_length"])
 
 
+def reads_strings(model) -> bool:
+    """Whether ``model`` takes the raw strings (a GloVe run's) rather than token ids (MiniLM's)."""
+    return len(model.inputs) == 1 and "string" in str(model.inputs[0].dtype)
+
+
 def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequence_length: int | None = None,
                   batch_size: int = 64) -> pd.DataFrame:
     """One row per text: ``label``, ``confidence`` and a ``p(<class>)`` column per class.
@@ -57,7 +62,7 @@ def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequ
     without reloading; ``run`` then only supplies the class names.
     """
     record = as_record(run)
-    if model is None or sequence_length is None:
+    if model is None or sequence_length is None or (tokenizer is None and not reads_strings(model)):
         model, tokenizer, sequence_length = load_text_run(record)
     texts = [str(t) for t in texts]
     if tokenizer is None:  # a GloVe model reads the strings
