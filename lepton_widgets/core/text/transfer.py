@@ -32,8 +32,7 @@ import numpy as np
 
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.text.encoder import text_encoder_name
-
-TEXT_FILE = "text.json"
+from lepton_widgets.core.text.predict import TEXT_FILE
 
 
 @dataclass
