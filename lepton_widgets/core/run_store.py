@@ -340,3 +340,48 @@ def require_picture_run(record: RunRecord, step: str) -> None:
     if words:
         raise ValueError(f"run {record.run_id} was trained on {words}: {step} works on image and sound runs so "
                          f"far (train, evaluate, predict and export work for every kind of run)")
+
+
+#: Run names: short, and safe in a folder name, a URL and a shell (letters, digits, space, ``-``, ``_``, ``.``).
+RUN_NAME_MAX = 40
+_RUN_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+
+
+def check_run_name(name: Any) -> str:
+    """``name`` stripped, or a ValueError that says what a run name may hold.
+
+    >>> check_run_name("  cnn baseline ")
+    'cnn baseline'
+    """
+    text = str(name if name is not None else "").strip()
+    if not text:
+        raise ValueError("a run name cannot be empty")
+    if len(text) > RUN_NAME_MAX:
+        raise ValueError(f"a run name can have at most {RUN_NAME_MAX} characters ({len(text)} given)")
+    if not _RUN_NAME_OK.match(text):
+        raise ValueError("a run name may hold letters, digits, spaces, '-', '_' and '.', and must start with "
+                         f"a letter or digit: {text!r}")
+    return text
+
+
+def run_name(run: "RunRecord | dict | pd.Series") -> str:
+    """The name a run was given (its config's ``name``), or ``""`` when it has none on record."""
+    if isinstance(run, RunRecord):
+        name = run._read_json("config.json", {}).get("name")
+    else:
+        name = run.get("name")
+    return name if isinstance(name, str) and name == name else ""
+
+
+def run_label(run: "RunRecord | dict | pd.Series", detail: str = "") -> str:
+    """How every list shows a run: its name first, then its id (unique), then ``detail`` in brackets.
+
+    Takes a :class:`RunRecord` or a row of :meth:`RunStore.frame` (anything with ``run_id`` and ``name``).
+
+    >>> run_label({"run_id": "20260101-120000-cnn-a1b2c3", "name": "cnn"}, "acc 0.91")
+    'cnn · 20260101-120000-cnn-a1b2c3 (acc 0.91)'
+    """
+    run_id = run.run_id if isinstance(run, RunRecord) else str(run.get("run_id"))
+    name = run_name(run)
+    text = f"{name} · {run_id}" if name else run_id
+    return f"{text} ({detail})" if detail else text
