@@ -40,37 +40,42 @@ CURVES = (("loss", "train loss", 1, False), ("val_loss", "val loss", 1, True),
           ("accuracy", "train accuracy", 2, False), ("val_accuracy", "val accuracy", 2, True))
 
 _WIDE = {"description_width": "150px"}
-_LAYOUT = w.Layout(width="330px")
+
+
+def _layout() -> w.Layout:
+    """A Layout of its own for each control: a shared Layout is one model in the browser, so hiding one
+    control (``layout.display = "none"``) would hide every control that shares it."""
+    return w.Layout(width="330px")
 
 
 def _controls() -> dict[str, w.ValueWidget]:
     """One control per training setting, keyed by the Session trait it edits. Ranges are at least as wide
     as what the config accepts, so a loaded config is never clamped by a widget."""
     return {
-        "epochs": w.BoundedIntText(min=1, max=1000, description="Epochs (head)", style=_WIDE, layout=_LAYOUT),
+        "epochs": w.BoundedIntText(min=1, max=1000, description="Epochs (head)", style=_WIDE, layout=_layout()),
         "fine_tune_epochs": w.BoundedIntText(min=0, max=1000, description="Fine-tune epochs", style=_WIDE,
-                                             layout=_LAYOUT),
+                                             layout=_layout()),
         "learning_rate": w.FloatLogSlider(min=-7, max=-0.01, step=0.1, readout_format=".1e",
-                                          description="Learning rate", style=_WIDE, layout=_LAYOUT),
-        "batch_size": w.BoundedIntText(min=1, max=8192, description="Batch size", style=_WIDE, layout=_LAYOUT),
+                                          description="Learning rate", style=_WIDE, layout=_layout()),
+        "batch_size": w.BoundedIntText(min=1, max=8192, description="Batch size", style=_WIDE, layout=_layout()),
         "l2": w.BoundedFloatText(min=0.0, max=100.0, step=1e-4, description="L2 (head)", style=_WIDE,
-                                 layout=_LAYOUT),
+                                 layout=_layout()),
         "dropout": w.FloatSlider(min=0.0, max=0.95, step=0.05, description="Dropout (head)", style=_WIDE,
-                                 layout=_LAYOUT),
+                                 layout=_layout()),
         "head_units": w.BoundedIntText(min=0, max=65536, description="Hidden units (0 = none)", style=_WIDE,
-                                       layout=_LAYOUT),
+                                       layout=_layout()),
         "early_stopping_patience": w.BoundedIntText(min=0, max=1000, description="Early stop (0 = off)",
-                                                    style=_WIDE, layout=_LAYOUT),
-        "seed": w.IntText(description="Seed", style=_WIDE, layout=_LAYOUT),
+                                                    style=_WIDE, layout=_layout()),
+        "seed": w.IntText(description="Seed", style=_WIDE, layout=_layout()),
         # Adversarial training (core/adversarial.py): epsilon is on pixels scaled to [0, 1].
         "adversarial": w.Dropdown(options=[("off", "none"), ("FGSM", "fgsm"), ("PGD", "pgd")],
-                                  description="Adversarial training", style=_WIDE, layout=_LAYOUT),
+                                  description="Adversarial training", style=_WIDE, layout=_layout()),
         "adversarial_epsilon": w.BoundedFloatText(min=0.0, max=1.0, step=0.005, description="Attack epsilon",
                                                   tooltip="L-inf radius on pixels in [0, 1]; 8/255 is about 0.031",
-                                                  style=_WIDE, layout=_LAYOUT),
+                                                  style=_WIDE, layout=_layout()),
         "adversarial_ratio": w.BoundedFloatText(min=0.0, max=1.0, step=0.05, description="Adversarial share",
                                                 tooltip="fraction of each batch replaced by attacked images",
-                                                style=_WIDE, layout=_LAYOUT),
+                                                style=_WIDE, layout=_layout()),
     }
 
 

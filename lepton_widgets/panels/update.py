@@ -44,9 +44,14 @@ from lepton_widgets.state.runner import BusyError
 PATH_CHOICE = "path"
 JOB = "update"
 _WIDE = {"description_width": "120px"}
-_LAYOUT = w.Layout(width="460px")
 #: Bar colours: with replay, without replay.
 COLOURS = ("#1f77b4", "#d62728")
+
+
+def _layout() -> w.Layout:
+    """A Layout of its own for each control: a shared Layout is one model in the browser, so hiding one
+    control (``layout.display = "none"``) would hide every control that shares it."""
+    return w.Layout(width="460px")
 
 
 def meter_bars(info: dict) -> list[tuple[str, Optional[float]]]:
@@ -103,20 +108,20 @@ class UpdatePanel(Panel):
         self._mine = False  # whether the Session's current job was started here
         self._refreshing = False
 
-        self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_LAYOUT)
+        self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_layout())
         builtin = list_datasets(modality="image", include_user=False)
         self.data_choice = w.Dropdown(options=[(name, name) for name in builtin] +
                                       [("folder / zip / csv (path below)", PATH_CHOICE)],
-                                      description="New data", style=_WIDE, layout=_LAYOUT)
+                                      description="New data", style=_WIDE, layout=_layout())
         self.path = w.Text(description="Path", placeholder="folder of class folders, .zip or .csv",
-                           style=_WIDE, layout=_LAYOUT)
+                           style=_WIDE, layout=_layout())
         self.classes = w.Text(description="Classes", placeholder="comma-separated; empty: every class",
-                              style=_WIDE, layout=_LAYOUT)
+                              style=_WIDE, layout=_layout())
         self.hint = w.HTML()
         self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10, description="Replay images",
-                                  style=_WIDE, layout=_LAYOUT)
+                                  style=_WIDE, layout=_layout())
         self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs (0: run's)", style=_WIDE,
-                                       layout=_LAYOUT)
+                                       layout=_layout())
         self.compare = w.Checkbox(value=False, description="also train without replay (compare)", indent=False)
 
         self.update_button = w.Button(description="Update", button_style="success",
