@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -313,6 +314,83 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     after = trial_files(directory)
     assert all(after[name] == data for name, data in done.items())  # finished trials untouched
     assert "best trial" in out and (directory / "best.json").exists()
+
+
+@pytest.fixture(scope="module")
+def two_trials(tmp_path_factory):
+    """A real finished 2-trial search (small_cnn on images), copied by each test that damages it."""
+    runs = tmp_path_factory.mktemp("two-trials")
+    cfg = RunConfig.from_dict(digits_raw("damaged", max_trials=2))
+    result = run_search(cfg, runs_dir=runs, sink=ListSink())
+    assert [t["status"] for t in result.trials] == ["COMPLETED", "COMPLETED"]
+    return {"cfg": cfg, "runs": runs, "directory": result.directory}
+
+
+def damaged_copy(two_trials, tmp_path, name: str, cut: str, copies: bool) -> Path:
+    """The search copied to ``tmp_path``, with ``name`` cut to 0 bytes or to half as a kill mid-write leaves it
+    (and, with ``copies=False``, without the verified copies, as a search from before they existed)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(two_trials["runs"], runs)
+    directory = runs / "searches" / two_trials["directory"].name
+    if not copies:
+        for copy in directory.rglob("*.good"):
+            copy.unlink()
+    target = directory / name
+    data = target.read_bytes()
+    target.write_bytes(b"" if cut == "empty" else data[: len(data) // 2])
+    return runs
+
+
+def resume(two_trials, runs: Path) -> tuple[ListSink, object]:
+    sink = ListSink()
+    result = run_search(two_trials["cfg"].replace(tuner__max_trials=3), runs_dir=runs, sink=sink)
+    return sink, result
+
+
+@pytest.mark.parametrize("cut", ["empty", "half"])
+@pytest.mark.parametrize("name", ["trial_1/trial.json", "oracle.json", "tuner0.json"])
+def test_a_damaged_state_file_is_rolled_back_to_its_good_copy_and_the_search_goes_on(two_trials, tmp_path,
+                                                                                     name, cut):
+    before = trial_files(two_trials["directory"])
+    runs = damaged_copy(two_trials, tmp_path, name, cut, copies=True)
+    sink, result = resume(two_trials, runs)
+    started = sink.of_kind("search_started")[0]
+    assert len(started.repairs) == 1 and "damaged by the interruption" in started.repairs[0], started.repairs
+    assert started.repairs[0] in started.message.lower() and "2 of 3 trials done" in started.message
+    assert [e.number for e in sink.of_kind("trial_started")] == [3]  # the good trials are not run again
+    assert result.status == "finished" and [t["status"] for t in result.trials] == ["COMPLETED"] * 3
+    after = trial_files(result.directory)
+    assert after["trial_0"] == before["trial_0"] and after["trial_1"] == before["trial_1"]
+
+
+@pytest.mark.parametrize("cut", ["empty", "half"])
+@pytest.mark.parametrize("name, reruns, said", [
+    ("trial_1/trial.json", [2, 3], "trial 2's record was damaged by the interruption; it will be run again"),
+    ("oracle.json", [3], "progress file was damaged by the interruption and had no good copy; rebuilt it"),
+    ("tuner0.json", [3], "tuner0.json was damaged by the interruption; rewrote it"),
+])
+def test_a_damaged_state_file_without_a_good_copy_is_rebuilt_and_the_search_goes_on(two_trials, tmp_path, name,
+                                                                                    reruns, said, cut):
+    """Searches written before the verified copies existed: rebuild what can be, re-run only the lost trial."""
+    before = trial_files(two_trials["directory"])
+    runs = damaged_copy(two_trials, tmp_path, name, cut, copies=False)
+    sink, result = resume(two_trials, runs)
+    started = sink.of_kind("search_started")[0]
+    assert [said in line for line in started.repairs] == [True], started.repairs
+    assert [e.number for e in sink.of_kind("trial_started")] == reruns
+    assert result.status == "finished" and [t["status"] for t in result.trials] == ["COMPLETED"] * 3
+    after = trial_files(result.directory)
+    assert after["trial_0"] == before["trial_0"]
+    if reruns == [3]:
+        assert after["trial_1"] == before["trial_1"]
+    values = [tuple(sorted(t["hyperparameters"].items())) for t in result.trials]
+    assert len(set(values)) == 3  # a rebuilt oracle still knows what was tried
+
+
+def test_an_older_trial_damaged_without_a_copy_is_refused_in_words(two_trials, tmp_path):
+    runs = damaged_copy(two_trials, tmp_path, "trial_0/trial.json", "half", copies=False)
+    with pytest.raises(RuntimeError, match="trial 1's record .* is damaged and has no good copy"):
+        resume(two_trials, runs)
 
 
 def free_port() -> int:

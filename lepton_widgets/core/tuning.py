@@ -12,6 +12,8 @@ notebook dashboard).
 A search lives in ``<runs_dir>/searches/<name>-<fingerprint>/`` (KerasTuner's own layout: ``oracle.json``,
 ``tuner0.json``, ``trial_N/``, plus our ``search.json`` and ``best.json``). After a Stop or a killed
 process the same config resumes there: finished trials are kept, and the interrupted one runs again.
+KerasTuner's state files are written atomically, each with a verified copy, and repaired before a resume
+if they were damaged anyway (``core.tuning_state``); ``SearchStarted.repairs`` says what was rolled back.
 A changed search space gets a new directory, and the ``SearchStarted`` message says which it is.
 
 Distributed: with ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT`` set
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import keras_tuner as kt
+from keras_tuner.src.engine.stateful import Stateful  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.atomic import atomic_write_text
@@ -55,6 +58,8 @@ from lepton_widgets.core.run_store import dump_json
 from lepton_widgets.core.tuning_chief import serve_oracle
 from lepton_widgets.core.tuning_events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted
 from lepton_widgets.core.tuning_model import SearchStopped, TransferHyperModel, count_blocks
+from lepton_widgets.core.tuning_state import (make_oracle_writes_atomic, rebuild_oracle, repair_search_state,
+                                              write_state)
 from lepton_widgets.core.tuning_space import (differences, fingerprint, read_trials, search_id, searched_values, slug,
                                               space_digest, trial_config)
 
@@ -130,9 +135,7 @@ def plan_search(cfg: RunConfig, runs_dir: Optional[str | Path] = None) -> Search
     plan = SearchPlan(config=cfg, root=root, search_id=sid, resumed=resumed, completed=completed,
                       total=planned_trials(cfg))
     if resumed:
-        left = "all trials are done (raise tuner.max_trials to continue)" if completed >= plan.total else \
-            f"{completed} of {plan.total} trials done"
-        plan.message = f"Resuming search {sid}: {left}. Folder: {directory}"
+        plan.message = _resume_message(plan)
         return plan
     previous = _latest_search_named(root, cfg.name, exclude=sid)
     if previous is not None:
@@ -145,6 +148,12 @@ def plan_search(cfg: RunConfig, runs_dir: Optional[str | Path] = None) -> Search
     else:
         plan.message = f"Starting a new search {sid}. Folder: {directory}"
     return plan
+
+
+def _resume_message(plan: SearchPlan) -> str:
+    left = "all trials are done (raise tuner.max_trials to continue)" if plan.completed >= plan.total else \
+        f"{plan.completed} of {plan.total} trials done"
+    return f"Resuming search {plan.search_id}: {left}. Folder: {plan.directory}"
 
 
 def _latest_search_named(root: Path, name: str, exclude: str) -> Optional[Path]:
@@ -289,9 +298,18 @@ def repair_after_kill(oracle) -> None:
 class _Reporting:
     """Mixin for KerasTuner tuners: progress events and Stop through the tuner hooks (each calls super())."""
 
-    def __init__(self, *args, reporter: _Reporter, **kwargs) -> None:
+    def __init__(self, *args, reporter: _Reporter, rebuild_oracle: bool = False, **kwargs) -> None:
         self._reporter = reporter
-        super().__init__(*args, **kwargs)
+        self._rebuild_oracle = rebuild_oracle  # oracle.json was lost: reload() rebuilds it from the trials
+        super().__init__(*args, **kwargs)  # reloads a resumed search
+        if not self._is_worker():
+            make_oracle_writes_atomic(self.oracle)  # a kill mid-write must not leave half a file
+
+    def save(self):
+        # BaseTuner.save, written atomically with a verified copy (KerasTuner writes in place).
+        if not self._is_worker():
+            self.oracle.save()
+        write_state(self._get_tuner_fname(), json.dumps(self.get_state()))
 
     def _populate_initial_space(self):
         # KerasTuner builds the hypermodel once just to collect the space; skip the heavy part (models,
@@ -303,7 +321,11 @@ class _Reporting:
             self.hypermodel.declaring = False
 
     def reload(self):
-        super().reload()
+        if self._rebuild_oracle and not self._is_worker():
+            rebuild_oracle(self.oracle, self._populate_initial_space)
+            Stateful.reload(self, self._get_tuner_fname())  # BaseTuner.reload, less the oracle's part
+        else:
+            super().reload()
         if not self._is_worker():
             repair_after_kill(self.oracle)
 
@@ -353,13 +375,14 @@ class LeptonHyperband(_Reporting, kt.Hyperband):
     """KerasTuner ``Hyperband`` that reports to an event sink and stops on an Event."""
 
 
-def make_tuner(cfg: RunConfig, hypermodel: TransferHyperModel, plan: SearchPlan, reporter: _Reporter):
+def make_tuner(cfg: RunConfig, hypermodel: TransferHyperModel, plan: SearchPlan, reporter: _Reporter,
+               rebuild_oracle: bool = False):
     """The configured KerasTuner tuner over ``hypermodel``, in ``plan``'s folder, never overwriting it."""
     tuner = cfg.tuner
     direction = "max" if tuner.objective.endswith("accuracy") else "min"
     common = dict(hypermodel=hypermodel, objective=kt.Objective(tuner.objective, direction),
                   directory=str(plan.root), project_name=plan.search_id, overwrite=False, seed=cfg.seed,
-                  reporter=reporter)
+                  reporter=reporter, rebuild_oracle=rebuild_oracle)
     if tuner.algorithm == "random":
         return LeptonRandomSearch(max_trials=tuner.max_trials, **common)
     if tuner.algorithm == "bayesian":
@@ -396,6 +419,13 @@ def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: O
     role = distributed_role()
     plan = plan_search(cfg, runs_dir)
     emit = fanout(sink) if sink is not None else null_sink
+    repair = repair_search_state(plan.directory, os.environ.get("KERASTUNER_TUNER_ID", "tuner0")) \
+        if role != "worker" else None  # a worker keeps no search state of its own: the chief repairs
+    if repair is not None and repair.messages:  # say what was rolled back, then what resumes
+        plan.resumed = True
+        plan.completed = sum(row["status"] in DONE_STATUSES for row in read_trials(plan.directory))
+        said = "; ".join(repair.messages)
+        plan.message = f"{said[:1].upper()}{said[1:]}. {_resume_message(plan)}"
     plan.directory.mkdir(parents=True, exist_ok=True)
     _write_json(plan.directory / "search.json",
                 {"search_id": plan.search_id, "config": cfg.to_dict(), "fingerprint": fingerprint(cfg)})
@@ -405,7 +435,8 @@ def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: O
                         f"{os.environ.get('KERASTUNER_ORACLE_PORT')}).")
     emit(SearchStarted(run_id=plan.search_id, search_id=plan.search_id, directory=str(plan.directory),
                        algorithm=cfg.tuner.algorithm, role=role, resumed=plan.resumed, completed=plan.completed,
-                       total=plan.total, searched=cfg.tuner.searched(), message=plan.message))
+                       total=plan.total, searched=cfg.tuner.searched(), message=plan.message,
+                       repairs=repair.messages if repair is not None else []))
     started = time.monotonic()
     status = "finished"
     hypermodel = TransferHyperModel(cfg, None, sink=emit, stop_event=stop_event, run_id=plan.search_id)
@@ -414,7 +445,8 @@ def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: O
         if role != "chief":  # the chief only serves the oracle: it never trains, so it needs no data
             hypermodel.data = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event,
                                            run_id=plan.search_id)
-        tuner = make_tuner(cfg, hypermodel, plan, reporter)
+        tuner = make_tuner(cfg, hypermodel, plan, reporter,
+                           rebuild_oracle=repair is not None and repair.rebuild_oracle)
         if role == "chief":
             serve_oracle(
                 tuner, stop_event=stop_event,

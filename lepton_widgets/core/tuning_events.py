@@ -33,6 +33,7 @@ class SearchStarted(Event):
     total: int = 0
     searched: list = field(default_factory=list)
     message: str = ""
+    repairs: list = field(default_factory=list)  # what a resume rolled back after an interruption, in words
     kind = "search_started"
 
 
