@@ -8,13 +8,14 @@ Example:
     >>> run.metrics["accuracy"] > 0.5                                   # doctest: +SKIP
     True
     >>> lw.predict(run, ["digit.png"])                                  # doctest: +SKIP
+    >>> lw.predict(lw.export(run, "tflite").results[0].path, ["digit.png"])   # an exported file  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import pandas as pd
 
@@ -126,46 +127,27 @@ def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: 
                       learning_rate=learning_rate, compare=compare, store=store, sink=sink, stop_event=stop_event)
 
 
-def predict(run: str | Path | RunRecord, files: Sequence[str | Path], *, top_k: int = 3,
+def predict(model: str | Path | RunRecord, inputs: Sequence[str | Path], *, top_k: int = 3,
             runs_dir: Optional[str | Path] = None) -> pd.DataFrame:
-    """Predict image files (or, for a run trained on sounds, WAV files) with a stored run's model.
+    """Predict with a stored run or an exported model file; one row per input (``file``, ``label``,
+    ``confidence``, ``top``, ``error``).
 
-    Files are validated like training data: unreadable ones get a row with the reason instead of a
-    prediction, odd formats (CMYK, 16-bit, palette, alpha) are converted on a copy; WAVs become the
-    spectrograms the run trained on (``core/predict_any.py``).
+    ``model``: a run (record, id, id prefix or folder) or a model file our export wrote: a ``.keras``,
+    ``.tflite`` or ``.onnx`` file or a SavedModel folder (classes come from the ``export.json`` beside it).
+    ``inputs`` follow what the model was trained on: image files; WAV files for a sound run; texts (or
+    paths of text files, one text per line) for a text run; CSV files for a table run (one row per table
+    row, ``file`` reads ``name.csv:row N``). Files are validated like training data: unreadable ones get
+    a row with the reason instead of a prediction, odd image formats are converted on a copy.
+
+    Example (needs a trained run; tests/test_predict_exported.py runs these)::
+
+        lw.predict("20261130-101500-digits-1a2b3c", ["digit.png"])
+        lw.predict("runs/20261130-101500-digits-1a2b3c/exports/tflite/model.tflite", ["digit.png"])
     """
-    from lepton_widgets.core.data import files_table
-    from lepton_widgets.core.evaluation import predict_table
-    from lepton_widgets.core.exported import run_modality
+    from lepton_widgets.core.predict_any import open_target, predict_inputs
 
-    record = open_run(run, runs_dir=runs_dir)
-    if record.info.get("modality") == "tabular":  # a table's model takes rows, not image files
-        raise ValueError(f"run {record.run_id} was trained on a table: predict rows with "
-                         f"lepton_widgets.core.tabular.predict_frame(run, dataframe_or_csv_path)")
-    if record.info.get("modality") == "text":  # a text model takes strings, not image files
-        raise ValueError(f"run {record.run_id} was trained on texts: predict strings with "
-                         f"lepton_widgets.core.text.predict_texts(run, list_of_texts)")
-    columns = ["file", "label", "confidence", "top", "error"]
-    if run_modality(record) == "audio":
-        from lepton_widgets.core.predict_any import open_any, predict_wav_files
-
-        found = predict_wav_files(open_any(record.model_path), files, top_k=top_k, gradcam=False,
-                                  names=[str(f) for f in files])
-        return pd.DataFrame([{"file": p.name, "label": p.top[0][0] if p.top else None,
-                              "confidence": p.top[0][1] if p.top else None, "top": p.top, "error": p.error or None}
-                             for p in found], columns=columns)
-    class_names = record.class_names
-    table, report = files_table([str(f) for f in files], class_names)
-    rows: list[dict[str, Any]] = []
-    if len(table):
-        probs = predict_table(record.load_model(), table, record.config.backbone.image_size)
-        for ref, p in zip(table.frame["ref"], probs):
-            order = p.argsort()[::-1][:top_k]
-            rows.append({"file": ref, "label": class_names[order[0]], "confidence": float(p[order[0]]),
-                         "top": [(class_names[i], float(p[i])) for i in order], "error": None})
-    for _, bad in report.frame[~report.frame["status"].isin(["ok", "converted"])].iterrows():
-        rows.append({"file": bad["ref"], "label": None, "confidence": None, "top": [], "error": bad["reason"]})
-    return pd.DataFrame(rows, columns=columns)
+    store = _store(runs_dir) if not isinstance(model, RunRecord) else None
+    return predict_inputs(open_target(model, store), list(inputs), top_k=top_k)
 
 
 def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", name: Optional[str] = None,

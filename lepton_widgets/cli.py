@@ -11,6 +11,7 @@ Example:
     $ lepton runs
     $ lepton eval 20261130-101500-quickstart
     $ lepton predict 20261130-101500-quickstart shoe.png shirt.jpg
+    $ lepton predict runs/20261130-101500-quickstart/exports/onnx/model.onnx shoe.png   # an exported file
     $ lepton app --port 8866         # the workbench in the browser (Voilà on 127.0.0.1)
 """
 
@@ -21,7 +22,10 @@ import os
 import sys
 from typing import Optional, Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the terminal
+# TensorFlow's C++ messages stay out of the terminal: at level 2 a CPU-only machine still prints "failed call
+# to cuInit: ... CUDA error" (an ERROR line) at the first operation. Its start-up lines, which ignore any
+# level, are dropped by lepton_widgets.core.quiet_tensorflow (installed by `import lepton_widgets`).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import yaml  # noqa: E402
 
@@ -155,7 +159,7 @@ def cmd_eval(args) -> int:
 def cmd_predict(args) -> int:
     from lepton_widgets.api import predict
 
-    frame = predict(args.run, args.files, runs_dir=args.runs_dir)
+    frame = predict(args.model, args.inputs, runs_dir=args.runs_dir)
     print(frame[["file", "label", "confidence", "error"]].to_string(index=False))
     return 0 if frame["error"].isna().all() else 1
 
@@ -219,9 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-samples", type=int, default=1000, help="test images attacked (a seeded subset)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("predict", help="predict image files with a stored run")
-    p.add_argument("run")
-    p.add_argument("files", nargs="+")
+    p = sub.add_parser(
+        "predict", help="predict images, sounds, texts or tables with a run or an exported model file",
+        description="Predict with a stored run or an exported model file. The inputs follow what the model "
+                    "was trained on: image files; WAV files for a sound run; texts, or text files with one "
+                    "text per line, for a text run; CSV files for a table run (one answer per row).")
+    p.add_argument("model", metavar="RUN_OR_MODEL",
+                   help="a run id (or its start), a run folder, or an exported model: a .keras, .tflite or "
+                        ".onnx file or a SavedModel folder")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="images, sounds (.wav), texts or text files, or tables (.csv), as the model takes")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("runs", help="list stored runs")

@@ -223,3 +223,41 @@ def test_wav_uploads_get_the_runs_own_answers_and_bad_files_a_reason(runs, tmp_p
     assert frame["label"].tolist()[:4] == [record.class_names[i] for i in expected.argmax(axis=1)]
     np.testing.assert_allclose(frame["confidence"].tolist()[:4], expected.max(axis=1), atol=1e-5)
     assert frame["error"].tolist()[-1] == "not a WAV file (no RIFF/WAVE header)"
+
+
+def test_lw_predict_and_lepton_predict_take_texts_and_tables(runs, tmp_path, capsys):
+    """``lepton predict`` says it takes texts and tables, so it does: the engines' answers, one row each."""
+    from sklearn.datasets import load_breast_cancer
+
+    import lepton_widgets as lw
+    from lepton_widgets.cli import main
+    from lepton_widgets.core.tabular.predict import predict_frame
+    from lepton_widgets.core.text.predict import predict_texts
+
+    text_run, table_run = runs["text"], runs["tabular"]
+    expected = predict_texts(text_run, TEXTS)
+    typed = lw.predict(text_run, TEXTS)
+    assert typed["label"].tolist() == expected["label"].tolist() and typed["error"].isna().all()
+    np.testing.assert_allclose(typed["confidence"], expected["confidence"], atol=1e-5)
+    lines = tmp_path / "reviews.txt"
+    lines.write_text("\n".join([TEXTS[0], "", TEXTS[2]]) + "\n", encoding="utf-8")
+    from_file = lw.predict(text_run.run_id, [lines], runs_dir=text_run.path.parent)
+    assert from_file["file"].tolist() == [f"{lines}:1", f"{lines}:2"]
+    assert from_file["label"].tolist() == [expected["label"][0], expected["label"][2]]
+
+    rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[::100].reset_index(drop=True)
+    csv = tmp_path / "patients.csv"
+    rows.to_csv(csv, index=False)
+    table = lw.predict(table_run, [csv, tmp_path / "missing.csv"])
+    reference = predict_frame(table_run, csv)
+    good = table[table["error"].isna()]
+    assert good["label"].tolist() == reference["label"].tolist() and len(good) == len(rows) == 6
+    assert good["file"].tolist()[0] == f"{csv}:row 1"
+    assert table["error"].iloc[-1] and "missing.csv" in table["error"].iloc[-1]
+
+    code = main(["--runs-dir", str(text_run.path.parent), "predict", text_run.run_id, TEXTS[1]])
+    out = capsys.readouterr().out
+    assert code == 0 and expected["label"][1] in out.split(), out
+    code = main(["--runs-dir", str(table_run.path.parent), "predict", table_run.run_id, str(csv)])
+    out = capsys.readouterr().out
+    assert code == 0 and out.count("patients.csv:row") == 6, out

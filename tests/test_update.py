@@ -309,6 +309,8 @@ def test_panel_update_button_makes_a_version_and_draws_the_meter(base):
     panel.replay.value = 40
     panel.epochs.value = 2
     panel.compare.value = True
+    panel.check_button.click()  # Update waits until the new data has been checked and shown
+    assert panel.wait(60) and not panel.update_button.disabled, panel.error.value
     panel.update_button.click()
     assert panel.runner.wait(timeout=600)
     assert session.status == "finished", session.last_error
@@ -330,6 +332,8 @@ def test_panel_update_button_makes_a_version_and_draws_the_meter(base):
     panel.classes.value = "9"
     panel.compare.value = False
     panel.epochs.value = 50
+    panel.check_button.click()
+    assert panel.wait(60) and not panel.update_button.disabled, panel.error.value
     panel.update_button.click()
     assert wait_for(lambda: session.status == "running", timeout=300)
     assert not panel.stop_button.disabled
@@ -351,10 +355,44 @@ def test_panel_says_what_is_wrong_before_starting(base, tmp_path):
     panel.data_choice.value = "path"
     assert panel.path.layout.display is None
     panel.path.value = str(tmp_path / "nowhere")
-    panel.update_button.click()
-    assert "cannot start" in panel.error.value and "no such file or folder" in panel.error.value
+    panel.check_button.click()
+    assert panel.wait(60) and panel.update_button.disabled
+    assert "cannot check" in panel.error.value and "no such file or folder" in panel.error.value
     assert not panel.runner.busy and session.status == "idle"
 
     empty = UpdatePanel(Session(), Runner(Session(), runs_dir=tmp_path / "no-runs"))
     assert empty.update_button.disabled and "train one first" in empty.hint.value
 
+
+
+def test_update_button_waits_until_the_new_data_is_checked(base, tmp_path):
+    """The Update button stays disabled until the chosen run and new data were checked and shown; any
+    change to the choice disables it again, so an update never trains on data the person did not see."""
+    from lepton_widgets.panels.update import PATH_CHOICE, UpdatePanel
+    from lepton_widgets.state import Runner, Session
+
+    store, record, _digest = base
+    session = Session()
+    panel = UpdatePanel(session, Runner(session, runs_dir=store.root))
+    panel.run_choice.value = record.run_id
+    panel.data_choice.value = "digits"
+    assert panel.update_button.disabled and not panel.check_button.disabled
+    panel.check_button.click()
+    assert panel.wait(60)
+    shown = panel.checked.value
+    assert "5, 6, 7, 8, 9" in shown and "adds 5 classes" in shown, shown
+    assert not panel.update_button.disabled
+    panel.classes.value = "7"  # another choice: checked again before it can be used
+    assert panel.update_button.disabled and panel.checked.value == ""
+    panel.update_button.click()  # a click that reaches the kernel anyway starts nothing
+    assert not panel.runner.busy and "check the new data first" in panel.error.value.lower()
+    panel.check_button.click()
+    assert panel.wait(60) and not panel.update_button.disabled and "adds 1 class" in panel.checked.value
+
+    panel.data_choice.value = PATH_CHOICE
+    panel.path.value = str(tmp_path / "nowhere")
+    assert panel.update_button.disabled
+    panel.check_button.click()
+    assert panel.wait(60)
+    assert "no such file or folder" in panel.error.value and panel.update_button.disabled
+    assert not panel.runner.busy and session.status == "idle"

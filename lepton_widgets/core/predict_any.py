@@ -108,7 +108,9 @@ def open_any(path: str | Path):
 def _own_run(path: str | Path, noun: str) -> RunRecord:
     record = run_of(path)
     if record is None or Path(path).name != "model.keras":
-        raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras")
+        run = f" (predict with its run: {record.run_id})" if record is not None else ""
+        raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras, "
+                         f"which keeps its {'tokenizer' if noun == 'text' else 'column schema'}{run}")
     return record
 
 
@@ -276,3 +278,127 @@ def predict_wav_files(model: OpenModel, files: Sequence[str | Path], top_k: int 
             prediction.image = np.clip(images[i] + 0.5, 0, 255).astype(np.uint8)
             prediction.overlay = None if overlays is None else overlays[i]
     return out
+
+
+# --- one call for runs and exported files, every modality (lepton_widgets.predict, `lepton predict`) ----
+
+#: The columns of :func:`predict_inputs`'s answer, one row per input (a file, a text or a table row).
+PREDICT_COLUMNS = ["file", "label", "confidence", "top", "error"]
+MODEL_FILES = "a .keras, .tflite or .onnx file or a SavedModel folder"
+
+
+def is_model_file(path: str | Path) -> bool:
+    """Whether ``path`` is a model file as our export writes them: ``.keras``, ``.tflite``, ``.onnx`` or a
+    SavedModel folder (one holding ``saved_model.pb``)."""
+    path = Path(path)
+    if path.is_dir():
+        return (path / "saved_model.pb").is_file()
+    return path.is_file() and path.suffix.lower() in (".keras", ".tflite", ".onnx")
+
+
+def open_target(target: RunRecord | str | Path, store=None):
+    """Open what a person names: a run (record, id, id prefix or folder) or an exported model file.
+
+    Returns what :func:`open_any` returns. A run opens its own ``model.keras``; an exported file opens with
+    its own runtime (TFLite interpreter, onnxruntime...) and takes its classes from the ``export.json``
+    beside it. ``ValueError`` says what is wrong with a path that is neither; ``FileNotFoundError`` lists
+    recent runs when nothing matches.
+
+    Example (needs a run and its exports; tests/test_predict_exported.py runs it)::
+
+        open_target("20261130-101500-digits-1a2b3c").format                  # 'keras', the run's model
+        open_target("runs/20261130-101500-digits-1a2b3c/exports/onnx/model.onnx").format   # 'onnx'
+    """
+    from lepton_widgets.core.run_store import RunStore
+
+    if isinstance(target, RunRecord):
+        record = target
+    else:
+        path = Path(target)
+        if is_model_file(path):
+            return open_any(path)
+        if path.is_dir() and (path / "run.json").is_file():
+            record = RunRecord(path)
+        elif path.exists():
+            raise ValueError(f"{path} is not a run folder nor a model file ({MODEL_FILES})")
+        else:
+            try:
+                record = (store if store is not None else RunStore()).open(str(target))
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f"{error}. Give a run id, a run folder or a model file "
+                                        f"({MODEL_FILES}).") from None
+    if not record.model_path.exists():
+        raise ValueError(f"run {record.run_id} is {record.status} and has no model to predict with")
+    return open_any(record.model_path)
+
+
+def predict_inputs(model, inputs: Sequence[str | Path], top_k: int = 3) -> pd.DataFrame:
+    """Predict ``inputs`` with a model from :func:`open_target`, whatever it takes; one row per input.
+
+    Images and sounds: file paths (unusable files get ``error``, never an exception). Texts: each input is
+    a text, or the path of a text file holding one text per line. Tables: CSV file paths, one row per
+    table row (``file`` reads ``name.csv:row N``). Columns: :data:`PREDICT_COLUMNS`.
+    """
+    if isinstance(model, TextRunModel):
+        rows = _text_rows(model, inputs, top_k)
+    elif isinstance(model, TableRunModel):
+        rows = _table_rows(model, inputs, top_k)
+    else:
+        names = [str(f) for f in inputs]
+        if model.modality == "audio":
+            found = predict_wav_files(model, inputs, top_k=top_k, gradcam=False, names=names)
+        else:
+            from lepton_widgets.core.exported import predict_files
+
+            found = predict_files(model, inputs, top_k=top_k, gradcam=False, names=names)
+        rows = [_row(p.name, p.top, p.error) for p in found]
+    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
+
+
+def _row(name: str, top: Sequence[tuple[str, float]], error: Optional[str] = None) -> dict:
+    top = list(top)
+    return {"file": name, "label": top[0][0] if top else None, "confidence": top[0][1] if top else None,
+            "top": top, "error": error or None}
+
+
+def _text_rows(model: TextRunModel, inputs, top_k: int) -> list[dict]:
+    texts, names = [], []
+    for item in inputs:
+        path = Path(str(item))
+        if isinstance(item, Path) or _names_a_file(str(item)):
+            try:
+                lines = text_lines(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as error:
+                names.append((str(item), f"cannot read {path.name} as text: {error}"))
+                continue
+            for n, line in enumerate(lines, 1):
+                texts.append(line)
+                names.append((f"{item}:{n}", None))
+        else:
+            texts.extend(text_lines([str(item)]))
+            names.extend((str(item), None) for _ in text_lines([str(item)]))
+    found = iter(predict_text_lines(model, texts, top_k) if texts else [])
+    return [_row(name, [] if error else next(found).top, error) for name, error in names]
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether a text given to a text run is the path of a file to read (else it is the text itself)."""
+    try:
+        return "\n" not in text and len(text) < 4096 and Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
+        return False
+
+
+def _table_rows(model: TableRunModel, inputs, top_k: int) -> list[dict]:
+    from lepton_widgets.core.tabular.predict import predict_frame
+
+    rows = []
+    for item in inputs:
+        try:
+            frame = predict_frame(model.record, Path(item), model=model.model, schema=model.schema)
+        except (OSError, ValueError) as error:  # missing, unreadable, or lacking a column: said per file
+            rows.append(_row(str(item), [], f"{Path(item).name}: {error}"))
+            continue
+        for n, (_, row) in enumerate(frame.iterrows(), 1):
+            rows.append(_row(f"{item}:row {n}", _top(row, model.class_names, top_k)))
+    return rows

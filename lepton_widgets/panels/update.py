@@ -2,7 +2,9 @@
 forgetting meter.
 
 Choose a finished run, the new data (a built-in dataset, usually with some of its classes, or the path of
-a folder of class folders, a .zip or a .csv) and the replay size, then press Update. The update runs in
+a folder of class folders, a .zip or a .csv) and the replay size, press "Check new data" (it
+loads the data and shows its classes and counts; Update stays disabled until this very choice was
+checked, so no update trains on data nobody looked at), then press Update. The update runs in
 the Runner's worker thread (Stop works between batches; a stopped update leaves no finished version) and
 its epochs reach the Session like a training run's. When it finishes, the panel shows the new version's
 run id and the forgetting meter as a bar chart: old-data accuracy before -> after, new-data accuracy, and
@@ -20,6 +22,8 @@ Example:
     >>> panel = UpdatePanel(session, Runner(session, runs_dir="/tmp/lepton-doc-empty-runs"))
     >>> panel.update_button.disabled, panel.replay.value
     (True, 200)
+    >>> panel.check_button.click(); panel.wait(60)   # shows the new data's classes and counts  # doctest: +SKIP
+    True
     >>> panel.update_button.click()          # doctest: +SKIP
     >>> panel.runner.wait(); panel.meter is not None, panel.version_id   # doctest: +SKIP
     (True, '20260101-120500-tiny-v2-1a2b3c')
@@ -34,9 +38,10 @@ import ipywidgets as w
 import plotly.graph_objects as go
 
 from lepton_widgets.config import ConfigError
-from lepton_widgets.core.data import get_dataset, list_datasets
+from lepton_widgets.core.data import get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.run_store import RunRecord
 from lepton_widgets.core.update import DEFAULT_REPLAY, new_data_config, update_info, update_run
+from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.state.runner import BusyError
@@ -94,7 +99,8 @@ class UpdatePanel(Panel):
     """The "Update with new data" action and its forgetting meter.
 
     Key widgets: ``run_choice`` (finished runs), ``data_choice`` (built-in datasets or ``path``), ``path``,
-    ``classes`` (comma-separated, empty: all), ``replay`` (slider), ``epochs`` (0: the run's), ``compare``,
+    ``classes`` (comma-separated, empty: all), ``check_button`` and ``checked`` (the new data's classes and
+    counts; Update is enabled only for the choice checked last), ``replay`` (slider), ``epochs`` (0: the run's), ``compare``,
     ``update_button`` (lepton-update-button), ``stop_button``, ``status``, ``result`` (HTML with the version's
     run id), ``meter_box`` (lepton-update-meter; holds ``meter``, the chart) and ``error``.
     ``version_id`` is the run id of the last version made here.
@@ -107,6 +113,8 @@ class UpdatePanel(Panel):
         self.version_id: Optional[str] = None
         self._mine = False  # whether the Session's current job was started here
         self._refreshing = False
+        self._checks = Latest()
+        self._checked_key: Optional[tuple] = None  # the choice whose new data was last checked and shown
 
         self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_layout())
         builtin = list_datasets(modality="image", include_user=False)
@@ -124,8 +132,14 @@ class UpdatePanel(Panel):
                                        layout=_layout())
         self.compare = w.Checkbox(value=False, description="also train without replay (compare)", indent=False)
 
-        self.update_button = w.Button(description="Update", button_style="success",
-                                      tooltip="Fine-tune the run on the new data as a new version")
+        self.check_button = w.Button(description="Check new data",
+                                     tooltip="Load the new data and show its classes and counts before updating")
+        self.check_button.add_class("lepton-update-check-button")
+        self.check_button.on_click(lambda _b: self.check())
+        self.checked = w.HTML()
+        self.checked.add_class("lepton-update-checked")
+        self.update_button = w.Button(description="Update", button_style="success", disabled=True,
+                                      tooltip="Fine-tune the run on the checked new data as a new version")
         self.update_button.add_class("lepton-update-button")
         self.update_button.on_click(self._on_update)
         self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True,
@@ -141,14 +155,16 @@ class UpdatePanel(Panel):
 
         self.run_choice.observe(self._on_choice, names="value")
         self.data_choice.observe(self._on_choice, names="value")
+        self.path.observe(self._forget_check, names="value")
+        self.classes.observe(self._forget_check, names="value")
         self.session.observe(lambda _c: self.refresh_runs(), names="runs_version")
         self.session.observe(self._on_status, names=["status", "message", "busy", "last_error"])
         self.refresh_runs()
         self._on_choice()
         self._on_status()
 
-        settings = w.VBox([self.run_choice, self.data_choice, self.path, self.classes, self.hint, self.replay,
-                           self.epochs, self.compare])
+        settings = w.VBox([self.run_choice, self.data_choice, self.path, self.classes, self.hint,
+                           self.check_button, self.checked, self.replay, self.epochs, self.compare])
         live = w.VBox([w.HBox([self.update_button, self.stop_button]), self.status, self.error, self.result,
                        self.meter_box])
         return w.VBox([settings, live])
@@ -207,6 +223,67 @@ class UpdatePanel(Panel):
                 self.classes.value = ",".join(name for name in available if name not in known)
                 hint += f" {self.data_choice.value} has: {', '.join(available)}."
         self.hint.value = f"<span style='font-size:12px;color:#555'>{html.escape(hint)}</span>"
+        self._forget_check()
+
+    # --- checking the new data -------------------------------------------------------------------------
+
+    def _choice_key(self) -> tuple:
+        """What a check is valid for: the run, the data, the path (if used) and the classes."""
+        is_path = self.data_choice.value == PATH_CHOICE
+        return (self.run_choice.value, self.data_choice.value, self.path.value.strip() if is_path else "",
+                self.classes.value.strip())
+
+    def _forget_check(self, _change=None) -> None:
+        """A changed choice must be checked again before Update can use it."""
+        if self._checked_key is not None and self._checked_key != self._choice_key():
+            self._checked_key = None
+            self.checked.value = ""
+        self._on_status()
+
+    def check(self) -> None:
+        """What "Check new data" does: load the new data in a thread and show its classes and counts.
+        Update is enabled once this very choice has been shown."""
+        self._checked_key = None
+        self._on_status()
+        try:
+            parent, data_cfg = self.new_data()
+        except ConfigError as error:
+            self.checked.value = ""
+            self.error.value = _error_html(f"cannot check the new data: {error}")
+            return
+        self.error.value = ""
+        self.checked.value = "<i>Loading the new data to check it...</i>"
+        key = self._choice_key()
+        self._checks.request(lambda: prepare_data(data_cfg, parent.config.seed, min_classes=1),
+                             lambda prepared: self._show_check(key, parent, prepared),
+                             lambda error: self._check_failed(key, error))
+
+    def _show_check(self, key: tuple, parent: RunRecord, prepared) -> None:
+        if key != self._choice_key():
+            return  # the choice moved on while it loaded
+        known = list(parent.class_names)
+        counts = prepared.report.class_counts
+        added = [name for name in prepared.class_names if name not in known]
+        listed = ", ".join(f"{html.escape(name)} ({counts.get(name, 0)})" for name in prepared.class_names)
+        noun = "class" if len(added) == 1 else "classes"
+        adds = (f"adds {len(added)} {noun}: {html.escape(', '.join(added))}" if added
+                else "adds no class (more images of classes the run knows)")
+        lines = [f"<b>New data checked:</b> {len(prepared.table)} images in {len(prepared.class_names)} "
+                 f"classes: {listed}; {adds}."]
+        lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in prepared.report.warnings]
+        self.checked.value = "<br>".join(lines)
+        self._checked_key = key
+        self._on_status()
+
+    def _check_failed(self, key: tuple, error: Exception) -> None:
+        if key != self._choice_key():
+            return
+        self.checked.value = ""
+        self.error.value = _error_html(f"cannot use the new data: {error}")
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until a running check of the new data has ended (tests, scripts)."""
+        return self._checks.wait(timeout)
 
     def new_data(self):
         """The DataConfig the controls describe (``ConfigError`` says what is wrong)."""
@@ -226,6 +303,8 @@ class UpdatePanel(Panel):
         try:
             if self.runner.busy:
                 raise BusyError(f"'{session.job}' is still running; press Stop or wait for it")
+            if self._checked_key is None or self._checked_key != self._choice_key():
+                raise ConfigError("check the new data first (Check new data shows what the update will use)")
             parent, data_cfg = self.new_data()
         except (ConfigError, BusyError) as error:
             self.error.value = _error_html(f"cannot start: {error}")
@@ -288,7 +367,9 @@ class UpdatePanel(Panel):
         if session.job != JOB:
             self._mine = False  # another panel's job: its status and errors are shown there
         busy = session.busy
-        self.update_button.disabled = busy or self.run_choice.value is None
+        checked = self._checked_key is not None and self._checked_key == self._choice_key()
+        self.update_button.disabled = busy or self.run_choice.value is None or not checked
+        self.check_button.disabled = busy or self.run_choice.value is None
         self.stop_button.disabled = not (busy and self._mine) or session.status == "stopping"
         if not self._mine:
             return
