@@ -7,8 +7,8 @@ Example:
     >>> from lepton_widgets.config import RunConfig
     >>> cfg = RunConfig.from_dict({"data": {"dataset": "digits"}, "backbone": {"name": "small_cnn",
     ...                            "weights": "none", "image_size": 32}, "train": {"epochs": 2}})
-    >>> cfg.backbone.frozen_depth is None   # None means: every block frozen, only the head trains
-    True
+    >>> cfg.backbone.frozen_depth   # left out with random weights: 0, every block trains
+    0
     >>> RunConfig.from_yaml(cfg.to_yaml()) == cfg
     True
 """
@@ -88,21 +88,45 @@ class BackboneConfig:
 
     ``weights``: ``offline`` (the bundled offline weights pack), ``imagenet`` (keras.applications, needs
     internet), ``none`` (random init, train from scratch) or a path to a ``.weights.h5`` file.
-    ``frozen_depth`` counts blocks from the input side; ``None`` freezes every block.
+    ``frozen_depth`` counts blocks from the input side; ``None`` freezes every block. Left out (or ``"auto"``),
+    it is resolved when the config is built: ``0`` (train every block) for random weights, whose blocks have
+    learnt nothing worth keeping, and ``None`` (every block frozen) for pretrained ones. The resolved number is
+    what the config stores, so a saved config replays the same way. Asking for frozen random blocks explicitly
+    is allowed (a baseline) but :meth:`RunConfig.warnings` says it will not learn.
+
     ``image_size`` applies to pictures (images, spectrograms); ``sequence_length`` to texts: word pieces
     (MiniLM) or words (GloVe) per text, longer texts are cut and counted in the run's notes.
+
+    >>> BackboneConfig(weights="none").frozen_depth, BackboneConfig(weights="offline").frozen_depth
+    (0, None)
     """
 
     name: str = "mobilenet_v2"
     weights: str = "offline"
-    frozen_depth: int | None = None
+    frozen_depth: int | None | str = "auto"
     image_size: int = 96
     sequence_length: int = 128
 
     #: A text encoder's own limit (MiniLM's position embeddings).
     MAX_SEQUENCE_LENGTH = 512
+    #: ``weights`` values that mean random initialisation (nothing learnt yet).
+    RANDOM_WEIGHTS = ("none",)
+
+    def __post_init__(self) -> None:
+        # Resolve "not given" here, once, so to_dict/YAML always hold a plain number or null.
+        if self.frozen_depth == "auto":
+            self.frozen_depth = 0 if self.random_init else None
+
+    @property
+    def random_init(self) -> bool:
+        """True when the backbone starts from random weights (``weights: none``)."""
+        return self.weights in self.RANDOM_WEIGHTS
 
     def validate(self) -> None:
+        if self.frozen_depth is not None and (not isinstance(self.frozen_depth, int)
+                                              or isinstance(self.frozen_depth, bool)):
+            raise ConfigError(f"backbone.frozen_depth must be a whole number, null (all blocks frozen) or 'auto', "
+                              f"got {self.frozen_depth!r}")
         if self.frozen_depth is not None and self.frozen_depth < 0:
             raise ConfigError("backbone.frozen_depth must be >= 0 or null (all blocks frozen)")
         if not 16 <= self.image_size <= 1024:
@@ -354,6 +378,19 @@ class RunConfig:
             getattr(self, section).validate()
         return self
 
+    def warnings(self) -> list[str]:
+        """Settings that are valid but will not learn, in plain words (shown before and during a run).
+
+        >>> RunConfig.from_dict({"backbone": {"weights": "none", "frozen_depth": None}}).warnings()[0][:40]
+        'Every block of a randomly initialised ba'
+        """
+        found = []
+        if self.backbone.random_init and self.backbone.frozen_depth is None:
+            found.append("Every block of a randomly initialised backbone (weights: none) is frozen, so only the new "
+                         "head trains, on random features: expect accuracy near chance. Leave frozen_depth out (or "
+                         "set it to 0) to train every block.")
+        return found
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict; the ``tuner`` section appears only when it differs from the defaults, so the config
         of a plain training run reads (and hashes) as it did before searches existed."""
@@ -399,6 +436,10 @@ class RunConfig:
         2
         """
         data = dataclasses.asdict(self)  # every section, the default tuner one included
+        weights_changed = "backbone__weights" in changes and "backbone__frozen_depth" not in changes
+        if weights_changed and self.backbone.frozen_depth == BackboneConfig(weights=self.backbone.weights).frozen_depth:
+            # The depth was the old weights' default: let the new weights pick theirs (random: train every block).
+            data["backbone"]["frozen_depth"] = "auto"
         for key, value in changes.items():
             if "__" in key:
                 section, name = key.split("__", 1)

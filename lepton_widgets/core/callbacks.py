@@ -113,6 +113,76 @@ class PredictProgress(keras.callbacks.Callback):
         self.sink(Progress(run_id=self.run_id, task=self.task, done=self.total, total=self.total))
 
 
+def _model_chance(model) -> Optional[float]:
+    """One over the model's number of outputs (its classes), or ``None`` when that cannot be read."""
+    try:
+        units = int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return 1.0 / units if units > 1 else None
+
+
+class _AfterLearning:
+    """Mixin: an epoch whose validation accuracy is still at chance is skipped by the wrapped callback.
+
+    Why: a model that has learnt nothing predicts about the class frequencies, and its validation loss
+    (about ln K for K balanced classes) is a baseline that a backbone trained from scratch cannot beat for
+    its first epochs: its BatchNorm statistics are still settling, so its validation predictions are confident
+    and often wrong even while its validation accuracy climbs (the README's sound example: val loss 2.30 at
+    chance accuracy, then 2.51, 2.77, 2.44 while accuracy went 0.10 -> 0.14 -> 0.38 -> 0.87). Judged by val
+    loss alone, the untrained first epoch was the "best" one, and early stopping restored it.
+    """
+
+    def _setup_chance(self, chance: Optional[float]) -> None:
+        self.chance = chance
+        self.skipped_at_chance = 0
+
+    def _at_chance(self, logs) -> bool:
+        chance = self.chance if self.chance is not None else _model_chance(self.model)
+        accuracy = (logs or {}).get("val_accuracy")
+        if chance is None or accuracy is None:
+            return False
+        return float(accuracy) <= chance + 1e-6  # float32 logs: 0.1 arrives as 0.10000000149
+
+
+class KeepBestLearned(_AfterLearning, keras.callbacks.EarlyStopping):
+    """Early stopping on validation loss that never keeps, restores or counts patience on an epoch whose
+    validation accuracy is at chance (``chance``: the commonest class's share; default one over the classes).
+
+    When every epoch is at chance nothing is restored: the last weights are no worse than the first ones.
+
+    Example:
+        >>> stop = KeepBestLearned(patience=3, chance=0.1)
+        >>> stop.monitor, stop.restore_best_weights
+        ('val_loss', True)
+    """
+
+    def __init__(self, patience: int, chance: Optional[float] = None, monitor: str = "val_loss") -> None:
+        super().__init__(monitor=monitor, patience=patience, restore_best_weights=True)
+        self._setup_chance(chance)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._at_chance(logs):
+            self.skipped_at_chance += 1
+            return
+        super().on_epoch_end(epoch, logs)
+
+
+class PlateauAfterLearning(_AfterLearning, keras.callbacks.ReduceLROnPlateau):
+    """``ReduceLROnPlateau`` that does not halve the learning rate while validation accuracy is at chance
+    (a from-scratch model's rising validation loss in its first epochs is not a plateau)."""
+
+    def __init__(self, chance: Optional[float] = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._setup_chance(chance)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._at_chance(logs):
+            self.skipped_at_chance += 1
+            return
+        super().on_epoch_end(epoch, logs)
+
+
 def _current_learning_rate(model) -> Optional[float]:
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:

@@ -85,6 +85,14 @@ class EpochEnded(Event):
 
 
 @dataclass
+class RunWarning(Event):
+    """A setting that is allowed but will not learn well (``RunConfig.warnings``), said before training."""
+
+    message: str = ""
+    kind = "run_warning"
+
+
+@dataclass
 class RunFinished(Event):
     metrics: dict = field(default_factory=dict)
     kind = "run_finished"

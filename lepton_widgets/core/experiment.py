@@ -23,7 +23,7 @@ from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
-from lepton_widgets.core.events import EventSink, RunFinished
+from lepton_widgets.core.events import EventSink, RunFinished, RunWarning
 from lepton_widgets.core.model import build_transfer_model
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore, RunWriter
@@ -91,6 +91,8 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
 
     def work() -> RunRecord:
+        for message in cfg.warnings():  # in events.jsonl, the CLI's output and the workbench's status line
+            emit(RunWarning(run_id=run_id, message=message))
         seed_everything(cfg.seed)
         prepared = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event)
         write_data_files(writer, prepared)

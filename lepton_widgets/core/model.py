@@ -102,10 +102,10 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
     outputs = _head(x, num_classes, cfg)
     model = keras.Model(inputs, outputs, name=f"lepton_{spec.name}")
 
-    if cfg.backbone.weights == "none":
+    if cfg.backbone.random_init:
         _quicken_batchnorm(backbone)
     tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
-                       pretrained=cfg.backbone.weights != "none")
+                       pretrained=not cfg.backbone.random_init)
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
     if depth > tm.n_blocks:
@@ -202,7 +202,7 @@ def attach(model: keras.Model, cfg: RunConfig) -> TransferModel:
     spec = get_backbone(cfg.backbone.name)
     backbone = model.get_layer(BACKBONE_LAYER)
     tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
-                       pretrained=cfg.backbone.weights != "none")
+                       pretrained=not cfg.backbone.random_init)
     _count_params(tm)
     depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
     return freeze_to(tm, depth)

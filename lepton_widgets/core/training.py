@@ -5,6 +5,11 @@ backbone's pooled output is fixed, so the head trains on cached features (``feat
 recomputing the backbone each step; the trained weights are then copied into the full model.
 Phase ``fine_tune`` unfreezes down to ``frozen_depth`` and trains the full model at
 ``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen.
+A backbone trained from scratch (``weights: none``) has no features to protect, and a head on frozen random
+features learns nothing (the README's sound example: 0.10 after 10 head epochs), so for it the ``head``
+phase already trains every block down to ``frozen_depth``, at the full learning rate.
+Early stopping keeps the best validation loss, but never picks an epoch whose validation accuracy is at
+chance (``callbacks.KeepBestLearned``): see there why a from-scratch model needs that.
 With ``train.adversarial`` on, every phase trains the full model on mixed clean and adversarial batches
 (``core.adversarial.AdversarialTrainer``): attacks perturb pixels, so there are no fixed features to cache.
 
@@ -29,7 +34,7 @@ import tensorflow as tf
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.adversarial import AdversarialTrainer
-from lepton_widgets.core.callbacks import EventCallback
+from lepton_widgets.core.callbacks import EventCallback, KeepBestLearned, PlateauAfterLearning
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.events import EventSink, PhaseStarted, null_sink
 from lepton_widgets.core.feature_cache import cached_split_features
@@ -78,7 +83,8 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
     epoch_offset = 0
     for phase, epochs in planned_phases(cfg, tm.n_blocks):
         if phase == "head":
-            freeze(tm)
+            # Random blocks have nothing to protect from a new head's first, large gradients: train them too.
+            freeze(tm) if tm.pretrained else freeze_to(tm, target_depth)
             learning_rate = cfg.train.learning_rate
         else:
             freeze_to(tm, target_depth)
@@ -115,7 +121,8 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
                                    cfg.train.adversarial_ratio, seed=cfg.seed)
     compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
-              callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+              callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+                                           chance=chance_accuracy(val.label_indices())) + [callback])
 
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
@@ -132,7 +139,8 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
     val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-             callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate) + [callback])
+             callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+                                          chance=chance_accuracy(splits["val"][1])) + [callback])
     copy_head_weights(head, tm.model)
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
     # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
@@ -169,15 +177,28 @@ def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, step
     )
 
 
-def standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float) -> list:
+def chance_accuracy(labels: np.ndarray) -> Optional[float]:
+    """The validation accuracy of always answering the commonest class (``None`` for no labels)."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return None
+    return float(np.bincount(labels.astype(np.int64)).max() / labels.size)
+
+
+def standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float,
+                       chance: Optional[float] = None) -> list:
+    """Early stopping (best val loss among epochs above chance), the plateau schedule and a checkpoint.
+
+    ``chance``: the validation accuracy of a model that learnt nothing (see :func:`chance_accuracy`); when
+    left out it is one over the model's number of outputs.
+    """
     callbacks: list = []
     patience = cfg.train.early_stopping_patience
     if patience > 0:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                       restore_best_weights=True))
+        callbacks.append(KeepBestLearned(patience=patience, chance=chance))
     if cfg.train.lr_schedule == "plateau":
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
-                                                           min_lr=learning_rate / 100))
+        callbacks.append(PlateauAfterLearning(monitor="val_loss", factor=0.5, patience=1,
+                                              min_lr=learning_rate / 100, chance=chance))
     if workdir is not None:
         checkpoint = Path(workdir) / f"checkpoint_{phase}.weights.h5"
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss",
