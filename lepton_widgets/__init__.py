@@ -8,6 +8,10 @@ Example:
     >>> run = lw.train(cfg)             # doctest: +SKIP
 """
 
+from lepton_widgets.core.quiet_tensorflow import install as _quiet_tensorflow_startup
+
+_quiet_tensorflow_startup()  # before anything imports TensorFlow: its start-up log lines never reach the user
+
 from lepton_widgets.api import (evaluate, export, fuse, list_runs, open_run, predict, rank_backbones, robustness,
                                 train, update)
 from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig

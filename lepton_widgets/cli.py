@@ -60,6 +60,8 @@ class TqdmSink:
         elif event.kind in ("run_failed", "run_cancelled"):
             print(f"{event.kind.replace('_', ' ')}: {getattr(event, 'error', '') or getattr(event, 'reason', '')}",
                   file=self.stream)
+        elif event.kind == "run_warning":
+            print(f"WARNING: {event.message}", file=self.stream)
 
 
 def _apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:

@@ -17,7 +17,9 @@ QUICKSTART = [
         "load offline, a new head trained on cached features, then fine-tuning of the last blocks.\n\n"
         "Set `LEPTON_SMOKE=1` to run a tiny version (the tests do)."),
     new_code_cell(
-        "import os\n"
+        "import os\n\n"
+        "# Before TensorFlow is imported: keep its C++ messages out of the notebook.\n"
+        "os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')\n"
         "import lepton_widgets as lw\n\n"
         "SMOKE = os.environ.get('LEPTON_SMOKE') == '1'\n"
         "cfg = lw.RunConfig.from_dict({\n"

@@ -39,15 +39,14 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
-import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import ipywidgets as w
 
+# quiet_tensorflow_import is also re-exported from here: the apps call it before building their panels.
+from lepton_widgets.core.quiet_tensorflow import quiet_tensorflow_import
 from lepton_widgets.state.runner import Runner
 from lepton_widgets.state.session import Session
 
@@ -79,38 +78,6 @@ def settings_from_env(environ: Optional[dict] = None) -> dict[str, Any]:
             except ValueError as error:
                 raise ValueError(f"{variable}={raw!r}: {error}") from None
     return settings
-
-
-# TensorFlow's start-up lines that ignore TF_CPP_MIN_LOG_LEVEL: the full `tensorflow` wheel logs the CUDA
-# stub's "Could not find cuda drivers" through absl before absl's logging is initialised, so the level does
-# not apply yet. ipykernel forwards the process's stderr into the page, where they read like errors.
-_STARTUP_NOISE = re.compile(r"All log messages before absl::InitializeLog|cudart_stub\.cc|cpu_feature_guard\.cc|"
-                            r"rebuild TensorFlow with the appropriate compiler flags")
-
-
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with its known start-up chatter dropped; any other stderr output is passed on.
-
-    A no-op when TensorFlow is already imported. Works at the file-descriptor level because the lines
-    come from C++, not from Python's ``sys.stderr``.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        captured.seek(0)
-        text = captured.read().decode(errors="replace")
-    kept = [line for line in text.splitlines() if line.strip() and not _STARTUP_NOISE.search(line)]
-    if kept:
-        print("\n".join(kept), file=sys.stderr)
 
 
 def default_steps() -> list[tuple[str, list[type]]]:
