@@ -45,6 +45,16 @@ def trained(tmp_path_factory):
         curve = panels["train"].curves.data[0]
         seen = []  # (len(history), len(trace x)) after each epoch, as the panel redrew it
         session.observe(lambda change: seen.append((len(change["new"]), len(curve.x or ()))), names="history")
+        shown = []  # what the Train step showed at each change of its status line or bar, and the store then
+
+        def snapshot(_change=None):
+            train = panels["train"]
+            stored = [r.status for r in runner.store.runs() if r.complete]
+            shown.append((train.status.value, train.progress.value, train.progress.max,
+                          train.progress.description, tuple(stored)))
+
+        panels["train"].status.observe(snapshot, names="value")
+        panels["train"].progress.observe(snapshot, names=["value", "max", "description"])
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             started = time.monotonic()
@@ -54,7 +64,7 @@ def trained(tmp_path_factory):
             finished = runner.wait(timeout=120)
         yield {"session": session, "runner": runner, "panels": panels, "seen": seen, "finished": finished,
                "click_seconds": click_seconds, "busy_after_click": busy_after_click, "stdout": stdout.getvalue(),
-               "record": runner.store.open(session.current_run), "runs_dir": runs_dir}
+               "record": runner.store.open(session.current_run), "runs_dir": runs_dir, "shown": shown}
 
 
 # --- Train panel -----------------------------------------------------------------------------------
@@ -85,6 +95,25 @@ def test_train_click_returns_at_once_and_curves_grow_per_epoch(trained):
     assert "finished" in panel.status.value and "test accuracy" in session.message
     assert panel.error.layout.display == "none"
     assert "━" not in trained["stdout"] and "step" not in trained["stdout"]  # no Keras progress bars
+
+
+def test_the_status_says_evaluating_with_its_progress_until_the_run_is_stored(trained):
+    """"finished" must never stand beside a bar that is still filling, nor before the run is on disk."""
+    shown = trained["shown"]
+
+    def word(status_html: str) -> str:
+        return status_html.split("<b>")[1].split("</b>")[0] if "<b>" in status_html else ""
+
+    words = [word(status) for status, *_ in shown]
+    order = [w for i, w in enumerate(words) if w and (i == 0 or words[i - 1] != w)]
+    assert order[-2:] == ["evaluating", "finished"] and order.count("finished") == 1, order
+    evaluating = [(value, top, task) for (status, value, top, task, _), w in zip(shown, words) if w == "evaluating"]
+    assert any(task.startswith("evaluat") and value < top for value, top, task in evaluating), evaluating
+    assert any(task.startswith("evaluat") and value == top for value, top, task in evaluating), evaluating
+    finished = [(value, top, stored) for (status, value, top, task, stored), w in zip(shown, words)
+                if w == "finished"]
+    assert finished and all(value == top and stored == ("finished",) for value, top, stored in finished), finished
+    assert "test accuracy" in shown[-1][0]
 
 
 def test_stop_during_training_cancels_and_stores_a_cancelled_run(tmp_path, monkeypatch):

@@ -28,6 +28,10 @@ from lepton_widgets.core.run_store import RunStore
 from lepton_widgets.state.session import BUSY_STATUSES, Session
 
 
+#: The Progress task of a run's test-split evaluation (``core.evaluation.evaluate_model``).
+EVALUATION_TASK = "evaluate"
+
+
 class BusyError(RuntimeError):
     """A job is already running; the Session runs one job at a time."""
 
@@ -154,8 +158,11 @@ class Runner:
             session.current_run = event.run_id
             session.runs_version += 1
         elif kind == "progress":
+            if event.task.startswith(EVALUATION_TASK) and session.status == "running":
+                session.status = "evaluating"  # not "finished" yet: the test split is being predicted
             session.progress = {"task": event.task, "done": event.done, "total": event.total}
-            session.message = f"{event.task}: {event.done}/{event.total}"
+            session.message = (f"on the test split: {event.done}/{event.total}" if session.status == "evaluating"
+                               else f"{event.task}: {event.done}/{event.total}")
         elif kind == "phase_started":
             if session.status != "stopping":
                 session.status = "running"
@@ -165,6 +172,11 @@ class Runner:
         elif kind == "batch_progress":
             session.progress = {"task": f"epoch {event.epoch}", "done": event.step, "total": event.steps}
         elif kind == "epoch_ended":
+            # Batch progress is sent at most twice a second, so its last value may be an early step: an
+            # ended epoch shows a full bar (else a finished run would stand beside a bar that barely started).
+            progress = session.progress or {}
+            if progress.get("total"):
+                session.progress = {**progress, "done": progress["total"]}
             session.history = session.history + [{"epoch": event.epoch, "phase": event.phase, **event.metrics}]
             session.message = f"epoch {event.epoch}/{event.epochs} ({event.phase})"
         elif kind == "run_failed":

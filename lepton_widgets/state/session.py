@@ -21,8 +21,8 @@ from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, U
 
 from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig
 
-STATUSES = ("idle", "preparing", "running", "stopping", "finished", "failed", "cancelled")
-BUSY_STATUSES = ("preparing", "running", "stopping")
+STATUSES = ("idle", "preparing", "running", "evaluating", "stopping", "finished", "failed", "cancelled")
+BUSY_STATUSES = ("preparing", "running", "evaluating", "stopping")  # "finished" only once the run is stored
 
 # Which config field each trait mirrors: (section, field). The trait names are the field names,
 # except where two sections would clash.
@@ -122,6 +122,34 @@ class Session(HasTraits):
     evaluation = Dict()                                 # EvaluationResult.to_dict() of the current run
     selected_cell = Instance(tuple, allow_none=True)    # (true index, predicted index) in the confusion matrix
     busy = Bool(False)
+    #: Settings that are allowed but will not learn (``RunConfig.warnings``), for the Train step to show.
+    run_warnings = List(Unicode())
+
+    def __init__(self, **kwargs) -> None:
+        self._loading = False
+        super().__init__(**kwargs)
+        if "weights" in kwargs and "frozen_depth" not in kwargs:
+            self._weights_changed({"old": BackboneConfig.weights, "new": self.weights})
+        self._update_warnings()
+
+    @observe("weights")
+    def _weights_changed(self, change) -> None:
+        # The config's own rule (BackboneConfig): random weights train every block unless told otherwise. A depth
+        # that was the old weights' default follows the new weights; one the user chose stays.
+        if getattr(self, "_loading", False):
+            return
+        if self.frozen_depth == BackboneConfig(weights=change["old"]).frozen_depth:
+            self.frozen_depth = BackboneConfig(weights=change["new"]).frozen_depth
+
+    @observe("weights", "frozen_depth")
+    def _settings_for_warnings_changed(self, _change) -> None:
+        self._update_warnings()
+
+    def _update_warnings(self) -> None:
+        try:
+            self.run_warnings = self.to_config().warnings()
+        except ValueError:  # an invalid setting is reported when training starts
+            self.run_warnings = []
 
     @observe("status")
     def _status_changed(self, change) -> None:
@@ -145,9 +173,14 @@ class Session(HasTraits):
     def load_config(self, cfg: RunConfig) -> None:
         """Set every setting trait from ``cfg`` (reopening a run, 'use best' from the tuner)."""
         data = cfg.to_dict()
-        with self.hold_trait_notifications():
-            for trait, (section, field) in _FIELDS.items():
-                setattr(self, trait, data[field] if section is None else data[section][field])
+        self._loading = True  # a loaded config's depth is what it says, whatever its weights
+        try:
+            with self.hold_trait_notifications():
+                for trait, (section, field) in _FIELDS.items():
+                    setattr(self, trait, data[field] if section is None else data[section][field])
+        finally:
+            self._loading = False
+        self._update_warnings()
 
     @property
     def settings(self) -> list[str]:
