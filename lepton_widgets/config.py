@@ -382,13 +382,13 @@ class RunConfig:
         """Settings that are valid but will not learn, in plain words (shown before and during a run).
 
         >>> RunConfig.from_dict({"backbone": {"weights": "none", "frozen_depth": None}}).warnings()[0][:40]
-        'Every block of a randomly initialised ba'
+        'Every block of a backbone with random we'
         """
         found = []
         if self.backbone.random_init and self.backbone.frozen_depth is None:
-            found.append("Every block of a randomly initialised backbone (weights: none) is frozen, so only the new "
-                         "head trains, on random features: expect accuracy near chance. Leave frozen_depth out (or "
-                         "set it to 0) to train every block.")
+            found.append("Every block of a backbone with random weights (weights: none) is frozen: only the new "
+                         "head trains, on random features, so expect accuracy near chance. Unfreeze the blocks "
+                         "(the Freeze step, or frozen_depth: 0) to train them from scratch.")
         return found
 
     def to_dict(self) -> dict[str, Any]:

@@ -79,3 +79,22 @@ def test_early_stopping_never_restores_the_untrained_model(keywords):
     _, accuracy = tm.model.evaluate(make_dataset(val, 64, 32), verbose=0)
     # Measured before the fix: stopped after 2 epochs and restored epoch 1, val accuracy 0.100.
     assert accuracy >= 0.4, (accuracy, history)
+
+
+def test_the_workbench_trains_every_random_block_and_warns_when_they_are_frozen():
+    from lepton_widgets.panels.train import TrainPanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session(dataset="digits", backbone="small_cnn", image_size=32)
+    panel = TrainPanel(session, Runner(session))
+
+    assert session.frozen_depth is None and panel.warnings.value == ""  # pretrained: every block frozen
+    session.weights = "none"                     # what the Backbone step's "random weights" choice sets
+    assert session.frozen_depth == 0 and session.to_config().backbone.frozen_depth == 0
+    assert panel.warnings.value == ""
+    session.frozen_depth = None                  # the slider moved to "all frozen" on purpose
+    assert "frozen" in panel.warnings.value and "chance" in panel.warnings.value
+    session.frozen_depth = 2
+    assert panel.warnings.value == ""
+    session.weights = "offline"                  # a depth the user chose stays when the weights change
+    assert session.frozen_depth == 2

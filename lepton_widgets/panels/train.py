@@ -134,6 +134,11 @@ class TrainPanel(Panel):
         self.progress.add_class("lepton-progress")
         self.status = w.HTML()
         self.status.add_class("lepton-status")
+        # Settings that will not learn (a frozen random backbone): said before anyone waits for a run.
+        self.warnings = w.HTML()
+        self.warnings.add_class("lepton-run-warnings")
+        session.observe(self._on_warnings, names="run_warnings")
+        self._on_warnings()
 
         self.curves = curves_figure(list(session.history))
         self.curves.add_class("lepton-curves")
@@ -154,7 +159,8 @@ class TrainPanel(Panel):
         self._on_error()
 
         settings = w.VBox(list(self.controls.values()) + [self.adversarial_note], layout=w.Layout(min_width="340px"))
-        live = w.VBox([w.HBox([self.train_button, self.stop_button]), self.progress, self.status, self.curves,
+        live = w.VBox([self.warnings, w.HBox([self.train_button, self.stop_button]), self.progress, self.status,
+                       self.curves,
                        self.error], layout=w.Layout(flex="1 1 auto"))
         return w.HBox([settings, live])
 
@@ -184,6 +190,11 @@ class TrainPanel(Panel):
             f"<small>{session.adversarial.upper()} at &epsilon; = {session.adversarial_epsilon:g} "
             f"(&asymp; {session.adversarial_epsilon * 255:.1f}/255 per pixel) on {session.adversarial_ratio:.0%} "
             "of each batch; no feature cache, so training is slower.</small>")
+
+    def _on_warnings(self, _change=None) -> None:
+        self.warnings.value = "".join(
+            f'<div style="color:#b45309;font-weight:bold">&#9888; {html.escape(text)}</div>'
+            for text in self.session.run_warnings)
 
     def _on_history(self, _change=None) -> None:
         rows = list(self.session.history)
