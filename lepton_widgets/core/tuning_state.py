@@ -109,9 +109,10 @@ def repair_search_state(directory: str | Path, tuner_id: str = "tuner0") -> Repa
                                    f"good copy")
         elif index == len(trial_dirs) - 1:
             # Only the newest trial can be caught mid-write; dropping it frees its id for the next trial.
+            written = record.exists()  # else it was killed before its first write: nothing of it was recorded
             shutil.rmtree(trial_dir)
             dropped.append(trial_dir.name.removeprefix("trial_"))
-            if record.exists():  # else it was killed before its first write: nothing of it was recorded
+            if written:
                 repair.messages.append(f"trial {number}'s record was damaged by the interruption; it will be "
                                        f"run again")
         else:
