@@ -69,7 +69,8 @@ def make_panel(runs_dir):
 
 
 def choose(panel, record) -> None:
-    panel.model.value = str(record.model_path)
+    panel.run.value = record.run_id  # one entry per run; its own model is the first (best) file
+    assert panel.model.value == str(record.model_path), panel.model.options
 
 
 def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
@@ -77,10 +78,11 @@ def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
 
     store_dir = runs["text"].path.parent
     panel, session, runner = make_panel(store_dir)
-    labels = dict((value, label) for label, value in panel.model.options)
-    assert labels[str(runs["text"].model_path)].endswith("· texts")
-    assert labels[str(runs["tabular"].model_path)].endswith("· tables (.csv)")
-    assert labels[str(runs["audio"].model_path)].endswith("· sounds (.wav)")
+    labels = dict((value, label) for label, value in panel.run.options)
+    assert labels[runs["text"].run_id].endswith("· texts")
+    assert labels[runs["tabular"].run_id].endswith("· tables (.csv)")
+    assert labels[runs["audio"].run_id].endswith("· sounds (.wav)")
+    assert labels[runs["text"].run_id].startswith(f"reviews · {runs['text'].run_id}")  # the run's name first
     assert {m: model_modality(r.model_path) for m, r in runs.items()} == {m: m for m in runs}
 
     choose(panel, runs["text"])

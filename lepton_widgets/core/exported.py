@@ -34,7 +34,7 @@ import numpy as np
 
 from lepton_widgets.core.export import EXPORTS_DIR, RESULT_FILE, list_exports
 from lepton_widgets.core.export_formats import Predictor, guess_format, load_predictor
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.run_store import RunRecord, RunStore, run_label
 
 #: What each modality's model is given, for labels in the model list.
 MODALITY_INPUTS = {"image": "images", "audio": "sounds (.wav)", "text": "texts", "tabular": "tables (.csv)"}
@@ -51,6 +51,26 @@ class ModelChoice:
     format: str
     run_id: str = ""
     modality: str = "image"
+    own: bool = False   # the run's own model.keras (not an export)
+    short: str = ""     # the label within its run's list: "trained model (.keras) · Grad-CAM", "onnx export..."
+
+
+@dataclass
+class RunModels:
+    """One run as the Predict app lists it: ``label`` (its name and id), and ``choices``, its models best
+    first: the run's own model (Grad-CAM), its ``.keras`` export (Grad-CAM), then the other exports."""
+
+    key: str
+    label: str
+    choices: list[ModelChoice]
+
+    @property
+    def best(self) -> ModelChoice:
+        return self.choices[0]
+
+
+#: A run's models in the order offered: Grad-CAM first, then the other runtimes (export_formats.FORMATS).
+_ORDER = ("keras", "savedmodel", "tflite", "tflite-f16", "tflite-int8", "onnx")
 
 
 @dataclass
@@ -90,27 +110,63 @@ class Prediction:
 
 
 def available_models(store: RunStore) -> list[ModelChoice]:
-    """Verified exports (newest run first), then each finished run's own ``model.keras``.
+    """Verified exports (newest run first), then each finished run's own ``model.keras``; labels start
+    with the run's name and id (:func:`~lepton_widgets.core.run_store.run_label`).
 
     Labels of models that do not take images say what they take (``· texts``, ``· sounds (.wav)``...).
     Exports of text and table runs are not listed: the app predicts those with the run's own model and
     stored tokenizer or schema (listed below), and an export is the same model.
     """
+    finished = [r for r in store.runs(include_incomplete=False) if r.status == "finished"]
+    names = {record.run_id: run_label(record) for record in finished}
     choices = []
     for result in reversed(list_exports(store)):
-        size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
         modality = model_modality(result.path)
         if modality in ("text", "tabular"):
             continue
-        choices.append(ModelChoice(f"{result.meta.get('run_id', '?')} · {result.format} export{size}"
-                                   f"{_takes(modality)}", str(result.path), result.format,
-                                   result.meta.get("run_id", ""), modality))
-    for record in reversed(store.runs(include_incomplete=False)):
-        if record.status == "finished" and record.model_path.exists():
+        owner = run_of(result.path)  # the folder it sits in: right even for a copied or renamed run
+        run_id = owner.run_id if owner is not None else result.meta.get("run_id", "")
+        size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
+        short = f"{result.format} export{size}{_gradcam_words(result.format, modality)}"
+        choices.append(ModelChoice(f"{names.get(run_id, run_id or '?')} · {short}{_takes(modality)}",
+                                   str(result.path), result.format, run_id, modality, short=short))
+    for record in reversed(finished):
+        if record.model_path.exists():
             modality = run_modality(record)
-            choices.append(ModelChoice(f"{record.run_id} · trained model (.keras){_takes(modality)}",
-                                       str(record.model_path), "keras", record.run_id, modality))
+            short = f"trained model (.keras){_gradcam_words('keras', modality)}"
+            choices.append(ModelChoice(f"{names[record.run_id]} · {short}{_takes(modality)}",
+                                       str(record.model_path), "keras", record.run_id, modality, own=True,
+                                       short=short))
     return choices
+
+
+def models_by_run(store: RunStore) -> list[RunModels]:
+    """:func:`available_models` grouped: one entry per run (newest first), its models best first.
+
+    The Predict app lists these runs, then the chosen run's models as a second choice, and opens the
+    best one: the run's own model (or its ``.keras`` export), the ones that can draw Grad-CAM.
+    """
+    records = {r.run_id: r for r in store.runs(include_incomplete=False)}
+    groups: dict[str, list[ModelChoice]] = {}
+    for choice in available_models(store):
+        groups.setdefault(choice.run_id or choice.path, []).append(choice)
+    out = []
+    for key, choices in groups.items():
+        choices.sort(key=lambda c: (not c.own, _ORDER.index(c.format) if c.format in _ORDER else len(_ORDER)))
+        record = records.get(key)
+        accuracy = record.metrics.get("accuracy") if record is not None else None
+        detail = f"test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+        label = run_label(record, detail) if record is not None else key
+        out.append(RunModels(key, f"{label}{_takes(choices[0].modality)}", choices))
+    newest = [r.run_id for r in reversed(list(records.values()))]
+    return sorted(out, key=lambda g: newest.index(g.key) if g.key in newest else len(newest))
+
+
+def _gradcam_words(format: str, modality: str) -> str:
+    """Whether this file can show where the model looked (Keras image and sound models only)."""
+    if modality not in ("image", "audio"):
+        return ""
+    return " · Grad-CAM" if format == "keras" else " · no Grad-CAM"
 
 
 def _takes(modality: str) -> str:

@@ -10,9 +10,12 @@ The panel adapts to the chosen model's modality (:func:`~lepton_widgets.core.exp
 * tables: upload a CSV; the first rows are shown with their predictions, and the full predictions (with
   the uploaded columns) are saved as a new CSV in the run folder (``predicted/``), offered for download.
 
-For people who do not code: the model list is every verified export in the run store plus each finished
-run's own model; a ``.keras`` file from elsewhere can be given by path and is opened in safe mode (a
-Lambda layer, a pickle or a legacy ``.h5`` is refused with the reason). Uploaded images are validated
+For people who do not code: the first list has one entry per run (its name, id and test accuracy), the
+second that run's model files, best first: the run's own model (Grad-CAM), its ``.keras`` export
+(Grad-CAM), then the other verified exports (TFLite, ONNX, SavedModel: predictions only). The app opens on
+the newest run's own model. A model file from elsewhere can be given by path: a ``.keras`` file is opened
+in safe mode (a Lambda layer, a pickle or a legacy ``.h5`` is refused with the reason), an exported
+``.tflite``/``.onnx``/SavedModel with the ``export.json`` beside it. Uploaded images are validated
 like training data, so a file that is not an image (or not a WAV) gets a line saying so instead of a crash.
 Opening a model and predicting run in the Runner's worker thread; the engines are
 :mod:`lepton_widgets.core.exported` and :mod:`lepton_widgets.core.predict_any`.
@@ -78,8 +81,9 @@ def bars_html(top: list[tuple[str, float]]) -> str:
 class PredictPanel(Panel):
     """Model choice, image upload and one card per uploaded image.
 
-    Key widgets: ``model`` (Dropdown: label -> path), ``path`` + ``use_path`` (a ``.keras`` file from
-    elsewhere), ``hint`` (what the chosen model takes), ``upload`` (FileUpload: images, WAVs or one CSV),
+    Key widgets: ``run`` (Dropdown: one entry per run, value the run id or a given file's path),
+    ``model`` (Dropdown: the chosen run's files, label -> path, best first), ``path`` + ``use_path`` (a
+    model file from elsewhere), ``hint`` (what the chosen model takes), ``upload`` (FileUpload: images, WAVs or one CSV),
     ``texts`` + ``predict_button`` (text models), ``message`` (HTML), ``note`` (HTML: why there is no
     Grad-CAM), ``results`` (Box of lepton-predict-item cards, text rows, or a table preview and its saved
     file). ``modality`` is the chosen model's; ``predictions`` holds the last list of
@@ -96,9 +100,14 @@ class PredictPanel(Panel):
         self.opened = None  # the model last opened (in the worker), reused while the choice stays
         self.modalities: dict[str, str] = {}  # path -> what the model takes, for every listed model
         self.shown_modality = "image"  # what the results on screen came from
-        self.model = w.Dropdown(description="Model", options=(), layout=w.Layout(width="560px"))
+        self.groups: dict[str, list] = {}  # run id (or a file's path) -> its ModelChoices, best first
+        self.file_choices: dict[str, list] = {}  # files given by path, listed as runs of their own
+        self._choosing = False  # True while refresh() sets both lists
+        self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="560px"))
+        self.model = w.Dropdown(description="Model file", options=(), layout=w.Layout(width="560px"))
         self.refresh_button = w.Button(description="Refresh", tooltip="list models exported elsewhere")
-        self.path = w.Text(placeholder="/path/to/model.keras", description="Or a file", layout=w.Layout(width="560px"))
+        self.path = w.Text(placeholder="/path/to/model.keras, .tflite, .onnx or a SavedModel folder",
+                           description="Or a file", layout=w.Layout(width="560px"))
         self.use_path = w.Button(description="Use this file")
         self.hint = w.HTML()
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload images")
@@ -108,7 +117,7 @@ class PredictPanel(Panel):
         self.message = w.HTML()
         self.note = w.HTML()
         self.results = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
-        for widget, name in ((self.model, "model"), (self.upload, "upload"), (self.message, "message"),
+        for widget, name in ((self.run, "run"), (self.model, "model"), (self.upload, "upload"), (self.message, "message"),
                              (self.note, "note"), (self.results, "results"), (self.path, "path"),
                              (self.hint, "hint"), (self.texts, "texts"), (self.predict_button, "predict")):
             widget.add_class(f"lepton-predict-{name}")
@@ -117,37 +126,57 @@ class PredictPanel(Panel):
         self.use_path.on_click(lambda _: self.use_file(self.path.value))
         self.upload.observe(self._uploaded, "value")
         self.predict_button.on_click(lambda _: self.predict_texts(self.texts.value))
+        self.run.observe(self._run_chosen, "value")
         self.model.observe(self._update_controls, "value")
         self.session.observe(lambda _: self.refresh(), names="runs_version")
         self.session.observe(self._update_controls, names="busy")
         self.refresh()
-        return w.VBox([w.HBox([self.model, self.refresh_button]), w.HBox([self.path, self.use_path]),
+        return w.VBox([w.HBox([self.run, self.refresh_button]), self.model, w.HBox([self.path, self.use_path]),
                        self.hint, self.upload, self.text_box, self.message, self.note, self.results])
 
     # --- models ---------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """List verified exports and trained models; keep the current choice when it is still there."""
-        from lepton_widgets.core.exported import available_models  # reads JSON files, predicts nothing
+        """List the runs with a model (one entry each, by name) and files given by path; keep the current
+        choice when it is still there, else open on the newest run's best model (its own, with Grad-CAM)."""
+        from lepton_widgets.core.exported import models_by_run  # reads JSON files, predicts nothing
 
-        keep = self.model.value
-        choices = available_models(self.runner.store)
-        self.modalities.update({c.path: c.modality for c in choices})
-        listed = [(c.label, c.path) for c in choices]
-        files = [(label, value) for label, value in self.model.options  # files given by path stay listed
-                 if label.startswith(FILE_PREFIX) and value not in {v for _, v in listed}]
-        self.model.options = listed + files
-        values = [value for _, value in self.model.options]
-        if keep in values:
-            self.model.value = keep
-        elif values:
-            self.model.value = values[0]  # the newest run's first verified export
-        if not values:
+        keep_run, keep_model = self.run.value, self.model.value
+        groups = models_by_run(self.runner.store)
+        listed = {choice.path for group in groups for choice in group.choices}
+        files = [(label, key) for label, key in self.run.options  # files given by path stay listed
+                 if label.startswith(FILE_PREFIX) and key not in listed]
+        self.groups = {group.key: group.choices for group in groups}
+        self.groups.update({key: self.file_choices[key] for _, key in files})
+        for choices in self.groups.values():
+            self.modalities.update({c.path: c.modality for c in choices})
+        options = [(group.label, group.key) for group in groups] + files
+        keys = [key for _, key in options]
+        self._choosing = True  # one model change at the end, not one per step
+        try:
+            self.run.options = options
+            self.run.value = keep_run if keep_run in keys else (keys[0] if keys else None)
+        finally:
+            self._choosing = False
+        self._show_models(keep_model)
+        if not keys:
             self.message.value = _NOTE.format("No exported model yet: export a run (Export panel or "
                                               "<code>lepton export RUN</code>), or give a .keras file below.")
         elif "No exported model yet" in self.message.value:
             self.message.value = ""
         self._update_controls()
+
+    def _run_chosen(self, _change=None) -> None:
+        if not self._choosing:
+            self._show_models()
+
+    def _show_models(self, keep: Optional[str] = None) -> None:
+        """The chosen run's model files as the second choice, best first; the best is chosen unless
+        ``keep`` is one of them."""
+        choices = self.groups.get(self.run.value or "", [])
+        paths = [c.path for c in choices]
+        self.model.options = [(c.short or c.label, c.path) for c in choices]
+        self.model.value = keep if keep in paths else (paths[0] if paths else None)
 
     @property
     def modality(self) -> str:
@@ -169,10 +198,12 @@ class PredictPanel(Panel):
             self.predictions, self.table_result, self.shown_modality = [], None, modality
 
     def use_file(self, path: str) -> Optional[object]:
-        """Open a ``.keras`` file from elsewhere (safe mode) and make it the chosen model."""
+        """Open a model file from elsewhere and make it the chosen model: a ``.keras`` file (safe mode), or
+        an export (``.tflite``, ``.onnx``, a SavedModel folder) with the ``export.json`` our export wrote
+        beside it."""
         path = str(path).strip()
         if not path:
-            self.message.value = _ALERT.format("Enter the path of a .keras file first.")
+            self.message.value = _ALERT.format("Enter the path of a model file first.")
             return None
 
         def work(stop_event):
@@ -183,9 +214,18 @@ class PredictPanel(Panel):
         def done(opened):
             self.opened = opened
             self.modalities[path] = opened.modality
+            from lepton_widgets.core.exported import ModelChoice
+
             label = f"{FILE_PREFIX}{Path(path).name}"
-            self.model.options = [*[o for o in self.model.options if o[1] != path], (label, path)]
-            self.model.value = path
+            self.file_choices[path] = self.groups[path] = [
+                ModelChoice(label, path, getattr(opened, "format", "keras"), modality=opened.modality, short=label)]
+            self._choosing = True
+            try:
+                self.run.options = [*[o for o in self.run.options if o[1] != path], (label, path)]
+                self.run.value = path
+            finally:
+                self._choosing = False
+            self._show_models(path)
             self._update_controls()
             self.message.value = f"Opened <code>{html.escape(path)}</code> ({len(opened.class_names)} classes)."
             self.session.message = f"opened {Path(path).name}"
