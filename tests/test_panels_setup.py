@@ -226,12 +226,55 @@ def test_uploads_are_saved_or_explained(home, tmp_path, monkeypatch):
     saved = session.data_path
     assert saved.startswith(str(uploads)) and saved.endswith("-pets.zip")
     assert open(saved, "rb").read() == data
-    assert "Check data" in panel.upload_message.value and panel.upload.value == ()
+    assert "Check data" in panel.upload_message.value and upload_button_text(panel) == "Upload zip (1)"
+    assert all(len(entry["content"]) == 0 for entry in panel.upload.value)  # the bytes are freed
 
     panel.check_button.click()
     assert runner.wait(60)
     assert session.status == "finished", session.last_error
     assert [row.children[0].value for row in panel.sample_rows.children] == ["<b>cats</b>", "<b>dogs</b>"]
+
+
+def upload_button_text(panel: DatasetPanel) -> str:
+    """What the browser shows on the upload button: ipywidgets 8 draws ``f"{description} ({len(value)})"``."""
+    return f"{panel.upload.description} ({len(panel.upload.get_state()['value'])})"
+
+
+def browser_upload(panel: DatasetPanel, name: str, content: bytes) -> None:
+    """A file chosen in the browser: the front-end's message, through the widget's own set_state."""
+    panel.upload.set_state({"value": [{"name": name, "type": "application/zip", "size": len(content),
+                                       "content": memoryview(content), "last_modified": 1.7e12}]})
+
+
+def test_upload_button_counts_the_held_upload_and_a_zip_without_class_folders_is_explained_once(home, tmp_path):
+    session, runner = setup(tmp_path)
+    panel = DatasetPanel(session, runner)
+    panel.check_button.click()                     # a first, good check (digits)
+    assert runner.wait(60) and session.status == "finished"
+    assert upload_button_text(panel) == "Upload zip (0)"
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:        # pictures at the top level: no class folders
+        for path in sorted(write_class_folders(tmp_path / "flat").rglob("*.png")):
+            zf.write(path, f"{path.parent.name}-{path.name}")
+    browser_upload(panel, "flat.zip", buffer.getvalue())
+    assert session.dataset == "zip" and "flat.zip" in panel.upload_message.value
+    # The button says the upload was taken (it read "Upload zip (0)", as if nothing had arrived).
+    assert upload_button_text(panel) == "Upload zip (1)"
+    assert all(len(entry["content"]) == 0 for entry in panel.upload.value)
+
+    panel.check_button.click()
+    assert runner.wait(60) and session.status == "failed"
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", panel.error.value))
+    assert shown.count("class") >= 1 and shown.count("not inside a class folder") == 1, shown
+    assert "found none" in shown and shown.count("found none") == 1, shown      # the error, once
+    assert "report.problems" not in shown and "problems()" not in panel.summary.value, shown
+    assert panel.stale.value == "", panel.stale.value   # no "settings changed since this check" left over
+    assert "not inside a class folder" in panel.problems.value   # the files themselves are listed
+
+    # The same file again is taken again.
+    browser_upload(panel, "flat.zip", buffer.getvalue())
+    assert upload_button_text(panel) == "Upload zip (1)" and "flat.zip" in panel.upload_message.value
 
 
 # --- Backbone panel -----------------------------------------------------------------------------------
@@ -289,7 +332,9 @@ def test_frozen_depth_slider_shows_the_models_trainable_count(home, tmp_path):
     tm = build_transfer_model(RunConfig.from_dict({"backbone": {"name": "small_cnn", "weights": "none",
                                                                 "image_size": 32}}), num_classes=10)
     n = tm.n_blocks
-    assert (panel.slider.max, panel.slider.value, panel.slider.disabled) == (n, n, False)  # None = all frozen
+    # Random weights (TINY): every block trains by default (issue 12: a frozen random backbone learns nothing).
+    assert (panel.slider.max, panel.slider.value, panel.slider.disabled) == (n, 0, False)
+    assert shown_trainable(panel) == tm.trainable_params_at(0)
 
     figure = panel.figure
     shown = []

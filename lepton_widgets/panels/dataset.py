@@ -115,6 +115,7 @@ class DatasetPanel(Panel):
         self.checked_rows = None
         limit = max_upload_mb()
         self.upload = w.FileUpload(accept=".zip", multiple=False, description="Upload zip")
+        self._putting_back = False  # True while _uploaded puts the handled file's name back
         self.upload_limit = w.HTML(
             f"Largest upload: <b>{limit:g} MB</b>. A bigger file is dropped by the browser connection "
             "without an error: copy it to this machine and enter its path instead.")
@@ -228,8 +229,8 @@ class DatasetPanel(Panel):
 
     def _uploaded(self, change) -> None:
         files = change["new"]
-        if not files:
-            return  # the panel cleared it after the last upload
+        if not files or self._putting_back:
+            return  # the panel cleared it, or is putting the handled upload's name back (below)
         entry = files[0]
         name = str(entry.get("name") or "upload.zip")
         content = entry.get("content")
@@ -241,6 +242,13 @@ class DatasetPanel(Panel):
         except DataError as error:
             self.upload_message.value = _ALERT.format(f"<b>Upload not used.</b> {html.escape(str(error))}")
             return
+        # The browser draws the button as "Upload zip (<files in value>)": an empty value read "(0)" right after
+        # a good upload, as if nothing had arrived. Keep the file's name, without its bytes, so it reads "(1)".
+        self._putting_back = True
+        try:
+            self.upload.value = ({**entry, "content": memoryview(b"")},)
+        finally:
+            self._putting_back = False
         # A zip of sounds when sounds were chosen, else a zip of images.
         kind = "wav_zip" if self.session.dataset in ("wav_folder", "wav_zip") else "zip"
         with self.session.hold_trait_notifications():
@@ -286,6 +294,9 @@ class DatasetPanel(Panel):
             return
         self.error.value = ""
         self.progress.bar_style = ""
+        # The last check no longer describes what is shown: say nothing about it until this one ends.
+        self._checked_key = None
+        self.stale.value = ""
 
     def _progress_changed(self, change) -> None:
         if self.session.job != JOB:
@@ -323,7 +334,9 @@ class DatasetPanel(Panel):
         report = self._error_report
         parts = [f"<b>The data cannot be used.</b> {html.escape(message)}"]
         if report is not None:
-            parts.append(f"<pre style='white-space:pre-wrap'>{html.escape(report.summary())}</pre>")
+            details = _summary_for_people(report, drop=message)
+            if details:
+                parts.append(f"<pre style='white-space:pre-wrap'>{html.escape(details)}</pre>")
         self.error.value = _ALERT.format("".join(parts))
         self.problems.value = _problems_html(report, self.MAX_PROBLEM_ROWS) if report is not None else ""
         self.summary.value = ""
@@ -335,7 +348,7 @@ class DatasetPanel(Panel):
         if report is None:
             return
         self.error.value = ""
-        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(report.summary())}</pre>"
+        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(_summary_for_people(report))}</pre>"
         # A new figure per report, data in the constructor: a report can arrive before the panel is shown,
         # and under Voila changes to a FigureWidget made before it is displayed never reach the browser.
         names = list(report.class_counts)
@@ -411,6 +424,17 @@ class DatasetPanel(Panel):
         player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * self.THUMB}px"))
                   if wav is not None else w.HTML("<i>sound file gone</i>"))
         return w.VBox([spectrogram, player], layout=w.Layout(margin="0 6px 6px 0"))
+
+
+def _summary_for_people(report: DataReport, drop: str = "") -> str:
+    """``report.summary()`` for the page: the Python pointer ``(see report.problems())`` becomes the table's
+    heading, and the ``Error:`` line that repeats ``drop`` (the message already shown) is left out."""
+    lines = []
+    for line in report.summary().splitlines():
+        if drop and line.startswith("Error:") and line.removeprefix("Error:").strip() == drop.strip():
+            continue
+        lines.append(line.replace("(see report.problems())", "(listed below, under 'Files not used as they are')"))
+    return "\n".join(lines)
 
 
 def _clip(text: str, limit: int = 300) -> str:
