@@ -80,12 +80,24 @@ def cmd_train(args) -> int:
 
     raw = yaml.safe_load(open(args.config, encoding="utf-8")) if args.config else {}
     cfg = RunConfig.from_dict(_apply_overrides(raw or {}, args.set))
+    if getattr(args, "name", None) is not None:
+        cfg = cfg.replace(name=_run_name(args.name))
     record = train(cfg, runs_dir=args.runs_dir, sink=TqdmSink())
-    print(f"run {record.run_id}: {record.status}")
+    print(f"run {record.run_id} ({cfg.name}): {record.status}")
     for key, value in record.metrics.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
     print(f"saved in {record.path}")
     return 0 if record.status == "finished" else 1
+
+
+def _run_name(text: str) -> str:
+    """``--name``, checked before anything runs: short, and safe in a folder name and a shell."""
+    from lepton_widgets.core.run_store import check_run_name
+
+    try:
+        return check_run_name(text)
+    except ValueError as error:
+        raise ConfigError(f"--name: {error}") from None
 
 
 TUNER_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -108,6 +120,7 @@ def cmd_tune(args) -> int:
     """Search hyper-parameters with KerasTuner (the config's ``tuner`` section says what to search)."""
     raw = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
     cfg = RunConfig.from_dict(_apply_overrides(raw, args.set))
+    best_name = _run_name(args.name) if args.name is not None else None
     _tuner_environment(args)
     from lepton_widgets.core.tuning import run_search
     from lepton_widgets.core.tuning_events import describe
@@ -135,8 +148,9 @@ def cmd_tune(args) -> int:
         if args.use_best:
             from lepton_widgets.api import train
 
-            record = train(result.best_config(), runs_dir=args.runs_dir, sink=bars)
-            print(f"run {record.run_id} (best trial): {record.status}, saved in {record.path}")
+            best_config = result.best_config(name=best_name)
+            record = train(best_config, runs_dir=args.runs_dir, sink=bars)
+            print(f"run {record.run_id} ({best_config.name}, best trial): {record.status}, saved in {record.path}")
     return 0 if result.status == "finished" else 1
 
 
@@ -173,7 +187,7 @@ def cmd_runs(args) -> int:
     if frame.empty:
         print("no runs yet")
         return 0
-    columns = [c for c in ("run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
+    columns = [c for c in ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
                if c in frame.columns]
     print(frame[columns].to_string(index=False))
     return 0
@@ -201,12 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train and evaluate a model from a YAML/JSON config")
     p.add_argument("config", help="config file (same fields as RunConfig)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
+    p.add_argument("--name", default=None, help="the run's name, shown in every list (default: the config's)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("tune", help="search hyper-parameters (KerasTuner) around a config; resumes if stopped")
     p.add_argument("config", help="config file with a `tuner` section (what to search)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
     p.add_argument("--use-best", action="store_true", help="then train the best trial as a normal run")
+    p.add_argument("--name", default=None, help="the name of the run --use-best trains (default <name>-best)")
     role = p.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true", help="serve the search's oracle for workers (trains nothing)")
     role.add_argument("--worker", action="store_true", help="run trials for the chief at --oracle-ip/--oracle-port")

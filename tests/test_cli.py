@@ -25,13 +25,16 @@ def lepton(*args, runs_dir, check=True):
 def test_train_runs_eval_predict(tmp_path, runs_dir):
     config = tmp_path / "digits.yaml"
     config.write_text(yaml.safe_dump(tiny_config(name="cli").to_dict()))
-    trained = lepton("train", str(config), "--set", "train.fine_tune_epochs=4", runs_dir=runs_dir)
-    assert "finished" in trained.stdout and "accuracy" in trained.stdout
+    trained = lepton("train", str(config), "--set", "train.fine_tune_epochs=4", "--name", "cli digits 1",
+                     runs_dir=runs_dir)
+    assert "finished" in trained.stdout and "accuracy" in trained.stdout and "cli digits 1" in trained.stdout
     assert "epoch 5/5 [fine_tune]" in trained.stderr
 
     listed = lepton("runs", runs_dir=runs_dir)
     run_id = next(p.name for p in runs_dir.iterdir())
-    assert run_id in listed.stdout and "finished" in listed.stdout
+    row = next(line for line in listed.stdout.splitlines() if run_id in line)
+    assert "cli digits 1" in row and "finished" in row, listed.stdout
+    assert listed.stdout.splitlines()[0].split()[:2] == ["name", "run_id"]
 
     evaluated = lepton("eval", run_id, runs_dir=runs_dir)
     assert "accuracy:" in evaluated.stdout and "precision" in evaluated.stdout
@@ -62,3 +65,8 @@ def test_bad_config_gives_a_clear_error_not_a_traceback(tmp_path, runs_dir):
     out = lepton("train", str(config), runs_dir=runs_dir, check=False)
     assert out.returncode == 2
     assert "unknown keys in 'train'" in out.stderr and "Traceback" not in out.stderr
+
+    config.write_text(yaml.safe_dump(tiny_config().to_dict()))
+    out = lepton("train", str(config), "--name", "../../etc/passwd", runs_dir=runs_dir, check=False)
+    assert out.returncode == 2 and "a run name may hold letters" in out.stderr and "Traceback" not in out.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())  # refused before anything was trained

@@ -55,6 +55,7 @@ def trained(tmp_path_factory):
 
         panels["train"].status.observe(snapshot, names="value")
         panels["train"].progress.observe(snapshot, names=["value", "max", "description"])
+        panels["train"].name.value = "digits baseline"  # typed into the Train step's name field
         stdout = io.StringIO()
         with contextlib.redirect_stdout(stdout):
             started = time.monotonic()
@@ -116,12 +117,49 @@ def test_the_status_says_evaluating_with_its_progress_until_the_run_is_stored(tr
     assert "test accuracy" in shown[-1][0]
 
 
+def test_the_run_name_from_the_train_step_shows_in_every_list_of_runs(trained):
+    from lepton_widgets.api import list_runs
+    from lepton_widgets.panels.backbone import BackbonePanel
+    from lepton_widgets.panels.export import ExportPanel
+    from lepton_widgets.panels.fusion import FusionPanel
+    from lepton_widgets.panels.update import UpdatePanel
+
+    session, runner, record = trained["session"], trained["runner"], trained["record"]
+    assert record.config.name == "digits baseline" and session.name == "digits baseline"
+    assert "digits-baseline" in record.run_id  # the folder name carries it too
+    assert list(list_runs(runs_dir=trained["runs_dir"])["name"]) == ["digits baseline"]
+    runs = trained["panels"]["runs"]
+    assert "digits baseline" in runs.table.value and runs.select.options[0][0].startswith("digits baseline · ")
+    pickers = {"fusion": FusionPanel(session, runner).select, "update": UpdatePanel(session, runner).run_choice,
+               "export": ExportPanel(session, runner).run, "backbone": BackbonePanel(session, runner).run_select}
+    labels = {step: [label for label, value in picker.options if value] for step, picker in pickers.items()}
+    assert all(len(shown) == 1 and shown[0].startswith("digits baseline · ") for shown in labels.values()), labels
+
+
+@pytest.mark.parametrize("typed, why", [("../../etc", "letters, digits"), ("x" * 41, "at most 40"),
+                                        ("  ", "empty")])
+def test_the_name_field_refuses_unsafe_names_in_words_and_starts_nothing(typed, why):
+    session = make_session()
+    runner = Runner(session)
+    panel = TrainPanel(session, runner)
+    session.name = "from the session"
+    assert panel.name.value == "from the session"  # bound both ways
+    panel.name.value = typed
+    assert session.name == typed and why in panel.name_note.value and panel.train_button.disabled
+    panel.train_button.click()
+    assert not runner.busy and why in panel.error_message.value
+    panel.name.value = "fine name_2.b"
+    assert panel.name_note.value == "" and not panel.train_button.disabled
+
+
 def test_stop_during_training_cancels_and_stores_a_cancelled_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LEPTON_HOME", str(tmp_path / "home"))
     session = make_session(train={"fine_tune_epochs": 200})
     runner = Runner(session, runs_dir=tmp_path / "runs")
     panel = TrainPanel(session, runner)
+    session.name = "run"  # the untouched default: the run is named after its data and backbone instead
     panel.train_button.click()
+    assert session.name == "digits-small_cnn" and panel.name.value == "digits-small_cnn"
     assert wait_for(lambda: len(session.history) >= 1, timeout=60), session.status
     assert not panel.stop_button.disabled
     panel.stop_button.click()
@@ -130,6 +168,7 @@ def test_stop_during_training_cancels_and_stores_a_cancelled_run(tmp_path, monke
     assert time.monotonic() - stopped_at < 5
     assert runner.wait(timeout=30)
     assert RunStore(tmp_path / "runs").runs()[-1].status == "cancelled"
+    assert RunStore(tmp_path / "runs").runs()[-1].config.name == "digits-small_cnn"
     assert not panel.train_button.disabled and panel.stop_button.disabled
     assert len(panel.curves.data[0].x) == len(session.history) < 200
 

@@ -301,7 +301,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     done = {name: data for name, data in trial_files(directory).items() if completed(data)}
     assert 0 < len(done) < 3, (tmp_path / "first.log").read_text()[-3000:]
 
-    second = lepton_tune(config, runs, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    second = lepton_tune(config, runs, "--use-best", "--name", "killed best", stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
     out, _ = second.communicate(timeout=300)
     assert second.returncode == 0, out[-3000:]
     assert f"Resuming search {directory.name}: {len(done)} of 3 trials done" in out
@@ -314,6 +315,8 @@ def test_a_killed_search_resumes_without_repeating_finished_trials(tmp_path):
     after = trial_files(directory)
     assert all(after[name] == data for name, data in done.items())  # finished trials untouched
     assert "best trial" in out and (directory / "best.json").exists()
+    (best_run,) = RunStore(runs).runs()  # --use-best trained it, under the name given
+    assert best_run.config.name == "killed best" and "killed best" in out
 
 
 @pytest.fixture(scope="module")

@@ -364,6 +364,16 @@ def check_run_name(name: Any) -> str:
     return text
 
 
+def default_run_name(cfg: RunConfig) -> str:
+    """A name that says what a run trains, for a run nobody named: ``<dataset>-<backbone>``.
+
+    >>> default_run_name(RunConfig.from_dict({"data": {"dataset": "digits"}, "backbone": {"name": "small_cnn"}}))
+    'digits-small_cnn'
+    """
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cfg.data.dataset}-{cfg.backbone.name}").strip("-._")
+    return text[:RUN_NAME_MAX] or "run"
+
+
 def run_name(run: "RunRecord | dict | pd.Series") -> str:
     """The name a run was given (its config's ``name``), or ``""`` when it has none on record."""
     if isinstance(run, RunRecord):

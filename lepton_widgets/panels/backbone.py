@@ -44,6 +44,7 @@ from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, a
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.core.data.registry import dataset_modality
+from lepton_widgets.core.run_store import run_label
 from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
 from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
@@ -212,7 +213,7 @@ class BackbonePanel(Panel):
             cfg = record.config
             accuracy = record.metrics.get("accuracy")
             scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
-            options.append((f"{record.run_id} ({cfg.backbone.name}, {cfg.data.dataset}{scored})",
+            options.append((run_label(record, f"{cfg.backbone.name}, {cfg.data.dataset}{scored}"),
                             run_weights(record)))
         current = self.session.weights if is_run_weights(self.session.weights) else ""
         if current and current not in [value for _, value in options]:

@@ -34,6 +34,7 @@ import ipywidgets as w
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 
+from lepton_widgets.core.run_store import run_label
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 _OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
 #: Format name -> what it is, for the check boxes (kept here: importing core.export_formats pulls in numpy only,
@@ -129,8 +130,8 @@ class ExportPanel(Panel):
         options = []
         for record in runs:
             accuracy = record.metrics.get("accuracy")
-            shown = f" – test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
-            options.append((f"{record.run_id}{shown}", record.run_id))
+            shown = f"test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+            options.append((run_label(record, shown), record.run_id))
         keep = self.run.value
         ids = [value for _, value in options]
         self.run.options = options

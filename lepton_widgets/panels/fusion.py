@@ -31,7 +31,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.core.fusion import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.run_store import RunRecord, run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.state.runner import BusyError
@@ -140,7 +140,7 @@ class FusionPanel(Panel):
     def _label(row: pd.Series) -> str:
         accuracy = row.get("accuracy")
         score = f", test acc {accuracy:.3f}" if isinstance(accuracy, float) and accuracy == accuracy else ""
-        return f"{row['run_id']} ({row.get('backbone')}{score})"
+        return run_label(row, f"{row.get('backbone')}{score}")
 
     def _records(self) -> list[RunRecord]:
         return [self.runner.store.open(run_id) for run_id in self.select.value]

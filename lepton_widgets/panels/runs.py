@@ -30,10 +30,11 @@ from plotly.subplots import make_subplots
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
+from lepton_widgets.core.run_store import run_label
 from lepton_widgets.panels.base import Panel
 
 #: Columns of the runs table, in order (a run without metrics shows blanks).
-COLUMNS = ("run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
+COLUMNS = ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
@@ -132,7 +133,7 @@ class RunsPanel(Panel):
     def _label(row: pd.Series) -> str:
         accuracy = row.get("accuracy")
         score = f", acc {accuracy:.3f}" if isinstance(accuracy, float) and accuracy == accuracy else ""
-        return f"{row['run_id']} ({row['status']}{score})"
+        return run_label(row, f"{row['status']}{score}")
 
     def _on_select(self, _change=None) -> None:
         if self._refreshing:

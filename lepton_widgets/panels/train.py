@@ -31,7 +31,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lepton_widgets.panels.figures import figure_widget
-from lepton_widgets.config import ConfigError
+from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.core.run_store import RUN_NAME_MAX, check_run_name
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 
@@ -116,6 +117,14 @@ class TrainPanel(Panel):
         self.controls = _controls()
         for trait, control in self.controls.items():
             w.link((session, trait), (control, "value"))
+        # The run's name, shown in every list of runs; "run" (the default) becomes "<dataset>-<backbone>".
+        self.name = w.Text(description="Run name", placeholder="e.g. digits baseline", style=_WIDE,
+                           layout=_layout(), tooltip=f"letters, digits, spaces, - _ . (at most {RUN_NAME_MAX})")
+        self.name.add_class("lepton-run-name")
+        w.link((session, "name"), (self.name, "value"))
+        self.name_note = w.HTML()
+        self.name_note.add_class("lepton-run-name-note")
+        session.observe(self._on_name, names="name")
         self.adversarial_note = w.HTML(layout=w.Layout(margin="0 0 0 12px"))
         self.adversarial_note.add_class("lepton-adversarial-note")
         session.observe(self._on_adversarial, names=["adversarial", "adversarial_epsilon", "adversarial_ratio"])
@@ -157,8 +166,10 @@ class TrainPanel(Panel):
         self._on_progress()
         self._on_status()
         self._on_error()
+        self._on_name()
 
-        settings = w.VBox(list(self.controls.values()) + [self.adversarial_note], layout=w.Layout(min_width="340px"))
+        settings = w.VBox([self.name, self.name_note, *self.controls.values(), self.adversarial_note],
+                          layout=w.Layout(min_width="340px"))
         live = w.VBox([self.warnings, w.HBox([self.train_button, self.stop_button]), self.progress, self.status,
                        self.curves,
                        self.error], layout=w.Layout(flex="1 1 auto"))
@@ -211,10 +222,24 @@ class TrainPanel(Panel):
         self.progress.value = min(done, self.progress.max)
         self.progress.description = str(progress.get("task", ""))[:14]
 
+    def _name_problem(self) -> str:
+        if self.session.name == RunConfig.name:
+            return ""  # the default: the Runner names the run after its data and backbone
+        try:
+            check_run_name(self.session.name)
+        except ValueError as error:
+            return str(error)
+        return ""
+
+    def _on_name(self, _change=None) -> None:
+        problem = self._name_problem()
+        self.name_note.value = f"<small style='color:#b00020'>{html.escape(problem)}</small>" if problem else ""
+        self._on_status()
+
     def _on_status(self, _change=None) -> None:
         session = self.session
         busy = session.busy
-        self.train_button.disabled = busy
+        self.train_button.disabled = busy or bool(self._name_problem())
         self.stop_button.disabled = not busy or session.status == "stopping"
         self.status.value = (f"<span class='lepton-status-{session.status}'><b>{session.status}</b></span> "
                              f"{html.escape(session.message)}")

@@ -39,7 +39,7 @@ import plotly.graph_objects as go
 
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import get_dataset, list_datasets, prepare_data
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.run_store import RunRecord, run_label
 from lepton_widgets.core.update import DEFAULT_REPLAY, new_data_config, update_info, update_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
@@ -195,10 +195,10 @@ class UpdatePanel(Panel):
     def _label(record: RunRecord) -> str:
         names = record.class_names
         version = update_info(record).get("version")
-        tag = f" v{version}" if version else ""
+        tag = f"v{version}, " if version else ""
         accuracy = record.metrics.get("accuracy")
         score = f", acc {accuracy:.2f}" if isinstance(accuracy, float) else ""
-        return f"{record.run_id}{tag} ({len(names)} classes{score})"
+        return run_label(record, f"{tag}{len(names)} classes{score}")
 
     def _parent(self) -> Optional[RunRecord]:
         if self.run_choice.value is None:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from lepton_widgets.core.events import Cancelled, Event
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.core.run_store import RunStore, check_run_name, default_run_name
 from lepton_widgets.state.session import BUSY_STATUSES, Session
 
 
@@ -107,6 +108,13 @@ class Runner:
         if self.busy:  # checked before clearing anything: a running job keeps its curves
             raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
         cfg = self.session.to_config()  # a ConfigError here is raised to the caller, before any thread
+        if self.session.name == RunConfig.name:  # the untouched default: say what was trained, not "run"
+            self.session.name = default_run_name(cfg)
+        try:
+            name = check_run_name(self.session.name)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        cfg = cfg.replace(name=name)
         self.session.history = []
         self.session.evaluation = {}
         self.session.selected_cell = None
