@@ -143,3 +143,41 @@ def test_workbench_composes_panels_around_one_session_with_env_defaults(tmp_path
     line = json.loads((tmp_path / "epochs.jsonl").read_text().splitlines()[0])
     assert line["epoch"] == 1 and line["run_id"] == "r1" and line["time"] > 0
     assert app.session.history == [{"epoch": 1, "phase": "head", "loss": 1.0}]  # still reaches the Session
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_lepton_app_serves_plotlys_script_from_the_cache_and_writes_nothing_next_to_the_notebook(tmp_path):
+    """An installed package's folder may be read-only: the 5 MB widget script is served from $LEPTON_HOME."""
+    import importlib.util
+    import stat
+    import urllib.request
+
+    from lepton_widgets.apps.launch import VoilaServer
+    from lepton_widgets.panels.figures import ESM_URL_ENV
+
+    folder = tmp_path / "installed" / "notebooks"  # a copy of the package's notebooks folder, made read-only
+    folder.mkdir(parents=True)
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        (folder / notebook.name).write_bytes(notebook.read_bytes())
+    for path in folder.iterdir():
+        path.chmod(stat.S_IRUSR | stat.S_IRGRP)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    before = _snapshot(folder)
+    home = tmp_path / "home"
+    bundle = Path(importlib.util.find_spec("plotly").origin).parent / "package_data" / "widgetbundle.js"
+    try:
+        with VoilaServer(notebook=folder / "workbench.ipynb", env={"LEPTON_HOME": str(home)},
+                         runs_dir=tmp_path / "runs", log_path=tmp_path / "voila.log") as server:
+            script_url = server.env.get(ESM_URL_ENV)
+            assert script_url and script_url.startswith(server.url), server.cmd
+            with urllib.request.urlopen(script_url, timeout=30) as response:
+                assert response.status == 200
+                assert response.read() == bundle.read_bytes()
+    finally:
+        folder.chmod(stat.S_IRWXU)  # so that pytest can clean tmp_path up
+    assert _snapshot(folder) == before, "lepton app wrote into the notebooks folder"
+    assert [p.name for p in home.rglob("plotly-widget-*.js")], "the script is not in the cache folder"

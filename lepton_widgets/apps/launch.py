@@ -7,7 +7,10 @@ from the network. Settings that the defaults get wrong for this app:
 - ``websocket_max_message_size``: ipywidgets' FileUpload sends the whole file in one websocket message and
   Tornado's default limit is 10 MiB, so uploads up to ``LEPTON_MAX_UPLOAD_MB`` (default 100) need it raised.
 - ``TF_CPP_MIN_LOG_LEVEL=3`` in the kernel's environment: ipykernel forwards the process's stderr to the
-  page, and TensorFlow's C++ start-up lines would show up there.
+  page, and TensorFlow's C++ lines would show up there. (The start-up lines that ignore the level are
+  filtered when ``lepton_widgets`` is imported: lepton_widgets/core/quiet_tensorflow.py.)
+- Plotly's 5 MB widget script is copied to ``$LEPTON_HOME/static`` (never next to the notebook, whose folder
+  may be read-only) and served once per page from there (apps/voila_app.py).
 - ``VoilaExecutor.timeout``: a cell may take a while to import TensorFlow on a busy 2-core laptop, but a
   stuck cell should still end with a message rather than a blank page forever.
 - ``LEPTON_RUNS``: Voilà starts the kernel in the notebook's folder, so without it runs would land in
@@ -26,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import socket
@@ -74,8 +76,10 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     runs = runs_dir or env.get("LEPTON_RUNS") or "runs"
     env["LEPTON_RUNS"] = str(Path(runs).resolve())
+    static = _static_dir(env)
     cmd = [
-        sys.executable, "-m", "voila", str(notebook),
+        # Voilà itself, plus one static folder (the cache's): see apps/voila_app.py.
+        sys.executable, "-m", "lepton_widgets.apps.voila_app", str(notebook),
         "--no-browser",
         f"--Voila.ip={HOST}",
         f"--port={port}",
@@ -86,19 +90,26 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
         f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
         "--show_tracebacks=True",  # a failing cell should say why in the page, not just "error"
     ]
-    script = publish_plotly_script(notebook.parent)
+    script = publish_plotly_script(static)
     if script is not None:
         # Charts import Plotly's widget script from this URL (panels/figures.py), so the browser evaluates
-        # it once per page instead of once per chart. Voilà serves /voila/files/ from the notebook's folder
-        # for allow-listed names only; the default list (images) is kept.
-        env[ESM_URL_ENV] = f"{url(port)}voila/files/{script}"
-        cmd.append(f"--VoilaConfiguration.file_allowlist=['.*\\.(png|jpg|gif|svg)', '{re.escape(script)}']")
+        # it once per page instead of once per chart. It is served from the cache folder, never from the
+        # notebook's: an installed package's folder may be read-only.
+        env[ESM_URL_ENV] = f"{url(port)}voila/static/{script}"
+        cmd.append(f"--LeptonVoila.extra_static_dir={static}")
     return cmd, env
 
 
+def _static_dir(env: dict) -> Path:
+    """``$LEPTON_HOME/static`` for the environment the server gets (lepton_widgets.core.paths' rule)."""
+    from lepton_widgets.core.paths import lepton_home
+
+    return (Path(env["LEPTON_HOME"]) if env.get("LEPTON_HOME") else lepton_home()) / "static"
+
+
 def publish_plotly_script(folder: Path) -> Optional[str]:
-    """Copy Plotly's widget script (named by Plotly's version) into ``folder/_static/``; returns its path
-    relative to ``folder``, or None when Plotly has no such file or the folder is read-only."""
+    """Copy Plotly's widget script (named by Plotly's version) into ``folder``, the cache's static folder;
+    returns its file name, or None when Plotly has no such file or the folder cannot be written."""
     import importlib.util
 
     spec = importlib.util.find_spec("plotly")
@@ -109,11 +120,11 @@ def publish_plotly_script(folder: Path) -> Optional[str]:
         return None
     from importlib.metadata import version
 
-    name = f"_static/plotly-widget-{version('plotly')}.js"
+    name = f"plotly-widget-{version('plotly')}.js"
     target = folder / name
     try:
         if not target.is_file() or target.stat().st_size != bundle.stat().st_size:
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             shutil.copyfile(bundle, tmp)
             os.replace(tmp, target)
