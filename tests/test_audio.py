@@ -3,6 +3,7 @@ spoken-keyword set and a real training run on it. Every WAV here is written by t
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import wave
@@ -338,8 +339,10 @@ def test_audio_augment_config_is_validated_and_wired_into_the_builder():
 # --- spoken_keywords ---------------------------------------------------------------------------------------
 
 def test_keyword_generation_is_seeded_atomic_and_cached(tmp_path, monkeypatch):
-    words = ("yes", "no")
+    words = ("yes", "no")  # per_word=3 draws yes/001 with the breathy variant f3 (random noise in espeak-ng)
+    assert any(r.variant in BREATHY_VARIANTS for r in keywords.recipes(per_word=3, words=words))
     first = keywords.generate_keywords(tmp_path / "a", per_word=3, words=words)
+    _next_second()  # espeak-ng >= 1.52 seeds its noise from the clock's second unless told -D
     second = keywords.generate_keywords(tmp_path / "b", per_word=3, words=words)
     assert tree_digest(first) == tree_digest(second) and len(list(first.rglob("*.wav"))) == 6
     other_seed = keywords.generate_keywords(tmp_path / "c", per_word=3, seed=1, words=words)
@@ -364,6 +367,66 @@ def test_keyword_generation_is_seeded_atomic_and_cached(tmp_path, monkeypatch):
         keywords.generate_keywords(tmp_path / "e", per_word=5, words=words, ctx=ctx)
     assert not (tmp_path / "e").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]  # no half-made cache left
+
+
+# espeak-ng's voice variants with "breath" add noise from its random generator.
+BREATHY_VARIANTS = {"f2", "f3", "f5"}
+# Stands in for espeak-ng >= 1.52 on a machine that has 1.51: the real program speaks, then, unless given
+# -D ("deterministic random mode", seed 1), the breath noise differs from run to run, as 1.52 seeds it from
+# time(NULL). 1.51 uses rand() unseeded, which is why the same clip was byte-identical here and not there.
+CLOCK_SEEDED_ESPEAK = """#!{python}
+import random, subprocess, sys, time, wave
+REAL = {real!r}
+args = sys.argv[1:]
+if "-h" in args or "--help" in args:
+    print(subprocess.run([REAL, "--help"], capture_output=True, text=True).stdout)
+    print("-D\\t   Enable deterministic random mode")
+    sys.exit(0)
+deterministic = "-D" in args
+args = [a for a in args if a != "-D"]
+code = subprocess.run([REAL, *args]).returncode
+if code == 0 and not deterministic and "-w" in args and any(f"+{{v}} " in " ".join(args) + " "
+                                                            for v in ("f2", "f3", "f5")):
+    path = args[args.index("-w") + 1]
+    with wave.open(path, "rb") as r:
+        params, frames = r.getparams(), bytearray(r.readframes(r.getnframes()))
+    noise = random.Random(time.time_ns())
+    for i in range(0, len(frames), 2):
+        value = int.from_bytes(frames[i:i + 2], "little", signed=True) + noise.randint(-40, 40)
+        frames[i:i + 2] = max(-32768, min(32767, value)).to_bytes(2, "little", signed=True)
+    with wave.open(path, "wb") as w:
+        w.setparams(params)
+        w.writeframes(bytes(frames))
+sys.exit(code)
+"""
+
+
+def _next_second() -> None:
+    import time
+
+    time.sleep(1.05 - time.time() % 1)
+
+
+def test_keyword_generation_is_identical_with_an_espeak_that_seeds_its_noise_from_the_clock(tmp_path, monkeypatch):
+    import stat
+    import sys
+
+    real = shutil.which("espeak-ng")
+    assert real, "espeak-ng is missing: apt-get install espeak-ng"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "espeak-ng"
+    fake.write_text(CLOCK_SEEDED_ESPEAK.format(python=sys.executable, real=real))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    words = ("yes",)
+    first = keywords.generate_keywords(tmp_path / "a", per_word=3, words=words)
+    _next_second()
+    second = keywords.generate_keywords(tmp_path / "b", per_word=3, words=words)
+    files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*.wav"))
+    assert files == sorted(p.relative_to(second).as_posix() for p in second.rglob("*.wav")) and len(files) == 3
+    assert any("+f3_" in name for name in files), files  # the clip the clock would change
+    assert tree_digest(first) == tree_digest(second), "the same seed gave different clips"
 
 
 def test_spoken_keywords_train_far_above_chance(tmp_path):

@@ -2,7 +2,9 @@
 
 The words of the Speech Commands keyword-spotting task (yes, no, up, down, left, right, on, off, stop, go),
 each spoken :data:`PER_WORD` times by Debian's ``espeak-ng`` with a seeded draw of accent (7 English
-voices), voice variant (7 male, 5 female), speed, pitch and loudness, after a short random silence. This is
+voices), voice variant (7 male, 5 female), speed, pitch and loudness, after a short random silence. The same
+seed gives the same bytes: espeak-ng runs in its deterministic mode where it has one (``-D``, 1.52+), and
+the steps after it (trim, resample, round to 16 bits) use no randomness. This is
 SYNTHETIC speech, not recordings of people: a model trained on it learns espeak-ng's voice and does poorly
 on human speech or on another synthesiser (measured: 0.13 / 0.06 accuracy across espeak-ng and flite).
 
@@ -24,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -104,11 +107,30 @@ def recipes(per_word: int = PER_WORD, seed: int = SEED, words=WORDS) -> list[Cli
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _deterministic_option(program: Optional[str]) -> tuple[str, ...]:
+    """``("-D",)`` when this espeak-ng has a deterministic mode, else ``()``.
+
+    The breathy voice variants (f2, f3, f5) add noise from espeak-ng's random generator. espeak-ng 1.52 and
+    later seed it from the clock's second (``time(NULL)``) unless given ``-D``, which seeds it with 1: without
+    it, two generations a second apart differ. 1.51 (Debian 12) has no ``-D`` (an unknown option makes it
+    exit without speaking) and uses ``rand()`` unseeded, which is already the same on every run.
+    """
+    if program is None:
+        return ()
+    try:
+        done = subprocess.run([program, "--help"], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return ("-D",) if b"deterministic" in done.stdout.lower() else ()
+
+
 def _synthesise(recipe: ClipRecipe, folder: Path) -> None:
     """Speak one clip with espeak-ng into a scratch file, then write it with its lead silence."""
     target = folder / recipe.relative_path
     scratch = target.with_suffix(".espeak.wav")
-    command = [ESPEAK, "-w", str(scratch), "-v", f"{recipe.accent}+{recipe.variant}", "-s", str(recipe.speed),
+    command = [ESPEAK, *_deterministic_option(shutil.which(ESPEAK)), "-w", str(scratch),
+               "-v", f"{recipe.accent}+{recipe.variant}", "-s", str(recipe.speed),
                "-p", str(recipe.pitch), "-a", str(recipe.amplitude), recipe.word]
     done = subprocess.run(command, capture_output=True, timeout=60)
     if done.returncode != 0 or not scratch.is_file():
