@@ -9,6 +9,11 @@ Example:
     (0.667, [[1, 0], [1, 1]])
     >>> result.worst[0]["ref"]
     'c'
+    >>> print(result.summary()["caution"])
+    Only 3 test items: accuracy 0.667 could really be anywhere from 0.208 to 0.939 (95% Wilson interval). Treat it as a rough guide, not a measurement.
+
+A test split smaller than ``SMALL_TEST_SET`` items gets that ``caution`` in its metrics (and wherever test
+metrics are shown); every summary carries the 95% Wilson interval of its accuracy.
 """
 
 from __future__ import annotations
@@ -32,6 +37,40 @@ from lepton_widgets.core.data import SampleTable, make_dataset
 from lepton_widgets.core.events import EventSink, null_sink
 
 
+#: Below this many test items, an accuracy comes with a caution: at 100 items the 95% interval is still
+#: about +-0.1 wide around 0.5, at 9 it is about +-0.3.
+SMALL_TEST_SET = 100
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (95% for ``z=1.96``); ``(0, 1)`` when ``n`` is 0.
+
+    Unlike the normal approximation it stays inside [0, 1] and is not zero-width at 0/n or n/n, which is
+    exactly where a small test set lands ("1.000 on 9 images").
+
+    >>> [round(v, 3) for v in wilson_interval(9, 9)]
+    [0.701, 1.0]
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def small_test_caution(accuracy: Optional[float], n: Optional[int]) -> str:
+    """A plain-words caution for an accuracy measured on fewer than ``SMALL_TEST_SET`` items ('' otherwise)."""
+    if accuracy is None or n is None or n >= SMALL_TEST_SET:
+        return ""
+    if n <= 0:
+        return "No test items: there is no test accuracy to trust."
+    low, high = wilson_interval(round(accuracy * n), n)
+    return (f"Only {n} test item{'s' if n != 1 else ''}: accuracy {accuracy:.3f} could really be anywhere from "
+            f"{low:.3f} to {high:.3f} (95% Wilson interval). Treat it as a rough guide, not a measurement.")
+
+
 @dataclass
 class EvaluationResult:
     """Metrics of one model on one split. ``per_class`` is a DataFrame indexed by class name."""
@@ -50,15 +89,23 @@ class EvaluationResult:
     probs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
 
     def summary(self) -> dict:
-        """The headline numbers, JSON-friendly (what the run store's ``metrics.json`` holds)."""
-        return {
+        """The headline numbers, JSON-friendly (what the run store's ``metrics.json`` holds), with the
+        accuracy's 95% Wilson interval and, for a small test split, a ``caution`` in words."""
+        low, high = wilson_interval(int(round(self.accuracy * self.n)), self.n)
+        summary = {
             "n": self.n,
             "accuracy": self.accuracy,
             f"top_{self.top_k}_accuracy": self.top_k_accuracy,
             "macro_f1": float(self.per_class["f1"].mean()),
             "ece": self.ece,
             "log_loss": self.log_loss,
+            "accuracy_low95": low,
+            "accuracy_high95": high,
         }
+        caution = small_test_caution(self.accuracy, self.n)
+        if caution:
+            summary["caution"] = caution
+        return summary
 
     def predictions(self, table: Optional[SampleTable] = None) -> pd.DataFrame:
         """One row per evaluated sample: true and predicted class, confidence, and (given the table that

@@ -35,6 +35,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
+from lepton_widgets.core.evaluation import small_test_caution, wilson_interval
 from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.tabular import cell_rows, is_tabular_run
 from lepton_widgets.core.text import cell_texts, is_text_run
@@ -93,8 +94,16 @@ def metrics_html(evaluation: dict) -> str:
                 ("log loss", evaluation.get("log_loss"))]
     if evaluation.get("roc_auc") is not None:  # tables store it (core/tabular/run.py)
         headline.append(("ROC AUC", evaluation["roc_auc"]))
+    accuracy, n = evaluation.get("accuracy"), evaluation.get("n")
+    if isinstance(accuracy, float) and isinstance(n, int) and n > 0:
+        low, high = wilson_interval(round(accuracy * n), n)  # older runs stored no interval: compute it
+        headline.insert(2, ("accuracy, 95% interval", f"{low:.3f} – {high:.3f}"))
     cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
                     for name, value in headline)
+    caution = small_test_caution(accuracy if isinstance(accuracy, float) else None, n)
+    if caution:
+        cells = (f"<tr><td colspan='2' class='lepton-small-test-caution' style='color:#b45309;font-weight:bold'>"
+                 f"&#9888; {html.escape(caution)}</td></tr>") + cells
     per_class = pd.DataFrame(evaluation.get("per_class") or [])
     table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
                               classes="lepton-per-class") if len(per_class) else ""
