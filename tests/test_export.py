@@ -342,3 +342,60 @@ def test_mobilenet_v2_with_offline_weights_exports_in_every_format(tmp_path):
     assert int8.size_bytes < 0.4 * report.result("tflite").size_bytes
     assert int8.n_decided >= 8 and int8.decided_agreement >= 0.9, int8
     assert report.result("onnx").max_abs_diff <= 1e-4  # the Normalization layer went in as constants
+
+
+# --- progress per format, and downloads ----------------------------------------------------------
+
+
+def test_export_reports_each_format_as_it_is_written_reloaded_and_verified(trained, tmp_path):
+    from lepton_widgets.core.events import ListSink
+
+    sink = ListSink()
+    report = export_run(trained, ["keras", "tflite"], out=tmp_path / "steps", n_check=16, sink=sink)
+    steps = [(e.format, e.step) for e in sink.events if e.kind == "export_step"]
+    assert steps == [(name, step) for name in ("keras", "tflite") for step in ("write", "reload", "check", "done")]
+    done = [e for e in sink.events if e.kind == "export_step" and e.step == "done"]
+    assert [(e.status, e.index, e.total) for e in done] == [("passed", 0, 2), ("passed", 1, 2)]
+    assert [e.status for e in done] == [r.status for r in report.results] and all(e.seconds > 0 for e in done)
+
+
+def test_export_panel_shows_progress_per_format_and_offers_downloads(trained, tmp_path):
+    import base64
+    import io
+    import re
+    import zipfile
+
+    from lepton_widgets.panels.export import ExportPanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session()
+    runner = Runner(session, runs_dir=trained.path.parent)
+    panel = ExportPanel(session, runner)
+    for name, box in panel.formats.items():
+        box.value = name in ("keras", "savedmodel", "tflite")
+    panel.out.value = str(tmp_path / "out")
+    seen_values, seen_lines = [], []
+    panel.progress.observe(lambda change: seen_values.append(change["new"]), "value")
+    panel.steps.observe(lambda change: seen_lines.append(change["new"]), "value")
+    panel.export_button.click()
+    assert runner.wait(300) and session.status == "finished", session.last_error
+
+    assert panel.progress.value == panel.progress.max > 0
+    assert len(set(seen_values)) >= 6 and seen_values == sorted(seen_values)  # it moved, step by step
+    assert any("savedmodel" in line and "reloading" in line and "tflite" not in line for line in seen_lines)
+    final = panel.steps.value
+    assert all(f"{name}</b>: verified" in final for name in ("keras", "savedmodel", "tflite")), final
+
+    # Downloads: a button per verified file; a click makes a link that carries the file itself.
+    assert sorted(panel.download_buttons) == ["keras", "savedmodel", "tflite"]
+    panel.download_buttons["keras"].click()
+    link = panel.download_link.value
+    assert "download='model.keras'" in link
+    data = re.search(r"href='data:[^;]+;base64,([^']+)'", link).group(1)
+    assert base64.b64decode(data) == (tmp_path / "out" / "keras" / "model.keras").read_bytes()
+    panel.download_buttons["savedmodel"].click()  # a folder: one zip holding it
+    link = panel.download_link.value
+    assert ".zip'" in link
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(re.search(r"base64,([^']+)'", link).group(1))))
+    assert any(name.endswith("saved_model.pb") for name in archive.namelist())
+    assert str(tmp_path / "out") not in link  # a link, not a server path

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.core.atomic import atomic_write_text
-from lepton_widgets.core.events import Cancelled, EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
 from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, load_predictor,
                                                 remove_tree)
@@ -68,6 +68,33 @@ DEFAULT_CHECK_IMAGES = 64
 EXPORTS_DIR = "exports"
 RESULT_FILE = "export.json"
 STATUSES = ("passed", "failed", "unavailable", "error")
+#: What happens to each format, in order; an ``ExportStep`` event is sent as each begins (``done`` at the end).
+STEPS = ("write", "reload", "check", "done")
+
+
+@dataclass
+class ExportStep(Event):
+    """One format's step while exporting, sent as it begins: ``write`` (the converter runs), ``reload``
+    (its own runtime opens the file), ``check`` (compared with the trained model on ``n_checked`` held-out
+    inputs) and ``done`` (``status``, ``reason``, ``seconds`` and ``size_bytes`` say how it ended). ``index``
+    of ``total`` places the format among those asked for, so a UI can draw one bar for the whole export.
+
+    Example:
+        >>> ExportStep(format="onnx", step="reload", index=1, total=3, runtime="onnxruntime").kind
+        'export_step'
+    """
+
+    format: str = ""
+    step: str = ""
+    index: int = 0
+    total: int = 0
+    runtime: str = ""
+    n_checked: int = 0
+    status: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+    size_bytes: Optional[int] = None
+    kind = "export_step"
 
 
 @dataclass
@@ -285,8 +312,14 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
             check_stop(stop_event)
             sink(Progress(run_id=run_id, task=f"export {name}", done=done, total=len(names)))
             tolerance = (tolerances or {}).get(name, SPECS[name].tolerance)
+            def step(which: str, result: Optional[ExportResult] = None, name=name, index=done) -> None:
+                extra = {} if result is None else {"status": result.status, "reason": result.reason,
+                                                   "seconds": result.seconds, "size_bytes": result.size_bytes}
+                sink(ExportStep(run_id=run_id, format=name, step=which, index=index, total=len(names),
+                                runtime=SPECS[name].runtime, n_checked=batch_length(inputs), **extra))
+
             results.append(_export_one(name, exported, out_dir, ctx, inputs, reference, labels, tolerance,
-                                       dict(meta or {}), assets or {}))
+                                       dict(meta or {}), assets or {}, step))
         sink(Progress(run_id=run_id, task="export", done=len(names), total=len(names)))
     finally:
         ctx.close()
@@ -294,7 +327,8 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
 
 
 def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, reference, labels,
-                tolerance: Tolerance, meta: dict, assets: dict[str, Path]) -> ExportResult:
+                tolerance: Tolerance, meta: dict, assets: dict[str, Path], step=None) -> ExportResult:
+    step = step or (lambda which, result=None: None)
     spec = SPECS[name]
     result = ExportResult(format=name, status="error", tolerance=tolerance.describe(), runtime=spec.runtime,
                           file=spec.filename, n_checked=batch_length(inputs), meta=meta)
@@ -305,9 +339,12 @@ def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, referenc
         if name in ctx.unavailable:
             raise Unavailable(ctx.unavailable[name])
         artefact = tmp / spec.filename
+        step("write")
         spec.write(model, artefact, ctx)
+        step("reload")
         loader = ctx.loaders.get(name)
         predictor = loader(artefact) if loader else load_predictor(artefact, _runtime_format(name))
+        step("check")
         probabilities = predictor.predict(inputs)
         result.max_abs_diff, result.top1_agreement = compare(reference, probabilities)
         if tolerance.decided_margin is not None:
@@ -344,6 +381,7 @@ def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, referenc
             _publish(tmp, target)
     finally:
         remove_tree(tmp)
+    step("done", result)
     return result
 
 

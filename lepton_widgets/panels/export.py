@@ -7,8 +7,13 @@ Image, sound, text and table runs are all offered. The formats that cannot hold 
 :func:`lepton_widgets.core.export_inputs.format_support`) are unticked and greyed out, and
 ``formats_note`` says why, before anything is converted; choosing an image run again offers them again.
 
-The export runs in the Runner's worker thread (converting and reloading takes seconds per format), so
-the page stays responsive and Stop works between formats. The engine is
+The export runs in the Runner's worker thread (converting and reloading takes seconds per format, about
+a minute for every format of a MobileNetV2), so the page stays responsive and Stop works between formats.
+While it runs, a bar and one line per format follow the engine's ``ExportStep`` events (writing,
+reloading with its runtime, comparing, then verified or why not). When it ends, each verified file has a
+"Download" button that makes a link carrying the file itself (a data: URL; a SavedModel folder as one
+.zip): Voilà 0.5 has no route that serves these files (its ``files/`` route only serves pictures from the
+notebook's folder), and a link built on request keeps the page from holding every file at once. The engine is
 :func:`lepton_widgets.core.export.export_run`; this panel only collects the choices and shows the result.
 
 Example:
@@ -25,16 +30,19 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+import zipfile
 from pathlib import Path
 from typing import Optional
 
 import ipywidgets as w
 
+from lepton_widgets.core.run_store import run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 
-from lepton_widgets.core.run_store import run_label
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 _OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
 #: Format name -> what it is, for the check boxes (kept here: importing core.export_formats pulls in numpy only,
@@ -43,8 +51,48 @@ FORMAT_LABELS = {
     "keras": "Keras .keras", "savedmodel": "TF SavedModel", "tflite": "TFLite float32",
     "tflite-f16": "TFLite float16", "tflite-int8": "TFLite int8", "onnx": "ONNX",
 }
+#: Files up to this size get a download link that carries the file itself (a data: URL). Voilà 0.5 serves no
+#: route for them: its ``files/`` route only serves images (``file_allowlist``) from the notebook's folder.
+MAX_LINK_BYTES = 50 * 2**20
+#: Progress bar steps per format (write, reload, check; done completes the third).
+_STEP_VALUE = {"write": 0, "reload": 1, "check": 2, "done": 3}
 RESULT_LABELS = {"passed": ("pass", "#1b7f3b"), "failed": ("FAIL", "#b00020"),
                  "unavailable": ("not available here", "#8a6d00"), "error": ("error", "#b00020")}
+
+
+def size_text(size_bytes: Optional[int]) -> str:
+    if size_bytes is None:
+        return "–"
+    return f"{size_bytes / 2**20:.2f} MB" if size_bytes >= 2**20 else f"{size_bytes / 1024:.0f} KB"
+
+
+def download_html(path: str | Path) -> str:
+    """A link that saves ``path`` in the browser: the file's bytes as a data: URL (a folder, such as a
+    SavedModel, as one .zip). Works wherever the page is served (Voilà, JupyterLab), with no file route;
+    a file over :data:`MAX_LINK_BYTES` is named with its path instead.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> card = pathlib.Path(tempfile.mkdtemp()) / "model_card.md"; _ = card.write_text("# card")
+        >>> download_html(card)[:60]
+        "<a download='model_card.md' href='data:application/octet-str"
+    """
+    path = Path(path)
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                archive.write(file, f"{path.name}/{file.relative_to(path)}")
+        name, data = f"{path.name}.zip", buffer.getvalue()
+    else:
+        name, data = path.name, path.read_bytes() if path.stat().st_size <= MAX_LINK_BYTES else b""
+    if not data or len(data) > MAX_LINK_BYTES:
+        return (f"<span>{html.escape(name)} is too large to download through the page "
+                f"({size_text(len(data) or path.stat().st_size)}): copy it from <code>{html.escape(str(path))}"
+                "</code>.</span>")
+    encoded = base64.b64encode(data).decode("ascii")
+    return (f"<a download='{html.escape(name)}' href='data:application/octet-stream;base64,{encoded}'>"
+            f"Save {html.escape(name)} ({size_text(len(data))})</a>")
 
 
 def results_html(results) -> str:
@@ -56,11 +104,11 @@ def results_html(results) -> str:
     rows = []
     for r in results:
         label, colour = RESULT_LABELS[r.status]
-        size = "–" if r.size_bytes is None else (f"{r.size_bytes / 2**20:.2f} MB" if r.size_bytes >= 2**20
-                                                 else f"{r.size_bytes / 1024:.0f} KB")
+        size = size_text(r.size_bytes)
         diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
         top1 = r.agreement_text()
-        path = f"<code style='font-size:11px'>{html.escape(r.path)}</code>" if r.path else "–"
+        path = (f"<code style='font-size:11px' title='{html.escape(r.path)}'>{html.escape(Path(r.path).name)}"
+                "</code>" if r.path else "–")  # the name; the server path only as a tooltip
         rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
                     f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
                     f"<td>{diff}</td><td>{top1}</td><td>{html.escape(r.tolerance)}</td>"
@@ -74,7 +122,9 @@ class ExportPanel(Panel):
 
     Key widgets: ``run`` (Dropdown of finished runs, newest first), ``formats`` (name -> Checkbox),
     ``out`` (Text, empty = ``<run>/exports``), ``export_button``, ``message`` (HTML), ``table`` (HTML,
-    lepton-export-table), ``card`` (HTML: the model card's path and text), ``formats_note`` (HTML: the
+    lepton-export-table), ``progress`` (IntProgress, 3 steps per format) and ``steps`` (HTML, a line per
+    format), ``download_buttons`` (format -> Button) and ``download_link`` (HTML, the link a button made),
+    ``card`` (HTML: the model card's link, path and text), ``formats_note`` (HTML: the
     formats the chosen run's model cannot be exported to, and why). ``results`` holds the last
     :class:`~lepton_widgets.core.export.ExportResult` list; ``not_offered`` maps format -> reason for the
     chosen run.
@@ -96,9 +146,17 @@ class ExportPanel(Panel):
                           layout=w.Layout(width="520px"))
         self.export_button = w.Button(description="Export", button_style="primary", icon="download")
         self.message = w.HTML()
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="520px", display="none"))
+        self.steps = w.HTML()
+        self._lines: dict[str, str] = {}  # format -> its line in ``steps``, in the order they started
         self.table = w.HTML()
+        self.download_buttons: dict[str, w.Button] = {}
+        self.downloads = w.HBox(layout=w.Layout(flex_flow="row wrap"))
+        self.download_link = w.HTML()
         self.card = w.HTML()
         for widget, name in ((self.run, "run"), (self.export_button, "export-button"), (self.table, "table"),
+                             (self.progress, "progress"), (self.steps, "steps"), (self.downloads, "downloads"),
+                             (self.download_link, "download"),
                              (self.message, "message"), (self.card, "card"), (self.formats_note, "formats-note")):
             widget.add_class(f"lepton-export-{name}")
 
@@ -115,7 +173,8 @@ class ExportPanel(Panel):
                        "or table rows); a file outside its tolerance is not kept.")
         return w.VBox([intro, w.HBox([self.run, self.refresh_button]), w.HBox(list(self.formats.values()),
                        layout=w.Layout(flex_flow="row wrap")), self.formats_note, self.out, self.export_button,
-                       self.message, self.table, self.card])
+                       self.message, self.progress, self.steps, self.table, self.downloads, self.download_link,
+                       self.card])
 
     # --- runs -----------------------------------------------------------------------------------
 
@@ -192,16 +251,27 @@ class ExportPanel(Panel):
         out = self.out.value.strip() or None
         store = self.runner.store
 
+        runner_sink = self.runner.on_event
+
+        def sink(event) -> None:  # the worker thread: this panel's progress lines, then the Session's status
+            self._on_export_event(event)
+            runner_sink(event)
+
         def work(stop_event):
             from lepton_widgets.core.export import export_run  # TensorFlow: imported in the worker
 
-            return export_run(store.open(run_id), formats, out, sink=self.runner.on_event, stop_event=stop_event)
+            return export_run(store.open(run_id), formats, out, sink=sink, stop_event=stop_event)
 
         def done(report):
             self.show(report)
 
         self.results, self.report = [], None
-        self.table.value, self.card.value = "", ""
+        self.table.value, self.card.value, self.download_link.value = "", "", ""
+        self.downloads.children, self.download_buttons = (), {}
+        self._lines = {}
+        self.steps.value = ""
+        self.progress.value, self.progress.max, self.progress.bar_style = 0, 3 * len(formats), ""
+        self.progress.layout.display = None
         self.message.value = f"Exporting <code>{html.escape(run_id)}</code> as {', '.join(formats)}..."
         self.session.observe(self._on_status, names="status")  # before the thread starts: it may end at once
         try:
@@ -219,18 +289,57 @@ class ExportPanel(Panel):
         elif change["new"] == "finished":
             self.session.unobserve(self._on_status, names="status")
 
+    def _on_export_event(self, event) -> None:
+        """A line per format as it is written, reloaded and checked, and the bar (3 steps per format)."""
+        if event.kind == "progress" and event.task.startswith("export: loading"):
+            self.steps.value = "<i>Loading the run's model and its held-out test data...</i>"
+            return
+        if event.kind != "export_step":
+            return
+        name = html.escape(event.format)
+        if event.step == "write":
+            text = "writing the file..."
+        elif event.step == "reload":
+            text = f"reloading it with {html.escape(event.runtime)}..."
+        elif event.step == "check":
+            text = f"comparing it with the trained model on {event.n_checked} held-out inputs..."
+        elif event.status == "passed":
+            text = f"verified <span style='color:#555'>({size_text(event.size_bytes)}, {event.seconds:.1f} s)</span>"
+        else:
+            label, colour = RESULT_LABELS.get(event.status, ("error", "#b00020"))
+            text = f"<span style='color:{colour}'>{label}</span>: {html.escape(event.reason)}"
+        self._lines[event.format] = f"<b>{name}</b>: {text}"
+        self.steps.value = "<br>".join(self._lines.values())
+        self.progress.max = max(1, 3 * event.total)
+        self.progress.value = max(self.progress.value, 3 * event.index + _STEP_VALUE.get(event.step, 0))
+
+    def _download(self, result) -> None:
+        """Make the link that saves this format's file (built on request: a link carries the whole file)."""
+        self.download_link.value = download_html(result.path)  # a SavedModel folder comes as one .zip
+
     def show(self, report) -> None:
         """Show an :class:`~lepton_widgets.core.export.ExportReport` (also used after a CLI export)."""
         self.report, self.results = report, list(report.results)
         passed = sum(r.passed for r in self.results)
-        summary = f"{passed} of {len(self.results)} formats exported and verified in <code>" \
-                  f"{html.escape(str(report.out_dir))}</code>."
+        summary = (f"{passed} of {len(self.results)} formats exported and verified."
+                   + (" Download them with the buttons below" if passed else "")
+                   + f" (the files are kept in <code>{html.escape(str(report.out_dir))}</code>).")
         self.message.value = (_OK if passed == len(self.results) else _ALERT).format(summary)
         self.session.message = f"exported {passed}/{len(self.results)} formats"
         self.table.value = results_html(self.results)
+        self.progress.value = self.progress.max
+        self.progress.bar_style = "success" if passed == len(self.results) else "warning"
+        self.download_buttons = {}
+        for result in self.results:
+            if result.passed and result.path:
+                button = w.Button(description=f"Download {result.format} ({size_text(result.size_bytes)})",
+                                  tooltip="make a link that saves this file in your browser")
+                button.on_click(lambda _b, r=result: self._download(r))
+                self.download_buttons[result.format] = button
+        self.downloads.children = tuple(self.download_buttons.values())
         card = Path(report.card_md) if report.card_md else None
         if card is not None and card.exists():
-            self.card.value = (f"<details><summary>Model card: <code>{html.escape(str(card))}</code> (and "
+            self.card.value = (f"<div>{download_html(card)}</div><details><summary>Model card: <code>{html.escape(str(card))}</code> (and "
                                f"{html.escape(card.with_suffix('.json').name)})</summary><pre style='white-space:"
                                f"pre-wrap;font-size:12px'>{html.escape(card.read_text(encoding='utf-8'))}</pre>"
                                "</details>")

@@ -12,6 +12,11 @@ transformer layers, GloVe's embedding: ``core/text/blocks.py``), so the same sli
 block count (after switching to a smaller backbone) is set to ``None`` with a note, because the run would
 otherwise fail.
 
+The slider's number is the count of frozen blocks, counted from the input (0: everything fine-tunes; N:
+all frozen), as the line under it says. A new block count (another backbone) gets a new slider made with
+its range and value: a slider shown in the browser and then re-ranged kept its old range for its keys and
+could be drawn at the old end (it showed 1 with all 19 blocks frozen, and End went to 1).
+
 The picture is one bar per block (and one for the new head), height = parameters, frozen and trainable
 as two Plotly traces. Slider moves update it in place inside ``batch_update()``. Changes from code
 (``session.frozen_depth = 3``, a new backbone) build a fresh ``FigureWidget`` with the data in its
@@ -23,8 +28,10 @@ Example:
     >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
     >>> panel = FreezePanel(session); panel.wait(60)
     True
-    >>> panel.slider.max, panel.slider.value        # small_cnn: 4 blocks; None = all frozen
-    (4, 4)
+    >>> panel.slider.max                            # small_cnn: 4 blocks; the right end (4) = all frozen
+    4
+    >>> panel.slider.value = 4; session.frozen_depth is None
+    True
     >>> panel.slider.value = 2; session.frozen_depth
     2
     >>> panel.trainable == panel.summary.trainable_at(2)
@@ -69,18 +76,17 @@ class FreezePanel(Panel):
         self._key: Optional[tuple] = None
         self.summary: Optional[BlockSummary] = None
         self._builds = Latest()
-        self.slider = w.IntSlider(min=0, max=1, value=1, description="Frozen blocks", disabled=True,
-                                  style={"description_width": "110px"}, layout=w.Layout(width="520px"))
+        self.slider = self._new_slider(n_blocks=1, depth=1, disabled=True)  # replaced once the blocks are known
+        self.slider_box = w.Box([self.slider])
         self.count = w.HTML()
         self.status = w.HTML()
         self.note = w.HTML()
         self.figure: Optional[go.FigureWidget] = None
         self.figure_box = w.Box()
-        for widget, css in ((self.slider, "frozen-depth"), (self.count, "trainable-count"),
+        for widget, css in ((self.count, "trainable-count"),
                             (self.status, "freeze-status"), (self.note, "freeze-note"),
                             (self.figure_box, "freeze-picture")):
             widget.add_class(f"lepton-{css}")
-        self.slider.observe(self._slider_moved, "value")
         self.session.observe(self._model_changed, ["backbone", "weights", "image_size", "dataset", "prepared"])
         self.session.observe(self._depth_changed, "frozen_depth")
         self._model_changed()
@@ -88,7 +94,7 @@ class FreezePanel(Panel):
             w.HTML("<h3>Freeze</h3><div>Frozen blocks keep their pretrained weights while fine-tuning; "
                    "counting starts at the input. Fine-tuning runs only when at least one block is "
                    "unfrozen.</div>"),
-            self.status, self.slider, self.count, self.note, self.figure_box,
+            self.status, self.slider_box, self.count, self.note, self.figure_box,
         ])
 
     @property
@@ -155,12 +161,29 @@ class FreezePanel(Panel):
 
     # --- depth -------------------------------------------------------------------------------------
 
+    def _new_slider(self, n_blocks: int, depth: int, disabled: bool = False) -> w.IntSlider:
+        """A slider made with its range and value, never re-ranged afterwards.
+
+        In the browser, a shown slider whose range and value change together can end up drawn at the old
+        range's end (it showed 1 while all 19 blocks were frozen), and its keyboard keeps the range it was
+        created with (End jumped to 1). So a new block count gets a new slider, like the figure."""
+        slider = w.IntSlider(min=0, max=n_blocks, value=depth, description="Frozen blocks", disabled=disabled,
+                             tooltip="blocks kept frozen, counted from the input; the right end: all frozen",
+                             style={"description_width": "110px"}, layout=w.Layout(width="520px"))
+        slider.add_class("lepton-frozen-depth")
+        slider.observe(self._slider_moved, "value")
+        return slider
+
     def _move_slider(self, depth: int) -> None:
+        if self.slider.max != self.summary.n_blocks or self.slider.min != 0:
+            old, self.slider = self.slider, self._new_slider(self.summary.n_blocks, depth)
+            self.slider_box.children = (self.slider,)
+            old.unobserve(self._slider_moved, "value")
+            old.close()
+            return
         self._syncing = True
         try:
-            with self.slider.hold_sync():
-                self.slider.min, self.slider.max = 0, self.summary.n_blocks
-                self.slider.value = depth
+            self.slider.value = depth  # same range: only the value moves
         finally:
             self._syncing = False
 
@@ -223,11 +246,15 @@ def _count_html(summary: BlockSummary, depth: int) -> str:
     elif depth == 0:
         words = f"no block frozen: all {n} blocks fine-tune"
     else:
-        words = (f"first {depth} of {n} blocks frozen ({html.escape(names[0])} .. {html.escape(names[depth - 1])}); "
-                 f"{html.escape(names[depth])} .. {html.escape(names[-1])} fine-tune")
+        words = (f"first {depth} of {n} blocks frozen ({_span(names[0], names[depth - 1])}); the last {n - depth} "
+                 f"({_span(names[depth], names[-1])}) fine-tune")
     return (f"<b>Trainable parameters:</b> <span class='lepton-trainable-number'>{trainable:,}</span> of "
             f"{everything:,} - {words}. <span style='color:#666'>(Head sized for {summary.num_classes} "
             f"classes.)</span>")
+
+
+def _span(first: str, last: str) -> str:
+    return html.escape(first) if first == last else f"{html.escape(first)} .. {html.escape(last)}"
 
 
 def _figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.Layout]:
