@@ -24,9 +24,8 @@ import time
 import zipfile
 from pathlib import Path
 
-import nbformat
 import pytest
-from tf_noise import GENUINE, INJECT
+from tf_noise import GENUINE, noisy_copy
 
 from lepton_widgets.apps.browser import (
     MISSING,
@@ -78,19 +77,18 @@ def _wait_until(predicate, timeout: float, interval: float = 0.1, what: str = ""
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, monkeypatch):
     _need_chromium()
+    # ipykernel stops forwarding file-descriptor output (TensorFlow's C++ lines) to the page when it sees
+    # this variable; without it the kernel shows what a user's page would show.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     ARTIFACTS.mkdir(exist_ok=True)
     runs = tmp_path / "runs"
     env = {**APP_ENV, "LEPTON_HOME": str(tmp_path / "home"), "LEPTON_MAX_UPLOAD_MB": "20"}
     log = tmp_path / "voila.log"
     # The shipped notebook, after a cell that makes TensorFlow's import print the start-up lines an AVX-512
     # machine prints (tests/tf_noise.py), so the page is checked for them on any CPU.
-    notebook = nbformat.read(ROOT / "notebooks" / "workbench.ipynb", as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(INJECT))
-    served_notebook = tmp_path / "notebook" / "workbench.ipynb"
-    served_notebook.parent.mkdir()
-    nbformat.write(notebook, served_notebook)
+    served_notebook = noisy_copy(ROOT / "notebooks" / "workbench.ipynb", tmp_path / "notebook")
     with VoilaServer(notebook=served_notebook, env=env, runs_dir=runs, log_path=log) as served:
         served.runs = runs
         yield served

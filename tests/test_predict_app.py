@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 from conftest import make_notebooks_module, tiny_config
-from tf_noise import GENUINE, INJECT
+from tf_noise import GENUINE, INJECT, leaked, noisy_copy
 from nbclient import NotebookClient
 from PIL import Image
 
@@ -217,7 +217,8 @@ def test_predict_notebook_runs_headless_and_lists_the_exports(exported, tmp_path
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.timeout(600)
-def test_predict_app_in_chromium_uploads_images_and_shows_answers_with_gradcam(exported, digit_pngs, tmp_path):
+def test_predict_app_in_chromium_uploads_images_and_shows_answers_with_gradcam(exported, digit_pngs, tmp_path,
+                                                                          monkeypatch):
     """Voilà serves notebooks/predict.ipynb; headless Chromium picks the keras export and uploads two PNGs."""
     from lepton_widgets.apps.browser import MISSING, chromium, chromium_path
     from lepton_widgets.apps.launch import VoilaServer
@@ -229,7 +230,12 @@ def test_predict_app_in_chromium_uploads_images_and_shows_answers_with_gradcam(e
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     log = tmp_path / "voila.log"
-    with VoilaServer(notebook=NOTEBOOK, env={"LEPTON_HOME": str(tmp_path / "home")}, runs_dir=record.path.parent,
+    # The shipped notebook after a cell that prints TensorFlow's AVX-512 start-up lines (tests/tf_noise.py),
+    # in a kernel that forwards file-descriptor output to the page as a user's does (ipykernel does not
+    # when it sees PYTEST_CURRENT_TEST).
+    served = noisy_copy(NOTEBOOK, tmp_path / "notebook")
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    with VoilaServer(notebook=served, env={"LEPTON_HOME": str(tmp_path / "home")}, runs_dir=record.path.parent,
                      log_path=log) as server, chromium(viewport=(1200, 900)) as browser:
         page = browser.new_page()
         errors: list[str] = []
@@ -251,6 +257,8 @@ def test_predict_app_in_chromium_uploads_images_and_shows_answers_with_gradcam(e
                 assert items.nth(i).locator("img.lepton-gradcam").count() == 1
             page_text = page.locator(".lepton-predict-app").inner_text()
             assert "cuda" not in page_text.lower() and "Traceback" not in page_text, page_text[:2000]
+            whole_page = page.inner_text("body")
+            assert leaked(whole_page) == [] and GENUINE in whole_page, whole_page[:2000]
             assert not errors, f"JavaScript errors in the page: {errors[:3]}"
             page.locator(".lepton-predict-app").screenshot(path=str(artifacts / "predict.png"))
         except BaseException:

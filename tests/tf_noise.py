@@ -34,3 +34,18 @@ def leaked(text: str) -> list[str]:
     marks = ("absl::InitializeLog", "port.cc", "oneDNN", "cudart_stub", "cuda drivers", "cpu_feature_guard",
              "rebuild TensorFlow")
     return [line for line in text.splitlines() if any(mark in line for mark in marks)]
+
+
+def noisy_copy(notebook, folder):
+    """A copy of ``notebook`` in ``folder`` whose first cell is :data:`INJECT`: served or run, its page shows
+    what the user would see on a CPU that prints the start-up lines."""
+    from pathlib import Path
+
+    import nbformat
+
+    copy = nbformat.read(notebook, as_version=4)
+    copy.cells.insert(0, nbformat.v4.new_code_cell(INJECT))
+    target = Path(folder) / Path(notebook).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(copy, target)
+    return target
