@@ -111,3 +111,16 @@ def test_start_again_resumes_and_stop_ends_a_search_in_the_worker(searched):
     assert runner.wait(timeout=60) and session.status == "cancelled", session.status
     done = [r for r in session.trials if r["status"] == "COMPLETED"]
     assert 4 <= len(done) < 8 and not panel.start_button.disabled
+
+
+def test_a_resume_that_repaired_damaged_files_says_so_in_the_search_step(searched):
+    session, runner, panel = searched["session"], searched["runner"], searched["panel"]
+    directory = Path(session.search["directory"])
+    oracle = directory / "oracle.json"
+    oracle.write_bytes(oracle.read_bytes()[: oracle.stat().st_size // 2])  # as a kill mid-write leaves it
+    assert panel.repairs.value == ""
+    panel.start_button.click()
+    assert runner.wait(timeout=300) and session.status == "finished", (session.status, session.last_error)
+    assert session.search["resumed"] and "damaged by the interruption" in " ".join(session.search["repairs"])
+    assert "progress file was damaged by the interruption" in panel.repairs.value
+    assert json.loads(oracle.read_text())["end_order"]  # readable again

@@ -242,6 +242,9 @@ class TunerPanel(Panel):
         self.use_best_button.on_click(self._on_use_best)
         self.status = w.HTML()
         self.status.add_class("lepton-tuner-status")
+        # What a resume rolled back after an interruption: kept in view, not overwritten by trial messages.
+        self.repairs = w.HTML()
+        self.repairs.add_class("lepton-search-repairs")
 
         self.table = w.HTML()
         self.table.add_class("lepton-trials-table")
@@ -255,6 +258,8 @@ class TunerPanel(Panel):
         self._show_settings()
         session.observe(self._show_settings, names="tuner")
         session.observe(self._show_trials, names=["trials", "search"])
+        session.observe(self._show_repairs, names="search")
+        self._show_repairs()
         session.observe(self._show_status, names=["status", "message", "busy", "best_trial", "job"])
         self._show_trials()
         self._show_status()
@@ -263,7 +268,7 @@ class TunerPanel(Panel):
                         *[row.box for row in self.space.values()],
                         w.HTML("<b>Budget</b>"), *self._settings], layout=w.Layout(min_width="430px"))
         live = w.VBox([w.HBox([self.start_button, self.stop_button, self.use_best_button]), self.status,
-                       self.table, self.parallel_box, self.best_curve_box], layout=w.Layout(flex="1 1 auto"))
+                       self.repairs, self.table, self.parallel_box, self.best_curve_box], layout=w.Layout(flex="1 1 auto"))
         return w.HBox([space, live])
 
     # --- settings <-> Session ----------------------------------------------------------------------------
@@ -362,7 +367,8 @@ class TunerPanel(Panel):
         if kind == "search_started":
             rows = [] if not event.resumed else [{**row, "path": ""} for row in read_trials(event.directory)]
             session.search = {"search_id": event.search_id, "directory": event.directory, "resumed": event.resumed,
-                              "total": event.total, "searched": list(event.searched), "message": event.message}
+                              "total": event.total, "searched": list(event.searched), "message": event.message,
+                              "repairs": list(event.repairs)}
             session.trials = [r for r in rows if r["status"] != "RUNNING"]  # an interrupted one runs again
             if session.status != "stopping":
                 session.status = "running"
@@ -429,6 +435,11 @@ class TunerPanel(Panel):
             box.children = (figure,)
             if old is not None:
                 old.close()
+
+    def _show_repairs(self, _change=None) -> None:
+        repairs = (self.session.search or {}).get("repairs") or []
+        self.repairs.value = "".join(f"<div style='color:#8a6d00'>&#9888; {html.escape(line[:1].upper() + line[1:])}"
+                                     f"</div>" for line in repairs)
 
     def _show_status(self, _change=None) -> None:
         session = self.session
