@@ -84,25 +84,36 @@ def filtered_stderr() -> Iterator[None]:
     the body raises, so an import error's own messages are never lost. Other threads' stderr output in
     the window is delayed until it ends, not dropped.
     """
-    if sys.stderr is not None:
-        sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as captured:
+    _flush_python_stderr()
+    saved = None
+    try:
+        saved = os.dup(2)
+        captured = tempfile.TemporaryFile(mode="w+b")
+    except OSError:  # no stderr to capture (a daemon) or nowhere to put it: import unfiltered, never fail
+        if saved is not None:
+            os.close(saved)
+        yield
+        return
+    with captured:
         os.dup2(captured.fileno(), 2)
         try:
             yield
         finally:
-            if sys.stderr is not None:
-                try:
-                    sys.stderr.flush()  # Python-level writes in the window belong to it too
-                except Exception:  # a closed or odd stream must not hide the import's own outcome
-                    pass
+            _flush_python_stderr()  # Python-level writes in the window belong to it too
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             kept = filter_startup_noise(captured.read().decode(errors="surrogateescape"))
             if kept:
                 os.write(2, kept.encode(errors="surrogateescape"))
+
+
+def _flush_python_stderr() -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except Exception:  # a closed or odd stream must not stop the import
+        pass
 
 
 class _QuietLoader(importlib.abc.Loader):
