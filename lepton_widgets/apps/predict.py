@@ -11,7 +11,8 @@ with Voilà like the workbench::
 Example (in a notebook cell; tests/test_predict_app.py runs the notebook and the app in Chromium)::
 
     app = PredictApp(runs_dir="runs")
-    app.panel.model.options     # (label, path) of every verified export and trained model
+    app.panel.run.options       # (label, run id): one entry per run, its name first
+    app.panel.model.options     # (label, path): the chosen run's own model and its verified exports
     app                         # shows the app
 """
 
