@@ -47,6 +47,8 @@ APP_ENV = {
     "LEPTON_APP_BACKBONE": "small_cnn", "LEPTON_APP_WEIGHTS": "none", "LEPTON_APP_IMAGE_SIZE": "32",
     "LEPTON_APP_EPOCHS": "2", "LEPTON_APP_FINE_TUNE_EPOCHS": "4", "LEPTON_APP_MAX_PER_CLASS": "40",
     "LEPTON_APP_BATCH_SIZE": "16",
+    # Every block frozen at the start, as the story needs: with random weights the default is none frozen.
+    "LEPTON_APP_FROZEN_DEPTH": "4",
 }
 # What TensorFlow, absl or a traceback look like when they leak into the page.
 NOISE = re.compile(r"absl::|cudart_stub|cuda drivers|cpu_feature_guard|oneDNN|^[IWEF]\d{4} \d\d:|"
