@@ -39,6 +39,18 @@ class DataConfig:
     ``classes`` keeps only these classes, in this order (``None``: every class, in the dataset's order).
     Whole numbers are read as names, so YAML's ``[0, 1]`` selects the digits ``"0"`` and ``"1"``.
 
+    ``test_path``: your own test set, in the same format as ``path`` (a folder of class folders, a zip, a CSV;
+    for the bring-your-own kinds only). It becomes the test split, and nothing of ``path`` is held out for
+    testing: ``path`` is split into train and validation only.
+
+    Tiny data (the smallest class has fewer than ``cv_below`` samples; ``0`` turns this off) is judged by
+    stratified ``cv_folds``-fold cross-validation (at most as many folds as the smallest class has samples):
+    each fold trains on the others and predicts its own samples, the run's metrics are those held-out
+    predictions with the mean and spread of the fold accuracies (``cv_accuracy_mean``/``_std``), and the
+    stored model is then trained on all of it (plus evaluated on ``test_path`` when given). Folds train for
+    the full epoch budget, without early stopping or the plateau schedule, so no held-out sample picks an
+    epoch. Pictures and sounds only; tables and texts keep their fixed split.
+
     >>> DataConfig(dataset="digits", classes=[0, 1]).classes
     ['0', '1']
     """
@@ -52,6 +64,9 @@ class DataConfig:
     classes: list[str] | None = None
     #: Tables only: the column holding the class (``table_csv`` needs it; built-in tables have a default).
     target: str | None = None
+    test_path: str | None = None
+    cv_below: int = 10
+    cv_folds: int = 5
 
     def __post_init__(self) -> None:
         # Class names are strings, but YAML and the CLI's --set read digits' class names as numbers.
@@ -74,6 +89,13 @@ class DataConfig:
                 raise ConfigError(f"data.classes lists a class twice: {twice}")
         if self.dataset in ("folder", "zip", "csv") and not self.path:
             raise ConfigError(f"data.path is required when data.dataset is {self.dataset!r}")
+        if self.test_path is not None and (not isinstance(self.test_path, str) or not self.test_path.strip()):
+            raise ConfigError(f"data.test_path must be a path or null, got {self.test_path!r}")
+        if not isinstance(self.cv_below, int) or self.cv_below < 0:
+            raise ConfigError(f"data.cv_below must be a whole number >= 0 (0: never cross-validate), "
+                              f"got {self.cv_below!r}")
+        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise ConfigError(f"data.cv_folds must be a whole number >= 2, got {self.cv_folds!r}")
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
             if not 0.0 < value < 0.5:

@@ -4,8 +4,11 @@ and a caution, in the run's metrics, the Evaluate step and the CLI."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 from conftest import tiny_config
+
+from lepton_widgets.core.events import ListSink
 
 from lepton_widgets.core.evaluation import SMALL_TEST_SET, evaluate_predictions, wilson_interval
 from lepton_widgets.panels.evaluate import metrics_html
@@ -56,3 +59,92 @@ def test_cli_train_and_eval_print_the_small_test_caution(tmp_path, capsys):
     run_id = next(p.name for p in runs.iterdir() if p.is_dir())
     assert main(["--runs-dir", str(runs), "eval", run_id]) == 0
     assert "Only 30 test items" in capsys.readouterr().out
+
+
+# --- Tiny datasets: a user-given test folder, and cross-validation -------------------------------------------
+
+import json  # noqa: E402
+
+from PIL import Image  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+from lepton_widgets.config import RunConfig  # noqa: E402
+from lepton_widgets.core.data import prepare_data  # noqa: E402
+from lepton_widgets.core.experiment import run_experiment  # noqa: E402
+from lepton_widgets.core.run_store import RunStore  # noqa: E402
+
+
+def digit_folders(root, per_class: int, classes=(0, 1, 7), skip: int = 0):
+    """Real handwritten digits (scikit-learn), one class folder each, as 32 px PNGs."""
+    digits = load_digits()
+    for digit in classes:
+        folder = root / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = np.flatnonzero(digits.target == digit)[skip:skip + per_class]
+        for row in rows:
+            pixels = (digits.images[row] * (255 / 16)).astype(np.uint8)
+            Image.fromarray(pixels).resize((32, 32), Image.NEAREST).convert("RGB").save(folder / f"{row}.png")
+    return root
+
+
+def folder_config(path, **data) -> RunConfig:
+    return tiny_config(data={"dataset": "folder", "path": str(path), "max_per_class": None, **data},
+                       train={"epochs": 10, "fine_tune_epochs": 0, "batch_size": 4})
+
+
+def test_a_user_test_folder_means_nothing_is_held_out_of_the_training_data(tmp_path):
+    train, test = digit_folders(tmp_path / "train", 5), digit_folders(tmp_path / "test", 4, skip=20)
+    before = prepare_data(folder_config(train).data, seed=7)
+    # Today's split of 5 per class: 3 train, 1 val, 1 test.
+    assert before.table.frame.groupby("split").size().to_dict() == {"test": 3, "train": 9, "val": 3}
+    given = prepare_data(folder_config(train, test_path=str(test)).data, seed=7)
+    sizes = given.table.frame.groupby("split").size().to_dict()
+    assert sizes == {"train": 12, "val": 3, "test": 12}, sizes   # 5 per class trains or validates; 4 per class test
+    test_refs = given.split("test").frame["path"].tolist()
+    assert all(str(test) in p for p in test_refs)
+    assert "nothing held out" in given.report.summary()
+
+
+@pytest.mark.slow
+def test_tiny_data_is_cross_validated_and_the_stored_model_trains_on_all_of_it(tmp_path):
+    train = digit_folders(tmp_path / "train", 6)
+    sink = ListSink()
+    # Pretrained features, head only: what a user with 6 pictures per class should do.
+    cfg = tiny_config(data={"dataset": "folder", "path": str(train), "max_per_class": None},
+                      backbone={"name": "mobilenet_v2", "weights": "offline", "image_size": 32, "frozen_depth": None},
+                      train={"epochs": 10, "fine_tune_epochs": 0, "batch_size": 4, "learning_rate": 1e-2})
+    record = run_experiment(cfg, store=RunStore(tmp_path / "runs"), sink=sink)
+    assert record.status == "finished"
+    metrics = record.metrics
+    print("cross-validation", metrics)
+    assert metrics["cv_folds"] == 5 and len(metrics["cv_fold_accuracies"]) == 5
+    assert metrics["cv_accuracy_mean"] == pytest.approx(np.mean(metrics["cv_fold_accuracies"]))
+    assert metrics["cv_accuracy_mean"] >= 0.8, metrics      # three digits: chance is 0.33. Measured: 1.0 +- 0.0
+    assert metrics["n"] == 18                                        # every sample predicted once, held out
+    assert set(record.split.values()) == {"train"} and len(record.split) == 18   # stored model: all of it
+    assert len(record.history) == 10                                 # the stored model's epochs only
+    assert "caution" in metrics and "Only 18" in metrics["caution"]
+    assert any("cross-validation" in e.message for e in sink.of_kind("run_warning"))
+    assert [e.done for e in sink.of_kind("progress") if e.task == "cross-validation"] == [0, 1, 2, 3, 4, 5]
+    predictions = record.predictions
+    assert len(predictions) == 18 and set(predictions["true"].astype(str)) == {"0", "1", "7"}
+
+
+def test_cross_validation_with_a_test_folder_scores_the_stored_model_on_it(tmp_path, capsys):
+    train, test = digit_folders(tmp_path / "train", 5), digit_folders(tmp_path / "test", 4, skip=20)
+    record = run_experiment(folder_config(train, test_path=str(test)), store=RunStore(tmp_path / "runs"))
+    metrics = record.metrics
+    print("test folder", metrics)
+    assert metrics["cv_folds"] == 5 and metrics["evaluated_on"] == "test_path" and metrics["n"] == 12
+    split = record.split
+    assert sorted(split.values()).count("train") == 15 and sorted(split.values()).count("test") == 12
+    assert RunConfig.from_dict(json.loads(json.dumps(record.config.to_dict()))).data.test_path == str(test)
+
+
+def test_cross_validation_can_be_turned_off():
+    cfg = RunConfig.from_dict({"data": {"dataset": "digits", "cv_below": 0}})
+    assert cfg.data.cv_below == 0
+    from lepton_widgets.core.data.split import cross_validation_folds
+
+    assert cross_validation_folds({"a": 5, "b": 5}, cfg.data.cv_below, cfg.data.cv_folds) == 0
+    assert cross_validation_folds({"a": 5, "b": 5}, 10, 5) == 5

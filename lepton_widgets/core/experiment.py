@@ -21,6 +21,7 @@ from typing import Optional
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
+from lepton_widgets.core.data.split import cross_validation_folds
 from lepton_widgets.core.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
 from lepton_widgets.core.events import EventSink, RunFinished, RunWarning
@@ -95,6 +96,9 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
             emit(RunWarning(run_id=run_id, message=message))
         seed_everything(cfg.seed)
         prepared = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event)
+        folds = cross_validation_folds(prepared.report.class_counts, cfg.data.cv_below, cfg.data.cv_folds)
+        if folds:
+            return cross_validated_run(cfg, prepared, folds)
         write_data_files(writer, prepared)
         tm = build_transfer_model(cfg, prepared.num_classes)
         writer.write_json("env.json", environment_card(
@@ -117,6 +121,52 @@ def run_experiment(cfg: RunConfig, *, store: Optional[RunStore] = None, sink: Op
             write_robustness(writer, tm.model, test, cfg, sink=emit, stop_event=stop_event)
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))
+        return writer.finalize("finished")
+
+    def cross_validated_run(cfg: RunConfig, prepared: PreparedData, folds: int) -> RunRecord:
+        """Tiny data: k-fold cross-validation on the pooled samples, then the stored model on all of them."""
+        from lepton_widgets.core.cross_validation import cross_validate, fixed_budget, pooled
+
+        user_test = bool(cfg.data.test_path)
+        pool = pooled(prepared, user_test)
+        smallest = min(prepared.report.class_counts.values())
+        emit(RunWarning(run_id=run_id, message=(
+            f"Tiny data (the smallest class has {smallest} samples, under data.cv_below={cfg.data.cv_below}): "
+            f"{folds}-fold cross-validation on all {len(pool)} samples instead of holding some out; the stored "
+            "model is then trained on all of them.")))
+        cv = cross_validate(cfg, pool, prepared.report, folds, run_id=run_id, sink=emit, stop_event=stop_event)
+        # The stored model: every pooled sample trains it; a user-given test set stays the test split.
+        frame = prepared.table.frame.copy()
+        frame.loc[frame["split"] != "test", "split"] = "train"
+        if not user_test:
+            frame["split"] = "train"
+        final = PreparedData(table=SampleTable(frame, prepared.table.class_names, prepared.table.arrays,
+                                               prepared.table.modality, prepared.table.source),
+                             report=prepared.report)
+        prepared.report.notes.append(f"cross-validation: {folds} stratified folds over {len(pool)} samples; the "
+                                     "stored model was trained on all of them.")
+        write_data_files(writer, final)
+        final_cfg = fixed_budget(cfg)
+        seed_everything(cfg.seed)
+        tm = build_transfer_model(final_cfg, final.num_classes)
+        writer.write_json("env.json", environment_card(
+            cfg.seed, final.table.content_hash(), weights=weights_fingerprint(tm.spec, cfg.backbone.weights),
+            trainable_params=tm.trainable_params(), total_params=int(tm.model.count_params())))
+        result = train_transfer(tm, final, final_cfg, run_id=run_id, sink=emit, stop_event=stop_event)
+        recorder.write_history()
+        writer.write_json("phases.json", result.phases)
+        extra = cv.metrics()
+        if user_test:
+            test = final.split("test")
+            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, sink=emit, stop_event=stop_event,
+                                        run_id=run_id)
+            extra["evaluated_on"] = "test_path"
+        else:
+            test, evaluation = pool, cv.evaluation()
+            extra["evaluated_on"] = "cross-validation (held-out predictions)"
+        metrics = write_evaluation_files(writer, evaluation, test, extra_metrics=extra)
+        writer.save_model(tm.model)
+        emit(RunFinished(run_id=run_id, metrics=metrics))
         return writer.finalize("finished")
 
     return recorder.run(work)

@@ -113,7 +113,8 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
     train, val = data.split("train"), data.split("val")
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
-    val_ds = make_dataset(val, size, batch)
+    # No validation rows: the final model of a cross-validated run trains on every sample (core/cross_validation.py).
+    val_ds = make_dataset(val, size, batch) if len(val) else None
     model = tm.model
     if cfg.train.adversarial != "none":
         # fit() the wrapper: it shares tm.model's weights and freezing, and tm.model stays a plain model.
@@ -122,7 +123,8 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
     compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
               callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
-                                           chance=chance_accuracy(val.label_indices())) + [callback])
+                                           chance=chance_accuracy(val.label_indices()) if len(val) else None)
+              + [callback])
 
 
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):

@@ -23,14 +23,19 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Optional
+
+import numpy as np
+import pandas as pd
 
 from lepton_widgets.config import ConfigError, DataConfig
 from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class
-from lepton_widgets.core.data.table import DataError, PreparedData
+from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
+                                            SampleTable)
 from lepton_widgets.core.events import EventSink, check_stop
 
 
@@ -48,9 +53,18 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
     except ConfigError as exc:
         raise DataError(str(exc)) from None
     spec = get_dataset(data_cfg.dataset)
-    loaded = spec.loader(data_cfg, LoadContext(sink=sink, stop_event=stop_event, run_id=run_id))
+    context = LoadContext(sink=sink, stop_event=stop_event, run_id=run_id)
+    loaded = spec.loader(data_cfg, context)
     check_stop(stop_event)
-    return prepared_from_loaded(loaded, data_cfg, seed, min_classes)
+    test_loaded = None
+    if data_cfg.test_path:
+        if not spec.needs_path:
+            raise DataError(f"data.test_path is for your own data (folder, zip, csv, ...): {data_cfg.dataset!r} "
+                            f"holds out its own test samples")
+        # Same kind, same loader, same checks: the test folder is read exactly as the training one.
+        test_loaded = spec.loader(dataclasses.replace(data_cfg, path=data_cfg.test_path, test_path=None), context)
+        check_stop(stop_event)
+    return prepared_from_loaded(loaded, data_cfg, seed, min_classes, test_loaded=test_loaded)
 
 
 def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
@@ -69,7 +83,7 @@ def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
 
 
 def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, min_classes: int = 2,
-                         keep_arrays: bool = True) -> PreparedData:
+                         keep_arrays: bool = True, test_loaded: Optional[LoadedData] = None) -> PreparedData:
     """The steps every modality shares after loading: keep ``data_cfg.classes``, build the report (duplicates,
     unusable classes), cap per class, count, warn and split, all seeded. Tables and texts keep their rows
     elsewhere and pass ``keep_arrays=False`` so the table holds no arrays for the image pipeline."""
@@ -83,8 +97,49 @@ def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, mi
     report.class_counts = {name: int(n) for name, n in table.frame["label"].value_counts()
                            .reindex(table.class_names).items()}
     report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
-    table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
+    if test_loaded is None:
+        table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
+    else:  # the user's own test set: nothing of the training data is held out for testing
+        table = assign_splits(table, data_cfg.val_fraction, 0.0, seed)
+        table = with_test_set(table, test_loaded, report, data_cfg.test_path or "")
     return PreparedData(table=table, report=report)
+
+
+def with_test_set(table: SampleTable, test_loaded: LoadedData, report, source: str) -> SampleTable:
+    """``table`` plus the usable samples of ``test_loaded`` as its ``test`` split.
+
+    Test samples of classes the training data lacks are left out, and so are exact copies of training
+    samples (same content hash: a copy in both would score as seen); the report says how many of each.
+    """
+    records = test_loaded.records
+    usable = records[records["status"].isin([STATUS_OK, STATUS_CONVERTED])].copy()
+    usable = usable.drop_duplicates("sha256")
+    unknown = sorted(set(usable["label"].astype(str)) - set(table.class_names))
+    if unknown:
+        report.warnings.append(f"test_path: classes not in the training data left out: {', '.join(unknown)}")
+    usable = usable[usable["label"].astype(str).isin(table.class_names)]
+    copies = usable["sha256"].isin(set(table.frame["sha256"]))
+    if copies.any():
+        report.warnings.append(f"test_path: {int(copies.sum())} test samples are copies of training samples; "
+                               "left out of the test set")
+    usable = usable[~copies]
+    if usable.empty:
+        raise DataError(f"data.test_path ({source}): no usable test samples of the training classes", report=report)
+    frame = usable[list(SAMPLE_COLUMNS)].reset_index(drop=True)
+    frame["array_index"] = frame["array_index"].fillna(-1).astype(np.int64)
+    frame["path"] = frame["path"].astype(object).where(frame["path"].notna(), None)
+    arrays = table.arrays
+    if test_loaded.arrays is not None:
+        offset = 0 if arrays is None else len(arrays)
+        frame.loc[frame["array_index"] >= 0, "array_index"] += offset
+        arrays = test_loaded.arrays if arrays is None else np.concatenate([arrays, test_loaded.arrays])
+    frame["split"] = "test"
+    counts = frame["label"].value_counts()
+    report.notes.append(f"test_path: {len(frame):,} test samples from {source} (per class: "
+                        + ", ".join(f"{name}: {int(counts.get(name, 0))}" for name in table.class_names)
+                        + f"); {len(records) - len(usable):,} not used; nothing held out of the training data.")
+    return SampleTable(pd.concat([table.frame, frame], ignore_index=True), table.class_names, arrays,
+                       table.modality, table.source)
 
 
 def keep_classes(loaded: LoadedData, classes: Optional[list[str]]) -> LoadedData:

@@ -64,7 +64,7 @@ def cap_per_class(table: SampleTable, max_per_class: int | None, seed: int) -> t
 
 def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
     n_val = max(1, round(n * val_fraction))
-    n_test = max(1, round(n * test_fraction))
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
     while n - n_val - n_test < 1 and max(n_val, n_test) > 1:  # keep at least one training sample
         if n_val >= n_test:
             n_val -= 1
@@ -74,22 +74,53 @@ def _split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int
 
 
 def assign_splits(table: SampleTable, val_fraction: float, test_fraction: float, seed: int) -> SampleTable:
-    """Add the ``split`` column; rows come back ordered by class, then content hash."""
+    """Add the ``split`` column; rows come back ordered by class, then content hash.
+
+    ``test_fraction=0`` holds nothing out for testing (the test set comes from elsewhere: ``data.test_path``).
+    """
     frame = _by_content(table)
     split = np.empty(len(frame), dtype=object)
     order = []
+    needed = 3 if test_fraction > 0 else 2
     for name in table.class_names:
         rows = np.flatnonzero((frame["label"] == name).to_numpy())
-        if len(rows) < 3:
-            raise ValueError(f"class {name!r} has {len(rows)} rows; splitting needs at least 3")
+        if len(rows) < needed:
+            raise ValueError(f"class {name!r} has {len(rows)} rows; splitting needs at least {needed}")
         n_val, n_test = _split_sizes(len(rows), val_fraction, test_fraction)
-        rest, test = train_test_split(rows, test_size=n_test, random_state=class_seed(seed, name, "test"))
+        if n_test == 0:
+            rest, test = rows, rows[:0]
+        else:
+            rest, test = train_test_split(rows, test_size=n_test, random_state=class_seed(seed, name, "test"))
         train, val = train_test_split(rest, test_size=n_val, random_state=class_seed(seed, name, "val"))
         split[train], split[val], split[test] = "train", "val", "test"
         order.append(rows)
     frame["split"] = split
     frame = frame.iloc[np.concatenate(order)].reset_index(drop=True)
     return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
+
+
+def cross_validation_folds(class_counts: dict[str, int], cv_below: int, cv_folds: int) -> int:
+    """How many folds tiny data is cross-validated with: ``0`` (no cross-validation) unless the smallest
+    class has fewer than ``cv_below`` samples; never more folds than that class has samples, nor fewer than 2.
+
+    >>> cross_validation_folds({"a": 5, "b": 7}, cv_below=10, cv_folds=5), cross_validation_folds({"a": 3}, 10, 5)
+    (5, 3)
+    >>> cross_validation_folds({"a": 12, "b": 40}, cv_below=10, cv_folds=5)
+    0
+    """
+    smallest = min(class_counts.values(), default=0)
+    if cv_below <= 0 or smallest >= cv_below or smallest < 2:
+        return 0
+    return max(2, min(cv_folds, smallest))
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train rows, held-out rows)`` of each fold: scikit-learn's ``StratifiedKFold``, shuffled with the seed."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32)
+    labels = np.asarray(labels)
+    return [(train, held) for train, held in splitter.split(np.zeros(len(labels)), labels)]
 
 
 def split_record(table: SampleTable) -> dict[str, str]:
