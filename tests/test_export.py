@@ -371,6 +371,7 @@ def test_export_panel_shows_progress_per_format_and_offers_downloads(trained, tm
     session = Session()
     runner = Runner(session, runs_dir=trained.path.parent)
     panel = ExportPanel(session, runner)
+    assert panel.run.label.startswith(f"export · {trained.run_id}")  # the run's name first
     for name, box in panel.formats.items():
         box.value = name in ("keras", "savedmodel", "tflite")
     panel.out.value = str(tmp_path / "out")

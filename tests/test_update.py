@@ -376,6 +376,7 @@ def test_update_button_waits_until_the_new_data_is_checked(base, tmp_path):
     panel = UpdatePanel(session, Runner(session, runs_dir=store.root))
     panel.run_choice.value = record.run_id
     panel.data_choice.value = "digits"
+    assert panel.run_choice.label.startswith(f"digits04 · {record.run_id}")  # the run's name first
     assert panel.update_button.disabled and not panel.check_button.disabled
     panel.check_button.click()
     assert panel.wait(60)
