@@ -46,11 +46,11 @@ def setup(tmp_path, **settings):
     return session, Runner(session, runs_dir=tmp_path / "runs")
 
 
-def write_class_folders(root, classes=("cats", "dogs"), per_class=3):
+def write_class_folders(root, classes=("cats", "dogs"), per_class=3, seed=0):
     for c, name in enumerate(classes):
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
-            pixels = np.random.default_rng(100 * c + i).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+            pixels = np.random.default_rng(seed + 100 * c + i).integers(0, 256, (12, 10, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.png")
     return root
 
@@ -275,6 +275,25 @@ def test_upload_button_counts_the_held_upload_and_a_zip_without_class_folders_is
     # The same file again is taken again.
     browser_upload(panel, "flat.zip", buffer.getvalue())
     assert upload_button_text(panel) == "Upload zip (1)" and "flat.zip" in panel.upload_message.value
+
+
+def test_the_data_step_takes_a_test_folder_and_holds_nothing_out_of_the_training_data(home, tmp_path):
+    train = write_class_folders(tmp_path / "train", per_class=5)
+    test = write_class_folders(tmp_path / "test", per_class=3, seed=10_000)
+    session, runner = setup(tmp_path, dataset="folder", data_path=str(train))
+    panel = DatasetPanel(session, runner)
+    assert panel.test_path.layout.display == ""               # shown for your own pictures, under the path
+    panel.test_path.value = f"  {test}  "
+    assert session.data_test_path == str(test) and session.to_config().data.test_path == str(test)
+    panel.check_button.click()
+    assert runner.wait(60) and session.status == "finished", session.last_error
+    splits = session.prepared.table.frame.groupby("split").size().to_dict()
+    assert splits == {"train": 8, "val": 2, "test": 6}, splits   # 5 per class: 4 train, 1 val; 3 per class test
+    assert "6 test samples" in panel.summary.value
+    session.dataset = "digits"
+    assert panel.test_path.layout.display == ""               # still set: stays visible until emptied
+    panel.test_path.value = ""
+    assert session.data_test_path is None and panel.test_path.layout.display == "none"
 
 
 # --- Backbone panel -----------------------------------------------------------------------------------

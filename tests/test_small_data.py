@@ -148,3 +148,19 @@ def test_cross_validation_can_be_turned_off():
 
     assert cross_validation_folds({"a": 5, "b": 5}, cfg.data.cv_below, cfg.data.cv_folds) == 0
     assert cross_validation_folds({"a": 5, "b": 5}, 10, 5) == 5
+
+
+def test_cli_takes_a_test_folder_with_set(tmp_path, capsys):
+    from lepton_widgets.cli import main
+
+    train, test = digit_folders(tmp_path / "train", 5), digit_folders(tmp_path / "test", 4, skip=20)
+    config = tmp_path / "folder.yaml"
+    config.write_text(yaml.safe_dump(folder_config(train).to_dict()))
+    runs = tmp_path / "runs"
+    assert main(["--runs-dir", str(runs), "train", str(config), "--set", f"data.test_path={test}",
+                 "--set", "data.cv_below=0"]) == 0
+    out = capsys.readouterr().out
+    assert "n: 12" in out and "Only 12 test items" in out, out       # 4 per class from the test folder
+    record = RunStore(runs).runs()[0]
+    assert record.config.data.test_path == str(test)
+    assert sorted(record.split.values()).count("test") == 12 and "cv_folds" not in record.metrics

@@ -77,8 +77,8 @@ _PATH_HINTS = {"folder": "/path/to/folder (one subfolder of images per class)",
                "table_csv": "/path/to/table.csv (numeric and categorical columns, one class column)",
                "text_csv": "/path/to/texts.csv (a text column and a class column)",
                "text_folder": "/path/to/folder (one subfolder of .txt files per class)"}
-_DATA_TRAITS = ["dataset", "data_path", "data_target", "max_per_class", "val_fraction", "test_fraction",
-                "min_class_size", "seed"]
+_DATA_TRAITS = ["dataset", "data_path", "data_test_path", "data_target", "max_per_class", "val_fraction",
+                "test_fraction", "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 _OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
@@ -109,6 +109,10 @@ class DatasetPanel(Panel):
         self.dataset_info = w.HTML()
         self.path = w.Text(description="Path", continuous_update=False, style=_STYLE,
                            layout=w.Layout(width="640px"))
+        # Your own test set, same format as the path: then nothing of the path is held out for testing.
+        self.test_path = w.Text(description="Test set (optional)", continuous_update=False, style=_STYLE,
+                                placeholder="same format as Path; empty: hold some of Path's samples out",
+                                layout=w.Layout(width="640px"))
         self.target = w.Text(description="Class column", continuous_update=False, style=_STYLE,
                              placeholder="the column that holds the class", layout=w.Layout(width="480px"))
         # The checked table or texts (core.tabular.TabularData / core.text.TextData): rows, not image previews.
@@ -138,7 +142,8 @@ class DatasetPanel(Panel):
         self.problems = w.HTML()
         self.sample_rows = w.VBox()
         for widget, css in ((self.dataset_select, "dataset-select"), (self.dataset_info, "dataset-info"),
-                            (self.path, "data-path"), (self.target, "data-target"), (self.upload, "upload"),
+                            (self.path, "data-path"), (self.test_path, "data-test-path"),
+                            (self.target, "data-target"), (self.upload, "upload"),
                             (self.upload_limit, "upload-limit"),
                             (self.upload_message, "upload-message"), (self.max_per_class, "max-per-class"),
                             (self.val_fraction, "val-fraction"), (self.test_fraction, "test-fraction"),
@@ -150,6 +155,7 @@ class DatasetPanel(Panel):
 
         self.dataset_select.observe(self._dataset_chosen, "value")
         self.path.observe(self._path_typed, "value")
+        self.test_path.observe(self._test_path_typed, "value")
         self.target.observe(self._target_typed, "value")
         self.upload.observe(self._uploaded, "value")
         self.max_per_class.observe(self._max_typed, "value")
@@ -169,7 +175,7 @@ class DatasetPanel(Panel):
         settings.set_title(0, "Sampling and split")
         return w.VBox([
             w.HTML("<h3>Data</h3>"),
-            self.dataset_select, self.dataset_info, self.path, self.target,
+            self.dataset_select, self.dataset_info, self.path, self.test_path, self.target,
             w.HBox([self.upload, self.upload_limit]), self.upload_message, settings,
             w.HBox([self.check_button, self.progress, self.progress_label]),
             self.stale, self.error, self.summary, self.counts_box,
@@ -186,6 +192,10 @@ class DatasetPanel(Panel):
     def _path_typed(self, change) -> None:
         if not self._syncing:
             self.session.data_path = change["new"].strip() or None
+
+    def _test_path_typed(self, change) -> None:
+        if not self._syncing:
+            self.session.data_test_path = change["new"].strip() or None
 
     def _target_typed(self, change) -> None:
         if not self._syncing:
@@ -205,12 +215,16 @@ class DatasetPanel(Panel):
             if s.dataset in [value for _, value in self.dataset_select.options]:
                 self.dataset_select.value = s.dataset  # else: a kind this panel does not list; the card says
             self.path.value = s.data_path or ""
+            self.test_path.value = s.data_test_path or ""
             self.target.value = s.data_target or ""
             self.max_per_class.value = s.max_per_class or 0
         finally:
             self._syncing = False
         self.dataset_info.value = _dataset_card(s.dataset)
         self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
+        # Own data only (a built-in set holds out its own test samples); tables and texts keep their fixed split.
+        own_pictures = s.dataset in USER_KINDS and dataset_modality(s.dataset) in PICTURE_MODALITIES
+        self.test_path.layout.display = "" if own_pictures or s.data_test_path else "none"
         has_class_column = dataset_modality(s.dataset) == "tabular" or s.dataset == "text_csv"
         self.target.layout.display = "" if has_class_column else "none"
         self.target.placeholder = {"table_csv": "the column that holds the class",

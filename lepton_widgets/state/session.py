@@ -31,7 +31,8 @@ _FIELDS = {
     "dataset": ("data", "dataset"), "data_path": ("data", "path"), "max_per_class": ("data", "max_per_class"),
     "val_fraction": ("data", "val_fraction"), "test_fraction": ("data", "test_fraction"),
     "min_class_size": ("data", "min_class_size"), "data_classes": ("data", "classes"),
-    "data_target": ("data", "target"),
+    "data_target": ("data", "target"), "data_test_path": ("data", "test_path"),
+    "cv_below": ("data", "cv_below"), "cv_folds": ("data", "cv_folds"),
     "backbone": ("backbone", "name"), "weights": ("backbone", "weights"),
     "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
     "sequence_length": ("backbone", "sequence_length"),
@@ -65,6 +66,9 @@ class Session(HasTraits):
     min_class_size = Int(DataConfig.min_class_size)
     data_classes = List(Unicode(), default_value=None, allow_none=True)  # None: every class of the dataset
     data_target = Unicode(None, allow_none=True)  # tables: the class column (None: the built-in table's own)
+    data_test_path = Unicode(None, allow_none=True)  # your own test set (None: hold test samples out of path)
+    cv_below = Int(DataConfig.cv_below)
+    cv_folds = Int(DataConfig.cv_folds)
     backbone = Unicode(BackboneConfig.name)
     weights = Unicode(BackboneConfig.weights)
     frozen_depth = Int(None, allow_none=True)
@@ -156,7 +160,7 @@ class Session(HasTraits):
         self.busy = change["new"] in BUSY_STATUSES
 
     @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size",
-             "data_classes", "data_target", "seed")
+             "data_classes", "data_target", "data_test_path", "seed")
     def _data_settings_changed(self, change) -> None:
         # A checked dataset describes the old settings; previews must not keep showing it as current.
         self.prepared = None

@@ -77,6 +77,9 @@ def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
     spec = get_dataset(data_cfg.dataset)
     if spec.modality != modality:
         raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not {noun}")
+    if data_cfg.test_path:  # refused rather than ignored: the user would believe their test set was used
+        raise DataError(f"data.test_path is for pictures and sounds so far; {noun} keeps its own held-out test "
+                        "rows: leave test_path empty")
     if spec.needs_path and not data_cfg.path:
         raise DataError(f"data.path is required for {data_cfg.dataset!r}")
     return spec
