@@ -339,7 +339,8 @@ class ExportPanel(Panel):
         self.downloads.children = tuple(self.download_buttons.values())
         card = Path(report.card_md) if report.card_md else None
         if card is not None and card.exists():
-            self.card.value = (f"<div>{download_html(card)}</div><details><summary>Model card: <code>{html.escape(str(card))}</code> (and "
+            self.card.value = (f"<div>{download_html(card)}</div><details><summary>Model card: <code>"
+                               f"{html.escape(str(card))}</code> (and "
                                f"{html.escape(card.with_suffix('.json').name)})</summary><pre style='white-space:"
                                f"pre-wrap;font-size:12px'>{html.escape(card.read_text(encoding='utf-8'))}</pre>"
                                "</details>")

@@ -83,8 +83,8 @@ class PredictPanel(Panel):
 
     Key widgets: ``run`` (Dropdown: one entry per run, value the run id or a given file's path),
     ``model`` (Dropdown: the chosen run's files, label -> path, best first), ``path`` + ``use_path`` (a
-    model file from elsewhere), ``hint`` (what the chosen model takes), ``upload`` (FileUpload: images, WAVs or one CSV),
-    ``texts`` + ``predict_button`` (text models), ``message`` (HTML), ``note`` (HTML: why there is no
+    model file from elsewhere), ``hint`` (what the chosen model takes), ``upload`` (FileUpload: images, WAVs
+    or one CSV), ``texts`` + ``predict_button`` (text models), ``message`` (HTML), ``note`` (HTML: why there is no
     Grad-CAM), ``results`` (Box of lepton-predict-item cards, text rows, or a table preview and its saved
     file). ``modality`` is the chosen model's; ``predictions`` holds the last list of
     :class:`~lepton_widgets.core.exported.Prediction` (images, sounds) or
@@ -117,8 +117,8 @@ class PredictPanel(Panel):
         self.message = w.HTML()
         self.note = w.HTML()
         self.results = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
-        for widget, name in ((self.run, "run"), (self.model, "model"), (self.upload, "upload"), (self.message, "message"),
-                             (self.note, "note"), (self.results, "results"), (self.path, "path"),
+        for widget, name in ((self.run, "run"), (self.model, "model"), (self.upload, "upload"),
+                             (self.message, "message"), (self.note, "note"), (self.results, "results"), (self.path, "path"),
                              (self.hint, "hint"), (self.texts, "texts"), (self.predict_button, "predict")):
             widget.add_class(f"lepton-predict-{name}")
 

@@ -100,7 +100,8 @@ class UpdatePanel(Panel):
 
     Key widgets: ``run_choice`` (finished runs), ``data_choice`` (built-in datasets or ``path``), ``path``,
     ``classes`` (comma-separated, empty: all), ``check_button`` and ``checked`` (the new data's classes and
-    counts; Update is enabled only for the choice checked last), ``replay`` (slider), ``epochs`` (0: the run's), ``compare``,
+    counts; Update is enabled only for the choice checked last), ``replay`` (slider), ``epochs`` (0: the
+    run's), ``compare``,
     ``update_button`` (lepton-update-button), ``stop_button``, ``status``, ``result`` (HTML with the version's
     run id), ``meter_box`` (lepton-update-meter; holds ``meter``, the chart) and ``error``.
     ``version_id`` is the run id of the last version made here.
