@@ -130,8 +130,9 @@ class Session(HasTraits):
     run_warnings = List(Unicode())
 
     def __init__(self, **kwargs) -> None:
-        self._loading = False
+        self._loading = True  # settings given here are taken as given; the weights rule runs once below
         super().__init__(**kwargs)
+        self._loading = False
         if "weights" in kwargs and "frozen_depth" not in kwargs:
             self._weights_changed({"old": BackboneConfig.weights, "new": self.weights})
         self._update_warnings()
@@ -150,10 +151,9 @@ class Session(HasTraits):
         self._update_warnings()
 
     def _update_warnings(self) -> None:
-        try:
-            self.run_warnings = self.to_config().warnings()
-        except ValueError:  # an invalid setting is reported when training starts
-            self.run_warnings = []
+        # From the backbone settings alone: an unfinished data section must not hide this warning.
+        backbone = BackboneConfig(weights=self.weights, frozen_depth=self.frozen_depth)
+        self.run_warnings = RunConfig(backbone=backbone).warnings()
 
     @observe("status")
     def _status_changed(self, change) -> None:

@@ -33,7 +33,7 @@ import pandas as pd
 from lepton_widgets.config import ConfigError, DataConfig
 from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset
 from lepton_widgets.core.data.report import build_report, class_warnings
-from lepton_widgets.core.data.split import assign_splits, cap_per_class
+from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
 from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
                                             SampleTable)
 from lepton_widgets.core.events import EventSink, check_stop
@@ -100,6 +100,11 @@ def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, mi
     report.class_counts = {name: int(n) for name, n in table.frame["label"].value_counts()
                            .reindex(table.class_names).items()}
     report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
+    folds = cross_validation_folds(report.class_counts, data_cfg.cv_below, data_cfg.cv_folds)
+    if folds and report.class_counts:
+        report.notes.append(f"Tiny data (smallest class: {min(report.class_counts.values())} samples, under "
+                            f"cv_below={data_cfg.cv_below}): a picture or sound run uses {folds}-fold "
+                            "cross-validation on all of it instead of the split shown here.")
     if test_loaded is None:
         table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
     else:  # the user's own test set: nothing of the training data is held out for testing
