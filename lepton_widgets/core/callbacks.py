@@ -179,6 +179,11 @@ class PlateauAfterLearning(_AfterLearning, keras.callbacks.ReduceLROnPlateau):
     def on_epoch_end(self, epoch, logs=None):
         if self._at_chance(logs):
             self.skipped_at_chance += 1
+            # Keras' own callback records the rate in every epoch's logs; keep the history's columns equal
+            # (the tuner reads the history row by row).
+            rate = _current_learning_rate(self.model)
+            if logs is not None and rate is not None:
+                logs["learning_rate"] = rate
             return
         super().on_epoch_end(epoch, logs)
 
