@@ -233,8 +233,10 @@ class TransferHyperModel(kt.HyperModel):
                 if plan.fast:
                     train_ds, val_ds, n_train = self._feature_datasets(cfg)
                 else:
-                    if phase == "head":
+                    if phase == "head" and (tm.pretrained or cfg.backbone.frozen_depth is None):
                         freeze(tm)
+                    elif phase == "head":  # random blocks train from the start, as in training.train_transfer
+                        freeze_to(tm, min(cfg.backbone.frozen_depth, tm.n_blocks))
                     else:
                         freeze_to(tm, cfg.backbone.frozen_depth)
                     train, val = self.data.split("train"), self.data.split("val")
