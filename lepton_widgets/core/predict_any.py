@@ -209,15 +209,17 @@ def _joined(predictions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 def _save_csv(frame: pd.DataFrame, folder: Path, name: str) -> Path:
     from lepton_widgets.core.atomic import atomic_write_text
+    from lepton_widgets.core.safe_csv import to_safe_csv
     from lepton_widgets.core.uploads import clean_name
 
     stem = clean_name(name).removesuffix(".zip").removesuffix(".csv").removesuffix(".CSV") or "table"
     file = f"{stem}-predicted-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 1_000_000:06d}.csv"
+    text = to_safe_csv(frame)  # the user's cells come along: a spreadsheet must not run them as formulas
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        return atomic_write_text(folder / file, frame.to_csv(index=False))
+        return atomic_write_text(folder / file, text)
     except OSError:  # a read-only run folder (shared runs): the predictions still get written somewhere
-        return atomic_write_text(Path(tempfile.mkdtemp(prefix="lepton-predicted-")) / file, frame.to_csv(index=False))
+        return atomic_write_text(Path(tempfile.mkdtemp(prefix="lepton-predicted-")) / file, text)
 
 
 # --- sounds ----------------------------------------------------------------------------------------

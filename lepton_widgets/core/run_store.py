@@ -98,7 +98,9 @@ class RunWriter:
         atomic_write_text(self.path / name, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
 
     def write_frame(self, name: str, frame: pd.DataFrame) -> None:
-        atomic_write_text(self.path / name, frame.to_csv(index=False))
+        from lepton_widgets.core.safe_csv import to_safe_csv  # file names, classes, cells: no live formulas
+
+        atomic_write_text(self.path / name, to_safe_csv(frame))
 
     def append_event(self, event: Event) -> None:
         """Event sink: one JSON line per event, flushed so a crash keeps what happened so far."""
@@ -229,12 +231,16 @@ class RunRecord:
 
     @property
     def data_report(self) -> pd.DataFrame:
-        return pd.read_csv(self.path / "data_report.csv")
+        from lepton_widgets.core.safe_csv import read_safe_csv  # written escaped (write_frame)
+
+        return read_safe_csv(self.path / "data_report.csv")
 
     @property
     def predictions(self) -> pd.DataFrame:
         """Test-split predictions: ref, path, array_index, true, predicted, confidence."""
-        return pd.read_csv(self.path / "predictions.csv")
+        from lepton_widgets.core.safe_csv import read_safe_csv
+
+        return read_safe_csv(self.path / "predictions.csv")
 
     @property
     def model_path(self) -> Path:
