@@ -67,6 +67,13 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
     cfg = record.config
     prepared = prepare_data(cfg.data, cfg.seed)
     stored = record.split
+    if record.metrics.get("cv_folds") and set(stored) == set(prepared.table.frame["sha256"].astype(str)):
+        # A cross-validated run (tiny data) trained its model on every sample: its split is the stored one.
+        prepared.table.frame["split"] = prepared.table.frame["sha256"].astype(str).map(stored)
+        if split == "test" and not (prepared.table.frame["split"] == "test").any():
+            raise ValueError(f"run {record.run_id} was cross-validated ({record.metrics['cv_folds']} folds on tiny "
+                             "data) and its model trained on every sample, so it has no test split: its metrics "
+                             "are the folds' held-out predictions. Set data.test_path to score it on a test set.")
     if stored and stored != split_record(prepared.table):
         raise ValueError(f"the data for run {record.run_id} changed since it was trained: the split no longer "
                          "matches split.json, so its metrics would not be comparable")

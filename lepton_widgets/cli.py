@@ -35,10 +35,11 @@ from lepton_widgets.config import ConfigError, RunConfig  # noqa: E402
 class TqdmSink:
     """Event sink that draws one tqdm bar per task and prints a line per epoch."""
 
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, stream=None) -> None:
         from tqdm import tqdm
 
-        self._tqdm, self.stream, self.bars = tqdm, stream, {}
+        # sys.stderr looked up now, not when this module was imported (it may have been replaced since).
+        self._tqdm, self.stream, self.bars = tqdm, stream or sys.stderr, {}
 
     def __call__(self, event) -> None:
         if event.kind == "progress":
@@ -86,8 +87,26 @@ def cmd_train(args) -> int:
     print(f"run {record.run_id} ({cfg.name}): {record.status}")
     for key, value in record.metrics.items():
         print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+    _print_data_report(record)
     print(f"saved in {record.path}")
     return 0 if record.status == "finished" else 1
+
+
+def _print_data_report(record) -> None:
+    """What happened to the user's files (used, skipped, converted, why), so nothing is skipped silently."""
+    import pandas as pd
+
+    from lepton_widgets.core.data.report import report_summary_lines
+
+    csv = record.path / "data_report.csv"
+    try:
+        frame = pd.read_csv(csv)
+    except (OSError, ValueError):
+        return  # a run that stopped before its data was read has no report to summarise
+    warnings = record._read_dict("data_report.json").get("warnings") or []
+    warnings = [w for w in warnings if isinstance(w, str)]
+    for line in report_summary_lines(frame, str(csv), warnings):
+        print(line)
 
 
 def _run_name(text: str) -> str:
@@ -190,6 +209,9 @@ def cmd_runs(args) -> int:
     columns = [c for c in ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
                if c in frame.columns]
     print(frame[columns].to_string(index=False))
+    if "problem" in frame.columns:  # damaged runs are listed, and this says why each one is
+        for _, row in frame[frame["problem"].notna()].iterrows():
+            print(f"damaged run {row['run_id']}: {row['problem']}")
     return 0
 
 

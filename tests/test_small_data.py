@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import tiny_config
 
+from lepton_widgets.api import evaluate
 from lepton_widgets.core.events import ListSink
 
 from lepton_widgets.core.evaluation import SMALL_TEST_SET, evaluate_predictions, wilson_interval
@@ -126,6 +127,11 @@ def test_tiny_data_is_cross_validated_and_the_stored_model_trains_on_all_of_it(t
     assert "caution" in metrics and "Only 18" in metrics["caution"]
     assert any("cross-validation" in e.message for e in sink.of_kind("run_warning"))
     assert [e.done for e in sink.of_kind("progress") if e.task == "cross-validation"] == [0, 1, 2, 3, 4, 5]
+    shown = metrics_html(record.evaluation)
+    assert "5-fold cross-validation accuracy" in shown and "Only 18 test items" in shown
+    with pytest.raises(ValueError, match="cross-validated"):   # no test split to re-score, said in words
+        evaluate(record)
+    assert evaluate(record, split="train").n == 18
     predictions = record.predictions
     assert len(predictions) == 18 and set(predictions["true"].astype(str)) == {"0", "1", "7"}
 
@@ -139,6 +145,8 @@ def test_cross_validation_with_a_test_folder_scores_the_stored_model_on_it(tmp_p
     split = record.split
     assert sorted(split.values()).count("train") == 15 and sorted(split.values()).count("test") == 12
     assert RunConfig.from_dict(json.loads(json.dumps(record.config.to_dict()))).data.test_path == str(test)
+    again = evaluate(record)                                    # lepton eval re-scores the test folder
+    assert again.n == 12 and again.accuracy == pytest.approx(metrics["accuracy"])
 
 
 def test_cross_validation_can_be_turned_off():

@@ -98,6 +98,9 @@ def metrics_html(evaluation: dict) -> str:
     if isinstance(accuracy, float) and isinstance(n, int) and n > 0:
         low, high = wilson_interval(round(accuracy * n), n)  # older runs stored no interval: compute it
         headline.insert(2, ("accuracy, 95% interval", f"{low:.3f} – {high:.3f}"))
+    if evaluation.get("cv_folds"):  # tiny data: held-out predictions of k-fold cross-validation
+        headline.insert(0, (f"{evaluation['cv_folds']}-fold cross-validation accuracy",
+                            f"{evaluation['cv_accuracy_mean']:.3f} ± {evaluation['cv_accuracy_std']:.3f}"))
     cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
                     for name, value in headline)
     caution = small_test_caution(accuracy if isinstance(accuracy, float) else None, n)
