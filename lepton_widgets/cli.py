@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 # TensorFlow's C++ messages stay out of the terminal: at level 2 a CPU-only machine still prints "failed call
@@ -27,9 +28,7 @@ from typing import Optional, Sequence
 # level, are dropped by lepton_widgets.core.quiet_tensorflow (installed by `import lepton_widgets`).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import yaml  # noqa: E402
-
-from lepton_widgets.config import ConfigError, RunConfig  # noqa: E402
+from lepton_widgets.config import ConfigError, RunConfig, load_yaml, read_config_file  # noqa: E402
 
 
 class TqdmSink:
@@ -66,21 +65,56 @@ class TqdmSink:
 
 
 def _apply_overrides(raw: dict, overrides: Sequence[str]) -> dict:
-    """``section.field=value`` pairs on top of a config dict; values are parsed as YAML scalars."""
+    """``section.field=value`` pairs (or ``name=``/``seed=``) on top of a config dict; values are parsed as
+    YAML scalars by the config loader (no aliases, no tags), and every mistake is a one-line ConfigError."""
+    top_level = ("name", "seed")  # the two fields outside any section
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep or "." not in key:
-            raise ConfigError(f"--set expects section.field=value, got {item!r}")
+        key = key.strip()
+        if not sep or ("." not in key and key not in top_level):
+            raise ConfigError(f"--set expects section.field=value (or name=... / seed=...), got {item!r}")
+        parsed = load_yaml(value, source=f"--set {item}")
+        if "." not in key:
+            raw[key] = parsed
+            continue
         section, name = key.split(".", 1)
-        raw.setdefault(section, {})[name] = yaml.safe_load(value)
+        if section not in RunConfig._SECTIONS:
+            raise ConfigError(f"--set {item}: {section!r} is not a config section; expected one of "
+                              f"{', '.join(RunConfig._SECTIONS)}")
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {item}: the config's {section} is not a mapping (got {target!r})")
+        target[name] = parsed
     return raw
 
 
+def load_config(path: Optional[str], overrides: Sequence[str] = ()) -> RunConfig:
+    """The run config of ``path`` (YAML/JSON; ``None``: the defaults) with ``--set`` overrides; the one way
+    every command reads a config file, so every problem is the same one-line ConfigError naming the file."""
+    raw = read_config_file(path) if path else {}
+    raw = _apply_overrides(raw, overrides)
+    try:
+        return RunConfig.from_dict(raw)
+    except ConfigError as error:
+        where = (Path(path).name if path else "") + (" with --set" if overrides else "")
+        raise ConfigError(f"{where.strip()}: {error}" if where.strip() else str(error)) from None
+
+
+def _check_runs_dir(runs_dir: Optional[str]) -> None:
+    """``--runs-dir`` (or $LEPTON_RUNS) must be a folder or not exist yet (it is created): a file is refused."""
+    for label, value in (("--runs-dir", runs_dir), ("$LEPTON_RUNS", os.environ.get("LEPTON_RUNS"))):
+        if value:
+            path = Path(value).expanduser()
+            if path.exists() and not path.is_dir():
+                raise ConfigError(f"{label} {value!r} is a file, not a folder; name a folder for the runs "
+                                  f"(it is created if missing)")
+            return  # --runs-dir wins over $LEPTON_RUNS
+
+
 def cmd_train(args) -> int:
+    cfg = load_config(args.config, args.set)  # before the engine is imported: config mistakes answer at once
     from lepton_widgets.api import train
 
-    raw = yaml.safe_load(open(args.config, encoding="utf-8")) if args.config else {}
-    cfg = RunConfig.from_dict(_apply_overrides(raw or {}, args.set))
     if getattr(args, "name", None) is not None:
         cfg = cfg.replace(name=_run_name(args.name))
     record = train(cfg, runs_dir=args.runs_dir, sink=TqdmSink())
@@ -137,8 +171,7 @@ def _tuner_environment(args) -> None:
 
 def cmd_tune(args) -> int:
     """Search hyper-parameters with KerasTuner (the config's ``tuner`` section says what to search)."""
-    raw = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
-    cfg = RunConfig.from_dict(_apply_overrides(raw, args.set))
+    cfg = load_config(args.config, args.set)
     best_name = _run_name(args.name) if args.name is not None else None
     _tuner_environment(args)
     from lepton_widgets.core.tuning import run_search
@@ -297,8 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_runs_dir(args.runs_dir)
         return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as error:
+    except ConfigError as error:  # one line, whatever the message was built from
+        print(f"lepton: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"lepton: error: {error}", file=sys.stderr)
         return 2
 

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,143 @@ import yaml
 
 
 class ConfigError(ValueError):
-    """A config value or key is wrong; the message says which and what is allowed."""
+    """A config value or key is wrong; the message says which and what is allowed, on one line."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (no tags that run code) that also refuses anchors and aliases: a 1 KB file of
+    nested aliases ("billion laughs") expands to gigabytes, and a config never needs them."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML hook
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases (&name, *name) are not allowed in a config: write each "
+                            "value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr`` of a config value, cut to one short line (values can be anything a file holds)."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def load_yaml(text: str, source: str = "config") -> Any:
+    """Parse config YAML (JSON is YAML too) safely: at most ``limits.MAX_CONFIG_BYTES``, no anchors or
+    aliases, no ``!!python`` tags; every problem is a one-line :class:`ConfigError` naming ``source`` and,
+    for syntax errors, the line and column.
+
+    >>> load_yaml("train: {epochs: 3}")
+    {'train': {'epochs': 3}}
+    >>> try:
+    ...     load_yaml("a: &x [1]", "my.yaml")
+    ... except ConfigError as error:
+    ...     print(str(error)[:48])
+    my.yaml: YAML anchors and aliases (&name, *name)
+    """
+    from lepton_widgets.core import limits
+
+    size = len(text.encode("utf-8", "replace"))
+    if size > limits.MAX_CONFIG_BYTES:
+        raise ConfigError(f"{source} is {size:,} bytes; a config may be at most {limits.MAX_CONFIG_BYTES:,} bytes "
+                          f"(LEPTON_MAX_CONFIG_BYTES)")
+    try:
+        return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = " ".join(str(error.problem or error.context or "").split())
+        tag = problem.split("for the tag ", 1)[1].strip("'") if "for the tag " in problem else None
+        if tag is not None:
+            shown = "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+            raise ConfigError(f"{source}: the tag {shown} is not allowed{where}: a config holds plain values only "
+                              f"(text, numbers, true/false, null, lists and mappings)") from None
+        if isinstance(error, yaml.composer.ComposerError) and "anchors and aliases" in problem:
+            raise ConfigError(f"{source}: {problem}{where}") from None
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a config") from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML/JSON config file, read with :func:`load_yaml`; never more than the size limit
+    is read. Missing files, folders, non-UTF-8 text and non-mappings are one-line :class:`ConfigError`\ s."""
+    from lepton_widgets.core import limits
+
+    path = Path(path).expanduser()
+    name = path.name or str(path)
+    if path.is_dir():
+        raise ConfigError(f"config {str(path)!r} is a folder; expected a YAML or JSON file")
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(limits.MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} not found") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config {str(path)!r}: {error.strerror or error}") from None
+    if len(raw) > limits.MAX_CONFIG_BYTES:
+        raise ConfigError(f"{name} is over {limits.MAX_CONFIG_BYTES:,} bytes, the most a config may be "
+                          f"(LEPTON_MAX_CONFIG_BYTES); is it really a config?")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{name} is not UTF-8 text (first bad byte at offset {error.start}); save it as "
+                          f"UTF-8") from None
+    return config_mapping(load_yaml(text, name), name)
+
+
+def config_mapping(value: Any, source: str = "config") -> dict[str, Any]:
+    """``value`` as a config dict: an empty document is ``{}``; anything but a mapping is a ConfigError."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: a config must be a mapping of sections (data:, backbone:, train:, ...), "
+                          f"got a {_kind(value)} {_show(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "text", int: "number", float: "number", bool: "true/false"}.get(
+        type(value), type(value).__name__)
+
+
+def _unknown(prefix: str, key: Any, value: Any, allowed: set[str]) -> ConfigError:
+    """Unknown field ``prefix + key``: its value, what is allowed and the closest allowed name."""
+    close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown field {prefix}{key} (value {_show(value)}); expected one of "
+                       f"{', '.join(sorted(allowed))}{hint}")
+
+
+#: field type (as written in the dataclasses) -> (accepted Python types, words for the message)
+_SIMPLE_TYPES = {"int": ((int,), "a whole number"), "float": ((int, float), "a number"), "str": ((str,), "text")}
+
+
+def _check_types(prefix: str, obj: Any) -> None:
+    """Plain-typed fields (int, float, str, optionally None) hold that type: ``epochs: "three"`` or a number
+    as a name is a ConfigError here, before any comparison can fail with a TypeError."""
+    for f in dataclasses.fields(obj):
+        parts = [p.strip() for p in str(f.type).split("|")]
+        optional = "None" in parts
+        kinds = [p for p in parts if p != "None"]
+        if len(kinds) != 1 or kinds[0] not in _SIMPLE_TYPES:
+            continue  # lists and mixed fields are checked by validate()
+        value = getattr(obj, f.name)
+        types, words = _SIMPLE_TYPES[kinds[0]]
+        if (value is None and optional) or (isinstance(value, types) and not isinstance(value, bool)):
+            continue
+        hint = " (put it in quotes)" if kinds[0] == "str" and isinstance(value, (int, float)) else ""
+        raise ConfigError(f"{prefix}{f.name} must be {words}{' or null' if optional else ''}, got "
+                          f"{_show(value)}{hint}")
+
+
+def _whole_floats(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """``2.0`` in a whole-number field is 2 (YAML writers and --set may add the dot); ``1.5`` stays wrong."""
+    ints = {f.name for f in dataclasses.fields(cls) if str(f.type) in ("int", "int | None")}
+    return {k: int(v) if k in ints and isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
 
 
 @dataclass
@@ -396,8 +533,13 @@ class RunConfig:
                  "tuner": TunerConfig}
 
     def validate(self) -> "RunConfig":
+        _check_types("", self)
         for section in self._SECTIONS:
-            getattr(self, section).validate()
+            value = getattr(self, section)
+            if not isinstance(value, self._SECTIONS[section]):
+                raise ConfigError(f"{section} must be a mapping of its fields, got {_show(value)}")
+            _check_types(f"{section}.", value)
+            value.validate()
         return self
 
     def warnings(self) -> list[str]:
@@ -424,11 +566,11 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
         """Build and validate a config; unknown keys are an error (a typo must not be ignored silently)."""
-        raw = dict(raw or {})
+        raw = _whole_floats(cls, dict(config_mapping(raw)))
         top_fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - top_fields
-        if unknown:
-            raise ConfigError(f"unknown config keys {sorted(unknown)}; allowed: {sorted(top_fields)}")
+        for key in raw:
+            if key not in top_fields:
+                raise _unknown("", key, raw[key], top_fields)
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             section_cls = cls._SECTIONS.get(key)
@@ -443,13 +585,18 @@ class RunConfig:
 
     @classmethod
     def from_yaml(cls, text: str) -> "RunConfig":
-        return cls.from_dict(yaml.safe_load(text) or {})
+        """Parse with :func:`load_yaml` (no aliases, no tags, size-limited) and build with :meth:`from_dict`."""
+        return cls.from_dict(load_yaml(text))
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        """Read a ``.yaml``/``.yml`` or ``.json`` config file (JSON is valid YAML, so one parser serves)."""
-        text = Path(path).read_text(encoding="utf-8")
-        return cls.from_yaml(text)
+        """Read a ``.yaml``/``.yml`` or ``.json`` config file (JSON is valid YAML, so one parser serves);
+        a problem is a ConfigError that starts with the file's name."""
+        raw = read_config_file(path)
+        try:
+            return cls.from_dict(raw)
+        except ConfigError as error:
+            raise ConfigError(f"{Path(path).name}: {error}") from None
 
     def replace(self, **changes: Any) -> "RunConfig":
         """A copy with some top-level fields or ``section__field`` values changed.
@@ -465,6 +612,8 @@ class RunConfig:
         for key, value in changes.items():
             if "__" in key:
                 section, name = key.split("__", 1)
+                if section not in self._SECTIONS:
+                    raise _unknown("", section, value, set(self._SECTIONS))
                 data[section][name] = value
             else:
                 data[key] = value
@@ -475,11 +624,13 @@ def _section_from_dict(section: str, section_cls: type, value: Any) -> Any:
     if isinstance(value, section_cls):
         return value
     if not isinstance(value, dict):
-        raise ConfigError(f"config section {section!r} must be a mapping, got {type(value).__name__}")
+        raise ConfigError(f"{section} must be a mapping of its fields (e.g. {section}: {{...}}), got a "
+                          f"{_kind(value)} {_show(value)}")
     allowed = {f.name for f in dataclasses.fields(section_cls)}
-    unknown = set(value) - allowed
-    if unknown:
-        raise ConfigError(f"unknown keys in {section!r}: {sorted(unknown)}; allowed: {sorted(allowed)}")
+    for key in value:
+        if key not in allowed:
+            raise _unknown(f"{section}.", key, value[key], allowed)
+    value = _whole_floats(section_cls, value)
     # YAML 1.1 (PyYAML) reads 1e-3 without a dot as a string; float fields take it as the number it means.
     floats = {f.name for f in dataclasses.fields(section_cls) if f.type in ("float", float)}
     value = {k: _number(v) if k in floats else v for k, v in value.items()}

@@ -64,14 +64,11 @@ def resolve_candidates(text: str | None, runs_dir) -> list[str] | None:
 
 def cmd_rank(args) -> int:
     """Rank the candidates; print the table; exit 0 when one could be scored."""
-    import yaml
+    from lepton_widgets.cli import TqdmSink, load_config
 
-    from lepton_widgets.cli import TqdmSink, _apply_overrides
-    from lepton_widgets.config import RunConfig
+    cfg = load_config(args.config, args.set)  # the CLI's one config path: one-line errors, safe YAML
     from lepton_widgets.core.ranking import rank_backbones
 
-    raw = yaml.safe_load(open(args.config, encoding="utf-8")) or {}
-    cfg = RunConfig.from_dict(_apply_overrides(raw, args.set))
     options = {k: v for k, v in (("train_per_class", args.train_per_class), ("val_per_class", args.val_per_class))
                if v is not None}
     frame = rank_backbones(cfg, resolve_candidates(args.candidates, args.runs_dir), sink=TqdmSink(), **options)
