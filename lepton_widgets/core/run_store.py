@@ -6,6 +6,16 @@ as they happen. Every other file is written to a temporary name and renamed into
 ``os.rename``. A folder without ``.partial`` and with ``run.json`` is therefore complete; a ``.partial``
 folder is a run that was interrupted (``kill -9``, power loss) and is listed as ``interrupted``.
 
+A complete run whose records cannot be read (``run.json``, ``config.json`` or ``metrics.json`` that is not
+JSON, or JSON of the wrong shape: a list, ``null``, a string) is listed as ``damaged`` with the reason
+(:attr:`RunRecord.damage`), and the other runs are listed as usual. Opening it for evaluation, prediction or
+export raises :class:`DamagedRunError`, which names the file.
+
+Resolving what a person names (:meth:`RunStore.open`): a run id or a unique id prefix is looked up only among
+the runs folder's own runs, so an id can never reach outside it (``..``, ``/`` and empty ids are refused). A
+folder path is accepted wherever it is, but only when it holds a run record (``run.json``): a run copied
+elsewhere still opens, while ``/etc`` or an interrupted ``.partial`` folder is refused with the reason.
+
 Layout of a finished run::
 
     run.json        status (finished / cancelled / failed), times, class names, model file
@@ -44,13 +54,29 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from lepton_widgets.config import RunConfig
+from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.atomic import atomic_write_text
 from lepton_widgets.core.events import Event
 from lepton_widgets.core.paths import default_runs_dir
 
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("finished", "cancelled", "failed")
+#: The status a complete run with unreadable records is listed with (see :attr:`RunRecord.damage`).
+STATUS_DAMAGED = "damaged"
+#: Records a complete run must hold as a JSON object (``metrics.json`` only where it exists: a failed run
+#: has none).
+_RECORD_FILES = (("run.json", True), ("config.json", True), ("metrics.json", False))
+
+
+class DamagedRunError(ConfigError):
+    """A run's record files cannot be read; the message names the run, the file and what is wrong.
+
+    A :class:`ConfigError` (hence a ``ValueError``), so every place that reports a bad config in one line
+    (the CLI, the Runs step's "Reopen") reports a damaged record the same way."""
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "a list", str: "a text", type(None): "null", bool: "true/false"}.get(type(value), "a number")
 
 
 def _json_default(value: Any):
@@ -157,8 +183,56 @@ class RunRecord:
     def _read_json(self, name: str, default: Any = None) -> Any:
         try:
             return json.loads((self.path / name).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return default
+
+    def _read_dict(self, name: str) -> dict:
+        """A JSON object file as a dict; ``{}`` when it is missing, unreadable or not an object (a damaged
+        record must never break a listing: :attr:`damage` says what is wrong)."""
+        value = self._read_json(name, {})
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def damage(self) -> Optional[str]:
+        """Why this complete run's records cannot be trusted (``"config.json is a list, not a record"``), or
+        None when they read well. ``.partial`` folders are never damaged: they are running or interrupted.
+
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp()) / "20260101-000000-x-abc123"; folder.mkdir()
+        >>> _ = (folder / "run.json").write_text("[1, 2]"); _ = (folder / "config.json").write_text("{}")
+        >>> RunRecord(folder).damage, RunRecord(folder).status
+        ('run.json holds a list where a record {...} belongs', 'damaged')
+        """
+        if not self.complete:
+            return None
+        for name, required in _RECORD_FILES:
+            path = self.path / name
+            if not path.exists():
+                if required:
+                    return f"{name} is missing"
+                continue
+            try:
+                value = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                return f"{name} is not valid JSON ({error.msg} at line {error.lineno})"
+            except UnicodeDecodeError:
+                return f"{name} is not text (damaged bytes)"
+            except OSError as error:
+                return f"{name} cannot be read ({error.strerror or error})"
+            if not isinstance(value, dict):
+                return f"{name} holds {_json_kind(value)} where a record {{...}} belongs"
+        status = self._read_dict("run.json").get("status")
+        if status not in STATUSES:
+            return f"run.json has no valid status ({status!r}; expected one of {', '.join(STATUSES)})"
+        return None
+
+    def check(self) -> "RunRecord":
+        """This record, or :class:`DamagedRunError` when its records are damaged."""
+        damage = self.damage
+        if damage:
+            raise DamagedRunError(f"run {self.run_id} has a damaged run record: {damage}. It cannot be "
+                                  f"evaluated, used or exported; train it again (its folder: {self.path})")
+        return self
 
     def _read_jsonl(self, name: str) -> list[dict]:
         rows = []
@@ -175,12 +249,12 @@ class RunRecord:
     @property
     def info(self) -> dict:
         if self.complete:
-            return self._read_json("run.json", {})
+            return self._read_dict("run.json")
         return {"run_id": self.run_id, "status": "running" if self._owner_alive() else "interrupted"}
 
     def _owner_alive(self) -> bool:
         """Whether the process writing this ``.partial`` run still exists on this machine."""
-        owner = self._read_json("owner.json", {})
+        owner = self._read_dict("owner.json")
         if owner.get("host") != os.uname().nodename or not owner.get("pid"):
             return False
         try:
@@ -193,25 +267,34 @@ class RunRecord:
 
     @property
     def status(self) -> str:
+        if self.damage:
+            return STATUS_DAMAGED
         return self.info.get("status", "interrupted")
 
     @property
     def config(self) -> RunConfig:
-        return RunConfig.from_dict(self._read_json("config.json", {}))
+        """The run's :class:`RunConfig`; :class:`DamagedRunError` when ``config.json`` is damaged (never
+        the default config in its place: that would evaluate other data and blame the data)."""
+        self.check()
+        try:
+            return RunConfig.from_dict(self._read_dict("config.json"))
+        except (ConfigError, TypeError) as error:
+            raise DamagedRunError(f"run {self.run_id} has a damaged run record: config.json does not hold a "
+                                  f"valid config ({error})") from None
 
     @property
     def metrics(self) -> dict:
-        return self._read_json("metrics.json", {})
+        return self._read_dict("metrics.json")
 
     @property
     def evaluation(self) -> dict:
         """Test-split evaluation: per-class metrics, confusion matrix, worst examples."""
-        return self._read_json("evaluation.json", {})
+        return self._read_dict("evaluation.json")
 
     @property
     def split(self) -> dict:
         """The recorded split: content sha256 -> train / val / test."""
-        return self._read_json("split.json", {})
+        return self._read_dict("split.json")
 
     @property
     def history(self) -> list[dict]:
@@ -223,11 +306,11 @@ class RunRecord:
 
     @property
     def env(self) -> dict:
-        return self._read_json("env.json", {})
+        return self._read_dict("env.json")
 
     @property
     def class_names(self) -> list[str]:
-        return self.info.get("class_names") or self._read_json("metrics.json", {}).get("class_names", [])
+        return self.info.get("class_names") or self.metrics.get("class_names", [])
 
     @property
     def data_report(self) -> pd.DataFrame:
@@ -252,27 +335,34 @@ class RunRecord:
 
         from lepton_widgets.core.custom_layers import register_custom_layers
 
+        self.check()
         if not self.model_path.exists():
             raise FileNotFoundError(f"run {self.run_id} has no saved model (status: {self.status})")
         register_custom_layers()
         return keras.saving.load_model(self.model_path, safe_mode=True)
 
     def row(self) -> dict:
-        """One flat row for comparing runs in a DataFrame."""
-        config = self._read_json("config.json", {})
+        """One flat row for comparing runs in a DataFrame; a damaged run's row says ``damaged`` and, in
+        ``problem``, why (its other columns hold what could still be read)."""
+        damage = self.damage
+        config = self._read_dict("config.json")
         metrics = self.metrics
+        sections = {key: config.get(key) if isinstance(config.get(key), dict) else {} for key in ("data", "backbone")}
+        if damage:
+            return {"run_id": self.run_id, "name": run_name(self) or None, "status": STATUS_DAMAGED,
+                    "problem": damage, "path": str(self.path)}
         return {
             "run_id": self.run_id,
             "name": config.get("name"),
             "status": self.status,
             "started": pd.to_datetime(self.info.get("started"), unit="s") if self.info.get("started") else None,
-            "dataset": config.get("data", {}).get("dataset"),
+            "dataset": sections["data"].get("dataset"),
             # Table and text runs ignore backbone.name: say what they really used.
             "backbone": self.info.get("encoder") or _MODALITY_BACKBONES.get(self.info.get("modality"),
-                                                                            config.get("backbone", {}).get("name")),
-            "weights": config.get("backbone", {}).get("weights"),
-            "frozen_depth": config.get("backbone", {}).get("frozen_depth"),
-            "image_size": config.get("backbone", {}).get("image_size"),
+                                                                            sections["backbone"].get("name")),
+            "weights": sections["backbone"].get("weights"),
+            "frozen_depth": sections["backbone"].get("frozen_depth"),
+            "image_size": sections["backbone"].get("image_size"),
             "epochs_run": len(self.history),
             **{k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)},
             "path": str(self.path),
@@ -290,13 +380,17 @@ class RunStore:
         return RunWriter(self.root, config)
 
     def runs(self, include_incomplete: bool = True) -> list[RunRecord]:
-        """Runs oldest first; ``.partial`` folders appear as ``running``/``interrupted`` unless excluded."""
-        if not self.root.exists():
+        """Runs oldest first. ``.partial`` folders appear as ``running``/``interrupted`` and damaged runs as
+        ``damaged`` unless ``include_incomplete`` is False (then only runs whose records read well: what the
+        pickers offer). A folder without a run record is not a run and never listed."""
+        if not self.root.is_dir():
             return []
         records = []
         for path in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             record = RunRecord(path)
-            if record.complete or (include_incomplete and path.name.endswith(PARTIAL_SUFFIX)):
+            if record.complete and (include_incomplete or not record.damage):
+                records.append(record)
+            elif include_incomplete and path.name.endswith(PARTIAL_SUFFIX):
                 records.append(record)
         return records
 
@@ -305,16 +399,26 @@ class RunStore:
         return pd.DataFrame([r.row() for r in self.runs(include_incomplete)])
 
     def open(self, run: str | Path) -> RunRecord:
-        """A run by id, by unique id prefix or by path."""
+        """A run by id or unique id prefix (looked up only among this folder's runs, running and interrupted
+        ones included), or by the path of a run folder (one holding ``run.json``, wherever it is). A folder that
+        is no run raises ``ValueError``, an unknown id ``FileNotFoundError``. A damaged run opens (its history
+        and files can be looked at); its :attr:`RunRecord.config` and :meth:`RunRecord.load_model` raise
+        :class:`DamagedRunError`."""
+        text = str(run)
         path = Path(run)
-        if path.is_dir():
-            return RunRecord(path)
-        matches = [r for r in self.runs() if r.run_id == str(run)] or \
-                  [r for r in self.runs() if r.run_id.startswith(str(run))]
+        # A bare name that is also some folder here is still looked up as an id (a path names a folder).
+        if path.is_dir() and ((path / "run.json").exists() or path.is_absolute() or os.sep in text
+                              or text.startswith(".")):
+            return open_run_folder(path)
+        if not text.strip() or "/" in text or "\\" in text or text in (".", "..") or "\0" in text:
+            raise FileNotFoundError(f"{text!r} is not a run id nor a run folder: give a run id (or its start) "
+                                    f"from `lepton runs`, or the path of a run folder")
+        runs = self.runs()
+        matches = [r for r in runs if r.run_id == text] or [r for r in runs if r.run_id.startswith(text)]
         if len(matches) != 1:
-            known = ", ".join(r.run_id for r in self.runs()[-5:]) or "none"
+            known = ", ".join(r.run_id for r in runs[-5:]) or "none"
             why = "no run" if not matches else f"{len(matches)} runs"
-            raise FileNotFoundError(f"{why} matching {run!r} in {self.root}; recent runs: {known}")
+            raise FileNotFoundError(f"{why} matching {text!r} in {self.root}; recent runs: {known}")
         return matches[0]
 
     def remove_interrupted(self) -> int:
@@ -327,12 +431,26 @@ class RunStore:
         return count
 
 
+def open_run_folder(path: str | Path) -> RunRecord:
+    """The run in folder ``path``, checked: a folder is a run only when it holds a run record (``run.json``).
+
+    ``ValueError`` for a folder that is no run or an interrupted ``.partial`` one."""
+    record = RunRecord(Path(path))
+    if not record.complete:
+        if record.path.name.endswith(PARTIAL_SUFFIX) and (record.path / "config.json").exists():
+            raise ValueError(f"{record.path} is a run that never finished ({record.status}): it has no run record "
+                             "(run.json) and no model to use")
+        raise ValueError(f"{record.path} is not a run folder: it holds no run record (run.json). Give a run id "
+                         "from `lepton runs` or the folder of a run")
+    return record
+
+
 def as_record(run: "RunRecord | str | Path") -> RunRecord:
-    """``run`` as a :class:`RunRecord`: a record as it is, a folder opened directly, else a run id in the
-    default store (``$LEPTON_RUNS`` or ``./runs``)."""
+    """``run`` as a :class:`RunRecord`: a record as it is, a run folder opened directly (checked), else a run
+    id in the default store (``$LEPTON_RUNS`` or ``./runs``)."""
     if isinstance(run, RunRecord):
         return run
-    return RunRecord(Path(run)) if Path(run).is_dir() else RunStore().open(str(run))
+    return RunStore().open(str(run))
 
 
 #: How a step's refusal names the data of a run it cannot take.
@@ -383,7 +501,7 @@ def default_run_name(cfg: RunConfig) -> str:
 def run_name(run: "RunRecord | dict | pd.Series") -> str:
     """The name a run was given (its config's ``name``), or ``""`` when it has none on record."""
     if isinstance(run, RunRecord):
-        name = run._read_json("config.json", {}).get("name")
+        name = run._read_dict("config.json").get("name")
     else:
         name = run.get("name")
     return name if isinstance(name, str) and name == name else ""

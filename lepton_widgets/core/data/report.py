@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -128,3 +130,44 @@ def class_warnings(class_counts: dict[str, int], min_class_size: int) -> list[st
             found.append(f"classes are imbalanced: {largest} has {class_counts[largest]} samples, {smallest} "
                          f"{class_counts[smallest]} ({ratio:.1f}x); consider max_per_class or more data")
     return found
+
+
+def _cause(reason: str) -> str:
+    """A reason without its per-file details (after ':' or '('), so identical causes count together."""
+    return reason.split(":", 1)[0].split("(", 1)[0].strip() or "no reason given"
+
+
+def report_summary_lines(frame: pd.DataFrame, where: str = "", warnings: Sequence[str] = (),
+                         top: int = 5) -> list[str]:
+    """A data report (the ``data_report.csv`` frame) in a few terminal lines: files used, converted and not
+    used, the commonest reasons with their counts, data warnings (an empty class...) and where the full report
+    is. What ``lepton train`` prints after a run, so a skipped or converted file is never silent.
+
+    >>> frame = pd.DataFrame({"ref": ["a.png", "b.png", "c.gif", "d.png"], "status": ["ok", "skipped",
+    ...     "converted", "skipped"], "reason": [None, "not an image: cannot identify", "converted from GIF",
+    ...     "not an image: cannot identify"]})
+    >>> print("\\n".join(report_summary_lines(frame, "runs/x/data_report.csv")))
+    data: 2 of 4 files/samples used (1 converted), 2 not used
+      2 skipped: not an image
+      1 converted: converted from GIF
+    full data report: runs/x/data_report.csv
+    """
+    status = frame["status"].astype(str) if "status" in frame else pd.Series([], dtype=str)
+    used = status.isin([STATUS_OK, STATUS_CONVERTED])
+    converted = int((status == STATUS_CONVERTED).sum())
+    lines = [f"data: {int(used.sum())} of {len(frame)} files/samples used"
+             f"{f' ({converted} converted)' if converted else ''}, {int((~used).sum())} not used"]
+    odd = frame[status != STATUS_OK]
+    if len(odd):
+        reasons = odd["reason"].fillna("").astype(str).map(_cause) if "reason" in odd else ""
+        counts = pd.DataFrame({"status": status[odd.index], "cause": reasons}).value_counts()
+        # Not-used rows first, then conversions; commonest first within each.
+        ordered = sorted(counts.items(), key=lambda item: (item[0][0] == STATUS_CONVERTED, -item[1]))
+        for (kind, cause), n in ordered[:top]:
+            lines.append(f"  {n} {kind}: {cause}")
+        if len(ordered) > top:
+            lines.append(f"  ... and {len(ordered) - top} other reasons")
+    lines += [f"  warning: {text}" for text in warnings]
+    if where:
+        lines.append(f"full data report: {where}")
+    return lines
