@@ -29,7 +29,8 @@ too (same reason), in a clone that shares every other layer.
 **Layout and atomicity.** Exports go to ``<run>/exports/`` (or ``out``): one folder per format holding the
 artefact and ``export.json`` (its parity result and what an app needs: class names, image size), plus
 ``model_card.md`` / ``model_card.json`` for all formats there (with the modality and what the model
-takes). Each format is written into a hidden temporary folder and renamed into place only after it
+takes). Each format folder also gets a signed ``export_manifest.json`` (checksums of its files,
+:mod:`~lepton_widgets.core.export_manifest`): Predict opens a SavedModel, TFLite or ONNX file only with it. Each format is written into a hidden temporary folder and renamed into place only after it
 passed, so a crash never leaves a half-written export, and the run's own files (``model.keras``
 included) are only read.
 
@@ -59,8 +60,8 @@ import pandas as pd
 from lepton_widgets.core.atomic import atomic_write_text
 from lepton_widgets.core.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
 from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
-                                                artefact_size, as_tensors, batch_length, load_predictor,
-                                                remove_tree)
+                                                artefact_size, as_tensors, batch_length, remove_tree)
+from lepton_widgets.core.export_manifest import write_manifest
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
@@ -343,7 +344,8 @@ def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, referenc
         spec.write(model, artefact, ctx)
         step("reload")
         loader = ctx.loaders.get(name)
-        predictor = loader(artefact) if loader else load_predictor(artefact, _runtime_format(name))
+        # Opened directly, not through load_predictor's provenance check: this is the file just written.
+        predictor = loader(artefact) if loader else SPECS[_runtime_format(name)].load(artefact)
         step("check")
         probabilities = predictor.predict(inputs)
         result.max_abs_diff, result.top1_agreement = compare(reference, probabilities)
@@ -378,6 +380,8 @@ def _export_one(name, model, out_dir: Path, ctx: ExportContext, inputs, referenc
             result.path = str(target / spec.filename)
             _copy_assets(assets, tmp)
             atomic_write_text(tmp / RESULT_FILE, json.dumps(result.to_dict(), indent=2, default=str))
+            # Last, so it covers every file: what lets Predict open this SavedModel/TFLite/ONNX later.
+            write_manifest(tmp, name, spec.filename, run_id=str(meta.get("run_id", "")))
             _publish(tmp, target)
     finally:
         remove_tree(tmp)

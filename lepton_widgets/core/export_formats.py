@@ -457,12 +457,23 @@ def artefact_size(path: Path) -> int:
 
 
 def load_predictor(path: str | Path, format: Optional[str] = None) -> Predictor:
-    """Open an artefact with its own runtime; the format is guessed from the name when not given."""
+    """Open a model with its own runtime; the format is guessed from the name when not given.
+
+    Provenance decides what opens: a ``.keras`` file goes through the safe loader
+    (:mod:`~lepton_widgets.core.safe_load`), wherever it came from; a SavedModel, TFLite or ONNX file only
+    when it is this installation's unchanged export
+    (:func:`~lepton_widgets.core.export_manifest.verify_export`), checked before its runtime reads a byte.
+    Anything else raises ``UnsafeModelError`` (a ``ValueError``) saying what to do instead.
+    """
+    from lepton_widgets.core.export_manifest import verify_export
+
     path = Path(path)
     if format is None:
         format = guess_format(path)
     if format not in SPECS:
         raise ValueError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
+    if format != "keras":
+        verify_export(path, "tflite" if format.startswith("tflite") else format)
     return SPECS[format].load(path)
 
 
@@ -474,8 +485,8 @@ def guess_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in (".keras", ".tflite", ".onnx"):
         return suffix[1:]
-    raise ValueError(f"{path.name}: not a model file this app can open (.keras, .tflite, .onnx or a "
-                     "SavedModel folder)")
+    raise ValueError(f"{path.name}: not a model file this app can open. Load a model as a .keras file, or "
+                     "export a run with `lepton export <run>` and open that export (.tflite, .onnx or SavedModel)")
 
 
 def remove_tree(path: Path) -> None:

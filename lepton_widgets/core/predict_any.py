@@ -286,12 +286,14 @@ def predict_wav_files(model: OpenModel, files: Sequence[str | Path], top_k: int 
 
 #: The columns of :func:`predict_inputs`'s answer, one row per input (a file, a text or a table row).
 PREDICT_COLUMNS = ["file", "label", "confidence", "top", "error"]
-MODEL_FILES = "a .keras, .tflite or .onnx file or a SavedModel folder"
+#: Other people's models load only as .keras (safe loader); the other formats only as our own signed exports.
+MODEL_FILES = "a .keras file, or a .tflite, .onnx or SavedModel export made here with `lepton export`"
 
 
 def is_model_file(path: str | Path) -> bool:
-    """Whether ``path`` is a model file as our export writes them: ``.keras``, ``.tflite``, ``.onnx`` or a
-    SavedModel folder (one holding ``saved_model.pb``)."""
+    """Whether ``path`` looks like a model file as our export writes them: ``.keras``, ``.tflite``, ``.onnx``
+    or a SavedModel folder (one holding ``saved_model.pb``). Looks only: opening it checks provenance
+    (:func:`~lepton_widgets.core.export_formats.load_predictor`)."""
     path = Path(path)
     if path.is_dir():
         return (path / "saved_model.pb").is_file()
@@ -322,7 +324,8 @@ def open_target(target: RunRecord | str | Path, store=None):
         if path.is_dir() and (path / "run.json").is_file():
             record = RunRecord(path)
         elif path.exists():
-            raise ValueError(f"{path} is not a run folder nor a model file ({MODEL_FILES})")
+            raise ValueError(f"{path} is not a run folder nor a model file ({MODEL_FILES}). Save a model of "
+                             "your own as .keras (model.save('model.keras')) to load it here")
         else:
             try:
                 record = (store if store is not None else RunStore()).open(str(target))
