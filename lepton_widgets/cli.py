@@ -259,7 +259,8 @@ def cmd_app(args) -> int:
     """Serve the workbench with Voilà on 127.0.0.1 (see lepton_widgets.apps.launch)."""
     from lepton_widgets.apps.launch import serve
 
-    return serve(port=args.port, notebook=args.notebook, runs_dir=args.runs_dir)
+    return serve(port=args.port, notebook=args.notebook, runs_dir=args.runs_dir, token=args.token,
+                 allow_hosts=args.allow_host)
 
 
 def build_parser() -> argparse.ArgumentParser:

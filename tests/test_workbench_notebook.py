@@ -173,7 +173,7 @@ def test_lepton_app_serves_plotlys_script_from_the_cache_and_writes_nothing_next
         with VoilaServer(notebook=folder / "workbench.ipynb", env={"LEPTON_HOME": str(home)},
                          runs_dir=tmp_path / "runs", log_path=tmp_path / "voila.log") as server:
             script_url = server.env.get(ESM_URL_ENV)
-            assert script_url and script_url.startswith(server.url), server.cmd
+            assert script_url and script_url.startswith(server.base_url), server.cmd
             with urllib.request.urlopen(script_url, timeout=30) as response:
                 assert response.status == 200
                 assert response.read() == bundle.read_bytes()

@@ -7,7 +7,7 @@ from one test to the next.
 Example:
     >>> with chromium() as browser:                       # doctest: +SKIP
     ...     page = browser.new_page()
-    ...     page.goto("http://127.0.0.1:8866/")
+    ...     page.goto("http://127.0.0.1:8866/?token=...")  # the URL `lepton app` prints (VoilaServer.url)
     ...     wait_for_workbench(page)
 """
 

@@ -1,8 +1,12 @@
-"""Serve the workbench notebook as a web app with Voilà, on this machine only.
+"""Serve the workbench notebook as a web app with Voilà, on this machine only, to its user only.
 
 ``lepton app`` (and ``make app``) call :func:`main`. The server binds to 127.0.0.1, never to every
 interface: the kernel behind the page can read and write the user's files, so it must not be reachable
-from the network. Settings that the defaults get wrong for this app:
+from the network. Nor from a web page the user visits (apps/voila_app.py): every start gets a random token,
+printed in the URL as Jupyter does (``--token`` or ``$LEPTON_APP_TOKEN`` choose one), the server answers only
+the ``Host`` names localhost, 127.0.0.1 and ::1 (``--allow-host`` adds one), and a request whose ``Origin`` is
+another site is refused. The token reaches Voilà through the environment, never the command line, which
+other users of the machine can read. Settings that the defaults get wrong for this app:
 
 - ``websocket_max_message_size``: ipywidgets' FileUpload sends the whole file in one websocket message and
   Tornado's default limit is 10 MiB, so uploads up to ``LEPTON_MAX_UPLOAD_MB`` (default 100) need it raised.
@@ -17,18 +21,22 @@ from the network. Settings that the defaults get wrong for this app:
   ``notebooks/runs`` instead of ``./runs`` where ``lepton runs`` looks.
 
 Example:
-    $ lepton app                      # http://127.0.0.1:8866/
-    $ lepton app --port 8900
+    $ lepton app                      # http://127.0.0.1:8866/?token=5f0c...
+    $ lepton app --port 8900 --token my-own-secret-token
     $ LEPTON_APP_DATASET=digits LEPTON_APP_BACKBONE=small_cnn LEPTON_APP_WEIGHTS=none lepton app
-    >>> cmd, env = voila_command(port=8900)
+    >>> cmd, env = voila_command(port=8900, token="my-own-secret-token")
     >>> "--Voila.ip=127.0.0.1" in cmd and env["TF_CPP_MIN_LOG_LEVEL"]
     '3'
+    >>> url(8900, env[TOKEN_ENV]), any("my-own-secret-token" in part for part in cmd)
+    ('http://127.0.0.1:8900/?token=my-own-secret-token', False)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -46,6 +54,24 @@ DEFAULT_PORT = 8866
 DEFAULT_MAX_UPLOAD_MB = 100
 CELL_TIMEOUT_S = 300  # TensorFlow's import plus panel set-up; generous for a busy 2-core machine
 NOTEBOOK = Path(lepton_widgets.__file__).resolve().parents[1] / "notebooks" / "workbench.ipynb"
+# Read by the server (apps/voila_app.py), which imports them from here: this module must stay cheap to import
+# (`lepton --help` builds its parser), and Voilà is not.
+TOKEN_ENV = "LEPTON_APP_TOKEN"
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def host_name(host: str) -> str:
+    """The name or address in a ``Host`` header, without its port or IPv6 brackets, lower-cased.
+
+    >>> host_name("[::1]:8866"), host_name("::1"), host_name("LocalHost:8866"), host_name("evil.example")
+    ('::1', '::1', 'localhost', 'evil.example')
+    """
+    host = host.strip().lower()
+    if host.count(":") > 1 and not host.startswith("["):
+        return host  # a bare IPv6 address (an allow-list entry): its last group is no port
+    match = re.match(r"^(.*?)(:\d+)?$", host)
+    name = match.group(1) if match else host
+    return name[1:-1] if name.startswith("[") and name.endswith("]") else name
 
 
 def max_upload_bytes(env: Optional[dict] = None) -> int:
@@ -64,15 +90,42 @@ def max_upload_bytes(env: Optional[dict] = None) -> int:
     return int(megabytes * 2**20) + 2**20
 
 
-def url(port: int = DEFAULT_PORT) -> str:
-    return f"http://{HOST}:{port}/"
+def url(port: int = DEFAULT_PORT, token: Optional[str] = None) -> str:
+    """The address to open: with the token, the one ``lepton app`` prints; without it, the server's root."""
+    return f"http://{HOST}:{port}/" + (f"?token={token}" if token else "")
+
+
+def new_token() -> str:
+    """48 random hex digits, as Jupyter generates them."""
+    return secrets.token_hex(24)
+
+
+def check_token(token: str) -> str:
+    """``token`` if it can stand in a URL as it is and is not trivially short; ValueError otherwise."""
+    if len(token) < 8 or not re.fullmatch(r"[A-Za-z0-9._~-]+", token):
+        raise ValueError("the token must be at least 8 characters of letters, digits and - _ . ~")
+    return token
+
+
+def check_host(host: str) -> str:
+    """A ``--allow-host`` value as the server compares it (a name or address, no port); ValueError otherwise."""
+    name = host_name(host)
+    if not re.fullmatch(r"[a-z0-9._-]+|[0-9a-f:.]+", name) or name.strip(".") != name:
+        raise ValueError(f"{host!r} is not a host name or address (give it without http:// or a path)")
+    return name
 
 
 def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_PORT,
-                  runs_dir: Optional[str | Path] = None, env: Optional[dict] = None) -> tuple[list[str], dict]:
-    """The Voilà command line and environment that serve ``notebook`` (default: the workbench)."""
+                  runs_dir: Optional[str | Path] = None, env: Optional[dict] = None,
+                  token: Optional[str] = None, allow_hosts: Sequence[str] = ()) -> tuple[list[str], dict]:
+    """The Voilà command line and environment that serve ``notebook`` (default: the workbench).
+
+    The token (``token``, else ``$LEPTON_APP_TOKEN`` in ``env``, else a new one) is in the returned
+    environment under :data:`TOKEN_ENV`; ``allow_hosts`` are added to the Host allow-list.
+    """
     notebook = Path(notebook or NOTEBOOK)
     env = dict(os.environ if env is None else env)
+    env[TOKEN_ENV] = check_token(token or env.get(TOKEN_ENV) or new_token())
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     runs = runs_dir or env.get("LEPTON_RUNS") or "runs"
     env["LEPTON_RUNS"] = str(Path(runs).resolve())
@@ -90,6 +143,9 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
         f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
         "--show_tracebacks=True",  # a failing cell should say why in the page, not just "error"
     ]
+    # A list option is given once per value; the defaults are spelled out because giving any replaces them.
+    hosts = dict.fromkeys([*DEFAULT_ALLOWED_HOSTS, *(check_host(h) for h in allow_hosts)])
+    cmd += [f"--LeptonVoila.allowed_hosts={host}" for host in hosts]
     script = publish_plotly_script(static)
     if script is not None:
         # Charts import Plotly's widget script from this URL (panels/figures.py), so the browser evaluates
@@ -153,18 +209,31 @@ def main(argv: Optional[Sequence[str]] = None, runs_dir: Optional[str] = None) -
     """Run Voilà in the foreground until Ctrl-C; returns its exit status."""
     parser = build_parser(argparse.ArgumentParser(prog="lepton app", description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
-    return serve(port=args.port, notebook=args.notebook, runs_dir=runs_dir)
+    return serve(port=args.port, notebook=args.notebook, runs_dir=runs_dir, token=args.token,
+                 allow_hosts=args.allow_host)
 
 
 def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LEPTON_APP_PORT") or DEFAULT_PORT),
                         help=f"port on {HOST} (default {DEFAULT_PORT} or $LEPTON_APP_PORT)")
     parser.add_argument("--notebook", default=None, help="notebook to serve (default: the workbench)")
+    parser.add_argument("--token", default=None,
+                        help=f"the token the page asks for (default: ${TOKEN_ENV}, else a new random one)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests sent to this host name or address "
+                             f"(always: {', '.join(DEFAULT_ALLOWED_HOSTS)}); repeat for several")
     return parser
 
 
-def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Optional[str] = None) -> int:
+def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Optional[str] = None,
+          token: Optional[str] = None, allow_hosts: Sequence[str] = ()) -> int:
     notebook_path = Path(notebook or NOTEBOOK)
+    try:  # a mistyped option is reported before anything else is looked at
+        token = check_token(token) if token is not None else None
+        allow_hosts = [check_host(host) for host in allow_hosts]
+    except ValueError as error:
+        print(f"lepton app: {error}", file=sys.stderr)
+        return 2
     if not notebook_path.exists():
         print(f"lepton app: {notebook_path} not found; run `python notebooks/make_notebooks.py` in the repository",
               file=sys.stderr)
@@ -172,8 +241,13 @@ def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Op
     if not port_is_free(port):
         print(f"lepton app: port {port} on {HOST} is in use; choose another with --port", file=sys.stderr)
         return 2
-    cmd, env = voila_command(notebook_path, port, runs_dir)
-    print(f"Lepton Workbench: open {url(port)} in your browser (the page takes a few seconds to start a kernel). "
+    try:
+        cmd, env = voila_command(notebook_path, port, runs_dir, token=token, allow_hosts=allow_hosts)
+    except ValueError as error:  # $LEPTON_APP_TOKEN unfit
+        print(f"lepton app: ${TOKEN_ENV}: {error}", file=sys.stderr)
+        return 2
+    print(f"Lepton Workbench: open {url(port, env[TOKEN_ENV])} in your browser (the page takes a few seconds "
+          f"to start a kernel; the token in the link is what lets you in, so keep it to yourself). "
           f"Runs are saved in {env['LEPTON_RUNS']}. Ctrl-C stops the server.", flush=True)
     process = subprocess.Popen(cmd, env=env)
     # Voilà shuts its kernels down on SIGTERM or Ctrl-C; pass a SIGTERM sent to us on, so that stopping
@@ -195,20 +269,25 @@ class VoilaServer:
     """Voilà serving the workbench in the background on a free port (tests, benchmarks); a context manager.
 
     The server gets its own process group and :meth:`stop` ends it and the kernels it started (they run in
-    sessions of their own), so a failing test leaves nothing behind.
+    sessions of their own), so a failing test leaves nothing behind. ``url`` carries the server's token, as
+    the one ``lepton app`` prints; ``base_url`` is the server's root without it.
 
     Example:
         >>> with VoilaServer(env={"LEPTON_APP_DATASET": "digits"}, log_path="/tmp/voila.log") as server:
         ...     print(server.url)  # doctest: +SKIP
-        http://127.0.0.1:41234/
+        http://127.0.0.1:41234/?token=5f0c...
     """
 
     def __init__(self, notebook: Optional[str | Path] = None, port: Optional[int] = None,
                  env: Optional[dict] = None, runs_dir: Optional[str | Path] = None,
-                 log_path: Optional[str | Path] = None) -> None:
+                 log_path: Optional[str | Path] = None, token: Optional[str] = None,
+                 allow_hosts: Sequence[str] = ()) -> None:
         self.port = port or free_port()
-        self.url = url(self.port)
-        self.cmd, self.env = voila_command(notebook, self.port, runs_dir, env={**os.environ, **(env or {})})
+        self.cmd, self.env = voila_command(notebook, self.port, runs_dir, env={**os.environ, **(env or {})},
+                                           token=token or new_token(), allow_hosts=allow_hosts)
+        self.token = self.env[TOKEN_ENV]
+        self.base_url = url(self.port)
+        self.url = url(self.port, self.token)
         self.log_path = Path(log_path) if log_path else None
         self.process: Optional[subprocess.Popen] = None
 
