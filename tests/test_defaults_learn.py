@@ -77,6 +77,7 @@ def test_early_stopping_never_restores_the_untrained_model(keywords):
                            callbacks=standard_callbacks(cfg, None, "head", 1e-3)).history
     print("val_loss", np.round(history["val_loss"], 4), "val_accuracy", np.round(history["val_accuracy"], 4))
     _, accuracy = tm.model.evaluate(make_dataset(val, 64, 32), verbose=0)
+    print(f"restored model: val accuracy {accuracy:.3f}")
     # Measured before the fix: stopped after 2 epochs and restored epoch 1, val accuracy 0.100.
     assert accuracy >= 0.4, (accuracy, history)
 
