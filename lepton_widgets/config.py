@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,10 @@ def _unknown(prefix: str, key: Any, value: Any, allowed: set[str]) -> ConfigErro
                        f"{', '.join(sorted(allowed))}{hint}")
 
 
-#: field type (as written in the dataclasses) -> (accepted Python types, words for the message)
-_SIMPLE_TYPES = {"int": ((int,), "a whole number"), "float": ((int, float), "a number"), "str": ((str,), "text")}
+#: field type (as written in the dataclasses) -> (accepted Python types, words for the message); the numbers
+#: ABCs let numpy's integers and floats (widgets, tuners) through as they always went.
+_SIMPLE_TYPES = {"int": ((numbers.Integral,), "a whole number"), "float": ((numbers.Real,), "a number"),
+                 "str": ((str,), "text")}
 
 
 def _check_types(prefix: str, obj: Any) -> None:
@@ -151,6 +154,9 @@ def _check_types(prefix: str, obj: Any) -> None:
         if len(kinds) != 1 or kinds[0] not in _SIMPLE_TYPES:
             continue  # lists and mixed fields are checked by validate()
         value = getattr(obj, f.name)
+        if kinds[0] == "int" and isinstance(value, float) and value.is_integer():
+            value = int(value)  # 2.0 from a float widget or a YAML writer is the whole number 2
+            setattr(obj, f.name, value)
         types, words = _SIMPLE_TYPES[kinds[0]]
         if (value is None and optional) or (isinstance(value, types) and not isinstance(value, bool)):
             continue

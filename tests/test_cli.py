@@ -64,7 +64,7 @@ def test_bad_config_gives_a_clear_error_not_a_traceback(tmp_path, runs_dir):
     config.write_text("train:\n  epoch: 3\n")
     out = lepton("train", str(config), runs_dir=runs_dir, check=False)
     assert out.returncode == 2
-    assert "unknown keys in 'train'" in out.stderr and "Traceback" not in out.stderr
+    assert "unknown field train.epoch" in out.stderr and "Traceback" not in out.stderr
 
     config.write_text(yaml.safe_dump(tiny_config().to_dict()))
     out = lepton("train", str(config), "--name", "../../etc/passwd", runs_dir=runs_dir, check=False)

@@ -12,8 +12,8 @@ def test_round_trips_through_yaml_and_json():
 
 
 @pytest.mark.parametrize("raw, fragment", [
-    ({"trian": {}}, "unknown config keys"),
-    ({"train": {"epoch": 3}}, "unknown keys in 'train'"),
+    ({"trian": {}}, "unknown field trian"),
+    ({"train": {"epoch": 3}}, "unknown field train.epoch"),
     ({"train": {"learning_rate": 5}}, "learning_rate"),
     ({"augment": {"flip": "diagonal"}}, "augment.flip"),
     ({"data": {"dataset": "folder"}}, "data.path is required"),

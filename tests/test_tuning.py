@@ -451,7 +451,7 @@ def test_a_chief_and_two_workers_run_every_trial_once_and_the_chief_reports_the_
     ({"frozen_depth": [-2]}, "tuner.frozen_depth"),
     ({"augment": ["sepia"]}, "tuner.augment"),
     ({"batch_size": []}, "tuner.batch_size"),
-    ({"max_trial": 3}, "unknown keys in 'tuner'"),
+    ({"max_trial": 3}, "unknown field tuner.max_trial"),
 ])
 def test_bad_tuner_settings_get_a_clear_message(tuner, fragment):
     with pytest.raises(ConfigError, match=fragment):

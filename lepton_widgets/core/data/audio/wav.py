@@ -6,6 +6,12 @@ are read with ``scipy.io.wavfile``. Channels are averaged to mono and any sample
 :data:`SAMPLE_RATE` with ``scipy.signal.resample_poly`` (a polyphase anti-aliasing filter). Samples come
 back as float32 in [-1, 1] relative to digital full scale, so level differences between files survive.
 
+Before any sample is decoded the header is checked against ``core/limits.py``: the declared sample rate
+(:data:`~lepton_widgets.core.limits.MIN_WAV_RATE`-:data:`~lepton_widgets.core.limits.MAX_WAV_RATE`; a WAV
+declaring 1 Hz would otherwise be resampled x16,000) and the duration of the audio present
+(:data:`~lepton_widgets.core.limits.MAX_WAV_SECONDS`). A ``fmt`` chunk that is too short or says format 0,
+0 channels or 0 Hz is a damaged header, not a compression.
+
 Nothing is ever written: the file is read once into memory. Every problem becomes a
 :class:`WavRead` with status ``skipped`` and a reason a person can act on (empty file, truncated data,
 not a WAV at all, a compressed encoding...); the caller records it and carries on with the other files.
@@ -37,6 +43,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from lepton_widgets.core import limits
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
 from lepton_widgets.core.data.validate import read_checked_bytes
 
@@ -103,18 +110,14 @@ def decode_wav(data: bytes) -> WavRead:
             if data.startswith(magic):
                 return WavRead(STATUS_SKIPPED, f"not a WAV file (looks like {name}); convert it to PCM WAV")
         return WavRead(STATUS_SKIPPED, "not a WAV file (no RIFF/WAVE header)")
-    tag = _format_tag(data)
-    if tag is None:
-        return WavRead(STATUS_SKIPPED, "damaged WAV file: no 'fmt ' chunk before the audio data")
     try:
+        tag = _check_header(data)
         if tag == PCM:
             raw, found = _read_pcm_with_wave(data)
         elif tag in (IEEE_FLOAT, EXTENSIBLE):
             raw, found = _read_with_scipy(data, tag)
         else:
-            name = _TAG_NAMES.get(tag, "unknown")
-            return WavRead(STATUS_SKIPPED, f"unsupported WAV compression: {name} (format tag 0x{tag:04x}); "
-                                           "only uncompressed PCM and IEEE-float WAV are read")
+            raise AssertionError(tag)  # _check_header refuses every other tag
     except _Unusable as exc:
         return WavRead(STATUS_SKIPPED, str(exc))
     return _finish(raw, found)
@@ -124,17 +127,48 @@ class _Unusable(Exception):
     """Internal: the file cannot be used; the message is the reason recorded for it."""
 
 
-def _format_tag(data: bytes) -> Optional[int]:
-    """wFormatTag of the first ``fmt `` chunk (for EXTENSIBLE files: still 0xFFFE)."""
+def _format_fields(data: bytes) -> tuple[int, int, int, int]:
+    """(wFormatTag, channels, sample rate, block align) of the first ``fmt `` chunk (EXTENSIBLE: tag
+    0xFFFE); :class:`_Unusable` ("damaged WAV ...") when it is missing, cut short or under 16 bytes."""
     offset = 12
     while offset + 8 <= len(data):
         chunk_id, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
         if chunk_id == b"fmt ":
-            return struct.unpack("<H", data[offset + 8:offset + 10])[0] if offset + 10 <= len(data) else None
+            if size < 16:
+                raise _Unusable(f"damaged WAV header: the 'fmt ' chunk holds {size} bytes; a WAV's has at least 16")
+            if offset + 24 > len(data):
+                raise _Unusable("damaged WAV header: the file ends inside its 'fmt ' chunk")
+            tag, channels, rate, _, block_align = struct.unpack("<HHIIH", data[offset + 8:offset + 22])
+            return tag, channels, rate, block_align
         if chunk_id == b"data":
-            return None
+            break
         offset += 8 + size + (size & 1)  # chunks are padded to an even length
-    return None
+    raise _Unusable("damaged WAV header: no 'fmt ' chunk before the audio data")
+
+
+def _check_header(data: bytes) -> int:
+    """The format tag, once the header is whole, the encoding readable and the declared rate and duration
+    within ``core/limits.py``: all before a single sample is decoded or resampled."""
+    tag, channels, rate, block_align = _format_fields(data)
+    if tag == 0 or channels == 0 or rate == 0 or block_align == 0:
+        raise _Unusable(f"damaged WAV header: its 'fmt ' chunk says format tag 0x{tag:04x}, {channels} channels, "
+                        f"{rate:,} Hz, {block_align} bytes per frame")
+    if tag not in (PCM, IEEE_FLOAT, EXTENSIBLE):
+        name = _TAG_NAMES.get(tag, "unknown")
+        raise _Unusable(f"unsupported WAV compression: {name} (format tag 0x{tag:04x}); "
+                        "only uncompressed PCM and IEEE-float WAV are read")
+    if not limits.MIN_WAV_RATE <= rate <= limits.MAX_WAV_RATE:
+        raise _Unusable(f"sample rate {rate:,} Hz is outside {limits.MIN_WAV_RATE:,}-{limits.MAX_WAV_RATE:,} Hz, "
+                        f"the rates read (LEPTON_MIN_WAV_RATE, LEPTON_MAX_WAV_RATE); a damaged header, or "
+                        f"resample the file")
+    payload = _chunk(data, b"data")
+    if payload is not None:
+        present = min(payload[1], max(0, len(data) - payload[0]))  # a size beyond the file is truncation
+        seconds = present // block_align / rate
+        if seconds > limits.MAX_WAV_SECONDS:
+            raise _Unusable(f"{seconds:,.1f} s of audio, longer than the {limits.MAX_WAV_SECONDS:,} s a clip may be "
+                            f"(LEPTON_MAX_WAV_SECONDS); cut it into shorter clips")
+    return tag
 
 
 def _read_pcm_with_wave(data: bytes) -> tuple[np.ndarray, WavRead]:
