@@ -104,14 +104,17 @@ def test_api_and_cli_refuse_a_hostile_savedmodel_without_running_it(exported, ho
         with pytest.raises(ValueError) as refused:
             lw.predict(folder, [png], runs_dir=record.path.parent)
         assert no_marker(marker), f"the {name} SavedModel ran while being opened"
-        assert "only when they are its own verified exports" in str(refused.value) and INSTEAD in str(refused.value), name
+        message = str(refused.value)
+        assert "only when they are its own verified exports" in message and INSTEAD in message, name
 
         code = main(["--runs-dir", str(record.path.parent), "predict", str(folder), str(png)])
         err = capsys.readouterr().err
         assert code == 2 and "lepton export" in err and "Traceback" not in err, (name, err)
         assert no_marker(marker), name
-    assert "no export_manifest.json beside it" in str(pytest.raises(ValueError, lw.predict, models["bare"], [png]).value)
-    assert "not signed by this installation" in str(pytest.raises(ValueError, lw.predict, models["forged"], [png]).value)
+    bare = pytest.raises(ValueError, lw.predict, models["bare"], [png])
+    assert "no export_manifest.json beside it" in str(bare.value)
+    forged = pytest.raises(ValueError, lw.predict, models["forged"], [png])
+    assert "not signed by this installation" in str(forged.value)
 
 
 def test_the_predict_apps_file_box_refuses_it_with_a_sentence(exported, hostile):

@@ -14,8 +14,9 @@ For people who do not code: the first list has one entry per run (its name, id a
 second that run's model files, best first: the run's own model (Grad-CAM), its ``.keras`` export
 (Grad-CAM), then the other verified exports (TFLite, ONNX, SavedModel: predictions only). The app opens on
 the newest run's own model. A model file from elsewhere can be given by path: a ``.keras`` file is opened
-in safe mode (a Lambda layer, a pickle or a legacy ``.h5`` is refused with the reason), an exported
-``.tflite``/``.onnx``/SavedModel with the ``export.json`` beside it. Uploaded images are validated
+in safe mode (a Lambda layer, a pickle or a legacy ``.h5`` is refused with the reason); a
+``.tflite``/``.onnx``/SavedModel only when it is this installation's own unchanged export (its signed
+``export_manifest.json`` verifies), since such a file can run operations while loading. Uploaded images are validated
 like training data, so a file that is not an image (or not a WAV) gets a line saying so instead of a crash.
 Opening a model and predicting run in the Runner's worker thread; the engines are
 :mod:`lepton_widgets.core.exported` and :mod:`lepton_widgets.core.predict_any`.
@@ -106,7 +107,7 @@ class PredictPanel(Panel):
         self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="560px"))
         self.model = w.Dropdown(description="Model file", options=(), layout=w.Layout(width="560px"))
         self.refresh_button = w.Button(description="Refresh", tooltip="list models exported elsewhere")
-        self.path = w.Text(placeholder="/path/to/model.keras, .tflite, .onnx or a SavedModel folder",
+        self.path = w.Text(placeholder="/path/to/model.keras (or a .tflite/.onnx/SavedModel lepton exported)",
                            description="Or a file", layout=w.Layout(width="560px"))
         self.use_path = w.Button(description="Use this file")
         self.hint = w.HTML()
@@ -199,8 +200,8 @@ class PredictPanel(Panel):
 
     def use_file(self, path: str) -> Optional[object]:
         """Open a model file from elsewhere and make it the chosen model: a ``.keras`` file (safe mode), or
-        an export (``.tflite``, ``.onnx``, a SavedModel folder) with the ``export.json`` our export wrote
-        beside it."""
+        an export (``.tflite``, ``.onnx``, a SavedModel folder) our export wrote here, verified by the
+        ``export_manifest.json`` beside it."""
         path = str(path).strip()
         if not path:
             self.message.value = _ALERT.format("Enter the path of a model file first.")
