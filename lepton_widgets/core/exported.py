@@ -210,7 +210,10 @@ def open_model(path: str | Path) -> OpenModel:
 
     Class names and input size come from the artefact's ``export.json``, or the run folder the file sits
     in; a lone ``.keras`` file gets its input size from the model and numbered classes.
-    ``UnsafeModelError`` (a ``ValueError``) refuses unsafe files; ``ValueError`` explains other problems.
+    ``UnsafeModelError`` (a ``ValueError``) refuses unsafe files: a ``.keras`` file the safe loader rejects,
+    or a SavedModel, TFLite or ONNX file that is not this installation's own unchanged export (checked by
+    :func:`~lepton_widgets.core.export_manifest.verify_export` before its runtime opens it; a SavedModel
+    graph can write files while it loads). ``ValueError`` explains other problems.
     """
     path = Path(path)
     if not path.exists():
