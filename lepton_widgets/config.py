@@ -126,7 +126,7 @@ def config_mapping(value: Any, source: str = "config") -> dict[str, Any]:
 
 
 def _kind(value: Any) -> str:
-    return {list: "list", str: "text", int: "number", float: "number", bool: "true/false"}.get(
+    return {list: "list", str: "text", int: "number", float: "number", bool: "true/false", type(None): "null"}.get(
         type(value), type(value).__name__)
 
 
@@ -244,7 +244,8 @@ class DataConfig:
             if not 0.0 < value < 0.5:
                 raise ConfigError(f"data.{name} must be between 0 and 0.5, got {value}")
         if self.max_per_class is not None and self.max_per_class < 3:
-            raise ConfigError("data.max_per_class must be at least 3 (one sample per split), or null")
+            raise ConfigError(f"data.max_per_class must be at least 3 (one sample per split), or null, "
+                              f"got {self.max_per_class!r}")
 
 
 @dataclass
@@ -293,7 +294,8 @@ class BackboneConfig:
             raise ConfigError(f"backbone.frozen_depth must be a whole number, null (all blocks frozen) or 'auto', "
                               f"got {self.frozen_depth!r}")
         if self.frozen_depth is not None and self.frozen_depth < 0:
-            raise ConfigError("backbone.frozen_depth must be >= 0 or null (all blocks frozen)")
+            raise ConfigError(f"backbone.frozen_depth must be >= 0 or null (all blocks frozen), "
+                              f"got {self.frozen_depth!r}")
         if not 16 <= self.image_size <= 1024:
             raise ConfigError(f"backbone.image_size must be between 16 and 1024, got {self.image_size}")
         if not 8 <= self.sequence_length <= self.MAX_SEQUENCE_LENGTH:
@@ -385,31 +387,33 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.epochs < 1:
-            raise ConfigError("train.epochs must be >= 1")
+            raise ConfigError(f"train.epochs must be >= 1, got {self.epochs!r}")
         if self.fine_tune_epochs < 0:
-            raise ConfigError("train.fine_tune_epochs must be >= 0")
+            raise ConfigError(f"train.fine_tune_epochs must be >= 0, got {self.fine_tune_epochs!r}")
         if not 0 < self.learning_rate < 1:
             raise ConfigError(f"train.learning_rate must be in (0, 1), got {self.learning_rate}")
         if not 0 < self.fine_tune_lr_factor <= 1:
-            raise ConfigError("train.fine_tune_lr_factor must be in (0, 1]")
+            raise ConfigError(f"train.fine_tune_lr_factor must be in (0, 1], got {self.fine_tune_lr_factor!r}")
         if self.batch_size < 1:
-            raise ConfigError("train.batch_size must be >= 1")
+            raise ConfigError(f"train.batch_size must be >= 1, got {self.batch_size!r}")
         if self.l2 < 0:
-            raise ConfigError("train.l2 must be >= 0")
+            raise ConfigError(f"train.l2 must be >= 0, got {self.l2!r}")
         if not 0 <= self.dropout < 1:
-            raise ConfigError("train.dropout must be in [0, 1)")
+            raise ConfigError(f"train.dropout must be in [0, 1), got {self.dropout!r}")
         if self.lr_schedule not in self.LR_SCHEDULES:
-            raise ConfigError(f"train.lr_schedule must be one of {self.LR_SCHEDULES}")
+            raise ConfigError(f"train.lr_schedule must be one of {self.LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.feature_cache not in self.FEATURE_CACHE_MODES:
-            raise ConfigError(f"train.feature_cache must be one of {self.FEATURE_CACHE_MODES}")
+            raise ConfigError(f"train.feature_cache must be one of {self.FEATURE_CACHE_MODES}, "
+                              f"got {self.feature_cache!r}")
         if self.head_units < 0:
-            raise ConfigError("train.head_units must be >= 0 (0: no hidden layer)")
+            raise ConfigError(f"train.head_units must be >= 0 (0: no hidden layer), got {self.head_units!r}")
         if self.adversarial not in self.ADVERSARIAL_METHODS:
             raise ConfigError(f"train.adversarial must be one of {self.ADVERSARIAL_METHODS}, got {self.adversarial!r}")
         if not 0 < self.adversarial_epsilon <= 1:
-            raise ConfigError("train.adversarial_epsilon must be in (0, 1] (pixels scaled to [0, 1])")
+            raise ConfigError(f"train.adversarial_epsilon must be in (0, 1] (pixels scaled to [0, 1]), "
+                              f"got {self.adversarial_epsilon!r}")
         if not 0 < self.adversarial_ratio <= 1:
-            raise ConfigError("train.adversarial_ratio must be in (0, 1]")
+            raise ConfigError(f"train.adversarial_ratio must be in (0, 1], got {self.adversarial_ratio!r}")
 
 
 @dataclass
@@ -477,9 +481,9 @@ class TunerConfig:
         if self.objective not in self.OBJECTIVES:
             raise ConfigError(f"tuner.objective must be one of {self.OBJECTIVES}, got {self.objective!r}")
         if self.max_trials < 1:
-            raise ConfigError("tuner.max_trials must be >= 1")
+            raise ConfigError(f"tuner.max_trials must be >= 1, got {self.max_trials!r}")
         if self.epochs is not None and self.epochs < 1:
-            raise ConfigError("tuner.epochs must be >= 1 or null (train.epochs)")
+            raise ConfigError(f"tuner.epochs must be >= 1 or null (train.epochs), got {self.epochs!r}")
         if self.hyperband_factor < 2 or self.hyperband_iterations < 1:
             raise ConfigError("tuner.hyperband_factor must be >= 2 and tuner.hyperband_iterations >= 1")
         for name in self.CHOICE_FIELDS:
