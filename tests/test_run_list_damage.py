@@ -149,3 +149,20 @@ def test_cli_eval_of_a_damaged_run_names_the_damaged_file(runs_dir):
     assert rc == 2 and "damaged run record: config.json holds a list" in out, out
     assert "changed since" not in out and "Traceback" not in out
     assert json.loads((record.path / "config.json").read_text()) == []  # nothing rewritten
+
+
+def test_the_runs_step_lists_a_damaged_run_with_its_reason_and_refuses_to_reopen_it(damaged_store):
+    from lepton_widgets.panels.runs import RunsPanel
+    from lepton_widgets.state.runner import Runner
+    from lepton_widgets.state.session import Session
+
+    store, good, damaged = damaged_store
+    session = Session()
+    panel = RunsPanel(session, Runner(session, runs_dir=store.root))
+    assert set(panel.run_ids) == {r.run_id for r in good} | set(damaged)
+    assert "run.json holds a list" in panel.table.value and "metrics.json holds null" in panel.table.value
+    broken = next(run_id for run_id, pattern in damaged.items() if "config" in pattern)
+    panel.select.value = (broken,)  # its curves (none) are drawn without an error
+    said = panel.reopen(broken)
+    assert said is not None and "damaged run record: config.json" in said
+    assert panel.reopen(good[0].run_id) is None and session.current_run == good[0].run_id

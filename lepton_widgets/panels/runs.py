@@ -33,8 +33,9 @@ from lepton_widgets.config import ConfigError
 from lepton_widgets.core.run_store import run_label
 from lepton_widgets.panels.base import Panel
 
-#: Columns of the runs table, in order (a run without metrics shows blanks).
-COLUMNS = ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1")
+#: Columns of the runs table, in order (a run without metrics shows blanks; ``problem`` says why a damaged
+#: run is damaged, core/run_store.py).
+COLUMNS = ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1", "problem")
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
