@@ -601,7 +601,7 @@ def build_cases(root: Path) -> list[Case]:
             ("no-model", "20260101-000000-good", r"no saved model"),
             ("nul-in-id", "2026\x00", r"not a run id")):
         cli(f"run-id-eval-{name}", "run ids", expect, "eval", target)
-    cli("run-id-predict-damaged", "run ids", r"run 20260101-000001-listrun-bbbbbb is damaged and has no model",
+    cli("run-id-predict-damaged", "run ids", r"run 20260101-000001-listrun-bbbbbb has a damaged run record: run\.json holds a list",
         "predict", "20260101-000001",
         picture)
     cli("run-id-predict-etc", "run ids", r"not a run folder", "predict", "/etc", picture)

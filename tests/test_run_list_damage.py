@@ -166,3 +166,21 @@ def test_the_runs_step_lists_a_damaged_run_with_its_reason_and_refuses_to_reopen
     said = panel.reopen(broken)
     assert said is not None and "damaged run record: config.json" in said
     assert panel.reopen(good[0].run_id) is None and session.current_run == good[0].run_id
+
+
+def test_predict_and_export_refuse_a_damaged_run_that_still_has_its_model(runs_dir, tmp_path):
+    """Its model file is intact, but its class names (run.json) are not: no prediction with wrong labels."""
+    import keras
+
+    record = _run(RunStore(runs_dir), "model-kept")
+    inputs = keras.Input((8, 8, 3))
+    keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))).save(
+        record.path / "model.keras")
+    (record.path / "run.json").write_text('["class_names", "lost"]', encoding="utf-8")
+    picture = tmp_path / "x.png"
+    picture.write_bytes(b"\x89PNG")
+    with pytest.raises(DamagedRunError, match=r"damaged run record: run\.json holds a list"):
+        lw.predict(record.run_id, [str(picture)], runs_dir=runs_dir)
+    with pytest.raises(ValueError, match=r"is damaged|damaged run record"):
+        lw.export(record.run_id, "keras", runs_dir=runs_dir)
+    assert not (record.path / "exports").exists()

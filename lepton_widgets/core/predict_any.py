@@ -332,6 +332,7 @@ def open_target(target: RunRecord | str | Path, store=None):
             except FileNotFoundError as error:
                 raise FileNotFoundError(f"{error}. Give a run id, a run folder or a model file "
                                         f"({MODEL_FILES}).") from None
+    record.check()  # a damaged run's class names cannot be trusted: refuse it, naming the damaged file
     if not record.model_path.exists():
         raise ValueError(f"run {record.run_id} is {record.status} and has no model to predict with")
     return open_any(record.model_path)
