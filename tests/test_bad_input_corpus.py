@@ -662,8 +662,8 @@ def _no_half_written_run_looks_complete(runs_dirs: list[Path]) -> list[str]:
             continue
         for folder in runs.iterdir():
             record = folder / "run.json"
-            if folder.name.endswith(".partial") or not record.exists() or folder.name.startswith("2026010"):
-                continue  # our own damaged fixtures (2026010x) are listed as damaged, tested above
+            if folder.name.endswith(".partial") or not record.exists() or folder.name.startswith("20260101-00000"):
+                continue  # our own damaged fixtures (20260101-00000x-...): their damage is the point
             info = json.loads(record.read_text())
             if info.get("status") == "finished" and not ((folder / "model.keras").exists()
                                                          and (folder / "metrics.json").exists()):
