@@ -21,7 +21,7 @@ from benchmarks.common import alternate, context, report, summarize, timed
 from lepton_widgets.api import train
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import make_dataset, prepare_data
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 
 SIZE, EPOCHS = 96, 5
 CONFIG = {"name": "first-model", "data": {"dataset": "fashion_mnist", "max_per_class": 100},

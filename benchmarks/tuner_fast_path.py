@@ -54,7 +54,7 @@ def main() -> None:
 
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.data import SampleTable, make_dataset, prepare_data
-    from lepton_widgets.core.events import ListSink
+    from lepton_widgets.core.base.events import ListSink
     from lepton_widgets.core.feature_cache import extract_features
     from lepton_widgets.core.model import build_transfer_model
     from lepton_widgets.core.tuning import run_search

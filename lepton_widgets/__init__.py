@@ -8,7 +8,7 @@ Example:
     >>> run = lw.train(cfg)             # doctest: +SKIP
 """
 
-from lepton_widgets.core.quiet_tensorflow import install as _quiet_tensorflow_startup
+from lepton_widgets.core.base.quiet_tensorflow import install as _quiet_tensorflow_startup
 
 _quiet_tensorflow_startup()  # before anything imports TensorFlow: its start-up log lines never reach the user
 

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.events import EventSink, null_sink
+from lepton_widgets.core.base.events import EventSink, null_sink
 from lepton_widgets.core.run_store import RunRecord, RunStore
 
 

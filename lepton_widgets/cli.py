@@ -25,7 +25,7 @@ from typing import Optional, Sequence
 
 # TensorFlow's C++ messages stay out of the terminal: at level 2 a CPU-only machine still prints "failed call
 # to cuInit: ... CUDA error" (an ERROR line) at the first operation. Its start-up lines, which ignore any
-# level, are dropped by lepton_widgets.core.quiet_tensorflow (installed by `import lepton_widgets`).
+# level, are dropped by lepton_widgets.core.base.quiet_tensorflow (installed by `import lepton_widgets`).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lepton_widgets.config import ConfigError, RunConfig, load_yaml, read_config_file  # noqa: E402

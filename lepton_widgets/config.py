@@ -62,7 +62,7 @@ def load_yaml(text: str, source: str = "config") -> Any:
     ...     print(str(error)[:48])
     my.yaml: YAML anchors and aliases (&name, *name)
     """
-    from lepton_widgets.core import limits
+    from lepton_widgets.core.base import limits
 
     size = len(text.encode("utf-8", "replace"))
     if size > limits.MAX_CONFIG_BYTES:
@@ -91,7 +91,7 @@ def load_yaml(text: str, source: str = "config") -> Any:
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The mapping in a YAML/JSON config file, read with :func:`load_yaml`; never more than the size limit
     is read. Missing files, folders, non-UTF-8 text and non-mappings are one-line :class:`ConfigError`\ s."""
-    from lepton_widgets.core import limits
+    from lepton_widgets.core.base import limits
 
     path = Path(path).expanduser()
     name = path.name or str(path)

@@ -22,7 +22,7 @@ from lepton_widgets.core.data import DataError, LoadContext, get_dataset, list_d
 from lepton_widgets.core.data.audio import (CLIP_SAMPLES, LEVELS_PER_DB, N_FRAMES, N_MELS, SAMPLE_RATE,
                                             log_mel_images, read_wav, row_of_frequency, source_wav)
 from lepton_widgets.core.data.audio import keywords
-from lepton_widgets.core.events import Cancelled, Progress
+from lepton_widgets.core.base.events import Cancelled, Progress
 
 FULL_SCALE = {1: 128, 2: 1 << 15, 3: 1 << 23, 4: 1 << 31}
 

@@ -16,7 +16,7 @@ from lepton_widgets.core.data import (DataError, DatasetSpec, get_dataset, list_
 from lepton_widgets.core.data import fashion_mnist as fm
 from lepton_widgets.core.data.idx import read_idx, write_idx
 from lepton_widgets.core.data.progress import ProgressReporter
-from lepton_widgets.core.events import Cancelled, ListSink
+from lepton_widgets.core.base.events import Cancelled, ListSink
 
 HAS_DEBIAN = all((fm.DEBIAN_DIR / f).is_file() for pair in fm.FILES.values() for f in pair)
 REF = re.compile(r"^fashion_mnist:(train|t10k)\[(\d+)\]$")

@@ -16,7 +16,7 @@ from PIL import Image
 from lepton_widgets.config import DataConfig
 from lepton_widgets.core.data import DataError, files_table, make_dataset, prepare_data
 from lepton_widgets.core.data.validate import PIXEL_LIMIT, check_image_file
-from lepton_widgets.core.events import Cancelled, ListSink
+from lepton_widgets.core.base.events import Cancelled, ListSink
 
 UNICODE_NAME = "café_ü_日本.png"
 

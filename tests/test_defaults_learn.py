@@ -8,7 +8,7 @@ import pytest
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import make_dataset, prepare_data
-from lepton_widgets.core.events import ListSink
+from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model
 from lepton_widgets.core.run_store import RunStore

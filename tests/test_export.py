@@ -348,7 +348,7 @@ def test_mobilenet_v2_with_offline_weights_exports_in_every_format(tmp_path):
 
 
 def test_export_reports_each_format_as_it_is_written_reloaded_and_verified(trained, tmp_path):
-    from lepton_widgets.core.events import ListSink
+    from lepton_widgets.core.base.events import ListSink
 
     sink = ListSink()
     report = export_run(trained, ["keras", "tflite"], out=tmp_path / "steps", n_check=16, sink=sink)

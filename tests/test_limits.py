@@ -1,4 +1,4 @@
-"""Limits before allocation (core/limits.py): CSV cells, rows and size checked while reading, WAV rates and
+"""Limits before allocation (core/base/limits.py): CSV cells, rows and size checked while reading, WAV rates and
 durations checked from the header, YAML aliases and size refused; each with a clear message, and the peak
 memory of a hostile input measured in a fresh subprocess. Also: a damaged WAV ``fmt`` chunk is reported as
 damaged, and a NUL byte refuses a CSV or text file wherever it is."""
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lepton_widgets.core import limits
+from lepton_widgets.core.base import limits
 from lepton_widgets.core.data.audio.wav import decode_wav, read_wav
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.tabular.read import read_csv_file
@@ -228,7 +228,7 @@ def test_config_size_limit_through_the_cli(tmp_path):
 
 def test_limits_come_from_the_environment_and_ignore_bad_values():
     code = """
-        from lepton_widgets.core import limits
+        from lepton_widgets.core.base import limits
         print(limits.MAX_TABLE_ROWS, limits.MAX_CELL_CHARS, limits.MIN_WAV_RATE)
     """
     env = {**__import__("os").environ, "LEPTON_MAX_TABLE_ROWS": "5_000", "LEPTON_MAX_CELL_CHARS": "lots",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from tf_noise import CUDA, EPYC_STDERR, GENUINE, INJECT, ONEDNN, STARTUP_LINES, leaked
 
-from lepton_widgets.core.quiet_tensorflow import filter_startup_noise, filtered_stderr, is_startup_noise
+from lepton_widgets.core.base.quiet_tensorflow import filter_startup_noise, filtered_stderr, is_startup_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,7 @@ from conftest import tiny_config
 from lepton_widgets import api
 from lepton_widgets.cli import main
 from lepton_widgets.core.backbones.run_backbone import run_weights
-from lepton_widgets.core.events import Cancelled, ListSink
+from lepton_widgets.core.base.events import Cancelled, ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.ranking import logme, parse_candidates, rank_backbones
 from lepton_widgets.core.run_store import RunStore

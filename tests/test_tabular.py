@@ -20,7 +20,7 @@ import lepton_widgets.api as api
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.data import DataError, get_dataset, list_datasets
-from lepton_widgets.core.events import ListSink
+from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.run_store import RunStore
 from lepton_widgets.core.tabular import (
     predict_frame,

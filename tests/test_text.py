@@ -209,7 +209,7 @@ def test_api_trains_an_augmented_text_csv_run_and_the_cli_a_folder_run(tmp_path)
 def test_stop_after_the_first_epoch_stores_a_cancelled_run(tmp_path):
     import threading
 
-    from lepton_widgets.core.events import ListSink
+    from lepton_widgets.core.base.events import ListSink
 
     path = tmp_path / "mine.csv"
     small_reviews_csv(path, per_class=6)

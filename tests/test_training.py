@@ -15,10 +15,10 @@ from conftest import tiny_config
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import prepare_data
 from lepton_widgets.core.evaluation import predict_table
-from lepton_widgets.core.events import ListSink
+from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model, freeze_to, unfreeze
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 from lepton_widgets.core.run_store import RunStore
 from lepton_widgets.core.training import compile_model, train_transfer
 

@@ -121,7 +121,7 @@ def test_workbench_composes_panels_around_one_session_with_env_defaults(tmp_path
     import ipywidgets as w
 
     from lepton_widgets.apps.workbench import Workbench
-    from lepton_widgets.core.events import EpochEnded
+    from lepton_widgets.core.base.events import EpochEnded
 
     monkeypatch.setenv("LEPTON_APP_DATASET", "digits")
     monkeypatch.setenv("LEPTON_APP_EPOCHS", "3")

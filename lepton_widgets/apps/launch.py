@@ -12,7 +12,7 @@ other users of the machine can read. Settings that the defaults get wrong for th
   Tornado's default limit is 10 MiB, so uploads up to ``LEPTON_MAX_UPLOAD_MB`` (default 100) need it raised.
 - ``TF_CPP_MIN_LOG_LEVEL=3`` in the kernel's environment: ipykernel forwards the process's stderr to the
   page, and TensorFlow's C++ lines would show up there. (The start-up lines that ignore the level are
-  filtered when ``lepton_widgets`` is imported: lepton_widgets/core/quiet_tensorflow.py.)
+  filtered when ``lepton_widgets`` is imported: lepton_widgets/core/base/quiet_tensorflow.py.)
 - Plotly's 5 MB widget script is copied to ``$LEPTON_HOME/static`` (never next to the notebook, whose folder
   may be read-only) and served once per page from there (apps/voila_app.py).
 - ``VoilaExecutor.timeout``: a cell may take a while to import TensorFlow on a busy 2-core laptop, but a
@@ -157,8 +157,8 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
 
 
 def _static_dir(env: dict) -> Path:
-    """``$LEPTON_HOME/static`` for the environment the server gets (lepton_widgets.core.paths' rule)."""
-    from lepton_widgets.core.paths import lepton_home
+    """``$LEPTON_HOME/static`` for the environment the server gets (lepton_widgets.core.base.paths' rule)."""
+    from lepton_widgets.core.base.paths import lepton_home
 
     return (Path(env["LEPTON_HOME"]) if env.get("LEPTON_HOME") else lepton_home()) / "static"
 

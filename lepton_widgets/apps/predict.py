@@ -35,7 +35,7 @@ class PredictApp:
 
     def __init__(self, session: Optional[Session] = None, runner: Optional[Runner] = None,
                  runs_dir: Optional[str | Path] = None) -> None:
-        from lepton_widgets.core.quiet_tensorflow import quiet_tensorflow_import
+        from lepton_widgets.core.base.quiet_tensorflow import quiet_tensorflow_import
 
         quiet_tensorflow_import()  # the panel's imports pull TensorFlow in: first, without its start-up noise
         from lepton_widgets.panels.predict import TOP_K, PredictPanel

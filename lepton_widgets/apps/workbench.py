@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional, Sequence
 import ipywidgets as w
 
 # quiet_tensorflow_import is also re-exported from here: the apps call it before building their panels.
-from lepton_widgets.core.quiet_tensorflow import quiet_tensorflow_import
+from lepton_widgets.core.base.quiet_tensorflow import quiet_tensorflow_import
 from lepton_widgets.state.runner import Runner
 from lepton_widgets.state.session import Session
 

@@ -41,7 +41,7 @@ import pandas as pd
 import tensorflow as tf
 
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
 
 #: The model's pixel range is [0, PIXEL_MAX]; epsilons are fractions of it.
 PIXEL_MAX = 255.0

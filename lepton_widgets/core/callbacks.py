@@ -1,12 +1,12 @@
 """Keras callbacks that connect ``fit``/``predict`` to the engine's event sink and stop event.
 
-Stopping raises :class:`~lepton_widgets.core.events.Cancelled` from a batch hook instead of setting
+Stopping raises :class:`~lepton_widgets.core.base.events.Cancelled` from a batch hook instead of setting
 ``model.stop_training``: Keras would otherwise still run the epoch's validation pass before stopping,
 which on a CPU can take longer than the user is willing to wait after pressing Stop.
 
 Example:
     >>> import threading
-    >>> from lepton_widgets.core.events import ListSink
+    >>> from lepton_widgets.core.base.events import ListSink
     >>> sink, stop = ListSink(), threading.Event()
     >>> callback = EventCallback(sink, run_id="r1", phase="head", epochs=3, stop_event=stop)
 """
@@ -20,7 +20,7 @@ from typing import Optional
 
 import keras
 
-from lepton_widgets.core.events import BatchProgress, EpochEnded, EventSink, Progress, check_stop
+from lepton_widgets.core.base.events import BatchProgress, EpochEnded, EventSink, Progress, check_stop
 
 
 def _plain(logs: Optional[dict]) -> dict:

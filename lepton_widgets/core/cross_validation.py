@@ -29,7 +29,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable
 from lepton_widgets.core.data.split import stratified_folds
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
-from lepton_widgets.core.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
 from lepton_widgets.core.model import build_transfer_model
 from lepton_widgets.core.training import seed_everything, train_transfer
 

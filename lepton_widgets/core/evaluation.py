@@ -34,7 +34,7 @@ from sklearn.metrics import (
 
 from lepton_widgets.core.callbacks import PredictProgress
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.events import EventSink, null_sink
+from lepton_widgets.core.base.events import EventSink, null_sink
 
 
 #: Below this many test items, an accuracy comes with a caution: at 100 items the 95% interval is still

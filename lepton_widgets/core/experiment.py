@@ -22,9 +22,9 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.data.split import cross_validation_folds
-from lepton_widgets.core.envcard import environment_card
+from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
-from lepton_widgets.core.events import EventSink, RunFinished, RunWarning
+from lepton_widgets.core.base.events import EventSink, RunFinished, RunWarning
 from lepton_widgets.core.model import build_transfer_model
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore, RunWriter
@@ -63,7 +63,7 @@ def write_robustness(writer: RunWriter, model, test: SampleTable, cfg: RunConfig
     epsilon, so this costs about three evaluation passes. The Evaluate panel measures PGD on demand.
     """
     from lepton_widgets.core.adversarial import ROBUSTNESS_FILE, default_epsilons, robustness_curve
-    from lepton_widgets.core.events import null_sink
+    from lepton_widgets.core.base.events import null_sink
 
     curve = robustness_curve(model, test, default_epsilons(cfg.train.adversarial_epsilon), "fgsm",
                              image_size=cfg.backbone.image_size, max_samples=ROBUSTNESS_MAX_SAMPLES, seed=cfg.seed,

@@ -57,8 +57,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.atomic import atomic_write_text
-from lepton_widgets.core.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.atomic import atomic_write_text
+from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
 from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
 from lepton_widgets.core.export_manifest import write_manifest

@@ -58,7 +58,7 @@ class UnverifiedExportError(UnsafeModelError):
 def write_manifest(folder: str | Path, format: str, artefact: str, run_id: str = "") -> Path:
     """Sign every file under ``folder`` (an export format's folder, before it is published)."""
     from lepton_widgets import __version__
-    from lepton_widgets.core.atomic import atomic_write_text
+    from lepton_widgets.core.base.atomic import atomic_write_text
 
     folder = Path(folder)
     body = {"format": format, "artefact": artefact, "run_id": run_id, "lepton_version": __version__,
@@ -144,7 +144,7 @@ def _sign(body: dict, key: bytes) -> str:
 
 def _key(create: bool) -> bytes | None:
     """This installation's signing key (32 random bytes, owner-only), made on the first export."""
-    from lepton_widgets.core.paths import lepton_home
+    from lepton_widgets.core.base.paths import lepton_home
 
     path = lepton_home().joinpath(*KEY_FILE)
     if not path.is_file():

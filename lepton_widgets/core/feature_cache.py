@@ -25,11 +25,11 @@ from typing import BinaryIO, Optional
 import numpy as np
 import tensorflow as tf
 
-from lepton_widgets.core.atomic import atomic_write
+from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.events import EventSink, Progress, check_stop, null_sink
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.paths import cache_dir
 
 FEATURE_CACHE_VERSION = 1
 

@@ -46,7 +46,7 @@ from typing import Any, Optional, Sequence
 
 import pandas as pd
 
-from lepton_widgets.core.events import EventSink
+from lepton_widgets.core.base.events import EventSink
 from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
 
 METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
@@ -123,7 +123,7 @@ def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Op
     """Fuse ``records`` with ``method`` into a new run in ``store``; returns the stored run.
 
     Raises ``ValueError`` (from :func:`check_compatible`, or when soup members' weights differ in shape)
-    before anything is written, and :class:`~lepton_widgets.core.events.Cancelled` when ``stop_event``
+    before anything is written, and :class:`~lepton_widgets.core.base.events.Cancelled` when ``stop_event``
     is set. ``distill_epochs`` is the student's training budget (``distill`` only).
     """
     check_compatible(records, method)

@@ -28,9 +28,9 @@ import keras
 import numpy as np
 
 from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
-from lepton_widgets.core.envcard import environment_card
+from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
-from lepton_widgets.core.events import EventSink, RunFinished, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop, null_sink
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
 from lepton_widgets.core.fusion import FUSION_FILE, SOUPS

@@ -26,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional, Sequence
 
-from lepton_widgets.core.atomic import atomic_write_text
+from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.export import agreement_text
 
 CARD_MD = "model_card.md"

@@ -208,8 +208,8 @@ def _joined(predictions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _save_csv(frame: pd.DataFrame, folder: Path, name: str) -> Path:
-    from lepton_widgets.core.atomic import atomic_write_text
-    from lepton_widgets.core.safe_csv import to_safe_csv
+    from lepton_widgets.core.base.atomic import atomic_write_text
+    from lepton_widgets.core.base.safe_csv import to_safe_csv
     from lepton_widgets.core.uploads import clean_name
 
     stem = clean_name(name).removesuffix(".zip").removesuffix(".csv").removesuffix(".CSV") or "table"

@@ -37,7 +37,7 @@ import pandas as pd
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable
-from lepton_widgets.core.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
 
 #: Columns of :func:`rank_backbones`' frame.
 COLUMNS = ["backbone", "weights", "logme", "probe_accuracy", "seconds", "recommended", "status", "reason"]

@@ -8,7 +8,7 @@ as a ``cancelled`` run, and an error as a ``failed`` run, with its traceback in 
 Example:
     >>> import tempfile
     >>> from lepton_widgets.config import RunConfig
-    >>> from lepton_widgets.core.events import EpochEnded, Cancelled
+    >>> from lepton_widgets.core.base.events import EpochEnded, Cancelled
     >>> from lepton_widgets.core.run_store import RunStore
     >>> recorder = RunRecorder(RunStore(tempfile.mkdtemp()).create(RunConfig(name="doc")))
     >>> def work():
@@ -24,7 +24,7 @@ from __future__ import annotations
 import traceback
 from typing import Callable, Optional
 
-from lepton_widgets.core.events import (Cancelled, Event, EventSink, RunCancelled, RunFailed, RunStarted,
+from lepton_widgets.core.base.events import (Cancelled, Event, EventSink, RunCancelled, RunFailed, RunStarted,
                                         fanout)
 from lepton_widgets.core.run_store import RunRecord, RunWriter
 

@@ -55,9 +55,9 @@ from typing import Any, Optional
 import pandas as pd
 
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.atomic import atomic_write_text
-from lepton_widgets.core.events import Event
-from lepton_widgets.core.paths import default_runs_dir
+from lepton_widgets.core.base.atomic import atomic_write_text
+from lepton_widgets.core.base.events import Event
+from lepton_widgets.core.base.paths import default_runs_dir
 
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("finished", "cancelled", "failed")
@@ -124,7 +124,7 @@ class RunWriter:
         atomic_write_text(self.path / name, "".join(json.dumps(r, default=_json_default) + "\n" for r in rows))
 
     def write_frame(self, name: str, frame: pd.DataFrame) -> None:
-        from lepton_widgets.core.safe_csv import to_safe_csv  # file names, classes, cells: no live formulas
+        from lepton_widgets.core.base.safe_csv import to_safe_csv  # file names, classes, cells: no live formulas
 
         atomic_write_text(self.path / name, to_safe_csv(frame))
 
@@ -314,14 +314,14 @@ class RunRecord:
 
     @property
     def data_report(self) -> pd.DataFrame:
-        from lepton_widgets.core.safe_csv import read_safe_csv  # written escaped (write_frame)
+        from lepton_widgets.core.base.safe_csv import read_safe_csv  # written escaped (write_frame)
 
         return read_safe_csv(self.path / "data_report.csv")
 
     @property
     def predictions(self) -> pd.DataFrame:
         """Test-split predictions: ref, path, array_index, true, predicted, confidence."""
-        from lepton_widgets.core.safe_csv import read_safe_csv
+        from lepton_widgets.core.base.safe_csv import read_safe_csv
 
         return read_safe_csv(self.path / "predictions.csv")
 

@@ -36,7 +36,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.adversarial import AdversarialTrainer
 from lepton_widgets.core.callbacks import EventCallback, KeepBestLearned, PlateauAfterLearning
 from lepton_widgets.core.data import PreparedData, make_dataset
-from lepton_widgets.core.events import EventSink, PhaseStarted, null_sink
+from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
 from lepton_widgets.core.feature_cache import cached_split_features
 from lepton_widgets.core.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
 

@@ -23,7 +23,7 @@ data; each worker prepares the data and runs trials.
 Example (trains, so shown rather than run; tests/test_tuning.py runs it)::
 
     from lepton_widgets.config import RunConfig
-    from lepton_widgets.core.events import ListSink
+    from lepton_widgets.core.base.events import ListSink
     cfg = RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 30},
         "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32},
         "train": {"epochs": 1, "fine_tune_epochs": 0},
@@ -49,11 +49,11 @@ import keras_tuner as kt
 from keras_tuner.src.engine.stateful import Stateful  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.atomic import atomic_write_text
+from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.data import prepare_data
-from lepton_widgets.core.events import Cancelled, EventSink, fanout, null_sink
-from lepton_widgets.core.paths import default_runs_dir
+from lepton_widgets.core.base.events import Cancelled, EventSink, fanout, null_sink
+from lepton_widgets.core.base.paths import default_runs_dir
 from lepton_widgets.core.run_store import dump_json
 from lepton_widgets.core.tuning_chief import serve_oracle
 from lepton_widgets.core.tuning_events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted

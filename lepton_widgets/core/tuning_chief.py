@@ -24,7 +24,7 @@ import time
 from concurrent import futures
 from typing import Callable, Optional
 
-from lepton_widgets.core.events import check_stop
+from lepton_widgets.core.base.events import check_stop
 
 
 def serve_oracle(tuner, *, on_trial_start: Callable = lambda trial, tuner_id, started: None,

@@ -1,6 +1,6 @@
 """Events of a hyper-parameter search, and one line of text for each (terminal, status line, logs).
 
-They travel through the same event sinks as a training run's events (``core.events``); ``run_id`` holds the
+They travel through the same event sinks as a training run's events (``core.base.events``); ``run_id`` holds the
 search id. Trials are numbered ``number`` of ``total`` (KerasTuner's trial id + 1, so a resumed search keeps
 its numbers; ``total`` is ``max_trials``, or Hyperband's planned trial count).
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from lepton_widgets.core.events import Event
+from lepton_widgets.core.base.events import Event
 
 
 @dataclass

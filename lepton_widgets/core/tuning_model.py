@@ -37,7 +37,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.adversarial import AdversarialTrainer
 from lepton_widgets.core.blocks_info import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
-from lepton_widgets.core.events import Cancelled, EventSink, null_sink
+from lepton_widgets.core.base.events import Cancelled, EventSink, null_sink
 from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_features
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MethodType
 
-from lepton_widgets.core.atomic import atomic_write_text
+from lepton_widgets.core.base.atomic import atomic_write_text
 
 GOOD_SUFFIX = ".good"
 ORACLE_FILE = "oracle.json"

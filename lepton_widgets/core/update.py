@@ -54,7 +54,7 @@ import numpy as np
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
-from lepton_widgets.core.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
 from lepton_widgets.core.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
@@ -296,7 +296,7 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
     from lepton_widgets.core.callbacks import EventCallback
     from lepton_widgets.core.evaluation import evaluate_predictions, predict_table
     from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
-    from lepton_widgets.core.envcard import environment_card
+    from lepton_widgets.core.base.envcard import environment_card
     from lepton_widgets.core.model import attach
     from lepton_widgets.core.training import compile_model, seed_everything, standard_callbacks
 

@@ -34,9 +34,9 @@ import zipfile
 from pathlib import Path
 from typing import Optional
 
-from lepton_widgets.core.atomic import atomic_write
+from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 
 MAX_UPLOAD_ENV = "LEPTON_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 100.0

@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.backbones import list_backbones
-from lepton_widgets.core.events import Event
+from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.tuning_events import describe
 from lepton_widgets.core.tuning_space import read_trials
 from lepton_widgets.panels.base import Panel

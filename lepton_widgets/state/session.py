@@ -17,91 +17,136 @@ Example:
 
 from __future__ import annotations
 
-from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, Unicode, observe
+import dataclasses
+import types
+import typing
+from typing import Any, NamedTuple
 
-from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig
+from traitlets import Bool, Dict, Enum, Float, HasTraits, Instance, Int, List, TraitType, Unicode, observe
+from traitlets.traitlets import MetaHasTraits
+
+from lepton_widgets.config import BackboneConfig, RunConfig
 
 STATUSES = ("idle", "preparing", "running", "evaluating", "stopping", "finished", "failed", "cancelled")
 BUSY_STATUSES = ("preparing", "running", "evaluating", "stopping")  # "finished" only once the run is stored
 
-# Which config field each trait mirrors: (section, field). The trait names are the field names,
-# except where two sections would clash.
-_FIELDS = {
-    "name": (None, "name"), "seed": (None, "seed"),
-    "dataset": ("data", "dataset"), "data_path": ("data", "path"), "max_per_class": ("data", "max_per_class"),
-    "val_fraction": ("data", "val_fraction"), "test_fraction": ("data", "test_fraction"),
-    "min_class_size": ("data", "min_class_size"), "data_classes": ("data", "classes"),
-    "data_target": ("data", "target"), "data_test_path": ("data", "test_path"),
-    "cv_below": ("data", "cv_below"), "cv_folds": ("data", "cv_folds"),
-    "backbone": ("backbone", "name"), "weights": ("backbone", "weights"),
-    "frozen_depth": ("backbone", "frozen_depth"), "image_size": ("backbone", "image_size"),
-    "sequence_length": ("backbone", "sequence_length"),
-    "flip": ("augment", "flip"), "rotation": ("augment", "rotation"), "zoom": ("augment", "zoom"),
-    "translation": ("augment", "translation"), "contrast": ("augment", "contrast"),
-    "brightness": ("augment", "brightness"), "time_mask": ("augment", "time_mask"),
-    "freq_mask": ("augment", "freq_mask"), "time_shift": ("augment", "time_shift"), "gain_db": ("augment", "gain_db"),
-    "noise": ("augment", "noise"), "word_dropout": ("augment", "word_dropout"), "word_swap": ("augment", "word_swap"),
-    "word_substitute": ("augment", "word_substitute"),
-    "epochs": ("train", "epochs"), "fine_tune_epochs": ("train", "fine_tune_epochs"),
-    "learning_rate": ("train", "learning_rate"), "fine_tune_lr_factor": ("train", "fine_tune_lr_factor"),
-    "batch_size": ("train", "batch_size"), "l2": ("train", "l2"), "dropout": ("train", "dropout"),
-    "early_stopping_patience": ("train", "early_stopping_patience"), "lr_schedule": ("train", "lr_schedule"),
-    "feature_cache": ("train", "feature_cache"), "head_units": ("train", "head_units"),
-    "adversarial": ("train", "adversarial"), "adversarial_epsilon": ("train", "adversarial_epsilon"),
-    "adversarial_ratio": ("train", "adversarial_ratio"),
+#: The naming rule: a setting's trait is its config field's name, except for these (section, field) pairs.
+RENAMES = {
+    ("backbone", "name"): "backbone",        # the run's own top-level ``name`` has that name already
+    ("data", "path"): "data_path",           # the Data step and saved app settings use the data_ prefix for
+    ("data", "classes"): "data_classes",     # these four: bare "path", "classes", "target" would not say
+    ("data", "target"): "data_target",       # whose they are next to backbone and train settings
+    ("data", "test_path"): "data_test_path",
+}
+#: Config sections that are not run settings of the Session, and why.
+NOT_SETTINGS = {
+    "tuner": "a training run ignores it; the Search step keeps it in the Session's ``tuner`` dict",
 }
 
 
-class Session(HasTraits):
-    """Run settings plus live job state, observable by widgets (``session.observe(fn, "history")``)."""
+class Setting(NamedTuple):
+    """One run setting: its trait name and where it lives in the config (``section`` None: top level)."""
 
-    # --- run settings (mirrors RunConfig; defaults come from the config dataclasses) ---
-    name = Unicode(RunConfig.name)
-    seed = Int(RunConfig.seed)
-    dataset = Unicode(DataConfig.dataset)
-    data_path = Unicode(None, allow_none=True)
-    max_per_class = Int(DataConfig.max_per_class, allow_none=True)
-    val_fraction = Float(DataConfig.val_fraction)
-    test_fraction = Float(DataConfig.test_fraction)
-    min_class_size = Int(DataConfig.min_class_size)
-    data_classes = List(Unicode(), default_value=None, allow_none=True)  # None: every class of the dataset
-    data_target = Unicode(None, allow_none=True)  # tables: the class column (None: the built-in table's own)
-    data_test_path = Unicode(None, allow_none=True)  # your own test set (None: hold test samples out of path)
-    cv_below = Int(DataConfig.cv_below)
-    cv_folds = Int(DataConfig.cv_folds)
-    backbone = Unicode(BackboneConfig.name)
-    weights = Unicode(BackboneConfig.weights)
-    frozen_depth = Int(None, allow_none=True)
-    image_size = Int(BackboneConfig.image_size)
-    sequence_length = Int(BackboneConfig.sequence_length)
-    flip = Unicode(AugmentConfig.flip)
-    rotation = Float(AugmentConfig.rotation)
-    zoom = Float(AugmentConfig.zoom)
-    translation = Float(AugmentConfig.translation)
-    contrast = Float(AugmentConfig.contrast)
-    brightness = Float(AugmentConfig.brightness)
-    time_mask = Float(AugmentConfig.time_mask)
-    freq_mask = Float(AugmentConfig.freq_mask)
-    time_shift = Float(AugmentConfig.time_shift)
-    gain_db = Float(AugmentConfig.gain_db)
-    noise = Float(AugmentConfig.noise)
-    word_dropout = Float(AugmentConfig.word_dropout)
-    word_swap = Float(AugmentConfig.word_swap)
-    word_substitute = Float(AugmentConfig.word_substitute)
-    epochs = Int(TrainConfig.epochs)
-    fine_tune_epochs = Int(TrainConfig.fine_tune_epochs)
-    learning_rate = Float(TrainConfig.learning_rate)
-    fine_tune_lr_factor = Float(TrainConfig.fine_tune_lr_factor)
-    batch_size = Int(TrainConfig.batch_size)
-    l2 = Float(TrainConfig.l2)
-    dropout = Float(TrainConfig.dropout)
-    early_stopping_patience = Int(TrainConfig.early_stopping_patience)
-    lr_schedule = Unicode(TrainConfig.lr_schedule)
-    feature_cache = Unicode(TrainConfig.feature_cache)
-    head_units = Int(TrainConfig.head_units)
-    adversarial = Unicode(TrainConfig.adversarial)
-    adversarial_epsilon = Float(TrainConfig.adversarial_epsilon)
-    adversarial_ratio = Float(TrainConfig.adversarial_ratio)
+    trait: str
+    section: str | None
+    field: str
+
+
+def config_settings(config_class: type = RunConfig) -> tuple[Setting, ...]:
+    """Every run setting of ``config_class``, in the dataclasses' order, named by :data:`RENAMES`.
+
+    >>> [s for s in config_settings() if s.section == "backbone"][0]
+    Setting(trait='backbone', section='backbone', field='name')
+    """
+    found = []
+    for top in dataclasses.fields(config_class):
+        if top.name in NOT_SETTINGS:
+            continue
+        section_class = config_class._SECTIONS.get(top.name)
+        if section_class is None:
+            found.append(Setting(RENAMES.get((None, top.name), top.name), None, top.name))
+        else:
+            found += [Setting(RENAMES.get((top.name, f.name), f.name), top.name, f.name)
+                      for f in dataclasses.fields(section_class)]
+    return tuple(found)
+
+
+def _trait_for(hint: Any, default: Any, where: str) -> TraitType:
+    """The trait for a field of type ``hint`` (already resolved from its annotation) holding ``default``."""
+    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    optional = type(None) in parts
+    kinds = [p for p in parts if p is not type(None)]
+    if len(kinds) > 1 and str in kinds:
+        # A word beside another type is a sentinel the dataclass resolves when built (frozen_depth: "auto"
+        # becomes a number or None), so the Session only ever holds the resolved type.
+        kinds.remove(str)
+    if len(kinds) != 1:
+        raise TypeError(f"{where}: the Session has no trait for the type {hint}; give the field one plain type "
+                        f"(int, float, str, bool, a list or a Literal of choices), optionally | None")
+    kind = kinds[0]
+    simple = {bool: Bool, int: Int, float: Float, str: Unicode}
+    if kind in simple:
+        return simple[kind](default, allow_none=optional)
+    if typing.get_origin(kind) is typing.Literal:
+        return Enum(typing.get_args(kind), default_value=default, allow_none=optional)
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind) or (Any,)
+        item_trait = None if item is Any else _trait_for(item, None, f"{where} (its items)")
+        return List(item_trait, default_value=default, allow_none=optional)
+    raise TypeError(f"{where}: the Session has no trait for the type {hint}")
+
+
+def settings_traits(config_class: type = RunConfig) -> dict[str, TraitType]:
+    """A trait per setting of ``config_class``: its type from the field's annotation, its default from a
+    default-built config (so a default resolved in ``__post_init__`` is the resolved one)."""
+    defaults = config_class()
+    traits = {}
+    for setting in config_settings(config_class):
+        owner = defaults if setting.section is None else getattr(defaults, setting.section)
+        hint = typing.get_type_hints(type(owner))[setting.field]
+        where = setting.field if setting.section is None else f"{setting.section}.{setting.field}"
+        traits[setting.trait] = _trait_for(hint, getattr(owner, setting.field), where)
+    return traits
+
+
+class _SettingsFromConfig(MetaHasTraits):
+    """Metaclass that adds a trait per config field to a class made with ``config_class=...``.
+
+    ``class S(Session, config_class=MyRunConfig)`` is a Session whose settings are ``MyRunConfig``'s. A setting
+    may not share a name with anything else of the class (it would hide the job state): that is a TypeError
+    naming the field, when the class is made.
+    """
+
+    def __new__(mcls, name, bases, namespace, config_class: type | None = None, **kwargs):
+        if config_class is not None:
+            settings = config_settings(config_class)
+            names = [s.trait for s in settings]
+            inherited = {n for base in bases for n in dir(base)} - {s.trait for b in bases
+                                                                    for s in getattr(b, "_settings", ())}
+            for setting in settings:
+                if names.count(setting.trait) > 1 or setting.trait in namespace or setting.trait in inherited:
+                    where = setting.field if setting.section is None else f"{setting.section}.{setting.field}"
+                    raise TypeError(f"config field {where} would be the Session trait {setting.trait!r}, which "
+                                    f"is taken; add a name for it to RENAMES in lepton_widgets/state/session.py")
+            namespace = {**namespace, **settings_traits(config_class),
+                         "config_class": config_class, "_settings": settings}
+        return super().__new__(mcls, name, bases, namespace, **kwargs)
+
+    def __init__(cls, name, bases, namespace, config_class: type | None = None, **kwargs):
+        # traitlets sets the traits up from the namespace it is given: give it the one with the settings.
+        super().__init__(name, bases, dict(vars(cls)), **kwargs)
+
+
+class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
+    """Run settings plus live job state, observable by widgets (``session.observe(fn, "history")``).
+
+    The run settings are not written here: there is one trait per :class:`RunConfig` field (see
+    :func:`config_settings` for the names), made from the config dataclasses, so a field added there is a
+    setting here, bound by name and round-tripped by :meth:`to_config` and :meth:`load_config`.
+    """
+
+    config_class: type = RunConfig       # set by the metaclass: the config the settings come from
+    _settings: tuple[Setting, ...] = ()  # set by the metaclass
 
     # --- live job state (written by the Runner) ---
     status = Enum(STATUSES, default_value="idle")

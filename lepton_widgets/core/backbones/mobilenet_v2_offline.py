@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
-from ..paths import cache_dir, lepton_home
+from ..base.atomic import atomic_write_text
+from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
 from .weights import WeightsUnavailable, sha256_file
 

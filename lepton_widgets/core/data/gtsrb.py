@@ -43,11 +43,11 @@ from typing import Optional, Union
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from lepton_widgets.core.atomic import atomic_write
+from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.data.registry import RECORD_COLUMNS, DatasetSpec, LoadContext, LoadedData, register_dataset
 from lepton_widgets.core.data.table import STATUS_OK, STATUS_SKIPPED, DataError
 from lepton_widgets.core.data.validate import MAX_FILE_BYTES, PILLOW_FORMATS, PIXEL_LIMIT
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 
 #: Columns the loader needs in every ``GT-<class>.csv`` (Width and Height are read from the picture itself).
 GT_COLUMNS = ("Filename", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId")

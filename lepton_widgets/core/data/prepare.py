@@ -9,7 +9,7 @@ so keeping fewer classes leaves the kept classes' rows and splits exactly as the
 
 Example:
     >>> from lepton_widgets.config import DataConfig
-    >>> from lepton_widgets.core.events import ListSink
+    >>> from lepton_widgets.core.base.events import ListSink
     >>> sink = ListSink()
     >>> prepared = prepare_data(DataConfig(dataset="digits", max_per_class=20), seed=1, sink=sink)
     >>> len(prepared.table), sorted(prepared.table.frame["split"].unique())
@@ -36,7 +36,7 @@ from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
 from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
                                             SampleTable)
-from lepton_widgets.core.events import EventSink, check_stop
+from lepton_widgets.core.base.events import EventSink, check_stop
 
 
 def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = None,
@@ -46,7 +46,7 @@ def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = No
 
     Raises :class:`DataError` when nothing sensible remains (fewer than ``min_classes`` usable classes, a
     class with fewer than 3 usable samples); its ``report`` attribute then holds what validation found.
-    Raises :class:`~lepton_widgets.core.events.Cancelled` when ``stop_event`` is set.
+    Raises :class:`~lepton_widgets.core.base.events.Cancelled` when ``stop_event`` is set.
     """
     try:
         data_cfg.validate()

@@ -1,10 +1,10 @@
-"""Rate-limited :class:`~lepton_widgets.core.events.Progress` events plus stop checks for data loops.
+"""Rate-limited :class:`~lepton_widgets.core.base.events.Progress` events plus stop checks for data loops.
 
 A widget redraw per file would swamp the UI, so an event goes out only every ~1% of the work or 0.2 s,
 and always at the end. The stop event is checked on every step, so a cancel takes effect at once.
 
 Example:
-    >>> from lepton_widgets.core.events import ListSink
+    >>> from lepton_widgets.core.base.events import ListSink
     >>> sink = ListSink()
     >>> progress = ProgressReporter(sink, total=1000)
     >>> for i in range(1000):
@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Optional
 
-from lepton_widgets.core.events import EventSink, Progress, check_stop
+from lepton_widgets.core.base.events import EventSink, Progress, check_stop
 
 
 class ProgressReporter:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.data.table import REPORT_COLUMNS, DataError
-from lepton_widgets.core.events import EventSink
+from lepton_widgets.core.base.events import EventSink
 
 #: ``origin`` values. ``user`` marks the bring-your-own kinds, which read ``DataConfig.path``.
 ORIGINS = ("real", "synthetic/substitute", "user")

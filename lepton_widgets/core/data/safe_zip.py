@@ -35,8 +35,8 @@ from pathlib import Path, PurePosixPath
 from typing import Optional, Union
 
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.core.events import check_stop
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.events import check_stop
+from lepton_widgets.core.base.paths import cache_dir
 
 _CHUNK = 1 << 20
 

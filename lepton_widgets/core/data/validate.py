@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from lepton_widgets.core.atomic import atomic_write
+from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.data.registry import RECORD_COLUMNS, LoadContext
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 
 #: Images with more pixels than this are refused before decoding (Pillow's own default is ~89 M).
 PIXEL_LIMIT = 40_000_000

@@ -55,7 +55,7 @@ from lepton_widgets.core.data.table import (
     PreparedData,
     SampleTable,
 )
-from lepton_widgets.core.events import EventSink, check_stop
+from lepton_widgets.core.base.events import EventSink, check_stop
 from lepton_widgets.core.tabular.read import read_csv_file
 from lepton_widgets.core.tabular.schema import (
     NUMERIC,

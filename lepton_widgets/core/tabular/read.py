@@ -6,7 +6,7 @@
   was, so the user can check accented values. A UTF-8 byte-order mark is dropped.
 * A file that parses as one single column whose header holds ``;`` or a tab is re-read with that
   separator (European Excel writes ``;``), with a note.
-* Limits (``core/limits.py``) are checked before pandas allocates anything: the file size from ``stat``,
+* Limits (``core/base/limits.py``) are checked before pandas allocates anything: the file size from ``stat``,
   then the length of every cell and the number of rows while the csv module streams through the text
   (pandas' C parser reads a whole cell before anyone can look at it: one 50 MB cell grew it past 3 GB).
 * A NUL byte anywhere refuses the whole file, with the line of the first one: a CSV with NUL bytes is a
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lepton_widgets.core import limits
+from lepton_widgets.core.base import limits
 from lepton_widgets.core.data.table import DataError
 
 

@@ -36,9 +36,9 @@ from sklearn.metrics import roc_auc_score
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.callbacks import EventCallback
-from lepton_widgets.core.envcard import environment_card
+from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
-from lepton_widgets.core.events import EventSink, PhaseStarted, RunFinished, check_stop
+from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore
 from lepton_widgets.core.tabular.data import TabularData, prepare_table

@@ -65,7 +65,7 @@ from lepton_widgets.core.data.table import (
     PreparedData,
     SampleTable,
 )
-from lepton_widgets.core.events import EventSink, check_stop
+from lepton_widgets.core.base.events import EventSink, check_stop
 from lepton_widgets.core.tabular.read import read_csv_file
 from lepton_widgets.core.tabular.schema import category_strings, missing_column_message
 from lepton_widgets.core.text.read import NotText, read_text_file

@@ -29,7 +29,7 @@ import numpy as np
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.callbacks import EventCallback
 from lepton_widgets.core.data.registry import LoadContext
-from lepton_widgets.core.events import EventSink, PhaseStarted
+from lepton_widgets.core.base.events import EventSink, PhaseStarted
 from lepton_widgets.core.text.augment import augment_texts, text_augment_active
 from lepton_widgets.core.text.data import TextData
 from lepton_widgets.core.text.encoder import TEXT_ENCODERS, text_encoder_name

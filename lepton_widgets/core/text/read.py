@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lepton_widgets.core import limits
+from lepton_widgets.core.base import limits
 
 
 class NotText(ValueError):

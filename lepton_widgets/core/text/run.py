@@ -55,9 +55,9 @@ import numpy as np
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.data.registry import LoadContext
-from lepton_widgets.core.envcard import environment_card
+from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
-from lepton_widgets.core.events import EventSink, RunFinished, check_stop
+from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop
 from lepton_widgets.core.run_recorder import RunRecorder
 from lepton_widgets.core.run_store import RunRecord, RunStore
 from lepton_widgets.core.text.data import TextData, prepare_texts

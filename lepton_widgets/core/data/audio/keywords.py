@@ -42,14 +42,14 @@ from typing import Optional
 
 import numpy as np
 
-from lepton_widgets.core.atomic import atomic_write_text
+from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.data.audio.loaders import SPECTROGRAM_NOTE, loaded_audio, wav_candidates
 from lepton_widgets.core.data.audio.spectrogram import CLIP_SAMPLES
 from lepton_widgets.core.data.audio.wav import SAMPLE_RATE, resample
 from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
 from lepton_widgets.core.data.split import class_seed
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.core.paths import cache_dir
+from lepton_widgets.core.base.paths import cache_dir
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")

@@ -6,10 +6,10 @@ are read with ``scipy.io.wavfile``. Channels are averaged to mono and any sample
 :data:`SAMPLE_RATE` with ``scipy.signal.resample_poly`` (a polyphase anti-aliasing filter). Samples come
 back as float32 in [-1, 1] relative to digital full scale, so level differences between files survive.
 
-Before any sample is decoded the header is checked against ``core/limits.py``: the declared sample rate
-(:data:`~lepton_widgets.core.limits.MIN_WAV_RATE`-:data:`~lepton_widgets.core.limits.MAX_WAV_RATE`; a WAV
+Before any sample is decoded the header is checked against ``core/base/limits.py``: the declared sample rate
+(:data:`~lepton_widgets.core.base.limits.MIN_WAV_RATE`-:data:`~lepton_widgets.core.base.limits.MAX_WAV_RATE`; a WAV
 declaring 1 Hz would otherwise be resampled x16,000) and the duration of the audio present
-(:data:`~lepton_widgets.core.limits.MAX_WAV_SECONDS`). A ``fmt`` chunk that is too short or says format 0,
+(:data:`~lepton_widgets.core.base.limits.MAX_WAV_SECONDS`). A ``fmt`` chunk that is too short or says format 0,
 0 channels or 0 Hz is a damaged header, not a compression.
 
 Nothing is ever written: the file is read once into memory. Every problem becomes a
@@ -43,7 +43,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from lepton_widgets.core import limits
+from lepton_widgets.core.base import limits
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
 from lepton_widgets.core.data.validate import read_checked_bytes
 
@@ -148,7 +148,7 @@ def _format_fields(data: bytes) -> tuple[int, int, int, int]:
 
 def _check_header(data: bytes) -> int:
     """The format tag, once the header is whole, the encoding readable and the declared rate and duration
-    within ``core/limits.py``: all before a single sample is decoded or resampled."""
+    within ``core/base/limits.py``: all before a single sample is decoded or resampled."""
     tag, channels, rate, block_align = _format_fields(data)
     if tag == 0 or channels == 0 or rate == 0 or block_align == 0:
         raise _Unusable(f"damaged WAV header: its 'fmt ' chunk says format tag 0x{tag:04x}, {channels} channels, "

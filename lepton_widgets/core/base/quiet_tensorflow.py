@@ -25,7 +25,7 @@ would have dropped had absl been ready). Anything else written to stderr during 
 after the import, in its order.
 
 Example:
-    >>> from lepton_widgets.core.quiet_tensorflow import filter_startup_noise
+    >>> from lepton_widgets.core.base.quiet_tensorflow import filter_startup_noise
     >>> filter_startup_noise("I0000 00:00:1.2   7 cudart_stub.cc:31] Could not find cuda drivers\\nreal problem\\n")
     'real problem\\n'
     >>> quiet_tensorflow_import()  # imports TensorFlow (seconds); nothing from it reaches stderr  # doctest: +SKIP

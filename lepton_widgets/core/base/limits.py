@@ -9,7 +9,7 @@ anything can check it), a WAV declaring 1 Hz was resampled x16,000, and a 1 KB Y
 aliases ("billion laughs") ran for a minute and grew to 2 GB. The limits sit far above any honest input.
 
 Example:
-    >>> from lepton_widgets.core import limits
+    >>> from lepton_widgets.core.base import limits
     >>> limits.MIN_WAV_RATE, limits.MAX_WAV_RATE
     (4000, 192000)
     >>> limits.describe()[0].startswith("config files: at most")
