@@ -27,7 +27,7 @@ from benchmarks.common import context, report, summarize
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.fusion import fuse, fusion_info
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 SIZE, PER_CLASS, SEEDS = 48, 150, (1, 2)
 LEARNING_RATES = (1e-3, 3e-3, 3e-4)

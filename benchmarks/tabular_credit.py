@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from lepton_widgets.config import RunConfig
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     from lepton_widgets.core.tabular import prepare_table, run_tabular_experiment
     from lepton_widgets.core.tabular.baseline import logistic_regression_auc
 

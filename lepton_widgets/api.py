@@ -21,7 +21,7 @@ import pandas as pd
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.events import EventSink, null_sink
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 
 def _as_config(config: RunConfig | dict | str | Path) -> RunConfig:

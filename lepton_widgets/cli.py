@@ -145,7 +145,7 @@ def _print_data_report(record) -> None:
 
 def _run_name(text: str) -> str:
     """``--name``, checked before anything runs: short, and safe in a folder name and a shell."""
-    from lepton_widgets.core.run_store import check_run_name
+    from lepton_widgets.core.runs.store import check_run_name
 
     try:
         return check_run_name(text)

@@ -29,7 +29,7 @@ from lepton_widgets.core.adversarial import (AdversarialTrainer, attack, default
 from lepton_widgets.core.data import make_dataset, prepare_data
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.training import uses_feature_cache
 from lepton_widgets.panels.evaluate import EvaluatePanel
 from lepton_widgets.panels.train import TrainPanel

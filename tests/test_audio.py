@@ -433,7 +433,7 @@ def test_spoken_keywords_train_far_above_chance(tmp_path):
     from conftest import tiny_config
 
     from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
 
     cfg = tiny_config(name="keywords", data={"dataset": "spoken_keywords", "max_per_class": 40},
                       train={"fine_tune_epochs": 8}, augment={"time_shift": 0.1, "gain_db": 6.0, "time_mask": 0.1})

@@ -11,7 +11,7 @@ from lepton_widgets.core.data import make_dataset, prepare_data
 from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.training import compile_model, seed_everything, standard_callbacks
 
 #: The README's sound example, verbatim.

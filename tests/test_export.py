@@ -24,7 +24,7 @@ from conftest import tiny_config
 
 from lepton_widgets.core.export import export_model, export_run, inference_model, parse_formats
 from lepton_widgets.core.export_formats import FORMATS, SPECS, Tolerance
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.safe_load import UnsafeModelError, check_model_file, load_user_model
 
 AUGMENT = {"flip": "horizontal", "rotation": 0.1, "zoom": 0.1, "translation": 0.1, "contrast": 0.1,

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from conftest import tiny_config
 
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(500)]
 

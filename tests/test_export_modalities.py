@@ -23,7 +23,7 @@ import pytest
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.export import export_run
 from lepton_widgets.core.export_formats import FORMATS
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 #: Texts written for this test: not in food_reviews, so not in any split.
 NEW_TEXTS = ["These cookies are stale and taste of cardboard.", "Absolutely delicious tea, I will buy it again!",

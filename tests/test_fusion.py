@@ -31,7 +31,7 @@ from lepton_widgets.core.fusion import check_compatible, comparison_frame, fuse,
 from lepton_widgets.core.fusion_ensemble import ensemble_probabilities, optimise_weights, validation_log_loss
 from lepton_widgets.core.fusion_soup import check_same_weights
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.panels.fusion import FusionPanel
 from lepton_widgets.state import Runner, Session
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import tiny_config
 from PIL import Image
 
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 FORMATS = ["keras", "savedmodel", "tflite", "onnx"]
 INSTEAD = "Load the model as a .keras file instead"

@@ -19,7 +19,7 @@ from tf_noise import GENUINE, INJECT, leaked, noisy_copy
 from nbclient import NotebookClient
 from PIL import Image
 
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "predict.ipynb"

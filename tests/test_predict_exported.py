@@ -12,7 +12,7 @@ import pytest
 from conftest import tiny_config
 from PIL import Image
 
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 FORMATS = ["keras", "savedmodel", "tflite", "onnx"]
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import tiny_config
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 TEXTS = ["These cookies are stale and taste of cardboard.", "Absolutely delicious tea, I will buy it again!",
          "The coffee arrived late but it is rich and smooth."]

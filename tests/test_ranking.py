@@ -14,7 +14,7 @@ from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.base.events import Cancelled, ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.ranking import logme, parse_candidates, rank_backbones
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 CFG = tiny_config(data={"dataset": "digits", "max_per_class": 30})
 

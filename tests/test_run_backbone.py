@@ -14,7 +14,7 @@ from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 #: Source: digits 0-4, trained from scratch. Target: digits 5-9 with about 6 training images per class and a
 #: large test split (18 per class), so the comparison is not decided by two or three test images.

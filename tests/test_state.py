@@ -8,7 +8,7 @@ import pytest
 from conftest import tiny_config
 
 from lepton_widgets.config import ConfigError
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.state import BusyError, Runner, Session
 
 

@@ -21,7 +21,7 @@ from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.data import DataError, get_dataset, list_datasets
 from lepton_widgets.core.base.events import ListSink
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tabular import (
     predict_frame,
     prepare_table,

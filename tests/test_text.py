@@ -17,7 +17,7 @@ import yaml
 from lepton_widgets import api
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import DataError, get_dataset, list_datasets
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.text import (
     augment_text,
     augment_texts,

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.text import augment_text, predict_texts, prepare_texts, run_text_experiment
 from lepton_widgets.core.text.glove import (
     FUNCTION_WORDS,

@@ -19,7 +19,7 @@ from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.model import build_transfer_model, freeze_to, unfreeze
 from lepton_widgets.core.base.paths import cache_dir
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.training import compile_model, train_transfer
 
 FASHION_64 = {

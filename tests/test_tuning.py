@@ -27,7 +27,7 @@ import yaml
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tuning import open_search, plan_search, planned_trials, run_search
 from lepton_widgets.core.tuning_space import ALL_FROZEN, declare, read_trials, search_id, trial_config
 

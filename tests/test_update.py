@@ -15,7 +15,7 @@ from PIL import Image
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import DataError, prepare_data, split_record
-from lepton_widgets.core.run_store import RunStore
+from lepton_widgets.core.runs.store import RunStore
 
 OLD = ["0", "1", "2", "3", "4"]
 NEW = ["5", "6", "7", "8", "9"]

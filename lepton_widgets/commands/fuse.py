@@ -37,7 +37,7 @@ def cmd_fuse(args) -> int:
     """Fuse the runs; print members vs fused; exit 0 when the fused run finished."""
     from lepton_widgets.cli import TqdmSink
     from lepton_widgets.core.fusion import comparison_frame, fuse
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
 
     store = RunStore(args.runs_dir)
     if len(args.runs) < 2:

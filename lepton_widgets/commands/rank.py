@@ -51,7 +51,7 @@ def resolve_candidates(text: str | None, runs_dir) -> list[str] | None:
     for item in items:
         prefix, marker, ref = item.rpartition("run:") if "run:" in item else ("", "", "")
         if marker and ref and not Path(ref).expanduser().is_dir():
-            from lepton_widgets.core.run_store import RunStore
+            from lepton_widgets.core.runs.store import RunStore
 
             try:
                 ref = str(RunStore(runs_dir).open(ref).path.resolve())

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 def cmd_update(args) -> int:
     """Run the update; exit 0 when the new version finished."""
     from lepton_widgets.cli import TqdmSink
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     from lepton_widgets.core.update import DEFAULT_REPLAY, meter_lines, update_info, update_run
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None

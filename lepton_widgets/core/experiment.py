@@ -6,7 +6,7 @@ so a run started by clicking and one started from code are the same run.
 Example (trains for real, so shown rather than run as a doctest; tests/test_training.py runs it)::
 
     from lepton_widgets.config import RunConfig
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     cfg = RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 30},
         "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32}, "train": {"epochs": 1}})
     record = run_experiment(cfg, store=RunStore("/tmp/lepton-doc-runs"))
@@ -26,8 +26,8 @@ from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
 from lepton_widgets.core.base.events import EventSink, RunFinished, RunWarning
 from lepton_widgets.core.model import build_transfer_model
-from lepton_widgets.core.run_recorder import RunRecorder
-from lepton_widgets.core.run_store import RunRecord, RunStore, RunWriter
+from lepton_widgets.core.runs.recorder import RunRecorder
+from lepton_widgets.core.runs.store import RunRecord, RunStore, RunWriter
 from lepton_widgets.core.training import seed_everything, train_transfer
 
 

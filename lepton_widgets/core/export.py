@@ -62,7 +62,7 @@ from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progres
 from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
 from lepton_widgets.core.export_manifest import write_manifest
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
 DEFAULT_CHECK_IMAGES = 64

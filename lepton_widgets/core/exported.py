@@ -34,7 +34,7 @@ import numpy as np
 
 from lepton_widgets.core.export import EXPORTS_DIR, RESULT_FILE, list_exports
 from lepton_widgets.core.export_formats import Predictor, guess_format, load_predictor
-from lepton_widgets.core.run_store import RunRecord, RunStore, run_label
+from lepton_widgets.core.runs.store import RunRecord, RunStore, run_label
 
 #: What each modality's model is given, for labels in the model list.
 MODALITY_INPUTS = {"image": "images", "audio": "sounds (.wav)", "text": "texts", "tabular": "tables (.csv)"}
@@ -111,7 +111,7 @@ class Prediction:
 
 def available_models(store: RunStore) -> list[ModelChoice]:
     """Verified exports (newest run first), then each finished run's own ``model.keras``; labels start
-    with the run's name and id (:func:`~lepton_widgets.core.run_store.run_label`).
+    with the run's name and id (:func:`~lepton_widgets.core.runs.store.run_label`).
 
     Labels of models that do not take images say what they take (``· texts``, ``· sounds (.wav)``...).
     Exports of text and table runs are not listed: the app predicts those with the run's own model and

@@ -24,7 +24,7 @@ TensorFlow; :func:`fuse` loads the engine (``core/fusion_run.py``) when it is ca
 Example:
     >>> import tempfile
     >>> from lepton_widgets.config import RunConfig
-    >>> from lepton_widgets.core.run_store import RunStore
+    >>> from lepton_widgets.core.runs.store import RunStore
     >>> store = RunStore(tempfile.mkdtemp())
     >>> runs = []
     >>> for seed in (1, 2):
@@ -47,7 +47,7 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from lepton_widgets.core.base.events import EventSink
-from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
+from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
 
 METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
 SOUPS = ("uniform-soup", "greedy-soup")

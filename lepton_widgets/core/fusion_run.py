@@ -31,13 +31,13 @@ from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, sp
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
 from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop, null_sink
-from lepton_widgets.core.run_recorder import RunRecorder
+from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
 from lepton_widgets.core.fusion import FUSION_FILE, SOUPS
 from lepton_widgets.core.fusion_distill import can_be_student, distill
 from lepton_widgets.core.fusion_ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
 from lepton_widgets.core.fusion_soup import average_weights, check_same_weights, greedy_soup
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 #: Largest difference allowed between the reloaded model's probabilities and the fused ones (float32 sums).
 RELOAD_TOLERANCE = 1e-4

@@ -8,7 +8,7 @@ training (:func:`make_dataset`), so the pixels shown and explained are the pixel
 
 Example (needs a stored run, so shown rather than run as a doctest; tests/test_panels_train.py runs it)::
 
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     record = RunStore("runs").runs()[-1]
     items = cell_gallery(record, true_index=3, predicted_index=5)
     items[0].ref, items[0].confidence, items[0].image.shape   # ('digits[1042]', 0.71, (96, 96, 3))
@@ -28,7 +28,7 @@ import pandas as pd
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import SampleTable, make_dataset, prepare_data
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.runs.store import RunRecord
 
 #: How many thumbnails a gallery shows at most: enough to see a pattern, few enough to load in a second.
 DEFAULT_LIMIT = 12

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.core.exported import OpenModel, Prediction, model_modality, open_model, run_of
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.runs.store import RunRecord
 
 #: Bigger files are predicted but get no player: the browser would be sent the whole file.
 MAX_PLAYER_BYTES = 10 * 2**20
@@ -313,7 +313,7 @@ def open_target(target: RunRecord | str | Path, store=None):
         open_target("20261130-101500-digits-1a2b3c").format                  # 'keras', the run's model
         open_target("runs/20261130-101500-digits-1a2b3c/exports/onnx/model.onnx").format   # 'onnx'
     """
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
 
     if isinstance(target, RunRecord):
         record = target

@@ -54,7 +54,7 @@ from lepton_widgets.core.backbones import get_backbone
 from lepton_widgets.core.data import prepare_data
 from lepton_widgets.core.base.events import Cancelled, EventSink, fanout, null_sink
 from lepton_widgets.core.base.paths import default_runs_dir
-from lepton_widgets.core.run_store import dump_json
+from lepton_widgets.core.runs.store import dump_json
 from lepton_widgets.core.tuning_chief import serve_oracle
 from lepton_widgets.core.tuning_events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted
 from lepton_widgets.core.tuning_model import SearchStopped, TransferHyperModel, count_blocks

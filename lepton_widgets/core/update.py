@@ -31,7 +31,7 @@ images from the second source carry no ``array_index`` (galleries cannot show th
 Example (trains for real, so shown rather than run as a doctest; tests/test_update.py runs it)::
 
     from lepton_widgets.config import DataConfig
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     store = RunStore("runs")
     parent = store.open("20260101-120000-digits04")                 # trained on digits 0-4
     new = DataConfig(dataset="digits", max_per_class=50, classes=["5", "6", "7", "8", "9"])
@@ -56,8 +56,8 @@ from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
 from lepton_widgets.core.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
-from lepton_widgets.core.run_recorder import RunRecorder
-from lepton_widgets.core.run_store import RunRecord, RunStore, require_picture_run
+from lepton_widgets.core.runs.recorder import RunRecorder
+from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
 
 UPDATE_FILE = "update.json"
 DEFAULT_REPLAY = 200

@@ -44,7 +44,7 @@ from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, a
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.core.data.registry import dataset_modality
-from lepton_widgets.core.run_store import run_label
+from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
 from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest

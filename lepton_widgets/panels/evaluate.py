@@ -40,7 +40,7 @@ from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.tabular import cell_rows, is_tabular_run
 from lepton_widgets.core.text import cell_texts, is_text_run
 from lepton_widgets.core.previews import to_png
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.runs.store import RunRecord
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 

@@ -39,7 +39,7 @@ from typing import Optional
 
 import ipywidgets as w
 
-from lepton_widgets.core.run_store import run_label
+from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 

@@ -31,7 +31,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.core.fusion import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
-from lepton_widgets.core.run_store import RunRecord, run_label
+from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.state.runner import BusyError

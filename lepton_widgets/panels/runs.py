@@ -30,11 +30,11 @@ from plotly.subplots import make_subplots
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
-from lepton_widgets.core.run_store import run_label
+from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.panels.base import Panel
 
 #: Columns of the runs table, in order (a run without metrics shows blanks; ``problem`` says why a damaged
-#: run is damaged, core/run_store.py).
+#: run is damaged, core/runs/store.py).
 COLUMNS = ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1", "problem")
 
 

@@ -32,7 +32,7 @@ from plotly.subplots import make_subplots
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.run_store import RUN_NAME_MAX, check_run_name
+from lepton_widgets.core.runs.store import RUN_NAME_MAX, check_run_name
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 

@@ -39,7 +39,7 @@ import plotly.graph_objects as go
 
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import get_dataset, list_datasets, prepare_data
-from lepton_widgets.core.run_store import RunRecord, run_label
+from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.core.update import DEFAULT_REPLAY, new_data_config, update_info, update_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 
 from lepton_widgets.core.base.events import Cancelled, Event
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.run_store import RunStore, check_run_name, default_run_name
+from lepton_widgets.core.runs.store import RunStore, check_run_name, default_run_name
 from lepton_widgets.state.session import BUSY_STATUSES, Session
 
 

@@ -178,6 +178,9 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
         self._loading = True  # settings given here are taken as given; the weights rule runs once below
         super().__init__(**kwargs)
         self._loading = False
+        # A checked dataset describes the data settings (and the seed that split it) it was checked with.
+        self.observe(self._data_settings_changed,
+                     names=["seed"] + [s.trait for s in self._settings if s.section == "data"])
         if "weights" in kwargs and "frozen_depth" not in kwargs:
             self._weights_changed({"old": BackboneConfig.weights, "new": self.weights})
         self._update_warnings()
@@ -204,8 +207,6 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
     def _status_changed(self, change) -> None:
         self.busy = change["new"] in BUSY_STATUSES
 
-    @observe("dataset", "data_path", "max_per_class", "val_fraction", "test_fraction", "min_class_size",
-             "data_classes", "data_target", "data_test_path", "seed")
     def _data_settings_changed(self, change) -> None:
         # A checked dataset describes the old settings; previews must not keep showing it as current.
         self.prepared = None
@@ -213,20 +214,21 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
 
     def to_config(self) -> RunConfig:
         """The validated RunConfig these settings describe (``ConfigError`` says what is wrong)."""
-        raw: dict = {"data": {}, "backbone": {}, "augment": {}, "train": {}}
-        for trait, (section, field) in _FIELDS.items():
-            target = raw if section is None else raw[section]
-            target[field] = getattr(self, trait)
-        return RunConfig.from_dict(raw)
+        raw: dict = {s.section: {} for s in self._settings if s.section is not None}
+        for setting in self._settings:
+            target = raw if setting.section is None else raw[setting.section]
+            target[setting.field] = getattr(self, setting.trait)
+        return self.config_class.from_dict(raw)
 
     def load_config(self, cfg: RunConfig) -> None:
         """Set every setting trait from ``cfg`` (reopening a run, 'use best' from the tuner)."""
-        data = cfg.to_dict()
+        data = dataclasses.asdict(cfg)  # a copy: lists in the Session are not the config's lists
         self._loading = True  # a loaded config's depth is what it says, whatever its weights
         try:
             with self.hold_trait_notifications():
-                for trait, (section, field) in _FIELDS.items():
-                    setattr(self, trait, data[field] if section is None else data[section][field])
+                for setting in self._settings:
+                    section = data if setting.section is None else data[setting.section]
+                    setattr(self, setting.trait, section[setting.field])
         finally:
             self._loading = False
         self._update_warnings()
@@ -234,4 +236,4 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
     @property
     def settings(self) -> list[str]:
         """Names of the traits that are run settings (the rest is job state)."""
-        return list(_FIELDS)
+        return [s.trait for s in self._settings]

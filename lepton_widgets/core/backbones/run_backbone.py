@@ -67,7 +67,7 @@ def _unavailable(message: str):
 
 def resolve_run(weights: str):
     """The finished, single-backbone ``RunRecord`` that ``weights`` names; ``WeightsUnavailable`` otherwise."""
-    from lepton_widgets.core.run_store import RunRecord, RunStore
+    from lepton_widgets.core.runs.store import RunRecord, RunStore
 
     ref = run_reference(weights)
     if not ref:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.runs.store import RunRecord
 
 #: Columns of :func:`cell_rows` before the table's own columns.
 CELL_COLUMNS = ["ref", "true", "predicted", "confidence"]

@@ -68,7 +68,7 @@ def compare_transfer(folder: str | Path, seeds: Sequence[int] = (0, 1, 2, 3, 4),
     """Per seed: source AUC, target AUC from scratch and with transfer (and their difference)."""
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.backbones.run_backbone import run_weights
-    from lepton_widgets.core.run_store import RunStore
+    from lepton_widgets.core.runs.store import RunStore
     from lepton_widgets.core.tabular.run import run_tabular_experiment
 
     source_csv, target_csv = write_portfolios(folder)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.run_store import as_record
+from lepton_widgets.core.runs.store import as_record
 from lepton_widgets.core.tabular.schema import TableSchema
 from lepton_widgets.core.tabular.transfer import read_tabular_info
 

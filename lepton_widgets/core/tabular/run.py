@@ -39,8 +39,8 @@ from lepton_widgets.core.callbacks import EventCallback
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop
-from lepton_widgets.core.run_recorder import RunRecorder
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.recorder import RunRecorder
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.tabular.data import TabularData, prepare_table
 from lepton_widgets.core.tabular.model import (
     build_tabular_model,

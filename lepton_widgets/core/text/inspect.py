@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lepton_widgets.core.run_store import RunRecord
+from lepton_widgets.core.runs.store import RunRecord
 from lepton_widgets.core.tabular.inspect import CELL_COLUMNS, cell_predictions
 
 

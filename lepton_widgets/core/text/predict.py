@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.run_store import as_record
+from lepton_widgets.core.runs.store import as_record
 from lepton_widgets.core.text.encoder import tokenize, tokenizer_from_vocabulary
 
 TEXT_FILE = "text.json"

@@ -58,8 +58,8 @@ from lepton_widgets.core.data.registry import LoadContext
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
 from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop
-from lepton_widgets.core.run_recorder import RunRecorder
-from lepton_widgets.core.run_store import RunRecord, RunStore
+from lepton_widgets.core.runs.recorder import RunRecorder
+from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.text.data import TextData, prepare_texts
 from lepton_widgets.core.text.encoder import (
     NUM_LAYERS,

@@ -9,7 +9,7 @@ Example:
     >>> import tempfile
     >>> from lepton_widgets.config import RunConfig
     >>> from lepton_widgets.core.base.events import EpochEnded, Cancelled
-    >>> from lepton_widgets.core.run_store import RunStore
+    >>> from lepton_widgets.core.runs.store import RunStore
     >>> recorder = RunRecorder(RunStore(tempfile.mkdtemp()).create(RunConfig(name="doc")))
     >>> def work():
     ...     recorder.emit(EpochEnded(run_id=recorder.run_id, phase="head", epoch=1, epochs=3, metrics={"loss": 1.0}))
@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 from lepton_widgets.core.base.events import (Cancelled, Event, EventSink, RunCancelled, RunFailed, RunStarted,
                                         fanout)
-from lepton_widgets.core.run_store import RunRecord, RunWriter
+from lepton_widgets.core.runs.store import RunRecord, RunWriter
 
 
 class RunRecorder:
