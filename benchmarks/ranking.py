@@ -66,7 +66,7 @@ from lepton_widgets.core.backbones.run_backbone import run_weights  # noqa: E402
 from lepton_widgets.core.experiment import run_experiment  # noqa: E402
 from lepton_widgets.core.ranking import rank_backbones  # noqa: E402
 from lepton_widgets.core.runs.store import RunRecord, RunStore  # noqa: E402
-from lepton_widgets.core.tuning_model import count_blocks  # noqa: E402
+from lepton_widgets.core.search.hypermodel import count_blocks  # noqa: E402
 
 DATASETS = ("fashion_mnist", "digits")
 SEED = 3

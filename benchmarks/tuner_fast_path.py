@@ -57,7 +57,7 @@ def main() -> None:
     from lepton_widgets.core.base.events import ListSink
     from lepton_widgets.core.feature_cache import extract_features
     from lepton_widgets.core.model import build_transfer_model
-    from lepton_widgets.core.tuning import run_search
+    from lepton_widgets.core.search.tuner import run_search
 
     cfg = RunConfig.from_dict({
         "name": "bench", "data": {"dataset": "fashion_mnist", "max_per_class": args.per_class},

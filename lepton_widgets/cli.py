@@ -174,8 +174,8 @@ def cmd_tune(args) -> int:
     cfg = load_config(args.config, args.set)
     best_name = _run_name(args.name) if args.name is not None else None
     _tuner_environment(args)
-    from lepton_widgets.core.tuning import run_search
-    from lepton_widgets.core.tuning_events import describe
+    from lepton_widgets.core.search.tuner import run_search
+    from lepton_widgets.core.search.events import describe
 
     bars = TqdmSink()
 

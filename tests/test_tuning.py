@@ -28,8 +28,8 @@ from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.experiment import run_experiment
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.tuning import open_search, plan_search, planned_trials, run_search
-from lepton_widgets.core.tuning_space import ALL_FROZEN, declare, read_trials, search_id, trial_config
+from lepton_widgets.core.search.tuner import open_search, plan_search, planned_trials, run_search
+from lepton_widgets.core.search.space import ALL_FROZEN, declare, read_trials, search_id, trial_config
 
 SEARCH_KINDS = ("search_started", "trial_started", "trial_epoch", "trial_ended", "search_finished")
 
@@ -170,7 +170,7 @@ def test_shared_head_trains_exactly_like_a_fresh_head(head_units):
 
     from lepton_widgets.core.model import build_head_model
     from lepton_widgets.core.training import standard_callbacks, compile_model, seed_everything
-    from lepton_widgets.core.tuning_head import SharedHead
+    from lepton_widgets.core.search.head import SharedHead
 
     rng = np.random.default_rng(0)
     x, y = rng.random((160, 24)).astype("float32"), rng.integers(0, 4, 160).astype("int32")

@@ -2,7 +2,7 @@
 
 The search settings are the Session's ``tuner`` trait (``TunerConfig`` fields); the controls edit it and
 follow it. Start adds it as the ``tuner`` section of ``session.to_config()`` and runs
-``core.tuning.run_search`` through ``runner.submit``, so the search runs in the Runner's worker thread
+``core.search.tuner.run_search`` through ``runner.submit``, so the search runs in the Runner's worker thread
 and Stop is the Runner's stop event. The search's events become Session traits (``search``, ``trials``,
 ``best_trial``, ``message``) from that thread; the table and figures follow those traits. Running the
 same settings again resumes the search (the status line says so); changed settings start a new one.
@@ -41,8 +41,8 @@ from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.backbones import list_backbones
 from lepton_widgets.core.base.events import Event
-from lepton_widgets.core.tuning_events import describe
-from lepton_widgets.core.tuning_space import read_trials
+from lepton_widgets.core.search.events import describe
+from lepton_widgets.core.search.space import read_trials
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.state.runner import BusyError
 
@@ -334,7 +334,7 @@ class TunerPanel(Panel):
         runs_dir = self.runner.store.root
 
         def work(stop_event):
-            from lepton_widgets.core.tuning import run_search  # TensorFlow loads in the worker, not on a click
+            from lepton_widgets.core.search.tuner import run_search  # TensorFlow loads in the worker, not on a click
 
             return run_search(cfg, runs_dir=runs_dir, sink=self.on_event, stop_event=stop_event)
 

@@ -3,7 +3,7 @@
 :func:`run_search` searches ``cfg.tuner``'s space around ``cfg`` with KerasTuner's RandomSearch,
 BayesianOptimization or Hyperband, subclassed (:class:`LeptonRandomSearch`, ...) only to report and to
 stop: their ``on_trial_begin`` / ``on_epoch_end`` / ``on_trial_end`` hooks call ``super()`` and then send
-``TrialStarted`` / ``TrialEpoch`` / ``TrialEnded`` events (``core.tuning_events``) to the sink, and
+``TrialStarted`` / ``TrialEpoch`` / ``TrialEnded`` events (``core.search.events``) to the sink, and
 ``on_batch_end`` checks the stop event. The sink and the event live on the tuner, never in a Keras
 callback: ``search()`` deep-copies callbacks, and an Event or a widget cannot be copied. KerasTuner runs
 with ``verbose=0``, so it never prints trial tables or calls ``clear_output`` (which would wipe a
@@ -13,11 +13,11 @@ A search lives in ``<runs_dir>/searches/<name>-<fingerprint>/`` (KerasTuner's ow
 ``tuner0.json``, ``trial_N/``, plus our ``search.json`` and ``best.json``). After a Stop or a killed
 process the same config resumes there: finished trials are kept, and the interrupted one runs again.
 KerasTuner's state files are written atomically, each with a verified copy, and repaired before a resume
-if they were damaged anyway (``core.tuning_state``); ``SearchStarted.repairs`` says what was rolled back.
+if they were damaged anyway (``core.search.state``); ``SearchStarted.repairs`` says what was rolled back.
 A changed search space gets a new directory, and the ``SearchStarted`` message says which it is.
 
 Distributed: with ``KERASTUNER_TUNER_ID`` / ``KERASTUNER_ORACLE_IP`` / ``KERASTUNER_ORACLE_PORT`` set
-(``lepton tune --chief`` / ``--worker``), the chief serves the oracle (``core.tuning_chief``) and needs no
+(``lepton tune --chief`` / ``--worker``), the chief serves the oracle (``core.search.chief``) and needs no
 data; each worker prepares the data and runs trials.
 
 Example (trains, so shown rather than run; tests/test_tuning.py runs it)::
@@ -55,12 +55,12 @@ from lepton_widgets.core.data import prepare_data
 from lepton_widgets.core.base.events import Cancelled, EventSink, fanout, null_sink
 from lepton_widgets.core.base.paths import default_runs_dir
 from lepton_widgets.core.runs.store import dump_json
-from lepton_widgets.core.tuning_chief import serve_oracle
-from lepton_widgets.core.tuning_events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted
-from lepton_widgets.core.tuning_model import SearchStopped, TransferHyperModel, count_blocks
-from lepton_widgets.core.tuning_state import (make_oracle_writes_atomic, rebuild_oracle, repair_search_state,
+from lepton_widgets.core.search.chief import serve_oracle
+from lepton_widgets.core.search.events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted
+from lepton_widgets.core.search.hypermodel import SearchStopped, TransferHyperModel, count_blocks
+from lepton_widgets.core.search.state import (make_oracle_writes_atomic, rebuild_oracle, repair_search_state,
                                               write_state)
-from lepton_widgets.core.tuning_space import (differences, fingerprint, read_trials, search_id, searched_values, slug,
+from lepton_widgets.core.search.space import (differences, fingerprint, read_trials, search_id, searched_values, slug,
                                               space_digest, trial_config)
 
 SEARCHES_DIR = "searches"
@@ -182,7 +182,7 @@ class SearchResult:
 
     @property
     def best(self) -> Optional[dict]:
-        """The best completed trial's row (see ``tuning_space.read_trials``), or None."""
+        """The best completed trial's row (see ``space.read_trials``), or None."""
         pick = max if self.plan.config.tuner.objective.endswith("accuracy") else min
         return pick(self.completed, key=lambda t: t["score"]) if self.completed else None
 

@@ -1,6 +1,6 @@
 """The KerasTuner ``HyperModel`` of a transfer-learning search, with the cached-feature fast path.
 
-Each trial's values become a RunConfig (``tuning_space.trial_config``), and the trial trains what that
+Each trial's values become a RunConfig (``space.trial_config``), and the trial trains what that
 config describes, with the same building blocks as a normal run: ``build_transfer_model``,
 ``build_head_model``, ``compile_model``, ``planned_phases`` and the feature cache.
 
@@ -8,7 +8,7 @@ Fast path: a trial that only trains the head (every block frozen, no augmentatio
 ``training.uses_feature_cache``) trains a head on the cached feature arrays. The backbone runs once over
 the data per (backbone, weights, image size), for the whole search and for later runs too (the disk
 cache is shared with ``run_experiment``), and one traced head serves every such trial
-(``tuning_head.SharedHead``: a trial resets it instead of rebuilding and retracing it). Trials that
+(``head.SharedHead``: a trial resets it instead of rebuilding and retracing it). Trials that
 fine-tune or augment train the full model on images, head phase included, so that the model KerasTuner
 checkpoints (and Hyperband continues) is always the one ``build`` returned.
 
@@ -42,8 +42,8 @@ from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_fe
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
-from lepton_widgets.core.tuning_head import SharedHead, can_share
-from lepton_widgets.core.tuning_space import declare, trial_config
+from lepton_widgets.core.search.head import SharedHead, can_share
+from lepton_widgets.core.search.space import declare, trial_config
 
 #: Batch of the validation features in a head trial (one call per epoch instead of one per training batch).
 VAL_BATCH = 4096

@@ -149,7 +149,7 @@ def space_digest(cfg: RunConfig) -> str:
 
 def search_id(cfg: RunConfig) -> str:
     """``<name>-<space digest>``: the directory name of a new search (an existing search with the same
-    digest is resumed whatever its name; see ``tuning.plan_search``)."""
+    digest is resumed whatever its name; see ``tuner.plan_search``)."""
     return f"{slug(cfg.name)}-{space_digest(cfg)}"
 
 

@@ -7,7 +7,7 @@ write leaves a truncated file, and the next ``reload()`` fails on it ("Expecting
 Two defences:
 
 * :func:`write_state` writes every one of these files atomically (temporary name, then rename) and then
-  keeps a verified copy beside it (``oracle.json.good``, ...). ``core.tuning`` routes KerasTuner's own
+  keeps a verified copy beside it (``oracle.json.good``, ...). ``core.search.tuner`` routes KerasTuner's own
   writes through it (:func:`make_oracle_writes_atomic`, the tuner's ``save()``).
 * :func:`repair_search_state` runs before KerasTuner reloads a search. A file that does not parse is
   restored from its copy; without a copy, a damaged ``tuner0.json`` is rewritten (KerasTuner keeps nothing
@@ -185,4 +185,4 @@ def rebuild_oracle(oracle, populate_space) -> None:
         values_hash = oracle._compute_values_hash(oracle.trials[trial_id].hyperparameters.values)  # noqa: SLF001
         oracle._tried_so_far.add(values_hash)  # noqa: SLF001
         oracle._id_to_hash[trial_id] = values_hash  # noqa: SLF001
-    # Trials that were running are queued again by tuning.repair_after_kill.
+    # Trials that were running are queued again by tuner.repair_after_kill.
