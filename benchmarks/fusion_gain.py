@@ -4,7 +4,7 @@ Per repeat (one seed: its own split, head initialisation and shuffling): Fashion
 per class, MobileNetV2 with the offline ImageNet weights at SIZE px. Three members are fine-tuned from that
 same pretrained start the way model soups assume (head on cached features, then the last 3 of 19 blocks
 unfrozen), differing only in learning rate. Then the ensemble (weights optimised on validation) and the
-greedy soup are made with ``core.fusion.fuse``.
+greedy soup are made with ``core.fusion.fuse.fuse``.
 
 Baseline B: what a user does without fusion, keep the member with the best validation accuracy. A: the fused
 model of the two methods with the best validation accuracy (log-loss breaks ties), so the choice is made
@@ -26,7 +26,7 @@ import time
 from benchmarks.common import context, report, summarize
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.fusion import fuse, fusion_info
+from lepton_widgets.core.fusion.fuse import fuse, fusion_info
 from lepton_widgets.core.runs.store import RunStore
 
 SIZE, PER_CLASS, SEEDS = 48, 150, (1, 2)

@@ -161,8 +161,8 @@ def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", na
          runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
          stop_event: Optional[threading.Event] = None, distill_epochs: int = 3) -> RunRecord:
     """Fuse two or more finished runs into a new run: ``ensemble``, ``uniform-soup``, ``greedy-soup`` or
-    ``distill`` (see ``core/fusion.py``). Its ``fusion.json`` compares the members with the fused model."""
-    from lepton_widgets.core.fusion import fuse as fuse_runs
+    ``distill`` (see ``core/fusion/fuse.py``). Its ``fusion.json`` compares the members with the fused model."""
+    from lepton_widgets.core.fusion.fuse import fuse as fuse_runs
 
     records = [open_run(run, runs_dir=runs_dir) for run in runs]
     store = _store(runs_dir) if runs_dir is not None or not records else RunStore(records[0].path.parent)

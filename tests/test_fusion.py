@@ -4,7 +4,7 @@ Members are fine-tuned the way soups assume (Wortsman et al. 2022): one "pretrai
 small_cnn at 32 px) gives a backbone weights file; three members start from it (same seed, so the same head
 initialisation and the same split), freeze the first two of four blocks and differ in learning rate and
 epochs. They are trained once per module. Each fusion entry point makes one fused run, also once per module:
-the ensemble through ``core.fusion.fuse``, the greedy soup by clicking the Fusion panel's Fuse button, the
+the ensemble through ``core.fusion.fuse.fuse``, the greedy soup by clicking the Fusion panel's Fuse button, the
 uniform soup through ``lepton fuse`` and the distilled model through ``lepton_widgets.api.fuse``.
 """
 
@@ -27,9 +27,9 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import prepare_data, split_record
 from lepton_widgets.core.evaluation import predict_table
 from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.fusion import check_compatible, comparison_frame, fuse, fusion_info
-from lepton_widgets.core.fusion_ensemble import ensemble_probabilities, optimise_weights, validation_log_loss
-from lepton_widgets.core.fusion_soup import check_same_weights
+from lepton_widgets.core.fusion.fuse import check_compatible, comparison_frame, fuse, fusion_info
+from lepton_widgets.core.fusion.ensemble import ensemble_probabilities, optimise_weights, validation_log_loss
+from lepton_widgets.core.fusion.soup import check_same_weights
 from lepton_widgets.core.model import build_transfer_model
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.panels.fusion import FusionPanel
@@ -83,7 +83,7 @@ def new_runs(store: RunStore, before: set[str]) -> list[str]:
     return sorted({p.name for p in store.root.iterdir()} - before)
 
 
-# --- the ensemble (core.fusion.fuse) ----------------------------------------------------------------
+# --- the ensemble (core.fusion.fuse.fuse) ----------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def ensemble(members):

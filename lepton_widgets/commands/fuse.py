@@ -18,7 +18,7 @@ from lepton_widgets.commands import whole_number_at_least
 
 def register(subparsers) -> None:
     """Add the ``fuse`` subcommand."""
-    from lepton_widgets.core.fusion import DESCRIPTIONS, METHODS  # no TensorFlow: cheap
+    from lepton_widgets.core.fusion.fuse import DESCRIPTIONS, METHODS  # no TensorFlow: cheap
 
     methods = "; ".join(f"{name}: {DESCRIPTIONS[name]}" for name in METHODS)
     p = subparsers.add_parser(
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 def cmd_fuse(args) -> int:
     """Fuse the runs; print members vs fused; exit 0 when the fused run finished."""
     from lepton_widgets.cli import TqdmSink
-    from lepton_widgets.core.fusion import comparison_frame, fuse
+    from lepton_widgets.core.fusion.fuse import comparison_frame, fuse
     from lepton_widgets.core.runs.store import RunStore
 
     store = RunStore(args.runs_dir)

@@ -32,7 +32,7 @@ from lepton_widgets.core.training import seed_everything, train_transfer
 
 
 def write_data_files(writer: RunWriter, prepared: PreparedData) -> None:
-    """A run's class names, data report and recorded split (shared with fused runs, core/fusion.py)."""
+    """A run's class names, data report and recorded split (shared with fused runs, core/fusion/fuse.py)."""
     writer.extra["class_names"] = prepared.class_names
     writer.write_frame("data_report.csv", prepared.report.frame)
     writer.write_json("data_report.json", prepared.report.to_dict())

@@ -2,7 +2,7 @@
 
 The run list holds the finished runs of the run store and refreshes when ``session.runs_version`` changes
 (the Runner bumps it when a run starts or ends) or on Refresh. Choosing runs or a method checks them at once
-(``core.fusion.check_compatible``, which reads only the runs' configs) and says plainly what differs when they
+(``core.fusion.fuse.check_compatible``, which reads only the runs' configs) and says plainly what differs when they
 cannot be fused that way; the Fuse button is enabled only for a valid choice. Fuse runs in the Runner's
 worker thread (``runner.submit``), so the widgets stay responsive; when it ends, the fused run becomes the
 current run (the Evaluate panel shows it) and this panel shows a bar chart of validation and test accuracy,
@@ -30,7 +30,7 @@ import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
 
-from lepton_widgets.core.fusion import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
+from lepton_widgets.core.fusion.fuse import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
 from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget
@@ -191,7 +191,7 @@ class FusionPanel(Panel):
         store, sink = self.runner.store, self.runner.on_event
 
         def work(stop_event):
-            from lepton_widgets.core.fusion import fuse  # the engine imports TensorFlow: in the worker
+            from lepton_widgets.core.fusion.fuse import fuse  # the engine imports TensorFlow: in the worker
 
             return fuse(records, method, store=store, name=name, sink=sink, stop_event=stop_event)
 

@@ -1,4 +1,4 @@
-"""The fusion engine behind :func:`lepton_widgets.core.fusion.fuse`: members' predictions, the fused model,
+"""The fusion engine behind :func:`lepton_widgets.core.fusion.fuse.fuse`: members' predictions, the fused model,
 and the new run.
 
 Steps: reload the members' data with their config and seed and check it still splits as each member's
@@ -13,7 +13,7 @@ student started from) with a new name: it has the data, seed and image size that
 
 Example (loads and predicts models, so shown rather than run; tests/test_fusion.py runs it)::
 
-    from lepton_widgets.core.fusion import fuse
+    from lepton_widgets.core.fusion.fuse import fuse
     record = fuse([store.open(a), store.open(b), store.open(c)], "greedy-soup", store=store)
     record.metrics["accuracy"], record.path / "fusion.json"
 """
@@ -33,10 +33,10 @@ from lepton_widgets.core.evaluation import EvaluationResult, evaluate_prediction
 from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop, null_sink
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
-from lepton_widgets.core.fusion import FUSION_FILE, SOUPS
-from lepton_widgets.core.fusion_distill import can_be_student, distill
-from lepton_widgets.core.fusion_ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
-from lepton_widgets.core.fusion_soup import average_weights, check_same_weights, greedy_soup
+from lepton_widgets.core.fusion.fuse import FUSION_FILE, SOUPS
+from lepton_widgets.core.fusion.distill import can_be_student, distill
+from lepton_widgets.core.fusion.ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
+from lepton_widgets.core.fusion.soup import average_weights, check_same_weights, greedy_soup
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 #: Largest difference allowed between the reloaded model's probabilities and the fused ones (float32 sums).
@@ -101,7 +101,7 @@ def _ranked(members: list[Member]) -> list[Member]:
 def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
                sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
                distill_epochs: int = 3) -> RunRecord:
-    """See :func:`lepton_widgets.core.fusion.fuse` (which checks the runs' configs first)."""
+    """See :func:`lepton_widgets.core.fusion.fuse.fuse` (which checks the runs' configs first)."""
     emit = sink or null_sink
     config = records[0].config
     prepared = prepare_data(config.data, config.seed, sink=emit, stop_event=stop_event)

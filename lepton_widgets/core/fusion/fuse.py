@@ -4,14 +4,14 @@ Methods (``METHODS``):
 
 ``ensemble``
     Average the members' class probabilities with weights optimised on the validation split (log-loss
-    over the probability simplex, ``core/fusion_ensemble.py``). Members may differ in backbone.
+    over the probability simplex, ``core/fusion/ensemble.py``). Members may differ in backbone.
 ``uniform-soup`` / ``greedy-soup``
     Average the members' *weights* into one model of the same size (Wortsman et al. 2022, "Model
-    soups"). Only valid for runs that share architecture and initial weights (``core/fusion_soup.py``).
+    soups"). Only valid for runs that share architecture and initial weights (``core/fusion/soup.py``).
     The greedy soup adds members in order of validation accuracy and keeps each one only if the soup's
     validation accuracy does not drop, so it is never worse than the best member on the validation split.
 ``distill``
-    Train one member-sized student on the optimised ensemble's soft labels (``core/fusion_distill.py``).
+    Train one member-sized student on the optimised ensemble's soft labels (``core/fusion/distill.py``).
 
 Every fused model is stored as a normal run (``model.keras``, ``metrics.json``, ``evaluation.json``,
 ``predictions.csv``, ``split.json``...), so the Runs and Evaluate panels, ``lepton eval`` and ``lepton
@@ -19,7 +19,7 @@ predict`` work on it, plus ``fusion.json``: the method, the members with their v
 metrics (and ensemble weights or soup membership) and the fused model's own.
 
 This module holds the cheap parts (checks on the runs' configs, the comparison table) and imports no
-TensorFlow; :func:`fuse` loads the engine (``core/fusion_run.py``) when it is called.
+TensorFlow; :func:`fuse` loads the engine (``core/fusion/run.py``) when it is called.
 
 Example:
     >>> import tempfile
@@ -127,7 +127,7 @@ def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Op
     is set. ``distill_epochs`` is the student's training budget (``distill`` only).
     """
     check_compatible(records, method)
-    from lepton_widgets.core.fusion_run import run_fusion  # TensorFlow: loaded only when fusing
+    from lepton_widgets.core.fusion.run import run_fusion  # TensorFlow: loaded only when fusing
 
     return run_fusion(list(records), method, store=store, name=name, sink=sink, stop_event=stop_event,
                       distill_epochs=distill_epochs)
