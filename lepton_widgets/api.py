@@ -79,9 +79,9 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
                          "matches split.json, so its metrics would not be comparable")
     table = prepared.split(split)
     if record.class_names and list(record.class_names) != table.class_names:
-        # An updated run (core/update.py) may know more classes than its config's data holds: score the
+        # An updated run (core/update/incremental.py) may know more classes than its config's data holds: score the
         # data in the model's own class list, so label indices and outputs agree.
-        from lepton_widgets.core.replay import relabel
+        from lepton_widgets.core.update.replay import relabel
 
         table = relabel(table, record.class_names)
     return evaluate_model(record.load_model(), table, cfg.backbone.image_size)
@@ -123,10 +123,10 @@ def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: 
            learning_rate: Optional[float] = None, compare: bool = False, runs_dir: Optional[str | Path] = None,
            sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
     """Fine-tune a finished run on new data (a built-in name, folder, zip, csv or DataConfig dict), new
-    classes included, replaying ``replay`` old images; returns the new version (see ``core/update.py``).
+    classes included, replaying ``replay`` old images; returns the new version (see ``core/update/incremental.py``).
 
     Its ``update.json`` holds the forgetting meter; ``compare=True`` also trains without replay."""
-    from lepton_widgets.core.update import update_run
+    from lepton_widgets.core.update.incremental import update_run
 
     record = open_run(run, runs_dir=runs_dir)
     store = _store(runs_dir) if runs_dir is not None else RunStore(record.path.parent)

@@ -312,7 +312,7 @@ def test_the_backbone_step_lists_text_runs_for_texts(glove_run, tmp_path):
 
 def test_fusion_and_updates_refuse_text_runs_saying_what_works(glove_run, store):
     from lepton_widgets.core.fusion.fuse import fuse
-    from lepton_widgets.core.update import update_run
+    from lepton_widgets.core.update.incremental import update_run
 
     other = run_text_experiment(RunConfig.from_dict(GLOVE).replace(data__max_per_class=40, train__epochs=1),
                                 store=store)

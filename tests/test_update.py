@@ -1,4 +1,4 @@
-"""Incremental update (core/update.py, `lepton update`, the Update panel): real training on real digits.
+"""Incremental update (core/update/incremental.py, `lepton update`, the Update panel): real training on real digits.
 
 One base run (digits 0-4, small CNN at 32 px) is trained once per module; the tests update it with the
 other digits (same dataset: the version's config reproduces both splits), with a folder of real
@@ -34,7 +34,7 @@ def base(tmp_path_factory):
 
 
 def _info(record):
-    from lepton_widgets.core.update import update_info
+    from lepton_widgets.core.update.incremental import update_info
 
     return update_info(record)
 
@@ -80,7 +80,7 @@ def test_session_trait_mirrors_data_classes():
 
 def test_expanded_classifier_keeps_the_old_predictions(base):
     from lepton_widgets.core.data import make_dataset
-    from lepton_widgets.core.update import expand_classifier
+    from lepton_widgets.core.update.incremental import expand_classifier
 
     _store, record, _digest = base
     parent = record.load_model()
@@ -98,7 +98,7 @@ def test_expanded_classifier_keeps_the_old_predictions(base):
 
 
 def test_replay_buffer_is_seeded_and_class_stratified():
-    from lepton_widgets.core.replay import replay_sample
+    from lepton_widgets.core.update.replay import replay_sample
 
     train = prepare_data(DataConfig(dataset="digits", max_per_class=30, classes=OLD), seed=7).split("train")
     first, again = replay_sample(train, 40, seed=7), replay_sample(train, 40, seed=7)
@@ -161,7 +161,7 @@ def _fashion_folder(root, per_class=20):
 @pytest.mark.slow
 def test_update_from_a_folder_of_another_source_chains_versions(base, tmp_path):
     from lepton_widgets import api
-    from lepton_widgets.core.update import update_run
+    from lepton_widgets.core.update.incremental import update_run
 
     store, record, digest = base
     v2 = update_run(record, "digits", classes=["5", "6"], replay=60, epochs=2, store=store)
@@ -189,7 +189,7 @@ def test_update_from_a_folder_of_another_source_chains_versions(base, tmp_path):
 
 def test_bad_new_data_gives_clear_messages(base, tmp_path):
     from lepton_widgets.cli import main
-    from lepton_widgets.core.update import plan_update, update_run
+    from lepton_widgets.core.update.incremental import plan_update, update_run
 
     store, record, digest = base
     runs_before = sorted(p.name for p in store.root.iterdir())
@@ -235,7 +235,7 @@ def test_bad_new_data_gives_clear_messages(base, tmp_path):
 def test_stopped_update_leaves_no_finished_version(base):
     import threading
 
-    from lepton_widgets.core.update import parent_version, update_info, update_run
+    from lepton_widgets.core.update.incremental import parent_version, update_info, update_run
 
     store, record, _digest = base
     stop = threading.Event()
@@ -262,7 +262,7 @@ def test_update_respects_the_frozen_depth_and_keeps_pretrained_batchnorm(tmp_pat
 
     from lepton_widgets.core.experiment import run_experiment
     from lepton_widgets.core.model import attach
-    from lepton_widgets.core.update import update_run
+    from lepton_widgets.core.update.incremental import update_run
 
     store = RunStore(tmp_path / "runs")
     cfg = RunConfig.from_dict({

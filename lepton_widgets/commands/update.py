@@ -40,7 +40,7 @@ def cmd_update(args) -> int:
     """Run the update; exit 0 when the new version finished."""
     from lepton_widgets.cli import TqdmSink
     from lepton_widgets.core.runs.store import RunStore
-    from lepton_widgets.core.update import DEFAULT_REPLAY, meter_lines, update_info, update_run
+    from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, meter_lines, update_info, update_run
 
     classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
     replay = DEFAULT_REPLAY if args.replay is None else args.replay

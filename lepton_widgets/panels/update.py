@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.runs.store import RunRecord, run_label
-from lepton_widgets.core.update import DEFAULT_REPLAY, new_data_config, update_info, update_run
+from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, new_data_config, update_info, update_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget

@@ -37,7 +37,7 @@ def build_report(loaded: LoadedData, min_classes: int = 2) -> tuple[SampleTable,
     """Deduplicate and check classes; :class:`DataError` (with ``.report``) when the data is unusable.
 
     ``min_classes`` is 2 for data a classifier is trained on alone; new data for an update may hold a
-    single class (core/update.py), since the run being updated brings the others."""
+    single class (core/update/incremental.py), since the run being updated brings the others."""
     records = loaded.records.reset_index(drop=True).copy()
     warnings = list(loaded.warnings)
     _mark_duplicates(records, warnings)

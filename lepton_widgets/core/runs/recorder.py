@@ -1,7 +1,7 @@
 """What every stored run does around its own work: record its events, keep its epochs, store its outcome.
 
-Training (``experiment.py``), updating (``update.py``) and fusing (``fusion/run.py``) each write a run in
-their own way, but they share the plumbing: every event is appended to the run's ``events.jsonl``, epoch
+Training (``experiment.py``), updating (``update/incremental.py``) and fusing (``fusion/run.py``) each write a
+run in their own way, but they share the plumbing: every event is appended to the run's ``events.jsonl``, epoch
 events are kept for ``history.jsonl`` (so a stopped or failed run still has its curves), a Stop is stored
 as a ``cancelled`` run, and an error as a ``failed`` run, with its traceback in the events, then re-raised.
 

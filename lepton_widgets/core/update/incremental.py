@@ -18,7 +18,7 @@ The updated model's classes are the old ones followed by the added ones. Its cla
 layer whose old columns are the parent's and whose new columns are freshly (seeded) initialised; every
 other layer keeps its trained weights, and the run's frozen depth is respected (a pretrained backbone's
 BatchNorm stays frozen). Training mixes the new train split with a replay buffer of ``replay`` old train
-images (``core/replay.py``) every epoch, and validates on the new val split plus, when replaying, the old
+images (``core/update/replay.py``) every epoch, and validates on the new val split plus, when replaying, the old
 one. With ``replay=0`` the old data is used only to measure, which is what makes the two comparable.
 
 When old and new data are the same dataset with the same settings (say digits classes 0-4, then 5-9),
@@ -55,7 +55,7 @@ import numpy as np
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
-from lepton_widgets.core.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
+from lepton_widgets.core.update.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
 
