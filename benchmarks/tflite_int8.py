@@ -3,7 +3,7 @@
 Model: MobileNetV2 with the offline ImageNet weights, head trained on cached features (8 epochs, no
 fine-tuning), Fashion-MNIST 100 per class at 96 px (the Debian files, or the committed real sample when
 they are not installed; the context line says which). Both files come from
-:func:`lepton_widgets.core.export.export_run`, so each already passed its parity check on 64 held-out
+:func:`lepton_widgets.core.export.verify.export_run`, so each already passed its parity check on 64 held-out
 images; here both run over the *whole* test split in the TFLite interpreter (baseline: the float32
 file). Latency: one image per ``invoke``, A (float32) and B (int8) alternated, 3 repeats over the
 test images. The BENCH line is the size ratio int8 / float32 (target <= 0.35); the accuracy change
@@ -22,8 +22,8 @@ import numpy as np
 from benchmarks.common import alternate, context, report, summarize
 from lepton_widgets.api import train
 from lepton_widgets.core.data import make_dataset, prepare_data
-from lepton_widgets.core.export import export_run
-from lepton_widgets.core.export_formats import TFLitePredictor
+from lepton_widgets.core.export.verify import export_run
+from lepton_widgets.core.export.formats import TFLitePredictor
 
 SIZE, PER_CLASS, EPOCHS = 96, 100, 8
 CONFIG = {"name": "tflite-int8-bench", "data": {"dataset": "fashion_mnist", "max_per_class": PER_CLASS},

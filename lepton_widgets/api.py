@@ -110,9 +110,9 @@ def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,
     Image, sound, text and table runs all export; a format that cannot hold a model (a GloVe text model
     in TFLite or ONNX, a table with categories in ONNX...) is reported ``unavailable`` with the reason.
 
-    Returns a ``core.export.ExportReport`` (``.frame()``: format, status, size, max abs diff, top-1
+    Returns a ``core.export.verify.ExportReport`` (``.frame()``: format, status, size, max abs diff, top-1
     agreement, reason) with the model card beside the files (default ``<run>/exports/``)."""
-    from lepton_widgets.core.export import export_run
+    from lepton_widgets.core.export.verify import export_run
 
     return export_run(open_run(run, runs_dir=runs_dir), formats, out, sink=sink or null_sink,
                       stop_event=stop_event)

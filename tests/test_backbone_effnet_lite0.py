@@ -186,7 +186,7 @@ def test_a_real_run_trains_and_saves_a_safe_model(runs_dir):
     here, so that is measured in the helper's report rather than repeated in this file."""
     from lepton_widgets.core.experiment import run_experiment
     from lepton_widgets.core.runs.store import RunStore
-    from lepton_widgets.core.safe_load import check_model_file, load_user_model
+    from lepton_widgets.core.export.safe_load import check_model_file, load_user_model
 
     cfg = tiny_config(name="lite0", data={"dataset": "digits", "max_per_class": 30},
                       backbone={"name": "efficientnet_lite0", "weights": "offline", "image_size": 32,

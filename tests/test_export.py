@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
-from lepton_widgets.core.export import export_model, export_run, inference_model, parse_formats
-from lepton_widgets.core.export_formats import FORMATS, SPECS, Tolerance
+from lepton_widgets.core.export.verify import export_model, export_run, inference_model, parse_formats
+from lepton_widgets.core.export.formats import FORMATS, SPECS, Tolerance
 from lepton_widgets.core.runs.store import RunRecord, RunStore
-from lepton_widgets.core.safe_load import UnsafeModelError, check_model_file, load_user_model
+from lepton_widgets.core.export.safe_load import UnsafeModelError, check_model_file, load_user_model
 
 AUGMENT = {"flip": "horizontal", "rotation": 0.1, "zoom": 0.1, "translation": 0.1, "contrast": 0.1,
            "brightness": 0.1}
@@ -269,7 +269,7 @@ def test_a_hostile_keras_file_with_a_lambda_is_refused_and_its_code_never_runs(t
 
 
 def test_keras_safe_mode_is_the_backstop_behind_the_config_scan(tmp_path, monkeypatch):
-    from lepton_widgets.core import safe_load
+    from lepton_widgets.core.export import safe_load
 
     marker = tmp_path / "marker.txt"
     path = hostile_model(tmp_path / "hostile.keras", marker)

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.export import export_run
-from lepton_widgets.core.export_formats import FORMATS
+from lepton_widgets.core.export.verify import export_run
+from lepton_widgets.core.export.formats import FORMATS
 from lepton_widgets.core.runs.store import RunStore
 
 #: Texts written for this test: not in food_reviews, so not in any split.

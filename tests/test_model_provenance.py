@@ -55,7 +55,7 @@ def hostile_savedmodel(folder: Path, marker: Path) -> Path:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.export import export_run
+    from lepton_widgets.core.export.verify import export_run
 
     runs = tmp_path_factory.mktemp("provenance-runs")
     record = run_experiment(tiny_config(name="provenance"), store=RunStore(runs))
@@ -78,14 +78,14 @@ def hostile(exported, tmp_path):
     forged = hostile_savedmodel(tmp_path / "forged" / "saved_model", marker)
     shutil.copy(paths["savedmodel"].parent / "export.json", forged.parent / "export.json")
     # A manifest with every checksum right and the real manifest's fields, signed with a key of its own.
-    from lepton_widgets.core import export_manifest
+    from lepton_widgets.core.export import manifest
 
     import lepton_widgets
 
     body = {"format": "savedmodel", "artefact": "saved_model", "run_id": record.run_id,
-            "lepton_version": lepton_widgets.__version__, "files": export_manifest._hashes(forged.parent)}
-    body["signature"] = export_manifest._sign(body, b"\x00" * 32)
-    (forged.parent / export_manifest.MANIFEST_FILE).write_text(json.dumps(body))
+            "lepton_version": lepton_widgets.__version__, "files": manifest._hashes(forged.parent)}
+    body["signature"] = manifest._sign(body, b"\x00" * 32)
+    (forged.parent / manifest.MANIFEST_FILE).write_text(json.dumps(body))
     assert not marker.exists()
     return {"bare": bare, "dressed": dressed, "forged": forged}, marker
 

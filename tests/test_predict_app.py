@@ -28,7 +28,7 @@ NOTEBOOK = ROOT / "notebooks" / "predict.ipynb"
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.export import export_run
+    from lepton_widgets.core.export.verify import export_run
 
     runs = tmp_path_factory.mktemp("predict-runs")
     record = run_experiment(tiny_config(name="predict", augment={"flip": "horizontal"}), store=RunStore(runs))

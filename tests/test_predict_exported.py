@@ -20,7 +20,7 @@ FORMATS = ["keras", "savedmodel", "tflite", "onnx"]
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.export import export_run
+    from lepton_widgets.core.export.verify import export_run
 
     runs = tmp_path_factory.mktemp("exported-runs")
     record = run_experiment(tiny_config(name="exported"), store=RunStore(runs))

@@ -1,13 +1,13 @@
 """``lepton export RUN --format ... [--out DIR]``: export a finished run and verify every file.
 
 Each format is reloaded with its own runtime and compared with the trained model on held-out test images
-(see :mod:`lepton_widgets.core.export`); the table printed at the end says, per format, the file, its
+(see :mod:`lepton_widgets.core.export.verify`); the table printed at the end says, per format, the file, its
 size, the largest probability difference, the top-1 agreement and whether that is within tolerance, or
 why the format could not be made here. A model card (``model_card.md`` / ``.json``) goes beside them.
 
 Image, sound, text and table runs all export; a format that cannot hold the run's model (a GloVe text
 model in TFLite or ONNX, a table with categorical columns in ONNX) is reported ``unavailable`` with the
-reason, and a MiniLM export carries its tokeniser (see :mod:`lepton_widgets.core.export_inputs`).
+reason, and a MiniLM export carries its tokeniser (see :mod:`lepton_widgets.core.export.inputs`).
 
 Exit status: 0 when every format asked for by name passed (with ``all``, a format that is merely
 unavailable here, such as ONNX without tf2onnx, is reported but does not fail the command); 1 otherwise;
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 
 def cmd_export(args) -> int:
-    from lepton_widgets.core.export import export_run, parse_formats
+    from lepton_widgets.core.export.verify import export_run, parse_formats
 
     requested = args.formats or ["all"]
     names = parse_formats(requested)  # ValueError -> "lepton: error: unknown export format ..." (exit 2)

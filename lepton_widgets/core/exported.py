@@ -2,7 +2,7 @@
 
 What the Predict app needs, without widgets: :func:`available_models` lists what can be chosen (every
 verified export in the run store, and every finished run's own ``model.keras``), :func:`open_model`
-opens one of those (or a user's ``.keras`` file, through :mod:`~lepton_widgets.core.safe_load`), and
+opens one of those (or a user's ``.keras`` file, through :mod:`~lepton_widgets.core.export.safe_load`), and
 :func:`predict_files` validates image files like training data (unreadable files get a reason instead of
 a prediction; odd formats are converted on a copy), resizes them to the model's input and returns the
 top classes with their confidence.
@@ -32,8 +32,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from lepton_widgets.core.export import EXPORTS_DIR, RESULT_FILE, list_exports
-from lepton_widgets.core.export_formats import Predictor, guess_format, load_predictor
+from lepton_widgets.core.export.verify import EXPORTS_DIR, RESULT_FILE, list_exports
+from lepton_widgets.core.export.formats import Predictor, guess_format, load_predictor
 from lepton_widgets.core.runs.store import RunRecord, RunStore, run_label
 
 #: What each modality's model is given, for labels in the model list.
@@ -69,7 +69,7 @@ class RunModels:
         return self.choices[0]
 
 
-#: A run's models in the order offered: Grad-CAM first, then the other runtimes (export_formats.FORMATS).
+#: A run's models in the order offered: Grad-CAM first, then the other runtimes (export.formats.FORMATS).
 _ORDER = ("keras", "savedmodel", "tflite", "tflite-f16", "tflite-int8", "onnx")
 
 
@@ -212,7 +212,7 @@ def open_model(path: str | Path) -> OpenModel:
     in; a lone ``.keras`` file gets its input size from the model and numbered classes.
     ``UnsafeModelError`` (a ``ValueError``) refuses unsafe files: a ``.keras`` file the safe loader rejects,
     or a SavedModel, TFLite or ONNX file that is not this installation's own unchanged export (checked by
-    :func:`~lepton_widgets.core.export_manifest.verify_export` before its runtime opens it; a SavedModel
+    :func:`~lepton_widgets.core.export.manifest.verify_export` before its runtime opens it; a SavedModel
     graph can write files while it loads). ``ValueError`` explains other problems.
     """
     path = Path(path)

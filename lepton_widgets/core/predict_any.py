@@ -293,7 +293,7 @@ MODEL_FILES = "a .keras file, or a .tflite, .onnx or SavedModel export made here
 def is_model_file(path: str | Path) -> bool:
     """Whether ``path`` looks like a model file as our export writes them: ``.keras``, ``.tflite``, ``.onnx``
     or a SavedModel folder (one holding ``saved_model.pb``). Looks only: opening it checks provenance
-    (:func:`~lepton_widgets.core.export_formats.load_predictor`)."""
+    (:func:`~lepton_widgets.core.export.formats.load_predictor`)."""
     path = Path(path)
     if path.is_dir():
         return (path / "saved_model.pb").is_file()

@@ -4,7 +4,7 @@ not be made here; and the model card.
 
 Image, sound, text and table runs are all offered. The formats that cannot hold the chosen run's model
 (a GloVe text model in TFLite or ONNX, a table with categorical columns in ONNX: see
-:func:`lepton_widgets.core.export_inputs.format_support`) are unticked and greyed out, and
+:func:`lepton_widgets.core.export.inputs.format_support`) are unticked and greyed out, and
 ``formats_note`` says why, before anything is converted; choosing an image run again offers them again.
 
 The export runs in the Runner's worker thread (converting and reloading takes seconds per format, about
@@ -14,7 +14,7 @@ reloading with its runtime, comparing, then verified or why not). When it ends, 
 "Download" button that makes a link carrying the file itself (a data: URL; a SavedModel folder as one
 .zip): Voilà 0.5 has no route that serves these files (its ``files/`` route only serves pictures from the
 notebook's folder), and a link built on request keeps the page from holding every file at once. The engine is
-:func:`lepton_widgets.core.export.export_run`; this panel only collects the choices and shows the result.
+:func:`lepton_widgets.core.export.verify.export_run`; this panel only collects the choices and shows the result.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -45,7 +45,7 @@ from lepton_widgets.state.runner import BusyError
 
 _ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 _OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
-#: Format name -> what it is, for the check boxes (kept here: importing core.export_formats pulls in numpy only,
+#: Format name -> what it is, for the check boxes (kept here: importing core.export.formats pulls in numpy only,
 #: but the panel must not depend on converter details to draw itself).
 FORMAT_LABELS = {
     "keras": "Keras .keras", "savedmodel": "TF SavedModel", "tflite": "TFLite float32",
@@ -126,7 +126,7 @@ class ExportPanel(Panel):
     format), ``download_buttons`` (format -> Button) and ``download_link`` (HTML, the link a button made),
     ``card`` (HTML: the model card's link, path and text), ``formats_note`` (HTML: the
     formats the chosen run's model cannot be exported to, and why). ``results`` holds the last
-    :class:`~lepton_widgets.core.export.ExportResult` list; ``not_offered`` maps format -> reason for the
+    :class:`~lepton_widgets.core.export.verify.ExportResult` list; ``not_offered`` maps format -> reason for the
     chosen run.
     """
 
@@ -209,7 +209,7 @@ class ExportPanel(Panel):
 
     def _offer_formats(self) -> None:
         """Grey out the formats the chosen run's model cannot be exported to, and say why."""
-        from lepton_widgets.core.export_inputs import format_support, run_kind  # JSON only: no TensorFlow
+        from lepton_widgets.core.export.inputs import format_support, run_kind  # JSON only: no TensorFlow
 
         record, support, kind = None, {}, "image"
         if self.run.value:
@@ -258,7 +258,7 @@ class ExportPanel(Panel):
             runner_sink(event)
 
         def work(stop_event):
-            from lepton_widgets.core.export import export_run  # TensorFlow: imported in the worker
+            from lepton_widgets.core.export.verify import export_run  # TensorFlow: imported in the worker
 
             return export_run(store.open(run_id), formats, out, sink=sink, stop_event=stop_event)
 
@@ -318,7 +318,7 @@ class ExportPanel(Panel):
         self.download_link.value = download_html(result.path)  # a SavedModel folder comes as one .zip
 
     def show(self, report) -> None:
-        """Show an :class:`~lepton_widgets.core.export.ExportReport` (also used after a CLI export)."""
+        """Show an :class:`~lepton_widgets.core.export.verify.ExportReport` (also used after a CLI export)."""
         self.report, self.results = report, list(report.results)
         passed = sum(r.passed for r in self.results)
         summary = (f"{passed} of {len(self.results)} formats exported and verified."

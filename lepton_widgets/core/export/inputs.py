@@ -1,7 +1,7 @@
 """What verified export feeds a run's model, per modality: the held-out check batch, the input signature,
 calibration rows, files to ship beside the artefact, and which formats cannot hold the model at all.
 
-:mod:`lepton_widgets.core.export` writes, reloads and compares the same way for every run; only the
+:mod:`lepton_widgets.core.export.verify` writes, reloads and compares the same way for every run; only the
 *inputs* differ, and they come from here (:func:`reference_inputs`):
 
 =========  ============================================  ===================================================
@@ -62,7 +62,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from lepton_widgets.core.export_formats import REPRESENTATIVE_IMAGES
+from lepton_widgets.core.export.formats import REPRESENTATIVE_IMAGES
 
 #: Test rows repeated with one numeric value blanked in a table's check batch (see the module docstring).
 MISSING_PROBES = 8
@@ -183,7 +183,7 @@ def reference_inputs(record, n: int, seed: int = 0) -> ReferenceInputs:
     refs = builder(record, n, np.random.default_rng(seed))
     refs.unavailable = format_support_for(kind, _modality_info(record, kind))
     if kind != "image":
-        from lepton_widgets.core.export_formats import load_keras_safe_mode
+        from lepton_widgets.core.export.formats import load_keras_safe_mode
 
         refs.loaders = {"keras": load_keras_safe_mode}
     return refs

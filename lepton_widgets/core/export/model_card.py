@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lepton_widgets.core.base.atomic import atomic_write_text
-from lepton_widgets.core.export import agreement_text
+from lepton_widgets.core.export.verify import agreement_text
 
 CARD_MD = "model_card.md"
 CARD_JSON = "model_card.json"
@@ -55,7 +55,7 @@ _NOT_VALIDATED = {
 
 def build_model_card(record, results: Sequence, data_info: Optional[dict] = None,
                      inputs: Optional[dict] = None) -> dict:
-    """The card as a JSON-able dict; ``results`` are :class:`~lepton_widgets.core.export.ExportResult`;
+    """The card as a JSON-able dict; ``results`` are :class:`~lepton_widgets.core.export.verify.ExportResult`;
     ``inputs`` is the export's meta (``modality``, ``input`` and, for text, ``sequence_length`` and the
     tokeniser; for a table, ``columns``), as written to every ``export.json``."""
     from lepton_widgets.core.data import get_dataset
@@ -256,7 +256,7 @@ def write_model_card(record, out_dir: Path, results: Sequence, data_info: Option
                      inputs: Optional[dict] = None) -> tuple[Path, Path]:
     """Write ``model_card.md`` and ``.json`` into ``out_dir`` (atomically) for ``results`` plus the formats
     published there earlier; returns both paths."""
-    from lepton_widgets.core.export import published_results
+    from lepton_widgets.core.export.verify import published_results
 
     latest = {r.format: r for r in published_results(out_dir)}
     latest.update({r.format: r for r in results})  # this call's outcome wins, failures included
@@ -269,6 +269,6 @@ def write_model_card(record, out_dir: Path, results: Sequence, data_info: Option
 
 
 def _format_order() -> tuple[str, ...]:
-    from lepton_widgets.core.export_formats import FORMATS
+    from lepton_widgets.core.export.formats import FORMATS
 
     return FORMATS

@@ -3,7 +3,7 @@ compare its predictions with the in-memory model on held-out data before publish
 
 Every kind of run goes through the same write / reload / compare / publish code; what differs per
 modality is only what the model is fed (images, texts, token ids, table columns), which
-:mod:`lepton_widgets.core.export_inputs` supplies with the formats that cannot hold the model (a GloVe
+:mod:`lepton_widgets.core.export.inputs` supplies with the formats that cannot hold the model (a GloVe
 text model in TFLite, a table with categorical columns in ONNX...): those are reported ``unavailable``
 with the reason and never tried. A MiniLM export also carries its tokeniser folder, and its
 ``export.json`` the tokeniser settings and sequence length, so it works without the run.
@@ -11,7 +11,7 @@ with the reason and never tried. A MiniLM export also carries its tokeniser fold
 Why verify every export: conversions break silently across versions (Keras 3 broke the TF.js and ONNX
 converters for a while; TF-Keras 2 files fail in Keras 3). An export here is only published when the
 reloaded artefact reproduces the model's probabilities on rows of the run's *test* split within the
-format's tolerance (:data:`~lepton_widgets.core.export_formats.SPECS`): max abs diff <= 1e-5 (keras),
+format's tolerance (:data:`~lepton_widgets.core.export.formats.SPECS`): max abs diff <= 1e-5 (keras),
 1e-4 (savedmodel, tflite, onnx), 2e-2 (tflite-f16); for tflite-int8 top-1 agreement >= 0.9 on the images
 where the model is decided (top-1 leads by >= 0.2) and >= 0.8 overall. An artefact that
 misses its tolerance is deleted and reported as ``failed``; a format this machine cannot produce (e.g.
@@ -30,14 +30,14 @@ too (same reason), in a clone that shares every other layer.
 artefact and ``export.json`` (its parity result and what an app needs: class names, image size), plus
 ``model_card.md`` / ``model_card.json`` for all formats there (with the modality and what the model
 takes). Each format folder also gets a signed ``export_manifest.json`` (checksums of its files,
-:mod:`~lepton_widgets.core.export_manifest`): Predict opens a SavedModel, TFLite or ONNX file only with it. Each format is written into a hidden temporary folder and renamed into place only after it
+:mod:`~lepton_widgets.core.export.manifest`): Predict opens a SavedModel, TFLite or ONNX file only with it. Each format is written into a hidden temporary folder and renamed into place only after it
 passed, so a crash never leaves a half-written export, and the run's own files (``model.keras``
 included) are only read.
 
 Example (trains and converts for real, so shown rather than run; tests/test_export.py and
 tests/test_export_modalities.py run it)::
 
-    from lepton_widgets.core.export import export_run
+    from lepton_widgets.core.export.verify import export_run
     report = export_run("runs/20261130-101500-quickstart", formats=["keras", "tflite-int8"])
     report.frame()[["format", "status", "size_bytes", "max_abs_diff", "top1_agreement"]]
     report.card_md     # runs/<id>/exports/model_card.md
@@ -59,9 +59,9 @@ import pandas as pd
 
 from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
-from lepton_widgets.core.export_formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
+from lepton_widgets.core.export.formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
-from lepton_widgets.core.export_manifest import write_manifest
+from lepton_widgets.core.export.manifest import write_manifest
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
@@ -281,7 +281,7 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
 
     ``images``: the held-out batch (N, S, S, 3) in [0, 255] of an image model; or ``inputs`` with its
     ``signature`` for any other model (an array of strings, or a dict of arrays named like the model's
-    inputs, and the converters' ``tf.TensorSpec`` list; see :mod:`~lepton_widgets.core.export_inputs`).
+    inputs, and the converters' ``tf.TensorSpec`` list; see :mod:`~lepton_widgets.core.export.inputs`).
     ``labels`` (optional) adds accuracies; ``representative``: training rows of the same kind for int8
     calibration; ``meta`` is stored in every ``export.json`` (class names, image size, run id...);
     ``tolerances`` overrides the per-format defaults; ``unavailable`` maps formats that cannot hold this
@@ -428,9 +428,9 @@ def check_batch(record: RunRecord, n: int = DEFAULT_CHECK_IMAGES, seed: int = 0)
     The data is reloaded from the run's config and split with its seed; ``data_changed`` in the info says
     when the split no longer matches the run's ``split.json`` (the rows are then still held-out for the
     *current* split, and the model card says so). Images for an image run; a text or table run gets
-    what its model takes (see :func:`~lepton_widgets.core.export_inputs.reference_inputs`).
+    what its model takes (see :func:`~lepton_widgets.core.export.inputs.reference_inputs`).
     """
-    from lepton_widgets.core.export_inputs import reference_inputs
+    from lepton_widgets.core.export.inputs import reference_inputs
 
     refs = reference_inputs(record, n, seed)
     return refs.inputs, refs.labels, refs.representative, refs.info
@@ -445,8 +445,8 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
     ``out`` defaults to ``<run>/exports``. Raises ``ValueError`` for a run that did not finish or has no
     model; per-format problems are in the results, never raised.
     """
-    from lepton_widgets.core.export_inputs import reference_inputs
-    from lepton_widgets.core.model_card import write_model_card
+    from lepton_widgets.core.export.inputs import reference_inputs
+    from lepton_widgets.core.export.model_card import write_model_card
 
     names = parse_formats(formats)
     record = run if isinstance(run, RunRecord) else RunStore(runs_dir).open(run)

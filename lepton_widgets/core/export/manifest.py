@@ -4,9 +4,9 @@ A SavedModel is a TensorFlow graph, and a graph can hold any operation: ``tf.io.
 files, a resource initialiser that ``tf.saved_model.load`` runs while loading. So a SavedModel (and, to be
 safe, a TFLite or ONNX file, whose runtimes also load operator libraries) is opened only when it is an
 export this installation wrote. Models from anywhere else load only as ``.keras`` files, through
-:mod:`~lepton_widgets.core.safe_load`.
+:mod:`~lepton_widgets.core.export.safe_load`.
 
-How an export is recognised: when :func:`~lepton_widgets.core.export.export_model` publishes a format it
+How an export is recognised: when :func:`~lepton_widgets.core.export.verify.export_model` publishes a format it
 writes :data:`MANIFEST_FILE` into that format's folder (``exports/<format>/``): the sha256 of every file in
 the folder, the format, the artefact's name, the run id and the Lepton version, signed with an HMAC-SHA256
 key kept in this installation's home (``$LEPTON_HOME/keys/export-signing.key``, made on the first export).
@@ -43,7 +43,7 @@ import os
 import secrets
 from pathlib import Path
 
-from lepton_widgets.core.safe_load import UnsafeModelError
+from lepton_widgets.core.export.safe_load import UnsafeModelError
 
 MANIFEST_FILE = "export_manifest.json"
 KEY_FILE = ("keys", "export-signing.key")

@@ -3,7 +3,7 @@
 Every format is a :class:`FormatSpec` in :data:`SPECS`: a writer (Keras model -> file or folder), a loader
 that opens the artefact with the runtime people will use it with (Keras, ``tf.saved_model``,
 ``tf.lite.Interpreter``, onnxruntime) and returns a :class:`Predictor`, and the tolerance the reloaded
-artefact must meet against the in-memory model (see :mod:`lepton_widgets.core.export`).
+artefact must meet against the in-memory model (see :mod:`lepton_widgets.core.export.verify`).
 
 =============  ==========================  ==================  ==============================================
 format         file                        runtime             tolerance (held-out batch, probabilities)
@@ -19,7 +19,7 @@ onnx           ``model.onnx``              onnxruntime         max abs diff <= 1
 
 Every artefact keeps the model's interface: for an image run float32 RGB pixels in [0, 255], shape
 (N, S, S, 3), in; for a text or table run the same inputs as its Keras model (strings, token ids or a
-dict of named columns, see :mod:`lepton_widgets.core.export_inputs`); softmax probabilities in class
+dict of named columns, see :mod:`lepton_widgets.core.export.inputs`); softmax probabilities in class
 order out. Predictors take those inputs as numpy arrays (a dict of them for several inputs). The int8
 file quantises weights and activations (calibrated on training rows) but keeps float32 input and output,
 so it is a drop-in replacement; a TFLite file with quantised input/output (someone else's) is still read
@@ -392,7 +392,7 @@ def _quiet_tf2onnx():
 
 
 def _load_keras(path: Path) -> Predictor:
-    from lepton_widgets.core.safe_load import load_user_model
+    from lepton_widgets.core.export.safe_load import load_user_model
 
     return KerasPredictor(load_user_model(path))  # the same safe loader users' files go through
 
@@ -460,12 +460,12 @@ def load_predictor(path: str | Path, format: Optional[str] = None) -> Predictor:
     """Open a model with its own runtime; the format is guessed from the name when not given.
 
     Provenance decides what opens: a ``.keras`` file goes through the safe loader
-    (:mod:`~lepton_widgets.core.safe_load`), wherever it came from; a SavedModel, TFLite or ONNX file only
+    (:mod:`~lepton_widgets.core.export.safe_load`), wherever it came from; a SavedModel, TFLite or ONNX file only
     when it is this installation's unchanged export
-    (:func:`~lepton_widgets.core.export_manifest.verify_export`), checked before its runtime reads a byte.
+    (:func:`~lepton_widgets.core.export.manifest.verify_export`), checked before its runtime reads a byte.
     Anything else raises ``UnsafeModelError`` (a ``ValueError``) saying what to do instead.
     """
-    from lepton_widgets.core.export_manifest import verify_export
+    from lepton_widgets.core.export.manifest import verify_export
 
     path = Path(path)
     if format is None:
