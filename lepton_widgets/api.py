@@ -151,7 +151,7 @@ def predict(model: str | Path | RunRecord, inputs: Sequence[str | Path], *, top_
         lw.predict("20261130-101500-digits-1a2b3c", ["digit.png"])
         lw.predict("runs/20261130-101500-digits-1a2b3c/exports/tflite/model.tflite", ["digit.png"])
     """
-    from lepton_widgets.core.predict_any import open_target, predict_inputs
+    from lepton_widgets.core.predict.any_modality import open_target, predict_inputs
 
     store = _store(runs_dir) if not isinstance(model, RunRecord) else None
     return predict_inputs(open_target(model, store), list(inputs), top_k=top_k)

@@ -144,7 +144,7 @@ def test_glove_run_exports_keras_and_savedmodel_and_says_why_not_tflite_or_onnx(
     assert "**Modality.** text." in markdown and "| onnx | unavailable |" in markdown
 
     # The Predict app lists the run's own model for texts (with its tokenizer or vocabulary), not the exports.
-    from lepton_widgets.core.exported import available_models
+    from lepton_widgets.core.predict.exported import available_models
 
     listed = [c for c in available_models(RunStore(glove.path.parent)) if c.run_id == glove.run_id]
     assert [(c.format, c.modality) for c in listed] == [("keras", "text")]

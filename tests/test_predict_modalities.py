@@ -74,7 +74,7 @@ def choose(panel, record) -> None:
 
 
 def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
-    from lepton_widgets.core.exported import model_modality, open_model
+    from lepton_widgets.core.predict.exported import model_modality, open_model
 
     store_dir = runs["text"].path.parent
     panel, session, runner = make_panel(store_dir)

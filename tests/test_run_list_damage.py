@@ -15,7 +15,7 @@ import pytest
 
 import lepton_widgets as lw
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.exported import available_models
+from lepton_widgets.core.predict.exported import available_models
 from lepton_widgets.core.runs.store import DamagedRunError, RunStore
 
 

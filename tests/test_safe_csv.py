@@ -1,7 +1,7 @@
 """CSVs the product writes never carry live spreadsheet formulas (issue 13, item 3).
 
 A real table run is trained on a CSV whose text cells, a column name and class names start with ``=``,
-``+``, ``-`` and ``@``; its ``predictions.csv`` and ``data_report.csv``, ``lepton_widgets.core.predict_any``'s
+``+``, ``-`` and ``@``; its ``predictions.csv`` and ``data_report.csv``, ``lepton_widgets.core.predict.any_modality``'s
 saved predictions and the Predict panel's saved CSV (an upload, as a person does it) are read back as raw
 CSV text, and every risky cell must start with ``'``. Plain numbers stay numbers.
 """
@@ -78,7 +78,7 @@ def table_run(tmp_path_factory):
 
 
 def test_run_files_and_predicted_csv_have_no_live_formula(table_run, tmp_path):
-    from lepton_widgets.core.predict_any import open_any, predict_table_csv
+    from lepton_widgets.core.predict.any_modality import open_any, predict_table_csv
 
     record, user_csv, frame = table_run
     for name in ("predictions.csv", "data_report.csv"):

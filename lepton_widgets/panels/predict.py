@@ -1,7 +1,7 @@
 """Predict panel: choose an exported model or a finished run's model, give it what it was trained on, and
 see the top classes with their confidence (and, for Keras image models, a Grad-CAM map of where it looked).
 
-The panel adapts to the chosen model's modality (:func:`~lepton_widgets.core.exported.model_modality`):
+The panel adapts to the chosen model's modality (:func:`~lepton_widgets.core.predict.exported.model_modality`):
 
 * images: upload images, one card each (as always);
 * sounds (a run on spectrograms): upload ``.wav`` files; each card shows the spectrogram the model saw, a
@@ -19,7 +19,7 @@ in safe mode (a Lambda layer, a pickle or a legacy ``.h5`` is refused with the r
 ``export_manifest.json`` verifies), since such a file can run operations while loading. Uploaded images are validated
 like training data, so a file that is not an image (or not a WAV) gets a line saying so instead of a crash.
 Opening a model and predicting run in the Runner's worker thread; the engines are
-:mod:`lepton_widgets.core.exported` and :mod:`lepton_widgets.core.predict_any`.
+:mod:`lepton_widgets.core.predict.exported` and :mod:`lepton_widgets.core.predict.any_modality`.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -88,9 +88,9 @@ class PredictPanel(Panel):
     or one CSV), ``texts`` + ``predict_button`` (text models), ``message`` (HTML), ``note`` (HTML: why there is no
     Grad-CAM), ``results`` (Box of lepton-predict-item cards, text rows, or a table preview and its saved
     file). ``modality`` is the chosen model's; ``predictions`` holds the last list of
-    :class:`~lepton_widgets.core.exported.Prediction` (images, sounds) or
-    :class:`~lepton_widgets.core.predict_any.TextPrediction`; ``table_result`` the last
-    :class:`~lepton_widgets.core.predict_any.TablePredictions`.
+    :class:`~lepton_widgets.core.predict.exported.Prediction` (images, sounds) or
+    :class:`~lepton_widgets.core.predict.any_modality.TextPrediction`; ``table_result`` the last
+    :class:`~lepton_widgets.core.predict.any_modality.TablePredictions`.
     """
 
     title = "Predict"
@@ -140,7 +140,7 @@ class PredictPanel(Panel):
     def refresh(self) -> None:
         """List the runs with a model (one entry each, by name) and files given by path; keep the current
         choice when it is still there, else open on the newest run's best model (its own, with Grad-CAM)."""
-        from lepton_widgets.core.exported import models_by_run  # reads JSON files, predicts nothing
+        from lepton_widgets.core.predict.exported import models_by_run  # reads JSON files, predicts nothing
 
         keep_run, keep_model = self.run.value, self.model.value
         groups = models_by_run(self.runner.store)
@@ -208,14 +208,14 @@ class PredictPanel(Panel):
             return None
 
         def work(stop_event):
-            from lepton_widgets.core.predict_any import open_any
+            from lepton_widgets.core.predict.any_modality import open_any
 
             return open_any(path)
 
         def done(opened):
             self.opened = opened
             self.modalities[path] = opened.modality
-            from lepton_widgets.core.exported import ModelChoice
+            from lepton_widgets.core.predict.exported import ModelChoice
 
             label = f"{FILE_PREFIX}{Path(path).name}"
             self.file_choices[path] = self.groups[path] = [
@@ -274,8 +274,8 @@ class PredictPanel(Panel):
         sounds = self.modality == "audio"
 
         def work(stop_event):
-            from lepton_widgets.core.exported import predict_files
-            from lepton_widgets.core.predict_any import predict_wav_files
+            from lepton_widgets.core.predict.exported import predict_files
+            from lepton_widgets.core.predict.any_modality import predict_wav_files
 
             try:
                 opened = self._open(path)
@@ -294,7 +294,7 @@ class PredictPanel(Panel):
 
     def predict_texts(self, raw: str) -> Optional[object]:
         """Predict every non-blank line of ``raw`` with the chosen text model (what Predict does)."""
-        from lepton_widgets.core.predict_any import EMPTY_TEXTS, text_lines
+        from lepton_widgets.core.predict.any_modality import EMPTY_TEXTS, text_lines
 
         path = self.model.value
         if not path or self.modality != "text":
@@ -306,7 +306,7 @@ class PredictPanel(Panel):
             return None
 
         def work(stop_event):
-            from lepton_widgets.core.predict_any import predict_text_lines
+            from lepton_widgets.core.predict.any_modality import predict_text_lines
 
             return predict_text_lines(self._open(path), texts, top_k=TOP_K)
 
@@ -326,7 +326,7 @@ class PredictPanel(Panel):
             return None
 
         def work(stop_event):
-            from lepton_widgets.core.predict_any import predict_table_csv
+            from lepton_widgets.core.predict.any_modality import predict_table_csv
 
             try:
                 return predict_table_csv(self._open(path), csv_path, name=name)
@@ -342,7 +342,7 @@ class PredictPanel(Panel):
 
     def _open(self, path: str):
         """The chosen model, opened once (in the worker) and reused while the choice stays."""
-        from lepton_widgets.core.predict_any import open_any
+        from lepton_widgets.core.predict.any_modality import open_any
 
         if self.opened is None or self.opened.path != str(path):
             self.opened = open_any(path)

@@ -33,9 +33,11 @@ BUSY_STATUSES = ("preparing", "running", "evaluating", "stopping")  # "finished"
 #: The naming rule: a setting's trait is its config field's name, except for these (section, field) pairs.
 RENAMES = {
     ("backbone", "name"): "backbone",        # the run's own top-level ``name`` has that name already
-    ("data", "path"): "data_path",           # the Data step and saved app settings use the data_ prefix for
-    ("data", "classes"): "data_classes",     # these four: bare "path", "classes", "target" would not say
-    ("data", "target"): "data_target",       # whose they are next to backbone and train settings
+    # Existing names (the Data step binds data_path, data_target and data_test_path; tests and notebooks use
+    # data_classes): bare "path", "classes", "target" would not say whose they are among the other settings.
+    ("data", "path"): "data_path",
+    ("data", "classes"): "data_classes",
+    ("data", "target"): "data_target",
     ("data", "test_path"): "data_test_path",
 }
 #: Config sections that are not run settings of the Session, and why.

@@ -9,7 +9,7 @@ top classes with their confidence.
 
 Runs trained on other modalities are offered too: :func:`model_modality` says what a chosen model takes
 (``image``, ``audio`` for image runs on spectrograms, ``text``, ``tabular``) and
-:mod:`~lepton_widgets.core.predict_any` predicts those.
+:mod:`~lepton_widgets.core.predict.any_modality` predicts those.
 
 Grad-CAM (:mod:`~lepton_widgets.core.gradcam`) needs the Keras layers and gradients, so it is drawn for
 ``.keras`` models only; a TFLite, ONNX or SavedModel file gives predictions, and ``gradcam_note`` says why
@@ -221,7 +221,7 @@ def open_model(path: str | Path) -> OpenModel:
     modality = model_modality(path)
     if modality in ("text", "tabular"):
         raise ValueError(f"{path.name} was trained on {MODALITY_INPUTS[modality]}, not images: open it with "
-                         "lepton_widgets.core.predict_any.open_any")
+                         "lepton_widgets.core.predict.any_modality.open_any")
     format = guess_format(path)
     meta = _meta_beside(path)
     predictor = load_predictor(path, format)

@@ -1,10 +1,10 @@
 """Predict with any chosen model, whatever it was trained on: images, sounds, texts or tables.
 
-The Predict app offers exports and finished runs' own models (:func:`~lepton_widgets.core.exported.available_models`);
+The Predict app offers exports and finished runs' own models (:func:`~lepton_widgets.core.predict.exported.available_models`);
 this module says what a chosen model takes (:func:`model_modality`) and predicts it, reusing each modality's
 own engine so the answers are exactly the ones the run's code would give:
 
-* ``image``: :func:`~lepton_widgets.core.exported.predict_files` (unchanged);
+* ``image``: :func:`~lepton_widgets.core.predict.exported.predict_files` (unchanged);
 * ``audio``: an audio run is an image run on log-mel spectrograms, so WAV files go through the loaders' own
   transform (:func:`~lepton_widgets.core.data.audio.audio_records`: read, 16 kHz mono, first second,
   spectrogram) and the image pipeline the run trained with (:func:`~lepton_widgets.core.data.make_dataset`);
@@ -37,7 +37,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.exported import OpenModel, Prediction, model_modality, open_model, run_of
+from lepton_widgets.core.predict.exported import OpenModel, Prediction, model_modality, open_model, run_of
 from lepton_widgets.core.runs.store import RunRecord
 
 #: Bigger files are predicted but get no player: the browser would be sent the whole file.
@@ -248,7 +248,7 @@ def predict_wav_files(model: OpenModel, files: Sequence[str | Path], top_k: int 
     from lepton_widgets.core.data.audio import audio_records
     from lepton_widgets.core.data.table import SAMPLE_COLUMNS, SampleTable
     from lepton_widgets.core.data.validate import FileCandidate
-    from lepton_widgets.core.exported import _gradcam
+    from lepton_widgets.core.predict.exported import _gradcam
 
     files = [Path(f) for f in files]
     names = list(names) if names is not None else [f.name for f in files]
@@ -354,7 +354,7 @@ def predict_inputs(model, inputs: Sequence[str | Path], top_k: int = 3) -> pd.Da
         if model.modality == "audio":
             found = predict_wav_files(model, inputs, top_k=top_k, gradcam=False, names=names)
         else:
-            from lepton_widgets.core.exported import predict_files
+            from lepton_widgets.core.predict.exported import predict_files
 
             found = predict_files(model, inputs, top_k=top_k, gradcam=False, names=names)
         rows = [_row(p.name, p.top, p.error) for p in found]
