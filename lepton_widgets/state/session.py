@@ -33,7 +33,7 @@ BUSY_STATUSES = ("preparing", "running", "evaluating", "stopping")  # "finished"
 #: The naming rule: a setting's trait is its config field's name, except for these (section, field) pairs.
 RENAMES = {
     ("backbone", "name"): "backbone",        # the run's own top-level ``name`` has that name already
-    # Existing names (the Data step binds data_path, data_target and data_test_path; tests and notebooks use
+    # Existing names (the Data step binds data_path, data_target and data_test_path; tests/test_update.py uses
     # data_classes): bare "path", "classes", "target" would not say whose they are among the other settings.
     ("data", "path"): "data_path",
     ("data", "classes"): "data_classes",
