@@ -111,7 +111,8 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
         raise ValueError(f"the data changed since {', '.join(changed)} trained: the dataset no longer splits as "
                          "their split.json says, so their predictions cannot be compared; retrain them")
     other_classes = [r.run_id for r in records if list(r.class_names) != prepared.class_names]
-    if other_classes:  # e.g. a run updated with new classes (core/update/incremental.py) predicts more than its data holds
+    # e.g. a run updated with new classes (core/update/incremental.py) predicts more than its data holds
+    if other_classes:
         raise ValueError(f"{', '.join(other_classes)} predict other classes than their config's data "
                          f"({', '.join(prepared.class_names)}); fuse runs that predict exactly those classes")
     models = [r.load_model() for r in records]

@@ -1,7 +1,7 @@
 """Predict with any chosen model, whatever it was trained on: images, sounds, texts or tables.
 
-The Predict app offers exports and finished runs' own models (:func:`~lepton_widgets.core.predict.exported.available_models`);
-this module says what a chosen model takes (:func:`model_modality`) and predicts it, reusing each modality's
+The Predict app offers exports and finished runs' own models
+(:func:`~lepton_widgets.core.predict.exported.available_models`); this module says what a chosen model takes (:func:`model_modality`) and predicts it, reusing each modality's
 own engine so the answers are exactly the ones the run's code would give:
 
 * ``image``: :func:`~lepton_widgets.core.predict.exported.predict_files` (unchanged);
