@@ -31,8 +31,8 @@ artefact and ``export.json`` (its parity result and what an app needs: class nam
 ``model_card.md`` / ``model_card.json`` for all formats there (with the modality and what the model
 takes). Each format folder also gets a signed ``export_manifest.json`` (checksums of its files,
 :mod:`~lepton_widgets.core.export.manifest`): Predict opens a SavedModel, TFLite or ONNX file only with it.
-Each format is written into a hidden temporary folder and renamed into place only after it passed, so a crash never leaves a half-written export, and the run's own files (``model.keras``
-included) are only read.
+Each format is written into a hidden temporary folder and renamed into place only after it passed, so a
+crash never leaves a half-written export, and the run's own files (``model.keras`` included) are only read.
 
 Example (trains and converts for real, so shown rather than run; tests/test_export.py and
 tests/test_export_modalities.py run it)::
