@@ -301,16 +301,19 @@ class DatasetPanel(Panel):
             self.session.data_report = prepared.report   # _show_report draws it
             self.session.message = prepared.report.summary().splitlines()[0]
 
-        try:
-            self.runner.submit(JOB, work, done)
-        except BusyError as error:
-            self.error.value = _ALERT.format(html.escape(str(error)))
-            return
+        # Reset before the job starts, not after: under load the worker can finish (or fail) before submit()
+        # returns, and a reset after it would wipe that check's error or result.
+        previous = self._checked_key, self.stale.value
         self.error.value = ""
         self.progress.bar_style = ""
         # The last check no longer describes what is shown: say nothing about it until this one ends.
         self._checked_key = None
         self.stale.value = ""
+        try:
+            self.runner.submit(JOB, work, done)
+        except BusyError as error:  # nothing started: the last check still stands
+            self._checked_key, self.stale.value = previous
+            self.error.value = _ALERT.format(html.escape(str(error)))
 
     def _progress_changed(self, change) -> None:
         if self.session.job != JOB:
