@@ -49,6 +49,7 @@ from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_
 from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import alert_box, note_box
 
 RANK_JOB = "rank backbones"
 #: What of this step applies to data that are not pictures.
@@ -73,8 +74,6 @@ _SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "
                  "file": "file path", "run": "your run"}
 #: The weights dropdown's sources: the registry's, then your finished runs.
 _SOURCES = (*WEIGHT_SOURCES, "run")
-_ALERT = ("<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>"
-          "<b>{title}</b><br>{body}</div>")
 
 
 def _source_kind(modality) -> str:
@@ -175,8 +174,7 @@ class BackbonePanel(Panel):
     def _show_modality_note(self) -> None:
         modality = dataset_modality(self.session.dataset)
         note = _MODALITY_NOTES.get(modality or "")
-        self.modality_note.value = ("<div style='border-left:4px solid #1565c0;background:#e3f2fd;padding:6px 10px'>"
-                                 f"{note}</div>" if note else "")
+        self.modality_note.value = note_box(note) if note else ""
         text = modality == "text"
         self.text_box.layout.display = "" if text else "none"
         for widget in self._image_only:
@@ -232,7 +230,7 @@ class BackbonePanel(Panel):
             # a text run's family is its encoder (text.json); other runs' is their config's backbone
             name = source_encoder(record) if record.info.get("modality") == "text" else source_backbone_name(record)
         except Exception as error:  # noqa: BLE001  (shown, never raised into the widget callback)
-            self.notice.value = _ALERT.format(title="This run cannot be used", body=html.escape(str(error)))
+            self.notice.value = alert_box(f"<b>This run cannot be used</b><br>{html.escape(str(error))}")
             self.notice.layout.display = ""
             return
         with self.session.hold_trait_notifications():  # family and weights change together
@@ -428,8 +426,8 @@ class BackbonePanel(Panel):
             ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
         if chosen == "run" and source != "run":
             ok, reason = False, f"pick one of your finished runs; until then weights stay {weights!r}"
-        self.notice.value = "" if ok else _ALERT.format(
-            title=f"{html.escape(_SOURCE_WORDS[chosen])} weights cannot be used here", body=html.escape(reason))
+        self.notice.value = "" if ok else alert_box(
+            f"<b>{html.escape(_SOURCE_WORDS[chosen])} weights cannot be used here</b><br>{html.escape(reason)}")
         self.notice.layout.display = "none" if ok else ""
         try:
             norm = spec.normalization_for(weights)

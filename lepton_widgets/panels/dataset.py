@@ -46,6 +46,7 @@ from lepton_widgets.core.tabular import prepare_table
 from lepton_widgets.core.text import prepare_texts
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
 
 JOB = "prepare data"
@@ -80,8 +81,6 @@ _PATH_HINTS = {"folder": "/path/to/folder (one subfolder of images per class)",
 _DATA_TRAITS = ["dataset", "data_path", "data_test_path", "data_target", "max_per_class", "val_fraction",
                 "test_fraction", "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
-_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
-_OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
 
 
 class DatasetPanel(Panel):
@@ -254,7 +253,7 @@ class DatasetPanel(Panel):
         try:
             path = save_upload(name, data, declared_size=int(size) if size is not None else None)
         except DataError as error:
-            self.upload_message.value = _ALERT.format(f"<b>Upload not used.</b> {html.escape(str(error))}")
+            self.upload_message.value = alert_box(f"<b>Upload not used.</b> {html.escape(str(error))}")
             return
         # The browser draws the button as "Upload zip (<files in value>)": an empty value read "(0)" right after
         # a good upload, as if nothing had arrived. Keep the file's name, without its bytes, so it reads "(1)".
@@ -267,7 +266,7 @@ class DatasetPanel(Panel):
         kind = "wav_zip" if self.session.dataset in ("wav_folder", "wav_zip") else "zip"
         with self.session.hold_trait_notifications():
             self.session.dataset, self.session.data_path = kind, str(path)
-        self.upload_message.value = _OK.format(
+        self.upload_message.value = ok_box(
             f"Uploaded <b>{html.escape(name)}</b> ({len(data) / 2**20:.1f} MB), saved as "
             f"<code>{html.escape(str(path))}</code>. Press <b>Check data</b> to validate it.")
 
@@ -278,7 +277,7 @@ class DatasetPanel(Panel):
         try:
             cfg = self.session.to_config()
         except ConfigError as error:
-            self.error.value = _ALERT.format(f"<b>Cannot check yet:</b> {html.escape(str(error))}")
+            self.error.value = alert_box(f"<b>Cannot check yet:</b> {html.escape(str(error))}")
             return
         self._error_report = None
         key = self._data_key()
@@ -313,7 +312,7 @@ class DatasetPanel(Panel):
             self.runner.submit(JOB, work, done)
         except BusyError as error:  # nothing started: the last check still stands
             self._checked_key, self.stale.value = previous
-            self.error.value = _ALERT.format(html.escape(str(error)))
+            self.error.value = alert_box(html.escape(str(error)))
 
     def _progress_changed(self, change) -> None:
         if self.session.job != JOB:
@@ -354,7 +353,7 @@ class DatasetPanel(Panel):
             details = _summary_for_people(report, drop=message)
             if details:
                 parts.append(f"<pre style='white-space:pre-wrap'>{html.escape(details)}</pre>")
-        self.error.value = _ALERT.format("".join(parts))
+        self.error.value = alert_box("".join(parts))
         self.problems.value = _problems_html(report, self.MAX_PROBLEM_ROWS) if report is not None else ""
         self.summary.value = ""
         self.counts_figure, self.counts_box.children = None, ()
@@ -472,7 +471,7 @@ def _dataset_card(name: str) -> str:
     try:
         spec = get_dataset(name)
     except DataError as error:
-        return _ALERT.format(html.escape(str(error)))
+        return alert_box(html.escape(str(error)))
     rows = [("About", html.escape(spec.description)), ("Licence", html.escape(spec.licence)),
             ("Origin", _ORIGIN_WORDS.get(spec.origin, html.escape(spec.origin)))]
     if spec.homepage:

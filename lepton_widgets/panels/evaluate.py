@@ -42,6 +42,7 @@ from lepton_widgets.core.text import cell_texts, is_text_run
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.runs.store import RunRecord
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import card_layout
 from lepton_widgets.state.runner import BusyError
 
 THUMB_PX = 96
@@ -441,6 +442,6 @@ def _thumbnail(item: GalleryItem) -> w.Widget:
     caption = w.HTML(f"<div style='font-size:11px;max-width:{2 * THUMB_PX + 8}px;overflow-wrap:anywhere'>"
                      f"{html.escape(item.ref)}<br>true {html.escape(item.true)}, predicted "
                      f"{html.escape(item.predicted)} ({item.confidence:.0%})</div>")
-    box = w.VBox([w.HBox(images), caption], layout=w.Layout(margin="4px", padding="4px", border="1px solid #ddd"))
+    box = w.VBox([w.HBox(images), caption], layout=card_layout("4px"))
     box.add_class("lepton-gallery-item")
     return box

@@ -41,10 +41,9 @@ import ipywidgets as w
 
 from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
 
-_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
-_OK = "<div style='border-left:4px solid #2e7d32;background:#edf7ed;padding:6px 10px'>{}</div>"
 #: Format name -> what it is, for the check boxes (kept here: importing core.export.formats pulls in numpy only,
 #: but the panel must not depend on converter details to draw itself).
 FORMAT_LABELS = {
@@ -246,7 +245,7 @@ class ExportPanel(Panel):
         """What the Export button does: start the export in the worker thread (returns the thread)."""
         run_id, formats = self.run.value, self.chosen_formats()
         if not run_id or not formats:
-            self.message.value = _ALERT.format("Choose a finished run and at least one format.")
+            self.message.value = alert_box("Choose a finished run and at least one format.")
             return None
         out = self.out.value.strip() or None
         store = self.runner.store
@@ -278,14 +277,14 @@ class ExportPanel(Panel):
             return self.runner.submit("export", work, done)
         except BusyError as error:
             self.session.unobserve(self._on_status, names="status")
-            self.message.value = _ALERT.format(html.escape(str(error)))
+            self.message.value = alert_box(html.escape(str(error)))
             return None
 
     def _on_status(self, change) -> None:
         if change["new"] in ("failed", "cancelled"):
             self.session.unobserve(self._on_status, names="status")
             why = self.session.last_error or "stopped before it finished"
-            self.message.value = _ALERT.format(f"<b>Export {html.escape(change['new'])}:</b> {html.escape(why)}")
+            self.message.value = alert_box(f"<b>Export {html.escape(change['new'])}:</b> {html.escape(why)}")
         elif change["new"] == "finished":
             self.session.unobserve(self._on_status, names="status")
 
@@ -324,7 +323,7 @@ class ExportPanel(Panel):
         summary = (f"{passed} of {len(self.results)} formats exported and verified."
                    + (" Download them with the buttons below" if passed else "")
                    + f" (the files are kept in <code>{html.escape(str(report.out_dir))}</code>).")
-        self.message.value = (_OK if passed == len(self.results) else _ALERT).format(summary)
+        self.message.value = (ok_box if passed == len(self.results) else alert_box)(summary)
         self.session.message = f"exported {passed}/{len(self.results)} formats"
         self.table.value = results_html(self.results)
         self.progress.value = self.progress.max

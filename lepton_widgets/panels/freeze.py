@@ -53,10 +53,10 @@ from lepton_widgets.core.data import DataError, get_dataset
 from lepton_widgets.core.text.encoder import TEXT_ENCODERS
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import alert_box
 
 FROZEN_COLOUR, TRAINABLE_COLOUR = "#90a4ae", "#ef6c00"
 HEAD = "new head"
-_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
 
 
 class FreezePanel(Panel):
@@ -140,7 +140,7 @@ class FreezePanel(Panel):
         self.summary = None
         self.slider.disabled = True
         self.count.value = "<b>Trainable parameters:</b> unknown"
-        self.status.value = _ALERT.format(f"<b>No model to freeze with these settings.</b> {html.escape(reason)}")
+        self.status.value = alert_box(f"<b>No model to freeze with these settings.</b> {html.escape(reason)}")
         self.figure, self.figure_box.children = None, ()
 
     def _show_summary(self, summary: BlockSummary, key: Optional[tuple] = None) -> None:

@@ -45,10 +45,9 @@ import ipywidgets as w
 from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.uploads import clean_name
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.style import alert_box, card_layout, caution_box
 from lepton_widgets.state.runner import BusyError
 
-_ALERT = "<div style='border-left:4px solid #c62828;background:#fdecea;padding:6px 10px'>{}</div>"
-_NOTE = "<div style='border-left:4px solid #8a6d00;background:#fff8e1;padding:6px 10px'>{}</div>"
 SHOW_PX = 128
 FILE_PREFIX = "file · "
 TOP_K = 3
@@ -161,8 +160,8 @@ class PredictPanel(Panel):
             self._choosing = False
         self._show_models(keep_model)
         if not keys:
-            self.message.value = _NOTE.format("No exported model yet: export a run (Export panel or "
-                                              "<code>lepton export RUN</code>), or give a .keras file below.")
+            self.message.value = caution_box("No exported model yet: export a run (Export panel or "
+                                         "<code>lepton export RUN</code>), or give a .keras file below.")
         elif "No exported model yet" in self.message.value:
             self.message.value = ""
         self._update_controls()
@@ -204,7 +203,7 @@ class PredictPanel(Panel):
         ``export_manifest.json`` beside it."""
         path = str(path).strip()
         if not path:
-            self.message.value = _ALERT.format("Enter the path of a model file first.")
+            self.message.value = alert_box("Enter the path of a model file first.")
             return None
 
         def work(stop_event):
@@ -253,7 +252,7 @@ class PredictPanel(Panel):
             names.append(name)
         if self.modality == "tabular":
             if len(paths) > 1:
-                self.message.value = _ALERT.format("Upload one CSV file at a time.")
+                self.message.value = alert_box("Upload one CSV file at a time.")
                 shutil.rmtree(folder, ignore_errors=True)
                 return
             self.predict_table(paths[0], names[0], cleanup=folder)
@@ -265,8 +264,8 @@ class PredictPanel(Panel):
         (what an upload does)."""
         path = self.model.value
         if not path or self.modality in ("text", "tabular"):
-            self.message.value = _ALERT.format("Choose a model first." if not path else
-                                               f"This model takes {_NOUNS[self.modality]}, not files.")
+            self.message.value = alert_box("Choose a model first." if not path else
+                                           f"This model takes {_NOUNS[self.modality]}, not files.")
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
             return None
@@ -298,11 +297,11 @@ class PredictPanel(Panel):
 
         path = self.model.value
         if not path or self.modality != "text":
-            self.message.value = _ALERT.format("Choose a text model first.")
+            self.message.value = alert_box("Choose a text model first.")
             return None
         texts = text_lines(raw)
         if not texts:  # said at once, without a job: the text box is left as it is
-            self.message.value = _ALERT.format(html.escape(EMPTY_TEXTS))
+            self.message.value = alert_box(html.escape(EMPTY_TEXTS))
             return None
 
         def work(stop_event):
@@ -320,7 +319,7 @@ class PredictPanel(Panel):
         path = self.model.value
         name = name or Path(csv_path).name
         if not path or self.modality != "tabular":
-            self.message.value = _ALERT.format("Choose a table model first.")
+            self.message.value = alert_box("Choose a table model first.")
             if cleanup is not None:
                 shutil.rmtree(cleanup, ignore_errors=True)
             return None
@@ -360,7 +359,7 @@ class PredictPanel(Panel):
         note = self.opened.gradcam_note
         if not note and good and all(p.overlay is None for p in good):
             note = "No Grad-CAM: this Keras model is not a Lepton transfer model (no backbone layer to explain)."
-        self.note.value = _NOTE.format(html.escape(note)) if note else ""
+        self.note.value = caution_box(html.escape(note)) if note else ""
         self.results.children = [_sound_card(p) if noun == "sounds" else _card(p) for p in self.predictions]
 
     def show_texts(self, predictions) -> None:
@@ -388,15 +387,15 @@ class PredictPanel(Panel):
             if change["new"] in ("failed", "cancelled", "finished"):
                 self.session.unobserve(failed, names="status")
             if change["new"] == "failed":
-                self.message.value = _ALERT.format(f"<b>{html.escape(job.capitalize())} failed:</b> "
-                                                   f"{html.escape(_reason(self.session.last_error))}")
+                self.message.value = alert_box(f"<b>{html.escape(job.capitalize())} failed:</b> "
+                                               f"{html.escape(_reason(self.session.last_error))}")
 
         self.session.observe(failed, names="status")
         try:
             return self.runner.submit(job, work, done)
         except BusyError as error:
             self.session.unobserve(failed, names="status")
-            self.message.value = _ALERT.format(html.escape(str(error)))
+            self.message.value = alert_box(html.escape(str(error)))
             return None
 
 
@@ -425,7 +424,7 @@ def _card(prediction) -> w.Widget:
             overlay.add_class("lepton-gradcam")
             images.append(overlay)
         items = [caption, w.HBox(images), w.HTML(bars_html(prediction.top))]
-    box = w.VBox(items, layout=w.Layout(margin="4px", padding="6px", border="1px solid #ddd"))
+    box = w.VBox(items, layout=card_layout())
     box.add_class("lepton-predict-item")
     return box
 
@@ -458,7 +457,7 @@ def _sound_card(prediction) -> w.Widget:
             items.append(w.HTML(f"<div style='color:#555;font-size:11px;max-width:{width}px'>"
                                 f"{html.escape(prediction.note)}</div>"))
         items.append(w.HTML(bars_html(prediction.top)))
-    box = w.VBox(items, layout=w.Layout(margin="4px", padding="6px", border="1px solid #ddd"))
+    box = w.VBox(items, layout=card_layout())
     box.add_class("lepton-predict-item")
     return box
 
