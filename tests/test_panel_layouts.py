@@ -31,8 +31,9 @@ def _panel(name, tmp_path):
     import importlib
 
     module = importlib.import_module(f"lepton_widgets.panels.{name}")
-    cls = next(getattr(module, attr) for attr in dir(module)
-               if attr.endswith("Panel") and attr != "Panel" and getattr(module, attr).__module__ == module.__name__)
+    home = module.__name__ + "."  # a panel split into a package defines its class in a submodule
+    cls = next(getattr(module, attr) for attr in dir(module) if attr.endswith("Panel") and attr != "Panel"
+               and (getattr(module, attr).__module__ + ".").startswith(home))
     session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32)
     return cls(session, Runner(session, runs_dir=tmp_path / "runs"))
 

@@ -38,7 +38,8 @@ class PredictApp:
         from lepton_widgets.core.base.quiet_tensorflow import quiet_tensorflow_import
 
         quiet_tensorflow_import()  # the panel's imports pull TensorFlow in: first, without its start-up noise
-        from lepton_widgets.panels.predict import TOP_K, PredictPanel
+        from lepton_widgets.panels.predict import PredictPanel
+        from lepton_widgets.panels.predict.common import TOP_K
 
         self.session = session or Session()
         self.runner = runner or Runner(self.session, runs_dir=runs_dir)

@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import html
 import shutil
 import tempfile
@@ -42,17 +41,17 @@ from typing import Optional
 
 import ipywidgets as w
 
-from lepton_widgets.core.previews import to_png
 from lepton_widgets.core.uploads import clean_name
 from lepton_widgets.panels.base import Panel
-from lepton_widgets.panels.style import alert_box, card_layout, caution_box
+from lepton_widgets.panels.predict.common import TOP_K
+from lepton_widgets.panels.predict.images import image_card
+from lepton_widgets.panels.predict.sounds import sound_card
+from lepton_widgets.panels.predict.tables import table_view
+from lepton_widgets.panels.predict.texts import text_rows
+from lepton_widgets.panels.style import alert_box, caution_box
 from lepton_widgets.state.runner import BusyError
 
-SHOW_PX = 128
 FILE_PREFIX = "file · "
-TOP_K = 3
-TABLE_ROWS = 10          # rows of an uploaded table shown in the panel (all of them are saved)
-MAX_DOWNLOAD_BYTES = 5 * 2**20  # bigger prediction files are offered by path only (a link carries the bytes)
 #: Per modality: what the upload button takes, its caption, and what to do.
 UPLOADS = {
     "image": ("image/*", True, "Upload images", "Upload one or more images."),
@@ -63,19 +62,6 @@ UPLOADS = {
                 "(extra columns, the target included, are ignored)."),
     "text": ("", False, "Upload", "This model was trained on texts: type one text per line, then press Predict."),
 }
-
-
-def bars_html(top: list[tuple[str, float]]) -> str:
-    """Top classes as labelled horizontal bars (width = confidence)."""
-    rows = []
-    for rank, (name, confidence) in enumerate(top):
-        colour = "#1f77b4" if rank == 0 else "#9ecae1"
-        rows.append(f"<div class='lepton-predict-bar' style='display:flex;align-items:center;gap:6px;"
-                    f"font-size:12px'><span style='width:110px;overflow:hidden;text-overflow:ellipsis;"
-                    f"white-space:nowrap'>{html.escape(name)}</span><span style='display:inline-block;"
-                    f"width:{max(1, round(confidence * 160))}px;height:12px;background:{colour}'></span>"
-                    f"<span>{confidence:.1%}</span></div>")
-    return "".join(rows)
 
 
 class PredictPanel(Panel):
@@ -360,7 +346,7 @@ class PredictPanel(Panel):
         if not note and good and all(p.overlay is None for p in good):
             note = "No Grad-CAM: this Keras model is not a Lepton transfer model (no backbone layer to explain)."
         self.note.value = caution_box(html.escape(note)) if note else ""
-        self.results.children = [_sound_card(p) if noun == "sounds" else _card(p) for p in self.predictions]
+        self.results.children = [sound_card(p) if noun == "sounds" else image_card(p) for p in self.predictions]
 
     def show_texts(self, predictions) -> None:
         self.predictions, self.shown_modality = list(predictions), "text"
@@ -368,7 +354,7 @@ class PredictPanel(Panel):
                               f"<code>{html.escape(self.opened.record.run_id)}</code>.")
         self.session.message = f"predicted {len(self.predictions)} texts"
         self.note.value = ""
-        self.results.children = [w.VBox([_text_row(p) for p in self.predictions])]
+        self.results.children = [text_rows(self.predictions)]
 
     def show_table(self, result) -> None:
         self.table_result, self.shown_modality = result, "tabular"
@@ -376,11 +362,7 @@ class PredictPanel(Panel):
                               f"with run <code>{html.escape(self.opened.record.run_id)}</code>.")
         self.session.message = f"predicted {len(result.frame)} rows"
         self.note.value = ""
-        preview = w.HTML(_table_html(result.preview(TABLE_ROWS), len(result.frame)))
-        preview.add_class("lepton-predict-table")
-        saved = w.HTML(_saved_html(result.saved))
-        saved.add_class("lepton-predict-saved")
-        self.results.children = [w.VBox([preview, saved])]
+        self.results.children = [table_view(result)]
 
     def _submit(self, job: str, work, done) -> Optional[object]:
         def failed(change) -> None:
@@ -407,83 +389,3 @@ def _reason(error: str) -> str:
     head, sep, rest = error.partition(": ")
     return rest if sep and head.replace("_", "").isalnum() and " " not in head else error
 
-
-def _card(prediction) -> w.Widget:
-    caption = w.HTML(f"<div style='font-size:12px;font-weight:600;max-width:{2 * SHOW_PX + 8}px;"
-                     f"overflow-wrap:anywhere'>{html.escape(prediction.name)}</div>")
-    if prediction.error is not None:
-        body = w.HTML(f"<div class='lepton-predict-error' style='color:#b00020;font-size:12px;max-width:"
-                      f"{2 * SHOW_PX}px'>Not predicted: {html.escape(prediction.error)}</div>")
-        items = [caption, body]
-    else:
-        images = [w.Image(value=to_png(prediction.image, min_side=SHOW_PX), format="png", width=SHOW_PX,
-                          height=SHOW_PX)]
-        if prediction.overlay is not None:
-            overlay = w.Image(value=to_png(prediction.overlay, min_side=SHOW_PX), format="png", width=SHOW_PX,
-                              height=SHOW_PX)
-            overlay.add_class("lepton-gradcam")
-            images.append(overlay)
-        items = [caption, w.HBox(images), w.HTML(bars_html(prediction.top))]
-    box = w.VBox(items, layout=card_layout())
-    box.add_class("lepton-predict-item")
-    return box
-
-
-def _sound_card(prediction) -> w.Widget:
-    """Name, the spectrogram the model saw (and its Grad-CAM), a player, what was changed, top-3 bars."""
-    from lepton_widgets.core.data.audio import N_FRAMES
-
-    caption = w.HTML(f"<div style='font-size:12px;font-weight:600;max-width:{2 * SHOW_PX + 8}px;"
-                     f"overflow-wrap:anywhere'>{html.escape(prediction.name)}</div>")
-    if prediction.error is not None:
-        items = [caption, w.HTML(f"<div class='lepton-predict-error' style='color:#b00020;font-size:12px;"
-                                 f"max-width:{2 * SHOW_PX}px'>Not predicted: {html.escape(prediction.error)}</div>")]
-    else:
-        width = round(SHOW_PX * N_FRAMES / prediction.spectrogram.shape[0])  # keep the picture's proportions
-        spectrogram = w.Image(value=to_png(prediction.spectrogram, min_side=SHOW_PX), format="png", width=width,
-                              height=SHOW_PX)
-        spectrogram.add_class("lepton-spectrogram")
-        pictures = [spectrogram]
-        if prediction.overlay is not None:
-            overlay = w.Image(value=to_png(prediction.overlay, min_side=SHOW_PX), format="png", width=SHOW_PX,
-                              height=SHOW_PX)
-            overlay.add_class("lepton-gradcam")
-            pictures.append(overlay)
-        items = [caption, w.HBox(pictures)]
-        if prediction.sound:
-            items.append(w.Audio(value=prediction.sound, format="wav", autoplay=False, loop=False,
-                                 layout=w.Layout(width=f"{width}px")))
-        if prediction.note:
-            items.append(w.HTML(f"<div style='color:#555;font-size:11px;max-width:{width}px'>"
-                                f"{html.escape(prediction.note)}</div>"))
-        items.append(w.HTML(bars_html(prediction.top)))
-    box = w.VBox(items, layout=card_layout())
-    box.add_class("lepton-predict-item")
-    return box
-
-
-def _text_row(prediction) -> w.Widget:
-    shown = prediction.text if len(prediction.text) <= 300 else prediction.text[:300].rstrip() + " ..."
-    text = w.HTML(f"<div style='font-size:12px;width:380px;overflow-wrap:anywhere'>{html.escape(shown)}</div>")
-    row = w.HBox([text, w.HTML(bars_html(prediction.top))],
-                 layout=w.Layout(padding="4px 0", border_bottom="1px solid #eee", align_items="center"))
-    row.add_class("lepton-predict-text-row")
-    return row
-
-
-def _table_html(preview, total: int) -> str:
-    shown = f"the first {len(preview)} of {total} rows" if total > len(preview) else f"all {total} rows"
-    table = preview.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
-    return (f"<div style='font-size:12px;color:#555'>Predictions for {shown} (label, confidence, the "
-            f"probability of each class, then your columns):</div>"
-            f"<div style='max-width:100%;overflow-x:auto;font-size:12px'>{table}</div>")
-
-
-def _saved_html(saved: Path) -> str:
-    line = f"All predictions are saved to <code>{html.escape(str(saved))}</code>"
-    size = saved.stat().st_size if saved.is_file() else 0
-    if 0 < size <= MAX_DOWNLOAD_BYTES:  # a data link carries the file itself: only for reasonable sizes
-        data = base64.b64encode(saved.read_bytes()).decode("ascii")
-        line += (f" &middot; <a download='{html.escape(saved.name)}' href='data:text/csv;base64,{data}'>"
-                 f"download</a>")
-    return f"<div style='font-size:12px'>{line}.</div>"
