@@ -36,9 +36,8 @@ from __future__ import annotations
 import html
 
 import ipywidgets as w
-import pandas as pd
 
-from lepton_widgets.config import BackboneConfig, ConfigError
+from lepton_widgets.config import BackboneConfig
 from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
                                            list_backbones, weights_source)
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
@@ -48,10 +47,10 @@ from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
 from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
+from lepton_widgets.panels.backbone.ranking import RankingView
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.style import alert_box, note_box
 
-RANK_JOB = "rank backbones"
 #: What of this step applies to data that are not pictures.
 _MODALITY_NOTES = {
     "tabular": "<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
@@ -104,13 +103,10 @@ class BackbonePanel(Panel):
                                          style=_STYLE)
         self.run_select = w.Dropdown(options=[("(pick a finished run)", "")], value="", description="Source run",
                                      style=_STYLE, layout=w.Layout(width="520px"))
-        self.rank_candidates = w.Text(description="Candidates", style=_STYLE, layout=w.Layout(width="520px"),
-                                      placeholder="NAME:WEIGHTS,... (empty: offline backbones + small_cnn:none)")
-        self.rank_button = w.Button(description="Rank backbones", icon="sort-amount-desc",
-                                    tooltip="LogME + linear probe on cached features of a small split")
-        self.use_button = w.Button(description="Use recommended", disabled=True)
-        self.rank_table = w.HTML()
-        self.ranking: pd.DataFrame | None = None
+        self.ranker = RankingView(self.session, self.runner, _STYLE)
+        # the ranking's controls, under the names the panel has always had
+        self.rank_candidates, self.rank_button = self.ranker.rank_candidates, self.ranker.rank_button
+        self.use_button, self.rank_table = self.ranker.use_button, self.ranker.rank_table
         self.weights_path = w.Text(description="Weights file", placeholder="/path/to/backbone.weights.h5",
                                    continuous_update=False, style=_STYLE, layout=w.Layout(width="520px"))
         self.image_size = w.IntSlider(description="Image size", step=8, continuous_update=False, style=_STYLE)
@@ -133,9 +129,7 @@ class BackbonePanel(Panel):
                             (self.weights_path, "weights-path"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
                             (self.sources, "weights-sources"), (self.notice, "weights-unavailable"),
-                            (self.note, "backbone-note"), (self.run_select, "run-select"),
-                            (self.rank_button, "rank-button"), (self.use_button, "rank-use"),
-                            (self.rank_table, "rank-table")):
+                            (self.note, "backbone-note"), (self.run_select, "run-select")):
             widget.add_class(f"lepton-{css}")
 
         self.backbone_select.observe(self._backbone_chosen, "value")
@@ -144,16 +138,12 @@ class BackbonePanel(Panel):
         self.image_size.observe(self._size_chosen, "value")
         self.text_encoder.observe(self._encoder_chosen, "value")
         self.run_select.observe(self._run_chosen, "value")
-        self.rank_button.on_click(lambda _b: self.rank())
-        self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
         self.session.observe(self._dataset_changed, "dataset")
-        self.session.observe(self._ranking_ended, "status")
         self.refresh_runs()
         self._show_backbone()
-        self.rank_box = w.VBox([w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
-                                w.HBox([self.rank_button, self.use_button]), self.rank_table])
+        self.rank_box = self.ranker.widget
         #: Shown for pictures and tables, hidden for texts (their encoder has its own controls).
         self._image_only = (self.backbone_select, self.image_size, self.info, self.param_count, self.sources,
                             self.rank_box)
@@ -236,50 +226,20 @@ class BackbonePanel(Panel):
         with self.session.hold_trait_notifications():  # family and weights change together
             self.session.backbone, self.session.weights = name, change["new"]
 
-    # --- ranking --------------------------------------------------------------------------------
+    # --- ranking (the view does the work) ----------------------------------------------------------
 
-    def _ranking_ended(self, change) -> None:
-        # A ranking that failed or was stopped never reaches ``done``: say so instead of "ranking..." forever.
-        if self.session.job == RANK_JOB and change["new"] in ("failed", "cancelled"):
-            reason = self.session.last_error if change["new"] == "failed" else "stopped"
-            self.rank_table.value = f"<b>ranking {change['new']}</b>: {html.escape(reason)}"
+    @property
+    def ranking(self):
+        """The last ranking (a DataFrame, best first), or None."""
+        return self.ranker.ranking
 
     def rank(self):
         """Rank the candidates on the session's data in the worker thread; returns the thread."""
-        text = self.rank_candidates.value.strip()
-        candidates = [item.strip() for item in text.split(",") if item.strip()] or None
-        try:
-            cfg = self.session.to_config()
-        except ConfigError as error:
-            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
-            return None
-        self.use_button.disabled = True
-        self.rank_table.value = "<i>ranking...</i>"
-
-        def work(stop_event):
-            from lepton_widgets.core.ranking import rank_backbones
-
-            return rank_backbones(cfg, candidates, sink=self.runner.on_event, stop_event=stop_event)
-
-        def done(frame):
-            self.ranking = frame
-            self.rank_table.value = _ranking_table(frame)
-            self.use_button.disabled = not bool(frame["recommended"].any())
-            self.session.message = "ranking done"
-
-        try:
-            return self.runner.submit(RANK_JOB, work, done)
-        except Exception as error:  # noqa: BLE001  (busy: say so instead of raising into the click)
-            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
-            return None
+        return self.ranker.rank()
 
     def use_recommended(self) -> None:
         """Apply the ranking's recommended backbone and weights to the session."""
-        if self.ranking is None or not self.ranking["recommended"].any():
-            return
-        best = self.ranking[self.ranking["recommended"]].iloc[0]
-        with self.session.hold_trait_notifications():
-            self.session.backbone, self.session.weights = str(best["backbone"]), str(best["weights"])
+        self.ranker.use_recommended()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the parameter count shown is known (tests, scripts)."""
@@ -462,19 +422,3 @@ def _card(spec) -> str:
 def _params_line(name: str, count: int) -> str:
     return (f"<b>Parameters of {html.escape(name)}:</b> <span class='lepton-param-number'>{count:,}</span> "
             f"({count / 1e6:.2f} M, backbone only)")
-
-
-def _ranking_table(frame: pd.DataFrame) -> str:
-    """The ranking as an HTML table, best first, the recommended row marked, reasons for unavailable rows."""
-    rows = []
-    for _, row in frame.iterrows():
-        def number(value, fmt):
-            return "-" if pd.isna(value) else format(value, fmt)
-
-        mark = "<b>recommended</b>" if row["recommended"] else ""
-        rows.append(f"<tr><td>{html.escape(str(row['backbone']))}</td><td>{html.escape(str(row['weights']))}</td>"
-                    f"<td>{number(row['logme'], '.4f')}</td><td>{number(row['probe_accuracy'], '.3f')}</td>"
-                    f"<td>{number(row['seconds'], '.1f')}</td><td>{mark}</td>"
-                    f"<td>{html.escape(str(row['reason']))}</td></tr>")
-    return ("<table class='lepton-table lepton-ranking'><tr><th>backbone</th><th>weights</th><th>LogME</th>"
-            "<th>probe acc</th><th>s</th><th></th><th>why not</th></tr>" + "".join(rows) + "</table>")

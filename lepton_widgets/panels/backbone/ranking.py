@@ -1,0 +1,104 @@
+"""The Backbone step's ranking view: score candidate backbones on the session's data (LogME and a linear probe,
+``core/ranking.py``) in the Runner's worker thread, show the table, and apply the recommended one.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session()
+    >>> view = RankingView(session, Runner(session, runs_dir="/tmp/lepton-doc-runs"))
+    >>> view.use_button.disabled, view.ranking is None
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import ipywidgets as w
+import pandas as pd
+
+from lepton_widgets.config import ConfigError
+
+RANK_JOB = "rank backbones"
+
+
+class RankingView:
+    """Candidates box, Rank and Use buttons, the ranking table; ``widget`` is the box to place in a panel."""
+
+    def __init__(self, session, runner, style: Optional[dict] = None) -> None:
+        self.session, self.runner = session, runner
+        style = style or {}
+        self.rank_candidates = w.Text(description="Candidates", style=style, layout=w.Layout(width="520px"),
+                                      placeholder="NAME:WEIGHTS,... (empty: offline backbones + small_cnn:none)")
+        self.rank_button = w.Button(description="Rank backbones", icon="sort-amount-desc",
+                                    tooltip="LogME + linear probe on cached features of a small split")
+        self.use_button = w.Button(description="Use recommended", disabled=True)
+        self.rank_table = w.HTML()
+        self.ranking: pd.DataFrame | None = None
+        for widget, css in ((self.rank_button, "rank-button"), (self.use_button, "rank-use"),
+                            (self.rank_table, "rank-table")):
+            widget.add_class(f"lepton-{css}")
+        self.rank_button.on_click(lambda _b: self.rank())
+        self.use_button.on_click(lambda _b: self.use_recommended())
+        self.session.observe(self._ranking_ended, "status")
+        self.widget = w.VBox([w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
+                              w.HBox([self.rank_button, self.use_button]), self.rank_table])
+
+    def _ranking_ended(self, change) -> None:
+        # A ranking that failed or was stopped never reaches ``done``: say so instead of "ranking..." forever.
+        if self.session.job == RANK_JOB and change["new"] in ("failed", "cancelled"):
+            reason = self.session.last_error if change["new"] == "failed" else "stopped"
+            self.rank_table.value = f"<b>ranking {change['new']}</b>: {html.escape(reason)}"
+
+    def rank(self):
+        """Rank the candidates on the session's data in the worker thread; returns the thread."""
+        text = self.rank_candidates.value.strip()
+        candidates = [item.strip() for item in text.split(",") if item.strip()] or None
+        try:
+            cfg = self.session.to_config()
+        except ConfigError as error:
+            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
+            return None
+        self.use_button.disabled = True
+        self.rank_table.value = "<i>ranking...</i>"
+
+        def work(stop_event):
+            from lepton_widgets.core.ranking import rank_backbones
+
+            return rank_backbones(cfg, candidates, sink=self.runner.on_event, stop_event=stop_event)
+
+        def done(frame):
+            self.ranking = frame
+            self.rank_table.value = _ranking_table(frame)
+            self.use_button.disabled = not bool(frame["recommended"].any())
+            self.session.message = "ranking done"
+
+        try:
+            return self.runner.submit(RANK_JOB, work, done)
+        except Exception as error:  # noqa: BLE001  (busy: say so instead of raising into the click)
+            self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
+            return None
+
+    def use_recommended(self) -> None:
+        """Apply the ranking's recommended backbone and weights to the session."""
+        if self.ranking is None or not self.ranking["recommended"].any():
+            return
+        best = self.ranking[self.ranking["recommended"]].iloc[0]
+        with self.session.hold_trait_notifications():
+            self.session.backbone, self.session.weights = str(best["backbone"]), str(best["weights"])
+
+
+def _ranking_table(frame: pd.DataFrame) -> str:
+    """The ranking as an HTML table, best first, the recommended row marked, reasons for unavailable rows."""
+    rows = []
+    for _, row in frame.iterrows():
+        def number(value, fmt):
+            return "-" if pd.isna(value) else format(value, fmt)
+
+        mark = "<b>recommended</b>" if row["recommended"] else ""
+        rows.append(f"<tr><td>{html.escape(str(row['backbone']))}</td><td>{html.escape(str(row['weights']))}</td>"
+                    f"<td>{number(row['logme'], '.4f')}</td><td>{number(row['probe_accuracy'], '.3f')}</td>"
+                    f"<td>{number(row['seconds'], '.1f')}</td><td>{mark}</td>"
+                    f"<td>{html.escape(str(row['reason']))}</td></tr>")
+    return ("<table class='lepton-table lepton-ranking'><tr><th>backbone</th><th>weights</th><th>LogME</th>"
+            "<th>probe acc</th><th>s</th><th></th><th>why not</th></tr>" + "".join(rows) + "</table>")
