@@ -161,7 +161,7 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
     last_traceback = Unicode("")
     runs_version = Int(0)                  # bumped when the run store changes, so run lists refresh
 
-    # --- hyper-parameter search (the Search step; see core.tuning) ---
+    # --- hyper-parameter search (the Search step; see core.search.tuner) ---
     tuner = Dict()                         # search settings: TunerConfig fields ({} = the defaults)
     search = Dict()                        # the current search: search_id, directory, message, total, config
     trials = List()                        # its trials: {"number", "trial_id", "status", "score", "hyperparameters", ...}
