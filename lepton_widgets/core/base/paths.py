@@ -1,7 +1,9 @@
 """Where the engine keeps its caches and runs.
 
 ``LEPTON_HOME`` (default ``~/.cache/lepton``) holds converted weights, extracted archives, converted images
-and cached features; all of it can be deleted and is rebuilt on demand. Runs live in ``LEPTON_RUNS``
+and cached features; all of it can be deleted and is rebuilt on demand, except ``keys/``: the key that signs
+export manifests (core.export.manifest), without which earlier SavedModel, TFLite and ONNX exports must be
+exported again before Predict opens them. Runs live in ``LEPTON_RUNS``
 (default ``./runs``) because they are the user's results, not a cache.
 
 Example:
