@@ -38,8 +38,7 @@ import html
 import ipywidgets as w
 
 from lepton_widgets.config import BackboneConfig
-from lepton_widgets.core.backbones import (NORMALIZATION_DOCS, WEIGHT_SOURCES, availability, get_backbone,
-                                           list_backbones, weights_source)
+from lepton_widgets.core.backbones import NORMALIZATION_DOCS, get_backbone, list_backbones, weights_source
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
 from lepton_widgets.core.data.registry import dataset_modality
@@ -48,6 +47,8 @@ from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_
 from lepton_widgets.core.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.backbone.ranking import RankingView
+from lepton_widgets.panels.backbone.sources import (SOURCE_WORDS, SOURCES, backbone_card, params_line,
+                                                    source_availability, source_choices)
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.style import alert_box, note_box
 
@@ -69,10 +70,6 @@ TEXT_ENCODER_CHOICES = (("MiniLM: all-MiniLM-L6-v2 (22.7M parameters)", TEXT_BAC
                         ("GloVe 6B 50-d word vectors (light)", GLOVE_BACKBONE))
 
 _STYLE = {"description_width": "110px"}
-_SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
-                 "file": "file path", "run": "your run"}
-#: The weights dropdown's sources: the registry's, then your finished runs.
-_SOURCES = (*WEIGHT_SOURCES, "run")
 
 
 def _source_kind(modality) -> str:
@@ -99,7 +96,7 @@ class BackbonePanel(Panel):
         self._counts = Latest()
         self.backbone_select = w.Dropdown(options=[(s.name, s.name) for s in list_backbones()],
                                           description="Backbone", style=_STYLE)
-        self.weights_select = w.Dropdown(options=[(s, s) for s in _SOURCES], description="Weights",
+        self.weights_select = w.Dropdown(options=[(s, s) for s in SOURCES], description="Weights",
                                          style=_STYLE)
         self.run_select = w.Dropdown(options=[("(pick a finished run)", "")], value="", description="Source run",
                                      style=_STYLE, layout=w.Layout(width="520px"))
@@ -322,13 +319,13 @@ class BackbonePanel(Panel):
     def _show_param_count(self, name: str) -> None:
         count = cached_param_count(name)
         if count is not None:
-            self.param_count.value = _params_line(name, count)
+            self.param_count.value = params_line(name, count)
             return
         self.param_count.value = f"<b>Parameters:</b> counting ({html.escape(name)})..."
 
         def apply(n: int) -> None:
             if self.session.backbone == name:
-                self.param_count.value = _params_line(name, n)
+                self.param_count.value = params_line(name, n)
 
         def failed(error: Exception) -> None:
             self.param_count.value = f"<b>Parameters:</b> could not count ({html.escape(str(error))})"
@@ -350,20 +347,7 @@ class BackbonePanel(Panel):
         path = weights if source == "file" else self.weights_path.value.strip()
         if source == "run":
             path = weights
-        rows, options = [], []
-        for option in _SOURCES:
-            ok, reason = _availability(spec, option, path, size)
-            if option == "run":
-                label = _SOURCE_WORDS[option]
-            elif not spec.supports(option if option != "file" else "any.weights.h5"):
-                label = f"{_SOURCE_WORDS[option]}  (not offered by {spec.name})"
-            elif ok or (option == "file" and not path):
-                label = _SOURCE_WORDS[option]   # a file is judged once there is a path
-            else:
-                label = f"{_SOURCE_WORDS[option]}  (unavailable here)"
-            options.append((label, option))
-            mark = "available" if ok else "<span style='color:#c62828'>unavailable</span>"
-            rows.append(f"<tr><td>{html.escape(option)}</td><td>{mark}</td><td>{html.escape(reason)}</td></tr>")
+        options, table = source_choices(spec, path, size)
 
         picking = self.weights_select.value if self.weights_select.value in ("file", "run") else None
         chosen = picking if keep_file_choice and picking else source
@@ -379,46 +363,19 @@ class BackbonePanel(Panel):
         self._set_controls(assign)
         self.weights_path.layout.display = "" if chosen == "file" else "none"
         self.run_select.layout.display = "" if chosen == "run" else "none"
-        self.sources.value = ("<b>Weights sources for this backbone</b><table class='lepton-table'>"
-                              "<tr><th>source</th><th>here</th><th>why</th></tr>" + "".join(rows) + "</table>")
-        ok, reason = _availability(spec, chosen, path, size)
+        self.sources.value = table
+        ok, reason = source_availability(spec, chosen, path, size)
         if chosen == "file" and not path:
             ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
         if chosen == "run" and source != "run":
             ok, reason = False, f"pick one of your finished runs; until then weights stay {weights!r}"
         self.notice.value = "" if ok else alert_box(
-            f"<b>{html.escape(_SOURCE_WORDS[chosen])} weights cannot be used here</b><br>{html.escape(reason)}")
+            f"<b>{html.escape(SOURCE_WORDS[chosen])} weights cannot be used here</b><br>{html.escape(reason)}")
         self.notice.layout.display = "none" if ok else ""
         try:
             norm = spec.normalization_for(weights)
         except Exception as error:  # noqa: BLE001  (a run that cannot serve: the notice says why)
-            self.info.value = _card(spec) + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>"
+            self.info.value = backbone_card(spec) + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>"
             return
-        self.info.value = _card(spec) + (f"<div><b>Input normalisation</b> with these weights: {html.escape(norm)}"
+        self.info.value = backbone_card(spec) + (f"<div><b>Input normalisation</b> with these weights: {html.escape(norm)}"
                                          f" - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
-
-
-def _availability(spec, option: str, path: str, size: int) -> tuple[bool, str]:
-    if option == "run":
-        if path and is_run_weights(path):
-            return availability(spec, path, size)
-        return False, "no run chosen yet: pick one of your finished runs"
-    if option == "file":
-        if "file" not in spec.weight_sources:
-            return availability(spec, "any.weights.h5", size)  # says which sources it does offer
-        return availability(spec, path, size) if path else (False, "no file chosen yet")
-    return availability(spec, option, size)
-
-
-def _card(spec) -> str:
-    rows = (("Family", spec.family), ("About", spec.description), ("Feature size", f"{spec.feature_dim} per image"),
-            ("Input size", f"{spec.min_size}-{spec.max_size} px (default {spec.default_size})"),
-            ("Licence", spec.licence or "not stated"))
-    cells = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{html.escape(str(v))}</td>"
-                    f"</tr>" for k, v in rows)
-    return f"<table class='lepton-table'>{cells}</table>"
-
-
-def _params_line(name: str, count: int) -> str:
-    return (f"<b>Parameters of {html.escape(name)}:</b> <span class='lepton-param-number'>{count:,}</span> "
-            f"({count / 1e6:.2f} M, backbone only)")
