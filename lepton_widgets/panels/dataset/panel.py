@@ -33,19 +33,18 @@ import html
 from typing import Optional
 
 import ipywidgets as w
-import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
-from lepton_widgets.core.data.audio import source_wav
 from lepton_widgets.core.data.registry import dataset_modality
-from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
 from lepton_widgets.core.tabular import prepare_table
 from lepton_widgets.core.text import prepare_texts
 from lepton_widgets.core.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.dataset.report import problems_html, summary_for_people
+from lepton_widgets.panels.dataset.samples import picture_samples, table_samples, text_samples
 from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
 
@@ -350,11 +349,11 @@ class DatasetPanel(Panel):
         report = self._error_report
         parts = [f"<b>The data cannot be used.</b> {html.escape(message)}"]
         if report is not None:
-            details = _summary_for_people(report, drop=message)
+            details = summary_for_people(report, drop=message)
             if details:
                 parts.append(f"<pre style='white-space:pre-wrap'>{html.escape(details)}</pre>")
         self.error.value = alert_box("".join(parts))
-        self.problems.value = _problems_html(report, self.MAX_PROBLEM_ROWS) if report is not None else ""
+        self.problems.value = problems_html(report, self.MAX_PROBLEM_ROWS) if report is not None else ""
         self.summary.value = ""
         self.counts_figure, self.counts_box.children = None, ()
         self.sample_rows.children = ()
@@ -364,7 +363,7 @@ class DatasetPanel(Panel):
         if report is None:
             return
         self.error.value = ""
-        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(_summary_for_people(report))}</pre>"
+        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(summary_for_people(report))}</pre>"
         # A new figure per report, data in the constructor: a report can arrive before the panel is shown,
         # and under Voila changes to a FigureWidget made before it is displayed never reach the browser.
         names = list(report.class_counts)
@@ -376,85 +375,20 @@ class DatasetPanel(Panel):
                              margin=dict(l=50, r=20, t=50, b=70), xaxis=dict(type="category"),
                              yaxis=dict(title="samples")))
         self.counts_box.children = (self.counts_figure,)
-        self.problems.value = _problems_html(report, self.MAX_PROBLEM_ROWS)
+        self.problems.value = problems_html(report, self.MAX_PROBLEM_ROWS)
         self.sample_rows.children = self._sample_widgets()
         self._show_settings()  # refreshes the "settings changed since this check" note
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
         checked = self.checked_rows
         if checked is not None and self.session.data_report is checked.prepared.report:
-            return (self._text_samples() if hasattr(checked, "texts") else self._table_samples(),)
+            view = text_samples if hasattr(checked, "texts") else table_samples
+            return (view(checked, self.SAMPLES_PER_CLASS, self.session.seed),)
         prepared = self.session.prepared
         if prepared is None or prepared.table.modality not in PICTURE_MODALITIES:
             return ()
-        table = prepared.table
-        rows = []
-        for name, picked in class_sample_rows(table, self.SAMPLES_PER_CLASS, seed=self.session.seed).items():
-            samples = [self._sample_widget(table, row) for row in picked]
-            label = w.HTML(f"<b>{html.escape(name)}</b>", layout=w.Layout(width="140px"))
-            rows.append(w.HBox([label, *samples]))
-        return tuple(rows)
+        return picture_samples(prepared.table, self.SAMPLES_PER_CLASS, self.session.seed, self.THUMB)
 
-    def _table_samples(self) -> w.HTML:
-        """A few rows of every class, with the kind of each column (numeric / categorical) in the header."""
-        data = self.checked_rows
-        picked = class_sample_rows(data.prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
-        rows = [r for name in data.class_names for r in picked[name]]
-        frame = data.prepared.table.frame.iloc[rows]
-        kinds = data.schema.columns  # column -> numeric / categorical, as the model encodes it
-        values = data.features.iloc[frame["array_index"].to_numpy()][[c for c in kinds if c in data.features]]
-        head = "".join(f"<th>{html.escape(str(c))}<br><small>{html.escape(kinds[c])}</small></th>"
-                       for c in values.columns)
-        body = "".join(
-            f"<tr><td><b>{html.escape(str(label))}</b></td>"
-            + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
-            for label, row in zip(frame["label"], values.itertuples(index=False)))
-        dropped = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(why)}</li>"
-                          for c, why in data.schema.dropped.items())
-        return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
-                      f"<tr><th>class</th>{head}</tr>{body}</table></div>"
-                      + (f"<div>Columns not used:<ul>{dropped}</ul></div>" if dropped else ""))
-
-    def _text_samples(self) -> w.HTML:
-        """A few texts of every class (the start of each: long texts are cut for the page, not for the model)."""
-        data = self.checked_rows
-        picked = class_sample_rows(data.prepared.table, self.SAMPLES_PER_CLASS, seed=self.session.seed)
-        frame = data.prepared.table.frame
-        body = "".join(
-            f"<tr><td><b>{html.escape(name)}</b></td><td>{html.escape(str(frame['ref'].iloc[r]))}</td>"
-            f"<td style='text-align:left'>{html.escape(_clip(data.texts[int(frame['array_index'].iloc[r])]))}</td></tr>"
-            for name in data.class_names for r in picked[name])
-        return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
-                      f"<tr><th>class</th><th>row or file</th><th>text</th></tr>{body}</table></div>")
-
-    def _sample_widget(self, table, row: int) -> w.Widget:
-        """A thumbnail; for audio the log-mel spectrogram (what the model sees) over a player of the sound."""
-        image = read_rgb(table, row)
-        if table.modality != "audio":
-            return w.Image(value=to_png(image, min_side=self.THUMB, max_side=2 * self.THUMB), format="png",
-                           layout=w.Layout(width=f"{self.THUMB}px", height=f"{self.THUMB}px"))
-        # Spectrograms are wide (time runs left to right): show them at their own aspect ratio.
-        spectrogram = w.Image(value=to_png(image, min_side=self.THUMB, max_side=3 * self.THUMB), format="png",
-                              layout=w.Layout(width=f"{2 * self.THUMB}px", height=f"{self.THUMB}px"))
-        wav = source_wav(table, str(table.frame["ref"].iloc[row]))
-        player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * self.THUMB}px"))
-                  if wav is not None else w.HTML("<i>sound file gone</i>"))
-        return w.VBox([spectrogram, player], layout=w.Layout(margin="0 6px 6px 0"))
-
-
-def _summary_for_people(report: DataReport, drop: str = "") -> str:
-    """``report.summary()`` for the page: the Python pointer ``(see report.problems())`` becomes the table's
-    heading, and the ``Error:`` line that repeats ``drop`` (the message already shown) is left out."""
-    lines = []
-    for line in report.summary().splitlines():
-        if drop and line.startswith("Error:") and line.removeprefix("Error:").strip() == drop.strip():
-            continue
-        lines.append(line.replace("(see report.problems())", "(listed below, under 'Files not used as they are')"))
-    return "\n".join(lines)
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[:limit].rstrip() + " ..."
 
 
 def _dataset_options() -> list[tuple[str, str]]:
@@ -478,16 +412,3 @@ def _dataset_card(name: str) -> str:
         rows.append(("Home page", html.escape(spec.homepage)))
     cells = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f"<table class='lepton-table'>{cells}</table>"
-
-
-def _problems_html(report: DataReport, limit: int) -> str:
-    """Skipped, converted and duplicate files as an HTML table (file, status, reason)."""
-    problems = report.problems()
-    if len(problems) == 0:
-        return "<i>None: every file or sample was used as it is.</i>"
-    shown = problems.head(limit)
-    rows = "".join(f"<tr><td>{html.escape(str(r.ref))}</td><td>{html.escape(str(r.status))}</td>"
-                   f"<td>{html.escape(str(r.reason))}</td></tr>" for r in shown.itertuples())
-    more = f"<div><i>... and {len(problems) - limit:,} more.</i></div>" if len(problems) > limit else ""
-    return ("<div style='max-height:300px;overflow:auto'><table class='lepton-table lepton-problems-table'>"
-            "<tr><th>file</th><th>status</th><th>reason</th></tr>" + rows + "</table></div>" + more)
