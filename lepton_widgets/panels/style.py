@@ -4,8 +4,8 @@ Each message box is a coloured left edge on a pale fill; the body is HTML that t
 
 Example:
     >>> from lepton_widgets.panels.style import alert_box, card_layout, ok_box
-    >>> alert_box("<b>Cannot check yet:</b> choose a dataset").endswith("<b>Cannot check yet:</b> choose a dataset</div>")
-    True
+    >>> alert_box("<b>Cannot check yet:</b> no dataset")[-41:]
+    '<b>Cannot check yet:</b> no dataset</div>'
     >>> ok_box("3 of 3 formats passed").startswith("<div style='border-left:4px solid #2e7d32")
     True
     >>> card_layout().border

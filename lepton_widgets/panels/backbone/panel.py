@@ -375,7 +375,8 @@ class BackbonePanel(Panel):
         try:
             norm = spec.normalization_for(weights)
         except Exception as error:  # noqa: BLE001  (a run that cannot serve: the notice says why)
-            self.info.value = backbone_card(spec) + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>"
+            self.info.value = (backbone_card(spec)
+                               + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>")
             return
-        self.info.value = backbone_card(spec) + (f"<div><b>Input normalisation</b> with these weights: {html.escape(norm)}"
-                                         f" - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
+        self.info.value = backbone_card(spec) + (f"<div><b>Input normalisation</b> with these weights: "
+                                                 f"{html.escape(norm)} - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
