@@ -12,7 +12,7 @@ from lepton_widgets.api import evaluate
 from lepton_widgets.core.base.events import ListSink
 
 from lepton_widgets.core.evaluation import SMALL_TEST_SET, evaluate_predictions, wilson_interval
-from lepton_widgets.panels.evaluate import metrics_html
+from lepton_widgets.panels.evaluate.charts import metrics_html
 
 
 def _perfect(n: int, classes: int = 3):

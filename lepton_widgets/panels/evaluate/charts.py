@@ -1,0 +1,104 @@
+"""What the Evaluate step draws from a run's evaluation: the confusion heatmap, the robustness curve and the
+metrics table. Figures are built complete in their constructors: under Voila, changes to a FigureWidget made
+before it is displayed never reach the browser.
+
+Example:
+    >>> "macro F1" in metrics_html({"n": 40, "accuracy": 0.9, "macro_f1": 0.88, "per_class": []})
+    True
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from lepton_widgets.core.evaluation import small_test_caution, wilson_interval
+from lepton_widgets.panels.figures import figure_widget
+
+#: (trace name suffix, dash) of the computed and the stored robustness curve.
+_ROBUSTNESS_STYLES = {"computed": "solid", "stored at training": "dash"}
+
+
+def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.FigureWidget:
+    """Counts heatmap, true class on y (top to bottom) and predicted on x, counts written in the cells."""
+    names = [str(name) for name in class_names]
+    counts = np.asarray(confusion, dtype=int)
+    fig = go.Figure(go.Heatmap(
+        z=counts.tolist(), x=names, y=names, text=counts.tolist(), texttemplate="%{text}",
+        colorscale="Blues", showscale=False,
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra>click to see them</extra>"))
+    side = max(260, min(620, 60 + 34 * len(names)))
+    fig.update_layout(width=side + 80, height=side, margin={"l": 70, "r": 10, "t": 30, "b": 60},
+                      xaxis={"title": "predicted", "type": "category", "tickangle": -45 if len(names) > 6 else 0},
+                      yaxis={"title": "true", "type": "category", "autorange": "reversed"},
+                      title={"text": "confusion matrix (test split)", "font": {"size": 13}})
+    return figure_widget(fig)
+
+
+def robustness_figure(curves: list[tuple[str, dict]]) -> go.FigureWidget:
+    """Accuracy against epsilon, one trace per ``(label, curve dict)`` (``RobustnessCurve.to_dict()``),
+    one point per epsilon; built complete in its constructor (see module doc)."""
+    traces = []
+    for label, curve in curves:
+        epsilons = [float(e) for e in curve["epsilons"]]
+        name = f"{curve['method'].upper()} ({label}, n={curve['n']})"
+        traces.append(go.Scatter(
+            x=epsilons, y=[float(a) for a in curve["accuracy"]], name=name, mode="lines+markers",
+            line={"dash": _ROBUSTNESS_STYLES.get(label, "solid")}, customdata=[e * 255 for e in epsilons],
+            hovertemplate="&epsilon; %{x:.4g} (%{customdata:.1f}/255)<br>accuracy %{y:.3f}<extra>" + name
+                          + "</extra>"))
+    layout = go.Layout(height=300, width=520, margin={"l": 55, "r": 10, "t": 35, "b": 45},
+                       title={"text": "accuracy under attack (test split)", "font": {"size": 13}},
+                       xaxis={"title": "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)", "rangemode": "tozero"},
+                       yaxis={"title": "accuracy", "range": [0, 1.02]},
+                       legend={"orientation": "h", "y": -0.3}, showlegend=len(traces) > 1)
+    return figure_widget(go.Figure(data=traces, layout=layout))
+
+
+def metrics_html(evaluation: dict) -> str:
+    """Headline metrics and the per-class precision / recall / F1 table, as HTML."""
+    top_k = evaluation.get("top_k", 3)
+    headline = [("test samples", evaluation.get("n")), ("accuracy", evaluation.get("accuracy")),
+                (f"top-{top_k} accuracy", evaluation.get(f"top_{top_k}_accuracy")),
+                ("macro F1", evaluation.get("macro_f1")), ("ECE (calibration)", evaluation.get("ece")),
+                ("log loss", evaluation.get("log_loss"))]
+    if evaluation.get("roc_auc") is not None:  # tables store it (core/tabular/run.py)
+        headline.append(("ROC AUC", evaluation["roc_auc"]))
+    accuracy, n = evaluation.get("accuracy"), evaluation.get("n")
+    if isinstance(accuracy, float) and isinstance(n, int) and n > 0:
+        low, high = wilson_interval(round(accuracy * n), n)  # older runs stored no interval: compute it
+        headline.insert(2, ("accuracy, 95% interval", f"{low:.3f} – {high:.3f}"))
+    if evaluation.get("cv_folds"):  # tiny data: held-out predictions of k-fold cross-validation
+        headline.insert(0, (f"{evaluation['cv_folds']}-fold cross-validation accuracy",
+                            f"{evaluation['cv_accuracy_mean']:.3f} ± {evaluation['cv_accuracy_std']:.3f}"))
+    cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
+                    for name, value in headline)
+    caution = small_test_caution(accuracy if isinstance(accuracy, float) else None, n)
+    if caution:
+        cells = (f"<tr><td colspan='2' class='lepton-small-test-caution' style='color:#b45309;font-weight:bold'>"
+                 f"&#9888; {html.escape(caution)}</td></tr>") + cells
+    per_class = pd.DataFrame(evaluation.get("per_class") or [])
+    table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
+                              classes="lepton-per-class") if len(per_class) else ""
+    return f"<table class='lepton-metrics'>{cells}</table><h4>Per class</h4>{table}"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+
+def cell_from_points(points, class_names: list[str]) -> Optional[tuple[int, int]]:
+    """(true, predicted) of a heatmap click: from the category labels, else from plotly's [row, col]."""
+    names = [str(name) for name in class_names]
+    if points.xs and points.ys and str(points.ys[0]) in names and str(points.xs[0]) in names:
+        return names.index(str(points.ys[0])), names.index(str(points.xs[0]))
+    if points.point_inds and isinstance(points.point_inds[0], (list, tuple)):
+        row, col = points.point_inds[0]
+        return int(row), int(col)
+    return None
