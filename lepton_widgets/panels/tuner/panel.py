@@ -30,166 +30,22 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import math
-import re
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import ipywidgets as w
-import plotly.graph_objects as go
 
-from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
-from lepton_widgets.core.backbones import list_backbones
 from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.search.events import describe
 from lepton_widgets.core.search.space import read_trials
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
+from lepton_widgets.panels.tuner.space import space_rows
 from lepton_widgets.state.runner import BusyError
 
 _WIDE = {"description_width": "120px"}
 #: What the panel searches when the Session has no search settings yet: a quick head search.
 DEFAULT_SETTINGS = {"max_trials": 10, "learning_rate": [1e-4, 1e-2], "dropout": [0.0, 0.5]}
-LOG_SCALE = ("learning_rate", "l2")
-
-
-def _parse_list(text: str, item: Callable[[str], Any]) -> list:
-    return [item(token) for token in re.split(r"[,\s]+", text.strip()) if token]
-
-
-def _depth(token: str) -> Optional[int]:
-    return None if token.lower() in ("all", "none", "null") else int(token)
-
-
-class _SpaceRow:
-    """One searchable hyper-parameter: a "search it" checkbox and the widget for its choices or range."""
-
-    def __init__(self, name: str, label: str, widget: w.Widget, read: Callable[[], Any],
-                 write: Callable[[Any], None]) -> None:
-        self.name, self.widget, self._read, self._write = name, widget, read, write
-        self.search = w.Checkbox(description=label, indent=False, layout=w.Layout(width="150px"))
-        self.box = w.HBox([self.search, widget])
-
-    def read(self) -> Any:
-        return self._read() if self.search.value else None
-
-    def write(self, value: Any) -> None:
-        self.search.value = value is not None
-        if value is not None:
-            self._write(value)
-
-
-def _range_texts(low: float, high: float, lowest: float, highest: float) -> tuple[w.HBox, Callable, Callable]:
-    lo = w.BoundedFloatText(value=low, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
-    hi = w.BoundedFloatText(value=high, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
-
-    def write(bounds) -> None:
-        lo.value, hi.value = float(bounds[0]), float(bounds[1])
-
-    return w.HBox([lo, w.Label("to"), hi]), lambda: [float(lo.value), float(hi.value)], write
-
-
-def _space_rows() -> dict[str, _SpaceRow]:
-    backbones = w.SelectMultiple(options=[s.name for s in list_backbones()], rows=3, layout=w.Layout(width="240px"))
-    depths = w.Text(placeholder="all, 10, 15", layout=w.Layout(width="240px"))
-    policies = w.SelectMultiple(options=list(TunerConfig.AUGMENT_POLICIES), rows=3, layout=w.Layout(width="240px"))
-    strength = w.FloatRangeSlider(value=(0.1, 0.4), min=0.0, max=1.0, step=0.05, layout=w.Layout(width="260px"))
-    dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
-    batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
-    units = w.Text(value="0, 64, 256", placeholder="0 = no hidden layer", layout=w.Layout(width="240px"))
-    l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
-    lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
-
-    def set_value(widget):
-        return lambda value: setattr(widget, "value", tuple(value))
-
-    rows = [
-        _SpaceRow("backbone", "Backbone", backbones, lambda: list(backbones.value), set_value(backbones)),
-        _SpaceRow("frozen_depth", "Frozen depth", depths, lambda: _parse_list(depths.value, _depth),
-                  lambda v: setattr(depths, "value", ", ".join("all" if d is None else str(d) for d in v))),
-        _SpaceRow("augment", "Augmentation", policies, lambda: list(policies.value), set_value(policies)),
-        _SpaceRow("augment_strength", "Aug. strength", strength, lambda: [round(v, 4) for v in strength.value],
-                  set_value(strength)),
-        _SpaceRow("dropout", "Dropout", dropout, lambda: [round(v, 4) for v in dropout.value], set_value(dropout)),
-        _SpaceRow("l2", "L2", l2_box, l2_read, l2_write),
-        _SpaceRow("learning_rate", "Learning rate", lr_box, lr_read, lr_write),
-        _SpaceRow("batch_size", "Batch size", batch, lambda: _parse_list(batch.value, int),
-                  lambda v: setattr(batch, "value", ", ".join(str(b) for b in v))),
-        _SpaceRow("head_units", "Head width", units, lambda: _parse_list(units.value, int),
-                  lambda v: setattr(units, "value", ", ".join(str(u) for u in v))),
-    ]
-    return {row.name: row for row in rows}
-
-
-# --- figures and table (pure functions of the trial rows) -------------------------------------------------------
-
-def _finished(rows: list[dict]) -> list[dict]:
-    return [r for r in rows if r.get("status") == "COMPLETED" and r.get("score") is not None]
-
-
-def _dimension(name: str, values: list) -> dict:
-    if any(isinstance(v, str) for v in values):
-        labels = sorted({str(v) for v in values})
-        return {"label": name, "values": [labels.index(str(v)) for v in values],
-                "tickvals": list(range(len(labels))), "ticktext": labels}
-    numbers = [float(v) for v in values]
-    if name in LOG_SCALE and numbers and min(numbers) > 0:
-        return {"label": f"{name} (log10)", "values": [math.log10(v) for v in numbers]}
-    return {"label": name, "values": numbers}
-
-
-def parallel_figure(rows: list[dict], names: list[str], objective: str) -> go.FigureWidget:
-    """Parallel coordinates: one line per finished trial, one axis per searched value, the score last."""
-    done = _finished(rows)
-    dimensions = [_dimension(n, [r["hyperparameters"].get(n) for r in done]) for n in names]
-    scores = [float(r["score"]) for r in done]
-    dimensions.append({"label": objective, "values": scores})
-    trace = go.Parcoords(dimensions=dimensions, line={"color": scores, "colorscale": "Viridis",
-                                                      "showscale": bool(scores)})
-    # The axis names sit above the plot area: the title goes higher still (y in the top margin) to clear them.
-    layout = {"height": 340, "margin": {"l": 70, "r": 40, "t": 80, "b": 30},
-              "title": {"text": f"{len(done)} finished trials" if done else "no finished trials yet",
-                        "font": {"size": 13}, "y": 0.97, "yanchor": "top"}}
-    return figure_widget(data=[trace], layout=layout)
-
-
-def best_curve_figure(rows: list[dict], objective: str) -> go.FigureWidget:
-    """Each finished trial's score (dots) and the best so far (line), in trial order."""
-    done = sorted(_finished(rows), key=lambda r: r["number"])
-    pick = max if objective.endswith("accuracy") else min
-    best, running = [], None
-    for row in done:
-        running = row["score"] if running is None else pick(running, row["score"])
-        best.append(running)
-    numbers = [r["number"] for r in done]
-    traces = [go.Scatter(x=numbers, y=[r["score"] for r in done], mode="markers", name="trial"),
-              go.Scatter(x=numbers, y=best, mode="lines", line={"shape": "hv"}, name="best so far")]
-    layout = {"height": 260, "margin": {"l": 50, "r": 20, "t": 30, "b": 40}, "xaxis": {"title": {"text": "trial"}},
-              "yaxis": {"title": {"text": objective}}, "legend": {"orientation": "h", "y": -0.3}}
-    return figure_widget(data=traces, layout=layout)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e3 else f"{value:.4f}"
-    return html.escape(str(value))
-
-
-def trials_table_html(rows: list[dict], names: list[str], objective: str, best_number: Optional[int]) -> str:
-    if not rows:
-        return "<i>No trials yet.</i>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ["#", "status", *names, objective, "time", "trained on"])
-    body = []
-    for row in sorted(rows, key=lambda r: r["number"]):
-        status = row.get("status", "")
-        if status == "RUNNING" and row.get("epochs"):
-            status = f"epoch {row.get('epoch', 0)}/{row['epochs']}"
-        values = [_cell(row["hyperparameters"].get(n, "")) for n in names]
-        score = _cell(row["score"]) if row.get("score") is not None else ""
-        elapsed = f"{row['elapsed']:.0f}s" if row.get("elapsed") else ""
-        style = " style='font-weight:600;background:#eef7ee'" if row["number"] == best_number else ""
-        cells = [str(row["number"]), html.escape(status), *values, score, elapsed, html.escape(row.get("path", ""))]
-        body.append(f"<tr class='lepton-trial-row'{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return (f"<table class='lepton-trials'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 class TunerPanel(Panel):
@@ -213,7 +69,7 @@ class TunerPanel(Panel):
 
     def build(self) -> w.Widget:
         session = self.session
-        self.space = _space_rows()
+        self.space = space_rows()
         self.algorithm = w.Dropdown(options=[("Random search", "random"), ("Bayesian optimisation", "bayesian"),
                                              ("Hyperband", "hyperband")], description="Tuner", style=_WIDE)
         self.max_trials = w.BoundedIntText(value=10, min=1, max=10000, description="Max trials", style=_WIDE,
@@ -411,7 +267,7 @@ class TunerPanel(Panel):
 
     def _show_trials(self, _change=None) -> None:
         rows, names, objective = list(self.session.trials), self._names(), self._objective()
-        done = _finished(rows)
+        done = finished_trials(rows)
         pick = max if objective.endswith("accuracy") else min
         best = pick(done, key=lambda r: r["score"])["number"] if done else None
         self.table.value = trials_table_html(rows, names, objective, best)

@@ -1,0 +1,89 @@
+"""The Search step's search-space form: one row per hyper-parameter, a "search it" checkbox beside the widget for
+its choices or range, read into and written from ``TunerConfig`` fields.
+
+Example:
+    >>> rows = space_rows()
+    >>> rows["dropout"].read() is None              # not searched until its box is ticked
+    True
+    >>> rows["dropout"].write([0.1, 0.3]); rows["dropout"].read()
+    [0.1, 0.3]
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Optional
+
+import ipywidgets as w
+
+from lepton_widgets.config import TunerConfig
+from lepton_widgets.core.backbones import list_backbones
+
+
+def _parse_list(text: str, item: Callable[[str], Any]) -> list:
+    return [item(token) for token in re.split(r"[,\s]+", text.strip()) if token]
+
+
+def _depth(token: str) -> Optional[int]:
+    return None if token.lower() in ("all", "none", "null") else int(token)
+
+
+class _SpaceRow:
+    """One searchable hyper-parameter: a "search it" checkbox and the widget for its choices or range."""
+
+    def __init__(self, name: str, label: str, widget: w.Widget, read: Callable[[], Any],
+                 write: Callable[[Any], None]) -> None:
+        self.name, self.widget, self._read, self._write = name, widget, read, write
+        self.search = w.Checkbox(description=label, indent=False, layout=w.Layout(width="150px"))
+        self.box = w.HBox([self.search, widget])
+
+    def read(self) -> Any:
+        return self._read() if self.search.value else None
+
+    def write(self, value: Any) -> None:
+        self.search.value = value is not None
+        if value is not None:
+            self._write(value)
+
+
+def _range_texts(low: float, high: float, lowest: float, highest: float) -> tuple[w.HBox, Callable, Callable]:
+    lo = w.BoundedFloatText(value=low, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
+    hi = w.BoundedFloatText(value=high, min=lowest, max=highest, step=None, layout=w.Layout(width="110px"))
+
+    def write(bounds) -> None:
+        lo.value, hi.value = float(bounds[0]), float(bounds[1])
+
+    return w.HBox([lo, w.Label("to"), hi]), lambda: [float(lo.value), float(hi.value)], write
+
+
+def space_rows() -> dict[str, _SpaceRow]:
+    """Every searchable hyper-parameter's row, by ``TunerConfig`` field name."""
+    backbones = w.SelectMultiple(options=[s.name for s in list_backbones()], rows=3, layout=w.Layout(width="240px"))
+    depths = w.Text(placeholder="all, 10, 15", layout=w.Layout(width="240px"))
+    policies = w.SelectMultiple(options=list(TunerConfig.AUGMENT_POLICIES), rows=3, layout=w.Layout(width="240px"))
+    strength = w.FloatRangeSlider(value=(0.1, 0.4), min=0.0, max=1.0, step=0.05, layout=w.Layout(width="260px"))
+    dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
+    batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
+    units = w.Text(value="0, 64, 256", placeholder="0 = no hidden layer", layout=w.Layout(width="240px"))
+    l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
+    lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
+
+    def set_value(widget):
+        return lambda value: setattr(widget, "value", tuple(value))
+
+    rows = [
+        _SpaceRow("backbone", "Backbone", backbones, lambda: list(backbones.value), set_value(backbones)),
+        _SpaceRow("frozen_depth", "Frozen depth", depths, lambda: _parse_list(depths.value, _depth),
+                  lambda v: setattr(depths, "value", ", ".join("all" if d is None else str(d) for d in v))),
+        _SpaceRow("augment", "Augmentation", policies, lambda: list(policies.value), set_value(policies)),
+        _SpaceRow("augment_strength", "Aug. strength", strength, lambda: [round(v, 4) for v in strength.value],
+                  set_value(strength)),
+        _SpaceRow("dropout", "Dropout", dropout, lambda: [round(v, 4) for v in dropout.value], set_value(dropout)),
+        _SpaceRow("l2", "L2", l2_box, l2_read, l2_write),
+        _SpaceRow("learning_rate", "Learning rate", lr_box, lr_read, lr_write),
+        _SpaceRow("batch_size", "Batch size", batch, lambda: _parse_list(batch.value, int),
+                  lambda v: setattr(batch, "value", ", ".join(str(b) for b in v))),
+        _SpaceRow("head_units", "Head width", units, lambda: _parse_list(units.value, int),
+                  lambda v: setattr(units, "value", ", ".join(str(u) for u in v))),
+    ]
+    return {row.name: row for row in rows}
