@@ -24,9 +24,14 @@ LEPTON = str(Path(sys.executable).with_name("lepton"))
 
 
 def peak_mb(code: str, *, env: dict | None = None) -> tuple[str, float]:
-    """Run ``code`` in a fresh Python; its stdout and its peak resident memory (ru_maxrss) in MB."""
+    """Run ``code`` in a fresh Python; its stdout and its own peak resident memory in MB.
+
+    The peak is VmHWM from /proc/self/status, not ``ru_maxrss``: Linux carries the parent's resident size at
+    fork over into the child's ``ru_maxrss``, so inside a 2.5 GB pytest process every child would report
+    2.5 GB and a growth of 0, and the bound could never fail. VmHWM belongs to the new program's memory only.
+    """
     wrapper = (textwrap.dedent(code)
-               + "\nimport resource\nprint('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+               + "\nimport re\nprint('PEAK', re.search(r'VmHWM:\\s+(\\d+) kB', open('/proc/self/status').read())[1])\n")
     done = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()

@@ -97,8 +97,10 @@ def test_saved_model_reloads_and_predicts_the_same(review_run):
     stored = review_run.predictions  # from the cached frozen states, before saving
     assert again["label"].tolist() == stored["predicted"].tolist()
     np.testing.assert_allclose(again["confidence"], stored["confidence"], atol=1e-4)
-    with pytest.raises(ValueError, match="trained on texts.*predict_texts"):
-        api.predict(review_run, ["review.txt"])
+    # lw.predict takes text runs too (it used to refuse them and point at predict_texts): same answers.
+    through_api = api.predict(review_run, texts[:5])
+    assert through_api["label"].tolist() == stored["predicted"].tolist()[:5]
+    np.testing.assert_allclose(through_api["confidence"], stored["confidence"][:5], atol=1e-4)
 
 
 def test_bad_csv_rows_and_wrong_column_names(tmp_path):
