@@ -9,7 +9,13 @@ PGD with 10 steps at 0.03):
     plain:        clean 0.750, FGSM 0.537 / 0.425 / 0.312, PGD@0.03 0.225
     FGSM-trained: clean 0.812, FGSM 0.775 / 0.688 / 0.650, PGD@0.03 0.613
 
-The thresholds below leave a wide margin around those numbers.
+Since models from scratch train every block in their first phase too (issue 12's defaults that learn), the
+plain model is stronger and the gap at epsilon narrower (a full-suite run on the 2-core CI machine):
+
+    plain:        clean 0.950, FGSM 0.838 / 0.725 / 0.512
+    FGSM-trained: clean 0.912, FGSM 0.850 / 0.812 / 0.725
+
+The thresholds below leave a margin around those numbers.
 """
 
 from __future__ import annotations
@@ -74,9 +80,9 @@ def test_fgsm_lowers_the_plain_models_accuracy(curves):
 @pytest.mark.slow
 def test_adversarial_training_raises_accuracy_under_attack(curves):
     plain, robust = curves["plain"], curves["robust"]
-    assert robust.at(EPSILON) >= plain.at(EPSILON) + 0.10  # measured 0.688 vs 0.425
-    assert robust.at(2 * EPSILON) >= plain.at(2 * EPSILON) + 0.10  # measured 0.650 vs 0.312
-    assert robust.clean_accuracy >= 0.6  # measured 0.812: robustness did not cost the clean accuracy
+    assert robust.at(EPSILON) >= plain.at(EPSILON) + 0.05  # measured 0.812 vs 0.725 (was 0.688 vs 0.425)
+    assert robust.at(2 * EPSILON) >= plain.at(2 * EPSILON) + 0.10  # measured 0.725 vs 0.512 (was 0.650 vs 0.312)
+    assert robust.clean_accuracy >= 0.6  # measured 0.912: robustness did not cost the clean accuracy
 
 
 @pytest.mark.slow
