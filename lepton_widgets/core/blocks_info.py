@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
+from lepton_widgets.core.frozen_depth import frozen_block_count
+
 _LOCK = threading.Lock()
 _SUMMARIES: dict[tuple, "BlockSummary"] = {}
 _PARAM_COUNTS: dict[str, int] = {}
@@ -54,7 +56,7 @@ class BlockSummary:
 
     def depth_of(self, frozen_depth: Optional[int]) -> int:
         """The block count a ``frozen_depth`` setting freezes; ``None`` (RunConfig's "all frozen") is all."""
-        return self.n_blocks if frozen_depth is None else min(int(frozen_depth), self.n_blocks)
+        return frozen_block_count(frozen_depth, self.n_blocks)
 
     def frozen_depth_setting(self, depth: int) -> Optional[int]:
         """The ``frozen_depth`` value for ``depth`` frozen blocks: ``None`` when every block is frozen, so a

@@ -33,6 +33,7 @@ import numpy as np
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.augment import build_augmentation
 from lepton_widgets.core.backbones import BackboneSpec, get_backbone, load_backbone, normalization_layer
+from lepton_widgets.core.frozen_depth import frozen_block_count
 
 #: Layer names of the head; the cached-feature path builds the same head on pooled features and copies
 #: weights across by these names.
@@ -107,10 +108,10 @@ def build_transfer_model(cfg: RunConfig, num_classes: int) -> TransferModel:
     tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
                        pretrained=not cfg.backbone.random_init)
     _count_params(tm)
-    depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
-    if depth > tm.n_blocks:
-        raise ValueError(f"frozen_depth {depth} is more than the {tm.n_blocks} blocks of {spec.name}")
-    freeze_to(tm, depth)
+    requested = cfg.backbone.frozen_depth
+    if isinstance(requested, int) and requested > tm.n_blocks:  # a run config is not clipped silently
+        raise ValueError(f"frozen_depth {requested} is more than the {tm.n_blocks} blocks of {spec.name}")
+    freeze_to(tm, frozen_block_count(requested, tm.n_blocks))
     return tm
 
 
@@ -204,5 +205,4 @@ def attach(model: keras.Model, cfg: RunConfig) -> TransferModel:
     tm = TransferModel(model=model, backbone=backbone, spec=spec, blocks=_blocks(backbone, spec),
                        pretrained=not cfg.backbone.random_init)
     _count_params(tm)
-    depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
-    return freeze_to(tm, depth)
+    return freeze_to(tm, frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks))

@@ -38,6 +38,7 @@ from lepton_widgets.core.callbacks import EventCallback, KeepBestLearned, Platea
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
 from lepton_widgets.core.feature_cache import cached_split_features
+from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
 
 
@@ -55,8 +56,7 @@ class TrainResult:
 def planned_phases(cfg: RunConfig, n_blocks: int) -> list[tuple[str, int]]:
     """The phases ``train_transfer`` will run, with their epoch budgets."""
     phases = [("head", cfg.train.epochs)]
-    depth = n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
-    if depth < n_blocks and cfg.train.fine_tune_epochs > 0:
+    if frozen_block_count(cfg.backbone.frozen_depth, n_blocks) < n_blocks and cfg.train.fine_tune_epochs > 0:
         phases.append(("fine_tune", cfg.train.fine_tune_epochs))
     return phases
 
@@ -79,7 +79,7 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
     Raises ``events.Cancelled`` when ``stop_event`` is set (checked between batches).
     """
     result = TrainResult(tm=tm)
-    target_depth = tm.n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    target_depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
     epoch_offset = 0
     for phase, epochs in planned_phases(cfg, tm.n_blocks):
         if phase == "head":

@@ -39,6 +39,7 @@ from lepton_widgets.core.blocks_info import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import Cancelled, EventSink, null_sink
 from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_features
+from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
@@ -233,12 +234,11 @@ class TransferHyperModel(kt.HyperModel):
                 if plan.fast:
                     train_ds, val_ds, n_train = self._feature_datasets(cfg)
                 else:
-                    if phase == "head" and (tm.pretrained or cfg.backbone.frozen_depth is None):
+                    depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
+                    if phase == "head" and tm.pretrained:
                         freeze(tm)
-                    elif phase == "head":  # random blocks train from the start, as in training.train_transfer
-                        freeze_to(tm, min(cfg.backbone.frozen_depth, tm.n_blocks))
-                    else:
-                        freeze_to(tm, cfg.backbone.frozen_depth)
+                    else:  # fine-tune; or random blocks, which train from the start as in train_transfer
+                        freeze_to(tm, depth)
                     train, val = self.data.split("train"), self.data.split("val")
                     size, batch = cfg.backbone.image_size, cfg.train.batch_size
                     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)

@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from lepton_widgets.config import AugmentConfig, RunConfig, TunerConfig
+from lepton_widgets.core.frozen_depth import TUNER_ALL_FROZEN, frozen_depth_setting, tuner_choice
 
 #: Strength used by the augment policies when ``augment_strength`` is not searched.
 DEFAULT_STRENGTH = 0.2
-#: KerasTuner ``Choice`` values must share one type, so "every block frozen" (``None``) is stored as -1.
-ALL_FROZEN = -1
+#: KerasTuner ``Choice`` values must share one type, so "every block frozen" (``None``) is stored as -1
+#: (core.frozen_depth owns that spelling; this name stays for callers that read stored trials).
+ALL_FROZEN = TUNER_ALL_FROZEN
 SPACE_VERSION = 1
 
 
@@ -67,7 +69,7 @@ def declare(hp, tuner: TunerConfig) -> dict[str, Any]:
         values["backbone"] = hp.Choice("backbone", list(tuner.backbone))
     if tuner.frozen_depth is not None:
         values["frozen_depth"] = hp.Choice(
-            "frozen_depth", [ALL_FROZEN if d is None else int(d) for d in tuner.frozen_depth])
+            "frozen_depth", [tuner_choice(d) for d in tuner.frozen_depth])
     if tuner.augment is not None:
         values["augment"] = hp.Choice("augment", list(tuner.augment))
     if tuner.batch_size is not None:
@@ -104,8 +106,7 @@ def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str]
     if "backbone" in values:
         data["backbone"]["name"] = values["backbone"]
     if "frozen_depth" in values:
-        depth = int(values["frozen_depth"])
-        data["backbone"]["frozen_depth"] = None if depth == ALL_FROZEN else depth
+        data["backbone"]["frozen_depth"] = frozen_depth_setting(values["frozen_depth"])
     if "augment" in values:
         strength = values.get("augment_strength", DEFAULT_STRENGTH)
         data["augment"] = dataclasses.asdict(augment_policy(values["augment"], strength, base.augment))

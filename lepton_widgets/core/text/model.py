@@ -33,6 +33,7 @@ import numpy as np
 from keras import layers
 
 from lepton_widgets.core.text.encoder import HIDDEN_DIM, INPUT_NAMES, NUM_LAYERS
+from lepton_widgets.core.frozen_depth import frozen_block_count
 
 EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding", "embeddings_layer_norm")
 POOLING, DROPOUT, CLASSIFIER = "mean_pool", "head_dropout", "classifier"
@@ -44,7 +45,7 @@ def transformer_layer(backbone, i: int):
 
 def frozen_layers(frozen_depth: int | None, n_layers: int = NUM_LAYERS) -> int:
     """Blocks (MiniLM: transformer layers) kept frozen for ``backbone.frozen_depth`` (``None``: all of them)."""
-    return n_layers if frozen_depth is None else min(int(frozen_depth), n_layers)
+    return frozen_block_count(frozen_depth, n_layers)
 
 
 @dataclass

@@ -55,6 +55,7 @@ import numpy as np
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
+from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.update.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
@@ -272,7 +273,7 @@ def update_info(record: RunRecord) -> dict:
 
 def default_learning_rate(cfg: RunConfig, n_blocks: int) -> float:
     """The run's head learning rate, times its fine-tune factor when some backbone block trains."""
-    depth = n_blocks if cfg.backbone.frozen_depth is None else cfg.backbone.frozen_depth
+    depth = frozen_block_count(cfg.backbone.frozen_depth, n_blocks)
     return cfg.train.learning_rate * (cfg.train.fine_tune_lr_factor if depth < n_blocks else 1.0)
 
 
