@@ -65,21 +65,21 @@ def unescape_cell(value: Any) -> Any:
 
 def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` with every risky string cell and column name escaped; numbers untouched."""
-    out = frame.copy()
-    for column in out.columns:
-        if _holds_text(out[column]):
-            out[column] = out[column].map(escape_cell)
-    out.columns = [escape_cell(c) if isinstance(c, str) else c for c in out.columns]
-    return out
+    return _map_text(frame, escape_cell)
 
 
 def unescape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A frame read from a CSV that :func:`to_safe_csv` wrote, with the escapes taken off again."""
+    return _map_text(frame, unescape_cell)
+
+
+def _map_text(frame: pd.DataFrame, cell) -> pd.DataFrame:
+    """A copy of ``frame`` with ``cell`` applied to the text columns' cells and to the column names."""
     out = frame.copy()
     for column in out.columns:
         if _holds_text(out[column]):
-            out[column] = out[column].map(unescape_cell)
-    out.columns = [unescape_cell(c) if isinstance(c, str) else c for c in out.columns]
+            out[column] = out[column].map(cell)
+    out.columns = [cell(c) if isinstance(c, str) else c for c in out.columns]
     return out
 
 
