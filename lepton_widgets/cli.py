@@ -128,13 +128,11 @@ def cmd_train(args) -> int:
 
 def _print_data_report(record) -> None:
     """What happened to the user's files (used, skipped, converted, why), so nothing is skipped silently."""
-    import pandas as pd
-
     from lepton_widgets.core.data.report import report_summary_lines
 
     csv = record.path / "data_report.csv"
     try:
-        frame = pd.read_csv(csv)
+        frame = record.data_report  # read back unescaped: file names show as the user wrote them
     except (OSError, ValueError):
         return  # a run that stopped before its data was read has no report to summarise
     warnings = record._read_dict("data_report.json").get("warnings") or []
