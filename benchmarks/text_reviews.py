@@ -67,7 +67,7 @@ def main() -> None:
 
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.runs.store import RunStore
-    from lepton_widgets.core.text import prepare_texts, run_text_experiment
+    from lepton_widgets.core.tasks.text import prepare_texts, run_text_experiment
 
     data_cfg = {"dataset": "food_reviews", "max_per_class": args.per_class, "val_fraction": 0.1, "test_fraction": 0.2}
     results: dict[str, dict] = {}

@@ -55,8 +55,8 @@ def main() -> None:
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.data import SampleTable, make_dataset, prepare_data
     from lepton_widgets.core.base.events import ListSink
-    from lepton_widgets.core.feature_cache import extract_features
-    from lepton_widgets.core.model import build_transfer_model
+    from lepton_widgets.core.tasks.image.feature_cache import extract_features
+    from lepton_widgets.core.tasks.image.model import build_transfer_model
     from lepton_widgets.core.search.tuner import run_search
 
     cfg = RunConfig.from_dict({

@@ -12,6 +12,7 @@ from lepton_widgets.core.base.quiet_tensorflow import install as _quiet_tensorfl
 
 _quiet_tensorflow_startup()  # before anything imports TensorFlow: its start-up log lines never reach the user
 
+import lepton_widgets.core.tasks  # noqa: E402,F401 - registers the four tasks and every dataset
 from lepton_widgets.api import (evaluate, export, fuse, list_runs, open_run, predict, rank_backbones, robustness,
                                 train, update)
 from lepton_widgets.config import AugmentConfig, BackboneConfig, DataConfig, RunConfig, TrainConfig

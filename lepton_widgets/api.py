@@ -21,6 +21,7 @@ import pandas as pd
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.events import EventSink, null_sink
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 
 
@@ -39,9 +40,9 @@ def _store(runs_dir: Optional[str | Path]) -> RunStore:
 def train(config: RunConfig | dict | str | Path, *, runs_dir: Optional[str | Path] = None,
           sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
     """Train and evaluate a model for ``config`` (object, dict or YAML/JSON path); returns the stored run."""
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
-    return run_experiment(_as_config(config), store=_store(runs_dir), sink=sink, stop_event=stop_event)
+    return run_experiment(_as_config(config), Job.of(sink=sink, stop_event=stop_event), store=_store(runs_dir))
 
 
 def open_run(run: str | Path | RunRecord, *, runs_dir: Optional[str | Path] = None) -> RunRecord:
@@ -93,7 +94,7 @@ def robustness(run: str | Path | RunRecord, *, method: str = "fgsm", epsilons: s
     """Test accuracy of a stored run under an FGSM or PGD attack at each epsilon (pixels scaled to [0, 1]).
 
     Returns a ``core.adversarial.RobustnessCurve`` (``.epsilons``, ``.accuracy``, ``.at(eps)``)."""
-    from lepton_widgets.core.adversarial import parse_epsilons, robustness_curve, run_test_table
+    from lepton_widgets.core.tasks.image.adversarial import parse_epsilons, robustness_curve, run_test_table
 
     record = open_run(run, runs_dir=runs_dir)
     return robustness_curve(record.load_model(), run_test_table(record), parse_epsilons(epsilons), method,
@@ -176,7 +177,7 @@ def rank_backbones(config: RunConfig | dict | str | Path, candidates: Optional[S
     """Score candidate backbones on ``config``'s data before training (LogME and a linear probe on cached
     features of a small split); one row each, best first, the recommended one marked. ``candidates``:
     ``"name:weights"`` strings (``"mobilenet_v2:offline"``, ``"small_cnn:run:<run folder>"``) or pairs;
-    default: every registered backbone with its offline-capable weights. See ``core/ranking.py``."""
-    from lepton_widgets.core.ranking import rank_backbones as rank
+    default: every registered backbone with its offline-capable weights. See ``core/tasks/image/ranking.py``."""
+    from lepton_widgets.core.tasks.image.ranking import rank_backbones as rank
 
     return rank(_as_config(config), candidates, sink=sink or null_sink, stop_event=stop_event, **options)

@@ -310,7 +310,7 @@ class AugmentConfig:
     Factors follow the Keras layers: ``rotation`` is a fraction of a full turn, ``zoom``/``translation``
     fractions of the image size, ``contrast``/``brightness`` fractions of the value range.
 
-    Spectrogram (audio) augmentations, see ``core/augment_audio.py``: ``time_mask``/``freq_mask`` (SpecAugment)
+    Spectrogram (audio) augmentations, see ``core/tasks/audio/augment.py``: ``time_mask``/``freq_mask`` (SpecAugment)
     zero a band of up to that fraction of the time/frequency axis, ``time_shift`` moves the sound by up to
     that fraction of the clip, ``gain_db`` changes the level by up to that many dB (0..40), and ``noise``
     mixes in noise (in the power domain) up to that fraction of the level range (0.5: -40 dBFS per band).
@@ -327,7 +327,7 @@ class AugmentConfig:
     time_shift: float = 0.0
     gain_db: float = 0.0
     noise: float = 0.0
-    #: Text (core/text/augment.py): fraction of words dropped, fraction of words swapped with their neighbour,
+    #: Text (core/tasks/text/augment.py): fraction of words dropped, fraction of words swapped with their neighbour,
     #: fraction of words replaced by one of their nearest GloVe neighbours.
     word_dropout: float = 0.0
     word_swap: float = 0.0

@@ -29,14 +29,15 @@ import pytest
 from conftest import tiny_config
 
 from lepton_widgets.config import ConfigError, RunConfig
-from lepton_widgets.core.adversarial import (AdversarialTrainer, attack, default_epsilons, fgsm, input_gradient,
+from lepton_widgets.core.tasks.image.adversarial import (AdversarialTrainer, attack, default_epsilons, fgsm, input_gradient,
                                              mix_adversarial, parse_epsilons, pgd, robustness_curve, run_test_table,
                                              stored_robustness)
 from lepton_widgets.core.data import make_dataset, prepare_data
-from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks import run_experiment
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.training import uses_feature_cache
+from lepton_widgets.core.tasks.image.training import uses_feature_cache
 from lepton_widgets.panels.evaluate import EvaluatePanel
 from lepton_widgets.panels.train import TrainPanel
 from lepton_widgets.state import Runner, Session
@@ -187,7 +188,7 @@ def test_a_cancelled_pgd_adversarial_run_stops(tmp_path):
             stop.set()
 
     cfg = tiny_config(train={**ADVERSARIAL, "adversarial": "pgd", "epochs": 2})
-    record = run_experiment(cfg, store=RunStore(tmp_path), sink=sink, stop_event=stop)
+    record = run_experiment(cfg, Job(sink=sink, stop_event=stop), store=RunStore(tmp_path))
     assert record.status == "cancelled"
     assert len(batches) == 1 and batches[0].step == 1
     assert record.history == [] and not record.model_path.exists()

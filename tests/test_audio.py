@@ -15,8 +15,8 @@ import pytest
 from data_fixtures import lepton_home, tree_digest  # noqa: F401 - a fixture
 
 from lepton_widgets.config import AugmentConfig, ConfigError, DataConfig, RunConfig
-from lepton_widgets.core.augment import augmentation_layers
-from lepton_widgets.core.augment_audio import (RandomFrequencyMask, RandomGain, RandomNoise, RandomTimeMask,
+from lepton_widgets.core.tasks.image.augment import augmentation_layers
+from lepton_widgets.core.tasks.audio.augment import (RandomFrequencyMask, RandomGain, RandomNoise, RandomTimeMask,
                                                RandomTimeShift, apply_gain)
 from lepton_widgets.core.data import DataError, LoadContext, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.audio import (CLIP_SAMPLES, LEVELS_PER_DB, N_FRAMES, N_MELS, SAMPLE_RATE,
@@ -432,7 +432,7 @@ def test_keyword_generation_is_identical_with_an_espeak_that_seeds_its_noise_fro
 def test_spoken_keywords_train_far_above_chance(tmp_path):
     from conftest import tiny_config
 
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
     from lepton_widgets.core.runs.store import RunStore
 
     cfg = tiny_config(name="keywords", data={"dataset": "spoken_keywords", "max_per_class": 40},

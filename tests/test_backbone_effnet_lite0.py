@@ -37,7 +37,7 @@ from lepton_widgets.core.backbones.efficientnet_lite0_offline import (
     PTH_SHA256,
 )
 from lepton_widgets.core.backbones.torch_legacy import load_legacy_state_dict
-from lepton_widgets.core.model import build_transfer_model, freeze_to
+from lepton_widgets.core.tasks.image.model import build_transfer_model, freeze_to
 
 BLOCKS = ["stem", "block1a", "block2a", "block2b", "block3a", "block3b", "block4a", "block4b", "block4c",
           "block5a", "block5b", "block5c", "block6a", "block6b", "block6c", "block6d", "block7a", "top"]
@@ -184,7 +184,7 @@ def test_fine_tuning_keeps_batchnorm_in_inference_mode():
 def test_a_real_run_trains_and_saves_a_safe_model(runs_dir):
     """One short frozen run (features cached) end to end. Exporting it (.keras, tflite, onnx) takes ~50 s
     here, so that is measured in the helper's report rather than repeated in this file."""
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
     from lepton_widgets.core.runs.store import RunStore
     from lepton_widgets.core.export.safe_load import check_model_file, load_user_model
 

@@ -22,7 +22,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import (WeightsUnavailable, availability, get_backbone, load_backbone,
                                            normalization_layer, weights_fingerprint)
 from lepton_widgets.core.backbones.vgg16_offline import CONV_LAYER_NAMES, HED_FILE_SHA256, HED_PACK
-from lepton_widgets.core.model import build_transfer_model, freeze_to
+from lepton_widgets.core.tasks.image.model import build_transfer_model, freeze_to
 
 #: The five HED side-output taps: the last convolution of each VGG block.
 TAPS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")

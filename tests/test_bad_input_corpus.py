@@ -74,8 +74,8 @@ class Outcome:
 def drive(cases_file: str) -> None:
     """Run the cases in ``cases_file`` in this process, one after another; print one JSON line of outcomes."""
     import lepton_widgets.core.data.audio.loaders  # noqa: F401  (registers wav_folder, wav_zip)
-    import lepton_widgets.core.tabular.data  # noqa: F401  (registers table_csv)
-    import lepton_widgets.core.text.data  # noqa: F401  (registers text_csv, text_folder)
+    import lepton_widgets.core.tasks.tabular.data  # noqa: F401  (registers table_csv)
+    import lepton_widgets.core.tasks.text.data  # noqa: F401  (registers text_csv, text_folder)
     from lepton_widgets.cli import main
 
     cases = [Case(**c) for c in json.loads(Path(cases_file).read_text())]
@@ -103,8 +103,8 @@ def _prepare(data: dict) -> int:
     from lepton_widgets.core.data import prepare_data
     from lepton_widgets.core.data.registry import dataset_modality
     from lepton_widgets.core.data.table import DataError
-    from lepton_widgets.core.tabular.data import prepare_table
-    from lepton_widgets.core.text.data import prepare_texts
+    from lepton_widgets.core.tasks.tabular.data import prepare_table
+    from lepton_widgets.core.tasks.text.data import prepare_texts
 
     prepare = {"tabular": prepare_table, "text": prepare_texts}.get(dataset_modality(data["dataset"]), prepare_data)
     try:

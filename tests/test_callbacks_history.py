@@ -6,7 +6,7 @@ import numpy as np
 
 import keras
 
-from lepton_widgets.core.callbacks import PlateauAfterLearning
+from lepton_widgets.core.base.callbacks import PlateauAfterLearning
 
 
 def test_plateau_skipped_at_chance_still_records_the_learning_rate_of_every_epoch():

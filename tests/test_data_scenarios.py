@@ -19,7 +19,7 @@ from lepton_widgets.core.data.defects import make_defects
 from lepton_widgets.core.data.gtsrb import load_gtsrb_folder
 from lepton_widgets.core.data.medical_demo import make_medical_patches
 from lepton_widgets.core.data.traffic_signs import make_traffic_signs
-from lepton_widgets.core.experiment import run_experiment
+from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.runs.store import RunStore
 
 GENERATORS = {"defects_synthetic": make_defects, "medical_demo": make_medical_patches,

@@ -9,10 +9,11 @@ import pytest
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import make_dataset, prepare_data
 from lepton_widgets.core.base.events import ListSink
-from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks import run_experiment
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.training import compile_model, seed_everything, standard_callbacks
+from lepton_widgets.core.tasks.image.training import compile_model, seed_everything, standard_callbacks
 
 #: The README's sound example, verbatim.
 README_SOUND = {"data": {"dataset": "spoken_keywords"},
@@ -51,7 +52,7 @@ def test_an_explicitly_frozen_random_backbone_is_warned_about_in_the_run(runs_di
                                             "frozen_depth": None},
                                "train": {"epochs": 1, "fine_tune_epochs": 0}})
     sink = ListSink()
-    record = run_experiment(cfg, store=RunStore(runs_dir), sink=sink)
+    record = run_experiment(cfg, Job(sink=sink), store=RunStore(runs_dir))
     warnings = [e.message for e in sink.of_kind("run_warning")]
     assert warnings and "frozen" in warnings[0], sink.kinds()
     assert any(e.get("kind") == "run_warning" for e in record.events), "the warning is not in the run's log"

@@ -39,7 +39,7 @@ def tree_hashes(root: Path, skip: str = "exports") -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> RunRecord:
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     runs = tmp_path_factory.mktemp("export-runs")
     record = run_experiment(tiny_config(name="export", augment=AUGMENT), store=RunStore(runs))
@@ -327,7 +327,7 @@ def test_h5_pickles_and_doctored_configs_are_refused_with_the_reason(trained, tm
 
 @pytest.mark.slow
 def test_mobilenet_v2_with_offline_weights_exports_in_every_format(tmp_path):
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     # Head only, on cached features (fast), but trained enough that most check images are clear decisions:
     # int8's agreement is then measured on something.

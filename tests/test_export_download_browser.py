@@ -22,7 +22,7 @@ NOTEBOOK = ("from lepton_widgets.state import Runner, Session\nfrom lepton_widge
 def test_export_in_chromium_shows_each_format_and_downloads_the_file(tmp_path):
     from lepton_widgets.apps.browser import MISSING, chromium, chromium_path
     from lepton_widgets.apps.launch import VoilaServer
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     if chromium_path() is None:
         pytest.fail(MISSING)  # never a skip: a missing browser would silently drop the check

@@ -41,7 +41,7 @@ def store(tmp_path_factory) -> RunStore:
 
 
 def _train(store: RunStore, raw: dict):
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     record = run_experiment(RunConfig.from_dict({"seed": 3, **raw}), store=store)
     assert record.status == "finished", record.status
@@ -97,8 +97,8 @@ def test_glove_run_exports_keras_and_savedmodel_and_says_why_not_tflite_or_onnx(
     import keras
     import tensorflow as tf
 
-    from lepton_widgets.core.text.data import prepare_texts
-    from lepton_widgets.core.text.predict import predict_texts
+    from lepton_widgets.core.tasks.text.data import prepare_texts
+    from lepton_widgets.core.tasks.text.predict import predict_texts
 
     before = tree_hashes(glove.path)
     report = export_run(glove, "all")
@@ -158,8 +158,8 @@ def test_minilm_export_carries_its_tokenizer_and_works_without_the_run(minilm, t
     import keras
     import keras_hub
 
-    from lepton_widgets.core.text.encoder import tokenize
-    from lepton_widgets.core.text.predict import predict_texts
+    from lepton_widgets.core.tasks.text.encoder import tokenize
+    from lepton_widgets.core.tasks.text.predict import predict_texts
 
     report = export_run(minilm, "keras", out=tmp_path / "dist")
     [result] = report.results
@@ -191,7 +191,7 @@ def test_numeric_table_exports_in_every_float_format_and_each_reloads_with_its_r
     import onnxruntime
     import tensorflow as tf
 
-    from lepton_widgets.core.tabular.predict import load_tabular_run, predict_frame
+    from lepton_widgets.core.tasks.tabular.predict import load_tabular_run, predict_frame
 
     report = export_run(cancer, "all", n_check=32)
     failed = {r.format: (r.status, r.reason) for r in report.results if not r.passed}
@@ -233,8 +233,8 @@ def test_numeric_table_exports_in_every_float_format_and_each_reloads_with_its_r
 def test_categorical_table_goes_to_tflite_with_strings_and_onnx_is_unavailable(credit, tmp_path):
     import tensorflow as tf
 
-    from lepton_widgets.core.tabular.data import prepare_table
-    from lepton_widgets.core.tabular.predict import load_tabular_run, predict_frame
+    from lepton_widgets.core.tasks.tabular.data import prepare_table
+    from lepton_widgets.core.tasks.tabular.predict import load_tabular_run, predict_frame
 
     report = export_run(credit, "tflite,onnx", out=tmp_path / "credit")
     tflite, onnx = report.results

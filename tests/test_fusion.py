@@ -26,11 +26,11 @@ from lepton_widgets import api, cli
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import prepare_data, split_record
 from lepton_widgets.core.evaluation import predict_table
-from lepton_widgets.core.experiment import run_experiment
+from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.fusion.fuse import check_compatible, comparison_frame, fuse, fusion_info
 from lepton_widgets.core.fusion.ensemble import ensemble_probabilities, optimise_weights, validation_log_loss
 from lepton_widgets.core.fusion.soup import check_same_weights
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.panels.fusion import FusionPanel
 from lepton_widgets.state import Runner, Session

@@ -138,7 +138,7 @@ def test_the_reference_scan_sees_a_stale_name():
     assert _stale_references(f"{old} and {missing} and ``core/" + "fusion_soup.py``") == [
         old, missing, "core/fusion_soup.py"]
     assert _stale_references("lepton_widgets.core.search.tuner.run_search core/search/tuner.py "
-                             "lepton_widgets.core.text.TextConfig lepton_widgets.core.data") == []
+                             "lepton_widgets.core.tasks.text.TextConfig lepton_widgets.core.data") == []
 
 
 def test_moved_packages_re_export_nothing():

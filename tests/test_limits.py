@@ -17,8 +17,8 @@ import pytest
 from lepton_widgets.core.base import limits
 from lepton_widgets.core.data.audio.wav import decode_wav, read_wav
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.core.tabular.read import read_csv_file
-from lepton_widgets.core.text.read import NotText, read_text_file
+from lepton_widgets.core.tasks.tabular.read import read_csv_file
+from lepton_widgets.core.tasks.text.read import NotText, read_text_file
 
 LEPTON = str(Path(sys.executable).with_name("lepton"))
 
@@ -55,7 +55,7 @@ def cli_peak_mb(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess
 # --- CSV: cells, rows, size, NUL bytes -------------------------------------------------------------------
 
 READ_CSV = """
-    from lepton_widgets.core.tabular.read import read_csv_file
+    from lepton_widgets.core.tasks.tabular.read import read_csv_file
     from lepton_widgets.core.data.table import DataError
     try:
         frame = read_csv_file({path!r})[0]

@@ -22,7 +22,7 @@ from PIL import Image
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import availability, get_backbone, load_backbone
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.panels.augment import AugmentPanel
 from lepton_widgets.panels.backbone import BackbonePanel
 from lepton_widgets.panels.dataset import DatasetPanel

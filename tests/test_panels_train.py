@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from conftest import tiny_config, wait_for
 
-from lepton_widgets.core.gallery import cell_gallery, cell_rows, load_images, run_model
-from lepton_widgets.core.gradcam import gradcam, overlay
+from lepton_widgets.core.tasks.image.gallery import cell_gallery, cell_rows, load_images, run_model
+from lepton_widgets.core.tasks.image.gradcam import gradcam, overlay
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.panels.code import CodePanel
 from lepton_widgets.panels.evaluate import EvaluatePanel

@@ -27,7 +27,7 @@ NOTEBOOK = ROOT / "notebooks" / "predict.ipynb"
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
     from lepton_widgets.core.export.verify import export_run
 
     runs = tmp_path_factory.mktemp("predict-runs")
@@ -272,7 +272,7 @@ def test_the_app_lists_one_entry_per_run_by_name_and_opens_on_its_own_model(expo
     Grad-CAM, never the ONNX export. An exported file given by path is opened with its own runtime."""
     import shutil
 
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     record, _ = exported
     runs = tmp_path / "runs"

@@ -19,7 +19,7 @@ FORMATS = ["keras", "savedmodel", "tflite", "onnx"]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
     from lepton_widgets.core.export.verify import export_run
 
     runs = tmp_path_factory.mktemp("exported-runs")

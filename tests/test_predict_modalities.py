@@ -33,9 +33,9 @@ def sha(path: Path) -> str:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """``{"tabular": record, "text": record, "audio": record}`` in one run store."""
-    from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.tabular.run import run_tabular_experiment
-    from lepton_widgets.core.text.run import run_text_experiment
+    from lepton_widgets.core.tasks import run_experiment
+    from lepton_widgets.core.tasks.tabular.run import run_tabular_experiment
+    from lepton_widgets.core.tasks.text.run import run_text_experiment
 
     store = RunStore(tmp_path_factory.mktemp("modality-runs"))
     table = run_tabular_experiment(RunConfig.from_dict(
@@ -99,7 +99,7 @@ def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
 
 
 def test_texts_one_per_line_get_the_engines_answers(runs):
-    from lepton_widgets.core.text.predict import predict_texts
+    from lepton_widgets.core.tasks.text.predict import predict_texts
 
     record = runs["text"]
     panel, session, runner = make_panel(record.path.parent)
@@ -133,7 +133,7 @@ def test_texts_one_per_line_get_the_engines_answers(runs):
 def test_a_csv_is_predicted_row_by_row_and_saved_in_the_run_folder(runs, tmp_path):
     from sklearn.datasets import load_breast_cancer
 
-    from lepton_widgets.core.tabular.predict import predict_frame
+    from lepton_widgets.core.tasks.tabular.predict import predict_frame
 
     record = runs["tabular"]
     rows = load_breast_cancer(as_frame=True).frame.drop(columns=["target"]).iloc[::40].reset_index(drop=True)
@@ -233,8 +233,8 @@ def test_lw_predict_and_lepton_predict_take_texts_and_tables(runs, tmp_path, cap
 
     import lepton_widgets as lw
     from lepton_widgets.cli import main
-    from lepton_widgets.core.tabular.predict import predict_frame
-    from lepton_widgets.core.text.predict import predict_texts
+    from lepton_widgets.core.tasks.tabular.predict import predict_frame
+    from lepton_widgets.core.tasks.text.predict import predict_texts
 
     text_run, table_run = runs["text"], runs["tabular"]
     expected = predict_texts(text_run, TEXTS)

@@ -12,8 +12,8 @@ from lepton_widgets import api
 from lepton_widgets.cli import main
 from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.base.events import Cancelled, ListSink
-from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.ranking import logme, parse_candidates, rank_backbones
+from lepton_widgets.core.tasks import run_experiment
+from lepton_widgets.core.tasks.image.ranking import logme, parse_candidates, rank_backbones
 from lepton_widgets.core.runs.store import RunStore
 
 CFG = tiny_config(data={"dataset": "digits", "max_per_class": 30})

@@ -12,8 +12,8 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.backbones import WeightsUnavailable, availability, get_backbone, load_backbone
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.backbones.run_backbone import run_weights
-from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.model import build_transfer_model
+from lepton_widgets.core.tasks import run_experiment
+from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.runs.store import RunStore
 
 #: Source: digits 0-4, trained from scratch. Target: digits 5-9 with about 6 training images per class and a

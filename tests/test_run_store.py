@@ -14,7 +14,7 @@ import yaml
 from conftest import tiny_config
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.experiment import run_experiment
+from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.runs.store import RunStore
 
 

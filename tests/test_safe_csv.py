@@ -56,7 +56,7 @@ def test_escape_rules_follow_owasp_and_keep_numbers():
 @pytest.fixture(scope="module")
 def table_run(tmp_path_factory):
     """A table run on a CSV full of formulas: cells, one column name and two of the class names."""
-    from lepton_widgets.core.tabular.run import run_tabular_experiment
+    from lepton_widgets.core.tasks.tabular.run import run_tabular_experiment
 
     folder = tmp_path_factory.mktemp("formula-table")
     rng = np.random.default_rng(0)

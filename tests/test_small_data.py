@@ -71,7 +71,8 @@ from sklearn.datasets import load_digits  # noqa: E402
 
 from lepton_widgets.config import RunConfig  # noqa: E402
 from lepton_widgets.core.data import prepare_data  # noqa: E402
-from lepton_widgets.core.experiment import run_experiment  # noqa: E402
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks import run_experiment  # noqa: E402
 from lepton_widgets.core.runs.store import RunStore  # noqa: E402
 
 
@@ -114,7 +115,7 @@ def test_tiny_data_is_cross_validated_and_the_stored_model_trains_on_all_of_it(t
     cfg = tiny_config(data={"dataset": "folder", "path": str(train), "max_per_class": None},
                       backbone={"name": "mobilenet_v2", "weights": "offline", "image_size": 32, "frozen_depth": None},
                       train={"epochs": 10, "fine_tune_epochs": 0, "batch_size": 4, "learning_rate": 1e-2})
-    record = run_experiment(cfg, store=RunStore(tmp_path / "runs"), sink=sink)
+    record = run_experiment(cfg, Job(sink=sink), store=RunStore(tmp_path / "runs"))
     assert record.status == "finished"
     metrics = record.metrics
     print("cross-validation", metrics)

@@ -22,17 +22,17 @@ from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.data import DataError, get_dataset, list_datasets
 from lepton_widgets.core.base.events import ListSink
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.tabular import (
+from lepton_widgets.core.tasks.tabular import (
     predict_frame,
     prepare_table,
     run_tabular_experiment,
 )
-from lepton_widgets.core.tabular.baseline import logistic_regression_auc
-from lepton_widgets.core.tabular.model import HIDDEN_LAYERS, column_width
-from lepton_widgets.core.tabular.portfolios import german_credit_frame, write_portfolios
-from lepton_widgets.core.tabular.predict import load_tabular_run
-from lepton_widgets.core.tabular.run import _plan_model
-from lepton_widgets.core.tabular.transfer import TransferRefused, open_source
+from lepton_widgets.core.tasks.tabular.baseline import logistic_regression_auc
+from lepton_widgets.core.tasks.tabular.model import HIDDEN_LAYERS, column_width
+from lepton_widgets.core.tasks.tabular.portfolios import german_credit_frame, write_portfolios
+from lepton_widgets.core.tasks.tabular.predict import load_tabular_run
+from lepton_widgets.core.tasks.tabular.run import _plan_model
+from lepton_widgets.core.tasks.tabular.transfer import TransferRefused, open_source
 
 #: Measured on this split (seed 1): ours 0.833, logistic regression 0.832 (other seeds: 0.771 vs 0.734,
 #: 0.795 vs 0.784). The MLP must not fall more than this below the linear baseline.
@@ -281,7 +281,7 @@ def test_image_only_features_refuse_tabular_runs(credit_run):
 
 
 def test_evaluate_panel_shows_auc_and_a_cells_rows_with_their_values(credit_run):
-    from lepton_widgets.core.gallery import DEFAULT_LIMIT
+    from lepton_widgets.core.tasks.image.gallery import DEFAULT_LIMIT
     from lepton_widgets.panels.evaluate import EvaluatePanel
     from lepton_widgets.state import Runner, Session
 

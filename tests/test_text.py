@@ -18,15 +18,15 @@ from lepton_widgets import api
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import DataError, get_dataset, list_datasets
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.text import (
+from lepton_widgets.core.tasks.text import (
     augment_text,
     augment_texts,
     predict_texts,
     prepare_texts,
     run_text_experiment,
 )
-from lepton_widgets.core.text.data import food_reviews_frame
-from lepton_widgets.core.text.predict import load_text_run
+from lepton_widgets.core.tasks.text.data import food_reviews_frame
+from lepton_widgets.core.tasks.text.predict import load_text_run
 
 #: The fine-tuned model must beat its frozen probe by more than this on the same test split. Measured here
 #: (seed 0, 400 reviews per class, 64 word pieces, 200 test reviews): fine-tuned 0.695, frozen probe 0.665,
@@ -230,7 +230,7 @@ def test_stop_after_the_first_epoch_stores_a_cancelled_run(tmp_path):
 
 
 def test_evaluate_panel_lists_a_cells_texts(review_run):
-    from lepton_widgets.core.gallery import DEFAULT_LIMIT
+    from lepton_widgets.core.tasks.image.gallery import DEFAULT_LIMIT
     from lepton_widgets.panels.evaluate import EvaluatePanel
     from lepton_widgets.state import Runner, Session
 

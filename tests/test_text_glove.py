@@ -13,8 +13,8 @@ import tensorflow as tf
 
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.text import augment_text, predict_texts, prepare_texts, run_text_experiment
-from lepton_widgets.core.text.glove import (
+from lepton_widgets.core.tasks.text import augment_text, predict_texts, prepare_texts, run_text_experiment
+from lepton_widgets.core.tasks.text.glove import (
     FUNCTION_WORDS,
     GLOVE_BACKBONE,
     load_glove,
@@ -22,7 +22,7 @@ from lepton_widgets.core.text.glove import (
     run_vocabulary,
     word_key,
 )
-from lepton_widgets.core.text.predict import load_text_run
+from lepton_widgets.core.tasks.text.predict import load_text_run
 
 #: Measured here (300 reviews per class, 150 test reviews), pretrained GloVe vs the same network at random
 #: init: seed 7 0.693 vs 0.620, seed 1 0.667 vs 0.587, seed 2 0.627 vs 0.580; majority 0.50. About 10 s a run.
@@ -220,7 +220,7 @@ def test_train_step_trains_a_glove_run(tmp_path):
 
 def reviews_csv(path, per_class: int = 30):
     """Real reviews relabelled by whether they mention tea: a new scenario with new classes, as a user's CSV."""
-    from lepton_widgets.core.text.data import food_reviews_frame
+    from lepton_widgets.core.tasks.text.data import food_reviews_frame
 
     frame = food_reviews_frame()
     tea = frame[frame["review"].str.contains(r"\btea\b", case=False)].head(per_class)
@@ -276,7 +276,7 @@ def test_a_minilm_run_seeds_another_with_its_fine_tuned_encoder(store, tmp_path)
         backbone = [layer for layer in model.layers if type(layer).__name__ == "BertBackbone"][0]
         return backbone.get_layer("transformer_layer_5").get_weights()
 
-    from lepton_widgets.core.text.encoder import load_minilm
+    from lepton_widgets.core.tasks.text.encoder import load_minilm
 
     pretrained = load_minilm()[0].get_layer("transformer_layer_5").get_weights()
     for kept, tuned, original in zip(layer5(seeded), layer5(source), pretrained):
@@ -285,7 +285,7 @@ def test_a_minilm_run_seeds_another_with_its_fine_tuned_encoder(store, tmp_path)
 
 
 def test_only_finished_text_runs_seed_text_runs(store, tmp_path):
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
     from conftest import tiny_config
 
     image = run_experiment(tiny_config(name="digits"), store=store)

@@ -16,11 +16,12 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import prepare_data
 from lepton_widgets.core.evaluation import predict_table
 from lepton_widgets.core.base.events import ListSink
-from lepton_widgets.core.experiment import run_experiment
-from lepton_widgets.core.model import build_transfer_model, freeze_to, unfreeze
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks import run_experiment
+from lepton_widgets.core.tasks.image.model import build_transfer_model, freeze_to, unfreeze
 from lepton_widgets.core.base.paths import cache_dir
 from lepton_widgets.core.runs.store import RunStore
-from lepton_widgets.core.training import compile_model, train_transfer
+from lepton_widgets.core.tasks.image.training import compile_model, train_transfer
 
 FASHION_64 = {
     "name": "fashion64",
@@ -57,7 +58,7 @@ def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
     shutil.rmtree(cache_dir("features"), ignore_errors=True)  # start cold: other tests share the cache
     store = RunStore(runs_dir)
     sink = ListSink()
-    cached = run_experiment(fashion_config(name="cached", train__epochs=3), store=store, sink=sink)
+    cached = run_experiment(fashion_config(name="cached", train__epochs=3), Job(sink=sink), store=store)
     uncached = run_experiment(fashion_config(name="uncached", train__epochs=3, train__feature_cache="never"),
                               store=store)
     phases = [e for e in sink.of_kind("phase_started")]
@@ -77,7 +78,7 @@ def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
     assert (probs.argmax(axis=1) == stored["predicted_index"]).all()
     # The second cached run of the same data and backbone reads the features from disk.
     again = ListSink()
-    run_experiment(fashion_config(name="cached-again", train__epochs=1), store=store, sink=again)
+    run_experiment(fashion_config(name="cached-again", train__epochs=1), Job(sink=again), store=store)
     assert not any(e.kind == "progress" and e.task.startswith("extract features") for e in again.events)
 
 
@@ -135,7 +136,7 @@ def test_two_phase_fine_tune_reports_phases_and_trainable_counts(runs_dir):
     sink = ListSink()
     cfg = tiny_config(backbone={"frozen_depth": 2}, train={"epochs": 2, "fine_tune_epochs": 2,
                                                            "fine_tune_lr_factor": 0.1})
-    record = run_experiment(cfg, store=RunStore(runs_dir), sink=sink)
+    record = run_experiment(cfg, Job(sink=sink), store=RunStore(runs_dir))
     phases = sink.of_kind("phase_started")
     assert [p.phase for p in phases] == ["head", "fine_tune"]
     # Random weights (tiny_config): the head phase already trains the unfrozen blocks, since a head on frozen
@@ -159,7 +160,7 @@ def test_stop_event_cancels_between_batches_and_stores_a_cancelled_run(runs_dir)
             stop.set()
 
     cfg = tiny_config(train={"epochs": 1, "fine_tune_epochs": 200})
-    record = run_experiment(cfg, store=RunStore(runs_dir), sink=sink, stop_event=stop)
+    record = run_experiment(cfg, Job(sink=sink, stop_event=stop), store=RunStore(runs_dir))
     assert record.status == "cancelled"
     assert time.monotonic() - stopped_at[0] < 5
     assert seen.kinds()[-1] == "run_cancelled"

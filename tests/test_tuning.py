@@ -26,7 +26,8 @@ import yaml
 
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import ListSink
-from lepton_widgets.core.experiment import run_experiment
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.search.tuner import open_search, plan_search, planned_trials, run_search
 from lepton_widgets.core.search.space import ALL_FROZEN, declare, read_trials, search_id, trial_config
@@ -127,7 +128,7 @@ def test_best_trial_is_reported_written_and_becomes_a_plain_run_config(fast):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LEPTON_HOME", str(fast["home"]))
         sink = ListSink()
-        run_experiment(cfg.replace(train__epochs=1), store=RunStore(fast["runs"]), sink=sink)
+        run_experiment(cfg.replace(train__epochs=1), Job(sink=sink), store=RunStore(fast["runs"]))
     assert [e.task for e in sink.of_kind("progress")
             if e.done == 0 and e.task.startswith("extract")] == ["extract features (test)"]
 
@@ -168,8 +169,8 @@ def test_hyperband_and_bayesian_run_their_trials(fast, monkeypatch):
 def test_shared_head_trains_exactly_like_a_fresh_head(head_units):
     import tensorflow as tf
 
-    from lepton_widgets.core.model import build_head_model
-    from lepton_widgets.core.training import standard_callbacks, compile_model, seed_everything
+    from lepton_widgets.core.tasks.image.model import build_head_model
+    from lepton_widgets.core.tasks.image.training import standard_callbacks, compile_model, seed_everything
     from lepton_widgets.core.search.head import SharedHead
 
     rng = np.random.default_rng(0)

@@ -24,7 +24,7 @@ NEW = ["5", "6", "7", "8", "9"]
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A finished run on digits 0-4 (test accuracy 0.95-1.0 with seeds 7, 1, 2) and its files' digest."""
-    from lepton_widgets.core.experiment import run_experiment
+    from lepton_widgets.core.tasks import run_experiment
 
     store = RunStore(tmp_path_factory.mktemp("update") / "runs")
     cfg = tiny_config(name="digits04", data={"classes": OLD}, train={"fine_tune_epochs": 8})
@@ -260,8 +260,8 @@ def test_update_respects_the_frozen_depth_and_keeps_pretrained_batchnorm(tmp_pat
     those blocks and the head, never a frozen block or a BatchNorm statistic."""
     import keras
 
-    from lepton_widgets.core.experiment import run_experiment
-    from lepton_widgets.core.model import attach
+    from lepton_widgets.core.tasks import run_experiment
+    from lepton_widgets.core.tasks.image.model import attach
     from lepton_widgets.core.update.incremental import update_run
 
     store = RunStore(tmp_path / "runs")

@@ -77,7 +77,7 @@ def host_name(host: str) -> str:
 def max_upload_bytes(env: Optional[dict] = None) -> int:
     """Websocket limit for uploads of ``LEPTON_MAX_UPLOAD_MB``, plus 1 MiB for the widget message around them.
 
-    Parsed like :func:`lepton_widgets.core.uploads.max_upload_mb` (which the Data panel shows), without
+    Parsed like :func:`lepton_widgets.core.data.uploads.max_upload_mb` (which the Data panel shows), without
     importing it: that would pull TensorFlow into a command that only starts a server.
     """
     env = os.environ if env is None else env

@@ -67,7 +67,7 @@ def cmd_rank(args) -> int:
     from lepton_widgets.cli import TqdmSink, load_config
 
     cfg = load_config(args.config, args.set)  # the CLI's one config path: one-line errors, safe YAML
-    from lepton_widgets.core.ranking import rank_backbones
+    from lepton_widgets.core.tasks.image.ranking import rank_backbones
 
     options = {k: v for k, v in (("train_per_class", args.train_per_class), ("val_per_class", args.val_per_class))
                if v is not None}

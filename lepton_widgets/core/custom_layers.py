@@ -17,5 +17,5 @@ from __future__ import annotations
 
 def register_custom_layers() -> None:
     """Import every module that registers layers a stored Lepton model may contain (cheap after the first call)."""
-    from lepton_widgets.core import augment_audio  # noqa: F401  spectrogram augmentations (inactive at inference)
+    from lepton_widgets.core.tasks.audio import augment  # noqa: F401  spectrogram augmentations (inactive at inference)
     from lepton_widgets.core.backbones import normalization  # noqa: F401  CaffePreprocess (VGG16)

@@ -32,7 +32,7 @@ from sklearn.metrics import (
     top_k_accuracy_score,
 )
 
-from lepton_widgets.core.callbacks import PredictProgress
+from lepton_widgets.core.base.callbacks import PredictProgress
 from lepton_widgets.core.data import SampleTable, make_dataset
 from lepton_widgets.core.base.events import EventSink, null_sink
 

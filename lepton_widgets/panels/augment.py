@@ -5,7 +5,7 @@ Each control is linked to its Session trait (``flip``, ``rotation``, ``zoom``, `
 ``noise``, and for texts ``word_dropout``, ``word_swap``, ``word_substitute``); slider ranges are the config's own (0..1, gain
 0..40 dB), so a loaded config is never clamped by a widget. The sound and text controls show only for
 audio and text datasets; texts get a before/after preview of example sentences instead of pictures.
-The preview runs the same Keras layers as training (:func:`lepton_widgets.core.augment.preview`) on a
+The preview runs the same Keras layers as training (:func:`lepton_widgets.core.tasks.image.augment.preview`) on a
 few samples: from the checked data (``session.prepared``) when there is one, otherwise from a small
 built-in set of the chosen dataset (the Fashion-MNIST sample stands in for the full set and for your own
 images until they are checked).
@@ -36,10 +36,10 @@ import ipywidgets as w
 import numpy as np
 
 from lepton_widgets.config import AugmentConfig, ConfigError
-from lepton_widgets.core.augment import preview
+from lepton_widgets.core.tasks.image.augment import preview
 from lepton_widgets.core.data import DataError, get_dataset
-from lepton_widgets.core.previews import quick_table, sample_batch, to_png
-from lepton_widgets.core.text.augment import augment_text
+from lepton_widgets.core.tasks.image.previews import quick_table, sample_batch, to_png
+from lepton_widgets.core.tasks.text.augment import augment_text
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 
@@ -75,7 +75,7 @@ _LABELS = {"time_mask": "Time mask", "freq_mask": "Frequency mask", "time_shift"
 @functools.lru_cache(maxsize=1)
 def example_neighbours() -> dict:
     """GloVe neighbours of the example sentences' words (the first call reads GloVe, about a second)."""
-    from lepton_widgets.core.text.glove import neighbours_for
+    from lepton_widgets.core.tasks.text.glove import neighbours_for
 
     return neighbours_for(EXAMPLE_TEXTS)
 

@@ -1,14 +1,14 @@
 """Freeze panel: how many backbone blocks stay frozen during fine-tuning, and what that leaves trainable.
 
 The block list and parameter counts come from the real transfer model for the chosen backbone, weights,
-image size and class count (:func:`lepton_widgets.core.blocks_info.block_summary`). Building it takes up to
+image size and class count (:func:`lepton_widgets.core.tasks.image.blocks.block_summary`). Building it takes up to
 a few seconds, so it runs in a background thread, once per setting (memoised); the slider is disabled
 until it is known. When the weights cannot load here the panel says why instead of guessing.
 
 **All frozen is ``frozen_depth = None``.** Moving the slider to its right end (every block frozen) writes
 ``None``, RunConfig's own "every block frozen, only the head trains"; every other position writes the
 block count. ``None`` and ``n_blocks`` both show as the right end. Text encoders have blocks too (MiniLM's 6
-transformer layers, GloVe's embedding: ``core/text/blocks.py``), so the same slider sets their depth. A depth larger than the new backbone's
+transformer layers, GloVe's embedding: ``core/tasks/text/blocks.py``), so the same slider sets their depth. A depth larger than the new backbone's
 block count (after switching to a smaller backbone) is set to ``None`` with a note, because the run would
 otherwise fail.
 
@@ -48,9 +48,9 @@ import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.core.backbones import availability, get_backbone
-from lepton_widgets.core.blocks_info import BlockSummary, block_summary, cached_block_summary
+from lepton_widgets.core.tasks.image.blocks import BlockSummary, block_summary, cached_block_summary
 from lepton_widgets.core.data import DataError, get_dataset
-from lepton_widgets.core.text.encoder import TEXT_ENCODERS
+from lepton_widgets.core.tasks.text.encoder import TEXT_ENCODERS
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.style import alert_box

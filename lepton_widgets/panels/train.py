@@ -68,7 +68,7 @@ def _controls() -> dict[str, w.ValueWidget]:
         "early_stopping_patience": w.BoundedIntText(min=0, max=1000, description="Early stop (0 = off)",
                                                     style=_WIDE, layout=_layout()),
         "seed": w.IntText(description="Seed", style=_WIDE, layout=_layout()),
-        # Adversarial training (core/adversarial.py): epsilon is on pixels scaled to [0, 1].
+        # Adversarial training (core/tasks/image/adversarial.py): epsilon is on pixels scaled to [0, 1].
         "adversarial": w.Dropdown(options=[("off", "none"), ("FGSM", "fgsm"), ("PGD", "pgd")],
                                   description="Adversarial training", style=_WIDE, layout=_layout()),
         "adversarial_epsilon": w.BoundedFloatText(min=0.0, max=1.0, step=0.005, description="Attack epsilon",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from lepton_widgets.core.base.events import Cancelled, Event
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.runs.store import RunStore, check_run_name, default_run_name
 from lepton_widgets.state.session import BUSY_STATUSES, Session
@@ -122,9 +123,9 @@ class Runner:
         def work(stop_event):
             # Imported here, in the worker: the first import of TensorFlow takes seconds and must not
             # freeze the widgets.
-            from lepton_widgets.core.experiment import run_experiment
+            from lepton_widgets.core.tasks import run_experiment
 
-            return run_experiment(cfg, store=self.store, sink=self.on_event, stop_event=stop_event)
+            return run_experiment(cfg, Job(sink=self.on_event, stop_event=stop_event), store=self.store)
 
         def done(record):
             self.session.status = record.status

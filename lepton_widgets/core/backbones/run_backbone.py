@@ -169,7 +169,7 @@ def load_run_backbone(spec: BackboneSpec, weights: str, image_size: int):
 
     Raises ``WeightsUnavailable`` for a run that cannot serve (see the module docstring).
     """
-    from lepton_widgets.core.model import BACKBONE_LAYER  # late: core.model imports the backbones package
+    from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER  # late: core.model imports the backbones package
 
     record = resolve_run(weights)
     _check_family(spec, record)

@@ -11,7 +11,8 @@ Example:
     >>> ds = make_dataset(prepared.split("train"), image_size=32, batch_size=8, shuffle=True, seed=0)
 
 Built-in datasets register themselves on import (``fashion_mnist``, ``fashion_mnist_sample``, ``digits``),
-as do the bring-your-own kinds (``folder``, ``zip``, ``csv``).
+as do the bring-your-own kinds (``folder``, ``zip``, ``csv``). Text and table datasets are declared by their
+tasks (``core/tasks/text``, ``core/tasks/tabular``), which ``import lepton_widgets`` registers.
 """
 
 from lepton_widgets.core.data import digits, fashion_mnist, user_files  # noqa: F401 - they register specs
@@ -26,8 +27,6 @@ from lepton_widgets.core.data.prepare import prepare_data
 from lepton_widgets.core.data.registry import (DatasetSpec, LoadContext, LoadedData, get_dataset, list_datasets,
                                                register_dataset)
 from lepton_widgets.core.data.split import split_record
-from lepton_widgets.core.tabular import data as _tabular  # noqa: F401 - german_credit, breast_cancer, table_csv
-from lepton_widgets.core.text import data as _text  # noqa: F401 - food_reviews, text_csv, text_folder
 from lepton_widgets.core.data.user_files import files_table
 from lepton_widgets.core.data.table import DataError, DataReport, PreparedData, SampleTable
 

@@ -213,7 +213,7 @@ def _pixels(dataset) -> np.ndarray:
 
 
 def _text_inputs(record, n: int, rng) -> ReferenceInputs:
-    from lepton_widgets.core.text.data import prepare_texts
+    from lepton_widgets.core.tasks.text.data import prepare_texts
 
     cfg = record.config
     data = prepare_texts(cfg.data, cfg.seed)
@@ -237,7 +237,7 @@ def _text_inputs(record, n: int, rng) -> ReferenceInputs:
         meta["input"] = (f"raw UTF-8 strings, shape (N,): one text each; the model lower-cases, strips "
                          f"punctuation, splits on whitespace and keeps the first {length} words")
         return refs
-    from lepton_widgets.core.text.encoder import tokenize, tokenizer_from_vocabulary
+    from lepton_widgets.core.tasks.text.encoder import tokenize, tokenizer_from_vocabulary
 
     tok = info["tokenizer"]
     # the run's own tokeniser, as load_text_run rebuilds it (without loading the model a second time)
@@ -263,8 +263,8 @@ def _int_signature(inputs: dict, length: int) -> dict:
 
 
 def _table_inputs(record, n: int, rng) -> ReferenceInputs:
-    from lepton_widgets.core.tabular.data import prepare_table
-    from lepton_widgets.core.tabular.schema import NUMERIC, TableSchema
+    from lepton_widgets.core.tasks.tabular.data import prepare_table
+    from lepton_widgets.core.tasks.tabular.schema import NUMERIC, TableSchema
 
     cfg = record.config
     info = _run_json(record, "tabular.json")

@@ -62,11 +62,10 @@ from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progres
 from lepton_widgets.core.export.formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
 from lepton_widgets.core.export.manifest import write_manifest
-from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.runs.store import EXPORTS_DIR, RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
 DEFAULT_CHECK_IMAGES = 64
-EXPORTS_DIR = "exports"
 RESULT_FILE = "export.json"
 STATUSES = ("passed", "failed", "unavailable", "error")
 #: What happens to each format, in order; an ``ExportStep`` event is sent as each begins (``done`` at the end).

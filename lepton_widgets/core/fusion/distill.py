@@ -27,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.callbacks import EventCallback
+from lepton_widgets.core.base.callbacks import EventCallback
 from lepton_widgets.core.data import SampleTable, make_dataset
 from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
-from lepton_widgets.core.model import BACKBONE_LAYER, attach
+from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER, attach
 
 #: Batches held by the shuffle buffer: enough to mix the order, bounded in memory at any dataset size.
 SHUFFLE_BATCHES = 16

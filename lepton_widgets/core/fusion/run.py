@@ -32,7 +32,7 @@ from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
 from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop, null_sink
 from lepton_widgets.core.runs.recorder import RunRecorder
-from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
+from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
 from lepton_widgets.core.fusion.fuse import FUSION_FILE, SOUPS
 from lepton_widgets.core.fusion.distill import can_be_student, distill
 from lepton_widgets.core.fusion.ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights

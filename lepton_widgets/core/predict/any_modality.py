@@ -9,8 +9,8 @@ own engine so the answers are exactly the ones the run's code would give:
   transform (:func:`~lepton_widgets.core.data.audio.audio_records`: read, 16 kHz mono, first second,
   spectrogram) and the image pipeline the run trained with (:func:`~lepton_widgets.core.data.make_dataset`);
   any export of the run works too. A file that is not a usable WAV gets a reason, never an exception;
-* ``text``: :func:`~lepton_widgets.core.text.predict.predict_texts` on one text per line;
-* ``tabular``: :func:`~lepton_widgets.core.tabular.predict.predict_frame` on an uploaded CSV; the full
+* ``text``: :func:`~lepton_widgets.core.tasks.text.predict.predict_texts` on one text per line;
+* ``tabular``: :func:`~lepton_widgets.core.tasks.tabular.predict.predict_frame` on an uploaded CSV; the full
   predictions are written to a new CSV under the run folder (``predicted/``, or a temp folder when the
   run folder is read-only), never next to the user's file, which is only read.
 
@@ -37,8 +37,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.predict.exported import OpenModel, Prediction, model_modality, open_model, run_of
-from lepton_widgets.core.runs.store import RunRecord
+from lepton_widgets.core.predict.exported import OpenModel, Prediction, model_modality, open_model
+from lepton_widgets.core.runs.store import RunRecord, run_of_model_file
 
 #: Bigger files are predicted but get no player: the browser would be sent the whole file.
 MAX_PLAYER_BYTES = 10 * 2**20
@@ -91,13 +91,13 @@ def open_any(path: str | Path):
     ``modality`` attribute set), :class:`TextRunModel` or :class:`TableRunModel`."""
     modality = model_modality(path)
     if modality == "text":
-        from lepton_widgets.core.text.predict import load_text_run
+        from lepton_widgets.core.tasks.text.predict import load_text_run
 
         record = _own_run(path, "text")
         model, tokenizer, length = load_text_run(record)
         return TextRunModel(record, model, tokenizer, length, str(path))
     if modality == "tabular":
-        from lepton_widgets.core.tabular.predict import load_tabular_run
+        from lepton_widgets.core.tasks.tabular.predict import load_tabular_run
 
         record = _own_run(path, "table")
         model, schema = load_tabular_run(record)
@@ -106,7 +106,7 @@ def open_any(path: str | Path):
 
 
 def _own_run(path: str | Path, noun: str) -> RunRecord:
-    record = run_of(path)
+    record = run_of_model_file(path)
     if record is None or Path(path).name != "model.keras":
         run = f" (predict with its run: {record.run_id})" if record is not None else ""
         raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras, "
@@ -145,7 +145,7 @@ def text_lines(raw: str | Sequence[str]) -> list[str]:
 
 def predict_text_lines(model: TextRunModel, raw: str | Sequence[str], top_k: int = 3) -> list[TextPrediction]:
     """Top ``top_k`` classes of every text (``raw``: one text per line); ``ValueError`` when there is none."""
-    from lepton_widgets.core.text.predict import predict_texts
+    from lepton_widgets.core.tasks.text.predict import predict_texts
 
     texts = text_lines(raw)
     if not texts:
@@ -185,10 +185,10 @@ def predict_table_csv(model: TableRunModel, csv_path: str | Path, *, name: Optio
 
     ``name`` is what the user called the file (defaults to its name); ``out_dir`` defaults to the run's
     ``predicted/`` folder. A CSV lacking columns the model needs raises ``DataError`` (a ``ValueError``)
-    naming them, as :func:`~lepton_widgets.core.tabular.predict.predict_frame` does.
+    naming them, as :func:`~lepton_widgets.core.tasks.tabular.predict.predict_frame` does.
     """
-    from lepton_widgets.core.tabular.predict import predict_frame
-    from lepton_widgets.core.tabular.read import read_csv_file
+    from lepton_widgets.core.tasks.tabular.predict import predict_frame
+    from lepton_widgets.core.tasks.tabular.read import read_csv_file
 
     name = name or Path(csv_path).name
     rows = read_csv_file(csv_path)[0]
@@ -210,7 +210,7 @@ def _joined(predictions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 def _save_csv(frame: pd.DataFrame, folder: Path, name: str) -> Path:
     from lepton_widgets.core.base.atomic import atomic_write_text
     from lepton_widgets.core.base.safe_csv import to_safe_csv
-    from lepton_widgets.core.uploads import clean_name
+    from lepton_widgets.core.data.uploads import clean_name
 
     stem = clean_name(name).removesuffix(".zip").removesuffix(".csv").removesuffix(".CSV") or "table"
     file = f"{stem}-predicted-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 1_000_000:06d}.csv"
@@ -396,7 +396,7 @@ def _names_a_file(text: str) -> bool:
 
 
 def _table_rows(model: TableRunModel, inputs, top_k: int) -> list[dict]:
-    from lepton_widgets.core.tabular.predict import predict_frame
+    from lepton_widgets.core.tasks.tabular.predict import predict_frame
 
     rows = []
     for item in inputs:

@@ -11,7 +11,7 @@ Runs trained on other modalities are offered too: :func:`model_modality` says wh
 (``image``, ``audio`` for image runs on spectrograms, ``text``, ``tabular``) and
 :mod:`~lepton_widgets.core.predict.any_modality` predicts those.
 
-Grad-CAM (:mod:`~lepton_widgets.core.gradcam`) needs the Keras layers and gradients, so it is drawn for
+Grad-CAM (:mod:`~lepton_widgets.core.tasks.image.gradcam`) needs the Keras layers and gradients, so it is drawn for
 ``.keras`` models only; a TFLite, ONNX or SavedModel file gives predictions, and ``gradcam_note`` says why
 there is no map.
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from lepton_widgets.core.export.verify import EXPORTS_DIR, RESULT_FILE, list_exports
 from lepton_widgets.core.export.formats import Predictor, guess_format, load_predictor
-from lepton_widgets.core.runs.store import RunRecord, RunStore, run_label
+from lepton_widgets.core.runs.store import RunRecord, RunStore, run_label, run_of_model_file
 
 #: What each modality's model is given, for labels in the model list.
 MODALITY_INPUTS = {"image": "images", "audio": "sounds (.wav)", "text": "texts", "tabular": "tables (.csv)"}
@@ -124,7 +124,7 @@ def available_models(store: RunStore) -> list[ModelChoice]:
         modality = model_modality(result.path)
         if modality in ("text", "tabular"):
             continue
-        owner = run_of(result.path)  # the folder it sits in: right even for a copied or renamed run
+        owner = run_of_model_file(result.path)  # the folder it sits in: right even for a copied or renamed run
         run_id = owner.run_id if owner is not None else result.meta.get("run_id", "")
         size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
         short = f"{result.format} export{size}{_gradcam_words(result.format, modality)}"
@@ -173,17 +173,6 @@ def _takes(modality: str) -> str:
     return "" if modality == "image" else f" · {MODALITY_INPUTS.get(modality, modality)}"
 
 
-def run_of(path: str | Path) -> Optional[RunRecord]:
-    """The finished run a model file belongs to (its ``model.keras`` or one of its exports), else None."""
-    path = Path(path)
-    parents = path.parents
-    if path.name == "model.keras" and (parents[0] / "run.json").is_file():
-        return RunRecord(parents[0])
-    if len(parents) > 2 and parents[1].name == EXPORTS_DIR and (parents[2] / "run.json").is_file():
-        return RunRecord(parents[2])
-    return None
-
-
 def run_modality(record: RunRecord) -> str:
     """``text`` / ``tabular`` as the run recorded it; ``audio`` for an image run on an audio dataset
     (spectrograms); else ``image``."""
@@ -201,7 +190,7 @@ def run_modality(record: RunRecord) -> str:
 
 def model_modality(path: str | Path) -> str:
     """What the model at ``path`` takes: its run's modality, or ``image`` for a file from elsewhere."""
-    record = run_of(path)
+    record = run_of_model_file(path)
     return run_modality(record) if record is not None else "image"
 
 
@@ -282,7 +271,7 @@ def predict_files(model: OpenModel, files: Sequence[str | Path], top_k: int = 3,
 def _gradcam(model: OpenModel, images: np.ndarray) -> Optional[list[np.ndarray]]:
     if model.predictor.keras_model is None:
         return None
-    from lepton_widgets.core.gradcam import gradcam, overlay
+    from lepton_widgets.core.tasks.image.gradcam import gradcam, overlay
 
     try:
         result = gradcam(model.predictor.keras_model, images)

@@ -26,6 +26,7 @@ from typing import Callable, Optional
 
 from lepton_widgets.core.base.events import (Cancelled, Event, EventSink, RunCancelled, RunFailed, RunStarted,
                                         fanout)
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunWriter
 
 
@@ -37,6 +38,11 @@ class RunRecorder:
         self.history: list[dict] = []
         self.emit: EventSink = fanout(writer.append_event, self._record_epoch, sink)
         self.emit(RunStarted(run_id=writer.run_id, config=writer.config.to_dict()))
+
+    def job(self, outer: Optional[Job] = None) -> Job:
+        """The run's own Job: its run id, its folder, events through :attr:`emit`, and ``outer``'s stop request."""
+        outer = outer or Job()
+        return Job(run_id=self.run_id, sink=self.emit, stop_event=outer.stop_event, workdir=self.writer.path)
 
     @property
     def run_id(self) -> str:

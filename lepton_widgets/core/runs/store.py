@@ -61,6 +61,8 @@ from lepton_widgets.core.base.paths import default_runs_dir
 
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("finished", "cancelled", "failed")
+#: The folder inside a run that holds its exports (``core/export``).
+EXPORTS_DIR = "exports"
 #: The status a complete run with unreadable records is listed with (see :attr:`RunRecord.damage`).
 STATUS_DAMAGED = "damaged"
 #: Records a complete run must hold as a JSON object (``metrics.json`` only where it exists: a failed run
@@ -443,6 +445,17 @@ def open_run_folder(path: str | Path) -> RunRecord:
         raise ValueError(f"{record.path} is not a run folder: it holds no run record (run.json). Give a run id "
                          "from `lepton runs` or the folder of a run")
     return record
+
+
+def run_of_model_file(path: "str | Path") -> Optional[RunRecord]:
+    """The finished run a model file belongs to (its ``model.keras`` or one of its exports), else None."""
+    path = Path(path)
+    parents = path.parents
+    if path.name == "model.keras" and (parents[0] / "run.json").is_file():
+        return RunRecord(parents[0])
+    if len(parents) > 2 and parents[1].name == EXPORTS_DIR and (parents[2] / "run.json").is_file():
+        return RunRecord(parents[2])
+    return None
 
 
 def as_record(run: "RunRecord | str | Path") -> RunRecord:

@@ -28,8 +28,8 @@ import tensorflow as tf
 from keras import ops
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.model import CLASSIFIER_LAYER, DROPOUT_LAYER, HIDDEN_LAYER, head_layer_names
-from lepton_widgets.core.training import compile_model
+from lepton_widgets.core.tasks.image.model import CLASSIFIER_LAYER, DROPOUT_LAYER, HIDDEN_LAYER, head_layer_names
+from lepton_widgets.core.tasks.image.training import compile_model
 
 
 class RateDropout(keras.layers.Layer):

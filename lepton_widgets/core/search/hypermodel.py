@@ -34,14 +34,14 @@ import tensorflow as tf
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.adversarial import AdversarialTrainer
-from lepton_widgets.core.blocks_info import block_summary
+from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
+from lepton_widgets.core.tasks.image.blocks import block_summary
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import Cancelled, EventSink, null_sink
-from lepton_widgets.core.feature_cache import ExtractorOnDemand, cached_split_features
+from lepton_widgets.core.tasks.image.feature_cache import ExtractorOnDemand, cached_split_features
 from lepton_widgets.core.frozen_depth import frozen_block_count
-from lepton_widgets.core.model import build_head_model, build_transfer_model, freeze, freeze_to
-from lepton_widgets.core.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
+from lepton_widgets.core.tasks.image.model import build_head_model, build_transfer_model, freeze, freeze_to
+from lepton_widgets.core.tasks.image.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
                                           uses_feature_cache)
 from lepton_widgets.core.search.head import SharedHead, can_share
 from lepton_widgets.core.search.space import declare, trial_config

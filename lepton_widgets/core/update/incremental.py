@@ -186,7 +186,7 @@ def plan_update(parent: RunRecord | str | Path, new_data: str | Path | DataConfi
 
 def _check_updatable(parent: RunRecord) -> None:
     """The parent's model must be a transfer model built here (backbone, head dropout, classifier)."""
-    from lepton_widgets.core.model import BACKBONE_LAYER, CLASSIFIER_LAYER, DROPOUT_LAYER
+    from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER, CLASSIFIER_LAYER, DROPOUT_LAYER
 
     require_picture_run(parent, "updating a run with new data")
     names = {layer.name for layer in parent.load_model().layers}
@@ -220,7 +220,7 @@ def expand_classifier(model, num_classes: int, seed: int):
     new ones start from a seeded Glorot kernel and zero bias. Every other layer is shared, not copied."""
     import keras
 
-    from lepton_widgets.core.model import CLASSIFIER_LAYER, DROPOUT_LAYER
+    from lepton_widgets.core.tasks.image.model import CLASSIFIER_LAYER, DROPOUT_LAYER
 
     old = model.get_layer(CLASSIFIER_LAYER)
     kernel, bias = old.get_weights()
@@ -279,7 +279,7 @@ def default_learning_rate(cfg: RunConfig, n_blocks: int) -> float:
 
 def default_epochs(cfg: RunConfig, n_blocks: int) -> int:
     """As many epochs as the parent's training planned (head plus fine-tuning)."""
-    from lepton_widgets.core.training import planned_phases
+    from lepton_widgets.core.tasks.image.training import planned_phases
 
     return sum(epochs for _phase, epochs in planned_phases(cfg, n_blocks))
 
@@ -294,12 +294,12 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
     ``stop_event`` was set. A failure is stored as ``failed`` and re-raised. ``compare`` (another
     version's forgetting meter) is stored beside this one's, for a with/without-replay comparison.
     """
-    from lepton_widgets.core.callbacks import EventCallback
+    from lepton_widgets.core.base.callbacks import EventCallback
     from lepton_widgets.core.evaluation import evaluate_predictions, predict_table
-    from lepton_widgets.core.experiment import write_data_files, write_evaluation_files
+    from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
     from lepton_widgets.core.base.envcard import environment_card
-    from lepton_widgets.core.model import attach
-    from lepton_widgets.core.training import compile_model, seed_everything, standard_callbacks
+    from lepton_widgets.core.tasks.image.model import attach
+    from lepton_widgets.core.tasks.image.training import compile_model, seed_everything, standard_callbacks
 
     if replay < 0:
         raise ValueError(f"replay must be >= 0 images, got {replay}")

@@ -13,7 +13,7 @@ counted once per backbone in a background thread; everything else here is plain 
 Your own finished runs are weights sources too (``your run``): picking one sets the backbone to the run's
 family and the weights to ``run:<run folder>`` (see ``core/backbones/run_backbone.py``); the list follows
 the run store (``session.runs_version``). "Rank backbones" scores candidate backbones on the session's data
-in the Runner's worker thread (``core/ranking.py``: LogME and a linear probe) and shows the table; "Use
+in the Runner's worker thread (``core/tasks/image/ranking.py``: LogME and a linear probe) and shows the table; "Use
 recommended" applies the best one to the session.
 
 For a text dataset the image controls give way to the text encoder (MiniLM or GloVe, written to
@@ -40,11 +40,11 @@ import ipywidgets as w
 from lepton_widgets.config import BackboneConfig
 from lepton_widgets.core.backbones import NORMALIZATION_DOCS, get_backbone, list_backbones, weights_source
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
-from lepton_widgets.core.blocks_info import backbone_param_count, cached_param_count
+from lepton_widgets.core.tasks.image.blocks import backbone_param_count, cached_param_count
 from lepton_widgets.core.data.registry import dataset_modality
 from lepton_widgets.core.runs.store import run_label
-from lepton_widgets.core.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
-from lepton_widgets.core.text.glove import GLOVE_BACKBONE
+from lepton_widgets.core.tasks.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
+from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.backbone.ranking import RankingView
 from lepton_widgets.panels.backbone.sources import (SOURCE_WORDS, SOURCES, backbone_card, params_line,
@@ -210,7 +210,7 @@ class BackbonePanel(Panel):
         if self._syncing or not change["new"]:
             return
         from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
-        from lepton_widgets.core.text.transfer import source_encoder
+        from lepton_widgets.core.tasks.text.transfer import source_encoder
 
         try:
             record = resolve_run(change["new"])

@@ -1,5 +1,5 @@
 """The Backbone step's ranking view: score candidate backbones on the session's data (LogME and a linear probe,
-``core/ranking.py``) in the Runner's worker thread, show the table, and apply the recommended one.
+``core/tasks/image/ranking.py``) in the Runner's worker thread, show the table, and apply the recommended one.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -63,7 +63,7 @@ class RankingView:
         self.rank_table.value = "<i>ranking...</i>"
 
         def work(stop_event):
-            from lepton_widgets.core.ranking import rank_backbones
+            from lepton_widgets.core.tasks.image.ranking import rank_backbones
 
             return rank_backbones(cfg, candidates, sink=self.runner.on_event, stop_event=stop_event)
 

@@ -2,7 +2,7 @@
 
 Data comes from the registry (built-in sets, with description, licence and whether they are real or a
 substitute), from a folder or CSV on this machine (a path), or from an uploaded zip of class folders.
-An upload is written under ``cache_dir("uploads")`` (:func:`lepton_widgets.core.uploads.save_upload`) and
+An upload is written under ``cache_dir("uploads")`` (:func:`lepton_widgets.core.data.uploads.save_upload`) and
 the Session points at it (``dataset="zip"``, ``data_path=<file>``). The largest upload is stated in the
 panel: above the websocket limit a browser upload is dropped without any error (ipywidgets #2522,
 voila #807), so silence would otherwise be all the user gets.
@@ -39,9 +39,9 @@ from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.registry import dataset_modality
-from lepton_widgets.core.tabular import prepare_table
-from lepton_widgets.core.text import prepare_texts
-from lepton_widgets.core.uploads import max_upload_mb, save_upload
+from lepton_widgets.core.tasks.tabular import prepare_table
+from lepton_widgets.core.tasks.text import prepare_texts
+from lepton_widgets.core.data.uploads import max_upload_mb, save_upload
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.dataset.report import problems_html, summary_for_people
 from lepton_widgets.panels.dataset.samples import picture_samples, table_samples, text_samples

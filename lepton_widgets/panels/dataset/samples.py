@@ -14,7 +14,7 @@ import ipywidgets as w
 import pandas as pd
 
 from lepton_widgets.core.data.audio import source_wav
-from lepton_widgets.core.previews import class_sample_rows, read_rgb, to_png
+from lepton_widgets.core.tasks.image.previews import class_sample_rows, read_rgb, to_png
 
 
 def picture_samples(table, per_class: int, seed: int, thumb: int) -> tuple[w.Widget, ...]:

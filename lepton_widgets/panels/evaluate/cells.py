@@ -13,11 +13,11 @@ import html
 
 import ipywidgets as w
 
-from lepton_widgets.core.gallery import GalleryItem
-from lepton_widgets.core.previews import to_png
+from lepton_widgets.core.tasks.image.gallery import GalleryItem
+from lepton_widgets.core.tasks.image.previews import to_png
 from lepton_widgets.core.runs.store import RunRecord
-from lepton_widgets.core.tabular import cell_rows, is_tabular_run
-from lepton_widgets.core.text import cell_texts, is_text_run
+from lepton_widgets.core.tasks.tabular import cell_rows, is_tabular_run
+from lepton_widgets.core.tasks.text import cell_texts, is_text_run
 from lepton_widgets.panels.style import card_layout
 
 THUMB_PX = 96

@@ -66,7 +66,7 @@ def metrics_html(evaluation: dict) -> str:
                 (f"top-{top_k} accuracy", evaluation.get(f"top_{top_k}_accuracy")),
                 ("macro F1", evaluation.get("macro_f1")), ("ECE (calibration)", evaluation.get("ece")),
                 ("log loss", evaluation.get("log_loss"))]
-    if evaluation.get("roc_auc") is not None:  # tables store it (core/tabular/run.py)
+    if evaluation.get("roc_auc") is not None:  # tables store it (core/tasks/tabular/run.py)
         headline.append(("ROC AUC", evaluation["roc_auc"]))
     accuracy, n = evaluation.get("accuracy"), evaluation.get("n")
     if isinstance(accuracy, float) and isinstance(n, int) and n > 0:

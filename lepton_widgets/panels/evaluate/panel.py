@@ -8,7 +8,7 @@ with its Grad-CAM overlay, file reference and confidence. :meth:`EvaluatePanel.s
 code path without a browser.
 
 The Robustness section measures the run's test accuracy under an adversarial attack (FGSM or PGD) at
-several epsilons (``core/adversarial.py``) in the Runner's worker thread, and plots accuracy against
+several epsilons (``core/tasks/image/adversarial.py``) in the Runner's worker thread, and plots accuracy against
 epsilon; an adversarially trained run also shows the FGSM curve stored when it was trained.
 
 The heatmap is a new ``FigureWidget`` per run, built complete in its constructor and swapped into the
@@ -33,7 +33,7 @@ import ipywidgets as w
 import numpy as np
 import plotly.graph_objects as go
 
-from lepton_widgets.core.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
+from lepton_widgets.core.tasks.image.gallery import DEFAULT_LIMIT, GalleryItem, cell_gallery
 from lepton_widgets.core.runs.store import RunRecord
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.evaluate.cells import THUMB_PX, row_lister, rows_view, thumbnail
@@ -50,7 +50,7 @@ class EvaluatePanel(Panel):
     Robustness: ``robustness_method``, ``robustness_epsilons`` (comma-separated, pixels in [0, 1]),
     ``robustness_samples``, ``robustness_button`` (lepton-robustness-button), ``robustness_status`` and
     ``robustness_plot`` (the accuracy-vs-epsilon FigureWidget inside lepton-robustness, or None);
-    ``robustness_result`` is the last computed :class:`~lepton_widgets.core.adversarial.RobustnessCurve`.
+    ``robustness_result`` is the last computed :class:`~lepton_widgets.core.tasks.image.adversarial.RobustnessCurve`.
 
     Example:
         >>> from lepton_widgets.state import Runner, Session
@@ -180,7 +180,7 @@ class EvaluatePanel(Panel):
     def _stored_curve(self) -> Optional[dict]:
         if self.record is None:
             return None
-        from lepton_widgets.core.adversarial import stored_robustness  # deferred: imports Keras
+        from lepton_widgets.core.tasks.image.adversarial import stored_robustness  # deferred: imports Keras
 
         try:
             curve = stored_robustness(self.record)
@@ -214,7 +214,7 @@ class EvaluatePanel(Panel):
         if record is None:
             self.robustness_status.value = "Train a run, or reopen a finished one, first."
             return
-        from lepton_widgets.core.adversarial import parse_epsilons  # deferred: imports Keras
+        from lepton_widgets.core.tasks.image.adversarial import parse_epsilons  # deferred: imports Keras
 
         try:
             epsilons = parse_epsilons(self.robustness_epsilons.value)
@@ -224,8 +224,8 @@ class EvaluatePanel(Panel):
         method, max_samples = self.robustness_method.value, int(self.robustness_samples.value)
 
         def work(stop_event):
-            from lepton_widgets.core.adversarial import robustness_curve, run_test_table
-            from lepton_widgets.core.gallery import run_model
+            from lepton_widgets.core.tasks.image.adversarial import robustness_curve, run_test_table
+            from lepton_widgets.core.tasks.image.gallery import run_model
 
             try:
                 return robustness_curve(run_model(record), run_test_table(record), epsilons, method,

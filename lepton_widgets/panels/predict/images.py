@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from lepton_widgets.core.previews import to_png
+from lepton_widgets.core.tasks.image.previews import to_png
 from lepton_widgets.panels.predict.common import SHOW_PX, bars_html, error_line, name_caption
 from lepton_widgets.panels.style import card_layout
 

@@ -41,7 +41,7 @@ from typing import Optional
 
 import ipywidgets as w
 
-from lepton_widgets.core.uploads import clean_name
+from lepton_widgets.core.data.uploads import clean_name
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.predict.common import TOP_K
 from lepton_widgets.panels.predict.images import image_card

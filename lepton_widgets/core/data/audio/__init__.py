@@ -4,7 +4,7 @@ Importing this package registers the audio datasets: ``wav_folder`` and ``wav_zi
 ``.wav`` files, one subfolder per class) and ``spoken_keywords`` (ten synthetic command words made with
 espeak-ng). Each loader returns ``uint8`` (64, 98) spectrograms as in-memory arrays with modality
 ``audio``, so splitting, training, tuning, evaluation and export work unchanged; the spectrogram augmentations
-live in :mod:`lepton_widgets.core.augment_audio`.
+live in :mod:`lepton_widgets.core.tasks.audio.augment`.
 
 Example:
     >>> from lepton_widgets.core.data import list_datasets

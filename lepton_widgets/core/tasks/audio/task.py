@@ -1,0 +1,21 @@
+"""The sound task: the picture task on spectrograms, with spectrogram augmentation.
+
+Example:
+    >>> from lepton_widgets.core.tasks import task_for_dataset
+    >>> task = task_for_dataset("spoken_keywords")
+    >>> task.name, task.family, task.words
+    ('audio', 'image', 'sounds')
+"""
+
+from __future__ import annotations
+
+from lepton_widgets.core.tasks.image.task import ImageTask
+
+
+class AudioTask(ImageTask):
+    """Sounds: the same model, training and steps as pictures (the spectrogram is the picture)."""
+
+    name, words, item_words, family = "audio", "sounds", "sound", "image"
+
+    def owns_model(self, model) -> bool:
+        return False  # a sound model is a picture model: task_for_model answers ImageTask for both

@@ -1,0 +1,214 @@
+"""Two-phase transfer learning with Keras ``fit``: train the new head, then fine-tune.
+
+Phase ``head`` trains only the head with every backbone block frozen. When no augmentation is on, the
+backbone's pooled output is fixed, so the head trains on cached features (``feature_cache``) instead of
+recomputing the backbone each step; the trained weights are then copied into the full model.
+Phase ``fine_tune`` unfreezes down to ``frozen_depth`` and trains the full model at
+``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen.
+A backbone trained from scratch (``weights: none``) has no features to protect, and a head on frozen random
+features learns nothing (the README's sound example: 0.10 after 10 head epochs), so for it the ``head``
+phase already trains every block down to ``frozen_depth``, at the full learning rate.
+Early stopping keeps the best validation loss, but never picks an epoch whose validation accuracy is at
+chance (``callbacks.KeepBestLearned``): see there why a from-scratch model needs that.
+With ``train.adversarial`` on, every phase trains the full model on mixed clean and adversarial batches
+(``core.adversarial.AdversarialTrainer``): attacks perturb pixels, so there are no fixed features to cache.
+
+Example:
+    >>> from lepton_widgets.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"backbone": {"frozen_depth": 10}, "train": {"fine_tune_epochs": 2}})
+    >>> [p for p, _ in planned_phases(cfg, n_blocks=19)]
+    ['head', 'fine_tune']
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
+from lepton_widgets.core.base.callbacks import EventCallback, KeepBestLearned, PlateauAfterLearning
+from lepton_widgets.core.data import PreparedData, make_dataset
+from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
+from lepton_widgets.core.tasks.image.feature_cache import cached_split_features
+from lepton_widgets.core.frozen_depth import frozen_block_count
+from lepton_widgets.core.tasks.image.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the trained model, the per-epoch history and a record of each phase."""
+
+    tm: TransferModel
+    history: list[dict] = field(default_factory=list)
+    phases: list[dict] = field(default_factory=list)
+    #: Test-split probabilities, when the last phase trained on cached features (else None: predict them).
+    test_probabilities: Optional[np.ndarray] = None
+
+
+def planned_phases(cfg: RunConfig, n_blocks: int) -> list[tuple[str, int]]:
+    """The phases ``train_transfer`` will run, with their epoch budgets."""
+    phases = [("head", cfg.train.epochs)]
+    if frozen_block_count(cfg.backbone.frozen_depth, n_blocks) < n_blocks and cfg.train.fine_tune_epochs > 0:
+        phases.append(("fine_tune", cfg.train.fine_tune_epochs))
+    return phases
+
+
+def uses_feature_cache(cfg: RunConfig) -> bool:
+    """The head phase trains on cached features unless augmentation is on or the user opted out.
+
+    Random weights (``none``) are not cached: they are a function of the seed, not of a weights file.
+    Adversarial training is not cached either: its attacks need gradients through the backbone to the pixels.
+    """
+    return (cfg.train.feature_cache == "auto" and not cfg.augment.active and cfg.backbone.weights != "none"
+            and cfg.train.adversarial == "none")
+
+
+def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run_id: str = "",
+                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
+                   workdir: Optional[Path] = None) -> TrainResult:
+    """Run the planned phases on ``data``'s train split, validating on its val split.
+
+    Raises ``events.Cancelled`` when ``stop_event`` is set (checked between batches).
+    """
+    result = TrainResult(tm=tm)
+    target_depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
+    epoch_offset = 0
+    for phase, epochs in planned_phases(cfg, tm.n_blocks):
+        if phase == "head":
+            # Random blocks have nothing to protect from a new head's first, large gradients: train them too.
+            freeze(tm) if tm.pretrained else freeze_to(tm, target_depth)
+            learning_rate = cfg.train.learning_rate
+        else:
+            freeze_to(tm, target_depth)
+            learning_rate = cfg.train.learning_rate * cfg.train.fine_tune_lr_factor
+        cached = phase == "head" and uses_feature_cache(cfg)
+        sink(PhaseStarted(run_id=run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
+                          trainable_params=tm.trainable_params(), cached_features=cached))
+        callback = EventCallback(sink, run_id, phase, epochs, stop_event, epoch_offset=epoch_offset)
+        fit = _fit_head_on_features if cached else _fit_full_model
+        result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir,
+                                        run_id)
+        result.history += callback.history
+        result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
+                              "learning_rate": learning_rate, "cached_features": cached,
+                              "trainable_params": tm.trainable_params(), "frozen_depth": tm.frozen_depth})
+        if cfg.train.adversarial != "none":
+            result.phases[-1]["adversarial"] = {"method": cfg.train.adversarial,
+                                                "epsilon": cfg.train.adversarial_epsilon,
+                                                "ratio": cfg.train.adversarial_ratio}
+        epoch_offset += len(callback.history)
+    freeze_to(tm, target_depth)
+    return result
+
+
+def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+    train, val = data.split("train"), data.split("val")
+    size, batch = cfg.backbone.image_size, cfg.train.batch_size
+    train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
+    # No validation rows: the final model of a cross-validated run trains on every sample (core/tasks/image/cross_validation.py).
+    val_ds = make_dataset(val, size, batch) if len(val) else None
+    model = tm.model
+    if cfg.train.adversarial != "none":
+        # fit() the wrapper: it shares tm.model's weights and freezing, and tm.model stays a plain model.
+        model = AdversarialTrainer(tm.model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
+                                   cfg.train.adversarial_ratio, seed=cfg.seed)
+    compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
+              callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+                                           chance=chance_accuracy(val.label_indices()) if len(val) else None)
+              + [callback])
+
+
+def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+    size, batch = cfg.backbone.image_size, cfg.train.batch_size
+    tables = {name: data.split(name) for name in ("train", "val", "test")}
+    features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, sink, stop_event,
+                                        run_id=run_id)
+    # In-memory copies of the memory maps, with their labels.
+    splits = {name: (np.asarray(features[name]), tables[name].label_indices().astype("int32")) for name in tables}
+    del features
+    head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
+    copy_head_weights(tm.model, head)  # same starting point as the full model's head
+    train_ds = _feature_batches(*splits["train"], batch, shuffle_seed=cfg.seed)
+    val_ds = _feature_batches(*splits["val"], batch)
+    compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
+    head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+             callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+                                          chance=chance_accuracy(splits["val"][1])) + [callback])
+    copy_head_weights(head, tm.model)
+    # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
+    # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
+    return np.asarray(head.predict(splits["test"][0], batch_size=256, verbose=0))
+
+
+def _feature_batches(features: np.ndarray, labels: np.ndarray, batch: int,
+                     shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
+    """Batches of (features, labels) gathered by row index, so tf.data never copies the whole array into a
+    tensor. Shuffling the row indices with the run seed gives the same order as
+    ``make_dataset(shuffle=True, seed=...)`` gives the images, which keeps cached and uncached runs alike."""
+    rows = tf.data.Dataset.range(len(labels))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    def gather(index):
+        x, y = tf.numpy_function(lambda i: (features[i], labels[i]), [index], (tf.float32, tf.int32))
+        x.set_shape((None, features.shape[1]))
+        y.set_shape((None,))
+        return x, y
+
+    return rows.batch(batch).map(gather).prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, steps: int) -> None:
+    """Adam with the configured schedule, sparse categorical cross-entropy and accuracy."""
+    schedule = learning_rate
+    if cfg.train.lr_schedule == "cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps), alpha=0.01)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def chance_accuracy(labels: np.ndarray) -> Optional[float]:
+    """The validation accuracy of always answering the commonest class (``None`` for no labels)."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return None
+    return float(np.bincount(labels.astype(np.int64)).max() / labels.size)
+
+
+def standard_callbacks(cfg: RunConfig, workdir: Optional[Path], phase: str, learning_rate: float,
+                       chance: Optional[float] = None) -> list:
+    """Early stopping (best val loss among epochs above chance), the plateau schedule and a checkpoint.
+
+    ``chance``: the validation accuracy of a model that learnt nothing (see :func:`chance_accuracy`); when
+    left out it is one over the model's number of outputs.
+    """
+    callbacks: list = []
+    patience = cfg.train.early_stopping_patience
+    if patience > 0:
+        callbacks.append(KeepBestLearned(patience=patience, chance=chance))
+    if cfg.train.lr_schedule == "plateau":
+        callbacks.append(PlateauAfterLearning(monitor="val_loss", factor=0.5, patience=1,
+                                              min_lr=learning_rate / 100, chance=chance))
+    if workdir is not None:
+        checkpoint = Path(workdir) / f"checkpoint_{phase}.weights.h5"
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss",
+                                                         save_best_only=True, save_weights_only=True))
+    return callbacks
+
+
+def seed_everything(seed: int) -> None:
+    """One seed for Python, NumPy and TensorFlow (initialisers, dropout, tf.data shuffles)."""
+    keras.utils.set_random_seed(seed)
+    np.random.seed(seed)

@@ -1,0 +1,33 @@
+"""The table task: Keras preprocessing layers for each column, then an MLP.
+
+Example:
+    >>> from lepton_widgets.core.tasks import task_for_dataset
+    >>> task = task_for_dataset("german_credit")
+    >>> task.name, task.item_words
+    ('tabular', 'row')
+"""
+
+from __future__ import annotations
+
+from lepton_widgets.core.tasks.base import Task
+
+TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export"})
+
+
+class TabularTask(Task):
+    """Tables: ``run.run_tabular_experiment``."""
+
+    name, words, item_words, family = "tabular", "tables", "row", "tabular"
+    steps = TABLE_STEPS
+
+    def run(self, cfg, job=None, *, store=None):
+        from lepton_widgets.core.tasks.tabular.run import run_tabular_experiment
+
+        return run_tabular_experiment(cfg, job, store=store)
+
+    def backbone_names(self) -> list[str]:
+        return ["mlp"]
+
+    def owns_model(self, model) -> bool:
+        """Named column inputs (a dict without token ids)."""
+        return isinstance(model.input, dict) and "token_ids" not in model.input

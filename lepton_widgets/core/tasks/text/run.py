@@ -1,0 +1,265 @@
+"""One text run end to end: texts -> encoder (MiniLM or GloVe) + head -> two-phase training -> evaluation
+-> run store.
+
+``run_experiment`` sends configs whose dataset is a text dataset here, so ``lepton train``,
+:func:`lepton_widgets.train` and the workbench's Train button all train texts the same way. The run is
+stored like an image run (``config.json``, ``data_report.*``, ``split.json``, ``env.json``, events and
+``history.jsonl``, ``phases.json``, ``evaluation.json``/``predictions.csv``/``metrics.json``,
+``model.keras``) plus ``text.json`` (encoder, sequence length, tokeniser settings, frozen depth, the frozen
+probe's test accuracy, notes) and, for MiniLM, ``tokenizer/vocabulary.txt`` (so :func:`predict_texts`
+needs nothing but the run folder; a GloVe model holds its vocabulary itself); ``run.json`` says
+``"modality": "text"``.
+
+What the config means for text, as for images:
+
+* ``backbone.name``: ``all_minilm_l6_v2`` (default) or ``glove_6b_50d`` (``glove_model.py``: GloVe word
+  vectors, mean, MLP head; seconds to train where MiniLM takes minutes); ``backbone.sequence_length``:
+  word pieces (MiniLM) or words (GloVe) per text;
+* phase ``head`` (``train.epochs`` at ``learning_rate``): the classifier on the frozen encoder;
+* phase ``fine_tune`` (``train.fine_tune_epochs`` at ``learning_rate * fine_tune_lr_factor``), only when
+  ``backbone.frozen_depth`` leaves a block unfrozen. MiniLM's blocks are its transformer layers
+  (``None``/6: none; 4: the top two; 0: everything, embeddings included); GloVe's one block is its
+  embedding (0: fine-tuned; ``None``/1: frozen);
+* ``batch_size``, ``dropout``, ``l2``, ``lr_schedule``, ``early_stopping_patience`` as for images;
+  ``augment.word_dropout``/``word_swap``/``word_substitute`` augment the training texts (``augment.py``;
+  substitution draws from the GloVe neighbours of the training words, for either encoder);
+* ``backbone.weights``: ``offline`` (pretrained), ``none`` (same network, random weights) or
+  ``run:<a finished text run>`` (its encoder, fine-tuned weights and all: ``transfer.py``).
+
+Speed on CPUs (MiniLM): texts are tokenised once. Frozen layers never change, so without augmentation
+they run once per text, in inference mode: the head phase trains on the pooled embeddings and the
+fine-tune phase on the hidden states at the frozen boundary (``model.py``). With augmentation each training
+batch is augmented, tokenised and sent through the frozen layers afresh, every epoch (slower, as it must
+be). Test predictions come from the same cached states; the saved full model computes the same function.
+The hidden-state cache holds ``sequence_length * 384`` floats per text (about 200 kB at 128 word pieces,
+1 GB for 5,000 texts); the head phase alone needs 384 per text.
+The test accuracy of the head alone is kept as ``frozen_probe`` in ``text.json``: fine-tuning can be
+compared with it on the same split.
+
+Example (trains for real; tests/test_text.py runs it)::
+
+    cfg = RunConfig.from_dict({"data": {"dataset": "food_reviews", "max_per_class": 300},
+                               "backbone": {"frozen_depth": 5, "sequence_length": 64},
+                               "train": {"epochs": 20, "fine_tune_epochs": 2}})
+    record = run_text_experiment(cfg, store=RunStore("/tmp/lepton-doc-runs"))
+    record.metrics["accuracy"], json.loads((record.path / "text.json").read_text())["frozen_probe"]
+"""
+
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+
+from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.core.backbones.run_backbone import is_run_weights
+from lepton_widgets.core.data.registry import LoadContext
+from lepton_widgets.core.base.envcard import environment_card
+from lepton_widgets.core.evaluation import evaluate_predictions
+from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.runs.recorder import RunRecorder
+from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.tasks.text.data import TextData, prepare_texts
+from lepton_widgets.core.tasks.text.encoder import (
+    NUM_LAYERS,
+    TEXT_BACKBONE,
+    TEXT_ENCODERS,
+    check_sequence_length,
+    load_minilm,
+    text_encoder_name,
+    tokenize,
+)
+from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE, neighbours_for
+from lepton_widgets.core.tasks.text.model import TextModel, build_text_classifier, freeze_to
+from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, PhaseTrainer, planned_phases
+from lepton_widgets.core.tasks.text.transfer import minilm_weights, open_text_source
+from lepton_widgets.core.tasks.image.training import seed_everything
+
+TEXT_FILE = "text.json"
+TOKENIZER_DIR = "tokenizer"
+WEIGHTS = ("offline", "none")
+
+
+def check_text_config(cfg: RunConfig) -> None:
+    """Refuse what cannot work on text, with a message (rather than a crash half-way)."""
+    check_sequence_length(cfg.backbone.sequence_length)
+    if cfg.train.adversarial != "none":
+        raise ConfigError(f"train.adversarial={cfg.train.adversarial!r} attacks image pixels; it does not apply to "
+                          f"the text dataset {cfg.data.dataset!r}. Set train.adversarial: none")
+    if is_run_weights(cfg.backbone.weights):
+        open_text_source(cfg)  # refuses a missing, unfinished or non-text run, or another encoder, up front
+    elif cfg.backbone.weights not in WEIGHTS:
+        raise ConfigError(f"backbone.weights={cfg.backbone.weights!r}: a text run's encoder "
+                          f"({text_encoder_name(cfg.backbone.name)}) takes weights 'offline' (pretrained, from its "
+                          f"package), 'none' (random init) or 'run:<a finished text run>'")
+
+
+def ignored_settings(cfg: RunConfig) -> list[str]:
+    """Notes on config values that mean nothing for text (stored, not silently dropped)."""
+    notes = []
+    if cfg.backbone.name not in TEXT_ENCODERS:
+        notes.append(f"backbone {cfg.backbone.name!r} ignored: it is not a text encoder "
+                     f"({', '.join(TEXT_ENCODERS)}); the run uses the MiniLM encoder ({TEXT_BACKBONE})")
+    notes.append("backbone.image_size does not apply to text (sequence_length does)")
+    image_audio = [n for n in cfg.augment.FRACTIONS if not n.startswith("word_")
+                   and getattr(cfg.augment, n) > 0] + (["flip"] if cfg.augment.flip != "none" else []) + \
+        (["gain_db"] if cfg.augment.gain_db > 0 else [])
+    if image_audio:
+        notes.append(f"augment {', '.join(image_audio)} ignored: image/audio augmentations do not apply to text")
+    return notes
+
+
+def _encode(encoder: keras.Model, inputs: dict, ctx: LoadContext, split: str) -> list[np.ndarray]:
+    """The frozen encoder's outputs for every row of ``inputs`` (progress events, Stop honoured)."""
+    n = len(inputs["token_ids"])
+    progress = ctx.progress(n, task=f"encode {split}")
+    parts: list[list[np.ndarray]] = []
+    for start in range(0, n, PREDICT_BATCH):
+        batch = {k: v[start:start + PREDICT_BATCH] for k, v in inputs.items()}
+        out = encoder.predict_on_batch(batch)  # compiled once, inference mode (much faster than eager)
+        parts.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+        progress.step(len(batch["token_ids"]))
+    progress.finish()
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
+class MiniLMTrainer(PhaseTrainer):
+    """MiniLM's phases: the head on cached pooled embeddings, the fine-tune on cached boundary states."""
+
+    caches_features = True
+
+    def __init__(self, cfg: RunConfig, data: TextData, tm: TextModel, tokenizer, emit: EventSink, stop_event,
+                 workdir, run_id: str, neighbours=None) -> None:
+        super().__init__(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+        self.tm, self.tokenizer, self.sequence_length = tm, tokenizer, cfg.backbone.sequence_length
+        self.inputs, self.truncated = {}, 0
+        for name, (_, texts) in self.splits.items():
+            self.inputs[name], truncated = tokenize(tokenizer, texts, self.sequence_length)
+            self.truncated += truncated
+        self.encoder = tm.encoder(self.depth)
+        # pooled embeddings and boundary hidden states per split; train's only without augmentation
+        self.cache = {name: _encode(self.encoder, self.inputs[name], self.ctx, name)
+                      for name in ("train", "val", "test") if name != "train" or not self.augment}
+
+    def phase_model(self, fine_tune: bool) -> keras.Model:
+        freeze_to(self.tm, self.depth if fine_tune else NUM_LAYERS)
+        return self.tm.top(self.depth) if fine_tune else self.tm.head()
+
+    def phase_inputs(self, split: str, fine_tune: bool):
+        if not fine_tune:
+            return self.cache[split][0]
+        if self.depth == 0:
+            return self.inputs[split]
+        return [self.cache[split][1], self.inputs[split]["padding_mask"]]
+
+    def encode_batch(self, texts: list[str], fine_tune: bool):
+        inputs, _ = tokenize(self.tokenizer, texts, self.sequence_length)
+        if fine_tune and self.depth == 0:
+            return inputs
+        out = self.encoder.predict_on_batch(inputs)
+        out = out if isinstance(out, (list, tuple)) else [out]
+        return np.asarray(out[0]) if not fine_tune else (np.asarray(out[1]), inputs["padding_mask"])
+
+    def trainable_params(self) -> int:
+        return self.tm.trainable_params()
+
+
+def _minilm_run(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_id, neighbours):
+    """``(trainer, model to save, text.json entries, save the tokenizer)`` of a MiniLM run."""
+    source = open_text_source(cfg) if is_run_weights(cfg.backbone.weights) else None
+    backbone, tokenizer = load_minilm("none" if source else cfg.backbone.weights)
+    if source is not None:  # seeded from a MiniLM run: its (fine-tuned) encoder
+        backbone.set_weights(minilm_weights(source))
+    tm = build_text_classifier(backbone, data.prepared.num_classes, dropout=cfg.train.dropout, l2=cfg.train.l2,
+                               seed=cfg.seed)
+    trainer = MiniLMTrainer(cfg, data, tm, tokenizer, emit, stop_event, workdir, run_id, neighbours)
+    tok_cfg = tokenizer.get_config()
+    info = {"tokenizer": {"vocabulary": f"{TOKENIZER_DIR}/vocabulary.txt", "lowercase": tok_cfg["lowercase"],
+                          "strip_accents": tok_cfg["strip_accents"]}}
+    if source is not None:
+        info["source_run"] = source.run_id
+
+    def save_assets(folder) -> None:
+        (folder / TOKENIZER_DIR).mkdir()
+        tokenizer.save_assets(str(folder / TOKENIZER_DIR))  # writes vocabulary.txt there
+
+    return trainer, tm.full, info, save_assets
+
+
+def _trainer_for(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_id):
+    """The chosen encoder's ``(trainer, model to save, text.json entries, save assets)``."""
+    # GloVe neighbours of every training word, computed once
+    neighbours = neighbours_for(data.split("train")[1]) if cfg.augment.word_substitute > 0 else None
+    if text_encoder_name(cfg.backbone.name) == GLOVE_BACKBONE:
+        from lepton_widgets.core.tasks.text.glove_run import glove_run
+
+        return glove_run(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+    return _minilm_run(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+
+
+def run_text_experiment(cfg: RunConfig, job: Job | None = None, *, store: RunStore | None = None,
+                        sequence_length: int | None = None) -> RunRecord:
+    """Train and evaluate the text dataset named by ``cfg.data``, storing everything as a new run.
+
+    ``sequence_length``, when given, replaces ``cfg.backbone.sequence_length`` (the stored config says so).
+    Returns the stored run (``finished`` or ``cancelled``); failures are stored as ``failed`` and
+    re-raised, as for image runs.
+    """
+    if sequence_length is not None:
+        cfg = cfg.replace(backbone__sequence_length=int(sequence_length))
+    cfg.validate()
+    check_text_config(cfg)
+    store = store or RunStore()
+    recorder = RunRecorder(store.create(cfg), job.sink if job else None)
+    writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
+    stop_event = recorder.job(job).stop_event
+    encoder = text_encoder_name(cfg.backbone.name)
+    writer.extra.update(modality="text", encoder=encoder)  # the run list shows the encoder, not backbone.name
+
+    def work() -> RunRecord:
+        # late: experiment dispatches to us
+        from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
+
+        seed_everything(cfg.seed)
+        data = prepare_texts(cfg.data, cfg.seed, sink=emit, stop_event=stop_event, run_id=run_id)
+        check_stop(stop_event)
+        trainer, model, encoder_info, save_assets = _trainer_for(cfg, data, emit, stop_event, writer.path, run_id)
+        length = cfg.backbone.sequence_length
+        if trainer.truncated:
+            unit = "words" if encoder == GLOVE_BACKBONE else "word pieces"
+            data.prepared.report.notes.append(
+                f"{trainer.truncated} text(s) are longer than {length} {unit} and were truncated "
+                f"to that length (the end is not seen by the model)")
+        write_data_files(writer, data.prepared)
+        writer.write_json("env.json", environment_card(
+            cfg.seed, data.prepared.table.content_hash(), weights=f"{encoder}:{cfg.backbone.weights}",
+            trainable_params=trainer.trainable_params(), total_params=int(model.count_params())))
+        frozen_probe = None
+        for phase, epochs, lr in planned_phases(cfg):
+            trainer.run_phase(phase, epochs, lr)
+            if phase == "head":
+                probs = trainer.test_probabilities()
+                frozen_probe = {"test_accuracy": float(np.mean(probs.argmax(1) == trainer.labels["test"])),
+                                "val_accuracy": trainer.history[-1].get("val_accuracy") if trainer.history else None}
+        recorder.write_history()
+        writer.write_json("phases.json", trainer.phases)
+        test_table = trainer.splits["test"][0]
+        probs = trainer.test_probabilities()
+        evaluation = evaluate_predictions(trainer.labels["test"], probs, test_table.class_names,
+                                          refs=test_table.frame["ref"].tolist(), paths=test_table.frame["path"].tolist())
+        save_assets(writer.path)
+        aug = cfg.augment
+        writer.write_json(TEXT_FILE, {
+            "encoder": encoder, "weights": cfg.backbone.weights, "sequence_length": length, **encoder_info,
+            "frozen_layers": trainer.depth, "augmentation": {"word_dropout": aug.word_dropout,
+                                                            "word_swap": aug.word_swap,
+                                                            "word_substitute": aug.word_substitute},
+            "truncated_texts": trainer.truncated, "frozen_probe": frozen_probe, "notes": ignored_settings(cfg)})
+        metrics = write_evaluation_files(writer, evaluation, test_table)
+        writer.save_model(model)
+        emit(RunFinished(run_id=run_id, metrics=metrics))
+        return writer.finalize("finished")
+
+    return recorder.run(work)
