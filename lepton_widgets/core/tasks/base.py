@@ -72,5 +72,70 @@ class Task:
         """Train and evaluate ``cfg`` and store it as a new run; ``job`` carries the sink and the stop request."""
         raise NotImplementedError
 
+    # --- predict, export, model cards, run lists (issue 14, core side: what predict/, export/, runs/ ask) ---
+    #: What its model is given, as the Predict list says it (``texts``, ``tables (.csv)``; "" for pictures).
+    input_words: str = ""
+    #: What one checked or trained sample is called in a model card (``images``, ``texts``, ``rows``).
+    sample_words: str = ""
+    #: The backbone a run list shows for a run that names no encoder ("" = its config's ``backbone.name``).
+    listed_backbone: str = ""
+    #: Whether the Predict app lists its exported files (texts and tables predict from their run folder).
+    predicts_exports: bool = True
+
+    def open_for_prediction(self, path):
+        """The model at ``path`` opened once, to predict this task's inputs many times."""
+        raise NotImplementedError
+
+    def predict_rows(self, model, inputs, top_k: int) -> list:
+        """``(name, [(class, confidence)], error or None)`` for every input, given to ``model`` as
+        :meth:`open_for_prediction` opened it; an unusable input gets its reason, never an exception."""
+        raise NotImplementedError
+
+    def load_model(self, record):
+        """A stored run's ``model.keras`` (a task whose layers live in another package registers it first)."""
+        return record.load_model()
+
+    def export_inputs(self, record, n: int, rng):
+        """The export check batch: ``n`` seeded test rows as a :class:`~lepton_widgets.core.export.inputs.ReferenceInputs`."""
+        raise NotImplementedError
+
+    def export_facts(self, record) -> dict:
+        """The run's own facts that decide its export (``text.json``/``tabular.json``); JSON only."""
+        return {}
+
+    def export_unavailable(self, facts: dict) -> dict:
+        """``{format: why it cannot hold this model}`` from :meth:`export_facts` (JSON only)."""
+        return {}
+
+    def export_loaders(self) -> dict:
+        """Reloaders that replace a format's default one when export checks a file (``{}``: the defaults)."""
+        return {}
+
+    def inference_model(self, model):
+        """``model`` as exported: what only training needs taken out (the default: the model itself)."""
+        return model
+
+    def card_facts(self, card: dict, inputs: dict) -> None:
+        """Change a model card's picture defaults (use, input, backbone) to this task's; ``inputs``: the
+        export's meta. The default changes nothing."""
+
+    def card_trained_at(self, card: dict) -> str:
+        """How the card's "Trained on N samples" sentence ends (what the model sees of each sample)."""
+        return "."
+
+    def card_model_line(self, card: dict) -> str:
+        """The card's one Markdown line on the model."""
+        backbone = card["backbone"]
+        return f"- Model: `{backbone['name']}`, head units {backbone['head_units']}"
+
+    def card_size_note(self, card: dict) -> str:
+        """What the card says of the input size when it has no training counts ("" = nothing)."""
+        return ""
+
+    #: What a card says the model was not validated for.
+    not_validated: str = ""
+    #: Whether its model starts from a backbone that may have been trained from scratch (tables train an MLP).
+    has_backbone: bool = True
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
