@@ -137,5 +137,13 @@ class Task:
     #: Whether its model starts from a backbone that may have been trained from scratch (tables train an MLP).
     has_backbone: bool = True
 
+    # --- incremental update (issue 14 item 7: what core/update/ asks) ---
+    def updater(self, record):
+        """What updating the stored run ``record`` with new data needs from this modality: an object with
+        ``prepare`` (new data read the run's way), ``check_model``, ``defaults``, ``trainable``, ``fit_args``,
+        ``predict`` and ``write_files`` (see ``core/tasks/image/update.py``). Refuses a task without the step."""
+        self.require("update", "updating a run with new data")
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
