@@ -145,5 +145,24 @@ class Task:
         self.require("update", "updating a run with new data")
         raise NotImplementedError
 
+    # --- what the setup panels ask (issue 14 item 6: panels/backbone, dataset, augment, freeze) ---
+    #: The augmentation settings (``AugmentConfig`` / Session names) its training applies; () = none.
+    augmentations: tuple = ()
+
+    def prepare(self, data_cfg, seed: int, *, sink=None, stop_event=None):
+        """Load and validate the data as a run would (the Data step's "Check data"): a ``PreparedData`` for
+        pictures and sounds, the task's own checked data (with ``.prepared``) for texts and tables."""
+        raise NotImplementedError
+
+    def source_backbone(self, record) -> str:
+        """The backbone (or encoder) name a run of this task gives a new run that starts from its weights."""
+        from lepton_widgets.core.backbones.run_backbone import source_backbone_name
+
+        return source_backbone_name(record)
+
+    def build_problem(self, backbone: str, weights: str, image_size: int) -> str:
+        """Why a model on ``backbone`` (one of :meth:`backbone_names`) cannot be built here, without trying; ''."""
+        return ""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
