@@ -221,8 +221,9 @@ def is_tabular_dataset(name: str) -> bool:
 
 def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] = None,
                   stop_event: Optional[threading.Event] = None, run_id: str = "",
-                  column_types: Optional[dict[str, str]] = None) -> TabularData:
+                  column_types: Optional[dict[str, str]] = None, min_classes: int = 2) -> TabularData:
     """Load, validate, deduplicate, cap and split a table; the tabular twin of ``prepare_data``.
+    ``min_classes``: 1 for the new rows of an update (the run brings the other classes).
 
     ``column_types`` overrides the inferred kind of named columns (``numeric``, ``categorical``, ``drop``).
     Raises :class:`DataError` (with ``.report`` once rows were read) when the table cannot be used.
@@ -231,7 +232,7 @@ def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] 
     loaded: LoadedTable = spec.extra["read_table"](data_cfg, LoadContext(sink, stop_event, run_id), column_types)
     check_stop(stop_event)
     # Rows live in ``features``: the table holds no arrays for the image pipeline.
-    prepared = prepared_from_loaded(loaded, data_cfg, seed, keep_arrays=False)
+    prepared = prepared_from_loaded(loaded, data_cfg, seed, min_classes, keep_arrays=False)
     schema = loaded.schema
     schema.class_names = list(prepared.table.class_names)
     return TabularData(prepared=prepared, features=loaded.features, schema=schema)

@@ -281,8 +281,9 @@ def is_text_dataset(name: str) -> bool:
 
 
 def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: EventSink | None = None,
-                  stop_event: threading.Event | None = None, run_id: str = "") -> TextData:
+                  stop_event: threading.Event | None = None, run_id: str = "", min_classes: int = 2) -> TextData:
     """Load, validate, deduplicate, cap and split texts; the text twin of ``prepare_data``.
+    ``min_classes``: 1 for the new data of an update (the run brings the other classes).
 
     Raises :class:`DataError` (with ``.report`` once texts were read) when the data cannot be used.
     """
@@ -290,4 +291,5 @@ def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: EventSink | None = N
     loaded: LoadedText = spec.extra["read_texts"](data_cfg, LoadContext(sink, stop_event, run_id))
     check_stop(stop_event)
     # The texts live in ``TextData.texts``: the table holds no arrays for the image pipeline.
-    return TextData(prepared=prepared_from_loaded(loaded, data_cfg, seed, keep_arrays=False), texts=loaded.texts)
+    return TextData(prepared=prepared_from_loaded(loaded, data_cfg, seed, min_classes, keep_arrays=False),
+                    texts=loaded.texts)
