@@ -17,5 +17,8 @@ class AudioTask(ImageTask):
 
     name, words, item_words, family = "audio", "sounds", "sound", "image"
 
+    # the picture augmentations act on the spectrogram, then the sound's own (issue 14 item 6)
+    augmentations = ImageTask.augmentations + ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
+
     def owns_model(self, model) -> bool:
         return False  # a sound model is a picture model: task_for_model answers ImageTask for both

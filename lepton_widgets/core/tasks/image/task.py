@@ -35,6 +35,27 @@ class ImageTask(Task):
 
         return list(list_backbones())
 
+    # --- what the setup panels ask (issue 14 item 6) ---
+    augmentations = ("flip", "rotation", "zoom", "translation", "contrast", "brightness")
+
+    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+        from lepton_widgets.core.data import prepare_data
+
+        return prepare_data(data_cfg, seed, sink=sink, stop_event=stop_event)
+
+    def build_problem(self, backbone, weights, image_size):
+        """An unknown backbone, an image size outside its range, or weights that cannot load here."""
+        from lepton_widgets.core.backbones import availability, get_backbone
+
+        try:
+            spec = get_backbone(backbone)
+        except ValueError as error:
+            return str(error)
+        if not spec.min_size <= image_size <= spec.max_size:
+            return f"{backbone} needs an image size in {spec.min_size}-{spec.max_size} px, not {image_size}."
+        ok, reason = availability(spec, weights, image_size)
+        return "" if ok else reason
+
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""
         return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4

@@ -28,6 +28,12 @@ class TabularTask(Task):
     def backbone_names(self) -> list[str]:
         return ["mlp"]
 
+    # --- what the setup panels ask (issue 14 item 6): tables train without augmentation ---
+    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+        from lepton_widgets.core.tasks.tabular.data import prepare_table
+
+        return prepare_table(data_cfg, seed, sink=sink, stop_event=stop_event)
+
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""
         return isinstance(model.input, dict) and "token_ids" not in model.input

@@ -30,6 +30,20 @@ class TextTask(Task):
 
         return list(TEXT_ENCODERS)
 
+    # --- what the setup panels ask (issue 14 item 6) ---
+    augmentations = ("word_dropout", "word_swap", "word_substitute")
+
+    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+        from lepton_widgets.core.tasks.text.data import prepare_texts
+
+        return prepare_texts(data_cfg, seed, sink=sink, stop_event=stop_event)
+
+    def source_backbone(self, record):
+        """A text run's encoder, as its text.json names it."""
+        from lepton_widgets.core.tasks.text.transfer import source_encoder
+
+        return source_encoder(record)
+
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
         inputs = model.input
