@@ -377,6 +377,7 @@ class TrainConfig:
     lr_schedule: str = "plateau"
     feature_cache: str = "auto"
     head_units: int = 0
+    hidden_layers: int = 2  # a table's MLP: hidden layers, each half as wide as the one before (>= 1)
     adversarial: str = "none"
     adversarial_epsilon: float = 0.03
     adversarial_ratio: float = 0.5
@@ -407,6 +408,8 @@ class TrainConfig:
                               f"got {self.feature_cache!r}")
         if self.head_units < 0:
             raise ConfigError(f"train.head_units must be >= 0 (0: no hidden layer), got {self.head_units!r}")
+        if self.hidden_layers < 1:
+            raise ConfigError(f"train.hidden_layers must be >= 1, got {self.hidden_layers!r}")
         if self.adversarial not in self.ADVERSARIAL_METHODS:
             raise ConfigError(f"train.adversarial must be one of {self.ADVERSARIAL_METHODS}, got {self.adversarial!r}")
         if not 0 < self.adversarial_epsilon <= 1:
@@ -455,11 +458,14 @@ class TunerConfig:
     learning_rate: list[float] | None = None
     batch_size: list[int] | None = None
     head_units: list[int] | None = None
+    hidden_layers: list[int] | None = None  # a table's MLP depth (train.hidden_layers)
 
     ALGORITHMS = ("random", "bayesian", "hyperband")
     OBJECTIVES = ("val_accuracy", "val_loss")
-    AUGMENT_POLICIES = ("none", "base", "flip", "geometric", "color", "all")
-    CHOICE_FIELDS = ("backbone", "frozen_depth", "augment", "batch_size", "head_units")
+    #: ``word_*`` and ``words`` (all three at half strength) are the text policies (issue 14 item 7).
+    AUGMENT_POLICIES = ("none", "base", "flip", "geometric", "color", "all", "word_dropout", "word_swap",
+                        "word_substitute", "words")
+    CHOICE_FIELDS = ("backbone", "frozen_depth", "augment", "batch_size", "head_units", "hidden_layers")
     #: range field -> (lowest allowed, highest allowed, highest inclusive)
     RANGE_FIELDS = {"augment_strength": (0.0, 1.0, True), "dropout": (0.0, 1.0, False),
                     "l2": (0.0, 1.0, True), "learning_rate": (0.0, 1.0, False)}
@@ -504,6 +510,9 @@ class TunerConfig:
         if self.batch_size is not None and not all(
                 isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.batch_size):
             raise ConfigError(f"tuner.batch_size choices must be integers >= 1, got {self.batch_size}")
+        if self.hidden_layers is not None and not all(
+                isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in self.hidden_layers):
+            raise ConfigError(f"tuner.hidden_layers choices must be integers >= 1, got {self.hidden_layers}")
         if self.head_units is not None and not all(
                 isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in self.head_units):
             raise ConfigError(f"tuner.head_units choices must be integers >= 0 (0: no hidden layer), "
