@@ -164,5 +164,13 @@ class Task:
         """Why a model on ``backbone`` (one of :meth:`backbone_names`) cannot be built here, without trying; ''."""
         return ""
 
+    # --- fusion (issue 14 item 7, fusion for texts and tables) ---
+    def fusion_kit(self):
+        """This task's part of model fusion (``core/fusion/data.py``'s ``FusionKit``): what members must share,
+        and how they read the shared split. ``ValueError`` with :meth:`refusal`'s sentence where fusion does
+        not apply."""
+        self.require("fusion")
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

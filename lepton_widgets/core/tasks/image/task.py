@@ -56,6 +56,12 @@ class ImageTask(Task):
         ok, reason = availability(spec, weights, image_size)
         return "" if ok else reason
 
+    # --- fusion (issue 14 item 7) ---
+    def fusion_kit(self):
+        from lepton_widgets.core.tasks.image.fusion import ImageFusionKit
+
+        return ImageFusionKit()
+
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""
         return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export"})
+TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion"})
 
 
 class TabularTask(Task):
@@ -33,6 +33,12 @@ class TabularTask(Task):
         from lepton_widgets.core.tasks.tabular.data import prepare_table
 
         return prepare_table(data_cfg, seed, sink=sink, stop_event=stop_event)
+
+    # --- fusion (issue 14 item 7) ---
+    def fusion_kit(self):
+        from lepton_widgets.core.tasks.tabular.fusion import TabularFusionKit
+
+        return TabularFusionKit()
 
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""

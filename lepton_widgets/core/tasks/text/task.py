@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export"})
+TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion"})
 
 
 class TextTask(Task):
@@ -43,6 +43,12 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.text.transfer import source_encoder
 
         return source_encoder(record)
+
+    # --- fusion (issue 14 item 7) ---
+    def fusion_kit(self):
+        from lepton_widgets.core.tasks.text.fusion import TextFusionKit
+
+        return TextFusionKit()
 
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
