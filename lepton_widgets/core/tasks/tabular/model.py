@@ -50,10 +50,15 @@ ENCODED = "encoded"
 OOV_TOKEN = "[UNK]"
 
 
-def hidden_widths(head_units: int) -> list[int]:
-    """The MLP's hidden widths for ``train.head_units`` (0: the default)."""
+def hidden_widths(head_units: int, layers: int = 2) -> list[int]:
+    """The MLP's hidden widths for ``train.head_units`` (0: the default) and ``train.hidden_layers``: each
+    layer half as wide as the one before.
+
+    >>> hidden_widths(0), hidden_widths(32, 3), hidden_widths(16, 1)
+    ([64, 32], [32, 16, 8], [16])
+    """
     first = head_units or DEFAULT_WIDTH
-    return [first, max(1, first // 2)]
+    return [max(1, first >> i) for i in range(layers)]
 
 
 def fit_encoding(schema: TableSchema, train: pd.DataFrame) -> dict[str, dict]:
@@ -110,7 +115,8 @@ def build_tabular_model(schema: TableSchema, encoding: dict[str, dict], num_clas
         parts += _encode_column(column, encoding[column], inputs[name], name)
     x = layers.Concatenate(name=ENCODED)(parts) if len(parts) > 1 else parts[0]
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
-    for i, (layer_name, width) in enumerate(zip(HIDDEN_LAYERS, widths)):
+    for i, width in enumerate(widths):
+        layer_name = f"hidden_{i + 1}"  # HIDDEN_LAYERS for the first two
         init = keras.initializers.GlorotUniform(seed=None if seed is None else seed + i)
         x = layers.Dense(width, activation="relu", kernel_regularizer=regularizer, kernel_initializer=init,
                          name=layer_name)(x)

@@ -129,7 +129,7 @@ def _plan_model(cfg: RunConfig, data: TabularData):
     schema: TableSchema = data.schema
     encoding = fit_encoding(schema, train_features)
     transfer, source, shared = None, None, []
-    widths = hidden_widths(cfg.train.head_units)
+    widths = hidden_widths(cfg.train.head_units, cfg.train.hidden_layers)
     if is_run_weights(cfg.backbone.weights):
         source = open_source(cfg.backbone.weights)
         encoding, shared = merge_encoding(schema, encoding, source)
@@ -138,7 +138,7 @@ def _plan_model(cfg: RunConfig, data: TabularData):
                                 dropout=cfg.train.dropout, l2=cfg.train.l2, seed=cfg.seed)
     if source is not None:
         transfer = copy_source_weights(model, schema, encoding, source, shared)
-        if cfg.train.head_units and hidden_widths(cfg.train.head_units) != widths:
+        if cfg.train.head_units and hidden_widths(cfg.train.head_units, cfg.train.hidden_layers) != widths:
             transfer["note"] = f"train.head_units ignored: the hidden widths {widths} follow the source run"
     return model, encoding, transfer
 
