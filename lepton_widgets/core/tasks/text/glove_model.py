@@ -56,11 +56,12 @@ class GloveModel:
 
 def build_glove_classifier(glove: GloveVectors, vocabulary: list[str], num_classes: int, *, sequence_length: int,
                            dropout: float, l2: float, weights: str, seed: int | None = None,
-                           matrix: np.ndarray | None = None) -> GloveModel:
+                           matrix: np.ndarray | None = None, hidden_units: int = HIDDEN_UNITS) -> GloveModel:
     """The model described in the module docstring, embedding frozen.
 
     The embedding starts from GloVe (``weights="offline"``), at random (``"none"``), or from ``matrix``
-    (``len(vocabulary) + 2`` rows: a source run's, see ``transfer.py``) when given.
+    (``len(vocabulary) + 2`` rows: a source run's, see ``transfer.py``) when given. ``hidden_units`` is the
+    head's width (``train.head_units``; 0 there keeps :data:`HIDDEN_UNITS`).
     """
     text = keras.Input(shape=(), dtype="string", name="text")
     words = layers.TextVectorization(vocabulary=vocabulary, output_sequence_length=sequence_length,
@@ -72,8 +73,8 @@ def build_glove_classifier(glove: GloveVectors, vocabulary: list[str], num_class
                                  name=EMBEDDING)
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     x = layers.GlobalAveragePooling1D(name="mean_pool")(embedding(words(text)))
-    x = layers.Dense(HIDDEN_UNITS, activation="relu", kernel_regularizer=regularizer, name="head_hidden",
-                     kernel_initializer=keras.initializers.HeUniform(seed=seed))(x)
+    x = layers.Dense(hidden_units or HIDDEN_UNITS, activation="relu", kernel_regularizer=regularizer,
+                     name="head_hidden", kernel_initializer=keras.initializers.HeUniform(seed=seed))(x)
     x = layers.Dropout(dropout, seed=seed, name="head_dropout")(x)
     out = layers.Dense(num_classes, activation="softmax", kernel_regularizer=regularizer, name="classifier",
                        kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)

@@ -68,7 +68,8 @@ def glove_run(cfg, data: TextData, emit, stop_event, workdir, run_id, neighbours
     train_words = {w for t in train_texts for w in text_words(t)}
     gm = build_glove_classifier(glove, vocabulary, data.prepared.num_classes,
                                 sequence_length=cfg.backbone.sequence_length, dropout=cfg.train.dropout,
-                                l2=cfg.train.l2, weights=cfg.backbone.weights, seed=cfg.seed, matrix=matrix)
+                                l2=cfg.train.l2, weights=cfg.backbone.weights, seed=cfg.seed, matrix=matrix,
+                                hidden_units=cfg.train.head_units)  # 0: the default width
     trainer = GloveTrainer(cfg, data, gm, emit, stop_event, workdir, run_id, neighbours)
     info.update(vocabulary_size=len(vocabulary), unknown_training_words=sum(w not in glove.index for w in train_words),
                 training_words=len(train_words))
