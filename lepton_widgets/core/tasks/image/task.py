@@ -62,6 +62,13 @@ class ImageTask(Task):
 
         return ImageFusionKit()
 
+    # --- incremental update (issue 14 item 7) ---
+    def updater(self, record):
+        """What ``core/update`` needs to update ``record`` with new data (``image/update.py``)."""
+        from lepton_widgets.core.tasks.image.update import ImageUpdater
+
+        return ImageUpdater(record)
+
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""
         return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4

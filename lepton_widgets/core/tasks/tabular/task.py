@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion"})
+TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update"})
 
 
 class TabularTask(Task):
@@ -39,6 +39,13 @@ class TabularTask(Task):
         from lepton_widgets.core.tasks.tabular.fusion import TabularFusionKit
 
         return TabularFusionKit()
+
+    # --- incremental update (issue 14 item 7) ---
+    def updater(self, record):
+        """What ``core/update`` needs to update ``record`` with new data (``tabular/update.py``)."""
+        from lepton_widgets.core.tasks.tabular.update import TabularUpdater
+
+        return TabularUpdater(record)
 
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion"})
+TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update"})
 
 
 class TextTask(Task):
@@ -49,6 +49,13 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.text.fusion import TextFusionKit
 
         return TextFusionKit()
+
+    # --- incremental update (issue 14 item 7) ---
+    def updater(self, record):
+        """What ``core/update`` needs to update ``record`` with new data (``text/update.py``)."""
+        from lepton_widgets.core.tasks.text.update import TextUpdater
+
+        return TextUpdater(record)
 
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
