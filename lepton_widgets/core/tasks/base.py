@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # the names below are only for annotations: a task module imports its own heavy parts lazily
@@ -172,5 +173,51 @@ class Task:
         self.require("fusion")
         raise NotImplementedError
 
+    # --- robustness (issue 14 item 7, robustness for texts) ---
+    def robustness_curve(self, record, *, method: "Optional[str]" = None, levels=None,
+                         max_samples: "Optional[int]" = None, job: "Optional[Job]" = None):
+        """Test accuracy of the stored run ``record`` under this task's attack at each of ``levels``, as a
+        ``RobustnessCurve``: FGSM/PGD at pixel epsilons for pictures and sounds, GloVe-neighbour word
+        substitution at substitution rates for texts. ``None`` picks the task's default method and levels.
+        ``ValueError`` with :meth:`refusal`'s sentence where the step does not apply (tables)."""
+        self.require("robustness", f"Robustness of run {record.run_id}")
+        raise NotImplementedError
+
+    # --- what the Evaluate and Export panels ask (issue 14 items 1 and 6: panels/evaluate, export) ---
+    #: How a panel names one run of this task in a sentence ("text run", "table run").
+    run_words: str = "run"
+
+    def cell_examples(self, record, true_index: int, predicted_index: int, *, limit: int = 12,
+                      display_size: Optional[int] = None):
+        """The test examples behind one confusion-matrix cell, most confident first (at most ``limit``): picture
+        tasks give ``GalleryItem``s (the image at ``display_size`` and its Grad-CAM), texts and tables a
+        DataFrame of the rows with the text or the values the model read."""
+        raise NotImplementedError
+
+    # --- search (issue 14 item 7, search for texts and tables: what core/search/ asks) ---
+    def search_trials(self, cfg: "RunConfig", job: "Optional[Job]" = None):
+        """How a hyper-parameter search around ``cfg`` trains its trials: an object with ``check()``,
+        ``prepare()``, ``n_blocks(cfg)``, ``plan(cfg) -> TrialPlan``, ``build(plan)`` and
+        ``fit_phase(plan, model, phase, first, end, callbacks)`` (``core/search/hypermodel.py`` drives it;
+        ``core/tasks/image/search.py`` is one). Refuses a task without the step."""
+        self.require("search", f"searching {cfg.data.dataset!r}")
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+@dataclass
+class TrialPlan:
+    """What one search trial trains (``Task.search_trials(...).plan(cfg)``): its config, its phases as
+    ``(phase, epochs)``, the path it takes in words (``cached features``, ``images``, ``texts``, ...),
+    and whether it trains a head shared by the search's trials (no rebuild, no retrace)."""
+
+    config: "RunConfig"
+    phases: list
+    path: str
+    shared: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return sum(n for _, n in self.phases)
