@@ -20,5 +20,7 @@ class AudioTask(ImageTask):
     # the picture augmentations act on the spectrogram, then the sound's own (issue 14 item 6)
     augmentations = ImageTask.augmentations + ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
 
+    run_words = "sound run"  # Evaluate and Export panels (issue 14 items 1 and 6)
+
     def owns_model(self, model) -> bool:
         return False  # a sound model is a picture model: task_for_model answers ImageTask for both

@@ -69,6 +69,16 @@ class ImageTask(Task):
 
         return ImageUpdater(record)
 
+    # --- Evaluate and Export panels (issue 14 items 1 and 6) ---
+    run_words = "picture run"
+
+    def cell_examples(self, record, true_index, predicted_index, *, limit=12, display_size=None):
+        """A cell's test pictures, each with its Grad-CAM for the predicted class (``gallery.cell_gallery``)."""
+        from lepton_widgets.core.tasks.image.gallery import DISPLAY_SIZE, cell_gallery
+
+        return cell_gallery(record, true_index, predicted_index, limit=limit,
+                            display_size=display_size or DISPLAY_SIZE)
+
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""
         return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4

@@ -47,6 +47,15 @@ class TabularTask(Task):
 
         return TabularUpdater(record)
 
+    # --- Evaluate and Export panels (issue 14 items 1 and 6) ---
+    run_words = "table run"
+
+    def cell_examples(self, record, true_index, predicted_index, *, limit=12, display_size=None):
+        """A cell's test rows with the values the model read (``inspect.cell_rows``)."""
+        from lepton_widgets.core.tasks.tabular.inspect import cell_rows
+
+        return cell_rows(record, true_index, predicted_index, limit=limit)
+
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""
         return isinstance(model.input, dict) and "token_ids" not in model.input

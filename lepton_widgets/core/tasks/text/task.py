@@ -57,6 +57,15 @@ class TextTask(Task):
 
         return TextUpdater(record)
 
+    # --- Evaluate and Export panels (issue 14 items 1 and 6) ---
+    run_words = "text run"
+
+    def cell_examples(self, record, true_index, predicted_index, *, limit=12, display_size=None):
+        """A cell's test texts with their confidence (``inspect.cell_texts``)."""
+        from lepton_widgets.core.tasks.text.inspect import cell_texts
+
+        return cell_texts(record, true_index, predicted_index, limit=limit)
+
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
         inputs = model.input
