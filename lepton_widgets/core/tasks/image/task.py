@@ -79,6 +79,65 @@ class ImageTask(Task):
         return cell_gallery(record, true_index, predicted_index, limit=limit,
                             display_size=display_size or DISPLAY_SIZE)
 
+    # --- robustness (issue 14 item 7) ---
+    def robustness_curve(self, record, *, method=None, levels=None, max_samples=None, job=None):
+        """FGSM (default) or PGD on the test pictures at pixel ``levels`` (epsilons, default 0, 0.01, 0.03)."""
+        from lepton_widgets.core.base.job import Job
+        from lepton_widgets.core.tasks.image.adversarial import parse_epsilons, robustness_curve, run_test_table
+
+        job = Job.of(job, run_id=record.run_id)
+        return robustness_curve(self.load_model(record), run_test_table(record),
+                                parse_epsilons((0, 0.01, 0.03) if levels is None else levels), method or "fgsm",
+                                image_size=record.config.backbone.image_size, max_samples=max_samples,
+                                seed=record.config.seed, sink=job.sink, stop_event=job.stop_event,
+                                run_id=job.run_id or record.run_id)
+
+    # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    input_words, sample_words = "", "images"  # pictures are the default: the Predict list names no input
+
+    @property
+    def not_validated(self) -> str:
+        from lepton_widgets.core.tasks.image.export import NOT_VALIDATED
+
+        return NOT_VALIDATED
+
+    def open_for_prediction(self, path):
+        """An export (any runtime) or a ``.keras`` file, with Grad-CAM where Keras can draw it."""
+        from lepton_widgets.core.predict.exported import open_model
+
+        return open_model(path)
+
+    def predict_rows(self, model, inputs, top_k):
+        from lepton_widgets.core.predict.exported import predict_files
+
+        found = predict_files(model, inputs, top_k=top_k, gradcam=False, names=[str(f) for f in inputs])
+        return [(p.name, p.top, p.error) for p in found]
+
+    def export_inputs(self, record, n, rng):
+        from lepton_widgets.core.tasks.image.export import export_inputs
+
+        return export_inputs(record, n, rng)
+
+    def inference_model(self, model):
+        from lepton_widgets.core.tasks.image.export import inference_model
+
+        return inference_model(model)
+
+    def card_trained_at(self, card):
+        from lepton_widgets.core.tasks.image.export import card_trained_at
+
+        return card_trained_at(card)
+
+    def card_size_note(self, card):
+        from lepton_widgets.core.tasks.image.export import card_size_note
+
+        return card_size_note(card)
+
+    def card_model_line(self, card):
+        from lepton_widgets.core.tasks.image.export import card_model_line
+
+        return card_model_line(card)
+
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""
         return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4

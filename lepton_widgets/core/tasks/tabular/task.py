@@ -56,6 +56,68 @@ class TabularTask(Task):
 
         return cell_rows(record, true_index, predicted_index, limit=limit)
 
+    # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    input_words, sample_words, listed_backbone = "tables (.csv)", "rows", "mlp (table columns)"
+    predicts_exports = False  # predicted from the run's own model and stored column schema
+    has_backbone = False  # a table trains its own MLP
+
+    @property
+    def not_validated(self) -> str:
+        from lepton_widgets.core.tasks.tabular.export import NOT_VALIDATED
+
+        return NOT_VALIDATED
+
+    def open_for_prediction(self, path):
+        from lepton_widgets.core.tasks.tabular.predict import open_table_model
+
+        return open_table_model(path)
+
+    def predict_rows(self, model, inputs, top_k):
+        from lepton_widgets.core.tasks.tabular.predict import table_rows
+
+        return table_rows(model, inputs, top_k)
+
+    def export_inputs(self, record, n, rng):
+        from lepton_widgets.core.tasks.tabular.export import export_inputs
+
+        return export_inputs(record, n, rng)
+
+    def export_facts(self, record):
+        from lepton_widgets.core.export.inputs import run_json
+        from lepton_widgets.core.tasks.tabular.export import FACTS_FILE
+
+        return run_json(record, FACTS_FILE)
+
+    def export_unavailable(self, facts):
+        from lepton_widgets.core.tasks.tabular.export import export_unavailable
+
+        return export_unavailable(facts)
+
+    def export_loaders(self):
+        from lepton_widgets.core.export.formats import load_keras_safe_mode
+
+        return {"keras": load_keras_safe_mode}
+
+    def inference_model(self, model):
+        from lepton_widgets.core.export.verify import normalization_as_constants
+
+        return normalization_as_constants(model)
+
+    def card_facts(self, card, inputs):
+        from lepton_widgets.core.tasks.tabular.export import card_facts
+
+        card_facts(card, inputs)
+
+    def card_trained_at(self, card):
+        from lepton_widgets.core.tasks.tabular.export import card_trained_at
+
+        return card_trained_at(card)
+
+    def card_model_line(self, card):
+        from lepton_widgets.core.tasks.tabular.export import card_model_line
+
+        return card_model_line(card)
+
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""
         return isinstance(model.input, dict) and "token_ids" not in model.input

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update"})
+TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update", "robustness"})
 
 
 class TextTask(Task):
@@ -65,6 +65,81 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.text.inspect import cell_texts
 
         return cell_texts(record, true_index, predicted_index, limit=limit)
+
+    # --- robustness (issue 14 item 7) ---
+    def robustness_curve(self, record, *, method=None, levels=None, max_samples=None, job=None):
+        """Accuracy when a seeded fraction of each test text's words becomes a GloVe neighbour (``text/robustness.py``):
+        ``method`` ``random`` (default) or ``greedy``; ``levels``: substitution rates (default 0, 0.1, 0.2, 0.4)."""
+        from lepton_widgets.core.tasks.text.robustness import text_robustness_curve
+
+        return text_robustness_curve(record, rates=levels, method=method, max_samples=max_samples, job=job)
+
+    # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    input_words, sample_words, listed_backbone = "texts", "texts", "all_minilm_l6_v2"  # older runs: MiniLM
+    predicts_exports = False  # predicted from the run's own model and stored tokenizer
+
+    @property
+    def not_validated(self) -> str:
+        from lepton_widgets.core.tasks.text.export import NOT_VALIDATED
+
+        return NOT_VALIDATED
+
+    def open_for_prediction(self, path):
+        from lepton_widgets.core.tasks.text.predict import open_text_model
+
+        return open_text_model(path)
+
+    def predict_rows(self, model, inputs, top_k):
+        from lepton_widgets.core.tasks.text.predict import text_rows
+
+        return text_rows(model, inputs, top_k)
+
+    def load_model(self, record):
+        import keras_hub  # noqa: F401 - a MiniLM model's BertBackbone must be registered before it loads
+
+        return record.load_model()
+
+    def export_inputs(self, record, n, rng):
+        from lepton_widgets.core.tasks.text.export import export_inputs
+
+        return export_inputs(record, n, rng)
+
+    def export_facts(self, record):
+        from lepton_widgets.core.export.inputs import run_json
+        from lepton_widgets.core.tasks.text.export import FACTS_FILE
+
+        return run_json(record, FACTS_FILE)
+
+    def export_unavailable(self, facts):
+        from lepton_widgets.core.tasks.text.export import export_unavailable
+
+        return export_unavailable(facts)
+
+    def export_loaders(self):
+        # reloaded with Keras' safe mode: the user-file gate refuses keras_hub's classes
+        from lepton_widgets.core.export.formats import load_keras_safe_mode
+
+        return {"keras": load_keras_safe_mode}
+
+    def inference_model(self, model):
+        from lepton_widgets.core.export.verify import normalization_as_constants
+
+        return normalization_as_constants(model)
+
+    def card_facts(self, card, inputs):
+        from lepton_widgets.core.tasks.text.export import card_facts
+
+        card_facts(card, inputs)
+
+    def card_trained_at(self, card):
+        from lepton_widgets.core.tasks.text.export import card_trained_at
+
+        return card_trained_at(card)
+
+    def card_model_line(self, card):
+        from lepton_widgets.core.tasks.text.export import card_model_line
+
+        return card_model_line(card)
 
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
