@@ -16,9 +16,11 @@ the run store (``session.runs_version``). "Rank backbones" scores candidate back
 in the Runner's worker thread (``core/tasks/image/ranking.py``: LogME and a linear probe) and shows the table; "Use
 recommended" applies the best one to the session.
 
-For a text dataset the image controls give way to the text encoder (MiniLM or GloVe, written to
+What the step shows for the chosen data is its task's view (``views.py``, the panel side of the task
+registry): for texts the image controls give way to the text encoder (MiniLM or GloVe, written to
 ``session.backbone``) and the sequence length (``session.sequence_length``); weights are
-``offline``/``none``, or one of your text runs (its encoder, fine-tuned weights and all).
+``offline``/``none``, or one of your text runs (its encoder, fine-tuned weights and all). The weights
+controls live in ``weights.py``.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -37,45 +39,18 @@ import html
 
 import ipywidgets as w
 
-from lepton_widgets.config import BackboneConfig
-from lepton_widgets.core.backbones import NORMALIZATION_DOCS, get_backbone, list_backbones, weights_source
-from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
+from lepton_widgets.core.backbones import get_backbone, list_backbones
+from lepton_widgets.core.tasks import task_for_backbone, task_for_dataset
 from lepton_widgets.core.tasks.image.blocks import backbone_param_count, cached_param_count
-from lepton_widgets.core.data.registry import dataset_modality
-from lepton_widgets.core.runs.store import run_label
-from lepton_widgets.core.tasks.text.encoder import TEXT_BACKBONE, TEXT_ENCODERS, text_encoder_name
-from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.backbone.ranking import RankingView
-from lepton_widgets.panels.backbone.sources import (SOURCE_WORDS, SOURCES, backbone_card, params_line,
-                                                    source_availability, source_choices)
+from lepton_widgets.panels.backbone.sources import params_line
+from lepton_widgets.panels.backbone.views import EncoderControls, backbone_view
+from lepton_widgets.panels.backbone.weights import WeightsView
 from lepton_widgets.panels.base import Panel
-from lepton_widgets.panels.style import alert_box, note_box
-
-#: What of this step applies to data that are not pictures.
-_MODALITY_NOTES = {
-    "tabular": "<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
-               "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
-               "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
-               "their statistics and first-layer weights.",
-    "text": "<b>This dataset is text.</b> Choose its encoder: MiniLM (all-MiniLM-L6-v2, 6 transformer "
-            "layers, 22.7M parameters; minutes to train here) or GloVe 6B 50-d word vectors (a light embedding "
-            "and MLP; seconds). Weights <code>offline</code> is pretrained, <code>none</code> a random init, "
-            "<code>run</code> one of your text runs (its encoder as it was fine-tuned). The "
-            "sequence length counts word pieces (MiniLM) or words (GloVe); longer texts are cut. The Freeze "
-            "step counts MiniLM's transformer layers, or GloVe's one embedding.",
-}
-#: The text encoders, as the encoder list shows them.
-TEXT_ENCODER_CHOICES = (("MiniLM: all-MiniLM-L6-v2 (22.7M parameters)", TEXT_BACKBONE),
-                        ("GloVe 6B 50-d word vectors (light)", GLOVE_BACKBONE))
+from lepton_widgets.panels.style import note_box
 
 _STYLE = {"description_width": "110px"}
-
-
-def _source_kind(modality) -> str:
-    """Which runs can seed which: tables seed tables, texts texts; image and sound runs (both pictures) seed
-    each other."""
-    return modality if modality in ("tabular", "text") else "pictures"
 
 
 class BackbonePanel(Panel):
@@ -96,55 +71,40 @@ class BackbonePanel(Panel):
         self._counts = Latest()
         self.backbone_select = w.Dropdown(options=[(s.name, s.name) for s in list_backbones()],
                                           description="Backbone", style=_STYLE)
-        self.weights_select = w.Dropdown(options=[(s, s) for s in SOURCES], description="Weights",
-                                         style=_STYLE)
-        self.run_select = w.Dropdown(options=[("(pick a finished run)", "")], value="", description="Source run",
-                                     style=_STYLE, layout=w.Layout(width="520px"))
         self.ranker = RankingView(self.session, self.runner, _STYLE)
         # the ranking's controls, under the names the panel has always had
         self.rank_candidates, self.rank_button = self.ranker.rank_candidates, self.ranker.rank_button
         self.use_button, self.rank_table = self.ranker.use_button, self.ranker.rank_table
-        self.weights_path = w.Text(description="Weights file", placeholder="/path/to/backbone.weights.h5",
-                                   continuous_update=False, style=_STYLE, layout=w.Layout(width="520px"))
         self.image_size = w.IntSlider(description="Image size", step=8, continuous_update=False, style=_STYLE)
         self.info = w.HTML()
         self.param_count = w.HTML()
-        self.sources = w.HTML()
-        self.notice = w.HTML()   # prominent: why the chosen weights cannot load here
         self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
+        self.weights = WeightsView(self.session, self.runner.store, self.info, _STYLE)
+        # the weights controls, under the names the panel has always had
+        self.weights_select, self.weights_path = self.weights.weights_select, self.weights.weights_path
+        self.run_select, self.sources, self.notice = self.weights.run_select, self.weights.sources, self.weights.notice
         self.modality_note = w.HTML()  # tables and texts: what of this step applies to them
         self.modality_note.add_class("lepton-backbone-modality-note")
-        self.text_encoder = w.Dropdown(options=TEXT_ENCODER_CHOICES, description="Text encoder", style=_STYLE,
-                                       layout=w.Layout(width="520px"))
-        self.sequence_length = w.IntSlider(min=8, max=BackboneConfig.MAX_SEQUENCE_LENGTH, step=8,
-                                           description="Sequence length", continuous_update=False, style=_STYLE)
-        w.link((self.session, "sequence_length"), (self.sequence_length, "value"))
-        self.text_box = w.VBox([self.text_encoder, self.sequence_length])
-        self.text_encoder.add_class("lepton-text-encoder")
-        self.sequence_length.add_class("lepton-sequence-length")
-        for widget, css in ((self.backbone_select, "backbone-select"), (self.weights_select, "weights-select"),
-                            (self.weights_path, "weights-path"), (self.image_size, "image-size"),
+        self.encoders = EncoderControls(self.session, _STYLE)
+        self.text_encoder, self.sequence_length = self.encoders.encoder, self.encoders.sequence_length
+        self.text_box = self.encoders.box
+        for widget, css in ((self.backbone_select, "backbone-select"), (self.image_size, "image-size"),
                             (self.info, "backbone-info"), (self.param_count, "backbone-params"),
-                            (self.sources, "weights-sources"), (self.notice, "weights-unavailable"),
-                            (self.note, "backbone-note"), (self.run_select, "run-select")):
+                            (self.note, "backbone-note")):
             widget.add_class(f"lepton-{css}")
 
         self.backbone_select.observe(self._backbone_chosen, "value")
-        self.weights_select.observe(self._weights_chosen, "value")
-        self.weights_path.observe(self._weights_chosen, "value")
         self.image_size.observe(self._size_chosen, "value")
-        self.text_encoder.observe(self._encoder_chosen, "value")
-        self.run_select.observe(self._run_chosen, "value")
         self.session.observe(self._session_changed, ["backbone", "weights", "image_size"])
         self.session.observe(lambda _c: self.refresh_runs(), "runs_version")
         self.session.observe(self._dataset_changed, "dataset")
         self.refresh_runs()
         self._show_backbone()
         self.rank_box = self.ranker.widget
-        #: Shown for pictures and tables, hidden for texts (their encoder has its own controls).
+        #: The ``backbones`` control group: shown for pictures, sounds and tables, hidden for texts.
         self._image_only = (self.backbone_select, self.image_size, self.info, self.param_count, self.sources,
                             self.rank_box)
-        self._show_modality_note()
+        self._show_view()
         return w.VBox([
             w.HTML("<h3>Backbone</h3>"), self.modality_note, self.text_box,
             w.HBox([self.backbone_select, self.weights_select]),
@@ -152,76 +112,43 @@ class BackbonePanel(Panel):
             self.param_count, self.sources, self.rank_box,
         ])
 
-    # --- your runs as sources -------------------------------------------------------------------
-
     def _dataset_changed(self, change) -> None:
-        self._show_modality_note()
+        self._show_view()
         self.refresh_runs()  # tables reuse tabular runs, images and sounds the others
 
-    def _show_modality_note(self) -> None:
-        modality = dataset_modality(self.session.dataset)
-        note = _MODALITY_NOTES.get(modality or "")
-        self.modality_note.value = note_box(note) if note else ""
-        text = modality == "text"
-        self.text_box.layout.display = "" if text else "none"
+    def _show_view(self) -> None:
+        """Show the chosen data's view: its note and its control group."""
+        view = backbone_view(task_for_dataset(self.session.dataset))
+        self.modality_note.value = note_box(view.note) if view.note else ""
+        encoders = view.controls == "encoders"
+        self.text_box.layout.display = "" if encoders else "none"
         for widget in self._image_only:
-            widget.layout.display = "none" if text else ""
+            widget.layout.display = "none" if encoders else ""
         self._show_encoder()
 
-    # --- text encoders ----------------------------------------------------------------------------
-
-    def _encoder_chosen(self, change) -> None:
-        if not self._syncing:
-            self.session.backbone = change["new"]
+    def _foreign_model(self):
+        """The task whose model ``session.backbone`` is, when that is not an image backbone (a text encoder,
+        the table MLP); else None."""
+        name = self.session.backbone
+        if name in [option for _, option in self.backbone_select.options]:
+            return None
+        owner = task_for_backbone(name)
+        return owner if name in owner.backbone_names() else None
 
     def _show_encoder(self) -> None:
-        """The encoder a text run would use with ``session.backbone`` (MiniLM unless it names GloVe); for
-        pictures, a text encoder left over from a text dataset is named as the problem it is."""
-        self._set_controls(lambda: setattr(self.text_encoder, "value", text_encoder_name(self.session.backbone)))
-        if self.session.backbone in TEXT_ENCODERS and dataset_modality(self.session.dataset) != "text":
+        """The encoder a text run would use with ``session.backbone``; for other data, a model of another
+        family left over from other data (a text encoder for pictures) is named as the problem it is."""
+        self.encoders.show()
+        owner, task = self._foreign_model(), task_for_dataset(self.session.dataset)
+        if owner is not None and owner.family != task.family:
             # blank, so that picking any backbone (the one shown before, too) is a change that reaches the session
             self._set_controls(lambda: setattr(self.backbone_select, "index", None))
-            self.info.value = (f"<b>{html.escape(self.session.backbone)} is a text encoder, and this dataset is not "
-                               f"text: choose a backbone above.</b>")
+            self.info.value = (f"<b>{html.escape(self.session.backbone)} is a {owner.item_words} encoder, and this "
+                               f"dataset holds {task.words}: choose a backbone above.</b>")
 
     def refresh_runs(self) -> None:
-        """List the store's finished runs that have one backbone to reuse (not ensembles), of the data's kind:
-        tabular runs for a table, the others for images and sounds."""
-        options = [("(pick a finished run)", "")]
-        wanted = _source_kind(dataset_modality(self.session.dataset))
-        for record in self.runner.store.runs(include_incomplete=False):
-            if record.status != "finished" or not record.model_path.is_file():
-                continue
-            if (record.info.get("fusion") or {}).get("method") == "ensemble" or \
-                    _source_kind(record.info.get("modality")) != wanted:
-                continue
-            cfg = record.config
-            accuracy = record.metrics.get("accuracy")
-            scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
-            options.append((run_label(record, f"{cfg.backbone.name}, {cfg.data.dataset}{scored}"),
-                            run_weights(record)))
-        current = self.session.weights if is_run_weights(self.session.weights) else ""
-        if current and current not in [value for _, value in options]:
-            options.append((f"{current} (not in this run store)", current))
-        self._set_controls(lambda: (setattr(self.run_select, "options", options),
-                                    setattr(self.run_select, "value", current)))
-
-    def _run_chosen(self, change) -> None:
-        if self._syncing or not change["new"]:
-            return
-        from lepton_widgets.core.backbones.run_backbone import resolve_run, source_backbone_name
-        from lepton_widgets.core.tasks.text.transfer import source_encoder
-
-        try:
-            record = resolve_run(change["new"])
-            # a text run's family is its encoder (text.json); other runs' is their config's backbone
-            name = source_encoder(record) if record.info.get("modality") == "text" else source_backbone_name(record)
-        except Exception as error:  # noqa: BLE001  (shown, never raised into the widget callback)
-            self.notice.value = alert_box(f"<b>This run cannot be used</b><br>{html.escape(str(error))}")
-            self.notice.layout.display = ""
-            return
-        with self.session.hold_trait_notifications():  # family and weights change together
-            self.session.backbone, self.session.weights = name, change["new"]
+        """List the store's finished runs that can seed a run on the chosen data (see ``weights.py``)."""
+        self.weights.refresh_runs()
 
     # --- ranking (the view does the work) ----------------------------------------------------------
 
@@ -248,22 +175,6 @@ class BackbonePanel(Panel):
         if not self._syncing:
             self.session.backbone = change["new"]
 
-    def _weights_chosen(self, change) -> None:
-        if self._syncing:
-            return
-        source = self.weights_select.value
-        if source == "run":
-            if self.run_select.value:
-                self._run_chosen({"new": self.run_select.value})
-            else:
-                self._show_weights(keep_file_choice=True)
-        elif source != "file":
-            self.session.weights = source
-        elif self.weights_path.value.strip():
-            self.session.weights = self.weights_path.value.strip()
-        else:  # nothing to point at yet: keep the old setting and say what is missing
-            self._show_weights(keep_file_choice=True)
-
     def _size_chosen(self, change) -> None:
         if not self._syncing:
             self.session.image_size = change["new"]
@@ -273,16 +184,16 @@ class BackbonePanel(Panel):
     def _session_changed(self, change) -> None:
         if change["name"] == "backbone":
             self._show_encoder()
-            if change["new"] not in TEXT_ENCODERS:
+            if self._foreign_model() is None:
                 self._show_backbone()
         elif change["name"] == "image_size":
             if not self.image_size.min <= change["new"] <= self.image_size.max:
                 self._show_backbone()  # clamps into the range and says so (a slider would clamp silently)
                 return
             self._set_controls(lambda: setattr(self.image_size, "value", change["new"]))
-            self._show_weights(keep_file_choice=True)  # ImageNet files can differ per size
+            self.weights.show(keep_file_choice=True)  # ImageNet files can differ per size
         else:
-            self._show_weights()
+            self.weights.show()
 
     def _set_controls(self, assign) -> None:
         self._syncing = True
@@ -314,7 +225,7 @@ class BackbonePanel(Panel):
                                f"{spec.max_size} px; set to {clamped}.</i>")
             self.session.image_size = clamped
         self._show_param_count(spec.name)
-        self._show_weights(keep_file_choice=True)
+        self.weights.show(keep_file_choice=True)
 
     def _show_param_count(self, name: str) -> None:
         count = cached_param_count(name)
@@ -331,52 +242,3 @@ class BackbonePanel(Panel):
             self.param_count.value = f"<b>Parameters:</b> could not count ({html.escape(str(error))})"
 
         self._counts.request(lambda: backbone_param_count(name), apply, failed)
-
-    def _show_weights(self, keep_file_choice: bool = False) -> None:
-        """Weights options with what each can do here, and the chosen one's reason when it cannot load.
-
-        ``keep_file_choice``: "file" was picked but no path typed yet, so the session still holds the old
-        weights; keep showing "file" unless the session's weights themselves changed.
-        """
-        try:
-            spec = get_backbone(self.session.backbone)
-        except ValueError:
-            return  # _show_backbone already says the name is unknown
-        weights, size = self.session.weights, self.session.image_size
-        source = weights_source(weights)
-        path = weights if source == "file" else self.weights_path.value.strip()
-        if source == "run":
-            path = weights
-        options, table = source_choices(spec, path, size)
-
-        picking = self.weights_select.value if self.weights_select.value in ("file", "run") else None
-        chosen = picking if keep_file_choice and picking else source
-
-        def assign():
-            self.weights_select.options = options
-            self.weights_select.value = chosen
-            if source == "file":
-                self.weights_path.value = weights
-            if source == "run" and weights in [value for _, value in self.run_select.options]:
-                self.run_select.value = weights
-
-        self._set_controls(assign)
-        self.weights_path.layout.display = "" if chosen == "file" else "none"
-        self.run_select.layout.display = "" if chosen == "run" else "none"
-        self.sources.value = table
-        ok, reason = source_availability(spec, chosen, path, size)
-        if chosen == "file" and not path:
-            ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
-        if chosen == "run" and source != "run":
-            ok, reason = False, f"pick one of your finished runs; until then weights stay {weights!r}"
-        self.notice.value = "" if ok else alert_box(
-            f"<b>{html.escape(SOURCE_WORDS[chosen])} weights cannot be used here</b><br>{html.escape(reason)}")
-        self.notice.layout.display = "none" if ok else ""
-        try:
-            norm = spec.normalization_for(weights)
-        except Exception as error:  # noqa: BLE001  (a run that cannot serve: the notice says why)
-            self.info.value = (backbone_card(spec)
-                               + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>")
-            return
-        self.info.value = backbone_card(spec) + (f"<div><b>Input normalisation</b> with these weights: "
-                                                 f"{html.escape(norm)} - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
