@@ -83,21 +83,28 @@ class Task:
     #: Whether the Predict app lists its exported files (texts and tables predict from their run folder).
     predicts_exports: bool = True
 
-    def open_for_prediction(self, path):
-        """The model at ``path`` opened once, to predict this task's inputs many times."""
-        raise NotImplementedError
+    #: The files its exported model predicts, read by :mod:`lepton_widgets.core.predict` when the task opens
+    #: no model of its own (``images``; sounds: ``sounds``, WAV files through the run's spectrogram transform).
+    file_inputs: str = "images"
 
-    def predict_rows(self, model, inputs, top_k: int) -> list:
-        """``(name, [(class, confidence)], error or None)`` for every input, given to ``model`` as
-        :meth:`open_for_prediction` opened it; an unusable input gets its reason, never an exception."""
-        raise NotImplementedError
+    def open_for_prediction(self, path):
+        """The model at ``path`` opened once to predict many times, by a task that opens its own (texts,
+        tables: from the run folder); ``None``: an exported picture model that ``core/predict`` opens."""
+        return None
+
+    def predict_rows(self, model, inputs, top_k: int):
+        """``(name, [(class, confidence)], error or None)`` for every input given to a model that
+        :meth:`open_for_prediction` opened (an unusable input gets its reason, never an exception);
+        ``None``: ``core/predict`` reads :attr:`file_inputs` files itself."""
+        return None
 
     def load_model(self, record):
         """A stored run's ``model.keras`` (a task whose layers live in another package registers it first)."""
         return record.load_model()
 
     def export_inputs(self, record, n: int, rng):
-        """The export check batch: ``n`` seeded test rows as a :class:`~lepton_widgets.core.export.inputs.ReferenceInputs`."""
+        """The export check batch: ``n`` seeded test rows, a
+        :class:`~lepton_widgets.core.tasks.exporting.ReferenceInputs`."""
         raise NotImplementedError
 
     def export_facts(self, record) -> dict:
@@ -108,9 +115,9 @@ class Task:
         """``{format: why it cannot hold this model}`` from :meth:`export_facts` (JSON only)."""
         return {}
 
-    def export_loaders(self) -> dict:
-        """Reloaders that replace a format's default one when export checks a file (``{}``: the defaults)."""
-        return {}
+    #: Whether export reloads its ``.keras`` file with Keras' safe mode (the user-file gate refuses keras_hub's
+    #: classes and the preprocessing layers of texts and tables).
+    reloads_in_safe_mode: bool = False
 
     def inference_model(self, model):
         """``model`` as exported: what only training needs taken out (the default: the model itself)."""

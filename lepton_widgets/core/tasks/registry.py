@@ -95,3 +95,10 @@ def task_for_model(model: Any) -> Task:
         if task.owns_model(model):
             return task
     return task_named(None)
+
+
+# --- issue 14, core side: RunRecord.task. The run store sits below tasks/ and never imports it, so the
+# registry hands it this lookup when it loads.
+from lepton_widgets.core.runs.store import use_task_registry  # noqa: E402 - after task_for_run is defined
+
+use_task_registry(task_for_run)

@@ -27,7 +27,7 @@ INPUT = "float32 RGB pixels in [0, 255], shape (N, S, S, 3)"
 def export_inputs(record, n: int, rng):
     """``n`` seeded test images (and training images for int8) at the run's size, through its pipeline."""
     from lepton_widgets.core.data import make_dataset, prepare_data
-    from lepton_widgets.core.export.inputs import REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows, sample
+    from lepton_widgets.core.tasks.exporting import REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows, sample
 
     cfg = record.config
     prepared = prepare_data(cfg.data, cfg.seed)
@@ -51,10 +51,15 @@ def _pixels(dataset) -> np.ndarray:
 
 def inference_model(model):
     """lepton's linear picture chain (input -> [augmentation] -> normalise -> backbone -> head) rebuilt
-    without its augmentation layers, every other layer shared; ``model`` itself when it has none."""
+    without its augmentation layers, every other layer shared; ``model`` itself when it has none. A model
+    that is no picture chain (the registry's default for a model no task owns) only gets its Normalization
+    layers as constants."""
     import keras
 
-    from lepton_widgets.core.export.verify import constant_normalization, is_augmentation
+    from lepton_widgets.core.tasks.exporting import constant_normalization, is_augmentation, normalization_as_constants
+
+    if isinstance(model.input, (dict, list, tuple)) or len(model.input.shape) != 4:
+        return normalization_as_constants(model)
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     kept = [constant_normalization(layer) for layer in layers if not is_augmentation(layer)]

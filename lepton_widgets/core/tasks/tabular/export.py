@@ -50,7 +50,7 @@ def export_inputs(record, n: int, rng):
     """``n`` seeded test rows (plus missing-value probes) as the model's named inputs."""
     import tensorflow as tf
 
-    from lepton_widgets.core.export.inputs import (REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows,
+    from lepton_widgets.core.tasks.exporting import (REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows,
                                                    run_json, sample)
     from lepton_widgets.core.tasks.tabular.data import prepare_table
     from lepton_widgets.core.tasks.tabular.schema import NUMERIC, TableSchema

@@ -41,7 +41,7 @@ def export_unavailable(facts: dict) -> dict[str, str]:
 
 def export_inputs(record, n: int, rng):
     """``n`` seeded test texts in the form the run's model takes, with training texts for int8."""
-    from lepton_widgets.core.export.inputs import (REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows,
+    from lepton_widgets.core.tasks.exporting import (REPRESENTATIVE_ROWS, ReferenceInputs, data_info, rows,
                                                    run_json, sample)
     from lepton_widgets.core.tasks.text.data import prepare_texts
 
