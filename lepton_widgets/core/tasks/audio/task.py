@@ -23,13 +23,7 @@ class AudioTask(ImageTask):
     run_words = "sound run"  # Evaluate and Export panels (issue 14 items 1 and 6)
 
     # --- predict (issue 14, core side): WAV files in, through the run's own spectrogram transform ---
-    input_words = "sounds (.wav)"
-
-    def predict_rows(self, model, inputs, top_k):
-        from lepton_widgets.core.predict.any_modality import predict_wav_files
-
-        found = predict_wav_files(model, inputs, top_k=top_k, gradcam=False, names=[str(f) for f in inputs])
-        return [(p.name, p.top, p.error) for p in found]
+    input_words, file_inputs = "sounds (.wav)", "sounds"
 
     def owns_model(self, model) -> bool:
         return False  # a sound model is a picture model: task_for_model answers ImageTask for both

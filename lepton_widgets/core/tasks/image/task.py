@@ -62,6 +62,13 @@ class ImageTask(Task):
 
         return ImageFusionKit()
 
+    # --- search (issue 14 item 7, search) ---
+    def search_trials(self, cfg, job=None):
+        """How a search trains picture and sound trials (``image/search.py``)."""
+        from lepton_widgets.core.tasks.image.search import PictureTrials
+
+        return PictureTrials(cfg, job)
+
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):
         """What ``core/update`` needs to update ``record`` with new data (``image/update.py``)."""
@@ -100,18 +107,6 @@ class ImageTask(Task):
         from lepton_widgets.core.tasks.image.export import NOT_VALIDATED
 
         return NOT_VALIDATED
-
-    def open_for_prediction(self, path):
-        """An export (any runtime) or a ``.keras`` file, with Grad-CAM where Keras can draw it."""
-        from lepton_widgets.core.predict.exported import open_model
-
-        return open_model(path)
-
-    def predict_rows(self, model, inputs, top_k):
-        from lepton_widgets.core.predict.exported import predict_files
-
-        found = predict_files(model, inputs, top_k=top_k, gradcam=False, names=[str(f) for f in inputs])
-        return [(p.name, p.top, p.error) for p in found]
 
     def export_inputs(self, record, n, rng):
         from lepton_widgets.core.tasks.image.export import export_inputs

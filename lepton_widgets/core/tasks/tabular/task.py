@@ -58,7 +58,8 @@ class TabularTask(Task):
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
     input_words, sample_words, listed_backbone = "tables (.csv)", "rows", "mlp (table columns)"
-    predicts_exports = False  # predicted from the run's own model and stored column schema
+    # predicted from the run's own model and stored column schema; export reloads it in Keras' safe mode
+    predicts_exports, reloads_in_safe_mode = False, True
     has_backbone = False  # a table trains its own MLP
 
     @property
@@ -83,7 +84,7 @@ class TabularTask(Task):
         return export_inputs(record, n, rng)
 
     def export_facts(self, record):
-        from lepton_widgets.core.export.inputs import run_json
+        from lepton_widgets.core.tasks.exporting import run_json
         from lepton_widgets.core.tasks.tabular.export import FACTS_FILE
 
         return run_json(record, FACTS_FILE)
@@ -93,13 +94,8 @@ class TabularTask(Task):
 
         return export_unavailable(facts)
 
-    def export_loaders(self):
-        from lepton_widgets.core.export.formats import load_keras_safe_mode
-
-        return {"keras": load_keras_safe_mode}
-
     def inference_model(self, model):
-        from lepton_widgets.core.export.verify import normalization_as_constants
+        from lepton_widgets.core.tasks.exporting import normalization_as_constants
 
         return normalization_as_constants(model)
 

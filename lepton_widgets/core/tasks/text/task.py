@@ -76,7 +76,8 @@ class TextTask(Task):
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
     input_words, sample_words, listed_backbone = "texts", "texts", "all_minilm_l6_v2"  # older runs: MiniLM
-    predicts_exports = False  # predicted from the run's own model and stored tokenizer
+    # predicted from the run's own model and stored tokenizer; export reloads it in Keras' safe mode
+    predicts_exports, reloads_in_safe_mode = False, True
 
     @property
     def not_validated(self) -> str:
@@ -105,7 +106,7 @@ class TextTask(Task):
         return export_inputs(record, n, rng)
 
     def export_facts(self, record):
-        from lepton_widgets.core.export.inputs import run_json
+        from lepton_widgets.core.tasks.exporting import run_json
         from lepton_widgets.core.tasks.text.export import FACTS_FILE
 
         return run_json(record, FACTS_FILE)
@@ -115,14 +116,8 @@ class TextTask(Task):
 
         return export_unavailable(facts)
 
-    def export_loaders(self):
-        # reloaded with Keras' safe mode: the user-file gate refuses keras_hub's classes
-        from lepton_widgets.core.export.formats import load_keras_safe_mode
-
-        return {"keras": load_keras_safe_mode}
-
     def inference_model(self, model):
-        from lepton_widgets.core.export.verify import normalization_as_constants
+        from lepton_widgets.core.tasks.exporting import normalization_as_constants
 
         return normalization_as_constants(model)
 
