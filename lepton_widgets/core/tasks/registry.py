@@ -80,6 +80,12 @@ def task_for_model_file(path: "str | Path") -> Task:
     return task_for_run(record) if record is not None else task_named(None)
 
 
+def task_for_facts(facts: dict) -> Task:
+    """The task a written record names (an export's meta, a model card: their ``modality``); pictures when
+    it names none, as older picture exports and every picture card do."""
+    return task_named(facts.get("modality") or None)
+
+
 def task_for_backbone(name: str) -> Task:
     """The task whose models are built on the backbone or encoder ``name`` (pictures for any other name)."""
     for task in all_tasks():
