@@ -17,11 +17,13 @@ from lepton_widgets.core.data.audio import source_wav
 from lepton_widgets.core.tasks.image.previews import class_sample_rows, read_rgb, to_png
 
 
-def picture_samples(table, per_class: int, seed: int, thumb: int) -> tuple[w.Widget, ...]:
-    """One row per class of an image or sound table: the class name, then ``per_class`` thumbnails."""
+def picture_samples(table, per_class: int, seed: int, thumb: int, sample=None) -> tuple[w.Widget, ...]:
+    """One row per class of an image or sound table: the class name, then ``per_class`` samples drawn by
+    ``sample(table, row, thumb)`` (default: :func:`picture_thumb`)."""
+    sample = sample or picture_thumb
     rows = []
     for name, picked in class_sample_rows(table, per_class, seed=seed).items():
-        samples = [_sample_widget(table, row, thumb) for row in picked]
+        samples = [sample(table, row, thumb) for row in picked]
         label = w.HTML(f"<b>{html.escape(name)}</b>", layout=w.Layout(width="140px"))
         rows.append(w.HBox([label, *samples]))
     return tuple(rows)
@@ -61,14 +63,16 @@ def text_samples(data, per_class: int, seed: int) -> w.HTML:
                   f"<tr><th>class</th><th>row or file</th><th>text</th></tr>{body}</table></div>")
 
 
-def _sample_widget(table, row: int, thumb: int) -> w.Widget:
-    """A thumbnail; for audio the log-mel spectrogram (what the model sees) over a player of the sound."""
-    image = read_rgb(table, row)
-    if table.modality != "audio":
-        return w.Image(value=to_png(image, min_side=thumb, max_side=2 * thumb), format="png",
-                       layout=w.Layout(width=f"{thumb}px", height=f"{thumb}px"))
+def picture_thumb(table, row: int, thumb: int) -> w.Widget:
+    """A thumbnail of one picture."""
+    return w.Image(value=to_png(read_rgb(table, row), min_side=thumb, max_side=2 * thumb), format="png",
+                   layout=w.Layout(width=f"{thumb}px", height=f"{thumb}px"))
+
+
+def sound_thumb(table, row: int, thumb: int) -> w.Widget:
+    """One sound: its log-mel spectrogram (what the model sees) over a player of the sound."""
     # Spectrograms are wide (time runs left to right): show them at their own aspect ratio.
-    spectrogram = w.Image(value=to_png(image, min_side=thumb, max_side=3 * thumb), format="png",
+    spectrogram = w.Image(value=to_png(read_rgb(table, row), min_side=thumb, max_side=3 * thumb), format="png",
                           layout=w.Layout(width=f"{2 * thumb}px", height=f"{thumb}px"))
     wav = source_wav(table, str(table.frame["ref"].iloc[row]))
     player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * thumb}px"))
