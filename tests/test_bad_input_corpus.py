@@ -101,12 +101,13 @@ def _prepare(data: dict) -> int:
     """The API's view of a dataset: validate and report it (what a run or the Data step does first)."""
     from lepton_widgets.config import DataConfig
     from lepton_widgets.core.data import prepare_data
-    from lepton_widgets.core.data.registry import dataset_modality
+    from lepton_widgets.core.tasks import task_for_dataset
     from lepton_widgets.core.data.table import DataError
     from lepton_widgets.core.tasks.tabular.data import prepare_table
     from lepton_widgets.core.tasks.text.data import prepare_texts
 
-    prepare = {"tabular": prepare_table, "text": prepare_texts}.get(dataset_modality(data["dataset"]), prepare_data)
+    prepare = {"tabular": prepare_table, "text": prepare_texts}.get(task_for_dataset(data["dataset"]).name,
+                                                                         prepare_data)
     try:
         prepared = prepare(DataConfig(**data), seed=1)
     except DataError as error:

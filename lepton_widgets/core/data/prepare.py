@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset
+from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset, list_datasets
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
 from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
@@ -75,7 +75,7 @@ def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
     except ConfigError as exc:
         raise DataError(str(exc)) from None
     spec = get_dataset(data_cfg.dataset)
-    if spec.modality != modality:
+    if data_cfg.dataset not in list_datasets(modality=modality):  # the registry's index of that kind's datasets
         raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not {noun}")
     if data_cfg.test_path:  # refused rather than ignored: the user would believe their test set was used
         raise DataError(f"data.test_path is for pictures and sounds so far; {noun} keeps its own held-out test "

@@ -95,24 +95,32 @@ class DatasetSpec:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.origin not in ORIGINS:
-            raise ValueError(f"DatasetSpec.origin must be one of {ORIGINS}, got {self.origin!r}")
-        if self.modality not in MODALITIES:
-            raise ValueError(f"DatasetSpec.modality must be one of {MODALITIES}, got {self.modality!r}")
+        _one_of("origin", self.origin, ORIGINS)
+        _one_of("modality", self.modality, MODALITIES)
 
     @property
     def needs_path(self) -> bool:
         return self.origin == "user"
 
 
+def _one_of(field_name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"DatasetSpec.{field_name} must be one of {allowed}, got {value!r}")
+
+
 _REGISTRY: dict[str, DatasetSpec] = {}
+#: Registered names by the kind of data their spec declares (what ``list_datasets(modality=...)`` lists).
+_BY_KIND: dict[str, set[str]] = {}
 
 
 def register_dataset(spec: DatasetSpec, *, overwrite: bool = False) -> DatasetSpec:
     """Add ``spec`` to the registry; a second spec with the same name is an error unless ``overwrite``."""
     if spec.name in _REGISTRY and not overwrite:
         raise ValueError(f"dataset {spec.name!r} is already registered")
+    if spec.name in _REGISTRY:  # overwritten: its old kind no longer lists it
+        _BY_KIND[_REGISTRY[spec.name].modality].discard(spec.name)
     _REGISTRY[spec.name] = spec
+    _BY_KIND.setdefault(spec.modality, set()).add(spec.name)
     return spec
 
 
@@ -124,17 +132,8 @@ def get_dataset(name: str) -> DatasetSpec:
         raise DataError(f"unknown dataset {name!r}; known: {', '.join(list_datasets())}") from None
 
 
-def dataset_modality(name: str) -> Optional[str]:
-    """The modality of the dataset registered as ``name``; ``None`` for an unknown name."""
-    spec = _REGISTRY.get(name)
-    return spec.modality if spec is not None else None
-
-
 def list_datasets(modality: Optional[str] = None, *, include_user: bool = True) -> list[str]:
     """Registered names, sorted; optionally only one modality and/or without the bring-your-own kinds."""
-    return sorted(
-        name
-        for name, spec in _REGISTRY.items()
-        if (modality is None or spec.modality == modality) and (include_user or spec.origin != "user")
-    )
+    names = _REGISTRY if modality is None else _BY_KIND.get(modality, ())
+    return sorted(name for name in names if include_user or _REGISTRY[name].origin != "user")
 

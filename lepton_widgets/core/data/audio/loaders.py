@@ -135,15 +135,21 @@ def load_wav_zip(data_cfg, ctx: LoadContext) -> LoadedData:
 
 
 def source_wav(table: SampleTable, ref: str) -> Optional[Path]:
-    """The WAV file behind row ``ref`` of an audio table (for an audio player), or None if it is gone.
+    """The WAV file behind row ``ref`` of an audio table (for an audio player), or None if it is gone or
+    the row is no sound (a picture table's file): the content decides, as when the WAV was read.
 
     >>> source_wav(SampleTable(pd.DataFrame(), [], modality="image"), "x.wav") is None
     True
     """
-    if table.modality != "audio" or not table.source:
+    if not table.source:
         return None
     path = Path(table.source) / ref
-    return path if path.is_file() else None
+    try:
+        with open(path, "rb") as file:
+            header = file.read(12)
+    except OSError:  # gone, or a folder
+        return None
+    return path if header[:4] == b"RIFF" and header[8:12] == b"WAVE" else None
 
 
 _USER = dict(modality="audio", origin="user", licence="the user's own")

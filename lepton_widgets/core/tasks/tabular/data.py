@@ -45,7 +45,7 @@ from lepton_widgets.core.data.registry import (
     DatasetSpec,
     LoadContext,
     LoadedData,
-    dataset_modality,
+    list_datasets,
     register_dataset,
 )
 from lepton_widgets.core.data.table import (
@@ -216,7 +216,7 @@ _register("table_csv", read_table_csv, origin="user",
 
 def is_tabular_dataset(name: str) -> bool:
     """Whether ``name`` is a registered table (unknown names: ``False``, the image path reports them)."""
-    return dataset_modality(name) == MODALITY
+    return name in list_datasets(modality=MODALITY)
 
 
 def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] = None,

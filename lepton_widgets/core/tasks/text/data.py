@@ -54,7 +54,7 @@ from lepton_widgets.core.data.registry import (
     DatasetSpec,
     LoadContext,
     LoadedData,
-    dataset_modality,
+    list_datasets,
     register_dataset,
 )
 from lepton_widgets.core.data.table import (
@@ -277,7 +277,7 @@ _register("text_folder", read_text_folder, origin="user",
 
 def is_text_dataset(name: str) -> bool:
     """Whether ``name`` is a registered text dataset (unknown names: ``False``, the image path reports them)."""
-    return dataset_modality(name) == MODALITY
+    return name in list_datasets(modality=MODALITY)
 
 
 def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: EventSink | None = None,
