@@ -136,6 +136,11 @@ class Task:
         backbone = card["backbone"]
         return f"- Model: `{backbone['name']}`, head units {backbone['head_units']}"
 
+    def block_parts(self, backbone: str, num_classes: int):
+        """``(block names, block params, head params, trainable by depth)`` of a model on ``backbone``
+        without building it, for a task that counts its own (texts); ``None``: build the picture model."""
+        return None
+
     def card_size_note(self, card: dict) -> str:
         """What the card says of the input size when it has no training counts ("" = nothing)."""
         return ""

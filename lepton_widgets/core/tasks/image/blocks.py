@@ -72,13 +72,13 @@ def block_summary(backbone: str, weights: str, image_size: int, num_classes: int
     """
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.tasks.image.model import build_transfer_model
+    from lepton_widgets.core.tasks.registry import task_for_backbone
 
     key = (backbone, weights, int(image_size), int(num_classes))
     with _LOCK:
-        if key not in _SUMMARIES and _is_text_encoder(backbone):
-            from lepton_widgets.core.tasks.text.blocks import text_blocks
-
-            names, params, head, by_depth = text_blocks(backbone, int(num_classes))
+        parts = None if key in _SUMMARIES else task_for_backbone(backbone).block_parts(backbone, num_classes)
+        if parts is not None:  # a text encoder: its task counts its blocks without building a picture model
+            names, params, head, by_depth = parts
             _SUMMARIES[key] = BlockSummary(backbone=backbone, weights=weights, image_size=int(image_size),
                                            num_classes=int(num_classes), block_names=names, block_params=params,
                                            head_params=head, trainable_by_depth=by_depth)
@@ -94,12 +94,6 @@ def block_summary(backbone: str, weights: str, image_size: int, num_classes: int
                 trainable_by_depth=tuple(int(tm.trainable_params_at(d)) for d in range(len(names) + 1)),
             )
         return _SUMMARIES[key]
-
-
-def _is_text_encoder(backbone: str) -> bool:
-    from lepton_widgets.core.tasks.text.encoder import TEXT_ENCODERS
-
-    return backbone in TEXT_ENCODERS
 
 
 def backbone_param_count(backbone: str) -> int:
