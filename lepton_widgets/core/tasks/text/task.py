@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update", "robustness"})
+TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness"})
 
 
 class TextTask(Task):
@@ -49,6 +49,13 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.text.fusion import TextFusionKit
 
         return TextFusionKit()
+
+    # --- search (issue 14 item 7, search) ---
+    def search_trials(self, cfg, job=None):
+        """How a search trains text trials (``text/search.py``)."""
+        from lepton_widgets.core.tasks.text.search import TextTrials
+
+        return TextTrials(cfg, job)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):
@@ -120,6 +127,11 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.exporting import normalization_as_constants
 
         return normalization_as_constants(model)
+
+    def block_parts(self, backbone, num_classes):
+        from lepton_widgets.core.tasks.text.blocks import text_blocks
+
+        return text_blocks(backbone, int(num_classes))
 
     def card_facts(self, card, inputs):
         from lepton_widgets.core.tasks.text.export import card_facts
