@@ -74,7 +74,8 @@ def choose(panel, record) -> None:
 
 
 def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
-    from lepton_widgets.core.predict.exported import model_modality, open_model
+    from lepton_widgets.core.predict.exported import open_model
+    from lepton_widgets.core.tasks import task_for_model_file
 
     store_dir = runs["text"].path.parent
     panel, session, runner = make_panel(store_dir)
@@ -83,7 +84,7 @@ def test_each_model_says_what_it_takes_and_the_panel_offers_that(runs):
     assert labels[runs["tabular"].run_id].endswith("· tables (.csv)")
     assert labels[runs["audio"].run_id].endswith("· sounds (.wav)")
     assert labels[runs["text"].run_id].startswith(f"reviews · {runs['text'].run_id}")  # the run's name first
-    assert {m: model_modality(r.model_path) for m, r in runs.items()} == {m: m for m in runs}
+    assert {m: task_for_model_file(r.model_path).name for m, r in runs.items()} == {m: m for m in runs}
 
     choose(panel, runs["text"])
     assert panel.modality == "text" and panel.text_box.layout.display is None

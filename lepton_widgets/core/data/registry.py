@@ -134,6 +134,6 @@ def get_dataset(name: str) -> DatasetSpec:
 
 def list_datasets(modality: Optional[str] = None, *, include_user: bool = True) -> list[str]:
     """Registered names, sorted; optionally only one modality and/or without the bring-your-own kinds."""
-    names = _REGISTRY if modality is None else _BY_KIND.get(modality, ())
+    names = _BY_KIND.get(modality, ()) if modality else _REGISTRY  # no kind asked for: every name
     return sorted(name for name in names if include_user or _REGISTRY[name].origin != "user")
 
