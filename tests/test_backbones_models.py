@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from lepton_widgets.core.backbones import (get_backbone, list_backbones, load_backbone, normalization_layer,
                                            weights_fingerprint)
-from lepton_widgets.core.backbones.mobilenet_v2 import build_mobilenet_v2
+from lepton_widgets.core.backbones.mobilenet_v2_graph import build_mobilenet_v2
 from lepton_widgets.core.backbones.mobilenet_v2_offline import CONVERTED_NAME, TORCHVISION_PACK
 
 

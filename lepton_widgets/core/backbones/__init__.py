@@ -12,10 +12,11 @@ The normalisation depends on the weights source, not just the architecture: Mobi
 ``spec.normalization_for(weights)``.
 """
 
-from .normalization import CaffePreprocess, normalization_layer
+from .normalization import NORMALIZATION_DOCS, NORMALIZATIONS, CaffePreprocess, normalization_layer
 from .registry import get_backbone, list_backbones, load_backbone, register_backbone
-from .spec import NORMALIZATION_DOCS, NORMALIZATIONS, WEIGHT_SOURCES, BackboneSpec, ImagenetWeights, weights_source
-from .weights import WeightsUnavailable, availability, weights_fingerprint
+from .spec import WEIGHT_SOURCES, BackboneSpec, ImagenetWeights, weights_source
+from .base import WeightsUnavailable
+from .weights import availability, weights_fingerprint
 
 # Family modules register their specs on import; the order here is the order list_backbones() shows.
 from . import mobilenet_v2, small_cnn, keras_apps, vgg16, efficientnet_lite0  # noqa: E402,F401  (isort: skip)

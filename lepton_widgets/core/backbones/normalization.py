@@ -15,7 +15,23 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .spec import NORMALIZATIONS
+#: Normalisation kinds. Inputs to the full model are RGB floats in [0, 255]; each kind maps them to
+#: what the backbone was trained on.
+#: ``torch``: (x/255 - mean) / std with ImageNet mean/std (torchvision weights);
+#: ``tf``: x/127.5 - 1 (keras.applications MobileNet family);
+#: ``caffe``: RGB->BGR minus the ImageNet BGR mean (VGG, ResNet50 v1);
+#: ``raw``: unchanged (models that normalise inside, e.g. EfficientNet, ConvNeXt);
+#: ``unit``: x/255 (models trained here from scratch).
+NORMALIZATIONS = ("torch", "tf", "caffe", "raw", "unit")
+
+#: One line per normalisation kind, for people (tooltips, reports, error messages).
+NORMALIZATION_DOCS = {
+    "torch": "(x/255 - ImageNet mean) / ImageNet std, per RGB channel (torchvision weights)",
+    "tf": "x/127.5 - 1, i.e. [-1, 1] (keras.applications MobileNet/MobileNetV2)",
+    "caffe": "RGB->BGR, then minus the ImageNet BGR mean, no scaling (Caffe-era VGG/ResNet50)",
+    "raw": "unchanged [0, 255]; the backbone normalises inside (EfficientNet, ConvNeXt, MobileNetV3)",
+    "unit": "x/255, i.e. [0, 1] (small models trained from scratch here)",
+}
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
@@ -41,7 +57,7 @@ class CaffePreprocess(keras.layers.Layer):
 
 
 def normalization_layer(kind: str, name: str = "normalize") -> keras.layers.Layer:
-    """A layer for one of :data:`~lepton_widgets.core.backbones.spec.NORMALIZATIONS`.
+    """A layer for one of :data:`NORMALIZATIONS`.
 
     Get the kind from the spec and the weights source, because it depends on both:
 

@@ -16,10 +16,16 @@ import pickle
 import re
 from pathlib import Path
 
-from .spec import NORMALIZATIONS, WEIGHT_SOURCES, BackboneSpec, weights_source
-from .weights import WeightsUnavailable, alternatives, availability, check_weights_file_fits, fetch_imagenet_file
+from .normalization import NORMALIZATIONS
+from .spec import WEIGHT_SOURCES, BackboneSpec, weights_source
+from .base import WeightsUnavailable
+from .weights import alternatives, availability, check_weights_file_fits, fetch_imagenet_file
 
 _REGISTRY: dict[str, BackboneSpec] = {}
+
+
+#: The name every loaded backbone gets, so a transfer model finds it as its nested ``backbone`` layer.
+BACKBONE_LAYER = "backbone"
 
 
 def register_backbone(spec: BackboneSpec) -> BackboneSpec:
@@ -143,7 +149,7 @@ def load_backbone(spec: BackboneSpec | str, weights: str | None = "offline", ima
 
 
 def _named_and_checked(spec: BackboneSpec, model):
-    model.name = "backbone"
+    model.name = BACKBONE_LAYER
     stable_layer_names(model)
     shape = tuple(model.output.shape)
     if len(shape) != 4 or shape[-1] != spec.feature_dim:

