@@ -41,18 +41,6 @@ def _version(name: str) -> Optional[str]:
         return None
 
 
-#: Per modality: what one sample is called, and what the model must not be trusted with.
-_SAMPLES = {"image": "images", "text": "texts", "tabular": "rows"}
-_NOT_VALIDATED = {
-    "image": "images of other classes (it will still pick one of its classes), other cameras, lighting or "
-             "domains than the training data, deliberately altered images",
-    "text": "texts of other classes (it will still pick one of its classes), other languages, sources or "
-            "writing styles than the training texts, deliberately altered texts",
-    "tabular": "rows of other classes (it will still pick one of its classes), populations or time periods "
-               "other than the training table's, values outside the ranges it was trained on",
-}
-
-
 def build_model_card(record, results: Sequence, data_info: Optional[dict] = None,
                      inputs: Optional[dict] = None) -> dict:
     """The card as a JSON-able dict; ``results`` are :class:`~lepton_widgets.core.export.verify.ExportResult`;
@@ -63,7 +51,7 @@ def build_model_card(record, results: Sequence, data_info: Optional[dict] = None
     cfg = record.config
     data_info = data_info or {}
     inputs = inputs or {}
-    modality = inputs.get("modality", "image")
+    task = _task(inputs)
     report = record._read_json("data_report.json", {})
     try:
         origin = get_dataset(cfg.data.dataset).origin
@@ -97,29 +85,16 @@ def build_model_card(record, results: Sequence, data_info: Optional[dict] = None
                         "packages": {name: _version(name) for name in VERSION_PACKAGES},
                         "trained_with": record.env.get("packages", {})},
     }
-    if modality != "image":
-        _describe_inputs(card, modality, inputs)
+    task.card_facts(card, inputs)  # a text or table card: its use, input and model instead of pixels
     card["limits"] = limits(card)
     return card
 
 
-def _describe_inputs(card: dict, modality: str, inputs: dict) -> None:
-    """The parts of a text or table card that differ from an image card's: use, input, model."""
-    card["modality"] = modality
-    card["intended_use"] = f"Classify {_SAMPLES[modality]} into the classes below; it always answers one of them."
-    card["input"] = inputs.get("input", "")
-    card["image_size"] = None
-    backbone = card["backbone"]
-    for key in ("image_size", "frozen_depth"):
-        backbone.pop(key, None)
-    if modality == "text":
-        backbone.update(encoder=inputs.get("encoder"), sequence_length=inputs.get("sequence_length"))
-        if inputs.get("tokenizer"):
-            card["tokenizer"] = inputs["tokenizer"]
-    else:
-        backbone["name"] = "tabular_mlp"  # a table trains its own MLP; backbone.name is ignored (tabular.json)
-        card["columns"] = inputs.get("columns", {})
-        card["target"] = inputs.get("target")
+def _task(facts: dict):
+    """The task an export's meta or a card names (``image`` when it names none: older picture exports)."""
+    from lepton_widgets.core.tasks.registry import task_for_facts
+
+    return task_for_facts(facts)
 
 
 def _export_row(result) -> dict:
@@ -134,27 +109,18 @@ def _export_row(result) -> dict:
 def limits(card: dict) -> list[str]:
     """Plain statements of what the numbers do not cover, from the card's own facts."""
     data, backbone, metrics = card["data"], card["backbone"], card["metrics"]
-    modality = card.get("modality", "image")
-    samples = _SAMPLES[modality]
+    task = _task(card)
+    samples = task.sample_words
     train_counts = (data["counts"] or {}).get("train", {})
-    size = card["image_size"]
     out = []
-    if modality == "image":
-        trained_at = f" at {size}x{size} px; larger images are downscaled to that size and fine detail is lost."
-    elif modality == "text":
-        unit = "words" if "tokenizer" not in card else "word pieces"
-        trained_at = (f"; texts are cut to {backbone.get('sequence_length')} {unit}, so the end of a longer text "
-                      "is never seen.")
-    else:
-        trained_at = (f" with {len(card.get('columns') or {})} feature columns; a category it never saw counts "
-                      "as unknown and a missing number as the training mean.")
+    trained_at = task.card_trained_at(card)
     if train_counts:
         per_class = list(train_counts.values())
         spread = f"{min(per_class)}" if min(per_class) == max(per_class) else f"{min(per_class)}-{max(per_class)}"
         out.append(f"Trained on {sum(per_class)} {samples} ({spread} per class, {len(per_class)} classes)"
                    + trained_at)
-    elif modality == "image":
-        out.append(f"Trained at {size}x{size} px; larger images are downscaled to that size.")
+    elif task.card_size_note(card):
+        out.append(task.card_size_note(card))
     if data["origin"] == "synthetic/substitute":
         out.append(f"The data ({data['dataset']}) is synthetic or a substitute for the real thing: the metrics say "
                    f"little about real-world {samples}.")
@@ -164,7 +130,7 @@ def limits(card: dict) -> list[str]:
     if data.get("data_changed_since_training"):
         out.append(f"The data changed since training: the parity {samples} come from the current test split, which "
                    "may overlap what the model was trained on.")
-    if backbone["weights"] == "none" and modality != "tabular":
+    if backbone["weights"] == "none" and task.has_backbone:
         out.append(f"The {backbone['name']} backbone was trained from scratch (no pretrained weights), on this "
                    "data only.")
     n, accuracy = metrics.get("n"), metrics.get("accuracy")
@@ -180,7 +146,7 @@ def limits(card: dict) -> list[str]:
             out.append(f"tflite-int8 (8-bit) agrees with the float model on {row['top1_agreement']:.0%} of "
                        f"{row['n_checked']} check images, and its probabilities differ by up to "
                        f"{row['max_abs_diff']:.2f}; {samples} the model is unsure about may get another class.")
-    out.append(f"Not validated for: {_NOT_VALIDATED[modality]}, or any decision about people, health or safety.")
+    out.append(f"Not validated for: {task.not_validated}, or any decision about people, health or safety.")
     return out
 
 
@@ -188,7 +154,7 @@ def render_markdown(card: dict) -> str:
     """The card as Markdown, for people."""
     data, metrics = card["data"], card["metrics"]
     lines = [f"# Model card: {card['model']['name']} ({card['model']['run_id']})", "",
-             f"**Modality.** {card.get('modality', 'image')}.  ", f"**Intended use.** {card['intended_use']}", "",
+             f"**Modality.** {_task(card).name}.  ", f"**Intended use.** {card['intended_use']}", "",
              f"**Input.** {card['input']}.  ", f"**Output.** {card['output']}.", "",
              "## Data", "",
              f"- Dataset: `{data['dataset']}`" + (f" from `{data['path']}`" if data["path"] else "")
@@ -198,7 +164,7 @@ def render_markdown(card: dict) -> str:
              + ", ".join(f"{split} {sum(c.values())}" for split, c in sorted((data["counts"] or {}).items())),
              f"- max_per_class: {data['max_per_class']}"]
     lines += [f"- Note: {note}" for note in data["notes"]] + [f"- Warning: {w}" for w in data["warnings"]]
-    lines += ["", "## Model", "", _model_line(card)]
+    lines += ["", "## Model", "", _task(card).card_model_line(card)]
     if card.get("tokenizer"):
         tok = card["tokenizer"]
         lines.append(f"- Tokeniser: {tok.get('kind', 'WordPiece')}, vocabulary `{tok['vocabulary']}` (shipped "
@@ -214,7 +180,7 @@ def render_markdown(card: dict) -> str:
               for key, value in metrics.items()]
     lines += ["", "## Exports", "",
               "Each file was reloaded with its own runtime and compared with the in-memory model on held-out "
-              f"test {_SAMPLES[card.get('modality', 'image')]} (max absolute difference of the probabilities, "
+              f"test {_task(card).sample_words} (max absolute difference of the probabilities, "
               "top-1 agreement).", "",
               "| format | status | file | size | runtime | max abs diff | top-1 agreement | tolerance | note |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -228,18 +194,6 @@ def render_markdown(card: dict) -> str:
     lines += ["", "## Environment", "", f"- Python {card['environment']['python']} on "
               f"{card['environment']['platform']}", f"- Exported with: {packages}"]
     return "\n".join(lines) + "\n"
-
-
-def _model_line(card: dict) -> str:
-    backbone = card["backbone"]
-    modality = card.get("modality", "image")
-    if modality == "text":
-        return (f"- Encoder: `{backbone['encoder']}`, weights `{backbone['weights']}`, sequence length "
-                f"{backbone['sequence_length']}, head units {backbone['head_units']}")
-    if modality == "tabular":
-        return f"- Model: an MLP on the encoded columns (`{backbone['name']}`), head units {backbone['head_units']}"
-    return (f"- Backbone: `{backbone['name']}`, weights `{backbone['weights']}`, frozen depth "
-            f"{backbone['frozen_depth']}, head units {backbone['head_units']}, {backbone['image_size']} px")
 
 
 def _num(value, spec: str) -> str:

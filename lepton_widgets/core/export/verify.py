@@ -188,55 +188,16 @@ def parse_formats(formats: str | Sequence[str]) -> list[str]:
 def inference_model(model):
     """The model without its augmentation layers, sharing every other layer (and so its weights).
 
-    Returns ``model`` itself when it has none. Only lepton's linear chain (input -> [augmentation] ->
-    normalise -> backbone -> head) is rebuilt; the caller checks the result against the original anyway.
-    A model with other inputs (text, table) is cloned with its Normalization layers as constants
-    (:func:`_constant_normalization`), every other layer shared, or returned as it is when it has none.
+    Returns ``model`` itself when it has none. The model's task
+    (:func:`~lepton_widgets.core.tasks.registry.task_for_model`) decides: lepton's linear picture chain
+    (input -> [augmentation] -> normalise -> backbone -> head) is rebuilt; a model with other inputs (text,
+    table) is cloned with its Normalization layers as constants
+    (:func:`~lepton_widgets.core.tasks.exporting.normalization_as_constants`).
+    The caller checks the result against the original anyway.
     """
-    import keras
+    from lepton_widgets.core.tasks import task_for_model
 
-    if not _is_image_model(model):
-        if not any(type(layer) is keras.layers.Normalization for layer in model.layers):
-            return model
-        return keras.models.clone_model(model, clone_function=_constant_normalization)
-    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    kept = [_constant_normalization(layer) for layer in layers if not _is_augmentation(layer)]
-    if kept == layers:
-        return model
-    inputs = keras.Input(model.input_shape[1:], name="image")
-    x = inputs
-    for layer in kept:
-        x = layer(x)
-    return keras.Model(inputs, x, name=model.name)
-
-
-def _constant_normalization(layer):
-    """A per-channel ``Normalization`` as the equivalent ``Rescaling`` (x * 1/std - mean/std).
-
-    Why: tf2onnx (1.17) does not freeze a Normalization layer's statistics, which Keras keeps as tensors
-    captured by the traced function rather than as variables; they are left in the ONNX graph as inputs
-    nobody feeds ("... normalize/Sub/y:0 are missing from input feed"). Rescaling's scale and offset are
-    constants in the graph. Any other layer is returned as it is.
-    """
-    import keras
-
-    if type(layer) is not keras.layers.Normalization or layer.invert or getattr(layer, "mean", None) is None:
-        return layer
-    mean = np.asarray(layer.mean, np.float64).reshape(-1)
-    std = np.maximum(np.sqrt(np.asarray(layer.variance, np.float64).reshape(-1)), keras.config.epsilon())
-    channels = layer.input.shape[-1] if hasattr(layer, "input") else None
-    if mean.size != channels:
-        return layer  # not a per-channel normalisation of the image: leave it
-    return keras.layers.Rescaling(scale=(1.0 / std).tolist(), offset=(-mean / std).tolist(), name=layer.name)
-
-
-def _is_image_model(model) -> bool:
-    """One 4-D input: lepton's image chain (text and table models take strings, token ids or columns)."""
-    return not isinstance(model.input, (dict, list, tuple)) and len(model.input.shape) == 4
-
-
-def _is_augmentation(layer) -> bool:
-    return layer.name == "augmentation" or type(layer).__name__.startswith("Random")
+    return task_for_model(model).inference_model(model)
 
 
 def compare(reference: np.ndarray, probabilities: np.ndarray) -> tuple[float, float]:
@@ -455,16 +416,16 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
     out_dir = Path(out) if out is not None else record.path / EXPORTS_DIR
     sink(Progress(run_id=record.run_id, task="export: loading data and model", done=0, total=len(names)))
     refs = reference_inputs(record, n_check)
-    model = _load_model(record, refs.modality)
+    model = record.task.load_model(record)
     cfg = record.config
     meta = {"run_id": record.run_id, "class_names": [str(c) for c in record.class_names],
             "image_size": cfg.backbone.image_size, "backbone": cfg.backbone.name,
             "input": "float32 RGB pixels in [0, 255], shape (N, S, S, 3)",
             "output": "softmax probabilities in class_names order", "data_changed": refs.info["data_changed"]}
-    if refs.modality != "image":  # an image size means nothing to a text or table model
+    image_batch = refs.image_size is not None  # a batch of pixels; text and table inputs have no image size
+    if not image_batch:  # an image size means nothing to a text or table model
         meta.pop("image_size")
     meta.update(refs.meta)
-    image_batch = refs.modality == "image"
     results = export_model(model, names, out_dir, images=refs.inputs if image_batch else None,
                            inputs=None if image_batch else refs.inputs, signature=refs.signature,
                            labels=refs.labels, representative=refs.representative, meta=meta,
@@ -474,12 +435,6 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
     card_md, card_json = write_model_card(record, out_dir, results, data_info=refs.info, inputs=meta)
     return ExportReport(run_id=record.run_id, out_dir=out_dir, results=results, card_md=card_md,
                         card_json=card_json)
-
-
-def _load_model(record: RunRecord, modality: str):
-    if modality == "text":
-        import keras_hub  # noqa: F401 - a MiniLM model's BertBackbone must be registered before it loads
-    return record.load_model()
 
 
 def published_results(out_dir: str | Path) -> list[ExportResult]:

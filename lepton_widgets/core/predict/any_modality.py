@@ -1,7 +1,8 @@
 """Predict with any chosen model, whatever it was trained on: images, sounds, texts or tables.
 
 The Predict app offers exports and finished runs' own models
-(:func:`~lepton_widgets.core.predict.exported.available_models`); this module says what a chosen model takes (:func:`model_modality`) and predicts it, reusing each modality's
+(:func:`~lepton_widgets.core.predict.exported.available_models`); this module opens a chosen model with its
+task (:func:`~lepton_widgets.core.tasks.registry.task_for_model_file`) and predicts it, reusing each task's
 own engine so the answers are exactly the ones the run's code would give:
 
 * ``image``: :func:`~lepton_widgets.core.predict.exported.predict_files` (unchanged);
@@ -9,9 +10,9 @@ own engine so the answers are exactly the ones the run's code would give:
   transform (:func:`~lepton_widgets.core.data.audio.audio_records`: read, 16 kHz mono, first second,
   spectrogram) and the image pipeline the run trained with (:func:`~lepton_widgets.core.data.make_dataset`);
   any export of the run works too. A file that is not a usable WAV gets a reason, never an exception;
-* ``text``: :func:`~lepton_widgets.core.tasks.text.predict.predict_texts` on one text per line;
-* ``tabular``: :func:`~lepton_widgets.core.tasks.tabular.predict.predict_frame` on an uploaded CSV; the full
-  predictions are written to a new CSV under the run folder (``predicted/``, or a temp folder when the
+* ``text``: :func:`~lepton_widgets.core.tasks.text.predict.predict_text_lines` on one text per line;
+* ``tabular``: :func:`~lepton_widgets.core.tasks.tabular.predict.predict_table_csv` on an uploaded CSV; the
+  full predictions are written to a new CSV under the run folder (``predicted/``, or a temp folder when the
   run folder is read-only), never next to the user's file, which is only read.
 
 :func:`open_any` opens the right kind of model once, so a panel can predict many times without reloading.
@@ -28,8 +29,6 @@ Example (needs trained runs, so shown rather than run; tests/test_predict_modali
 
 from __future__ import annotations
 
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -37,189 +36,27 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.predict.exported import OpenModel, Prediction, model_modality, open_model
-from lepton_widgets.core.runs.store import RunRecord, run_of_model_file
+from lepton_widgets.core.predict.exported import OpenModel, Prediction, open_model, predict_files
+from lepton_widgets.core.runs.store import RunRecord
+from lepton_widgets.core.tasks import task_for_model_file, task_named
+# Texts and tables open and predict in their tasks; these names are the Predict app's, as before.
+from lepton_widgets.core.tasks.tabular.predict import (PREDICTED_DIR, TablePredictions,  # noqa: F401
+                                                       TableRunModel, predict_table_csv)
+from lepton_widgets.core.tasks.text.predict import (EMPTY_TEXTS, TextPrediction, TextRunModel,  # noqa: F401
+                                                    predict_text_lines, text_lines)
 
 #: Bigger files are predicted but get no player: the browser would be sent the whole file.
 MAX_PLAYER_BYTES = 10 * 2**20
-#: Where a tabular run keeps the predictions people ask for (inside the run folder).
-PREDICTED_DIR = "predicted"
-EMPTY_TEXTS = "Type at least one text to predict (one text per line)."
 
 
 # --- opening ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class TextRunModel:
-    """A text run's model, tokeniser and sequence length, loaded once."""
-
-    record: RunRecord
-    model: object
-    tokenizer: object
-    sequence_length: int
-    path: str
-    modality: str = "text"
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.record.class_names)
-
-
-@dataclass
-class TableRunModel:
-    """A tabular run's model and the schema that names its input columns, loaded once."""
-
-    record: RunRecord
-    model: object
-    schema: object
-    path: str
-    modality: str = "tabular"
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.schema.class_names)
-
-    @property
-    def columns(self) -> list[str]:
-        """The columns an uploaded table must have (others, the target included, are ignored)."""
-        return list(self.schema.columns)
-
-
 def open_any(path: str | Path):
-    """The model at ``path`` opened for its modality: :class:`OpenModel` (``image``/``audio``, with a
-    ``modality`` attribute set), :class:`TextRunModel` or :class:`TableRunModel`."""
-    modality = model_modality(path)
-    if modality == "text":
-        from lepton_widgets.core.tasks.text.predict import load_text_run
-
-        record = _own_run(path, "text")
-        model, tokenizer, length = load_text_run(record)
-        return TextRunModel(record, model, tokenizer, length, str(path))
-    if modality == "tabular":
-        from lepton_widgets.core.tasks.tabular.predict import load_tabular_run
-
-        record = _own_run(path, "table")
-        model, schema = load_tabular_run(record)
-        return TableRunModel(record, model, schema, str(path))
-    return open_model(path)  # images, or sounds: the same image model fed spectrograms
-
-
-def _own_run(path: str | Path, noun: str) -> RunRecord:
-    record = run_of_model_file(path)
-    if record is None or Path(path).name != "model.keras":
-        run = f" (predict with its run: {record.run_id})" if record is not None else ""
-        raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras, "
-                         f"which keeps its {'tokenizer' if noun == 'text' else 'column schema'}{run}")
-    return record
-
-
-# --- texts -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class TextPrediction:
-    """One text's top classes ``[(class, confidence)]``, best first."""
-
-    text: str
-    top: list[tuple[str, float]]
-
-    @property
-    def label(self) -> str:
-        return self.top[0][0]
-
-    @property
-    def confidence(self) -> float:
-        return self.top[0][1]
-
-
-def text_lines(raw: str | Sequence[str]) -> list[str]:
-    """One text per non-blank line (surrounding spaces dropped); a list is taken as the texts already.
-
-    >>> text_lines("  Lovely tea!\\n\\n  \\nStale and bitter. ")
-    ['Lovely tea!', 'Stale and bitter.']
-    """
-    lines = raw.splitlines() if isinstance(raw, str) else [str(t) for t in raw]
-    return [line.strip() for line in lines if line.strip()]
-
-
-def predict_text_lines(model: TextRunModel, raw: str | Sequence[str], top_k: int = 3) -> list[TextPrediction]:
-    """Top ``top_k`` classes of every text (``raw``: one text per line); ``ValueError`` when there is none."""
-    from lepton_widgets.core.tasks.text.predict import predict_texts
-
-    texts = text_lines(raw)
-    if not texts:
-        raise ValueError(EMPTY_TEXTS)
-    frame = predict_texts(model.record, texts, model=model.model, tokenizer=model.tokenizer,
-                          sequence_length=model.sequence_length)
-    return [TextPrediction(text, _top(row, model.class_names, top_k))
-            for text, (_, row) in zip(texts, frame.iterrows())]
-
-
-def _top(row: pd.Series, class_names: Sequence[str], top_k: int) -> list[tuple[str, float]]:
-    probabilities = np.array([row[f"p({name})"] for name in class_names], dtype=float)
-    return [(class_names[i], float(probabilities[i])) for i in np.argsort(probabilities)[::-1][:top_k]]
-
-
-# --- tables ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class TablePredictions:
-    """``frame``: ``label``, ``confidence``, ``p(<class>)`` per input row (input order); ``rows``: the input
-    as read; ``saved``: the CSV holding both (a new file, never the user's)."""
-
-    name: str
-    frame: pd.DataFrame
-    rows: pd.DataFrame
-    saved: Path
-
-    def preview(self, n: int = 10) -> pd.DataFrame:
-        """The first ``n`` rows as saved: row number, prediction columns, then the input columns."""
-        return _joined(self.frame.head(n), self.rows.head(n))
-
-
-def predict_table_csv(model: TableRunModel, csv_path: str | Path, *, name: Optional[str] = None,
-                      out_dir: Optional[str | Path] = None) -> TablePredictions:
-    """Predict every row of the CSV at ``csv_path`` and save the predictions as a new CSV.
-
-    ``name`` is what the user called the file (defaults to its name); ``out_dir`` defaults to the run's
-    ``predicted/`` folder. A CSV lacking columns the model needs raises ``DataError`` (a ``ValueError``)
-    naming them, as :func:`~lepton_widgets.core.tasks.tabular.predict.predict_frame` does.
-    """
-    from lepton_widgets.core.tasks.tabular.predict import predict_frame
-    from lepton_widgets.core.tasks.tabular.read import read_csv_file
-
-    name = name or Path(csv_path).name
-    rows = read_csv_file(csv_path)[0]
-    frame = predict_frame(model.record, rows, model=model.model, schema=model.schema)
-    saved = _save_csv(_joined(frame, rows), Path(out_dir) if out_dir is not None else
-                      model.record.path / PREDICTED_DIR, name)
-    return TablePredictions(name, frame, rows, saved)
-
-
-def _joined(predictions: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """Row number (1 = first data row), predictions, then the input columns; an input column whose name
-    clashes with a prediction column (a target called ``label``) is kept as ``<name> (input)``."""
-    taken = {"row", *predictions.columns}
-    inputs = rows.reset_index(drop=True).rename(columns=lambda c: f"{c} (input)" if c in taken else c)
-    numbers = pd.DataFrame({"row": np.arange(1, len(predictions) + 1)})
-    return pd.concat([numbers, predictions.reset_index(drop=True), inputs], axis=1)
-
-
-def _save_csv(frame: pd.DataFrame, folder: Path, name: str) -> Path:
-    from lepton_widgets.core.base.atomic import atomic_write_text
-    from lepton_widgets.core.base.safe_csv import to_safe_csv
-    from lepton_widgets.core.data.uploads import clean_name
-
-    stem = clean_name(name).removesuffix(".zip").removesuffix(".csv").removesuffix(".CSV") or "table"
-    file = f"{stem}-predicted-{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 1_000_000:06d}.csv"
-    text = to_safe_csv(frame)  # the user's cells come along: a spreadsheet must not run them as formulas
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        return atomic_write_text(folder / file, text)
-    except OSError:  # a read-only run folder (shared runs): the predictions still get written somewhere
-        return atomic_write_text(Path(tempfile.mkdtemp(prefix="lepton-predicted-")) / file, text)
+    """The model at ``path`` opened by its task: :class:`OpenModel` (``image``/``audio``, with a
+    ``modality`` attribute naming the task), :class:`TextRunModel` or :class:`TableRunModel`."""
+    opened = task_for_model_file(path).open_for_prediction(path)
+    return opened if opened is not None else open_model(path)  # images, or sounds: the same image model
 
 
 # --- sounds ----------------------------------------------------------------------------------------
@@ -345,20 +182,13 @@ def predict_inputs(model, inputs: Sequence[str | Path], top_k: int = 3) -> pd.Da
     a text, or the path of a text file holding one text per line. Tables: CSV file paths, one row per
     table row (``file`` reads ``name.csv:row N``). Columns: :data:`PREDICT_COLUMNS`.
     """
-    if isinstance(model, TextRunModel):
-        rows = _text_rows(model, inputs, top_k)
-    elif isinstance(model, TableRunModel):
-        rows = _table_rows(model, inputs, top_k)
-    else:
-        names = [str(f) for f in inputs]
-        if model.modality == "audio":
-            found = predict_wav_files(model, inputs, top_k=top_k, gradcam=False, names=names)
-        else:
-            from lepton_widgets.core.predict.exported import predict_files
-
-            found = predict_files(model, inputs, top_k=top_k, gradcam=False, names=names)
-        rows = [_row(p.name, p.top, p.error) for p in found]
-    return pd.DataFrame(rows, columns=PREDICT_COLUMNS)
+    task = task_named(model.modality)  # the opener wrote its task's name there
+    found = task.predict_rows(model, inputs, top_k)
+    if found is None:  # an exported picture model: files, read the way the task's files are
+        files = _FILE_READERS[task.file_inputs](model, inputs, top_k=top_k, gradcam=False,
+                                                names=[str(f) for f in inputs])
+        found = [(p.name, p.top, p.error) for p in files]
+    return pd.DataFrame([_row(*row) for row in found], columns=PREDICT_COLUMNS)
 
 
 def _row(name: str, top: Sequence[tuple[str, float]], error: Optional[str] = None) -> dict:
@@ -367,44 +197,6 @@ def _row(name: str, top: Sequence[tuple[str, float]], error: Optional[str] = Non
             "top": top, "error": error or None}
 
 
-def _text_rows(model: TextRunModel, inputs, top_k: int) -> list[dict]:
-    texts, names = [], []
-    for item in inputs:
-        path = Path(str(item))
-        if isinstance(item, Path) or _names_a_file(str(item)):
-            try:
-                lines = text_lines(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError) as error:
-                names.append((str(item), f"cannot read {path.name} as text: {error}"))
-                continue
-            for n, line in enumerate(lines, 1):
-                texts.append(line)
-                names.append((f"{item}:{n}", None))
-        else:
-            texts.extend(text_lines([str(item)]))
-            names.extend((str(item), None) for _ in text_lines([str(item)]))
-    found = iter(predict_text_lines(model, texts, top_k) if texts else [])
-    return [_row(name, [] if error else next(found).top, error) for name, error in names]
-
-
-def _names_a_file(text: str) -> bool:
-    """Whether a text given to a text run is the path of a file to read (else it is the text itself)."""
-    try:
-        return "\n" not in text and len(text) < 4096 and Path(text).is_file()
-    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
-        return False
-
-
-def _table_rows(model: TableRunModel, inputs, top_k: int) -> list[dict]:
-    from lepton_widgets.core.tasks.tabular.predict import predict_frame
-
-    rows = []
-    for item in inputs:
-        try:
-            frame = predict_frame(model.record, Path(item), model=model.model, schema=model.schema)
-        except (OSError, ValueError) as error:  # missing, unreadable, or lacking a column: said per file
-            rows.append(_row(str(item), [], f"{Path(item).name}: {error}"))
-            continue
-        for n, (_, row) in enumerate(frame.iterrows(), 1):
-            rows.append(_row(f"{item}:row {n}", _top(row, model.class_names, top_k)))
-    return rows
+#: How an exported picture model reads its task's files
+#: (:attr:`~lepton_widgets.core.tasks.base.Task.file_inputs`: pictures, or WAV files through the spectrogram).
+_FILE_READERS = {"images": predict_files, "sounds": predict_wav_files}

@@ -7,9 +7,10 @@ opens one of those (or a user's ``.keras`` file, through :mod:`~lepton_widgets.c
 a prediction; odd formats are converted on a copy), resizes them to the model's input and returns the
 top classes with their confidence.
 
-Runs trained on other modalities are offered too: :func:`model_modality` says what a chosen model takes
-(``image``, ``audio`` for image runs on spectrograms, ``text``, ``tabular``) and
-:mod:`~lepton_widgets.core.predict.any_modality` predicts those.
+Runs trained on other kinds of data are offered too: the model's task
+(:func:`~lepton_widgets.core.tasks.registry.task_for_model_file`) says what a chosen model takes (``image``,
+``audio`` for image runs on spectrograms, ``text``, ``tabular``; :attr:`ModelChoice.modality` holds its name)
+and :mod:`~lepton_widgets.core.predict.any_modality` predicts those.
 
 Grad-CAM (:mod:`~lepton_widgets.core.tasks.image.gradcam`) needs the Keras layers and gradients, so it is drawn for
 ``.keras`` models only; a TFLite, ONNX or SavedModel file gives predictions, and ``gradcam_note`` says why
@@ -35,9 +36,8 @@ import numpy as np
 from lepton_widgets.core.export.verify import EXPORTS_DIR, RESULT_FILE, list_exports
 from lepton_widgets.core.export.formats import Predictor, guess_format, load_predictor
 from lepton_widgets.core.runs.store import RunRecord, RunStore, run_label, run_of_model_file
+from lepton_widgets.core.tasks import task_for_model_file, task_for_run, task_named
 
-#: What each modality's model is given, for labels in the model list.
-MODALITY_INPUTS = {"image": "images", "audio": "sounds (.wav)", "text": "texts", "tabular": "tables (.csv)"}
 GRADCAM_UNAVAILABLE = ("No Grad-CAM for {format} files: it needs the Keras model's layers and gradients. "
                        "Choose the .keras export (or the run's model) to see where the model looked.")
 
@@ -50,7 +50,7 @@ class ModelChoice:
     path: str
     format: str
     run_id: str = ""
-    modality: str = "image"
+    modality: str = "image"  # the name of the model's task (what it takes)
     own: bool = False   # the run's own model.keras (not an export)
     short: str = ""     # the label within its run's list: "trained model (.keras) · Grad-CAM", "onnx export..."
 
@@ -83,7 +83,7 @@ class OpenModel:
     format: str
     path: str
     run_id: str = ""
-    modality: str = "image"  # or "audio": the same image model, fed spectrograms
+    modality: str = "image"  # its task's name; "audio": the same image model, fed spectrograms
 
     @property
     def gradcam_note(self) -> str:
@@ -121,21 +121,21 @@ def available_models(store: RunStore) -> list[ModelChoice]:
     names = {record.run_id: run_label(record) for record in finished}
     choices = []
     for result in reversed(list_exports(store)):
-        modality = model_modality(result.path)
-        if modality in ("text", "tabular"):
+        task = task_for_model_file(result.path)
+        if not task.predicts_exports:
             continue
         owner = run_of_model_file(result.path)  # the folder it sits in: right even for a copied or renamed run
         run_id = owner.run_id if owner is not None else result.meta.get("run_id", "")
         size = f", {result.size_bytes / 1024:.0f} KB" if result.size_bytes else ""
-        short = f"{result.format} export{size}{_gradcam_words(result.format, modality)}"
-        choices.append(ModelChoice(f"{names.get(run_id, run_id or '?')} · {short}{_takes(modality)}",
-                                   str(result.path), result.format, run_id, modality, short=short))
+        short = f"{result.format} export{size}{_gradcam_words(result.format, task)}"
+        choices.append(ModelChoice(f"{names.get(run_id, run_id or '?')} · {short}{_takes(task)}",
+                                   str(result.path), result.format, run_id, task.name, short=short))
     for record in reversed(finished):
         if record.model_path.exists():
-            modality = run_modality(record)
-            short = f"trained model (.keras){_gradcam_words('keras', modality)}"
-            choices.append(ModelChoice(f"{names[record.run_id]} · {short}{_takes(modality)}",
-                                       str(record.model_path), "keras", record.run_id, modality, own=True,
+            task = task_for_run(record)
+            short = f"trained model (.keras){_gradcam_words('keras', task)}"
+            choices.append(ModelChoice(f"{names[record.run_id]} · {short}{_takes(task)}",
+                                       str(record.model_path), "keras", record.run_id, task.name, own=True,
                                        short=short))
     return choices
 
@@ -157,41 +157,21 @@ def models_by_run(store: RunStore) -> list[RunModels]:
         accuracy = record.metrics.get("accuracy") if record is not None else None
         detail = f"test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
         label = run_label(record, detail) if record is not None else key
-        out.append(RunModels(key, f"{label}{_takes(choices[0].modality)}", choices))
+        out.append(RunModels(key, f"{label}{_takes(task_named(choices[0].modality))}", choices))
     newest = [r.run_id for r in reversed(list(records.values()))]
     return sorted(out, key=lambda g: newest.index(g.key) if g.key in newest else len(newest))
 
 
-def _gradcam_words(format: str, modality: str) -> str:
+def _gradcam_words(format: str, task) -> str:
     """Whether this file can show where the model looked (Keras image and sound models only)."""
-    if modality not in ("image", "audio"):
+    if not task.supports("gradcam"):
         return ""
     return " · Grad-CAM" if format == "keras" else " · no Grad-CAM"
 
 
-def _takes(modality: str) -> str:
-    return "" if modality == "image" else f" · {MODALITY_INPUTS.get(modality, modality)}"
-
-
-def run_modality(record: RunRecord) -> str:
-    """``text`` / ``tabular`` as the run recorded it; ``audio`` for an image run on an audio dataset
-    (spectrograms); else ``image``."""
-    recorded = record.info.get("modality")
-    if recorded:
-        return str(recorded)
-    try:
-        dataset = record.config.data.dataset
-    except (ValueError, TypeError):  # an unreadable config.json: treat it as the image run it most likely is
-        return "image"
-    from lepton_widgets.core.data.registry import dataset_modality  # registers every dataset (imports TF)
-
-    return "audio" if dataset_modality(dataset) == "audio" else "image"
-
-
-def model_modality(path: str | Path) -> str:
-    """What the model at ``path`` takes: its run's modality, or ``image`` for a file from elsewhere."""
-    record = run_of_model_file(path)
-    return run_modality(record) if record is not None else "image"
+def _takes(task) -> str:
+    """What the model is given, after its label (nothing for pictures, the default)."""
+    return f" · {task.input_words}" if task.input_words else ""
 
 
 def open_model(path: str | Path) -> OpenModel:
@@ -207,9 +187,9 @@ def open_model(path: str | Path) -> OpenModel:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}")
-    modality = model_modality(path)
-    if modality in ("text", "tabular"):
-        raise ValueError(f"{path.name} was trained on {MODALITY_INPUTS[modality]}, not images: open it with "
+    task = task_for_model_file(path)
+    if not task.predicts_exports:  # texts and tables open from their run folder, with their own opener
+        raise ValueError(f"{path.name} was trained on {task.input_words}, not images: open it with "
                          "lepton_widgets.core.predict.any_modality.open_any")
     format = guess_format(path)
     meta = _meta_beside(path)
@@ -226,7 +206,7 @@ def open_model(path: str | Path) -> OpenModel:
     if not image_size or not class_names:
         raise ValueError(f"{path.name}: no export.json beside it says its classes and input size; open the "
                          "file from its export folder")
-    return OpenModel(predictor, class_names, int(image_size), format, str(path), meta.get("run_id", ""), modality)
+    return OpenModel(predictor, class_names, int(image_size), format, str(path), meta.get("run_id", ""), task.name)
 
 
 def _meta_beside(path: Path) -> dict:

@@ -50,7 +50,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pandas as pd
 
@@ -93,9 +93,15 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, indent=2, default=_json_default, sort_keys=False)
 
 
-#: What table and text runs train on, whatever their config's ``backbone.name`` says (text runs since GloVe
-#: record their ``encoder`` in run.json; older ones all used MiniLM).
-_MODALITY_BACKBONES = {"tabular": "mlp (table columns)", "text": "all_minilm_l6_v2"}
+#: How a run finds its Task. The task registry lives in a higher layer (core/tasks), which hands its lookup
+#: down here when it loads (:func:`use_task_registry`), so the store never imports it.
+_TASK_OF_RUN: Optional[Callable[["RunRecord"], Any]] = None
+
+
+def use_task_registry(task_of_run: Callable[["RunRecord"], Any]) -> None:
+    """Let :attr:`RunRecord.task` (and the run list) ask ``task_of_run``, the registry's ``task_for_run``."""
+    global _TASK_OF_RUN
+    _TASK_OF_RUN = task_of_run
 
 
 def new_run_id(name: str) -> str:
@@ -315,6 +321,14 @@ class RunRecord:
         return self.info.get("class_names") or self.metrics.get("class_names", [])
 
     @property
+    def task(self):
+        """The :class:`~lepton_widgets.core.tasks.base.Task` of this run (what it was trained on), from the
+        one registry: ``record.task.require("fusion", what)``, ``record.task.words``."""
+        if _TASK_OF_RUN is None:  # lepton_widgets.core.tasks sets it (``import lepton_widgets`` imports it)
+            raise RuntimeError("no task registry: import lepton_widgets.core.tasks first")
+        return _TASK_OF_RUN(self)
+
+    @property
     def data_report(self) -> pd.DataFrame:
         from lepton_widgets.core.base.safe_csv import read_safe_csv  # written escaped (write_frame)
 
@@ -359,9 +373,9 @@ class RunRecord:
             "status": self.status,
             "started": pd.to_datetime(self.info.get("started"), unit="s") if self.info.get("started") else None,
             "dataset": sections["data"].get("dataset"),
-            # Table and text runs ignore backbone.name: say what they really used.
-            "backbone": self.info.get("encoder") or _MODALITY_BACKBONES.get(self.info.get("modality"),
-                                                                            sections["backbone"].get("name")),
+            # Table and text runs ignore backbone.name: say what they really used (text runs since GloVe
+            # record their ``encoder`` in run.json; older ones all used MiniLM).
+            "backbone": self.info.get("encoder") or self.task.listed_backbone or sections["backbone"].get("name"),
             "weights": sections["backbone"].get("weights"),
             "frozen_depth": sections["backbone"].get("frozen_depth"),
             "image_size": sections["backbone"].get("image_size"),
@@ -456,6 +470,17 @@ def run_of_model_file(path: "str | Path") -> Optional[RunRecord]:
     if len(parents) > 2 and parents[1].name == EXPORTS_DIR and (parents[2] / "run.json").is_file():
         return RunRecord(parents[2])
     return None
+
+
+def model_file_run(path: "str | Path", noun: str, keeps: str) -> RunRecord:
+    """The run whose folder holds the ``model.keras`` at ``path``: a ``noun`` model (``text``, ``table``)
+    predicts only from there, beside what its folder ``keeps`` (its tokenizer, its column schema)."""
+    record = run_of_model_file(path)
+    if record is None or Path(path).name != "model.keras":
+        run = f" (predict with its run: {record.run_id})" if record is not None else ""
+        raise ValueError(f"{Path(path).name}: a {noun} model is predicted from its run folder's model.keras, "
+                         f"which keeps its {keeps}{run}")
+    return record
 
 
 def as_record(run: "RunRecord | str | Path") -> RunRecord:

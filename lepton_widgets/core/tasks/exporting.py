@@ -8,7 +8,7 @@ from here, so nothing in ``tasks/`` imports the export package.
 Example:
     >>> import numpy as np
     >>> sample(10, 3, np.random.default_rng(0)).tolist()
-    [2, 6, 8]
+    [5, 6, 9]
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,3 +81,105 @@ def predict_texts(run, texts: Sequence[str], *, model=None, tokenizer=None, sequ
     for i, name in enumerate(names):
         out[f"p({name})"] = probs[:, i]
     return out
+
+
+# --- the Predict app and `lepton predict` (TextTask.open_for_prediction / predict_rows) --------------------
+
+EMPTY_TEXTS = "Type at least one text to predict (one text per line)."
+
+
+@dataclass
+class TextRunModel:
+    """A text run's model, tokeniser and sequence length, loaded once."""
+
+    record: object
+    model: object
+    tokenizer: object
+    sequence_length: int
+    path: str
+    modality: str = "text"
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.record.class_names)
+
+
+def open_text_model(path) -> TextRunModel:
+    """The text run whose folder holds the ``model.keras`` at ``path``, loaded to predict many times."""
+    from lepton_widgets.core.runs.store import model_file_run
+
+    record = model_file_run(path, "text", "tokenizer")
+    model, tokenizer, length = load_text_run(record)
+    return TextRunModel(record, model, tokenizer, length, str(path))
+
+
+@dataclass
+class TextPrediction:
+    """One text's top classes ``[(class, confidence)]``, best first."""
+
+    text: str
+    top: list[tuple[str, float]]
+
+    @property
+    def label(self) -> str:
+        return self.top[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.top[0][1]
+
+
+def text_lines(raw: str | Sequence[str]) -> list[str]:
+    """One text per non-blank line (surrounding spaces dropped); a list is taken as the texts already.
+
+    >>> text_lines("  Lovely tea!\\n\\n  \\nStale and bitter. ")
+    ['Lovely tea!', 'Stale and bitter.']
+    """
+    lines = raw.splitlines() if isinstance(raw, str) else [str(t) for t in raw]
+    return [line.strip() for line in lines if line.strip()]
+
+
+def predict_text_lines(model: TextRunModel, raw: str | Sequence[str], top_k: int = 3) -> list[TextPrediction]:
+    """Top ``top_k`` classes of every text (``raw``: one text per line); ``ValueError`` when there is none."""
+    texts = text_lines(raw)
+    if not texts:
+        raise ValueError(EMPTY_TEXTS)
+    frame = predict_texts(model.record, texts, model=model.model, tokenizer=model.tokenizer,
+                          sequence_length=model.sequence_length)
+    return [TextPrediction(text, top_classes(row, model.class_names, top_k))
+            for text, (_, row) in zip(texts, frame.iterrows())]
+
+
+def top_classes(row: pd.Series, class_names: Sequence[str], top_k: int) -> list[tuple[str, float]]:
+    """The ``top_k`` ``(class, probability)`` pairs of one predicted row (its ``p(<class>)`` columns)."""
+    probabilities = np.array([row[f"p({name})"] for name in class_names], dtype=float)
+    return [(class_names[i], float(probabilities[i])) for i in np.argsort(probabilities)[::-1][:top_k]]
+
+
+def text_rows(model: TextRunModel, inputs, top_k: int) -> list[tuple]:
+    """``(name, top, error)`` per text: each input is a text, or the path of a file of one text per line."""
+    texts, names = [], []
+    for item in inputs:
+        path = Path(str(item))
+        if isinstance(item, Path) or _names_a_file(str(item)):
+            try:
+                lines = text_lines(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError) as error:
+                names.append((str(item), f"cannot read {path.name} as text: {error}"))
+                continue
+            for n, line in enumerate(lines, 1):
+                texts.append(line)
+                names.append((f"{item}:{n}", None))
+        else:
+            texts.extend(text_lines([str(item)]))
+            names.extend((str(item), None) for _ in text_lines([str(item)]))
+    found = iter(predict_text_lines(model, texts, top_k) if texts else [])
+    return [(name, [] if error else next(found).top, error) for name, error in names]
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether a text given to a text run is the path of a file to read (else it is the text itself)."""
+    try:
+        return "\n" not in text and len(text) < 4096 and Path(text).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
+        return False
