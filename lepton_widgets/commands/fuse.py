@@ -1,6 +1,7 @@
 """``lepton fuse RUN RUN [RUN...]``: an ensemble, a weight soup or a distilled model of finished runs.
 
-The fused model is stored as a new run (``lepton eval`` and ``lepton predict`` work on it). The command
+The runs are of one kind (pictures, sounds, texts or tables). The fused model is stored as a new run of that
+kind (``lepton eval`` and ``lepton predict`` work on it as on its members). The command
 prints the members and the fused model side by side (validation and test accuracy and log-loss), then the
 new run's id. Incompatible runs (other data, other split, other architecture for a soup) are refused with
 what differs, and nothing is stored.
@@ -35,7 +36,8 @@ def register(subparsers) -> None:
 
 def cmd_fuse(args) -> int:
     """Fuse the runs; print members vs fused; exit 0 when the fused run finished."""
-    from lepton_widgets.cli import TqdmSink
+    from lepton_widgets.commands._console import TqdmSink
+    from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.fusion.fuse import comparison_frame, fuse
     from lepton_widgets.core.runs.store import RunStore
 
@@ -43,7 +45,7 @@ def cmd_fuse(args) -> int:
     if len(args.runs) < 2:
         raise ValueError(f"fuse needs at least two runs, got {len(args.runs)}")
     records = [store.open(run) for run in args.runs]
-    record = fuse(records, args.method, store=store, name=args.name, sink=TqdmSink(),
+    record = fuse(records, args.method, store=store, name=args.name, job=Job(sink=TqdmSink()),
                   distill_epochs=args.distill_epochs)
     if record.status != "finished":
         print(f"run {record.run_id}: {record.status}; no fused model")

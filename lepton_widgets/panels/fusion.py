@@ -30,6 +30,7 @@ import ipywidgets as w
 import pandas as pd
 import plotly.graph_objects as go
 
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.fusion.fuse import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
 from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.panels.base import Panel
@@ -193,7 +194,7 @@ class FusionPanel(Panel):
         def work(stop_event):
             from lepton_widgets.core.fusion.fuse import fuse  # the engine imports TensorFlow: in the worker
 
-            return fuse(records, method, store=store, name=name, sink=sink, stop_event=stop_event)
+            return fuse(records, method, store=store, name=name, job=Job(sink=sink, stop_event=stop_event))
 
         def done(record: RunRecord) -> None:
             session = self.session

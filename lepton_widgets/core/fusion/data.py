@@ -30,9 +30,8 @@ from lepton_widgets.core.base.callbacks import EventCallback, PredictProgress
 from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data import PreparedData, SampleTable
+from lepton_widgets.core.fusion.ensemble import ENSEMBLE_NAME
 
-#: The name of a stored ensemble model (``ensemble.build_ensemble_model``): it cannot be a distilled student.
-ENSEMBLE_NAME = "lepton_ensemble"
 PREDICT_BATCH = 64
 
 

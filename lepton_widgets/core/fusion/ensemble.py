@@ -33,6 +33,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import softmax
 
+#: The stored ensemble's name (``data.FusionData.can_be_student`` refuses it as a student).
+ENSEMBLE_NAME = "lepton_ensemble"
 #: Probabilities are clipped here before the log, as scikit-learn's log_loss does for float64.
 EPS = 1e-15
 
@@ -75,13 +77,14 @@ def optimise_weights(probs: Sequence[np.ndarray], y_true: np.ndarray) -> np.ndar
     return best / best.sum()
 
 
-def build_ensemble_model(models: Sequence[keras.Model], weights: Sequence[float], image_size: int) -> keras.Model:
-    """One functional model: raw pixels in, ``sum_k weights[k] * models[k](x)`` out.
+def build_ensemble_model(models: Sequence[keras.Model], weights: Sequence[float], inputs) -> keras.Model:
+    """One functional model: what a member takes in (``inputs``: fresh ``keras.Input`` s shaped like a
+    member's, one tensor or a dict of them; the task's ``FusionData.ensemble_inputs`` makes them),
+    ``sum_k weights[k] * models[k](x)`` out.
 
     Members with weight exactly 0 are left out (they cannot change the output). The members' layers are
     reused, not copied: build the ensemble from models loaded for this purpose.
     """
-    inputs = keras.Input((image_size, image_size, 3), name="image")
     parts = []
     for index, (model, weight) in enumerate(zip(models, weights), start=1):
         if weight == 0:
@@ -92,4 +95,4 @@ def build_ensemble_model(models: Sequence[keras.Model], weights: Sequence[float]
     if not parts:
         raise ValueError("an ensemble needs at least one member with a weight above 0")
     outputs = keras.layers.Add(name="ensemble")(parts) if len(parts) > 1 else parts[0]
-    return keras.Model(inputs, outputs, name="lepton_ensemble")
+    return keras.Model(inputs, outputs, name=ENSEMBLE_NAME)

@@ -13,13 +13,17 @@ Methods (``METHODS``):
 ``distill``
     Train one member-sized student on the optimised ensemble's soft labels (``core/fusion/distill.py``).
 
-Every fused model is stored as a normal run (``model.keras``, ``metrics.json``, ``evaluation.json``,
+Members are runs of one task, pictures, sounds, texts or tables; the task's fusion kit
+(``task.fusion_kit()``, ``core/tasks/<kind>/fusion.py``) says what members must share and how they read
+the data, so nothing here asks which kind of data it is.
+
+Every fused model is stored as a normal run of that task (``model.keras``, ``metrics.json``, ``evaluation.json``,
 ``predictions.csv``, ``split.json``...), so the Runs and Evaluate panels, ``lepton eval`` and ``lepton
 predict`` work on it, plus ``fusion.json``: the method, the members with their validation and test
 metrics (and ensemble weights or soup membership) and the fused model's own.
 
-This module holds the cheap parts (checks on the runs' configs, the comparison table) and imports no
-TensorFlow; :func:`fuse` loads the engine (``core/fusion/run.py``) when it is called.
+This module holds the cheap parts (checks on the runs' configs, the comparison table); :func:`fuse` loads
+the engine (``core/fusion/run.py``) when it is called.
 
 Example:
     >>> import tempfile
@@ -42,12 +46,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pandas as pd
 
 from lepton_widgets.core.base.events import EventSink
-from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.tasks import task_for_run
 
 METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
 SOUPS = ("uniform-soup", "greedy-soup")
@@ -74,13 +80,36 @@ def _differences(label: str, values: dict[str, Any]) -> list[str]:
     return [f"{label} differs: {shown}"]
 
 
+def _field_differences(records: Sequence[RunRecord], fields: Callable[[RunRecord], dict]) -> list[str]:
+    """Differences between the runs in each labelled value ``fields(record)`` gives (the task says which)."""
+    values = {r.run_id: fields(r) for r in records}
+    labels = list(next(iter(values.values())))
+    return [d for label in labels for d in _differences(label, {i: v.get(label) for i, v in values.items()})]
+
+
+def _fusion_kit(records: Sequence[RunRecord], method: str):
+    """The members' one task's fusion kit; ``ValueError`` for runs of several kinds of data or a task
+    without fusion."""
+    tasks = {r.run_id: task_for_run(r) for r in records}
+    kinds = {task.name for task in tasks.values()}
+    if len(kinds) > 1:
+        shown = ", ".join(f"{run_id} on {task.words}" for run_id, task in tasks.items())
+        raise ValueError(f"{method} needs runs trained on one kind of data, but these were trained on "
+                         f"different kinds ({shown}); fuse pictures with pictures, texts with texts")
+    task = next(iter(tasks.values()))
+    task.require("fusion", f"run {records[0].run_id}")
+    return task.fusion_kit()
+
+
 def check_compatible(records: Sequence[RunRecord], method: str) -> None:
     """Raise ``ValueError`` saying what is wrong when ``records`` cannot be fused with ``method``.
 
     Checks only what the stored files say (no model is loaded): at least two distinct finished runs with
-    saved models; the same class names, data settings and seed (so the same validation and test rows); the
-    same image size (one model input); for soups also the same backbone, weights source and head. The
-    weight shapes of soup members are checked again when the models are loaded.
+    saved models, all of one task (pictures, sounds, texts or tables: never mixed) that supports fusion; the
+    same class names, data settings and seed (so the same validation and test rows); the same input, as the
+    task's fusion kit says (pictures: the image size; texts: the encoder; tables: the columns); for soups also
+    the same start, as the kit says (architecture and initial weights). The weight shapes of soup members
+    are checked again when the models are loaded.
     """
     if method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
@@ -94,8 +123,7 @@ def check_compatible(records: Sequence[RunRecord], method: str) -> None:
                  if r.status == "finished" and not r.model_path.exists()]
     if unusable:
         _fail(method, "finished runs with saved models", unusable)
-    for record in records:
-        require_picture_run(record, "fusion")
+    kit = _fusion_kit(records, method)
     configs = {r.run_id: r.config for r in records}
     same_data = _differences("class names", {r.run_id: list(r.class_names) for r in records})
     same_data += _differences("seed", {i: c.seed for i, c in configs.items()})
@@ -104,33 +132,33 @@ def check_compatible(records: Sequence[RunRecord], method: str) -> None:
         same_data += _differences(f"data.{name}", {i: getattr(c.data, name) for i, c in configs.items()})
     if same_data:
         _fail(method, "runs made on the same data and split", same_data)
-    same_input = _differences("backbone.image_size", {i: c.backbone.image_size for i, c in configs.items()})
+    same_input = _field_differences(records, kit.input_fields)
     if same_input:
-        _fail(method, "runs with the same input size (one model input)", same_input)
+        _fail(method, "runs that take the same input (one fused model takes one input)", same_input)
     if method in SOUPS:
-        same_arch = _differences("backbone", {i: c.backbone.name for i, c in configs.items()})
-        same_arch += _differences("backbone.weights (the initial weights)",
-                                  {i: c.backbone.weights for i, c in configs.items()})
-        same_arch += _differences("train.head_units", {i: c.train.head_units for i, c in configs.items()})
+        same_arch = _field_differences(records, kit.start_fields)
         if same_arch:
             _fail(method, "runs that share architecture and initial weights (fine-tuned from the same "
                           "start); use ensemble for different models", same_arch)
 
 
 def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
-         sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
-         distill_epochs: int = 3) -> RunRecord:
-    """Fuse ``records`` with ``method`` into a new run in ``store``; returns the stored run.
+         job: Optional[Job] = None, distill_epochs: int = 3, sink: Optional[EventSink] = None,
+         stop_event: Optional[threading.Event] = None) -> RunRecord:
+    """Fuse ``records`` (runs of one task: pictures, sounds, texts or tables) with ``method`` into a new run
+    in ``store``; returns the stored run, a run of the members' task.
 
+    ``job`` carries where events go and the stop request (``sink``/``stop_event``: the older loose form).
     Raises ``ValueError`` (from :func:`check_compatible`, or when soup members' weights differ in shape)
-    before anything is written, and :class:`~lepton_widgets.core.base.events.Cancelled` when ``stop_event``
-    is set. ``distill_epochs`` is the student's training budget (``distill`` only).
+    before anything is written, and :class:`~lepton_widgets.core.base.events.Cancelled` when a stop is asked
+    for before the new run exists (after that the run is stored as ``cancelled``). ``distill_epochs`` is the
+    student's training budget (``distill`` only).
     """
     check_compatible(records, method)
     from lepton_widgets.core.fusion.run import run_fusion  # TensorFlow: loaded only when fusing
 
-    return run_fusion(list(records), method, store=store, name=name, sink=sink, stop_event=stop_event,
-                      distill_epochs=distill_epochs)
+    return run_fusion(list(records), method, store=store, name=name,
+                      job=Job.of(job, sink=sink, stop_event=stop_event), distill_epochs=distill_epochs)
 
 
 def comparison_frame(record: RunRecord) -> pd.DataFrame:

@@ -1,15 +1,18 @@
 """The fusion engine behind :func:`lepton_widgets.core.fusion.fuse.fuse`: members' predictions, the fused model,
 and the new run.
 
-Steps: reload the members' data with their config and seed and check it still splits as each member's
-``split.json`` says; load the members' models (soups: check their weights line up); predict the validation
-and test splits with every member (``distill``: the train split too); build the fused model by the chosen
-method; evaluate it on both splits; store it as a new run; reload the stored ``model.keras`` and check that
+Steps: reload the members' data with their config and seed (through their task's fusion kit,
+``task.fusion_kit().load``, which knows how pictures, texts or tables reach a model) and check it still splits
+as each member's ``split.json`` says; load the members' models (soups: check their weights line up); predict
+the validation and test splits with every member (``distill``: the train split too); build the fused model by
+the chosen method; evaluate it on both splits; store it as a new run of the members' task (the kit writes
+that task's own files: ``text.json``, ``tabular.json``...); reload the stored ``model.keras`` and check that
 it reproduces the fused test probabilities, so what was measured is what was saved.
 
 The fused run's ``config.json`` is the best member's (by validation accuracy; for ``distill``, the member the
 student started from) with a new name: it has the data, seed and image size that ``lepton eval`` and
-``lepton predict`` need. ``fusion.json`` says what the run really is.
+``lepton predict`` need. ``fusion.json`` says what the run really is. Nothing here asks which kind of data it
+has: :class:`~lepton_widgets.core.fusion.data.FusionData` answers for the task.
 
 Example (loads and predicts models, so shown rather than run; tests/test_fusion.py runs it)::
 
@@ -20,24 +23,25 @@ Example (loads and predicts models, so shown rather than run; tests/test_fusion.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import keras
 import numpy as np
 
-from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, split_record
 from lepton_widgets.core.base.envcard import environment_card
-from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
-from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop, null_sink
-from lepton_widgets.core.runs.recorder import RunRecorder
-from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
-from lepton_widgets.core.fusion.fuse import FUSION_FILE, SOUPS
-from lepton_widgets.core.fusion.distill import can_be_student, distill
+from lepton_widgets.core.base.events import RunFinished
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data import split_record
+from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions
+from lepton_widgets.core.fusion.data import FusionData
 from lepton_widgets.core.fusion.ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
+from lepton_widgets.core.fusion.fuse import FUSION_FILE, SOUPS
 from lepton_widgets.core.fusion.soup import average_weights, check_same_weights, greedy_soup
+from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
+from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.tasks import task_for_run
 
 #: Largest difference allowed between the reloaded model's probabilities and the fused ones (float32 sums).
 RELOAD_TOLERANCE = 1e-4
@@ -76,21 +80,21 @@ class Fused:
 
 @dataclass
 class Context:
-    """Everything a method needs besides the members."""
+    """Everything a method needs besides the members: the task's data and the distillation budget."""
 
-    prepared: PreparedData
-    image_size: int
-    sink: EventSink
-    stop_event: Optional[threading.Event]
-    run_id: str
+    data: FusionData
     distill_epochs: int
 
-    def split(self, name: str) -> SampleTable:
-        return self.prepared.split(name)
+    def split(self, name: str):
+        return self.data.split(name)
 
     def predict(self, model: keras.Model, split: str, task: str) -> np.ndarray:
-        return predict_table(model, self.split(split), self.image_size, sink=self.sink, stop_event=self.stop_event,
-                             run_id=self.run_id, task=task)
+        self.data.job.check_stop()
+        return self.data.predict(model, split, task)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.data.prepared.class_names
 
 
 def _ranked(members: list[Member]) -> list[Member]:
@@ -99,12 +103,11 @@ def _ranked(members: list[Member]) -> list[Member]:
 
 
 def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
-               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
-               distill_epochs: int = 3) -> RunRecord:
+               job: Optional[Job] = None, distill_epochs: int = 3) -> RunRecord:
     """See :func:`lepton_widgets.core.fusion.fuse.fuse` (which checks the runs' configs first)."""
-    emit = sink or null_sink
-    config = records[0].config
-    prepared = prepare_data(config.data, config.seed, sink=emit, stop_event=stop_event)
+    job = job or Job()
+    data = task_for_run(records[0]).fusion_kit().load(records, job)
+    prepared = data.prepared
     recorded = split_record(prepared.table)
     changed = [r.run_id for r in records if r.split and r.split != recorded]
     if changed:
@@ -115,27 +118,28 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
     if other_classes:
         raise ValueError(f"{', '.join(other_classes)} predict other classes than their config's data "
                          f"({', '.join(prepared.class_names)}); fuse runs that predict exactly those classes")
-    models = [r.load_model() for r in records]
+    models = [data.load_model(r) for r in records]
     if method in SOUPS:
         check_same_weights(models, [r.run_id for r in records])
-    context = Context(prepared, config.backbone.image_size, emit, stop_event, "", distill_epochs)
+    context = Context(data, distill_epochs)
     members = [_member(record, model, context, with_train=method == "distill")
                for record, model in zip(records, models)]
     ranked = _ranked(members)
     base = ranked[0]
     if method == "distill":
-        students = [m for m in ranked if can_be_student(m.model)]
+        students = [m for m in ranked if data.can_be_student(m.model)]
         if not students:
             raise ValueError("distill needs at least one member that is a plain trained model (the student "
                              "starts from it); these are all ensembles")
         base = students[0]
     cfg = base.record.config.replace(name=name or f"{method}-of-{len(members)}")
-    recorder = RunRecorder(store.create(cfg), sink)
+    recorder = RunRecorder(store.create(cfg), job.sink)
     writer, emit = recorder.writer, recorder.emit
-    context.run_id, context.sink = writer.run_id, emit
+    data.job = recorder.job(job)
 
     def work() -> RunRecord:
         write_data_files(writer, prepared)
+        data.write_run_files(writer, base.record)
         fused = METHODS[method](members, ranked, base, context)
         val, test = context.split("val"), context.split("test")
         class_names = prepared.class_names
@@ -143,9 +147,9 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
         test_eval = evaluate_predictions(test.label_indices(), fused.test_probs, class_names,
                                          refs=test.frame["ref"].tolist(), paths=test.frame["path"].tolist())
         writer.write_jsonl("history.jsonl", fused.history)
-        write_evaluation_files(writer, test_eval, test)
+        write_evaluation_files(writer, test_eval, test, data.extra_metrics(test.label_indices(), fused.test_probs))
         writer.save_model(fused.model)
-        difference = _reload_difference(RunRecord(writer.path), test, fused.test_probs, context)
+        difference = _reload_difference(RunRecord(writer.path), fused.test_probs, data)
         writer.write_json("env.json", environment_card(
             cfg.seed, prepared.table.content_hash(), fusion=method, members=[m.run_id for m in members],
             total_params=int(fused.model.count_params())))
@@ -173,29 +177,26 @@ def run_fusion(records: list[RunRecord], method: str, *, store: RunStore, name: 
 
 
 def _member(record: RunRecord, model: keras.Model, context: Context, with_train: bool) -> Member:
-    check_stop(context.stop_event)
     task = f"predict {record.run_id}"
     val_probs = context.predict(model, "val", task + " (val)")
     test_probs = context.predict(model, "test", task + " (test)")
     train_probs = context.predict(model, "train", task + " (train)") if with_train else None
-    names = context.prepared.class_names
+    names = context.class_names
     return Member(record, model, val_probs, test_probs,
                   val=evaluate_predictions(context.split("val").label_indices(), val_probs, names),
                   test=evaluate_predictions(context.split("test").label_indices(), test_probs, names),
                   train_probs=train_probs)
 
 
-def _reload_difference(record: RunRecord, test: SampleTable, expected: np.ndarray, context: Context) -> float:
+def _reload_difference(record: RunRecord, expected: np.ndarray, data: FusionData) -> float:
     """Largest |difference| between the stored model's probabilities and ``expected`` on the first test rows.
 
     Raises ``RuntimeError`` when it exceeds :data:`RELOAD_TOLERANCE`: a stored model that does not compute
     what was measured must not be published as a finished run.
     """
-    rows = min(len(test), RELOAD_ROWS)
-    head = SampleTable(test.frame.iloc[:rows].reset_index(drop=True), test.class_names, test.arrays,
-                       test.modality, test.source)
-    reloaded = predict_table(record.load_model(), head, context.image_size, sink=context.sink,
-                             stop_event=context.stop_event, run_id=context.run_id, task="check stored model")
+    rows = min(len(data.split("test")), RELOAD_ROWS)
+    # the plain Keras load: the run is not finalised yet, so a task's loader would not know it as its run
+    reloaded = data.predict(record.load_model(), "test", "check stored model", rows=rows)
     difference = float(np.max(np.abs(reloaded - np.asarray(expected)[:rows])))
     if difference > RELOAD_TOLERANCE:
         raise RuntimeError(f"the stored fused model differs from the fused predictions by {difference:.2e} "
@@ -215,14 +216,14 @@ def _ensemble(members: list[Member], ranked: list[Member], base: Member, context
     y_val = members[0].val.y_true
     uniform = ensemble_probabilities([m.val_probs for m in members], np.full(len(members), 1 / len(members)))
     return Fused(
-        model=build_ensemble_model([m.model for m in members], weights, context.image_size),
+        model=build_ensemble_model([m.model for m in members], weights, context.data.ensemble_inputs(base.model)),
         val_probs=ensemble_probabilities([m.val_probs for m in members], weights),
         test_probs=ensemble_probabilities([m.test_probs for m in members], weights),
         member_values={m.run_id: float(w) for m, w in zip(members, weights)},
         details={"weights": {m.run_id: float(w) for m, w in zip(members, weights)},
                  "weights_objective": "validation log-loss",
                  "uniform_weights_val_log_loss": evaluate_predictions(
-                     y_val, uniform, context.prepared.class_names).log_loss})
+                     y_val, uniform, context.class_names).log_loss})
 
 
 def _soup(members: list[Member], ranked: list[Member], base: Member, context: Context, greedy: bool) -> Fused:
@@ -259,13 +260,11 @@ def _soup(members: list[Member], ranked: list[Member], base: Member, context: Co
 def _distill(members: list[Member], ranked: list[Member], base: Member, context: Context) -> Fused:
     weights = _ensemble_weights(members)
     soft_labels = ensemble_probabilities([m.train_probs for m in members], weights)
-    names = context.prepared.class_names
+    names = context.class_names
     teacher_val = ensemble_probabilities([m.val_probs for m in members], weights)
     teacher_test = ensemble_probabilities([m.test_probs for m in members], weights)
-    student = base.record.load_model()  # a fresh copy: the member's own model object stays as it was
-    history = distill(student, base.record.config, context.split("train"), soft_labels, context.split("val"),
-                      context.distill_epochs, sink=context.sink, stop_event=context.stop_event,
-                      run_id=context.run_id)
+    student = context.data.load_model(base.record)  # a fresh copy: the member's own model object stays as it was
+    history = context.data.distill(student, base.record.config, soft_labels, context.distill_epochs)
     return Fused(
         model=student,
         val_probs=context.predict(student, "val", "student (val)"),
