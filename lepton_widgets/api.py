@@ -167,7 +167,7 @@ def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", na
 
     records = [open_run(run, runs_dir=runs_dir) for run in runs]
     store = _store(runs_dir) if runs_dir is not None or not records else RunStore(records[0].path.parent)
-    return fuse_runs(records, method, store=store, name=name, sink=sink, stop_event=stop_event,
+    return fuse_runs(records, method, store=store, name=name, job=Job.of(sink=sink, stop_event=stop_event),
                      distill_epochs=distill_epochs)
 
 
