@@ -88,19 +88,21 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
     return evaluate_model(record.load_model(), table, cfg.backbone.image_size)
 
 
-def robustness(run: str | Path | RunRecord, *, method: str = "fgsm", epsilons: str | Sequence[float] = (0, 0.01, 0.03),
-               max_samples: Optional[int] = 1000, runs_dir: Optional[str | Path] = None,
-               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
-    """Test accuracy of a stored run under an FGSM or PGD attack at each epsilon (pixels scaled to [0, 1]).
+def robustness(run: str | Path | RunRecord, *, method: Optional[str] = None,
+               epsilons: str | Sequence[float] | None = None, max_samples: Optional[int] = 1000,
+               runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
+               stop_event: Optional[threading.Event] = None):
+    """Test accuracy of a stored run under attack at each level; returns a ``RobustnessCurve``
+    (``.epsilons``, ``.accuracy``, ``.at(level)``), from the run's task.
 
-    Returns a ``core.adversarial.RobustnessCurve`` (``.epsilons``, ``.accuracy``, ``.at(eps)``)."""
-    from lepton_widgets.core.tasks.image.adversarial import parse_epsilons, robustness_curve, run_test_table
+    Pictures and sounds: ``method`` ``fgsm`` (default) or ``pgd``, ``epsilons`` on pixels scaled to [0, 1]
+    (default 0, 0.01, 0.03). Texts: ``random`` (default) or ``greedy`` substitution of words by GloVe
+    neighbours, ``epsilons`` are substitution rates (default 0, 0.1, 0.2, 0.4). Tables are refused."""
+    from lepton_widgets.core.tasks import task_for_run
 
     record = open_run(run, runs_dir=runs_dir)
-    return robustness_curve(record.load_model(), run_test_table(record), parse_epsilons(epsilons), method,
-                            image_size=record.config.backbone.image_size, max_samples=max_samples,
-                            seed=record.config.seed, sink=sink or null_sink, stop_event=stop_event,
-                            run_id=record.run_id)
+    return task_for_run(record).robustness_curve(record, method=method, levels=epsilons, max_samples=max_samples,
+                                                 job=Job.of(run_id=record.run_id, sink=sink, stop_event=stop_event))
 
 
 def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,

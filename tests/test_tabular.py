@@ -274,10 +274,12 @@ def test_stop_after_the_first_epoch_stores_a_cancelled_run(tmp_path):
 
 def test_image_only_features_refuse_tabular_runs(credit_run):
     # (export works for table runs: tests/test_export_modalities.py)
-    for call in (lambda: api.evaluate(credit_run), lambda: api.robustness(credit_run, max_samples=5),
-                 lambda: api.rank_backbones(credit_run.config)):
+    for call in (lambda: api.evaluate(credit_run), lambda: api.rank_backbones(credit_run.config)):
         with pytest.raises(DataError, match="'german_credit' is a table.*works on image data only"):
             call()
+    # robustness attacks pictures and texts; the table task refuses it (tests/test_text_robustness.py)
+    with pytest.raises(ValueError, match="The robustness check is available for .*; this run was trained on tables"):
+        api.robustness(credit_run, max_samples=5)
 
 
 def test_evaluate_panel_shows_auc_and_a_cells_rows_with_their_values(credit_run):

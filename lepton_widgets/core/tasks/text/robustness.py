@@ -159,16 +159,19 @@ def _greedy_picks(plans: list[TextAttack], labels: np.ndarray, steps: Sequence[i
     return picks
 
 
-def attack_curve(texts: Sequence[str], labels: Sequence[int], predict, *, rates: Sequence[float] = DEFAULT_RATES,
-                 method: str = "random", neighbours: Optional[Mapping[str, Sequence[str]]] = None, seed: int = 0,
-                 job: Optional[Job] = None) -> RobustnessCurve:
-    """Accuracy of ``predict`` (texts -> class probabilities) on ``texts`` under ``method`` at each rate.
-
-    ``neighbours`` defaults to the GloVe neighbours of the texts' words (:data:`NEIGHBOURS` each).
-    """
+def _check_method(method: str) -> None:
     if method not in ATTACKS:
-        raise ValueError(f"a text attack is one of {', '.join(ATTACKS)} (word substitution by GloVe neighbours); "
-                         f"{method!r} is not one")
+        raise ValueError(f"{method!r} is not a text attack: texts are attacked by swapping words for GloVe "
+                         f"neighbours, method {' or '.join(repr(a) for a in ATTACKS)} (FGSM and PGD move picture pixels)")
+
+
+def attack_texts(texts: Sequence[str], labels: Sequence[int], predict, *, rates: Sequence[float] = DEFAULT_RATES,
+                 method: str = "random", neighbours: Optional[Mapping[str, Sequence[str]]] = None, seed: int = 0,
+                 job: Optional[Job] = None) -> tuple[list[TextAttack], dict[float, list[str]]]:
+    """The plans and ``{rate: attacked texts}`` of ``method`` on ``texts`` (``predict``: texts -> class
+    probabilities, used by ``greedy`` only; ``labels``: true class indices). ``neighbours`` defaults to the
+    GloVe neighbours of the texts' words (:data:`NEIGHBOURS` each)."""
+    _check_method(method)
     rates = parse_rates(rates)
     job = Job.of(job)
     labels = np.asarray(labels, np.int64)
@@ -179,20 +182,32 @@ def attack_curve(texts: Sequence[str], labels: Sequence[int], predict, *, rates:
 
         neighbours = neighbours_for(texts, k=NEIGHBOURS)
     plans = [TextAttack(text, neighbours, seed=seed, index=i) for i, text in enumerate(texts)]
-    task = f"robustness ({method} word substitution)"
     if method == "greedy":
-        picks = _greedy_picks(plans, labels, [plan.count(max(rates)) for plan in plans], predict, job, task)
+        picks = _greedy_picks(plans, labels, [plan.count(max(rates)) for plan in plans], predict, job,
+                              f"robustness ({method} word substitution)")
     else:
         picks = [plan.random_picks() for plan in plans]
+    return plans, {rate: [plan.text_at(rate, pick) for plan, pick in zip(plans, picks)] for rate in rates}
+
+
+def attack_curve(texts: Sequence[str], labels: Sequence[int], predict, *, rates: Sequence[float] = DEFAULT_RATES,
+                 method: str = "random", neighbours: Optional[Mapping[str, Sequence[str]]] = None, seed: int = 0,
+                 job: Optional[Job] = None) -> RobustnessCurve:
+    """Accuracy of ``predict`` (texts -> class probabilities) on ``texts`` under ``method`` at each rate
+    (:func:`attack_texts`); ``Progress`` events, and ``Cancelled`` between steps when ``job`` is stopped."""
+    job = Job.of(job)
+    labels = np.asarray(labels, np.int64)
+    plans, attacked = attack_texts(texts, labels, predict, rates=rates, method=method, neighbours=neighbours,
+                                   seed=seed, job=job)
+    task = f"robustness ({method} word substitution)"
     accuracy, changed = [], []
-    for done, rate in enumerate(rates):
+    for done, (rate, variants) in enumerate(attacked.items()):
         job.check_stop()
-        attacked = [plan.text_at(rate, pick) for plan, pick in zip(plans, picks)]
-        predicted = np.asarray(predict(attacked)).argmax(axis=1)
+        predicted = np.asarray(predict(variants)).argmax(axis=1)
         accuracy.append(float(np.mean(predicted == labels)))
         changed.append(float(np.mean([plan.count(rate) / max(1, len(plan.words)) for plan in plans])))
-        job.emit(Progress(run_id=job.run_id, task=task, done=done + 1, total=len(rates)))
-    return RobustnessCurve(method=method, epsilons=rates, accuracy=accuracy, n=len(texts), extra={
+        job.emit(Progress(run_id=job.run_id, task=task, done=done + 1, total=len(attacked)))
+    return RobustnessCurve(method=method, epsilons=list(attacked), accuracy=accuracy, n=len(texts), extra={
         "attack": "word substitution by GloVe neighbours", "level": "substitution rate (fraction of each text's "
         "words)", "neighbours": NEIGHBOURS, "seed": int(seed), "changed_fraction": changed,
         "substitutable_fraction": float(np.mean([p.substitutable / max(1, len(p.words)) for p in plans])),
@@ -255,12 +270,14 @@ def _rows(inputs, start: int, stop: int):
 def text_robustness_curve(record, *, rates: Sequence[float] | str | None = None, method: Optional[str] = None,
                           max_samples: Optional[int] = None, job: Optional[Job] = None) -> RobustnessCurve:
     """The robustness curve of a stored text run on its test texts (a seeded subset of ``max_samples``)."""
+    method = method or "random"
+    _check_method(method)  # before the data and the model load
+    rates = parse_rates(DEFAULT_RATES if rates is None else rates)
     texts, labels = run_test_texts(record)
     seed = int(record.config.seed)
     if max_samples is not None and len(texts) > max_samples:
         # a seeded subset in the split's order: the first rows can be one class only
         rows = np.sort(np.random.default_rng(seed).choice(len(texts), size=int(max_samples), replace=False))
         texts, labels = [texts[i] for i in rows], labels[rows]
-    job = Job.of(job, run_id=record.run_id) if job is None else job
-    return attack_curve(texts, labels, run_predictor(record), rates=DEFAULT_RATES if rates is None else rates,
-                        method=method or "random", seed=seed, job=job)
+    job = Job.of(job, run_id=record.run_id)
+    return attack_curve(texts, labels, run_predictor(record), rates=rates, method=method, seed=seed, job=job)
