@@ -237,7 +237,10 @@ def test_evaluate_panel_lists_a_cells_texts(review_run):
     session = Session()
     panel = EvaluatePanel(session, Runner(session, runs_dir=review_run.path.parent))
     session.current_run = review_run.run_id
-    assert panel.robustness_panel.layout.display == "none" and "test rows" in panel.note.value
+    assert "test rows" in panel.note.value
+    # Robustness for texts: word substitution at rates of the words, not pixel attacks.
+    assert panel.robustness_panel.layout.display == "" and panel.robustness_epsilons.description == "Rates"
+    assert [value for _, value in panel.robustness_method.options] == ["random", "greedy"]
     confusion = np.asarray(review_run.evaluation["confusion"])
     true, predicted = map(int, np.argwhere(confusion * (1 - np.eye(len(confusion))) > 0)[0])  # an error cell
     panel.select_cell(true, predicted)

@@ -1,6 +1,10 @@
 """The Evaluate step's view of one confusion-matrix cell: thumbnails (with Grad-CAM) for image and sound runs,
 the test rows for table runs, the texts for text runs.
 
+The panel side of the task registry: the run's task gives the cell's examples
+(:meth:`~lepton_widgets.core.tasks.base.Task.cell_examples`), and :func:`cell_view_for` picks the view that
+draws them, by the task's family. Nothing else in the Evaluate panel depends on the kind of data.
+
 Example:
     >>> import pandas as pd
     >>> "lepton-cell-rows" in rows_view(pd.DataFrame({"text": ["fine"], "confidence": [0.9]})).children[0].value
@@ -15,21 +19,45 @@ import ipywidgets as w
 
 from lepton_widgets.core.tasks.image.gallery import GalleryItem
 from lepton_widgets.core.tasks.image.previews import to_png
-from lepton_widgets.core.runs.store import RunRecord
-from lepton_widgets.core.tasks.tabular import cell_rows, is_tabular_run
-from lepton_widgets.core.tasks.text import cell_texts, is_text_run
 from lepton_widgets.panels.style import card_layout
 
 THUMB_PX = 96
 
 
-def row_lister(record: RunRecord):
-    """How a run's confusion-matrix cell is listed when it has no pictures: rows of a table, texts; else None."""
-    if is_tabular_run(record):
-        return cell_rows
-    if is_text_run(record):
-        return cell_texts
-    return None
+class PicturesCell:
+    """A picture or sound run's cell: thumbnails of its test images, each with its Grad-CAM overlay."""
+
+    note = "examples with Grad-CAM (where the network looked)."
+    unreadable = "could not load the images"
+
+    def show(self, panel, items, heading: str, count: int) -> None:
+        items = panel.gallery_items = list(items or [])
+        more = f", showing the {len(items)} most confident" if count > len(items) else ""
+        panel.gallery_title.value = heading + more + (". Right image: Grad-CAM for the predicted class."
+                                                      if items else ".")
+        panel.gallery.children = [thumbnail(item) for item in items]
+
+
+class RowsCell:
+    """A table or text run's cell: its test rows (most confident first) with the values or text the model read."""
+
+    note = "test rows with their values."
+    unreadable = "could not read the rows"
+
+    def show(self, panel, rows, heading: str, count: int) -> None:
+        panel.gallery_items = []
+        panel.gallery_title.value = heading + (f", showing the {len(rows)} most confident"
+                                               if rows is not None and count > len(rows) else "")
+        panel.gallery.children = [rows_view(rows)] if rows is not None else []
+
+
+#: Task family -> how its cells are drawn (sounds share the pictures' family).
+CELL_VIEWS = {"image": PicturesCell(), "text": RowsCell(), "tabular": RowsCell()}
+
+
+def cell_view_for(task):
+    """The cell view of ``task`` (a :class:`~lepton_widgets.core.tasks.base.Task`), by its family."""
+    return CELL_VIEWS.get(task.family) or CELL_VIEWS["image"]
 
 
 def thumbnail(item: GalleryItem) -> w.Widget:

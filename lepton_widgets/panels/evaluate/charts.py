@@ -39,9 +39,15 @@ def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.Figure
     return figure_widget(fig)
 
 
-def robustness_figure(curves: list[tuple[str, dict]]) -> go.FigureWidget:
-    """Accuracy against epsilon, one trace per ``(label, curve dict)`` (``RobustnessCurve.to_dict()``),
-    one point per epsilon; built complete in its constructor (see module doc)."""
+PIXEL_AXIS = "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)"
+
+
+def robustness_figure(curves: list[tuple[str, dict]], axis: str = PIXEL_AXIS) -> go.FigureWidget:
+    """Accuracy against the attack's strength (``axis`` names it: pixel epsilons by default), one trace per
+    ``(label, curve dict)`` (``RobustnessCurve.to_dict()``), one point per strength; built complete in its
+    constructor (see module doc)."""
+    pixels = axis == PIXEL_AXIS
+    hover = ("&epsilon; %{x:.4g} (%{customdata:.1f}/255)" if pixels else "%{x:.4g}") + "<br>accuracy %{y:.3f}<extra>"
     traces = []
     for label, curve in curves:
         epsilons = [float(e) for e in curve["epsilons"]]
@@ -49,11 +55,10 @@ def robustness_figure(curves: list[tuple[str, dict]]) -> go.FigureWidget:
         traces.append(go.Scatter(
             x=epsilons, y=[float(a) for a in curve["accuracy"]], name=name, mode="lines+markers",
             line={"dash": _ROBUSTNESS_STYLES.get(label, "solid")}, customdata=[e * 255 for e in epsilons],
-            hovertemplate="&epsilon; %{x:.4g} (%{customdata:.1f}/255)<br>accuracy %{y:.3f}<extra>" + name
-                          + "</extra>"))
+            hovertemplate=hover + name + "</extra>"))
     layout = go.Layout(height=300, width=520, margin={"l": 55, "r": 10, "t": 35, "b": 45},
                        title={"text": "accuracy under attack (test split)", "font": {"size": 13}},
-                       xaxis={"title": "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)", "rangemode": "tozero"},
+                       xaxis={"title": axis, "rangemode": "tozero"},
                        yaxis={"title": "accuracy", "range": [0, 1.02]},
                        legend={"orientation": "h", "y": -0.3}, showlegend=len(traces) > 1)
     return figure_widget(go.Figure(data=traces, layout=layout))
