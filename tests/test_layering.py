@@ -383,16 +383,26 @@ def _one_cycle(graph, members) -> list[str]:
 
 
 def test_no_import_circles():
+    """No module reaches itself through imports, except registry self-registration inside one package.
+
+    What counts as an edge: every import, at module level or inside a function. A function-level import is
+    still a dependency (the function fails without the module, and a reader must know it); a late import
+    that "breaks" a load-time circle only moves the failure from import time to call time and hides the
+    tangle. So late imports get no pass here, even going down: a circle closed by one is still a circle.
+    Imports under ``if TYPE_CHECKING:`` never run and are left out."""
     circles = _import_circles(_import_edges(PACKAGE, packages_run=True))
     assert not circles, "import circles:\n" + "\n".join(circles)
 
 
 def test_no_import_runs_uphill():
+    """No module imports a module of a higher layer of :data:`LAYERS`, at module level or inside a function
+    (a late import is the same dependency, so it must go down or sideways too)."""
     uphill = _uphill_imports(_import_edges(PACKAGE))
     assert not uphill, f"{len(uphill)} imports from a lower layer to a higher one:\n" + "\n".join(uphill)
 
 
 def test_no_layer_has_siblings_importing_each_other_in_a_circle():
+    """Packages that share a layer (search, fusion, update, export) may use each other one way only."""
     edges = _import_edges(PACKAGE)
     groups: dict[str, set[str]] = {}
     for module, targets in edges.items():

@@ -64,7 +64,7 @@ def resolve_candidates(text: str | None, runs_dir) -> list[str] | None:
 
 def cmd_rank(args) -> int:
     """Rank the candidates; print the table; exit 0 when one could be scored."""
-    from lepton_widgets.cli import TqdmSink, load_config
+    from lepton_widgets.commands._console import TqdmSink, load_config
 
     cfg = load_config(args.config, args.set)  # the CLI's one config path: one-line errors, safe YAML
     from lepton_widgets.core.tasks.image.ranking import rank_backbones
