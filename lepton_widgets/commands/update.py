@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 
 def cmd_update(args) -> int:
     """Run the update; exit 0 when the new version finished."""
-    from lepton_widgets.cli import TqdmSink
+    from lepton_widgets.commands._console import TqdmSink
     from lepton_widgets.core.runs.store import RunStore
     from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, meter_lines, update_info, update_run
 
