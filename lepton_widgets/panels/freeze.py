@@ -47,16 +47,14 @@ import ipywidgets as w
 import plotly.graph_objects as go
 
 from lepton_widgets.panels.figures import figure_widget
-from lepton_widgets.core.backbones import availability, get_backbone
 from lepton_widgets.core.tasks.image.blocks import BlockSummary, block_summary, cached_block_summary
 from lepton_widgets.core.data import DataError, get_dataset
-from lepton_widgets.core.tasks.text.encoder import TEXT_ENCODERS
+from lepton_widgets.core.tasks import task_for_backbone
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.freeze_chart import count_html, figure_parts
 from lepton_widgets.panels.style import alert_box
 
-FROZEN_COLOUR, TRAINABLE_COLOUR = "#90a4ae", "#ef6c00"
-HEAD = "new head"
 
 
 class FreezePanel(Panel):
@@ -211,8 +209,8 @@ class FreezePanel(Panel):
 
     def _redraw(self, rebuild: bool) -> None:
         summary, depth = self.summary, self.slider.value
-        self.count.value = _count_html(summary, depth)
-        traces, layout = _figure_parts(summary, depth)
+        self.count.value = count_html(summary, depth)
+        traces, layout = figure_parts(summary, depth)
         if rebuild or self.figure is None:
             self.figure = figure_widget(data=traces, layout=layout)
             self.figure_box.children = (self.figure,)
@@ -224,55 +222,6 @@ class FreezePanel(Panel):
 
 
 def _cannot_build(backbone: str, weights: str, image_size: int) -> str:
-    """Why this model cannot be built here (without trying), or ''."""
-    if backbone in TEXT_ENCODERS:  # its blocks do not depend on the weights; a missing package says so when building
-        return ""
-    try:
-        spec = get_backbone(backbone)
-    except ValueError as error:
-        return str(error)
-    if not spec.min_size <= image_size <= spec.max_size:
-        return f"{backbone} needs an image size in {spec.min_size}-{spec.max_size} px, not {image_size}."
-    ok, reason = availability(spec, weights, image_size)
-    return "" if ok else reason
-
-
-def _count_html(summary: BlockSummary, depth: int) -> str:
-    n = summary.n_blocks
-    trainable, everything = summary.trainable_at(depth), summary.trainable_at(0)
-    names = summary.block_names
-    if depth >= n:
-        words = f"all {n} blocks frozen: only the new head trains (frozen_depth = None)"
-    elif depth == 0:
-        words = f"no block frozen: all {n} blocks fine-tune"
-    else:
-        words = (f"first {depth} of {n} blocks frozen ({_span(names[0], names[depth - 1])}); the last {n - depth} "
-                 f"({_span(names[depth], names[-1])}) fine-tune")
-    return (f"<b>Trainable parameters:</b> <span class='lepton-trainable-number'>{trainable:,}</span> of "
-            f"{everything:,} - {words}. <span style='color:#666'>(Head sized for {summary.num_classes} "
-            f"classes.)</span>")
-
-
-def _span(first: str, last: str) -> str:
-    return html.escape(first) if first == last else f"{html.escape(first)} .. {html.escape(last)}"
-
-
-def _figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.Layout]:
-    names = list(summary.block_names) + [HEAD]
-    params = list(summary.block_params) + [summary.head_params]
-    frozen = [i < depth for i in range(summary.n_blocks)] + [False]
-
-    def bar(name: str, colour: str, keep: bool) -> go.Bar:
-        rows = [i for i, f in enumerate(frozen) if f == keep]
-        return go.Bar(name=name, x=[names[i] for i in rows], y=[params[i] for i in rows],
-                      customdata=[name] * len(rows), marker_color=colour,
-                      hovertemplate="%{x}: %{y:,} parameters, %{customdata}<extra></extra>")
-
-    traces = [bar("frozen", FROZEN_COLOUR, True), bar("trainable", TRAINABLE_COLOUR, False)]
-    layout = go.Layout(
-        title=go.layout.Title(text=f"{summary.backbone}: {depth} of {summary.n_blocks} blocks frozen"),
-        barmode="overlay", height=300, margin=dict(l=60, r=20, t=50, b=90),
-        xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45),
-        yaxis=dict(title="parameters"), legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
-    )
-    return traces, layout
+    """Why this model cannot be built here (without trying), or '': its task's answer (a text encoder's blocks
+    do not depend on the weights; a missing package says so when building)."""
+    return task_for_backbone(backbone).build_problem(backbone, weights, image_size)

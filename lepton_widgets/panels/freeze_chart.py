@@ -1,0 +1,65 @@
+"""The Freeze step's picture and count: one bar per block (and one for the new head), height = parameters,
+frozen and trainable as two Plotly traces, and the trainable count in words.
+
+Example:
+    >>> from lepton_widgets.core.tasks.image.blocks import BlockSummary
+    >>> summary = BlockSummary("tiny", "none", 32, 3, ("a", "b"), (10, 20), 5, (35, 25, 5))
+    >>> "first 1 of 2 blocks frozen" in count_html(summary, 1)
+    True
+    >>> [trace.name for trace in figure_parts(summary, 1)[0]]
+    ['frozen', 'trainable']
+"""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+
+from lepton_widgets.core.tasks.image.blocks import BlockSummary
+
+FROZEN_COLOUR, TRAINABLE_COLOUR = "#90a4ae", "#ef6c00"
+HEAD = "new head"
+
+
+def count_html(summary: BlockSummary, depth: int) -> str:
+    """The trainable count at ``depth`` and which blocks that freezes, in words."""
+    n = summary.n_blocks
+    trainable, everything = summary.trainable_at(depth), summary.trainable_at(0)
+    names = summary.block_names
+    if depth >= n:
+        words = f"all {n} blocks frozen: only the new head trains (frozen_depth = None)"
+    elif depth == 0:
+        words = f"no block frozen: all {n} blocks fine-tune"
+    else:
+        words = (f"first {depth} of {n} blocks frozen ({_span(names[0], names[depth - 1])}); the last {n - depth} "
+                 f"({_span(names[depth], names[-1])}) fine-tune")
+    return (f"<b>Trainable parameters:</b> <span class='lepton-trainable-number'>{trainable:,}</span> of "
+            f"{everything:,} - {words}. <span style='color:#666'>(Head sized for {summary.num_classes} "
+            f"classes.)</span>")
+
+
+def _span(first: str, last: str) -> str:
+    return html.escape(first) if first == last else f"{html.escape(first)} .. {html.escape(last)}"
+
+
+def figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.Layout]:
+    """One bar per block and one for the new head (height = parameters), frozen and trainable as two traces."""
+    names = list(summary.block_names) + [HEAD]
+    params = list(summary.block_params) + [summary.head_params]
+    frozen = [i < depth for i in range(summary.n_blocks)] + [False]
+
+    def bar(name: str, colour: str, keep: bool) -> go.Bar:
+        rows = [i for i, f in enumerate(frozen) if f == keep]
+        return go.Bar(name=name, x=[names[i] for i in rows], y=[params[i] for i in rows],
+                      customdata=[name] * len(rows), marker_color=colour,
+                      hovertemplate="%{x}: %{y:,} parameters, %{customdata}<extra></extra>")
+
+    traces = [bar("frozen", FROZEN_COLOUR, True), bar("trainable", TRAINABLE_COLOUR, False)]
+    layout = go.Layout(
+        title=go.layout.Title(text=f"{summary.backbone}: {depth} of {summary.n_blocks} blocks frozen"),
+        barmode="overlay", height=300, margin=dict(l=60, r=20, t=50, b=90),
+        xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45),
+        yaxis=dict(title="parameters"), legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+    )
+    return traces, layout
