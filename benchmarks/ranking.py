@@ -66,7 +66,7 @@ from lepton_widgets.core.backbones.run_backbone import run_weights  # noqa: E402
 from lepton_widgets.core.tasks import run_experiment  # noqa: E402
 from lepton_widgets.core.tasks.image.ranking import rank_backbones  # noqa: E402
 from lepton_widgets.core.runs.store import RunRecord, RunStore  # noqa: E402
-from lepton_widgets.core.search.hypermodel import count_blocks  # noqa: E402
+from lepton_widgets.core.tasks.image.search import count_blocks  # noqa: E402
 
 DATASETS = ("fashion_mnist", "digits")
 SEED = 3

@@ -171,7 +171,7 @@ def test_shared_head_trains_exactly_like_a_fresh_head(head_units):
 
     from lepton_widgets.core.tasks.image.model import build_head_model
     from lepton_widgets.core.tasks.image.training import standard_callbacks, compile_model, seed_everything
-    from lepton_widgets.core.search.head import SharedHead
+    from lepton_widgets.core.tasks.image.search_head import SharedHead
 
     rng = np.random.default_rng(0)
     x, y = rng.random((160, 24)).astype("float32"), rng.integers(0, 4, 160).astype("int32")

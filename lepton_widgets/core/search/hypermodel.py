@@ -1,55 +1,35 @@
-"""The KerasTuner ``HyperModel`` of a transfer-learning search, with the cached-feature fast path.
+"""The KerasTuner ``HyperModel`` of a search, for every kind of data: the task trains, this declares.
 
-Each trial's values become a RunConfig (``space.trial_config``), and the trial trains what that
-config describes, with the same building blocks as a normal run: ``build_transfer_model``,
-``build_head_model``, ``compile_model``, ``planned_phases`` and the feature cache.
+:class:`SearchHyperModel` registers the searched values on KerasTuner's ``hp`` (``space.declare``), turns
+them into a trial's RunConfig (``space.trial_config``), and hands that config to the *trials* object of the
+config's task (``task_for_config(cfg).search_trials(cfg, job)``): ``plan(cfg)`` says what the trial trains
+(its phases, the path in words, whether it shares one traced head), ``build(plan)`` gives the model
+KerasTuner checkpoints, and ``fit_phase`` trains each phase's epochs. The task owns everything that
+differs between pictures, texts and tables (``core/tasks/<task>/search.py``), including the cached-feature
+fast path where the encoder is frozen; this module never asks which kind of data it searches.
 
-Fast path: a trial that only trains the head (every block frozen, no augmentation, pretrained weights:
-``training.uses_feature_cache``) trains a head on the cached feature arrays. The backbone runs once over
-the data per (backbone, weights, image size), for the whole search and for later runs too (the disk
-cache is shared with ``run_experiment``), and one traced head serves every such trial
-(``head.SharedHead``: a trial resets it instead of rebuilding and retracing it). Trials that
-fine-tune or augment train the full model on images, head phase included, so that the model KerasTuner
-checkpoints (and Hyperband continues) is always the one ``build`` returned.
-
-Example (trains, so not run as a doctest; tests/test_tuning.py does)::
+Example (trains, so not run as a doctest; tests/test_tuning.py and tests/test_search_text_table.py do)::
 
     import keras_tuner as kt
-    hypermodel = TransferHyperModel(cfg, prepare_data(cfg.data, cfg.seed))
-    tuner = kt.RandomSearch(hypermodel, objective="val_accuracy", max_trials=3)
+    trials = task_for_config(cfg).search_trials(cfg, job)
+    trials.prepare()
+    tuner = kt.RandomSearch(SearchHyperModel(cfg, trials), objective="val_accuracy", max_trials=3)
     tuner.search(verbose=0)
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import keras_tuner as kt
-import numpy as np
-import tensorflow as tf
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch  # not exported; checked with keras-tuner 1.4.8
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
-from lepton_widgets.core.tasks.image.blocks import block_summary
-from lepton_widgets.core.data import PreparedData, make_dataset
-from lepton_widgets.core.base.events import Cancelled, EventSink, null_sink
-from lepton_widgets.core.tasks.image.feature_cache import ExtractorOnDemand, cached_split_features
-from lepton_widgets.core.frozen_depth import frozen_block_count
-from lepton_widgets.core.tasks.image.model import build_head_model, build_transfer_model, freeze, freeze_to
-from lepton_widgets.core.tasks.image.training import (standard_callbacks, compile_model, planned_phases, seed_everything,
-                                          uses_feature_cache)
-from lepton_widgets.core.search.head import SharedHead, can_share
+from lepton_widgets.core.base.events import Cancelled
 from lepton_widgets.core.search.space import declare, trial_config
-
-#: Batch of the validation features in a head trial (one call per epoch instead of one per training batch).
-VAL_BATCH = 4096
-
-PATH_FEATURES, PATH_IMAGES = "cached features", "images"
+from lepton_widgets.core.tasks.image.training import seed_everything
 
 
 class SearchStopped(kt.errors.FatalError, Cancelled):
@@ -69,14 +49,9 @@ def stop_is_fatal():
         raise SearchStopped(str(error)) from error
 
 
-def count_blocks(cfg: RunConfig) -> int:
-    """Blocks of ``cfg``'s backbone (memoised per backbone, weights and size by ``block_summary``)."""
-    return block_summary(cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size).n_blocks
-
-
 def epoch_schedule(phases: list[tuple[str, int]], epochs: Optional[int] = None,
                    initial_epoch: int = 0) -> list[tuple[str, int, int]]:
-    """``(phase, first, end)`` epoch ranges for ``planned_phases``, cut to ``[initial_epoch, epochs)``.
+    """``(phase, first, end)`` epoch ranges for a trial's phases, cut to ``[initial_epoch, epochs)``.
 
     Hyperband passes its own ``epochs`` budget (which may end inside the head phase, or extend the last
     phase) and an ``initial_epoch`` when it continues an earlier trial.
@@ -101,28 +76,6 @@ def epoch_schedule(phases: list[tuple[str, int]], epochs: Optional[int] = None,
     return ranges
 
 
-@dataclass
-class TrialPlan:
-    """What one trial trains: its RunConfig, its phases, and whether it takes the cached-feature path."""
-
-    config: RunConfig
-    phases: list[tuple[str, int]]
-    fast: bool
-
-    @property
-    def path(self) -> str:
-        return PATH_FEATURES if self.fast else PATH_IMAGES
-
-    @property
-    def shared(self) -> bool:
-        """Trained on the search's shared head (no rebuild, no retrace)."""
-        return self.fast and can_share(self.config)
-
-    @property
-    def epochs(self) -> int:
-        return sum(n for _, n in self.phases)
-
-
 def _best_row(rows: list[dict], objective: str) -> dict:
     scored = [r for r in rows if isinstance(r.get(objective), float) and math.isfinite(r[objective])]
     if not scored:
@@ -131,95 +84,67 @@ def _best_row(rows: list[dict], objective: str) -> dict:
     return pick(scored, key=lambda r: r[objective])
 
 
-class TransferHyperModel(kt.HyperModel):
-    """Transfer learning as a KerasTuner HyperModel over ``base.tuner``'s search space.
+class SearchHyperModel(kt.HyperModel):
+    """A search over ``base.tuner``'s space as a KerasTuner HyperModel; ``trials`` (the task's) trains.
 
-    ``data`` is the prepared dataset (train on ``train``, score on ``val``; ``test`` stays untouched for the
-    final run). ``sink`` receives the feature extraction's ``Progress`` events; ``stop_event`` stops it.
+    Until ``trials.prepare()`` ran (and while KerasTuner only collects the space: ``declaring``), ``build``
+    registers the hyper-parameters and builds nothing.
 
     Example:
         >>> from lepton_widgets.config import RunConfig
+        >>> from lepton_widgets.core.tasks.image.search import PictureTrials
         >>> base = RunConfig.from_dict({"backbone": {"name": "small_cnn", "weights": "none", "image_size": 32},
         ...                             "tuner": {"dropout": [0.1, 0.5]}})
-        >>> hypermodel = TransferHyperModel(base, data=None)
+        >>> hypermodel = SearchHyperModel(base, PictureTrials(base))
         >>> hp = kt.HyperParameters()
         >>> hypermodel.build(hp) is None, [p.name for p in hp.space]   # no data: declares the space only
         (True, ['dropout'])
     """
 
-    def __init__(self, base: RunConfig, data: Optional[PreparedData], *, sink: EventSink = null_sink,
-                 stop_event: Optional[threading.Event] = None, run_id: str = "") -> None:
-        super().__init__(name="lepton_transfer")
-        self.base, self.data = base, data
-        self.sink, self.stop_event, self.run_id = sink, stop_event, run_id
+    def __init__(self, base: RunConfig, trials) -> None:
+        super().__init__(name="lepton_search")
+        self.base, self.trials = base, trials
         #: True while KerasTuner only collects the space (tuner construction): build nothing heavy then.
         self.declaring = False
-        self._features: dict[tuple, np.ndarray] = {}
-        self._splits: dict[tuple, dict[str, tuple]] = {}
-        self._heads: dict[tuple, SharedHead] = {}
-        self._built: Optional[tuple[Any, TrialPlan, Any]] = None
+        self.prepared = False
+        self._built: Optional[tuple[Any, Any]] = None
 
-    def plan(self, values: dict[str, Any]) -> TrialPlan:
-        """The trial plan for these hyper-parameter values."""
-        cfg = trial_config(self.base, values, n_blocks=count_blocks)
-        # frozen_depth None means every block frozen: no fine-tune phase, whatever the block count.
-        n_blocks = count_blocks(cfg) if cfg.backbone.frozen_depth is not None else 0
-        phases = planned_phases(cfg, n_blocks)
-        return TrialPlan(cfg, phases, fast=uses_feature_cache(cfg) and len(phases) == 1)
+    def prepare(self) -> None:
+        """Read the data (a distributed search's chief never does: it only serves the oracle)."""
+        with stop_is_fatal():
+            self.trials.prepare()
+        self.prepared = True
+
+    def trial_config(self, values: dict[str, Any], name: Optional[str] = None) -> RunConfig:
+        return trial_config(self.base, values, name=name, n_blocks=self.trials.n_blocks)
+
+    def plan(self, values: dict[str, Any]):
+        """The trial plan (``tasks.base.TrialPlan``) for these hyper-parameter values."""
+        return self.trials.plan(self.trial_config(values))
 
     def build(self, hp):
         values = declare(hp, self.base.tuner)
-        if self.declaring or self.data is None:
+        if self.declaring or not self.prepared:
             return None  # KerasTuner only wanted the hyper-parameters registered
         plan = self.plan(values)
-        cfg = plan.config
-        seed_everything(cfg.seed)  # same initialisation as a normal run of this config
+        seed_everything(plan.config.seed)  # same initialisation as a normal run of this config
         with stop_is_fatal():
-            if plan.shared:
-                model, tm = self._shared_head(cfg).reset(cfg), None
-            elif plan.fast:
-                features = self.features(cfg)["train"]
-                model, tm = build_head_model(features.shape[1], self.data.num_classes, cfg), None
-            else:
-                tm = build_transfer_model(cfg, self.data.num_classes)
-                model = tm.model
-        self._built = (model, plan, tm)
+            model = self.trials.build(plan)
+        self._built = (model, plan)
         return model
 
     def shares_model(self, hp) -> bool:
-        """Whether ``build(hp)`` will hand out the shared head (then KerasTuner's ``clear_session`` and
+        """Whether ``build(hp)`` will hand out a shared head (then KerasTuner's ``clear_session`` and
         garbage collection before the build would only cost time)."""
-        if self.declaring or self.data is None:
+        if self.declaring or not self.prepared:
             return False
         return self.plan(declare(hp.copy(), self.base.tuner)).shared
 
-    def _shared_head(self, cfg: RunConfig) -> SharedHead:
-        key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size, cfg.train.head_units)
-        if key not in self._heads:
-            features = self.features(cfg)["train"]
-            self._heads[key] = SharedHead(features.shape[1], self.data.num_classes, cfg)
-        return self._heads[key]
-
-    def features(self, cfg: RunConfig) -> dict[str, np.ndarray]:
-        """Pooled features of the train and val rows for ``cfg``'s backbone (read-only memory maps of the
-        disk cache; extracted the first time). The search never looks at the test rows."""
-        key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
-        if key not in self._features:
-            tables = {name: self.data.split(name) for name in ("train", "val")}
-            # The base batch size, as a normal run's extraction uses (a searched one varies per trial).
-            features, _hit = cached_split_features(ExtractorOnDemand(cfg, self.data.num_classes), tables,
-                                                   cfg.backbone.weights, cfg.backbone.image_size,
-                                                   self.base.train.batch_size, self.sink, self.stop_event,
-                                                   run_id=self.run_id)
-            self._features[key] = features
-        return self._features[key]
-
     def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, verbose=0, **kwargs):
         """Train ``model`` as its trial plan says; returns the best epoch's metrics (KerasTuner's score)."""
-        built, plan, tm = self._built if self._built is not None else (None, None, None)
+        built, plan = self._built if self._built is not None else (None, None)
         if model is not built:
             raise kt.errors.FatalRuntimeError("fit() got a model that build() did not just return")
-        cfg = plan.config
         callbacks = list(callbacks or [])
         if self.base.tuner.algorithm != "hyperband":
             # KerasTuner saves the weights after every improving epoch (SaveBestEpoch) for get_best_models();
@@ -229,51 +154,12 @@ class TransferHyperModel(kt.HyperModel):
         rows: list[dict] = []
         with stop_is_fatal():
             for phase, first, end in epoch_schedule(plan.phases, epochs, initial_epoch):
-                learning_rate = cfg.train.learning_rate * (cfg.train.fine_tune_lr_factor if phase == "fine_tune"
-                                                           else 1.0)
-                if plan.fast:
-                    train_ds, val_ds, n_train = self._feature_datasets(cfg)
-                else:
-                    depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
-                    if phase == "head" and tm.pretrained:
-                        freeze(tm)
-                    else:  # fine-tune; or random blocks, which train from the start as in train_transfer
-                        freeze_to(tm, depth)
-                    train, val = self.data.split("train"), self.data.split("val")
-                    size, batch = cfg.backbone.image_size, cfg.train.batch_size
-                    train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
-                    val_ds, n_train = make_dataset(val, size, batch), len(train)
-                trainer = model
-                if cfg.train.adversarial != "none":  # never on the feature path: attacks need the pixels
-                    trainer = AdversarialTrainer(model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
-                                                 cfg.train.adversarial_ratio, seed=cfg.seed)
-                if not plan.shared:  # the shared head was reset instead (compiling would drop its traces)
-                    steps = (end - first) * math.ceil(n_train / cfg.train.batch_size)
-                    compile_model(trainer, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
-                history = trainer.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, verbose=0,
-                                    shuffle=False,  # the datasets shuffle with the run seed
-                                    callbacks=standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
+                history = self.trials.fit_phase(plan, model, phase, first, end, callbacks)
                 for index in range(len(history.epoch)):
-                    rows.append({k: float(v[index]) for k, v in history.history.items()})
+                    rows.append({k: float(v[index]) for k, v in history.history.items()
+                                 if v[index] is not None})
         self._built = None  # the next trial builds afresh; do not keep this model alive
         return _best_row(rows, self.base.tuner.objective)
 
-    def _feature_datasets(self, cfg: RunConfig):
-        """Train/val datasets of cached features, in the order ``training``'s head phase uses (row indices
-        shuffled with the run seed). The split arrays become tensors once per search, not once per trial."""
-        key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
-        if key not in self._splits:
-            features = self.features(cfg)
-            self._splits[key] = {name: (tf.constant(np.asarray(features[name])),
-                                        tf.constant(self.data.split(name).label_indices().astype("int32")))
-                                 for name in ("train", "val")}
-        train, val = self._splits[key]["train"], self._splits[key]["val"]
-        batch, n_train = cfg.train.batch_size, int(train[1].shape[0])
-        train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
-            n_train, seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
-        # Validation in as few calls as possible: its metrics are sample means, whatever the batching.
-        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(VAL_BATCH)
-        return train_ds, val_ds, n_train
 
-
-__all__ = ["TransferHyperModel", "TrialPlan", "SearchStopped", "stop_is_fatal", "epoch_schedule", "count_blocks"]
+__all__ = ["SearchHyperModel", "SearchStopped", "stop_is_fatal", "epoch_schedule"]

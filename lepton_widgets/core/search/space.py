@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from lepton_widgets.config import AugmentConfig, RunConfig, TunerConfig
+from lepton_widgets.config import AugmentConfig, RunConfig, TrainConfig, TunerConfig
 from lepton_widgets.core.frozen_depth import TUNER_ALL_FROZEN, frozen_depth_setting, tuner_choice
 
 #: Strength used by the augment policies when ``augment_strength`` is not searched.
@@ -53,7 +53,11 @@ def augment_policy(policy: str, strength: float, base: AugmentConfig) -> Augment
     geometric = {"flip": "horizontal", "rotation": s / 2, "zoom": s, "translation": s / 2}
     color = {"contrast": s, "brightness": s}
     settings = {"none": {}, "flip": {"flip": "horizontal"}, "geometric": geometric, "color": color,
-                "all": {**geometric, **color}}
+                "all": {**geometric, **color},
+                # texts: one word augmentation at the strength, or all three at half of it
+                "word_dropout": {"word_dropout": s}, "word_swap": {"word_swap": s},
+                "word_substitute": {"word_substitute": s},
+                "words": {"word_dropout": s / 2, "word_swap": s / 2, "word_substitute": s / 2}}
     if policy == "base":
         return dataclasses.replace(base)
     if policy not in settings:
@@ -76,6 +80,8 @@ def declare(hp, tuner: TunerConfig) -> dict[str, Any]:
         values["batch_size"] = hp.Choice("batch_size", [int(b) for b in tuner.batch_size])
     if tuner.head_units is not None:
         values["head_units"] = hp.Choice("head_units", [int(u) for u in tuner.head_units])
+    if tuner.hidden_layers is not None:
+        values["hidden_layers"] = hp.Choice("hidden_layers", [int(n) for n in tuner.hidden_layers])
     for name in TunerConfig.RANGE_FIELDS:
         bounds = getattr(tuner, name)
         if bounds is not None:
@@ -91,12 +97,12 @@ def searched_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str] = None,
-                 n_blocks: Optional[Callable[[RunConfig], int]] = None) -> RunConfig:
+                 n_blocks: Optional[Callable[[RunConfig], Optional[int]]] = None) -> RunConfig:
     """The RunConfig one trial trains: ``base`` with the trial's ``values`` written in.
 
     The result has the default (empty) tuner section: it is a plain run. ``n_blocks(cfg)``, when given,
     turns a frozen depth at or beyond the backbone's block count into ``None`` (every block frozen), so
-    the config builds for every backbone in the space.
+    the config builds for every backbone in the space (``None`` from it: nothing to clip, as for tables).
     """
     data = dataclasses.asdict(base)
     data["tuner"] = dataclasses.asdict(TunerConfig())
@@ -110,12 +116,13 @@ def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str]
     if "augment" in values:
         strength = values.get("augment_strength", DEFAULT_STRENGTH)
         data["augment"] = dataclasses.asdict(augment_policy(values["augment"], strength, base.augment))
-    for key in ("dropout", "l2", "learning_rate", "batch_size", "head_units"):
+    for key in ("dropout", "l2", "learning_rate", "batch_size", "head_units", "hidden_layers"):
         if key in values:
             data["train"][key] = values[key]
     cfg = RunConfig.from_dict(data)
     depth = cfg.backbone.frozen_depth
-    if n_blocks is not None and depth is not None and depth >= n_blocks(cfg):
+    blocks = n_blocks(cfg) if n_blocks is not None and depth is not None else None
+    if blocks is not None and depth >= blocks:
         cfg = cfg.replace(backbone__frozen_depth=None)
     return cfg
 
@@ -124,7 +131,7 @@ def trial_config(base: RunConfig, values: dict[str, Any], *, name: Optional[str]
 _OVERRIDDEN = {"backbone": [("backbone", "name")], "frozen_depth": [("backbone", "frozen_depth")],
                "dropout": [("train", "dropout")], "l2": [("train", "l2")],
                "learning_rate": [("train", "learning_rate")], "batch_size": [("train", "batch_size")],
-               "head_units": [("train", "head_units")]}
+               "head_units": [("train", "head_units")], "hidden_layers": [("train", "hidden_layers")]}
 
 
 def fingerprint(cfg: RunConfig) -> dict[str, Any]:
@@ -140,6 +147,11 @@ def fingerprint(cfg: RunConfig) -> dict[str, Any]:
         run.pop("augment")
     if cfg.tuner.epochs is not None:
         run["train"].pop("epochs")
+    # Settings added after searches were stored leave those searches' digests as they were when unused.
+    if run["train"].get("hidden_layers") == TrainConfig.hidden_layers:
+        run["train"].pop("hidden_layers")
+    if tuner.get("hidden_layers") is None:
+        tuner.pop("hidden_layers", None)
     return {"version": SPACE_VERSION, "run": run, "tuner": tuner}
 
 

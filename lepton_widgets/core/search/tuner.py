@@ -48,20 +48,20 @@ from typing import Any, Optional
 import keras_tuner as kt
 from keras_tuner.src.engine.stateful import Stateful  # not exported; checked with keras-tuner 1.4.8
 
-from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.atomic import atomic_write_text
-from lepton_widgets.core.backbones import get_backbone
-from lepton_widgets.core.data import prepare_data
 from lepton_widgets.core.base.events import Cancelled, EventSink, fanout, null_sink
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import default_runs_dir
 from lepton_widgets.core.runs.store import dump_json
 from lepton_widgets.core.search.chief import serve_oracle
 from lepton_widgets.core.search.events import SearchFinished, SearchStarted, TrialEnded, TrialEpoch, TrialStarted
-from lepton_widgets.core.search.hypermodel import SearchStopped, TransferHyperModel, count_blocks
+from lepton_widgets.core.search.hypermodel import SearchHyperModel, SearchStopped
 from lepton_widgets.core.search.state import (make_oracle_writes_atomic, rebuild_oracle, repair_search_state,
                                               write_state)
 from lepton_widgets.core.search.space import (differences, fingerprint, read_trials, search_id, searched_values, slug,
                                               space_digest, trial_config)
+from lepton_widgets.core.tasks import task_for_config
 
 SEARCHES_DIR = "searches"
 DONE_STATUSES = ("COMPLETED", "FAILED")
@@ -191,8 +191,9 @@ class SearchResult:
         best = self.best
         if best is None:
             return None
-        return trial_config(self.plan.config, best["hyperparameters"],
-                            name=name or f"{self.plan.config.name}-best", n_blocks=count_blocks)
+        cfg = self.plan.config
+        return trial_config(cfg, best["hyperparameters"], name=name or f"{cfg.name}-best",
+                            n_blocks=task_for_config(cfg).search_trials(cfg).n_blocks)
 
 
 def open_search(directory: str | Path) -> SearchResult:
@@ -210,7 +211,7 @@ def open_search(directory: str | Path) -> SearchResult:
 class _Reporter:
     """Turns tuner hooks into search events and checks the stop event; held by the tuner, not a callback."""
 
-    def __init__(self, plan: SearchPlan, hypermodel: TransferHyperModel, sink: EventSink,
+    def __init__(self, plan: SearchPlan, hypermodel: SearchHyperModel, sink: EventSink,
                  stop_event: Optional[threading.Event]) -> None:
         self.plan, self.hypermodel, self.sink, self.stop_event = plan, hypermodel, sink, stop_event
         self.objective = plan.config.tuner.objective
@@ -375,7 +376,7 @@ class LeptonHyperband(_Reporting, kt.Hyperband):
     """KerasTuner ``Hyperband`` that reports to an event sink and stops on an Event."""
 
 
-def make_tuner(cfg: RunConfig, hypermodel: TransferHyperModel, plan: SearchPlan, reporter: _Reporter,
+def make_tuner(cfg: RunConfig, hypermodel: SearchHyperModel, plan: SearchPlan, reporter: _Reporter,
                rebuild_oracle: bool = False):
     """The configured KerasTuner tuner over ``hypermodel``, in ``plan``'s folder, never overwriting it."""
     tuner = cfg.tuner
@@ -395,19 +396,13 @@ def _write_json(path: Path, value: Any) -> None:
     atomic_write_text(path, dump_json(value))  # a reader (a worker, the panel) never sees half a file
 
 
-def _check_space(cfg: RunConfig) -> None:
-    for name in cfg.tuner.backbone or []:
-        get_backbone(name)  # ValueError naming the known backbones, before anything starts
-    if cfg.tuner.algorithm == "hyperband" and cfg.train.adversarial != "none":
-        # Hyperband continues a trial from KerasTuner's checkpoint of the model it fitted, and an adversarial
-        # trial fits a wrapper around the model: its checkpoint does not load back into the plain model.
-        raise ConfigError("tuner.algorithm hyperband cannot search with train.adversarial on; "
-                          "use random or bayesian")
-
-
-def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
-               stop_event: Optional[threading.Event] = None) -> SearchResult:
+def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[str | Path] = None,
+               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> SearchResult:
     """Search ``cfg.tuner``'s space around ``cfg``; resumes the same search if it exists.
+
+    The config's task trains the trials (``task.search_trials``: pictures, sounds, texts and tables); a task
+    without the step is refused in words. ``job`` carries the event sink and the stop request (``sink`` and
+    ``stop_event`` are the older spelling of the same).
 
     Returns the result with ``status`` ``finished`` or ``cancelled`` (stopped: run it again to resume);
     anything else that goes wrong is raised, after a ``SearchFinished`` event with status ``failed``.
@@ -415,10 +410,15 @@ def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: O
     ``SearchFinished``; the data's and the feature extraction's ``Progress`` events pass through too.
     """
     cfg.validate()
-    _check_space(cfg)
+    task = task_for_config(cfg)
+    task.require("search", f"searching {cfg.data.dataset!r}")
+    job = Job.of(job, sink=sink, stop_event=stop_event)
+    trials = task.search_trials(cfg, None)  # its Job comes below, once the search has its id
+    trials.check()  # refuse what this data cannot search before anything starts
     role = distributed_role()
     plan = plan_search(cfg, runs_dir)
-    emit = fanout(sink) if sink is not None else null_sink
+    emit = fanout(job.sink) if job.sink is not null_sink else null_sink
+    stop_event = job.stop_event
     repair = repair_search_state(plan.directory, os.environ.get("KERASTUNER_TUNER_ID", "tuner0")) \
         if role != "worker" else None  # a worker keeps no search state of its own: the chief repairs
     if repair is not None and repair.messages:  # say what was rolled back, then what resumes
@@ -439,12 +439,12 @@ def run_search(cfg: RunConfig, *, runs_dir: Optional[str | Path] = None, sink: O
                        repairs=repair.messages if repair is not None else []))
     started = time.monotonic()
     status = "finished"
-    hypermodel = TransferHyperModel(cfg, None, sink=emit, stop_event=stop_event, run_id=plan.search_id)
+    trials = task.search_trials(cfg, job.child(run_id=plan.search_id, sink=emit))
+    hypermodel = SearchHyperModel(cfg, trials)
     reporter = _Reporter(plan, hypermodel, emit, stop_event)
     try:
         if role != "chief":  # the chief only serves the oracle: it never trains, so it needs no data
-            hypermodel.data = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event,
-                                           run_id=plan.search_id)
+            hypermodel.prepare()
         tuner = make_tuner(cfg, hypermodel, plan, reporter,
                            rebuild_oracle=repair is not None and repair.rebuild_oracle)
         if role == "chief":

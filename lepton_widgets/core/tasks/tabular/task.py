@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "fusion", "update"})
+TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update"})
 
 
 class TabularTask(Task):
@@ -39,6 +39,13 @@ class TabularTask(Task):
         from lepton_widgets.core.tasks.tabular.fusion import TabularFusionKit
 
         return TabularFusionKit()
+
+    # --- search (issue 14 item 7, search) ---
+    def search_trials(self, cfg, job=None):
+        """How a search trains table trials (``tabular/search.py``)."""
+        from lepton_widgets.core.tasks.tabular.search import TableTrials
+
+        return TableTrials(cfg, job)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):

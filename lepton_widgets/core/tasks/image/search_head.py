@@ -10,7 +10,7 @@ assigned) and trains with the already traced ``fit`` functions.
 
 The training is the same computation as a fresh ``build_head_model`` head: ``RateDropout`` draws its
 mask with the same seed stream and TensorFlow op as ``keras.layers.Dropout``, and ``VariableL2`` adds the
-same penalty as ``keras.regularizers.L2``. tests/test_tuning.py checks that both give the same history.
+same penalty as ``keras.regularizers.L2``. tests/test_tuning.py checks that both give the same history. ``search.py`` beside this file uses it.
 
 Example:
     >>> from lepton_widgets.config import RunConfig
