@@ -19,7 +19,7 @@ from lepton_widgets.commands import whole_number_at_least
 
 def register(subparsers) -> None:
     """Add the ``fuse`` subcommand."""
-    from lepton_widgets.core.fusion.fuse import DESCRIPTIONS, METHODS  # no TensorFlow: cheap
+    from lepton_widgets.core.fusion.methods import DESCRIPTIONS, METHODS  # no TensorFlow: cheap
 
     methods = "; ".join(f"{name}: {DESCRIPTIONS[name]}" for name in METHODS)
     p = subparsers.add_parser(

@@ -31,7 +31,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.fusion.fuse import DESCRIPTIONS, METHODS, check_compatible, comparison_frame, fusion_info
+from lepton_widgets.core.fusion.fuse import check_compatible, comparison_frame, fusion_info
+from lepton_widgets.core.fusion.methods import DESCRIPTIONS, METHODS
 from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget

@@ -33,8 +33,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import softmax
 
-#: The stored ensemble's name (``data.FusionData.can_be_student`` refuses it as a student).
-ENSEMBLE_NAME = "lepton_ensemble"
+from lepton_widgets.core.tasks.fusing import ENSEMBLE_NAME  # the name FusionData.can_be_student refuses
+
 #: Probabilities are clipped here before the log, as scikit-learn's log_loss does for float64.
 EPS = 1e-15
 

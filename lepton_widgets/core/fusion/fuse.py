@@ -11,7 +11,9 @@ Methods (``METHODS``):
     The greedy soup adds members in order of validation accuracy and keeps each one only if the soup's
     validation accuracy does not drop, so it is never worse than the best member on the validation split.
 ``distill``
-    Train one member-sized student on the optimised ensemble's soft labels (``core/fusion/distill.py``).
+    Train one member-sized student on the optimised ensemble's soft labels (the task trains it: pictures
+    stream their images, ``core/tasks/image/distill.py``; texts and tables fit in memory,
+    ``core/tasks/fusing.py``).
 
 Members are runs of one task, pictures, sounds, texts or tables; the task's fusion kit
 (``task.fusion_kit()``, ``core/tasks/<kind>/fusion.py``) says what members must share and how they read
@@ -53,19 +55,8 @@ import pandas as pd
 from lepton_widgets.core.base.events import EventSink
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.fusion.methods import FUSION_FILE, METHODS, SOUPS
 from lepton_widgets.core.tasks import task_for_run
-
-METHODS = ("ensemble", "uniform-soup", "greedy-soup", "distill")
-SOUPS = ("uniform-soup", "greedy-soup")
-FUSION_FILE = "fusion.json"
-
-#: What each method does, in one line (CLI help and the Fusion panel).
-DESCRIPTIONS = {
-    "ensemble": "average the members' predictions with weights optimised on the validation split",
-    "uniform-soup": "average the members' weights (same architecture and initial weights)",
-    "greedy-soup": "add members to a weight average while validation accuracy does not drop",
-    "distill": "train one member-sized model on the ensemble's soft labels",
-}
 
 
 def _fail(method: str, what: str, differences: list[str]) -> None:

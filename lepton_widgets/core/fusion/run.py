@@ -12,7 +12,7 @@ it reproduces the fused test probabilities, so what was measured is what was sav
 The fused run's ``config.json`` is the best member's (by validation accuracy; for ``distill``, the member the
 student started from) with a new name: it has the data, seed and image size that ``lepton eval`` and
 ``lepton predict`` need. ``fusion.json`` says what the run really is. Nothing here asks which kind of data it
-has: :class:`~lepton_widgets.core.fusion.data.FusionData` answers for the task.
+has: :class:`~lepton_widgets.core.tasks.fusing.FusionData` answers for the task.
 
 Example (loads and predicts models, so shown rather than run; tests/test_fusion.py runs it)::
 
@@ -34,9 +34,9 @@ from lepton_widgets.core.base.events import RunFinished
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data import split_record
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions
-from lepton_widgets.core.fusion.data import FusionData
+from lepton_widgets.core.tasks.fusing import FusionData
 from lepton_widgets.core.fusion.ensemble import build_ensemble_model, ensemble_probabilities, optimise_weights
-from lepton_widgets.core.fusion.fuse import FUSION_FILE, SOUPS
+from lepton_widgets.core.fusion.methods import FUSION_FILE, SOUPS
 from lepton_widgets.core.fusion.soup import average_weights, check_same_weights, greedy_soup
 from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
 from lepton_widgets.core.runs.recorder import RunRecorder

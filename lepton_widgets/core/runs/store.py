@@ -491,19 +491,6 @@ def as_record(run: "RunRecord | str | Path") -> RunRecord:
     return RunStore().open(str(run))
 
 
-#: How a step's refusal names the data of a run it cannot take.
-_MODALITY_WORDS = {"tabular": "a table", "text": "texts"}
-
-
-def require_picture_run(record: RunRecord, step: str) -> None:
-    """Refuse a table or text run for a step built on the image model (fusion, updates), saying what does
-    work for it, instead of failing later on a missing image layer."""
-    words = _MODALITY_WORDS.get(record.info.get("modality"))
-    if words:
-        raise ValueError(f"run {record.run_id} was trained on {words}: {step} works on image and sound runs so "
-                         f"far (train, evaluate, predict and export work for every kind of run)")
-
-
 #: Run names: short, and safe in a folder name, a URL and a shell (letters, digits, space, ``-``, ``_``, ``.``).
 RUN_NAME_MAX = 40
 _RUN_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")

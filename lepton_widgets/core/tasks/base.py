@@ -179,7 +179,7 @@ class Task:
 
     # --- fusion (issue 14 item 7, fusion for texts and tables) ---
     def fusion_kit(self):
-        """This task's part of model fusion (``core/fusion/data.py``'s ``FusionKit``): what members must share,
+        """This task's part of model fusion (a ``core/tasks/fusing.py`` ``FusionKit``): what members must share,
         and how they read the shared split. ``ValueError`` with :meth:`refusal`'s sentence where fusion does
         not apply."""
         self.require("fusion")

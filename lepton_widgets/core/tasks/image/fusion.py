@@ -2,7 +2,7 @@
 
 ``core/fusion`` reaches it through ``task.fusion_kit()``. Members must share the image size (one model
 input); soup members also the backbone, its initial weights and the head (the same start). Distillation
-streams the training images (``core/fusion/distill.py``).
+streams the training images (``core/tasks/image/distill.py``).
 
 Example:
     >>> from lepton_widgets.config import RunConfig
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Optional
 
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.fusion.data import FusionData, FusionKit
+from lepton_widgets.core.tasks.fusing import FusionData, FusionKit
 
 
 class ImageFusionData(FusionData):
@@ -44,12 +44,12 @@ class ImageFusionData(FusionData):
         return keras.Input((self.image_size, self.image_size, 3), name="image")
 
     def can_be_student(self, model) -> bool:
-        from lepton_widgets.core.fusion.distill import can_be_student
+        from lepton_widgets.core.tasks.image.distill import can_be_student
 
         return can_be_student(model)
 
     def distill(self, student, cfg, soft_labels, epochs):
-        from lepton_widgets.core.fusion.distill import distill
+        from lepton_widgets.core.tasks.image.distill import distill
 
         return distill(student, cfg, self.split("train"), soft_labels, self.split("val"), epochs,
                        sink=self.job.sink, stop_event=self.job.stop_event, run_id=self.job.run_id)

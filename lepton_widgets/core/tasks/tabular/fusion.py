@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.fusion.data import FusionKit, InMemoryFusionData
+from lepton_widgets.core.tasks.fusing import FusionKit, InMemoryFusionData
 from lepton_widgets.core.tasks.tabular.transfer import TABULAR_FILE, read_tabular_info
 
 

@@ -21,7 +21,7 @@ import json
 import shutil
 
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.fusion.data import FusionKit, InMemoryFusionData
+from lepton_widgets.core.tasks.fusing import FusionKit, InMemoryFusionData
 from lepton_widgets.core.tasks.text.encoder import text_encoder_name
 from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
 

@@ -1,6 +1,6 @@
-"""What fusion needs from a task's data, behind one face: :class:`FusionData`.
+"""What fusion needs from a task's data, behind one face: :class:`FusionData` (and :class:`FusionKit`).
 
-The fusion engine (``run.py``) never asks which kind of data it has. A task's fusion kit
+The fusion engine (``core/fusion/run.py``, a layer above the tasks) never asks which kind of data it has. A task's fusion kit
 (``core/tasks/<x>/fusion.py``, reached through ``task.fusion_kit()``) loads the members' shared data and
 models and returns a :class:`FusionData`; the engine then only calls its methods: predict a split, give the
 ensemble model its inputs, train a distilled student, write the task's own run files.
@@ -30,7 +30,9 @@ from lepton_widgets.core.base.callbacks import EventCallback, PredictProgress
 from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data import PreparedData, SampleTable
-from lepton_widgets.core.fusion.ensemble import ENSEMBLE_NAME
+
+#: The name of a stored ensemble model (``core/fusion/ensemble.py`` gives it): it cannot be a distilled student.
+ENSEMBLE_NAME = "lepton_ensemble"
 
 PREDICT_BATCH = 64
 
