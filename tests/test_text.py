@@ -252,3 +252,24 @@ def test_evaluate_panel_lists_a_cells_texts(review_run):
     data = prepare_texts(review_run.config.data, review_run.config.seed)
     text = data.texts[int(top["array_index"])]
     assert text[:60].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in shown  # the text itself
+
+
+def test_evaluate_panel_plots_a_text_runs_accuracy_against_the_substitution_rate(review_run):
+    from lepton_widgets.panels.evaluate import EvaluatePanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session()
+    runner = Runner(session, runs_dir=review_run.path.parent)
+    panel = EvaluatePanel(session, runner)
+    session.current_run = review_run.run_id
+    panel.robustness_epsilons.value = "0, 1.5"
+    panel.robustness_button.click()
+    assert "outside [0, 1]" in panel.robustness_status.value and not runner.busy  # nothing started
+    panel.robustness_epsilons.value, panel.robustness_samples.value = "0, 0.5", 20
+    panel.robustness_button.click()
+    assert runner.wait(timeout=300) and session.status == "finished", session.last_error
+    curve = panel.robustness_result
+    assert curve.method == "random" and curve.n == 20 and curve.epsilons == [0.0, 0.5]
+    assert list(panel.robustness_plot.data[0].x) == [0.0, 0.5] and list(panel.robustness_plot.data[0].y) == curve.accuracy
+    assert "words replaced" in panel.robustness_plot.layout.xaxis.title.text
+    assert "robustness (random) on 20 test texts" in session.message
