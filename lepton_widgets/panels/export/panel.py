@@ -30,91 +30,21 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-import zipfile
 from pathlib import Path
 from typing import Optional
 
 import ipywidgets as w
 
 from lepton_widgets.core.runs.store import run_label
+from lepton_widgets.core.tasks import task_for_run
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.export.files import FORMAT_LABELS, download_html, results_html, size_text, step_text
 from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
 
-#: Format name -> what it is, for the check boxes (kept here: importing core.export.formats pulls in numpy only,
-#: but the panel must not depend on converter details to draw itself).
-FORMAT_LABELS = {
-    "keras": "Keras .keras", "savedmodel": "TF SavedModel", "tflite": "TFLite float32",
-    "tflite-f16": "TFLite float16", "tflite-int8": "TFLite int8", "onnx": "ONNX",
-}
-#: Files up to this size get a download link that carries the file itself (a data: URL). Voilà 0.5 serves no
-#: route for them: its ``files/`` route only serves images (``file_allowlist``) from the notebook's folder.
-MAX_LINK_BYTES = 50 * 2**20
 #: Progress bar steps per format (write, reload, check; done completes the third).
 _STEP_VALUE = {"write": 0, "reload": 1, "check": 2, "done": 3}
-RESULT_LABELS = {"passed": ("pass", "#1b7f3b"), "failed": ("FAIL", "#b00020"),
-                 "unavailable": ("not available here", "#8a6d00"), "error": ("error", "#b00020")}
-
-
-def size_text(size_bytes: Optional[int]) -> str:
-    if size_bytes is None:
-        return "–"
-    return f"{size_bytes / 2**20:.2f} MB" if size_bytes >= 2**20 else f"{size_bytes / 1024:.0f} KB"
-
-
-def download_html(path: str | Path) -> str:
-    """A link that saves ``path`` in the browser: the file's bytes as a data: URL (a folder, such as a
-    SavedModel, as one .zip). Works wherever the page is served (Voilà, JupyterLab), with no file route;
-    a file over :data:`MAX_LINK_BYTES` is named with its path instead.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> card = pathlib.Path(tempfile.mkdtemp()) / "model_card.md"; _ = card.write_text("# card")
-        >>> download_html(card)[:60]
-        "<a download='model_card.md' href='data:application/octet-str"
-    """
-    path = Path(path)
-    if path.is_dir():
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                archive.write(file, f"{path.name}/{file.relative_to(path)}")
-        name, data = f"{path.name}.zip", buffer.getvalue()
-    else:
-        name, data = path.name, path.read_bytes() if path.stat().st_size <= MAX_LINK_BYTES else b""
-    if not data or len(data) > MAX_LINK_BYTES:
-        return (f"<span>{html.escape(name)} is too large to download through the page "
-                f"({size_text(len(data) or path.stat().st_size)}): copy it from <code>{html.escape(str(path))}"
-                "</code>.</span>")
-    encoded = base64.b64encode(data).decode("ascii")
-    return (f"<a download='{html.escape(name)}' href='data:application/octet-stream;base64,{encoded}'>"
-            f"Save {html.escape(name)} ({size_text(len(data))})</a>")
-
-
-def results_html(results) -> str:
-    """The per-format table; every row that did not pass says why, in words."""
-    if not results:
-        return ""
-    head = ("<tr><th>format</th><th>result</th><th>file</th><th>size</th><th>max |diff|</th>"
-            "<th>top-1 agreement</th><th>tolerance</th><th>reason</th></tr>")
-    rows = []
-    for r in results:
-        label, colour = RESULT_LABELS[r.status]
-        size = size_text(r.size_bytes)
-        diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
-        top1 = r.agreement_text()
-        path = (f"<code style='font-size:11px' title='{html.escape(r.path)}'>{html.escape(Path(r.path).name)}"
-                "</code>" if r.path else "–")  # the name; the server path only as a tooltip
-        rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
-                    f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
-                    f"<td>{diff}</td><td>{top1}</td><td>{html.escape(r.tolerance)}</td>"
-                    f"<td style='max-width:420px'>{html.escape(r.reason)}</td></tr>")
-    return (f"<table class='lepton-export-table' style='border-collapse:collapse' cellpadding='4'>{head}"
-            f"{''.join(rows)}</table>")
-
 
 class ExportPanel(Panel):
     """Export a finished run in several formats, each verified against the trained model.
@@ -208,15 +138,15 @@ class ExportPanel(Panel):
 
     def _offer_formats(self) -> None:
         """Grey out the formats the chosen run's model cannot be exported to, and say why."""
-        from lepton_widgets.core.export.inputs import format_support, run_kind  # JSON only: no TensorFlow
+        from lepton_widgets.core.export.inputs import format_support  # JSON only: no TensorFlow
 
-        record, support, kind = None, {}, "image"
+        support, words = {}, "run"
         if self.run.value:
             try:
                 record = self.runner.store.open(self.run.value)
-                support, kind = format_support(record), run_kind(record)
+                support, words = format_support(record), task_for_run(record).run_words
             except (ValueError, OSError):  # the run vanished or its files are unreadable: offer everything
-                record = None
+                support = {}
         for name, box in self.formats.items():
             reason = support.get(name)
             if reason:
@@ -227,7 +157,6 @@ class ExportPanel(Panel):
         if not support:
             self.formats_note.value = ""
             return
-        words = {"text": "text run", "tabular": "table run"}.get(kind, "run")
         items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason)}</li>"
                         for name, reason in support.items())
         self.formats_note.value = (f"<div style='color:#555;font-size:12px'>Not offered for this {words}:"
@@ -295,19 +224,7 @@ class ExportPanel(Panel):
             return
         if event.kind != "export_step":
             return
-        name = html.escape(event.format)
-        if event.step == "write":
-            text = "writing the file..."
-        elif event.step == "reload":
-            text = f"reloading it with {html.escape(event.runtime)}..."
-        elif event.step == "check":
-            text = f"comparing it with the trained model on {event.n_checked} held-out inputs..."
-        elif event.status == "passed":
-            text = f"verified <span style='color:#555'>({size_text(event.size_bytes)}, {event.seconds:.1f} s)</span>"
-        else:
-            label, colour = RESULT_LABELS.get(event.status, ("error", "#b00020"))
-            text = f"<span style='color:{colour}'>{label}</span>: {html.escape(event.reason)}"
-        self._lines[event.format] = f"<b>{name}</b>: {text}"
+        self._lines[event.format] = f"<b>{html.escape(event.format)}</b>: {step_text(event)}"
         self.steps.value = "<br>".join(self._lines.values())
         self.progress.max = max(1, 3 * event.total)
         self.progress.value = max(self.progress.value, 3 * event.index + _STEP_VALUE.get(event.step, 0))

@@ -1,0 +1,100 @@
+"""What the Export panel shows of exported files: the per-format results table, sizes, and download links that
+carry the file itself.
+
+Example:
+    >>> size_text(3 * 2**20), size_text(2048), size_text(None)
+    ('3.00 MB', '2 KB', '–')
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+#: Format name -> what it is, for the check boxes (kept here: importing core.export.formats pulls in numpy only,
+#: but the panel must not depend on converter details to draw itself).
+FORMAT_LABELS = {
+    "keras": "Keras .keras", "savedmodel": "TF SavedModel", "tflite": "TFLite float32",
+    "tflite-f16": "TFLite float16", "tflite-int8": "TFLite int8", "onnx": "ONNX",
+}
+#: Files up to this size get a download link that carries the file itself (a data: URL). Voilà 0.5 serves no
+#: route for them: its ``files/`` route only serves images (``file_allowlist``) from the notebook's folder.
+MAX_LINK_BYTES = 50 * 2**20
+RESULT_LABELS = {"passed": ("pass", "#1b7f3b"), "failed": ("FAIL", "#b00020"),
+                 "unavailable": ("not available here", "#8a6d00"), "error": ("error", "#b00020")}
+
+
+def size_text(size_bytes: Optional[int]) -> str:
+    if size_bytes is None:
+        return "–"
+    return f"{size_bytes / 2**20:.2f} MB" if size_bytes >= 2**20 else f"{size_bytes / 1024:.0f} KB"
+
+
+def download_html(path: str | Path) -> str:
+    """A link that saves ``path`` in the browser: the file's bytes as a data: URL (a folder, such as a
+    SavedModel, as one .zip). Works wherever the page is served (Voilà, JupyterLab), with no file route;
+    a file over :data:`MAX_LINK_BYTES` is named with its path instead.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> card = pathlib.Path(tempfile.mkdtemp()) / "model_card.md"; _ = card.write_text("# card")
+        >>> download_html(card)[:60]
+        "<a download='model_card.md' href='data:application/octet-str"
+    """
+    path = Path(path)
+    if path.is_dir():
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                archive.write(file, f"{path.name}/{file.relative_to(path)}")
+        name, data = f"{path.name}.zip", buffer.getvalue()
+    else:
+        name, data = path.name, path.read_bytes() if path.stat().st_size <= MAX_LINK_BYTES else b""
+    if not data or len(data) > MAX_LINK_BYTES:
+        return (f"<span>{html.escape(name)} is too large to download through the page "
+                f"({size_text(len(data) or path.stat().st_size)}): copy it from <code>{html.escape(str(path))}"
+                "</code>.</span>")
+    encoded = base64.b64encode(data).decode("ascii")
+    return (f"<a download='{html.escape(name)}' href='data:application/octet-stream;base64,{encoded}'>"
+            f"Save {html.escape(name)} ({size_text(len(data))})</a>")
+
+
+def results_html(results) -> str:
+    """The per-format table; every row that did not pass says why, in words."""
+    if not results:
+        return ""
+    head = ("<tr><th>format</th><th>result</th><th>file</th><th>size</th><th>max |diff|</th>"
+            "<th>top-1 agreement</th><th>tolerance</th><th>reason</th></tr>")
+    rows = []
+    for r in results:
+        label, colour = RESULT_LABELS[r.status]
+        size = size_text(r.size_bytes)
+        diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
+        top1 = r.agreement_text()
+        path = (f"<code style='font-size:11px' title='{html.escape(r.path)}'>{html.escape(Path(r.path).name)}"
+                "</code>" if r.path else "–")  # the name; the server path only as a tooltip
+        rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
+                    f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
+                    f"<td>{diff}</td><td>{top1}</td><td>{html.escape(r.tolerance)}</td>"
+                    f"<td style='max-width:420px'>{html.escape(r.reason)}</td></tr>")
+    return (f"<table class='lepton-export-table' style='border-collapse:collapse' cellpadding='4'>{head}"
+            f"{''.join(rows)}</table>")
+
+
+def step_text(event) -> str:
+    """One format's progress line (HTML) for an ``ExportStep`` event: writing, reloading, comparing, then
+    verified or why not."""
+    if event.step == "write":
+        return "writing the file..."
+    if event.step == "reload":
+        return f"reloading it with {html.escape(event.runtime)}..."
+    if event.step == "check":
+        return f"comparing it with the trained model on {event.n_checked} held-out inputs..."
+    if event.status == "passed":
+        return f"verified <span style='color:#555'>({size_text(event.size_bytes)}, {event.seconds:.1f} s)</span>"
+    label, colour = RESULT_LABELS.get(event.status, ("error", "#b00020"))
+    return f"<span style='color:{colour}'>{label}</span>: {html.escape(event.reason)}"
