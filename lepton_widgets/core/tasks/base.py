@@ -207,6 +207,11 @@ class Task:
         raise NotImplementedError
 
     # --- search (issue 14 item 7, search for texts and tables: what core/search/ asks) ---
+    #: The ``TunerConfig`` fields a search of this task can vary (the Search panel offers these rows).
+    search_fields: tuple = ()
+    #: The ``tuner.augment`` policies that mean something for this task's data.
+    search_policies: tuple = ()
+
     def search_trials(self, cfg: "RunConfig", job: "Optional[Job]" = None):
         """How a hyper-parameter search around ``cfg`` trains its trials: an object with ``check()``,
         ``prepare()``, ``n_blocks(cfg)``, ``plan(cfg) -> TrialPlan``, ``build(plan)`` and

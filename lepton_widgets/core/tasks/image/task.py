@@ -63,6 +63,10 @@ class ImageTask(Task):
         return ImageFusionKit()
 
     # --- search (issue 14 item 7, search) ---
+    search_fields = ("backbone", "frozen_depth", "augment", "augment_strength", "dropout", "l2", "learning_rate",
+                     "batch_size", "head_units")
+    search_policies = ("none", "base", "flip", "geometric", "color", "all")
+
     def search_trials(self, cfg, job=None):
         """How a search trains picture and sound trials (``image/search.py``)."""
         from lepton_widgets.core.tasks.image.search import PictureTrials

@@ -40,7 +40,9 @@ class TabularTask(Task):
 
         return TabularFusionKit()
 
-    # --- search (issue 14 item 7, search) ---
+    # --- search (issue 14 item 7, search): an MLP's width and depth and its training; no backbone, no augmentation
+    search_fields = ("dropout", "l2", "learning_rate", "batch_size", "head_units", "hidden_layers")
+
     def search_trials(self, cfg, job=None):
         """How a search trains table trials (``tabular/search.py``)."""
         from lepton_widgets.core.tasks.tabular.search import TableTrials

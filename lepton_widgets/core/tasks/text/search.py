@@ -44,10 +44,11 @@ from lepton_widgets.core.tasks.text.glove_model import build_glove_classifier
 from lepton_widgets.core.tasks.text.model import POOLING, build_text_classifier
 from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, AugmentedBatches, encoder_blocks, planned_phases
 from lepton_widgets.core.tasks.text.run import _encode, _trainer_for, check_text_config
+from lepton_widgets.core.tasks.text.task import TextTask
 
 PATH_FEATURES, PATH_TEXTS = "cached features", "texts"
 #: ``tuner.augment`` choices that mean something for texts (the picture policies do not).
-TEXT_POLICIES = ("none", "base", "word_dropout", "word_swap", "word_substitute", "words")
+TEXT_POLICIES = TextTask.search_policies
 
 
 class TextTrials:

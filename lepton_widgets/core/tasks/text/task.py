@@ -50,7 +50,11 @@ class TextTask(Task):
 
         return TextFusionKit()
 
-    # --- search (issue 14 item 7, search) ---
+    # --- search (issue 14 item 7, search): head width is the GloVe head's (text/search.py refuses it for MiniLM)
+    search_fields = ("backbone", "frozen_depth", "augment", "augment_strength", "dropout", "l2", "learning_rate",
+                     "batch_size", "head_units")
+    search_policies = ("none", "base", "word_dropout", "word_swap", "word_substitute", "words")
+
     def search_trials(self, cfg, job=None):
         """How a search trains text trials (``text/search.py``)."""
         from lepton_widgets.core.tasks.text.search import TextTrials
