@@ -1,8 +1,10 @@
 """Update panel: "Update with new data" – fine-tune a finished run on new data with replay, and show the
 forgetting meter.
 
-Choose a finished run, the new data (a built-in dataset, usually with some of its classes, or the path of
-a folder of class folders, a .zip or a .csv) and the replay size, press "Check new data" (it
+Choose a finished run (pictures, sounds, texts or a table), the new data (a built-in dataset of the same
+kind, usually with some of its classes, or the path of your own data: a folder of class folders, a .zip or a
+.csv for pictures; a folder of .txt files per class or a .csv for texts; a .csv with the run's columns for a
+table) and the replay size, press "Check new data" (it
 loads the data and shows its classes and counts; Update stays disabled until this very choice was
 checked, so no update trains on data nobody looked at), then press Update. The update runs in
 the Runner's worker thread (Stop works between batches; a stopped update leaves no finished version) and
@@ -38,8 +40,10 @@ import ipywidgets as w
 import plotly.graph_objects as go
 
 from lepton_widgets.config import ConfigError
-from lepton_widgets.core.data import get_dataset, list_datasets, prepare_data
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data import get_dataset, list_datasets
 from lepton_widgets.core.runs.store import RunRecord, run_label
+from lepton_widgets.core.tasks import task_for_run, task_named
 from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, new_data_config, update_info, update_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
@@ -118,16 +122,14 @@ class UpdatePanel(Panel):
         self._checked_key: Optional[tuple] = None  # the choice whose new data was last checked and shown
 
         self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_layout())
-        builtin = list_datasets(modality="image", include_user=False)
-        self.data_choice = w.Dropdown(options=[(name, name) for name in builtin] +
-                                      [("folder / zip / csv (path below)", PATH_CHOICE)],
-                                      description="New data", style=_WIDE, layout=_layout())
-        self.path = w.Text(description="Path", placeholder="folder of class folders, .zip or .csv",
-                           style=_WIDE, layout=_layout())
+        self.data_choice = w.Dropdown(options=self._data_options(None), description="New data", style=_WIDE,
+                                      layout=_layout())
+        self.path = w.Text(description="Path", placeholder="your own data (see the hint)", style=_WIDE,
+                           layout=_layout())
         self.classes = w.Text(description="Classes", placeholder="comma-separated; empty: every class",
                               style=_WIDE, layout=_layout())
         self.hint = w.HTML()
-        self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10, description="Replay images",
+        self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10, description="Replay samples",
                                   style=_WIDE, layout=_layout())
         self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs (0: run's)", style=_WIDE,
                                        layout=_layout())
@@ -193,6 +195,13 @@ class UpdatePanel(Panel):
         self._on_status()
 
     @staticmethod
+    def _data_options(parent: Optional[RunRecord]) -> list[tuple[str, str]]:
+        """The built-in datasets of the run's kind of data, then "your own data"."""
+        task = task_for_run(parent) if parent is not None else task_named(None)  # no run yet: the default kind
+        builtin = list_datasets(modality=task.name, include_user=False)
+        return [(name, name) for name in builtin] + [("your own data (path below)", PATH_CHOICE)]
+
+    @staticmethod
     def _label(record: RunRecord) -> str:
         names = record.class_names
         version = update_info(record).get("version")
@@ -213,11 +222,23 @@ class UpdatePanel(Panel):
         """Show the path box for bring-your-own data; pre-fill the classes the run does not know yet."""
         if self._refreshing:
             return
+        parent = self._parent()
+        options = self._data_options(parent)
+        if options != list(self.data_choice.options):  # another kind of run: its kind of data
+            self._refreshing = True
+            try:
+                before = self.data_choice.value
+                self.data_choice.options = options
+                values = [value for _label, value in options]
+                self.data_choice.value = before if before in values else values[0]
+            finally:
+                self._refreshing = False
         is_path = self.data_choice.value == PATH_CHOICE
         self.path.layout.display = None if is_path else "none"
-        parent = self._parent()
         known = parent.class_names if parent is not None else []
         hint = f"The run knows: {', '.join(known)}." if known else "No finished run yet: train one first."
+        if parent is not None and is_path:
+            hint += f" Your own data: {task_for_run(parent).updater(parent).user_data_words}."
         if not is_path and self.data_choice.value:
             available = list(get_dataset(self.data_choice.value).class_names)
             if available:
@@ -255,7 +276,8 @@ class UpdatePanel(Panel):
         self.error.value = ""
         self.checked.value = "<i>Loading the new data to check it...</i>"
         key = self._choice_key()
-        self._checks.request(lambda: prepare_data(data_cfg, parent.config.seed, min_classes=1),
+        updater = task_for_run(parent).updater(parent)
+        self._checks.request(lambda: updater.prepare(data_cfg, parent.config.seed, Job(), min_classes=1),
                              lambda prepared: self._show_check(key, parent, prepared),
                              lambda error: self._check_failed(key, error))
 
@@ -267,9 +289,10 @@ class UpdatePanel(Panel):
         added = [name for name in prepared.class_names if name not in known]
         listed = ", ".join(f"{html.escape(name)} ({counts.get(name, 0)})" for name in prepared.class_names)
         noun = "class" if len(added) == 1 else "classes"
+        samples = task_for_run(parent).sample_words or "samples"
         adds = (f"adds {len(added)} {noun}: {html.escape(', '.join(added))}" if added
-                else "adds no class (more images of classes the run knows)")
-        lines = [f"<b>New data checked:</b> {len(prepared.table)} images in {len(prepared.class_names)} "
+                else f"adds no class (more {samples} of classes the run knows)")
+        lines = [f"<b>New data checked:</b> {len(prepared.table)} {samples} in {len(prepared.class_names)} "
                  f"classes: {listed}; {adds}."]
         lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in prepared.report.warnings]
         self.checked.value = "<br>".join(lines)
@@ -295,7 +318,7 @@ class UpdatePanel(Panel):
         if not source:
             raise ConfigError("give the path of a folder of class folders, a .zip or a .csv")
         classes = [c.strip() for c in self.classes.value.split(",") if c.strip()] or None
-        return parent, new_data_config(source, parent.config, classes)
+        return parent, new_data_config(source, parent, classes)
 
     # --- actions ---------------------------------------------------------------------------------------
 
@@ -318,7 +341,7 @@ class UpdatePanel(Panel):
 
         def work(stop_event):
             return update_run(parent, data_cfg, replay=replay, epochs=epochs, compare=compare, store=runner.store,
-                              sink=runner.on_event, stop_event=stop_event)
+                              job=Job(sink=runner.on_event, stop_event=stop_event))
 
         def done(record: RunRecord):
             session.status = record.status

@@ -1,5 +1,9 @@
 """Incremental update: fine-tune a finished run on new labelled data, new classes included, with replay.
 
+Pictures, sounds, texts and tables all update the same way: the run's task (``task_for_run(parent).updater``,
+``core/tasks/<kind>/update.py``) reads the new data the run's way (its schema, its tokeniser), says what of the
+model trains, feeds ``model.fit`` and predicts; everything else here is shared.
+
 The result is a new *version* of the run: a normal run folder (so the Runs panel, ``lepton eval`` and
 ``lepton predict`` work on it) plus ``update.json``, which records the parent run, the version number
 (the parent's plus one), the replay size, both datasets and the **forgetting meter**:
@@ -12,13 +16,13 @@ The result is a new *version* of the run: a normal run folder (so the Runs panel
 Old data is the parent's dataset config and seed, re-prepared and checked against the parent's
 ``split.json`` (prepare_data is deterministic). New data is a :class:`DataConfig` (a built-in dataset,
 usually with ``classes``, or a folder/zip/CSV) prepared with the same seed and split fractions; new-train
-rows that are copies of old val/test images are dropped, so the meter never scores images it trained on.
+rows that are copies of old val/test samples are dropped, so the meter never scores samples it trained on.
 
 The updated model's classes are the old ones followed by the added ones. Its classifier is a wider Dense
 layer whose old columns are the parent's and whose new columns are freshly (seeded) initialised; every
-other layer keeps its trained weights, and the run's frozen depth is respected (a pretrained backbone's
-BatchNorm stays frozen). Training mixes the new train split with a replay buffer of ``replay`` old train
-images (``core/update/replay.py``) every epoch, and validates on the new val split plus, when replaying, the old
+other layer keeps its trained weights, and the run's frozen depth is respected (the task decides what
+trains). Training mixes the new train split with a replay buffer of ``replay`` old train samples
+(``core/update/replay.py``) every epoch, and validates on the new val split plus, when replaying, the old
 one. With ``replay=0`` the old data is used only to measure, which is what makes the two comparable.
 
 When old and new data are the same dataset with the same settings (say digits classes 0-4, then 5-9),
@@ -53,14 +57,18 @@ from typing import Optional, Sequence
 import numpy as np
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
-from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, prepare_data, split_record
-from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop, null_sink
-from lepton_widgets.core.frozen_depth import frozen_block_count
-from lepton_widgets.core.update.replay import concat_frames, mixed_dataset, relabel, replay_sample, stacked_dataset
+from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, split_record
 from lepton_widgets.core.runs.recorder import RunRecorder
-from lepton_widgets.core.runs.store import RunRecord, RunStore, require_picture_run
+from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.tasks import task_for_run
+from lepton_widgets.core.update.meter import forgetting_meter, meter_lines
+from lepton_widgets.core.update.replay import concat_frames, relabel, replay_sample
 
 UPDATE_FILE = "update.json"
+#: The softmax layer every task's model names so; an update widens it.
+CLASSIFIER = "classifier"
 DEFAULT_REPLAY = 200
 PHASE = "update"
 _USER_KINDS = ("folder", "zip", "csv")
@@ -69,10 +77,11 @@ _USER_KINDS = ("folder", "zip", "csv")
 # --- inputs -------------------------------------------------------------------------------------------
 
 
-def new_data_config(new_data: str | Path | DataConfig | dict, parent_cfg: RunConfig,
-                    classes: Optional[Sequence[str]] = None) -> DataConfig:
-    """The :class:`DataConfig` of ``new_data``: a built-in dataset name, a folder of class folders, a
-    ``.zip`` or a ``.csv`` (given as a string/path), or a ready DataConfig or dict (used as given).
+def new_data_config(new_data: str | Path | DataConfig | dict, parent: RunRecord,
+                    classes: Optional[Sequence[str]] = None, updater=None) -> DataConfig:
+    """The :class:`DataConfig` of ``new_data``: a built-in dataset name or the user's own file or folder
+    (given as a string/path; which kinds the run's task takes: its updater's ``user_data``), or a ready
+    DataConfig or dict (used as given).
 
     Names and paths inherit the parent's ``max_per_class``, split fractions and ``min_class_size``, so
     both datasets are capped and split alike; ``classes`` keeps only those classes of the new data.
@@ -82,23 +91,22 @@ def new_data_config(new_data: str | Path | DataConfig | dict, parent_cfg: RunCon
     elif isinstance(new_data, dict):
         cfg = RunConfig.from_dict({"data": new_data}).data
     else:
-        old = parent_cfg.data
+        old = parent.config.data
         inherited = dict(max_per_class=old.max_per_class, val_fraction=old.val_fraction,
                          test_fraction=old.test_fraction, min_class_size=old.min_class_size)
         text = str(new_data).strip()
         path = Path(text).expanduser()
         builtin = list_datasets(include_user=False)
+        updater = updater or task_for_run(parent).updater(parent)
+        own = None if text in builtin else updater.user_data(path)
         if text in builtin:
             cfg = DataConfig(dataset=text, **inherited)
-        elif path.is_dir():
-            cfg = DataConfig(dataset="folder", path=str(path.resolve()), **inherited)
-        elif path.is_file() and path.suffix.lower() in (".zip", ".csv"):
-            cfg = DataConfig(dataset=path.suffix.lower()[1:], path=str(path.resolve()), **inherited)
+        elif own is not None:
+            cfg = DataConfig(**own, **inherited)
         else:
-            what = "no such file or folder" if not path.exists() else "not a folder, .zip or .csv"
+            what = "no such file or folder" if not path.exists() else "not what this run can read"
             raise ConfigError(f"new data {text!r} is not a built-in dataset ({', '.join(builtin)}) and {what}; "
-                              "give a dataset name, a folder with one subfolder per class, a .zip of such a "
-                              "folder or a .csv with path,label columns")
+                              f"give a dataset name or {updater.user_data_words}")
     if classes is not None:
         cfg.classes = [str(c) for c in classes]
     cfg.__post_init__()
@@ -109,11 +117,13 @@ def new_data_config(new_data: str | Path | DataConfig | dict, parent_cfg: RunCon
 @dataclass
 class UpdatePlan:
     """Everything an update needs that does not depend on the replay size: both datasets, prepared and
-    checked, and the class lists. Made once by :func:`plan_update`; :func:`run_update` may use it twice
-    (with and without replay) so a comparison trains on exactly the same data."""
+    checked (each table carrying its samples as the task reads them), and the class lists. Made once by
+    :func:`plan_update`; :func:`run_update` may use it twice (with and without replay) so a comparison trains
+    on exactly the same data."""
 
     parent: RunRecord
     cfg: RunConfig
+    updater: object  # the run's task's updater (core/tasks/<kind>/update.py)
     old: PreparedData
     new: PreparedData
     new_data: DataConfig
@@ -133,25 +143,28 @@ class UpdatePlan:
 
 def plan_update(parent: RunRecord | str | Path, new_data: str | Path | DataConfig | dict, *,
                 classes: Optional[Sequence[str]] = None, store: Optional[RunStore] = None,
-                sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None) -> UpdatePlan:
-    """Prepare and check both datasets; a ``ValueError`` (or ``DataError``) says what is wrong with them."""
+                job: Optional[Job] = None) -> UpdatePlan:
+    """Prepare and check both datasets; a ``ValueError`` (or ``DataError``) says what is wrong with them.
+    A run whose kind of data cannot be updated is refused with the task's sentence."""
     parent = _as_record(parent, store)
+    job = (job or Job()).child(run_id=parent.run_id)
     if parent.status != "finished" or not parent.model_path.exists():
         raise ValueError(f"run {parent.run_id} is {parent.status}, not a finished run with a model: only a "
                          "finished run can be updated")
     cfg = parent.config
-    new_cfg = new_data_config(new_data, cfg, classes)
-    _check_updatable(parent)
-    old = prepare_data(cfg.data, cfg.seed, sink=sink, stop_event=stop_event, run_id=parent.run_id)
+    updater = task_for_run(parent).updater(parent)
+    new_cfg = new_data_config(new_data, parent, classes, updater)
+    updater.check_model(updater.load_model())
+    old = updater.prepare(cfg.data, cfg.seed, job)
     if parent.split and split_record(old.table) != parent.split:
         raise ValueError(f"the data of run {parent.run_id} changed since it was trained (its split no longer "
-                         "matches split.json), so its old-data accuracy cannot be measured on the same images")
+                         "matches split.json), so its old-data accuracy cannot be measured on the same samples")
     old_classes = list(parent.class_names) or old.class_names
     if old.class_names != old_classes:
         raise ValueError(f"run {parent.run_id} has classes {old_classes} but its data now has {old.class_names}")
-    check_stop(stop_event)
+    job.check_stop()
     # One class is enough: the run brings the others (adding a single class is the commonest update).
-    new = prepare_data(new_cfg, cfg.seed, sink=sink, stop_event=stop_event, run_id=parent.run_id, min_classes=1)
+    new = updater.prepare(new_cfg, cfg.seed, job, min_classes=1)
     notes = [f"new data: {line}" for line in new.report.summary().splitlines()]
     warnings = [f"new data: {text}" for text in new.report.warnings]
     skipped = new.report.frame[~new.report.frame["status"].isin(["ok", "converted"])]
@@ -164,47 +177,33 @@ def plan_update(parent: RunRecord | str | Path, new_data: str | Path | DataConfi
     new_train = new.split("train")
     if not added and set(new.table.frame["sha256"]) <= old_shas:
         raise ValueError(f"the new data adds nothing: its classes ({', '.join(new.class_names)}) are all known "
-                         f"to run {parent.run_id} and every one of its images is already in the run's data. "
-                         f"Choose other classes (the run has {', '.join(old_classes)}) or other images.")
-    # A new-train image that is also an old val/test image would be trained on and then scored as 'old'.
+                         f"to run {parent.run_id} and every one of its samples is already in the run's data. "
+                         f"Choose other classes (the run has {', '.join(old_classes)}) or other samples.")
+    # A new-train sample that is also an old val/test sample would be trained on and then scored as 'old'.
     held_out = set(old.table.frame.loc[old.table.frame["split"] != "train", "sha256"])
     overlap = new_train.frame["sha256"].isin(held_out)
     if overlap.any():
-        notes.append(f"{int(overlap.sum())} new training image(s) are old val/test images; left out of training")
+        notes.append(f"{int(overlap.sum())} new training sample(s) are old val/test samples; left out of training")
         new_train = SampleTable(new_train.frame[~overlap].reset_index(drop=True), new_train.class_names,
                                 new_train.arrays, new_train.modality, new_train.source)
     if len(new_train) == 0:
-        raise ValueError("the new data has no training images left (all are already old val/test images)")
-    if cfg.train.adversarial != "none":
-        notes.append(f"the run was trained with {cfg.train.adversarial} adversarial examples; the update "
-                     "trains on clean images only")
-    plan = UpdatePlan(parent=parent, cfg=cfg, old=old, new=new, new_data=new_cfg, old_classes=old_classes,
-                      added=added, new_train=new_train, notes=notes, warnings=warnings)
-    _find_combined_data(plan, sink, stop_event)
+        raise ValueError("the new data has no training samples left (all are already old val/test samples)")
+    notes += updater.notes()
+    plan = UpdatePlan(parent=parent, cfg=cfg, updater=updater, old=old, new=new, new_data=new_cfg,
+                      old_classes=old_classes, added=added, new_train=new_train, notes=notes, warnings=warnings)
+    _find_combined_data(plan, job)
     return plan
 
 
-def _check_updatable(parent: RunRecord) -> None:
-    """The parent's model must be a transfer model built here (backbone, head dropout, classifier)."""
-    from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER, CLASSIFIER_LAYER, DROPOUT_LAYER
-
-    require_picture_run(parent, "updating a run with new data")
-    names = {layer.name for layer in parent.load_model().layers}
-    missing = [name for name in (BACKBONE_LAYER, DROPOUT_LAYER, CLASSIFIER_LAYER) if name not in names]
-    if missing:
-        raise ValueError(f"run {parent.run_id}'s model has no {', '.join(missing)} layer, so its classifier "
-                         "cannot be widened (a fused or exported model?); update one of the runs it came from")
-
-
-def _find_combined_data(plan: UpdatePlan, sink, stop_event) -> None:
+def _find_combined_data(plan: UpdatePlan, job: Job) -> None:
     """Same dataset, same settings: one config with every class reproduces both splits (checked)."""
     old, new = plan.cfg.data, plan.new_data
     same = {f.name for f in dataclasses.fields(DataConfig)} - {"classes"}
     if any(getattr(old, name) != getattr(new, name) for name in same):
         return
     combined_cfg = dataclasses.replace(old, classes=plan.classes)
-    check_stop(stop_event)
-    combined = prepare_data(combined_cfg, plan.cfg.seed, sink=sink, stop_event=stop_event)
+    job.check_stop()
+    combined = plan.updater.prepare(combined_cfg, plan.cfg.seed, job)
     expected = {**split_record(plan.new.table), **split_record(plan.old.table)}
     conflict = any(split_record(plan.old.table).get(sha, split) != split
                    for sha, split in split_record(plan.new.table).items())
@@ -217,12 +216,11 @@ def _find_combined_data(plan: UpdatePlan, sink, stop_event) -> None:
 
 def expand_classifier(model, num_classes: int, seed: int):
     """The same network with a ``classifier`` of ``num_classes`` units: the old units keep their weights,
-    new ones start from a seeded Glorot kernel and zero bias. Every other layer is shared, not copied."""
+    new ones start from a seeded Glorot kernel and zero bias. Every other layer is shared, not copied; the
+    inputs keep their structure (a table model's dict of columns stays a dict)."""
     import keras
 
-    from lepton_widgets.core.tasks.image.model import CLASSIFIER_LAYER, DROPOUT_LAYER
-
-    old = model.get_layer(CLASSIFIER_LAYER)
+    old = model.get_layer(CLASSIFIER)
     kernel, bias = old.get_weights()
     n_old = kernel.shape[1]
     if num_classes < n_old:
@@ -231,28 +229,14 @@ def expand_classifier(model, num_classes: int, seed: int):
         return model
     wider = keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=old.kernel_regularizer,
                                kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-                               name=CLASSIFIER_LAYER)
-    outputs = wider(model.get_layer(DROPOUT_LAYER).output)
-    expanded = keras.Model(model.inputs, outputs, name=model.name)
+                               name=CLASSIFIER)
+    outputs = wider(old.input)  # what fed the old classifier (head dropout, or the last hidden layer)
+    expanded = keras.Model(model.input, outputs, name=model.name)
     new_kernel, new_bias = (np.asarray(w) for w in wider.get_weights())
     new_kernel[:, :n_old], new_bias[:n_old] = kernel, bias
     new_bias[n_old:] = 0.0
     wider.set_weights([new_kernel, new_bias])
     return expanded
-
-
-def _accuracy(probs: np.ndarray, table: SampleTable, class_names: Sequence[str]) -> Optional[float]:
-    """Share of ``table``'s rows whose most probable class (of ``class_names``) is the true label."""
-    if len(table) == 0:
-        return None
-    predicted = np.asarray(class_names, dtype=object)[probs.argmax(axis=1)]
-    return float(np.mean(predicted == table.frame["label"].to_numpy(dtype=object)))
-
-
-def _per_class(probs: np.ndarray, table: SampleTable, class_names: Sequence[str]) -> dict[str, float]:
-    predicted = np.asarray(class_names, dtype=object)[probs.argmax(axis=1)]
-    truth = table.frame["label"].to_numpy(dtype=object)
-    return {name: float(np.mean(predicted[truth == name] == name)) for name in dict.fromkeys(truth)}
 
 
 # --- running an update --------------------------------------------------------------------------------
@@ -271,52 +255,37 @@ def update_info(record: RunRecord) -> dict:
         return {}
 
 
-def default_learning_rate(cfg: RunConfig, n_blocks: int) -> float:
-    """The run's head learning rate, times its fine-tune factor when some backbone block trains."""
-    depth = frozen_block_count(cfg.backbone.frozen_depth, n_blocks)
-    return cfg.train.learning_rate * (cfg.train.fine_tune_lr_factor if depth < n_blocks else 1.0)
-
-
-def default_epochs(cfg: RunConfig, n_blocks: int) -> int:
-    """As many epochs as the parent's training planned (head plus fine-tuning)."""
-    from lepton_widgets.core.tasks.image.training import planned_phases
-
-    return sum(epochs for _phase, epochs in planned_phases(cfg, n_blocks))
-
-
 def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Optional[int] = None,
                learning_rate: Optional[float] = None, store: Optional[RunStore] = None,
-               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
-               compare: Optional[dict] = None) -> RunRecord:
-    """Train one version from ``plan`` with a replay buffer of ``replay`` old train images; store it.
+               job: Optional[Job] = None, compare: Optional[dict] = None) -> RunRecord:
+    """Train one version from ``plan`` with a replay buffer of ``replay`` old train samples; store it.
 
-    Returns the stored run: ``finished``, or ``cancelled`` (no model, no ``update.json``) when
-    ``stop_event`` was set. A failure is stored as ``failed`` and re-raised. ``compare`` (another
-    version's forgetting meter) is stored beside this one's, for a with/without-replay comparison.
+    Returns the stored run: ``finished``, or ``cancelled`` (no model, no ``update.json``) when ``job``'s
+    stop was asked for. A failure is stored as ``failed`` and re-raised. ``compare`` (another version's
+    forgetting meter) is stored beside this one's, for a with/without-replay comparison.
     """
     from lepton_widgets.core.base.callbacks import EventCallback
-    from lepton_widgets.core.evaluation import evaluate_predictions, predict_table
-    from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
     from lepton_widgets.core.base.envcard import environment_card
-    from lepton_widgets.core.tasks.image.model import attach
+    from lepton_widgets.core.evaluation import evaluate_predictions
+    from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
     from lepton_widgets.core.tasks.image.training import compile_model, seed_everything, standard_callbacks
 
     if replay < 0:
-        raise ValueError(f"replay must be >= 0 images, got {replay}")
+        raise ValueError(f"replay must be >= 0 samples, got {replay}")
     if epochs is not None and epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if learning_rate is not None and not 0 < learning_rate < 1:
         raise ValueError(f"learning_rate must be in (0, 1), got {learning_rate}")
-    parent, cfg, classes = plan.parent, plan.cfg, plan.classes
+    parent, cfg, classes, updater = plan.parent, plan.cfg, plan.classes, plan.updater
     store = store or RunStore(parent.path.parent)
     version = parent_version(parent) + 1
     base = cfg.name.rsplit("-v", 1)[0] if update_info(parent) else cfg.name
     data = plan.combined_data or cfg.data
     run_cfg = cfg.replace(name=f"{base}-v{version}", data=dataclasses.asdict(data))
-    size, batch = cfg.backbone.image_size, cfg.train.batch_size
 
-    recorder = RunRecorder(store.create(run_cfg), sink)
+    recorder = RunRecorder(store.create(run_cfg), job.sink if job else None)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
+    own = recorder.job(job)
 
     def work() -> RunRecord:
         nonlocal epochs, learning_rate
@@ -327,38 +296,33 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
         new_val, new_test = relabel(plan.new.split("val"), classes), relabel(plan.new.split("test"), classes)
         buffer = replay_sample(old_train, replay, cfg.seed)
 
-        parent_model = parent.load_model()
-        old_before = predict_table(parent_model, old_test, size, sink=emit, stop_event=stop_event, run_id=run_id,
-                                   task="before: old data")
+        parent_model = updater.load_model()
+        old_before = updater.predict(parent_model, old_test, own, "before: old data")
         overlap = [name for name in plan.new.class_names if name in plan.old_classes]
-        new_before = (predict_table(parent_model, new_test, size, sink=emit, stop_event=stop_event, run_id=run_id,
-                                    task="before: new data") if overlap else None)
+        new_before = updater.predict(parent_model, new_test, own, "before: new data") if overlap else None
 
-        tm = attach(expand_classifier(parent_model, len(classes), cfg.seed), cfg)
-        epochs = epochs or default_epochs(cfg, tm.n_blocks)
-        learning_rate = learning_rate or default_learning_rate(cfg, tm.n_blocks)
-        train_ds = mixed_dataset([new_train, buffer], size, batch, cfg.seed)
-        val_ds = stacked_dataset([new_val, old_val] if len(buffer) else [new_val], size, batch)
-        steps = math.ceil((len(new_train) + len(buffer)) / batch)
-        compile_model(tm.model, learning_rate, cfg, steps=epochs * steps)
+        model, facts = updater.trainable(expand_classifier(parent_model, len(classes), cfg.seed))
+        planned_epochs, planned_lr = updater.defaults()
+        epochs, learning_rate = epochs or planned_epochs, learning_rate or planned_lr
+        fit = updater.fit_args([new_train, buffer], [new_val, old_val] if len(buffer) else [new_val], cfg.seed)
+        steps = math.ceil((len(new_train) + len(buffer)) / cfg.train.batch_size)
+        compile_model(model, learning_rate, cfg, steps=epochs * steps)
         emit(PhaseStarted(run_id=run_id, phase=PHASE, epochs=epochs, learning_rate=learning_rate,
-                          trainable_params=tm.trainable_params()))
-        callback = EventCallback(emit, run_id, PHASE, epochs, stop_event)
-        tm.model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-                     callbacks=standard_callbacks(cfg, writer.path, PHASE, learning_rate) + [callback])
+                          trainable_params=facts["trainable_params"]))
+        callback = EventCallback(emit, run_id, PHASE, epochs, own.stop_event)
+        model.fit(epochs=epochs, verbose=0, callbacks=standard_callbacks(cfg, writer.path, PHASE, learning_rate)
+                  + [callback], **fit)
         recorder.write_history()
         writer.write_json("phases.json", [{"phase": PHASE, "epochs_run": len(callback.history), "epochs": epochs,
                                            "learning_rate": learning_rate, "cached_features": False,
-                                           "trainable_params": tm.trainable_params(),
-                                           "frozen_depth": tm.frozen_depth, "replay": len(buffer)}])
+                                           **facts, "replay": len(buffer)}])
 
-        old_after = predict_table(tm.model, old_test, size, sink=emit, stop_event=stop_event, run_id=run_id,
-                                  task="after: old data")
-        new_after = predict_table(tm.model, new_test, size, sink=emit, stop_event=stop_event, run_id=run_id,
-                                  task="after: new data")
-        meter = _meter(plan, old_test, new_test, old_before, old_after, new_before, new_after)
+        old_after = updater.predict(model, old_test, own, "after: old data")
+        new_after = updater.predict(model, new_test, own, "after: new data")
+        meter = forgetting_meter(plan.old_classes, classes, old_test, new_test, old_before, old_after, new_before,
+                                 new_after)
 
-        # The version's own evaluation: every test image of old and new data, each counted once.
+        # The version's own evaluation: every test sample of old and new data, each counted once.
         if plan.combined is not None:
             write_data_files(writer, plan.combined)
             test = plan.combined.split("test")
@@ -373,8 +337,8 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
                                           paths=test.frame["path"].tolist())
         write_evaluation_files(writer, evaluation, test)
         writer.write_json("env.json", environment_card(
-            cfg.seed, data_hash, weights=parent.env.get("weights"), trainable_params=tm.trainable_params(),
-            total_params=int(tm.model.count_params()), parent=parent.run_id))
+            cfg.seed, data_hash, weights=parent.env.get("weights"), trainable_params=facts["trainable_params"],
+            total_params=int(model.count_params()), parent=parent.run_id))
         writer.write_json(UPDATE_FILE, {
             "parent": parent.run_id, "root": update_info(parent).get("root") or parent.run_id,
             "version": version, "replay": {"requested": int(replay), "used": len(buffer),
@@ -389,27 +353,13 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
             "meter": meter, "compare": compare, "notes": plan.notes, "warnings": plan.warnings,
         })
         writer.extra.update(version=version, parent=parent.run_id)
-        writer.save_model(tm.model)
+        updater.write_files(writer, classes)
+        writer.save_model(model)
         emit(RunFinished(run_id=run_id, metrics={**evaluation.summary(), **{k: v for k, v in meter.items()
                                                                             if isinstance(v, float)}}))
         return writer.finalize("finished")
 
     return recorder.run(work)
-
-
-def _meter(plan, old_test, new_test, old_before, old_after, new_before, new_after) -> dict:
-    """The forgetting meter: old-data accuracy before and after, new-data accuracy, per old class too."""
-    old_names, classes = plan.old_classes, plan.classes
-    before = _accuracy(old_before, old_test, old_names)
-    after = _accuracy(old_after, old_test, classes)
-    per_before, per_after = _per_class(old_before, old_test, old_names), _per_class(old_after, old_test, classes)
-    return {
-        "old_before": before, "old_after": after, "forgetting": before - after,
-        "new_before": _accuracy(new_before, new_test, old_names) if new_before is not None else None,
-        "new_after": _accuracy(new_after, new_test, classes),
-        "old_n": len(old_test), "new_n": len(new_test),
-        "old_per_class": {name: {"before": per_before[name], "after": per_after[name]} for name in per_before},
-    }
 
 
 def _rows_in(test: SampleTable, parts: list[tuple[SampleTable, np.ndarray]]) -> np.ndarray:
@@ -436,25 +386,26 @@ def _write_two_sources(writer, plan: UpdatePlan, classes: list[str]) -> None:
 def update_run(parent: RunRecord | str | Path, new_data: str | Path | DataConfig | dict, *,
                replay: int = DEFAULT_REPLAY, epochs: Optional[int] = None, learning_rate: Optional[float] = None,
                classes: Optional[Sequence[str]] = None, compare: bool = False, store: Optional[RunStore] = None,
-               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
+               job: Optional[Job] = None, sink: Optional[EventSink] = None,
+               stop_event: Optional[threading.Event] = None) -> RunRecord:
     """Update ``parent`` with ``new_data`` and store the new version (see the module docstring).
 
     With ``compare`` (and ``replay > 0``), a no-replay variant is trained first on the same data and
     stored as its own run; its meter is kept in the version's ``update.json`` under ``compare``.
+    ``job`` carries the events and the stop request (``sink``/``stop_event``: the same, for older callers).
     """
+    job = Job.of(job, sink=sink, stop_event=stop_event)
     record = _as_record(parent, store)
     store = store or RunStore(record.path.parent)
-    plan = plan_update(record, new_data, classes=classes, store=store, sink=sink or null_sink,
-                       stop_event=stop_event)
+    plan = plan_update(record, new_data, classes=classes, store=store, job=job)
     other = None
     if compare and replay > 0:
-        baseline = run_update(plan, replay=0, epochs=epochs, learning_rate=learning_rate, store=store, sink=sink,
-                              stop_event=stop_event)
+        baseline = run_update(plan, replay=0, epochs=epochs, learning_rate=learning_rate, store=store, job=job)
         if baseline.status != "finished":
             return baseline
         other = {"run_id": baseline.run_id, "replay": 0, "meter": update_info(baseline)["meter"]}
-    return run_update(plan, replay=replay, epochs=epochs, learning_rate=learning_rate, store=store, sink=sink,
-                      stop_event=stop_event, compare=other)
+    return run_update(plan, replay=replay, epochs=epochs, learning_rate=learning_rate, store=store, job=job,
+                      compare=other)
 
 
 def _as_record(run: RunRecord | str | Path, store: Optional[RunStore]) -> RunRecord:
@@ -463,19 +414,5 @@ def _as_record(run: RunRecord | str | Path, store: Optional[RunStore]) -> RunRec
     return (store or RunStore()).open(run)
 
 
-def meter_lines(info: dict) -> list[str]:
-    """The forgetting meter of an ``update.json`` as lines for people (CLI, notebooks)."""
-    meter = info.get("meter") or {}
-    if not meter:
-        return []
-    replay = (info.get("replay") or {}).get("used", 0)
-    lines = [f"replay {replay} old image(s)" if replay else "no replay",
-             f"  old data ({meter['old_n']} test images): {meter['old_before']:.3f} -> {meter['old_after']:.3f} "
-             f"(forgetting {meter['forgetting']:+.3f})"]
-    before = f"{meter['new_before']:.3f} -> " if meter.get("new_before") is not None else ""
-    lines.append(f"  new data ({meter['new_n']} test images): {before}{meter['new_after']:.3f}")
-    return lines
-
-
 __all__ = ["UpdatePlan", "plan_update", "run_update", "update_run", "expand_classifier", "new_data_config",
-           "update_info", "parent_version", "meter_lines", "DEFAULT_REPLAY", "UPDATE_FILE"]
+           "update_info", "parent_version", "meter_lines", "DEFAULT_REPLAY", "UPDATE_FILE", "CLASSIFIER"]

@@ -1,15 +1,15 @@
-"""Replay for incremental updates: a seeded, class-stratified buffer of old images mixed into new data.
+"""Replay for incremental updates: a seeded, class-stratified buffer of old samples mixed into new data.
 
 Fine-tuning a model on new data alone makes it forget the old classes (catastrophic forgetting): nothing
-in the loss asks it to keep predicting them. Rehearsing a small sample of the old training images beside
+in the loss asks it to keep predicting them. Rehearsing a small sample of the old training samples beside
 the new ones keeps them in the loss. The buffer is drawn per class with a seed derived from (seed, class)
-so the same run, size and seed always replay the same images, and sized per class in proportion to the
+so the same run, size and seed always replay the same samples, and sized per class in proportion to the
 class's share of the old training split.
 
 Tables are re-labelled into the updated model's class list (:func:`relabel`), so one label index means
-the same class in old and new data. Old and new data may come from different sources (an 8x8 built-in
-array and a folder of photos); :func:`mixed_dataset` streams each through the normal pipeline and
-interleaves them at random, so neither has to be converted to the other's storage.
+the same class in old and new data. All of this works on the rows of a ``SampleTable``, whatever a row
+holds (a picture, a sound, a text, a table row): each task feeds the rows to its model itself
+(``core/tasks/<kind>/update.py``).
 
 Example:
     >>> import pandas as pd
@@ -97,44 +97,3 @@ def concat_frames(tables: Sequence[SampleTable], class_names: Sequence[str]) -> 
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return SampleTable(frame, list(class_names), tables[0].arrays if tables else None)
-
-
-def mixed_dataset(tables: Sequence[SampleTable], image_size: int, batch_size: int, seed: int):
-    """Batches of every row of ``tables``, shuffled together anew each epoch (a ``tf.data.Dataset``).
-
-    Each table streams through :func:`~lepton_widgets.core.data.make_dataset` (its own storage: arrays or
-    files) with its own seeded reshuffle; the streams are interleaved at random in proportion to their
-    sizes, so replayed and new images share batches throughout the epoch.
-    """
-    import tensorflow as tf
-
-    from lepton_widgets.core.data import make_dataset
-
-    tables = [t for t in tables if len(t)]
-    if not tables:
-        raise ValueError("no training rows: the new data's train split is empty")
-    total = sum(len(t) for t in tables)
-    streams = [make_dataset(t, image_size, batch_size, shuffle=True, seed=seed + i).unbatch()
-               for i, t in enumerate(tables)]
-    if len(streams) == 1:
-        mixed = streams[0]
-    else:
-        mixed = tf.data.Dataset.sample_from_datasets(streams, weights=[len(t) / total for t in tables],
-                                                     seed=seed, stop_on_empty_dataset=False)
-    steps = math.ceil(total / batch_size)
-    # Keras reads the epoch length from the cardinality: progress bars and schedules need it.
-    mixed = mixed.batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
-    return mixed.prefetch(tf.data.AUTOTUNE)
-
-
-def stacked_dataset(tables: Sequence[SampleTable], image_size: int, batch_size: int):
-    """Batches of every row of ``tables`` in order, without shuffling (validation, prediction)."""
-    from lepton_widgets.core.data import make_dataset
-
-    datasets = [make_dataset(t, image_size, batch_size) for t in tables if len(t)]
-    if not datasets:
-        raise ValueError("stacked_dataset needs at least one row")
-    out = datasets[0]
-    for ds in datasets[1:]:
-        out = out.concatenate(ds)
-    return out

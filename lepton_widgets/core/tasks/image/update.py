@@ -77,8 +77,19 @@ class ImageUpdater:
         self.record, self.cfg = record, record.config
         self.n_blocks = None
 
+    #: What :meth:`user_data` takes, for messages.
+    user_data_words = "a folder with one subfolder per class, a .zip of such a folder or a .csv with path,label columns"
+
     def load_model(self):
         return self.record.load_model()
+
+    def user_data(self, path) -> dict | None:
+        """DataConfig fields for the user's own ``path`` (a folder, .zip or .csv of pictures); ``None``: not usable."""
+        if path.is_dir():
+            return {"dataset": "folder", "path": str(path.resolve())}
+        if path.is_file() and path.suffix.lower() in (".zip", ".csv"):
+            return {"dataset": path.suffix.lower()[1:], "path": str(path.resolve())}
+        return None
 
     def prepare(self, data_cfg, seed: int, job, *, min_classes: int = 2):
         """``PreparedData`` of ``data_cfg`` (pictures or sounds, as the run read its own)."""

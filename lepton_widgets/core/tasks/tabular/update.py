@@ -45,8 +45,17 @@ class TabularUpdater:
         self.column_types = {**{name: DROP for name in self.schema.dropped}, **self.schema.columns,
                              **(self.info.get("column_types") or {})}
 
+    #: What :meth:`user_data` takes, for messages.
+    user_data_words = "a .csv table with the run's columns"
+
     def load_model(self):
         return self.record.load_model()
+
+    def user_data(self, path) -> dict | None:
+        """DataConfig fields for the user's own ``.csv`` (its class column named as in the run)."""
+        if path.is_file() and path.suffix.lower() == ".csv":
+            return {"dataset": "table_csv", "path": str(path.resolve()), "target": self.schema.target}
+        return None
 
     def prepare(self, data_cfg, seed: int, job, *, min_classes: int = 2):
         """``PreparedData`` of a table read with the run's schema; its table carries the feature rows."""

@@ -40,13 +40,38 @@ def texts_of(table: SampleTable) -> list[str]:
 class TextUpdater:
     """Updating a text run (GloVe or MiniLM) with new texts, new classes included."""
 
+    #: What :meth:`user_data` takes, for messages.
+    user_data_words = "a folder with one subfolder of .txt files per class or a .csv with text and label columns"
+
     def __init__(self, record) -> None:
         self.record, self.cfg = record, record.config
-        self.model, self.tokenizer, self.length = load_text_run(record)
+        self._loaded = None  # (model, tokenizer, sequence length), read when first needed
         self.trains_embedding = False
 
+    @property
+    def loaded(self) -> tuple:
+        if self._loaded is None:
+            self._loaded = load_text_run(self.record)
+        return self._loaded
+
+    @property
+    def tokenizer(self):
+        return self.loaded[1]
+
     def load_model(self):
-        return self.model
+        """A fresh copy of the run's model each time: an update trains the layers it shares with its
+        widened model, and a second update (with and without replay) must start from the run itself."""
+        self.loaded  # noqa: B018 - the tokeniser first (it also registers MiniLM's layers for loading)
+        return self.record.load_model()
+
+    def user_data(self, path) -> dict | None:
+        """DataConfig fields for the user's own ``path``: a folder of class folders or a CSV (its label column
+        named as in the run's data)."""
+        if path.is_dir():
+            return {"dataset": "text_folder", "path": str(path.resolve())}
+        if path.is_file() and path.suffix.lower() == ".csv":
+            return {"dataset": "text_csv", "path": str(path.resolve()), "target": self.cfg.data.target}
+        return None
 
     def prepare(self, data_cfg, seed: int, job, *, min_classes: int = 2):
         """``PreparedData`` of a text dataset whose table carries its texts (``arrays``)."""
@@ -93,7 +118,7 @@ class TextUpdater:
             import tensorflow as tf
 
             return tf.constant(texts, dtype=tf.string)
-        return tokenize(self.tokenizer, texts, self.length)[0]
+        return tokenize(self.tokenizer, texts, self.loaded[2])[0]
 
     def _xy(self, tables: Sequence[SampleTable]):
         tables = [t for t in tables if len(t)]
