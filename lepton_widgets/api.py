@@ -125,8 +125,9 @@ def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: 
            classes: Optional[Sequence[str]] = None, epochs: Optional[int] = None,
            learning_rate: Optional[float] = None, compare: bool = False, runs_dir: Optional[str | Path] = None,
            sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
-    """Fine-tune a finished run on new data (a built-in name, folder, zip, csv or DataConfig dict), new
-    classes included, replaying ``replay`` old images; returns the new version (see ``core/update/incremental.py``).
+    """Fine-tune a finished run (pictures, sounds, texts or a table) on new data (a built-in name, your own
+    folder/zip/csv of the run's kind, or a DataConfig dict), new classes included, replaying ``replay`` old
+    samples; returns the new version (see ``core/update/incremental.py``).
 
     Its ``update.json`` holds the forgetting meter; ``compare=True`` also trains without replay."""
     from lepton_widgets.core.update.incremental import update_run

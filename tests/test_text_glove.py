@@ -316,7 +316,8 @@ def test_fusion_and_updates_refuse_text_runs_saying_what_works(glove_run, store)
 
     other = run_text_experiment(RunConfig.from_dict(GLOVE).replace(data__max_per_class=40, train__epochs=1),
                                 store=store)
-    with pytest.raises(ValueError, match="trained on texts: fusion works on image and sound runs"):
+    # text runs fuse now (tests/test_fusion_text_table.py); these two differ in their data, which fusion names
+    with pytest.raises(ValueError, match="same data and split, but data.max_per_class differs"):
         fuse([glove_run, other], "ensemble", store=store)
     # text runs update now (tests/test_update_text_table.py): the run's own data again adds nothing, and says so
     with pytest.raises(ValueError, match="the new data adds nothing: its classes \\(great, other\\) are all known"):
