@@ -156,3 +156,35 @@ def test_what_a_text_or_table_search_cannot_vary_is_refused_in_words(raw, change
     with pytest.raises(ConfigError, match=fragment):
         run_search(RunConfig.from_dict(raw).replace(**changes), runs_dir=tmp_path)
     assert not (tmp_path / "searches").exists()  # refused before anything was written
+
+
+def test_the_search_panel_offers_a_tables_space_and_searches_it_with_real_widgets(tmp_path, monkeypatch):
+    from lepton_widgets.panels.tuner import TunerPanel
+    from lepton_widgets.state import Runner, Session
+
+    monkeypatch.setenv("LEPTON_HOME", str(tmp_path / "home"))
+    session = Session()
+    session.load_config(RunConfig.from_dict({**TABLE, "tuner": {}}))
+    session.tuner = {"max_trials": 3, "learning_rate": [1e-4, 1e-2], "frozen_depth": [None, 3]}
+    runner = Runner(session, runs_dir=tmp_path / "runs")
+    panel = TunerPanel(session, runner)
+    shown = [name for name, row in panel.space.items() if row.box.layout.display != "none"]
+    assert shown == ["dropout", "l2", "learning_rate", "batch_size", "head_units", "hidden_layers"]
+    assert "frozen_depth" not in session.tuner  # a table has no blocks: dropped, not refused at Start
+    panel.space["hidden_layers"].search.value = True
+    panel.space["hidden_layers"].widget.value = "1, 3"
+    low, _to, high = panel.space["learning_rate"].widget.children
+    low.value, high.value = 1e-5, 3e-2
+    panel.max_trials.value = 3
+    panel.start_button.click()
+    assert runner.wait(timeout=300) and session.status == "finished", (session.status, session.last_error)
+    assert session.tuner["hidden_layers"] == [1, 3]
+    scores = [r["score"] for r in session.trials]
+    assert len(scores) == 3 and session.best_trial["score"] == max(scores)
+    assert {r["path"] for r in session.trials} == {"encoded columns"}
+    assert panel.table.value.count("class='lepton-trial-row'") == 3
+    session.dataset = "food_reviews"  # texts: their encoders and word policies, no network depth
+    assert panel.space["hidden_layers"].box.layout.display == "none"
+    assert GLOVE_BACKBONE in panel.space["backbone"].widget.options
+    assert "words" in panel.space["augment"].widget.options and "geometric" not in panel.space["augment"].widget.options
+    assert "hidden_layers" not in session.tuner

@@ -38,9 +38,10 @@ from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.search.events import describe
 from lepton_widgets.core.search.space import read_trials
+from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
-from lepton_widgets.panels.tuner.space import space_rows
+from lepton_widgets.panels.tuner.space import offer, space_rows
 from lepton_widgets.state.runner import BusyError
 
 _WIDE = {"description_width": "120px"}
@@ -111,6 +112,8 @@ class TunerPanel(Panel):
         self._syncing = False
         if not session.tuner:
             session.tuner = dict(DEFAULT_SETTINGS)
+        self._offer_for_task()
+        session.observe(self._offer_for_task, names="dataset")
         self._show_settings()
         session.observe(self._show_settings, names="tuner")
         session.observe(self._show_trials, names=["trials", "search"])
@@ -163,6 +166,23 @@ class TunerPanel(Panel):
                 row.write(settings.get(name))
         finally:
             self._syncing = False
+
+    def _offer_for_task(self, _change=None) -> None:
+        """Offer what the dataset's task can search (texts: word policies; tables: network width and depth);
+        settings it cannot search are dropped, so Start never meets a refusal the form could have avoided."""
+        task = task_for_dataset(self.session.dataset)
+        self._syncing = True
+        try:
+            offer(self.space, task)
+        finally:
+            self._syncing = False
+        settings = dict(self.session.tuner or {})
+        kept = {k: v for k, v in settings.items() if k not in self.space or k in task.search_fields}
+        if kept.get("augment"):
+            kept["augment"] = [p for p in kept["augment"] if p in task.search_policies] or None
+        kept = {k: v for k, v in kept.items() if v is not None}
+        if kept != settings:
+            self.session.tuner = kept
 
     def search_config(self) -> RunConfig:
         """The Session's run settings with the search settings as its ``tuner`` section."""

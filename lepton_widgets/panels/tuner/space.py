@@ -65,6 +65,7 @@ def space_rows() -> dict[str, _SpaceRow]:
     dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
     batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
     units = w.Text(value="0, 64, 256", placeholder="0 = no hidden layer", layout=w.Layout(width="240px"))
+    layers = w.Text(value="1, 2, 3", placeholder="hidden layers of a table's network", layout=w.Layout(width="240px"))
     l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
     lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
 
@@ -85,5 +86,25 @@ def space_rows() -> dict[str, _SpaceRow]:
                   lambda v: setattr(batch, "value", ", ".join(str(b) for b in v))),
         _SpaceRow("head_units", "Head width", units, lambda: _parse_list(units.value, int),
                   lambda v: setattr(units, "value", ", ".join(str(u) for u in v))),
+        _SpaceRow("hidden_layers", "Network depth", layers, lambda: _parse_list(layers.value, int),
+                  lambda v: setattr(layers, "value", ", ".join(str(n) for n in v))),
     ]
     return {row.name: row for row in rows}
+
+
+def offer(rows: dict[str, _SpaceRow], task) -> None:
+    """Show only the rows ``task`` (``core.tasks``) can search, with its backbones and augment policies.
+
+    >>> from lepton_widgets.core.tasks import task_named
+    >>> rows = space_rows(); offer(rows, task_named("tabular"))
+    >>> [name for name, row in rows.items() if row.box.layout.display != "none"]
+    ['dropout', 'l2', 'learning_rate', 'batch_size', 'head_units', 'hidden_layers']
+    """
+    for name, row in rows.items():
+        row.box.layout.display = None if name in task.search_fields else "none"
+    for name, options in (("backbone", task.backbone_names()), ("augment", task.search_policies)):
+        widget = rows[name].widget
+        if list(widget.options) != list(options):
+            kept = tuple(v for v in widget.value if v in options)
+            widget.options = list(options)
+            widget.value = kept
