@@ -12,7 +12,8 @@ skipped, converted or duplicated (table), and a few thumbnails per class. The re
 lists which files were unusable and why.
 
 The check is the data's task's (``task.prepare``); how its settings and samples show is the task's view
-(``views.py``, the panel side of the task registry). The dataset list and cards are in ``choices.py``.
+(``views.py``, the panel side of the task registry). The settings form is in ``settings.py`` (the
+dataset list and cards in ``choices.py``), the check's progress in ``progress.py``.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -29,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import html
 from typing import Optional
 
@@ -40,8 +40,8 @@ from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport
 from lepton_widgets.core.tasks import task_for_dataset, task_named
 from lepton_widgets.panels.base import Panel
-from lepton_widgets.panels.dataset.choices import PATH_HINTS, USER_KINDS, dataset_card, dataset_options
 from lepton_widgets.panels.dataset.progress import JobProgress
+from lepton_widgets.panels.dataset.settings import DATA_TRAITS, DataSettings
 from lepton_widgets.panels.dataset.report import counts_figure, failure_html, problems_html, summary_for_people
 from lepton_widgets.panels.dataset.upload import UploadView
 from lepton_widgets.panels.dataset.views import data_view
@@ -49,8 +49,6 @@ from lepton_widgets.panels.style import alert_box
 from lepton_widgets.state.runner import BusyError
 
 JOB = "prepare data"
-_DATA_TRAITS = ["dataset", "data_path", "data_test_path", "data_target", "max_per_class", "val_fraction",
-                "test_fraction", "min_class_size", "seed"]
 _STYLE = {"description_width": "130px"}
 
 
@@ -71,31 +69,18 @@ class DatasetPanel(Panel):
     THUMB = 64
 
     def build(self) -> w.Widget:
-        self._syncing = False
         self._error_report: Optional[DataReport] = None
         self._checked_key: Optional[tuple] = None
-        self.dataset_select = w.Dropdown(options=dataset_options(), description="Dataset", style=_STYLE,
-                                         layout=w.Layout(width="480px"))
-        self.dataset_info = w.HTML()
-        self.path = w.Text(description="Path", continuous_update=False, style=_STYLE,
-                           layout=w.Layout(width="640px"))
-        # Your own test set, same format as the path: then nothing of the path is held out for testing.
-        self.test_path = w.Text(description="Test set (optional)", continuous_update=False, style=_STYLE,
-                                placeholder="same format as Path; empty: hold some of Path's samples out",
-                                layout=w.Layout(width="640px"))
-        self.target = w.Text(description="Class column", continuous_update=False, style=_STYLE,
-                             placeholder="the column that holds the class", layout=w.Layout(width="480px"))
         # What the last check returned (task.prepare): PreparedData, or a table's or texts' own checked data.
         self.checked, self._checked_view = None, None
+        self.settings = form = DataSettings(self.session, _STYLE)
+        # the form's widgets, under the names the panel has always had
+        self.dataset_select, self.dataset_info, self.path = form.dataset_select, form.dataset_info, form.path
+        self.test_path, self.target, self.max_per_class = form.test_path, form.target, form.max_per_class
+        self.val_fraction, self.test_fraction = form.val_fraction, form.test_fraction
         self.uploads = UploadView(self.session)
         self.upload, self.upload_limit, self.upload_message = self.uploads.upload, self.uploads.limit, \
             self.uploads.message
-        self.max_per_class = w.BoundedIntText(min=0, max=10_000_000, description="Max per class (0 = all)",
-                                              style=_STYLE)
-        self.val_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description="Validation share",
-                                          continuous_update=False, style=_STYLE)
-        self.test_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description="Test share",
-                                           continuous_update=False, style=_STYLE)
         self.check_button = w.Button(description="Check data", button_style="primary",
                                      tooltip="load and validate the data (in the background)")
         self.job_progress = JobProgress(self.session, JOB, _STYLE, on_failed=self._show_error)
@@ -107,37 +92,22 @@ class DatasetPanel(Panel):
         self.counts_box = w.Box()
         self.problems = w.HTML()
         self.sample_rows = w.VBox()
-        for widget, css in ((self.dataset_select, "dataset-select"), (self.dataset_info, "dataset-info"),
-                            (self.path, "data-path"), (self.test_path, "data-test-path"),
-                            (self.target, "data-target"), (self.max_per_class, "max-per-class"),
-                            (self.val_fraction, "val-fraction"), (self.test_fraction, "test-fraction"),
-                            (self.check_button, "check-data"), (self.progress, "data-progress"),
+        for widget, css in ((self.check_button, "check-data"), (self.progress, "data-progress"),
                             (self.stale, "data-stale"), (self.error, "data-error"), (self.summary, "data-summary"),
                             (self.counts_box, "class-counts"), (self.problems, "data-problems"),
                             (self.sample_rows, "sample-grid")):
             widget.add_class(f"lepton-{css}")
 
-        # 0 in the max box, or an empty text, means "no setting" (None)
-        for widget, trait in ((self.dataset_select, "dataset"), (self.path, "data_path"),
-                              (self.test_path, "data_test_path"), (self.target, "data_target"),
-                              (self.max_per_class, "max_per_class")):
-            widget.observe(functools.partial(self._typed, trait), "value")
-        for name in ("val_fraction", "test_fraction"):
-            w.link((self.session, name), (getattr(self, name), "value"))
         self.check_button.on_click(self.check)
         self.check_button.disabled = self.session.busy
-        self.session.observe(self._settings_changed, _DATA_TRAITS)
+        self.session.observe(self._show_stale, DATA_TRAITS)  # the form follows them itself
         self.session.observe(self._busy_changed, "busy")
         self.session.observe(self._show_report, "data_report")
-        self._show_settings()
+        self._show_stale()
         self._show_report()
-
-        settings = w.Accordion([w.VBox([self.max_per_class, self.val_fraction, self.test_fraction])])
-        settings.set_title(0, "Sampling and split")
         return w.VBox([
-            w.HTML("<h3>Data</h3>"),
-            self.dataset_select, self.dataset_info, self.path, self.test_path, self.target,
-            w.HBox([self.upload, self.upload_limit]), self.upload_message, settings,
+            w.HTML("<h3>Data</h3>"), self.settings.box,
+            w.HBox([self.upload, self.upload_limit]), self.upload_message, self.settings.split,
             w.HBox([self.check_button, self.progress, self.progress_label]),
             self.stale, self.error, self.summary, self.counts_box,
             w.HTML("<b>Files not used as they are</b>"), self.problems,
@@ -146,48 +116,15 @@ class DatasetPanel(Panel):
 
     # --- settings <-> session ------------------------------------------------------------------
 
-    def _typed(self, trait: str, change) -> None:
-        if self._syncing:
-            return
-        value = change["new"]
-        if trait != "dataset":
-            value = (value.strip() if isinstance(value, str) else value) or None  # 0 in the max box: "all"
-        setattr(self.session, trait, value)
-
-    def _settings_changed(self, change) -> None:
-        self._show_settings()
-
-    def _show_settings(self) -> None:
-        s = self.session
-        self._syncing = True
-        try:
-            if s.dataset in [value for _, value in self.dataset_select.options]:
-                self.dataset_select.value = s.dataset  # else: a kind this panel does not list; the card says
-            self.path.value = s.data_path or ""
-            self.test_path.value = s.data_test_path or ""
-            self.target.value = s.data_target or ""
-            self.max_per_class.value = s.max_per_class or 0
-        finally:
-            self._syncing = False
-        self.dataset_info.value = dataset_card(s.dataset)
-        self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
-        view = data_view(task_for_dataset(s.dataset))
-        # Own data only (a built-in set holds out its own test samples); tables and texts keep their fixed split.
-        own_test_set = s.dataset in USER_KINDS and view.own_test_set
-        self.test_path.layout.display = "" if own_test_set or s.data_test_path else "none"
-        has_class_column = view.class_column or s.dataset == "text_csv"
-        self.target.layout.display = "" if has_class_column else "none"
-        self.target.placeholder = {"table_csv": "the column that holds the class",
-                                   "text_csv": "the column that holds the class (empty: label)"}.get(
-            s.dataset, "empty: this table's own class column")
-        self.path.placeholder = PATH_HINTS.get(s.dataset, "")
+    def _show_stale(self, change=None) -> None:
+        """Say so when the settings changed since the check shown."""
         if self._checked_key is not None and self._checked_key != self._data_key():
             self.stale.value = "<i>The data settings changed since this check: press Check data again.</i>"
         else:
             self.stale.value = ""
 
     def _data_key(self) -> tuple:
-        return tuple(getattr(self.session, name) for name in _DATA_TRAITS)
+        return tuple(getattr(self.session, name) for name in DATA_TRAITS)
 
     # --- check ---------------------------------------------------------------------------------
 
@@ -256,7 +193,7 @@ class DatasetPanel(Panel):
         self.counts_box.children = (self.counts_figure,)
         self.problems.value = problems_html(report, self.MAX_PROBLEM_ROWS)
         self.sample_rows.children = self._sample_widgets()
-        self._show_settings()  # refreshes the "settings changed since this check" note
+        self._show_stale()
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
         """The samples of the report shown: this panel's last check, else data checked elsewhere
