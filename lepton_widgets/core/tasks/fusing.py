@@ -156,5 +156,6 @@ class InMemoryFusionData(FusionData):
                                    learning_rate=learning_rate, trainable_params=trainable))
         callback = EventCallback(self.job.sink, self.job.run_id, "distill", epochs, self.job.stop_event)
         keep_best = keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)
-        student.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=[keep_best, callback])
+        student.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
+                    callbacks=[keep_best, callback])
         return callback.history
