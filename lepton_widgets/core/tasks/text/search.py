@@ -44,18 +44,16 @@ from lepton_widgets.core.tasks.text.glove_model import build_glove_classifier
 from lepton_widgets.core.tasks.text.model import POOLING, build_text_classifier
 from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, AugmentedBatches, encoder_blocks, planned_phases
 from lepton_widgets.core.tasks.text.run import _encode, _trainer_for, check_text_config
-from lepton_widgets.core.tasks.text.task import TextTask
 
 PATH_FEATURES, PATH_TEXTS = "cached features", "texts"
-#: ``tuner.augment`` choices that mean something for texts (the picture policies do not).
-TEXT_POLICIES = TextTask.search_policies
 
 
 class TextTrials:
     """The trials of a text search around ``base`` (see the module docstring)."""
 
-    def __init__(self, base: RunConfig, job: Optional[Job] = None) -> None:
+    def __init__(self, base: RunConfig, job: Optional[Job] = None, *, policies: tuple = ()) -> None:
         self.base, self.job = base, Job.of(job)
+        self.policies = policies  # the tuner.augment choices that mean something for texts (TextTask's)
         self.data = None
         self._features: dict[tuple, dict[str, np.ndarray]] = {}
         self._minilm: dict[str, tuple] = {}   # weights -> (backbone, tokenizer), loaded once
@@ -73,9 +71,9 @@ class TextTrials:
         if wrong:
             raise ConfigError(f"tuner.backbone {wrong}: a text search chooses among the text encoders "
                               f"{', '.join(TEXT_ENCODERS)}")
-        wrong = [p for p in tuner.augment or [] if p not in TEXT_POLICIES]
+        wrong = [p for p in tuner.augment or [] if p not in self.policies]
         if wrong:
-            raise ConfigError(f"tuner.augment {wrong} augment pictures; for texts choose among {TEXT_POLICIES}")
+            raise ConfigError(f"tuner.augment {wrong} augment pictures; for texts choose among {self.policies}")
         if tuner.head_units is not None and any(e != GLOVE_BACKBONE for e in self.encoders()):
             raise ConfigError("tuner.head_units: only the GloVe encoder's head has a hidden layer to size; "
                               "MiniLM's head is its classifier alone")

@@ -59,7 +59,7 @@ class TextTask(Task):
         """How a search trains text trials (``text/search.py``)."""
         from lepton_widgets.core.tasks.text.search import TextTrials
 
-        return TextTrials(cfg, job)
+        return TextTrials(cfg, job, policies=self.search_policies)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):
