@@ -1,7 +1,8 @@
 """The Predict step: :class:`PredictPanel` chooses a model and sends what it takes to one view per input kind.
 
-``panel`` holds the model choice, the upload and the jobs; ``images``, ``sounds``, ``texts`` and ``tables``
-draw the answers for each kind of model; ``common`` holds what they share (the top-k bars).
+``panel`` holds the upload and the jobs; ``choices`` the run and model lists; ``views`` maps the chosen model's
+task (from the registry) to its view: what it is given, which engine predicts it, how its answers are drawn with
+``images``, ``sounds``, ``texts`` or ``tables``; ``common`` holds what they share (the top-k bars).
 
 Example:
     >>> from lepton_widgets.panels.predict import PredictPanel
