@@ -252,19 +252,34 @@ def run_predictor(record):
             inputs = tf.constant(list(texts), dtype=tf.string)
         else:
             inputs, _ = tokenize(tokenizer, list(texts), length)
+            # A word past the sequence length changes no token: such greedy variants are one input, run once.
+            rows = np.concatenate([inputs[key] for key in sorted(inputs)], axis=1)
+            _, first, back = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+            if len(first) < len(texts):
+                return predict([texts[i] for i in first])[np.ravel(back)]
         # predict_on_batch per chunk: model.predict builds a tf.data pipeline per call, which costs more than
-        # the GloVe model itself when the greedy attack predicts a few texts per step
-        n = len(texts)
-        return np.concatenate([np.asarray(model.predict_on_batch(_rows(inputs, start, start + PREDICT_BATCH)))
-                               for start in range(0, n, PREDICT_BATCH)])
+        # the GloVe model itself when the greedy attack predicts a few texts per step. Each chunk is padded
+        # to a power of two (its last row repeated), so a few batch shapes are traced, not one per step.
+        out = []
+        for start in range(0, len(texts), PREDICT_BATCH):
+            n = min(PREDICT_BATCH, len(texts) - start)
+            rows = np.minimum(np.arange(start, start + _bucket(n)), start + n - 1)
+            out.append(np.asarray(model.predict_on_batch(_rows(inputs, rows)))[:n])
+        return np.concatenate(out)
 
     return predict
 
 
-def _rows(inputs, start: int, stop: int):
+def _bucket(n: int) -> int:
+    return max(8, 1 << (n - 1).bit_length())
+
+
+def _rows(inputs, rows: np.ndarray):
     if isinstance(inputs, dict):
-        return {key: value[start:stop] for key, value in inputs.items()}
-    return inputs[start:stop]
+        return {key: np.asarray(value)[rows] for key, value in inputs.items()}
+    import tensorflow as tf
+
+    return tf.gather(inputs, rows)
 
 
 def text_robustness_curve(record, *, rates: Sequence[float] | str | None = None, method: Optional[str] = None,
