@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from typing import Optional
 
-from lepton_widgets.core.tasks import task_for_model_file
+from lepton_widgets.core.tasks import task_for_model_file, task_named
 from lepton_widgets.panels.style import alert_box, caution_box
 
 FILE_PREFIX = "file · "
@@ -38,7 +38,7 @@ class ModelChoices:
         self.groups.update({key: self.file_choices[key] for _, key in files})
         for choices in self.groups.values():  # one run's files share its task: ask the registry once per run
             known = [self.tasks[c.path] for c in choices if c.path in self.tasks]
-            task = known[0] if known else task_for_model_file(choices[0].path) if choices else None
+            task = known[0] if known else _task_of(choices[0].path) if choices else None
             self.tasks.update({c.path: task for c in choices})
         options = [(group.label, group.key) for group in groups] + files
         keys = [key for _, key in options]
@@ -86,7 +86,7 @@ class ModelChoices:
             from lepton_widgets.core.predict.exported import ModelChoice
 
             self.opened = opened
-            self.tasks[path] = task_for_model_file(path)
+            self.tasks[path] = _task_of(path)
             label = f"{FILE_PREFIX}{Path(path).name}"
             self.file_choices[path] = self.groups[path] = [
                 ModelChoice(label, path, getattr(opened, "format", "keras"), short=label)]
@@ -102,3 +102,12 @@ class ModelChoices:
             self.session.message = f"opened {Path(path).name}"
 
         return self._submit("open model", work, done)
+
+
+def _task_of(path: str):
+    """The model file's task; a run naming a kind of data this installation does not know is offered as
+    pictures, as before (the run list stays usable, and opening the model says what is wrong)."""
+    try:
+        return task_for_model_file(path)
+    except ValueError:
+        return task_named(None)
