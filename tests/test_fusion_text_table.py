@@ -1,5 +1,5 @@
 """Fusion of text runs (GloVe on real food reviews) and table runs (German Credit): ensembles, a greedy soup of
-text members that share their start, distillation of a table ensemble, and the refusal to mix kinds of data.
+text members that share their start, distillation of both, and the refusal to mix kinds of data.
 
 Every fused run must be a run of its members' task: stored with its task's files, predicted by the task's own
 predictor (``predict_texts``, ``predict_frame``, ``lw.predict``) exactly as its stored predictions say, and
@@ -9,6 +9,7 @@ validation scores from the stored models, not from ``fusion.json``.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -125,6 +126,24 @@ def test_greedy_soup_of_text_members_that_share_their_start(text_members, review
     # One member's size: a weight average, not an ensemble.
     assert soup.load_model().count_params() == text_members[0].load_model().count_params()
     assert task_for_run(soup).name == "text"
+
+
+def test_distilled_text_student_trains_what_its_member_trained(text_members, reviews, store):
+    record = fuse(text_members, "distill", store=store, distill_epochs=2)
+    assert record.status == "finished" and [row["phase"] for row in record.history] == ["distill"] * 2
+    student, start = record.load_model(), store.open(fusion_info(record)["student_from"]).load_model()
+
+    def layer(model, kind):
+        return next(x for x in model.layers if isinstance(x, kind))
+
+    # The members trained their head on a frozen GloVe embedding: so does the student.
+    np.testing.assert_array_equal(layer(student, keras.layers.Embedding).get_weights()[0],
+                                  layer(start, keras.layers.Embedding).get_weights()[0])
+    assert not np.allclose(student.get_layer("classifier").get_weights()[0],
+                           start.get_layer("classifier").get_weights()[0])
+    y_val = reviews.split("val")[0].label_indices()
+    assert accuracy(text_val_probs(record, reviews), y_val) == pytest.approx(
+        fusion_info(record)["fused"]["val"]["accuracy"])
 
 
 # --- tables -----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.fusing import FusionKit, InMemoryFusionData
@@ -53,6 +54,10 @@ class TextFusionData(InMemoryFusionData):
 
         return tokenize(tokenizer, texts, length)[0]
 
+    def distill(self, student, cfg, soft_labels, epochs):
+        freeze_like_member(student, cfg)
+        return super().distill(student, cfg, soft_labels, epochs)
+
     def write_run_files(self, writer, base) -> None:
         writer.extra.update(modality="text", encoder=base.info.get("encoder"))
         info = json.loads((base.path / TEXT_FILE).read_text(encoding="utf-8"))
@@ -60,6 +65,26 @@ class TextFusionData(InMemoryFusionData):
         if "tokenizer" in info:  # MiniLM: the tokeniser travels with the run
             folder = (base.path / info["tokenizer"]["vocabulary"]).parent
             shutil.copytree(folder, writer.path / folder.name)
+
+
+def freeze_like_member(student, cfg) -> None:
+    """Let the student train what its member's last phase trained: the head alone, or the blocks
+    ``backbone.frozen_depth`` unfroze when the member fine-tuned. (A loaded model does not keep the flags
+    of the layers inside MiniLM, so they are set again here.)"""
+    import keras
+
+    from lepton_widgets.core.tasks.text.model import freeze_to, frozen_layers
+    from lepton_widgets.core.tasks.text.phases import encoder_blocks, planned_phases
+
+    blocks = encoder_blocks(cfg)
+    depth = frozen_layers(cfg.backbone.frozen_depth, blocks) if planned_phases(cfg)[-1][0] == "fine_tune" else blocks
+    minilm = [layer for layer in student.layers if isinstance(layer, keras.Model)
+              and any(sub.name == "transformer_layer_0" for sub in layer.layers)]
+    if minilm:
+        freeze_to(SimpleNamespace(backbone=minilm[0]), depth)  # freeze_to only reads the backbone
+    for layer in student.layers:
+        if isinstance(layer, keras.layers.Embedding):  # GloVe's one block
+            layer.trainable = depth == 0
 
 
 class TextFusionKit(FusionKit):
