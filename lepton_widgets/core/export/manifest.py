@@ -57,14 +57,24 @@ class UnverifiedExportError(UnsafeModelError):
 
 def write_manifest(folder: str | Path, format: str, artefact: str, run_id: str = "") -> Path:
     """Sign every file under ``folder`` (an export format's folder, before it is published)."""
-    from lepton_widgets import __version__
     from lepton_widgets.core.base.atomic import atomic_write_text
 
     folder = Path(folder)
-    body = {"format": format, "artefact": artefact, "run_id": run_id, "lepton_version": __version__,
+    body = {"format": format, "artefact": artefact, "run_id": run_id, "lepton_version": _lepton_version(),
             "files": _hashes(folder)}
     signed = dict(body, signature=_sign(body, _key(create=True)))
     return atomic_write_text(folder / MANIFEST_FILE, json.dumps(signed, indent=2, sort_keys=True))
+
+
+def _lepton_version() -> str:
+    """The installed package's version, read from its metadata: importing ``lepton_widgets`` itself from
+    here would run the package (a layer above export) and close an import circle through ``api``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("lepton-widgets")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def verify_export(path: str | Path, format: str) -> dict:

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lepton_widgets.core.base.atomic import atomic_write_text
-from lepton_widgets.core.export.verify import agreement_text
 
 CARD_MD = "model_card.md"
 CARD_JSON = "model_card.json"
@@ -95,6 +94,18 @@ def _task(facts: dict):
     from lepton_widgets.core.tasks.registry import task_for_facts
 
     return task_for_facts(facts)
+
+
+def agreement_text(overall: Optional[float], decided: Optional[float] = None, n_decided: Optional[int] = None
+                   ) -> str:
+    """Top-1 agreement for people, with the agreement on decided images when there is one.
+
+    >>> agreement_text(0.75, 1.0, 9)
+    '75.0% (100.0% of 9 decided)'
+    """
+    if overall is None:
+        return "–"
+    return f"{overall:.1%}" + ("" if n_decided is None else f" ({decided:.1%} of {n_decided} decided)")
 
 
 def _export_row(result) -> dict:
@@ -207,12 +218,10 @@ def _size(n: Optional[int]) -> str:
 
 
 def write_model_card(record, out_dir: Path, results: Sequence, data_info: Optional[dict] = None,
-                     inputs: Optional[dict] = None) -> tuple[Path, Path]:
+                     inputs: Optional[dict] = None, published: Sequence = ()) -> tuple[Path, Path]:
     """Write ``model_card.md`` and ``.json`` into ``out_dir`` (atomically) for ``results`` plus the formats
-    published there earlier; returns both paths."""
-    from lepton_widgets.core.export.verify import published_results
-
-    latest = {r.format: r for r in published_results(out_dir)}
+    ``published`` there earlier (``verify.published_results(out_dir)``); returns both paths."""
+    latest = {r.format: r for r in published}
     latest.update({r.format: r for r in results})  # this call's outcome wins, failures included
     ordered = [latest[name] for name in _format_order() if name in latest]
     card = build_model_card(record, ordered, data_info, inputs)

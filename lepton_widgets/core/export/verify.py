@@ -62,6 +62,7 @@ from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progres
 from lepton_widgets.core.export.formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
 from lepton_widgets.core.export.manifest import write_manifest
+from lepton_widgets.core.export.model_card import agreement_text
 from lepton_widgets.core.runs.store import EXPORTS_DIR, RunRecord, RunStore
 
 #: Held-out images compared per format (rows of the test split, in order).
@@ -151,18 +152,6 @@ class ExportReport:
 
     def result(self, format: str) -> ExportResult:
         return next(r for r in self.results if r.format == format)
-
-
-def agreement_text(overall: Optional[float], decided: Optional[float] = None, n_decided: Optional[int] = None
-                   ) -> str:
-    """Top-1 agreement for people, with the agreement on decided images when there is one.
-
-    >>> agreement_text(0.75, 1.0, 9)
-    '75.0% (100.0% of 9 decided)'
-    """
-    if overall is None:
-        return "–"
-    return f"{overall:.1%}" + ("" if n_decided is None else f" ({decided:.1%} of {n_decided} decided)")
 
 
 def parse_formats(formats: str | Sequence[str]) -> list[str]:
@@ -406,7 +395,7 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
     model; per-format problems are in the results, never raised.
     """
     from lepton_widgets.core.export.inputs import reference_inputs
-    from lepton_widgets.core.export.model_card import write_model_card
+    from lepton_widgets.core.export.model_card import write_model_card  # the card: a leaf, verify calls it
 
     names = parse_formats(formats)
     record = run if isinstance(run, RunRecord) else RunStore(runs_dir).open(run)
@@ -432,7 +421,8 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
                            tolerances=tolerances, unavailable=refs.unavailable, assets=refs.assets,
                            loaders=refs.loaders, sink=sink,
                            stop_event=stop_event, run_id=record.run_id)
-    card_md, card_json = write_model_card(record, out_dir, results, data_info=refs.info, inputs=meta)
+    card_md, card_json = write_model_card(record, out_dir, results, data_info=refs.info, inputs=meta,
+                                          published=published_results(out_dir))
     return ExportReport(run_id=record.run_id, out_dir=out_dir, results=results, card_md=card_md,
                         card_json=card_json)
 
