@@ -204,3 +204,13 @@ def test_runs_of_different_kinds_of_data_are_refused_in_plain_words(text_members
     with pytest.raises(ValueError, match="trained on one kind of data.*on texts.*on tables"):
         fuse([text_members[0], table_members[0]], "ensemble", store=store)
     assert {p.name for p in store.root.iterdir()} == before
+
+    from lepton_widgets.panels.fusion import FusionPanel
+    from lepton_widgets.state import Runner, Session
+
+    session = Session()
+    panel = FusionPanel(session, Runner(session, runs_dir=store.root))
+    panel.select.value = (text_members[0].run_id, table_members[0].run_id)
+    assert panel.fuse_button.disabled and "one kind of data" in panel.message.value
+    panel.select.value = tuple(r.run_id for r in text_members)  # texts with texts: ready to fuse
+    assert not panel.fuse_button.disabled and panel.message.value.startswith("Ready")
