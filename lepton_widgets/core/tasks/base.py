@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:  # the names below are only for annotations: a task module imports its own heavy parts lazily
@@ -102,18 +103,38 @@ class Task:
         """A stored run's ``model.keras`` (a task whose layers live in another package registers it first)."""
         return record.load_model()
 
+    #: The module holding this task's export and model-card parts, imported on first use. Each hook below
+    #: calls the module's function of the same name when it has one (``export_inputs``, ``export_unavailable``,
+    #: ``inference_model``, ``card_facts``, ``card_trained_at``, ``card_model_line``, ``card_size_note``), and
+    #: reads its ``FACTS_FILE`` (the run file that decides the export) and ``NOT_VALIDATED`` (the card's words).
+    export_module: str = ""
+
+    def _export_part(self, name: str, default=None):
+        if not self.export_module:
+            return default
+        return getattr(import_module(self.export_module), name, default)
+
     def export_inputs(self, record, n: int, rng):
         """The export check batch: ``n`` seeded test rows, a
         :class:`~lepton_widgets.core.tasks.exporting.ReferenceInputs`."""
-        raise NotImplementedError
+        part = self._export_part("export_inputs")
+        if part is None:
+            raise NotImplementedError(f"{self!r} names no export module")
+        return part(record, n, rng)
 
     def export_facts(self, record) -> dict:
         """The run's own facts that decide its export (``text.json``/``tabular.json``); JSON only."""
-        return {}
+        facts_file = self._export_part("FACTS_FILE")
+        if not facts_file:
+            return {}
+        from lepton_widgets.core.tasks.exporting import run_json
+
+        return run_json(record, facts_file)
 
     def export_unavailable(self, facts: dict) -> dict:
         """``{format: why it cannot hold this model}`` from :meth:`export_facts` (JSON only)."""
-        return {}
+        part = self._export_part("export_unavailable")
+        return part(facts) if part else {}
 
     #: Whether export reloads its ``.keras`` file with Keras' safe mode (the user-file gate refuses keras_hub's
     #: classes and the preprocessing layers of texts and tables).
@@ -121,18 +142,26 @@ class Task:
 
     def inference_model(self, model):
         """``model`` as exported: what only training needs taken out (the default: the model itself)."""
-        return model
+        part = self._export_part("inference_model")
+        return part(model) if part else model
 
     def card_facts(self, card: dict, inputs: dict) -> None:
         """Change a model card's picture defaults (use, input, backbone) to this task's; ``inputs``: the
         export's meta. The default changes nothing."""
+        part = self._export_part("card_facts")
+        if part:
+            part(card, inputs)
 
     def card_trained_at(self, card: dict) -> str:
         """How the card's "Trained on N samples" sentence ends (what the model sees of each sample)."""
-        return "."
+        part = self._export_part("card_trained_at")
+        return part(card) if part else "."
 
     def card_model_line(self, card: dict) -> str:
         """The card's one Markdown line on the model."""
+        part = self._export_part("card_model_line")
+        if part:
+            return part(card)
         backbone = card["backbone"]
         return f"- Model: `{backbone['name']}`, head units {backbone['head_units']}"
 
@@ -143,10 +172,13 @@ class Task:
 
     def card_size_note(self, card: dict) -> str:
         """What the card says of the input size when it has no training counts ("" = nothing)."""
-        return ""
+        part = self._export_part("card_size_note")
+        return part(card) if part else ""
 
-    #: What a card says the model was not validated for.
-    not_validated: str = ""
+    @property
+    def not_validated(self) -> str:
+        """What a card says the model was not validated for (the export module's ``NOT_VALIDATED``)."""
+        return self._export_part("NOT_VALIDATED", "")
     #: Whether its model starts from a backbone that may have been trained from scratch (tables train an MLP).
     has_backbone: bool = True
 

@@ -41,6 +41,7 @@ import pandas as pd
 import tensorflow as tf
 
 from lepton_widgets.core.data import SampleTable, make_dataset
+from lepton_widgets.core.base.levels import parse_levels
 from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
 
 #: The model's pixel range is [0, PIXEL_MAX]; epsilons are fractions of it.
@@ -155,23 +156,8 @@ class RobustnessCurve:
 
 def parse_epsilons(text: str | Sequence[float]) -> list[float]:
     """Epsilons from ``"0, 0.01, 0.03"`` (or a sequence), sorted and without repeats; ValueError on bad input."""
-    values = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
-    out = set()
-    for value in values:
-        if isinstance(value, str) and not value.strip():
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"epsilon {value!r} is not a number; give numbers in [0, 1] separated by commas, "
-                             "e.g. 0, 0.01, 0.03") from None
-        if not 0 <= number <= 1 or math.isnan(number):
-            raise ValueError(f"epsilon {number} is outside [0, 1]: epsilons are pixels scaled to [0, 1] "
-                             "(8/255 is about 0.031)")
-        out.add(number)
-    if not out:
-        raise ValueError("give at least one epsilon, e.g. 0, 0.01, 0.03")
-    return sorted(out)
+    return parse_levels(text, noun="epsilon", example="0, 0.01, 0.03", meaning="numbers in [0, 1]",
+                        hint="epsilons are pixels scaled to [0, 1] (8/255 is about 0.031)")
 
 
 def default_epsilons(training_epsilon: float) -> list[float]:

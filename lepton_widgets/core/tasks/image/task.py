@@ -104,38 +104,8 @@ class ImageTask(Task):
                                 run_id=job.run_id or record.run_id)
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    export_module = "lepton_widgets.core.tasks.image.export"
     input_words, sample_words = "", "images"  # pictures are the default: the Predict list names no input
-
-    @property
-    def not_validated(self) -> str:
-        from lepton_widgets.core.tasks.image.export import NOT_VALIDATED
-
-        return NOT_VALIDATED
-
-    def export_inputs(self, record, n, rng):
-        from lepton_widgets.core.tasks.image.export import export_inputs
-
-        return export_inputs(record, n, rng)
-
-    def inference_model(self, model):
-        from lepton_widgets.core.tasks.image.export import inference_model
-
-        return inference_model(model)
-
-    def card_trained_at(self, card):
-        from lepton_widgets.core.tasks.image.export import card_trained_at
-
-        return card_trained_at(card)
-
-    def card_size_note(self, card):
-        from lepton_widgets.core.tasks.image.export import card_size_note
-
-        return card_size_note(card)
-
-    def card_model_line(self, card):
-        from lepton_widgets.core.tasks.image.export import card_model_line
-
-        return card_model_line(card)
 
     def owns_model(self, model) -> bool:
         """One 4-D input (batch, height, width, channels): the picture chain, which sounds share."""

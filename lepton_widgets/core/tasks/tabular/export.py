@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lepton_widgets.core.tasks.exporting import normalization_as_constants
+
 FACTS_FILE = "tabular.json"
 #: Test rows repeated with one numeric value blanked in a table's check batch (see the module docstring).
 MISSING_PROBES = 8
@@ -116,3 +118,7 @@ def card_trained_at(card: dict) -> str:
 def card_model_line(card: dict) -> str:
     backbone = card["backbone"]
     return f"- Model: an MLP on the encoded columns (`{backbone['name']}`), head units {backbone['head_units']}"
+
+
+#: The model as exported: its Normalization layers' statistics folded into constants.
+inference_model = normalization_as_constants

@@ -66,16 +66,11 @@ class TabularTask(Task):
         return cell_rows(record, true_index, predicted_index, limit=limit)
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    export_module = "lepton_widgets.core.tasks.tabular.export"
     input_words, sample_words, listed_backbone = "tables (.csv)", "rows", "mlp (table columns)"
     # predicted from the run's own model and stored column schema; export reloads it in Keras' safe mode
     predicts_exports, reloads_in_safe_mode = False, True
     has_backbone = False  # a table trains its own MLP
-
-    @property
-    def not_validated(self) -> str:
-        from lepton_widgets.core.tasks.tabular.export import NOT_VALIDATED
-
-        return NOT_VALIDATED
 
     def open_for_prediction(self, path):
         from lepton_widgets.core.tasks.tabular.predict import open_table_model
@@ -86,42 +81,6 @@ class TabularTask(Task):
         from lepton_widgets.core.tasks.tabular.predict import table_rows
 
         return table_rows(model, inputs, top_k)
-
-    def export_inputs(self, record, n, rng):
-        from lepton_widgets.core.tasks.tabular.export import export_inputs
-
-        return export_inputs(record, n, rng)
-
-    def export_facts(self, record):
-        from lepton_widgets.core.tasks.exporting import run_json
-        from lepton_widgets.core.tasks.tabular.export import FACTS_FILE
-
-        return run_json(record, FACTS_FILE)
-
-    def export_unavailable(self, facts):
-        from lepton_widgets.core.tasks.tabular.export import export_unavailable
-
-        return export_unavailable(facts)
-
-    def inference_model(self, model):
-        from lepton_widgets.core.tasks.exporting import normalization_as_constants
-
-        return normalization_as_constants(model)
-
-    def card_facts(self, card, inputs):
-        from lepton_widgets.core.tasks.tabular.export import card_facts
-
-        card_facts(card, inputs)
-
-    def card_trained_at(self, card):
-        from lepton_widgets.core.tasks.tabular.export import card_trained_at
-
-        return card_trained_at(card)
-
-    def card_model_line(self, card):
-        from lepton_widgets.core.tasks.tabular.export import card_model_line
-
-        return card_model_line(card)
 
     def owns_model(self, model) -> bool:
         """Named column inputs (a dict without token ids)."""

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lepton_widgets.core.tasks.exporting import normalization_as_constants
+
 FACTS_FILE = "text.json"
 TFLITE_FORMATS = ("tflite", "tflite-f16", "tflite-int8")
 GLOVE_TFLITE = ("a GloVe text model reads raw strings through a TextVectorization layer, whose lower-casing, "
@@ -114,3 +116,7 @@ def card_model_line(card: dict) -> str:
     backbone = card["backbone"]
     return (f"- Encoder: `{backbone['encoder']}`, weights `{backbone['weights']}`, sequence length "
             f"{backbone['sequence_length']}, head units {backbone['head_units']}")
+
+
+#: The model as exported: its Normalization layers' statistics folded into constants.
+inference_model = normalization_as_constants

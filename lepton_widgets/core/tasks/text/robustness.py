@@ -45,6 +45,7 @@ from typing import Optional
 
 import numpy as np
 
+from lepton_widgets.core.base.levels import parse_levels
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.adversarial import RobustnessCurve
@@ -60,23 +61,9 @@ PREDICT_BATCH = 256
 
 def parse_rates(text: str | Sequence[float]) -> list[float]:
     """Rates from ``"0, 0.1, 0.2"`` (or a sequence), sorted, without repeats; ValueError in plain words."""
-    values = text.replace(";", ",").split(",") if isinstance(text, str) else list(text)
-    out = set()
-    for value in values:
-        if isinstance(value, str) and not value.strip():
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"substitution rate {value!r} is not a number; give fractions of each text's words "
-                             "between 0 and 1, separated by commas, e.g. 0, 0.1, 0.2, 0.4") from None
-        if math.isnan(number) or not 0 <= number <= 1:
-            raise ValueError(f"substitution rate {number} is outside [0, 1]: it is the fraction of each text's "
-                             "words replaced by a neighbour")
-        out.add(number)
-    if not out:
-        raise ValueError("give at least one substitution rate, e.g. 0, 0.1, 0.2, 0.4")
-    return sorted(out)
+    return parse_levels(text, noun="substitution rate", example="0, 0.1, 0.2, 0.4",
+                        meaning="fractions of each text's words between 0 and 1",
+                        hint="it is the fraction of each text's words replaced by a neighbour")
 
 
 def substitution_count(n_words: int, n_substitutable: int, rate: float) -> int:

@@ -86,15 +86,10 @@ class TextTask(Task):
         return text_robustness_curve(record, rates=levels, method=method, max_samples=max_samples, job=job)
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
+    export_module = "lepton_widgets.core.tasks.text.export"
     input_words, sample_words, listed_backbone = "texts", "texts", "all_minilm_l6_v2"  # older runs: MiniLM
     # predicted from the run's own model and stored tokenizer; export reloads it in Keras' safe mode
     predicts_exports, reloads_in_safe_mode = False, True
-
-    @property
-    def not_validated(self) -> str:
-        from lepton_widgets.core.tasks.text.export import NOT_VALIDATED
-
-        return NOT_VALIDATED
 
     def open_for_prediction(self, path):
         from lepton_widgets.core.tasks.text.predict import open_text_model
@@ -111,46 +106,10 @@ class TextTask(Task):
 
         return record.load_model()
 
-    def export_inputs(self, record, n, rng):
-        from lepton_widgets.core.tasks.text.export import export_inputs
-
-        return export_inputs(record, n, rng)
-
-    def export_facts(self, record):
-        from lepton_widgets.core.tasks.exporting import run_json
-        from lepton_widgets.core.tasks.text.export import FACTS_FILE
-
-        return run_json(record, FACTS_FILE)
-
-    def export_unavailable(self, facts):
-        from lepton_widgets.core.tasks.text.export import export_unavailable
-
-        return export_unavailable(facts)
-
-    def inference_model(self, model):
-        from lepton_widgets.core.tasks.exporting import normalization_as_constants
-
-        return normalization_as_constants(model)
-
     def block_parts(self, backbone, num_classes):
         from lepton_widgets.core.tasks.text.blocks import text_blocks
 
         return text_blocks(backbone, int(num_classes))
-
-    def card_facts(self, card, inputs):
-        from lepton_widgets.core.tasks.text.export import card_facts
-
-        card_facts(card, inputs)
-
-    def card_trained_at(self, card):
-        from lepton_widgets.core.tasks.text.export import card_trained_at
-
-        return card_trained_at(card)
-
-    def card_model_line(self, card):
-        from lepton_widgets.core.tasks.text.export import card_model_line
-
-        return card_model_line(card)
 
     def owns_model(self, model) -> bool:
         """Token ids (MiniLM) or one string input (GloVe)."""
