@@ -57,6 +57,7 @@ def main() -> None:
     from lepton_widgets.core.base.events import ListSink
     from lepton_widgets.core.tasks.image.feature_cache import extract_features
     from lepton_widgets.core.tasks.image.model import build_transfer_model
+    from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.search.tuner import run_search
 
     cfg = RunConfig.from_dict({
@@ -78,7 +79,7 @@ def main() -> None:
         shutil.rmtree(os.environ["LEPTON_HOME"], ignore_errors=True)  # the one-off extraction is part of it
         runs = tempfile.mkdtemp(dir=scratch)
         sink = ListSink()
-        seconds = timed(lambda: searches.append({"result": run_search(cfg, runs_dir=runs, sink=sink)}))
+        seconds = timed(lambda: searches.append({"result": run_search(cfg, Job(sink=sink), runs_dir=runs)}))
         extraction = [e.time for e in sink.of_kind("progress") if e.task.startswith("extract features")]
         trials = [e for e in sink.of_kind("trial_ended")]
         searches[-1].update(seconds=seconds, extraction_s=max(extraction) - min(extraction) if extraction else 0.0,

@@ -9,6 +9,11 @@ Example:
     True
     >>> lw.predict(run, ["digit.png"])                                  # doctest: +SKIP
     >>> lw.predict(lw.export(run, "tflite").results[0].path, ["digit.png"])   # an exported file  # doctest: +SKIP
+
+Long calls (``train``, ``robustness``, ``export``, ``update``, ``fuse``, ``rank_backbones``) take ``job=`` (a
+:class:`~lepton_widgets.core.base.job.Job`: where events go and the stop request), or, as a convenience,
+``sink=`` (a callable receiving each event) and ``stop_event=`` (a ``threading.Event``; set it to stop between
+batches), which build that Job. Give one or the other, not both.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from lepton_widgets.config import RunConfig
-from lepton_widgets.core.base.events import EventSink, null_sink
+from lepton_widgets.core.base.events import EventSink
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 
@@ -37,12 +42,20 @@ def _store(runs_dir: Optional[str | Path]) -> RunStore:
     return RunStore(runs_dir)
 
 
+def _job(job: Optional[Job], sink: Optional[EventSink], stop_event: Optional[threading.Event]) -> Job:
+    """``job``, or one made from the ``sink``/``stop_event`` conveniences; never both (one would be ignored)."""
+    if job is not None and (sink is not None or stop_event is not None):
+        raise ValueError("give job= or sink=/stop_event=, not both")
+    return Job.of(job, sink=sink, stop_event=stop_event)
+
+
 def train(config: RunConfig | dict | str | Path, *, runs_dir: Optional[str | Path] = None,
-          sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
+          job: Optional[Job] = None, sink: Optional[EventSink] = None,
+          stop_event: Optional[threading.Event] = None) -> RunRecord:
     """Train and evaluate a model for ``config`` (object, dict or YAML/JSON path); returns the stored run."""
     from lepton_widgets.core.tasks import run_experiment
 
-    return run_experiment(_as_config(config), Job.of(sink=sink, stop_event=stop_event), store=_store(runs_dir))
+    return run_experiment(_as_config(config), _job(job, sink, stop_event), store=_store(runs_dir))
 
 
 def open_run(run: str | Path | RunRecord, *, runs_dir: Optional[str | Path] = None) -> RunRecord:
@@ -90,8 +103,8 @@ def evaluate(run: str | Path | RunRecord, *, split: str = "test", runs_dir: Opti
 
 def robustness(run: str | Path | RunRecord, *, method: Optional[str] = None,
                epsilons: str | Sequence[float] | None = None, max_samples: Optional[int] = 1000,
-               runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
-               stop_event: Optional[threading.Event] = None):
+               runs_dir: Optional[str | Path] = None, job: Optional[Job] = None,
+               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
     """Test accuracy of a stored run under attack at each level; returns a ``RobustnessCurve``
     (``.epsilons``, ``.accuracy``, ``.at(level)``), from the run's task.
 
@@ -102,11 +115,11 @@ def robustness(run: str | Path | RunRecord, *, method: Optional[str] = None,
 
     record = open_run(run, runs_dir=runs_dir)
     return task_for_run(record).robustness_curve(record, method=method, levels=epsilons, max_samples=max_samples,
-                                                 job=Job.of(run_id=record.run_id, sink=sink, stop_event=stop_event))
+                                                 job=_job(job, sink, stop_event).child(run_id=record.run_id))
 
 
 def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,
-           out: Optional[str | Path] = None, runs_dir: Optional[str | Path] = None,
+           out: Optional[str | Path] = None, runs_dir: Optional[str | Path] = None, job: Optional[Job] = None,
            sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None):
     """Export a stored run as ``keras``, ``savedmodel``, ``tflite``, ``tflite-f16``, ``tflite-int8`` and/or
     ``onnx`` (``"all"``); each artefact is reloaded and checked against the model before it is kept.
@@ -117,14 +130,14 @@ def export(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", *,
     agreement, reason) with the model card beside the files (default ``<run>/exports/``)."""
     from lepton_widgets.core.export.verify import export_run
 
-    return export_run(open_run(run, runs_dir=runs_dir), formats, out, sink=sink or null_sink,
-                      stop_event=stop_event)
+    return export_run(open_run(run, runs_dir=runs_dir), formats, out, job=_job(job, sink, stop_event))
 
 
 def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: int = 200,
            classes: Optional[Sequence[str]] = None, epochs: Optional[int] = None,
            learning_rate: Optional[float] = None, compare: bool = False, runs_dir: Optional[str | Path] = None,
-           sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> RunRecord:
+           job: Optional[Job] = None, sink: Optional[EventSink] = None,
+           stop_event: Optional[threading.Event] = None) -> RunRecord:
     """Fine-tune a finished run (pictures, sounds, texts or a table) on new data (a built-in name, your own
     folder/zip/csv of the run's kind, or a DataConfig dict), new classes included, replaying ``replay`` old
     samples; returns the new version (see ``core/update/incremental.py``).
@@ -135,7 +148,8 @@ def update(run: str | Path | RunRecord, new_data: str | Path | dict, *, replay: 
     record = open_run(run, runs_dir=runs_dir)
     store = _store(runs_dir) if runs_dir is not None else RunStore(record.path.parent)
     return update_run(record, new_data, replay=replay, classes=classes, epochs=epochs,
-                      learning_rate=learning_rate, compare=compare, store=store, sink=sink, stop_event=stop_event)
+                      learning_rate=learning_rate, compare=compare, store=store,
+                      job=_job(job, sink, stop_event))
 
 
 def predict(model: str | Path | RunRecord, inputs: Sequence[str | Path], *, top_k: int = 3,
@@ -162,7 +176,7 @@ def predict(model: str | Path | RunRecord, inputs: Sequence[str | Path], *, top_
 
 
 def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", name: Optional[str] = None,
-         runs_dir: Optional[str | Path] = None, sink: Optional[EventSink] = None,
+         runs_dir: Optional[str | Path] = None, job: Optional[Job] = None, sink: Optional[EventSink] = None,
          stop_event: Optional[threading.Event] = None, distill_epochs: int = 3) -> RunRecord:
     """Fuse two or more finished runs into a new run: ``ensemble``, ``uniform-soup``, ``greedy-soup`` or
     ``distill`` (see ``core/fusion/fuse.py``). Its ``fusion.json`` compares the members with the fused model."""
@@ -170,17 +184,18 @@ def fuse(runs: Sequence[str | Path | RunRecord], *, method: str = "ensemble", na
 
     records = [open_run(run, runs_dir=runs_dir) for run in runs]
     store = _store(runs_dir) if runs_dir is not None or not records else RunStore(records[0].path.parent)
-    return fuse_runs(records, method, store=store, name=name, job=Job.of(sink=sink, stop_event=stop_event),
+    return fuse_runs(records, method, store=store, name=name, job=_job(job, sink, stop_event),
                      distill_epochs=distill_epochs)
 
 
 def rank_backbones(config: RunConfig | dict | str | Path, candidates: Optional[Sequence] = None, *,
-                   sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None,
-                   **options) -> pd.DataFrame:
+                   job: Optional[Job] = None, sink: Optional[EventSink] = None,
+                   stop_event: Optional[threading.Event] = None, **options) -> pd.DataFrame:
     """Score candidate backbones on ``config``'s data before training (LogME and a linear probe on cached
     features of a small split); one row each, best first, the recommended one marked. ``candidates``:
     ``"name:weights"`` strings (``"mobilenet_v2:offline"``, ``"small_cnn:run:<run folder>"``) or pairs;
     default: every registered backbone with its offline-capable weights. See ``core/tasks/image/ranking.py``."""
     from lepton_widgets.core.tasks.image.ranking import rank_backbones as rank
 
-    return rank(_as_config(config), candidates, sink=sink or null_sink, stop_event=stop_event, **options)
+    job = _job(job, sink, stop_event)
+    return rank(_as_config(config), candidates, sink=job.sink, stop_event=job.stop_event, **options)

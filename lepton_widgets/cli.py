@@ -104,6 +104,7 @@ def cmd_tune(args) -> int:
     cfg = load_config(args.config, args.set)
     best_name = _run_name(args.name) if args.name is not None else None
     _tuner_environment(args)
+    from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.search.tuner import run_search
     from lepton_widgets.core.search.events import describe
 
@@ -117,7 +118,7 @@ def cmd_tune(args) -> int:
             bars(event)
 
     try:
-        result = run_search(cfg, runs_dir=args.runs_dir, sink=sink)
+        result = run_search(cfg, Job(sink=sink), runs_dir=args.runs_dir)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume the search", file=sys.stderr)
         return 130

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from conftest import tiny_config
 
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.export.verify import export_model, export_run, inference_model, parse_formats
 from lepton_widgets.core.export.formats import FORMATS, SPECS, Tolerance
 from lepton_widgets.core.runs.store import RunRecord, RunStore
@@ -351,7 +352,7 @@ def test_export_reports_each_format_as_it_is_written_reloaded_and_verified(train
     from lepton_widgets.core.base.events import ListSink
 
     sink = ListSink()
-    report = export_run(trained, ["keras", "tflite"], out=tmp_path / "steps", n_check=16, sink=sink)
+    report = export_run(trained, ["keras", "tflite"], out=tmp_path / "steps", n_check=16, job=Job(sink=sink))
     steps = [(e.format, e.step) for e in sink.events if e.kind == "export_step"]
     assert steps == [(name, step) for name in ("keras", "tflite") for step in ("write", "reload", "check", "done")]
     done = [e for e in sink.events if e.kind == "export_step" and e.step == "done"]

@@ -68,7 +68,7 @@ def fast(tmp_path_factory):
         runs = tmp_path_factory.mktemp("runs")
         sink = ListSink()
         cfg = fashion_config()
-        result = run_search(cfg, runs_dir=runs, sink=sink)
+        result = run_search(cfg, Job(sink=sink), runs_dir=runs)
         yield {"cfg": cfg, "runs": runs, "home": home, "sink": sink, "result": result}
 
 
@@ -144,7 +144,7 @@ def test_a_changed_search_space_starts_a_new_search_and_says_so(fast, monkeypatc
 
     changed = cfg.replace(tuner__learning_rate=[1e-4, 1e-3], tuner__max_trials=1)
     sink = ListSink()
-    result = run_search(changed, runs_dir=runs, sink=sink)
+    result = run_search(changed, Job(sink=sink), runs_dir=runs)
     started = sink.of_kind("search_started")[0]
     assert result.directory != fast["result"].directory and not started.resumed
     assert "search space changed" in started.message and "tuner.learning_rate" in started.message
@@ -156,7 +156,7 @@ def test_hyperband_and_bayesian_run_their_trials(fast, monkeypatch):
     monkeypatch.setenv("LEPTON_HOME", str(fast["home"]))
     hyperband = fashion_config("hb", algorithm="hyperband", epochs=None)
     sink = ListSink()
-    result = run_search(hyperband, runs_dir=fast["runs"], sink=sink)
+    result = run_search(hyperband, Job(sink=sink), runs_dir=fast["runs"])
     assert planned_trials(hyperband) == 6 and len(result.completed) == 6
     raw = [json.loads(p.read_text())["hyperparameters"]["values"]
            for p in result.directory.glob("trial_*/trial.json")]
@@ -206,7 +206,7 @@ def test_stop_from_another_thread_ends_the_search_and_resuming_reruns_only_the_i
     sink, stop = ListSink(), threading.Event()
     outcome = {}
     thread = threading.Thread(target=lambda: outcome.update(
-        result=run_search(cfg, runs_dir=tmp_path, sink=sink, stop_event=stop)))
+        result=run_search(cfg, Job(sink=sink, stop_event=stop), runs_dir=tmp_path)))
     thread.start()
     deadline = time.monotonic() + 120
     while not any(e.kind == "trial_epoch" and e.number == 2 for e in sink.events):  # inside trial 2
@@ -223,7 +223,7 @@ def test_stop_from_another_thread_ends_the_search_and_resuming_reruns_only_the_i
     first = trial_files(result.directory)["trial_0"]
 
     resumed_sink = ListSink()
-    resumed = run_search(cfg.replace(tuner__max_trials=2), runs_dir=tmp_path, sink=resumed_sink)
+    resumed = run_search(cfg.replace(tuner__max_trials=2), Job(sink=resumed_sink), runs_dir=tmp_path)
     started = resumed_sink.of_kind("search_started")[0]
     assert started.resumed and "Resuming search" in started.message and "1 of 2 trials done" in started.message
     assert [e.number for e in resumed_sink.of_kind("trial_started")] == [2]
@@ -236,7 +236,7 @@ def test_trials_that_unfreeze_or_augment_train_on_images_with_a_fine_tune_phase(
     raw["train"]["fine_tune_epochs"] = 1
     raw["augment"] = {"flip": "horizontal"}  # the run's own augmentation: no cached features for any trial
     sink = ListSink()
-    result = run_search(RunConfig.from_dict(raw), runs_dir=tmp_path, sink=sink)
+    result = run_search(RunConfig.from_dict(raw), Job(sink=sink), runs_dir=tmp_path)
     assert [t["status"] for t in result.trials] == ["COMPLETED", "COMPLETED"]
     started = {e.hyperparameters["frozen_depth"]: e for e in sink.of_kind("trial_started")}
     assert set(started) == {0, ALL_FROZEN} and {e.path for e in started.values()} == {"images"}
@@ -252,7 +252,7 @@ def test_an_adversarial_base_config_trains_every_trial_on_attacked_batches(tmp_p
         raw = digits_raw(f"adv-{adversarial}", max_trials=1)
         raw["train"].update(adversarial=adversarial, adversarial_epsilon=0.1, adversarial_ratio=1.0)
         sink = ListSink()
-        result = run_search(RunConfig.from_dict(raw), runs_dir=tmp_path / adversarial, sink=sink)
+        result = run_search(RunConfig.from_dict(raw), Job(sink=sink), runs_dir=tmp_path / adversarial)
         assert [t["status"] for t in result.trials] == ["COMPLETED"]
         assert result.best_config().train.adversarial == adversarial
         return sink.of_kind("trial_epoch")[0].metrics["loss"]
@@ -325,7 +325,7 @@ def two_trials(tmp_path_factory):
     """A real finished 2-trial search (small_cnn on images), copied by each test that damages it."""
     runs = tmp_path_factory.mktemp("two-trials")
     cfg = RunConfig.from_dict(digits_raw("damaged", max_trials=2))
-    result = run_search(cfg, runs_dir=runs, sink=ListSink())
+    result = run_search(cfg, Job(sink=ListSink()), runs_dir=runs)
     assert [t["status"] for t in result.trials] == ["COMPLETED", "COMPLETED"]
     return {"cfg": cfg, "runs": runs, "directory": result.directory}
 
@@ -347,7 +347,7 @@ def damaged_copy(two_trials, tmp_path, name: str, cut: str, copies: bool) -> Pat
 
 def resume(two_trials, runs: Path) -> tuple[ListSink, object]:
     sink = ListSink()
-    result = run_search(two_trials["cfg"].replace(tuner__max_trials=3), runs_dir=runs, sink=sink)
+    result = run_search(two_trials["cfg"].replace(tuner__max_trials=3), Job(sink=sink), runs_dir=runs)
     return sink, result
 
 

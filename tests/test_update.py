@@ -15,6 +15,7 @@ from PIL import Image
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.data import DataError, prepare_data, split_record
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunStore
 
 OLD = ["0", "1", "2", "3", "4"]
@@ -246,8 +247,8 @@ def test_stopped_update_leaves_no_finished_version(base):
         if event.kind == "phase_started":
             stop.set()  # Stop pressed as training begins: the first batch end raises Cancelled
 
-    result = update_run(record, "digits", classes=["9"], replay=20, epochs=3, store=store, sink=sink,
-                        stop_event=stop)
+    result = update_run(record, "digits", classes=["9"], replay=20, epochs=3, store=store,
+                        job=Job(sink=sink, stop_event=stop))
     assert result.status == "cancelled" and "run_cancelled" in kinds
     assert not result.model_path.exists() and not (result.path / "update.json").exists()
     assert "epoch_ended" not in kinds

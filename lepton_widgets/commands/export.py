@@ -38,6 +38,7 @@ def register(subparsers) -> None:
 
 
 def cmd_export(args) -> int:
+    from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.export.verify import export_run, parse_formats
 
     requested = args.formats or ["all"]
@@ -51,7 +52,7 @@ def cmd_export(args) -> int:
             print(f"{event.task} ({event.done + 1}/{event.total})...", file=sys.stderr, flush=True)
 
     report = export_run(args.run, names, args.out, runs_dir=args.runs_dir, n_check=args.check_images,
-                        sink=progress)
+                        job=Job(sink=progress))
     print(f"run {report.run_id}: exports in {report.out_dir}")
     print(format_table(report.results))
     print(f"model card: {report.card_md}")

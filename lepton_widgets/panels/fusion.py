@@ -190,12 +190,12 @@ class FusionPanel(Panel):
             return None
         records, method = self._records(), self.method.value
         name = self.name.value.strip() or None
-        store, sink = self.runner.store, self.runner.on_event
+        store = self.runner.store
 
-        def work(stop_event):
+        def work(job: Job):
             from lepton_widgets.core.fusion.fuse import fuse  # the engine imports TensorFlow: in the worker
 
-            return fuse(records, method, store=store, name=name, job=Job(sink=sink, stop_event=stop_event))
+            return fuse(records, method, store=store, name=name, job=job)
 
         def done(record: RunRecord) -> None:
             session = self.session

@@ -339,9 +339,9 @@ class UpdatePanel(Panel):
         session.history, session.evaluation, session.selected_cell = [], {}, None
         runner = self.runner
 
-        def work(stop_event):
+        def work(job: Job):
             return update_run(parent, data_cfg, replay=replay, epochs=epochs, compare=compare, store=runner.store,
-                              job=Job(sink=runner.on_event, stop_event=stop_event))
+                              job=job)
 
         def done(record: RunRecord):
             session.status = record.status

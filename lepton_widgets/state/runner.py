@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from lepton_widgets.core.base.events import Cancelled, Event
+from lepton_widgets.core.base.events import Cancelled, Event, EventSink
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.runs.store import RunStore, check_run_name, default_run_name
@@ -44,7 +44,7 @@ class Runner:
     def __init__(self, session: Session, runs_dir: Optional[str | Path] = None) -> None:
         self.session = session
         self.store = RunStore(runs_dir)
-        self.stop_event = threading.Event()
+        self.job = Job(sink=self.on_event)  # the current (or last) unit of work; each submit makes a new one
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self.result: Any = None
@@ -54,31 +54,35 @@ class Runner:
     def busy(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, job: str, work: Callable[[threading.Event], Any],
-               on_done: Optional[Callable[[Any], None]] = None) -> threading.Thread:
-        """Run ``work(stop_event)`` in the worker thread; ``on_done(result)`` runs there afterwards."""
+    def submit(self, job: str, work: Callable[[Job], Any], on_done: Optional[Callable[[Any], None]] = None,
+               *, sink: Optional[EventSink] = None) -> threading.Thread:
+        """Run ``work(job)`` in the worker thread; ``on_done(result)`` runs there afterwards.
+
+        ``job`` is a fresh :class:`~lepton_widgets.core.base.job.Job` for this unit of work: its events go to
+        ``sink`` (default :meth:`on_event`, the Session's traits) and :meth:`stop` sets its stop request.
+        """
         with self._lock:
             if self.busy:
                 raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
-            self.stop_event = threading.Event()
+            self.job = Job(sink=sink or self.on_event)
             session = self.session
             session.job, session.last_error, session.last_traceback = job, "", ""
             session.progress = {}
             session.status = "preparing"
-            self._thread = threading.Thread(target=self._work, args=(work, on_done), name=f"lepton-{job}",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._work, args=(work, self.job, on_done),
+                                            name=f"lepton-{job}", daemon=True)
             self._thread.start()
             return self._thread
 
-    def _work(self, work, on_done) -> None:
+    def _work(self, work, job: Job, on_done) -> None:
         session = self.session
         self.last_exception = None
         try:
-            self.result = work(self.stop_event)
+            self.result = work(job)
             if on_done is not None:
                 on_done(self.result)
             if session.status in BUSY_STATUSES:
-                session.status = "cancelled" if self.stop_event.is_set() else "finished"
+                session.status = "cancelled" if job.stopped else "finished"
         except Cancelled:
             session.status = "cancelled"
         except Exception as error:  # the kernel must survive anything a job does
@@ -92,7 +96,7 @@ class Runner:
     def stop(self) -> None:
         """Ask the job to stop; the engine checks between batches."""
         if self.busy:
-            self.stop_event.set()
+            self.job.stop()
             self.session.status = "stopping"
             self.session.message = "stopping after the current batch..."
 
@@ -120,12 +124,12 @@ class Runner:
         self.session.evaluation = {}
         self.session.selected_cell = None
 
-        def work(stop_event):
+        def work(job: Job):
             # Imported here, in the worker: the first import of TensorFlow takes seconds and must not
             # freeze the widgets.
             from lepton_widgets.core.tasks import run_experiment
 
-            return run_experiment(cfg, Job(sink=self.on_event, stop_event=stop_event), store=self.store)
+            return run_experiment(cfg, job, store=self.store)
 
         def done(record):
             self.session.status = record.status
@@ -145,10 +149,10 @@ class Runner:
         """Load and validate the Session's dataset (for the Dataset panel's report and samples)."""
         cfg = self.session.to_config()
 
-        def work(stop_event):
+        def work(job: Job):
             from lepton_widgets.core.data import prepare_data
 
-            return prepare_data(cfg.data, cfg.seed, sink=self.on_event, stop_event=stop_event)
+            return prepare_data(cfg.data, cfg.seed, job=job)
 
         def done(prepared):
             self.session.prepared = prepared

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -58,7 +57,8 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.core.base.atomic import atomic_write_text
-from lepton_widgets.core.base.events import Cancelled, Event, EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import Cancelled, Event, Progress
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.export.formats import (FORMATS, SPECS, ExportContext, Tolerance, Unavailable,
                                                 artefact_size, as_tensors, batch_length, remove_tree)
 from lepton_widgets.core.export.manifest import write_manifest
@@ -224,8 +224,7 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
                  representative=None, meta: Optional[dict] = None,
                  tolerances: Optional[dict[str, Tolerance]] = None, unavailable: Optional[dict[str, str]] = None,
                  assets: Optional[dict[str, Path]] = None, loaders: Optional[dict] = None,
-                 sink: EventSink = null_sink,
-                 stop_event: Optional[threading.Event] = None, run_id: str = "") -> list[ExportResult]:
+                 job: Optional[Job] = None) -> list[ExportResult]:
     """Export ``model`` in each format under ``out_dir/<format>/``, verifying each on a held-out batch.
 
     ``images``: the held-out batch (N, S, S, 3) in [0, 255] of an image model; or ``inputs`` with its
@@ -236,8 +235,11 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
     ``tolerances`` overrides the per-format defaults; ``unavailable`` maps formats that cannot hold this
     model to the reason (reported, not tried); ``assets`` maps a name to a file or folder copied beside
     every published artefact (a tokeniser); ``loaders`` maps a format to the function that reloads it
-    instead of its default (text and table models reload their Keras file in Keras' safe mode).
+    instead of its default (text and table models reload their Keras file in Keras' safe mode). ``job``
+    carries the progress events (under its run id) and the stop request, checked between formats.
     """
+    job = job or Job()
+    sink, run_id = job.sink, job.run_id
     names = parse_formats(formats)
     out_dir = Path(out_dir)
     if (images is None) == (inputs is None):
@@ -259,7 +261,7 @@ def export_model(model, formats: str | Sequence[str], out_dir: str | Path, *, im
     results = []
     try:
         for done, name in enumerate(names):
-            check_stop(stop_event)
+            job.check_stop()
             sink(Progress(run_id=run_id, task=f"export {name}", done=done, total=len(names)))
             tolerance = (tolerances or {}).get(name, SPECS[name].tolerance)
             def step(which: str, result: Optional[ExportResult] = None, name=name, index=done) -> None:
@@ -387,13 +389,14 @@ def check_batch(record: RunRecord, n: int = DEFAULT_CHECK_IMAGES, seed: int = 0)
 
 def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all", out: Optional[str | Path] = None,
                *, runs_dir: Optional[str | Path] = None, n_check: int = DEFAULT_CHECK_IMAGES,
-               tolerances: Optional[dict[str, Tolerance]] = None, sink: EventSink = null_sink,
-               stop_event: Optional[threading.Event] = None) -> ExportReport:
+               tolerances: Optional[dict[str, Tolerance]] = None, job: Optional[Job] = None) -> ExportReport:
     """Export a finished run (id, id prefix, folder or record) and write its model card.
 
     ``out`` defaults to ``<run>/exports``. Raises ``ValueError`` for a run that did not finish or has no
-    model; per-format problems are in the results, never raised.
+    model; per-format problems are in the results, never raised. ``job`` carries the progress events and the
+    stop request (none: silent, not stoppable).
     """
+    job = job or Job()
     from lepton_widgets.core.export.inputs import reference_inputs
     from lepton_widgets.core.export.model_card import write_model_card  # the card: a leaf, verify calls it
 
@@ -403,7 +406,7 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
         raise ValueError(f"run {record.run_id} is {record.status}: only a finished run with a saved model can be "
                          "exported")
     out_dir = Path(out) if out is not None else record.path / EXPORTS_DIR
-    sink(Progress(run_id=record.run_id, task="export: loading data and model", done=0, total=len(names)))
+    job.emit(Progress(run_id=record.run_id, task="export: loading data and model", done=0, total=len(names)))
     refs = reference_inputs(record, n_check)
     model = record.task.load_model(record)
     cfg = record.config
@@ -419,8 +422,7 @@ def export_run(run: str | Path | RunRecord, formats: str | Sequence[str] = "all"
                            inputs=None if image_batch else refs.inputs, signature=refs.signature,
                            labels=refs.labels, representative=refs.representative, meta=meta,
                            tolerances=tolerances, unavailable=refs.unavailable, assets=refs.assets,
-                           loaders=refs.loaders, sink=sink,
-                           stop_event=stop_event, run_id=record.run_id)
+                           loaders=refs.loaders, job=job.child(run_id=record.run_id))
     card_md, card_json = write_model_card(record, out_dir, results, data_info=refs.info, inputs=meta,
                                           published=published_results(out_dir))
     return ExportReport(run_id=record.run_id, out_dir=out_dir, results=results, card_md=card_md,

@@ -47,12 +47,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Any, Callable, Optional, Sequence
 
 import pandas as pd
 
-from lepton_widgets.core.base.events import EventSink
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.fusion.methods import FUSION_FILE, METHODS, SOUPS
@@ -134,12 +132,11 @@ def check_compatible(records: Sequence[RunRecord], method: str) -> None:
 
 
 def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,
-         job: Optional[Job] = None, distill_epochs: int = 3, sink: Optional[EventSink] = None,
-         stop_event: Optional[threading.Event] = None) -> RunRecord:
+         job: Optional[Job] = None, distill_epochs: int = 3) -> RunRecord:
     """Fuse ``records`` (runs of one task: pictures, sounds, texts or tables) with ``method`` into a new run
     in ``store``; returns the stored run, a run of the members' task.
 
-    ``job`` carries where events go and the stop request (``sink``/``stop_event``: the older loose form).
+    ``job`` carries where events go and the stop request (none: silent, not stoppable).
     Raises ``ValueError`` (from :func:`check_compatible`, or when soup members' weights differ in shape)
     before anything is written, and :class:`~lepton_widgets.core.base.events.Cancelled` when a stop is asked
     for before the new run exists (after that the run is stored as ``cancelled``). ``distill_epochs`` is the
@@ -149,7 +146,7 @@ def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Op
     from lepton_widgets.core.fusion.run import run_fusion  # TensorFlow: loaded only when fusing
 
     return run_fusion(list(records), method, store=store, name=name,
-                      job=Job.of(job, sink=sink, stop_event=stop_event), distill_epochs=distill_epochs)
+                      job=job or Job(), distill_epochs=distill_epochs)
 
 
 def comparison_frame(record: RunRecord) -> pd.DataFrame:

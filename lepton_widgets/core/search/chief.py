@@ -19,22 +19,21 @@ Example (blocks until the workers are done, so not run as a doctest)::
 from __future__ import annotations
 
 import os
-import threading
 import time
 from concurrent import futures
 from typing import Callable, Optional
 
-from lepton_widgets.core.base.events import check_stop
+from lepton_widgets.core.base.job import Job
 
 
 def serve_oracle(tuner, *, on_trial_start: Callable = lambda trial, tuner_id, started: None,
                  on_trial_end: Callable = lambda trial, started: None,
-                 stop_event: Optional[threading.Event] = None, poll: float = 0.2) -> None:
+                 job: Optional[Job] = None, poll: float = 0.2) -> None:
     """Serve ``tuner.oracle`` at ``$KERASTUNER_ORACLE_IP:$KERASTUNER_ORACLE_PORT`` until the workers are done.
 
     ``on_trial_start(trial, tuner_id, started)`` and ``on_trial_end(trial, started)`` run in this thread,
     once per trial (``started`` is ``time.monotonic()`` when the trial was first seen running). Raises
-    ``Cancelled`` when ``stop_event`` is set; workers then fail to reach the oracle and stop.
+    ``Cancelled`` when ``job`` is asked to stop; workers then fail to reach the oracle and stop.
     """
     import grpc
     from keras_tuner.src import protos
@@ -69,7 +68,8 @@ def serve_oracle(tuner, *, on_trial_start: Callable = lambda trial, tuner_id, st
             reported = len(ended)
             if servicer.stop_triggered and oracle_chief.exit_chief(oracle):
                 return
-            check_stop(stop_event)
+            if job is not None:
+                job.check_stop()
     finally:
         server.stop(grace=1.0)
         tuner.save()

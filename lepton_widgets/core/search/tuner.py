@@ -24,13 +24,14 @@ Example (trains, so shown rather than run; tests/test_tuning.py runs it)::
 
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.base.events import ListSink
+    from lepton_widgets.core.base.job import Job
     cfg = RunConfig.from_dict({"data": {"dataset": "digits", "max_per_class": 30},
         "backbone": {"name": "small_cnn", "weights": "none", "image_size": 32},
         "train": {"epochs": 1, "fine_tune_epochs": 0},
         "tuner": {"max_trials": 3, "learning_rate": [1e-4, 1e-2], "dropout": [0.0, 0.5]}})
-    result = run_search(cfg, runs_dir="/tmp/lepton-doc-runs", sink=ListSink())
+    result = run_search(cfg, Job(sink=ListSink()), runs_dir="/tmp/lepton-doc-runs")
     result.best["score"], result.best_config().train.learning_rate
-    run_experiment(result.best_config())       # "use best": a normal run in the run store
+    run_experiment(result.best_config(), Job())       # "use best": a normal run in the run store
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import json
 import math
 import os
 import statistics
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +50,7 @@ from keras_tuner.src.engine.stateful import Stateful  # not exported; checked wi
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.atomic import atomic_write_text
-from lepton_widgets.core.base.events import Cancelled, EventSink, fanout, null_sink
+from lepton_widgets.core.base.events import Cancelled, fanout, null_sink
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import default_runs_dir
 from lepton_widgets.core.runs.store import dump_json
@@ -211,9 +211,9 @@ def open_search(directory: str | Path) -> SearchResult:
 class _Reporter:
     """Turns tuner hooks into search events and checks the stop event; held by the tuner, not a callback."""
 
-    def __init__(self, plan: SearchPlan, hypermodel: SearchHyperModel, sink: EventSink,
-                 stop_event: Optional[threading.Event]) -> None:
-        self.plan, self.hypermodel, self.sink, self.stop_event = plan, hypermodel, sink, stop_event
+    def __init__(self, plan: SearchPlan, hypermodel: SearchHyperModel, job: Job) -> None:
+        self.plan, self.hypermodel, self.job = plan, hypermodel, job
+        self.sink = job.sink
         self.objective = plan.config.tuner.objective
         self.started = time.monotonic()
         self.trial_started: dict[str, float] = {}
@@ -222,7 +222,7 @@ class _Reporter:
         self.ended = 0  # trials this process saw end
 
     def check_stop(self) -> None:
-        if self.stop_event is not None and self.stop_event.is_set():
+        if self.job.stopped:
             raise SearchStopped("stop requested")
 
     def _ids(self, trial) -> tuple[str, int]:
@@ -396,13 +396,12 @@ def _write_json(path: Path, value: Any) -> None:
     atomic_write_text(path, dump_json(value))  # a reader (a worker, the panel) never sees half a file
 
 
-def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[str | Path] = None,
-               sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> SearchResult:
+def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[str | Path] = None) -> SearchResult:
     """Search ``cfg.tuner``'s space around ``cfg``; resumes the same search if it exists.
 
     The config's task trains the trials (``task.search_trials``: pictures, sounds, texts and tables); a task
-    without the step is refused in words. ``job`` carries the event sink and the stop request (``sink`` and
-    ``stop_event`` are the older spelling of the same).
+    without the step is refused in words. ``job`` carries the event sink and the stop request (none: a
+    silent search nobody stops).
 
     Returns the result with ``status`` ``finished`` or ``cancelled`` (stopped: run it again to resume);
     anything else that goes wrong is raised, after a ``SearchFinished`` event with status ``failed``.
@@ -412,13 +411,12 @@ def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[
     cfg.validate()
     task = task_for_config(cfg)
     task.require("search", f"searching {cfg.data.dataset!r}")
-    job = Job.of(job, sink=sink, stop_event=stop_event)
+    job = job or Job()
     trials = task.search_trials(cfg, None)  # its Job comes below, once the search has its id
     trials.check()  # refuse what this data cannot search before anything starts
     role = distributed_role()
     plan = plan_search(cfg, runs_dir)
     emit = fanout(job.sink) if job.sink is not null_sink else null_sink
-    stop_event = job.stop_event
     repair = repair_search_state(plan.directory, os.environ.get("KERASTUNER_TUNER_ID", "tuner0")) \
         if role != "worker" else None  # a worker keeps no search state of its own: the chief repairs
     if repair is not None and repair.messages:  # say what was rolled back, then what resumes
@@ -439,9 +437,10 @@ def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[
                        repairs=repair.messages if repair is not None else []))
     started = time.monotonic()
     status = "finished"
-    trials = task.search_trials(cfg, job.child(run_id=plan.search_id, sink=emit))
+    search_job = job.child(run_id=plan.search_id, sink=emit)
+    trials = task.search_trials(cfg, search_job)
     hypermodel = SearchHyperModel(cfg, trials)
-    reporter = _Reporter(plan, hypermodel, emit, stop_event)
+    reporter = _Reporter(plan, hypermodel, search_job)
     try:
         if role != "chief":  # the chief only serves the oracle: it never trains, so it needs no data
             hypermodel.prepare()
@@ -449,7 +448,7 @@ def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[
                            rebuild_oracle=repair is not None and repair.rebuild_oracle)
         if role == "chief":
             serve_oracle(
-                tuner, stop_event=stop_event,
+                tuner, job=search_job,
                 on_trial_start=lambda trial, tuner_id, t0: reporter.trial_started_event(
                     trial, f"worker {tuner_id}", int(trial.hyperparameters.values.get("tuner/epochs", 0)), t0),
                 on_trial_end=lambda trial, t0: reporter.trial_ended(

@@ -49,7 +49,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -57,7 +56,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from lepton_widgets.config import ConfigError, DataConfig, RunConfig
-from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished
+from lepton_widgets.core.base.events import PhaseStarted, RunFinished
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data import PreparedData, SampleTable, list_datasets, split_record
 from lepton_widgets.core.runs.recorder import RunRecorder
@@ -386,15 +385,14 @@ def _write_two_sources(writer, plan: UpdatePlan, classes: list[str]) -> None:
 def update_run(parent: RunRecord | str | Path, new_data: str | Path | DataConfig | dict, *,
                replay: int = DEFAULT_REPLAY, epochs: Optional[int] = None, learning_rate: Optional[float] = None,
                classes: Optional[Sequence[str]] = None, compare: bool = False, store: Optional[RunStore] = None,
-               job: Optional[Job] = None, sink: Optional[EventSink] = None,
-               stop_event: Optional[threading.Event] = None) -> RunRecord:
+               job: Optional[Job] = None) -> RunRecord:
     """Update ``parent`` with ``new_data`` and store the new version (see the module docstring).
 
     With ``compare`` (and ``replay > 0``), a no-replay variant is trained first on the same data and
     stored as its own run; its meter is kept in the version's ``update.json`` under ``compare``.
-    ``job`` carries the events and the stop request (``sink``/``stop_event``: the same, for older callers).
+    ``job`` carries the events and the stop request (none: silent, not stoppable).
     """
-    job = Job.of(job, sink=sink, stop_event=stop_event)
+    job = job or Job()
     record = _as_record(parent, store)
     store = store or RunStore(record.path.parent)
     plan = plan_update(record, new_data, classes=classes, store=store, job=job)

@@ -62,10 +62,10 @@ class RankingView:
         self.use_button.disabled = True
         self.rank_table.value = "<i>ranking...</i>"
 
-        def work(stop_event):
+        def work(job):
             from lepton_widgets.core.tasks.image.ranking import rank_backbones
 
-            return rank_backbones(cfg, candidates, sink=self.runner.on_event, stop_event=stop_event)
+            return rank_backbones(cfg, candidates, sink=job.sink, stop_event=job.stop_event)
 
         def done(frame):
             self.ranking = frame

@@ -141,9 +141,9 @@ class DatasetPanel(Panel):
         task = task_for_dataset(cfg.data.dataset)
         view = data_view(task)
 
-        def work(stop_event):
+        def work(job):
             try:
-                return task.prepare(cfg.data, cfg.seed, sink=self.runner.on_event, stop_event=stop_event)
+                return task.prepare(cfg.data, cfg.seed, job)
             except DataError as error:
                 self._error_report = error.report  # the Runner keeps only the message
                 raise

@@ -144,12 +144,10 @@ class RobustnessSection:
             return
         method, max_samples = self.robustness_method.value, int(self.robustness_samples.value)
 
-        def work(stop_event):
-            from lepton_widgets.core.base.job import Job
-
-            job = Job(run_id=record.run_id, sink=self.runner.on_event, stop_event=stop_event)
+        def work(job):
             try:
-                return task.robustness_curve(record, method=method, levels=levels, max_samples=max_samples, job=job)
+                return task.robustness_curve(record, method=method, levels=levels, max_samples=max_samples,
+                                             job=job.child(run_id=record.run_id))
             except Exception as error:
                 self.robustness_status.value = (f"<span style='color:#b00020'>failed: {type(error).__name__}: "
                                                 f"{html.escape(str(error))}</span>")

@@ -185,10 +185,10 @@ class ExportPanel(Panel):
             self._on_export_event(event)
             runner_sink(event)
 
-        def work(stop_event):
+        def work(job):
             from lepton_widgets.core.export.verify import export_run  # TensorFlow: imported in the worker
 
-            return export_run(store.open(run_id), formats, out, sink=sink, stop_event=stop_event)
+            return export_run(store.open(run_id), formats, out, job=job)
 
         def done(report):
             self.show(report)
@@ -203,7 +203,7 @@ class ExportPanel(Panel):
         self.message.value = f"Exporting <code>{html.escape(run_id)}</code> as {', '.join(formats)}..."
         self.session.observe(self._on_status, names="status")  # before the thread starts: it may end at once
         try:
-            return self.runner.submit("export", work, done)
+            return self.runner.submit("export", work, done, sink=sink)
         except BusyError as error:
             self.session.unobserve(self._on_status, names="status")
             self.message.value = alert_box(html.escape(str(error)))

@@ -77,7 +77,7 @@ class ModelChoices:
             self.message.value = alert_box("Enter the path of a model file first.")
             return None
 
-        def work(stop_event):
+        def work(_job):
             from lepton_widgets.core.predict.any_modality import open_any
 
             return open_any(path)

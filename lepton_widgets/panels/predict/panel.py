@@ -168,7 +168,7 @@ class PredictPanel(ModelChoices, Panel):
                                f"This model takes {html.escape(view.takes)}, not files.", cleanup)
         names = list(names) if names is not None else [Path(p).name for p in paths]
 
-        def work(stop_event):
+        def work(_job):
             try:
                 return view.predict(self._open(path), paths, names)
             finally:
@@ -192,7 +192,7 @@ class PredictPanel(ModelChoices, Panel):
         if not texts:  # said at once, without a job: the text box is left as it is
             return self.refuse(html.escape(EMPTY_TEXTS))
 
-        def work(stop_event):
+        def work(_job):
             from lepton_widgets.core.predict.any_modality import predict_text_lines
 
             return predict_text_lines(self._open(path), texts, top_k=TOP_K)
@@ -209,7 +209,7 @@ class PredictPanel(ModelChoices, Panel):
         if not path or not self.view.table:
             return self.refuse("Choose a table model first.", cleanup)
 
-        def work(stop_event):
+        def work(_job):
             from lepton_widgets.core.predict.any_modality import predict_table_csv
 
             try:

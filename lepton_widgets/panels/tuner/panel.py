@@ -209,17 +209,17 @@ class TunerPanel(Panel):
         session.trials, session.best_trial, session.search = [], {}, {}
         runs_dir = self.runner.store.root
 
-        def work(stop_event):
+        def work(job):
             from lepton_widgets.core.search.tuner import run_search  # TensorFlow loads in the worker, not on a click
 
-            return run_search(cfg, runs_dir=runs_dir, sink=self.on_event, stop_event=stop_event)
+            return run_search(cfg, job, runs_dir=runs_dir)
 
         def done(result) -> None:
             best = result.best
             if best is not None:
                 session.best_trial = {**best, "config": result.best_config().to_dict()}
 
-        self.runner.submit("search", work, done)
+        self.runner.submit("search", work, done, sink=self.on_event)
 
     def _on_stop(self, _button=None) -> None:
         self.runner.stop()
