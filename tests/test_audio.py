@@ -18,11 +18,12 @@ from lepton_widgets.config import AugmentConfig, ConfigError, DataConfig, RunCon
 from lepton_widgets.core.tasks.image.augment import augmentation_layers
 from lepton_widgets.core.tasks.audio.augment import (RandomFrequencyMask, RandomGain, RandomNoise, RandomTimeMask,
                                                RandomTimeShift, apply_gain)
-from lepton_widgets.core.data import DataError, LoadContext, get_dataset, list_datasets, prepare_data
+from lepton_widgets.core.data import DataError, get_dataset, list_datasets, prepare_data
 from lepton_widgets.core.data.audio import (CLIP_SAMPLES, LEVELS_PER_DB, N_FRAMES, N_MELS, SAMPLE_RATE,
                                             log_mel_images, read_wav, row_of_frequency, source_wav)
 from lepton_widgets.core.data.audio import keywords
 from lepton_widgets.core.base.events import Cancelled, Progress
+from lepton_widgets.core.base.job import Job
 
 FULL_SCALE = {1: 128, 2: 1 << 15, 3: 1 << 23, 4: 1 << 31}
 
@@ -362,9 +363,9 @@ def test_keyword_generation_is_seeded_atomic_and_cached(tmp_path, monkeypatch):
         if isinstance(event, Progress) and event.done >= 1:
             stop.set()
 
-    ctx = LoadContext(sink=stop_after_first_clip, stop_event=stop)
+    job = Job(sink=stop_after_first_clip, stop_event=stop)
     with pytest.raises(Cancelled):
-        keywords.generate_keywords(tmp_path / "e", per_word=5, words=words, ctx=ctx)
+        keywords.generate_keywords(tmp_path / "e", per_word=5, words=words, job=job)
     assert not (tmp_path / "e").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]  # no half-made cache left
 

@@ -17,6 +17,7 @@ from lepton_widgets.core.data import fashion_mnist as fm
 from lepton_widgets.core.data.idx import read_idx, write_idx
 from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.base.events import Cancelled, ListSink
+from lepton_widgets.core.base.job import Job
 
 HAS_DEBIAN = all((fm.DEBIAN_DIR / f).is_file() for pair in fm.FILES.values() for f in pair)
 REF = re.compile(r"^fashion_mnist:(train|t10k)\[(\d+)\]$")
@@ -25,7 +26,7 @@ REF = re.compile(r"^fashion_mnist:(train|t10k)\[(\d+)\]$")
 def test_fashion_mnist_loads_from_the_debian_files():
     assert HAS_DEBIAN, "needs Debian's real Fashion-MNIST files: apt-get install dataset-fashion-mnist"
     sink = ListSink()
-    prepared = prepare_data(DataConfig(dataset="fashion_mnist", max_per_class=30), seed=0, sink=sink)
+    prepared = prepare_data(DataConfig(dataset="fashion_mnist", max_per_class=30), seed=0, job=Job(sink=sink))
     assert prepared.class_names == list(fm.CLASS_NAMES) and prepared.num_classes == 10
     assert prepared.class_names[0] == "T-shirt/top" and prepared.class_names[9] == "Ankle boot"
     assert prepared.report.class_counts == {name: 30 for name in fm.CLASS_NAMES}
@@ -128,13 +129,13 @@ def test_idx_reader_round_trip_and_errors(tmp_path):
 
 def test_progress_is_rate_limited_and_stops():
     sink = ListSink()
-    progress = ProgressReporter(sink, total=10_000, task="validate")
+    progress = ProgressReporter(Job(sink=sink), total=10_000, task="validate")
     for _ in range(10_000):
         progress.step()
     progress.finish()
     assert 100 <= len(sink.events) <= 150 and sink.events[-1].done == 10_000
     stop = threading.Event()
-    progress = ProgressReporter(None, total=5, stop_event=stop)
+    progress = ProgressReporter(Job(stop_event=stop), total=5)
     progress.step()
     stop.set()
     with pytest.raises(Cancelled):

@@ -11,7 +11,8 @@ import pytest
 from data_fixtures import save
 from PIL import Image
 
-from lepton_widgets.core.data import LoadContext, SampleTable, make_dataset
+from lepton_widgets.core.data import SampleTable, make_dataset
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data import fashion_mnist as fm
 
 
@@ -79,7 +80,7 @@ def test_mixed_or_empty_tables_are_refused():
 
 
 def test_60k_fashion_mnist_at_96px_streams_without_materialising():
-    loaded = fm.load_fashion_mnist(None, LoadContext())
+    loaded = fm.load_fashion_mnist(None, Job())
     train = loaded.records[loaded.records["ref"].str.startswith("fashion_mnist:train")]
     assert len(train) == 60_000, "needs the real Fashion-MNIST: apt-get install dataset-fashion-mnist"
     table = SampleTable(train[["ref", "label", "sha256", "path", "array_index"]].reset_index(drop=True),

@@ -17,6 +17,7 @@ from lepton_widgets.config import DataConfig
 from lepton_widgets.core.data import DataError, files_table, make_dataset, prepare_data
 from lepton_widgets.core.data.validate import PIXEL_LIMIT, check_image_file
 from lepton_widgets.core.base.events import Cancelled, ListSink
+from lepton_widgets.core.base.job import Job
 
 UNICODE_NAME = "café_ü_日本.png"
 
@@ -79,7 +80,7 @@ def test_every_bad_input_gets_a_clear_report_row(messy_folder, lepton_home):
     before = tree_digest(messy_folder)
     sink = ListSink()
     prepared = prepare_data(DataConfig(dataset="folder", path=str(messy_folder), min_class_size=3), seed=0,
-                            sink=sink)
+                            job=Job(sink=sink))
     rows = _rows(prepared)
 
     def expect(ref, status, *words):
@@ -210,7 +211,7 @@ def test_stop_event_cancels_validation(tmp_path, lepton_home):
     stop = threading.Event()
     stop.set()
     with pytest.raises(Cancelled):
-        prepare_data(DataConfig(dataset="folder", path=str(root)), seed=0, stop_event=stop)
+        prepare_data(DataConfig(dataset="folder", path=str(root)), seed=0, job=Job(stop_event=stop))
     assert not (lepton_home / "converted").exists() or not any((lepton_home / "converted").iterdir())
 
 

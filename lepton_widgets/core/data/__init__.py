@@ -24,14 +24,14 @@ from lepton_widgets.core.data import traffic_signs  # noqa: F401
 from lepton_widgets.core.data import audio  # noqa: F401 - wav_folder, wav_zip, spoken_keywords (issue #5)
 from lepton_widgets.core.data.pipeline import make_dataset
 from lepton_widgets.core.data.prepare import prepare_data
-from lepton_widgets.core.data.registry import (DatasetSpec, LoadContext, LoadedData, get_dataset, list_datasets,
+from lepton_widgets.core.data.registry import (DatasetSpec, LoadedData, get_dataset, list_datasets,
                                                register_dataset)
 from lepton_widgets.core.data.split import split_record
 from lepton_widgets.core.data.user_files import files_table
 from lepton_widgets.core.data.table import DataError, DataReport, PreparedData, SampleTable
 
 __all__ = [
-    "DatasetSpec", "LoadContext", "LoadedData", "register_dataset", "get_dataset", "list_datasets",
+    "DatasetSpec", "LoadedData", "register_dataset", "get_dataset", "list_datasets",
     "prepare_data", "make_dataset", "split_record", "files_table", "PreparedData", "SampleTable", "DataReport",
     "DataError",
 ]

@@ -20,7 +20,9 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.data.registry import LoadContext, LoadedData
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.registry import LoadedData
 from lepton_widgets.core.data.table import STATUS_OK
 
 
@@ -31,9 +33,9 @@ def array_sha256(sample: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def hash_rows(images: np.ndarray, ctx: Optional[LoadContext] = None) -> list[str]:
+def hash_rows(images: np.ndarray, job: Optional[Job] = None) -> list[str]:
     """``array_sha256`` of every row, with progress events (task ``validate``) and stop checks."""
-    progress = (ctx or LoadContext()).progress(len(images))
+    progress = ProgressReporter(job, len(images))
     hashes = []
     chunk = 1000  # checking the stop event per chunk keeps the loop fast and still responsive
     for start in range(0, len(images), chunk):
@@ -44,7 +46,7 @@ def hash_rows(images: np.ndarray, ctx: Optional[LoadContext] = None) -> list[str
 
 
 def loaded_from_arrays(name: str, images: np.ndarray, labels: Sequence[int], class_names: Sequence[str], *,
-                       refs: Optional[Sequence[str]] = None, ctx: Optional[LoadContext] = None,
+                       refs: Optional[Sequence[str]] = None, job: Optional[Job] = None,
                        notes: Optional[list[str]] = None, hashes: Optional[Sequence[str]] = None) -> LoadedData:
     """Records for ``images`` (N, H, W) or (N, H, W, C) ``uint8`` with integer ``labels`` into ``class_names``.
 
@@ -52,7 +54,7 @@ def loaded_from_arrays(name: str, images: np.ndarray, labels: Sequence[int], cla
     """
     images = np.asarray(images)
     if hashes is not None:  # hashed earlier (cached): still tell the UI the step is done
-        (ctx or LoadContext()).progress(len(images)).finish()
+        ProgressReporter(job, len(images)).finish()
     if images.dtype != np.uint8 or images.ndim not in (3, 4):
         raise ValueError(f"images must be uint8 (N, H, W[, C]), got {images.dtype} {images.shape}")
     labels = np.asarray(labels, dtype=np.int64)
@@ -66,7 +68,7 @@ def loaded_from_arrays(name: str, images: np.ndarray, labels: Sequence[int], cla
         "width": width,
         "height": height,
         "mode": {1: "L", 3: "RGB", 4: "RGBA"}.get(channels, f"{channels}ch"),
-        "sha256": list(hashes) if hashes is not None else hash_rows(images, ctx),
+        "sha256": list(hashes) if hashes is not None else hash_rows(images, job),
         "path": None,
         "array_index": np.arange(n, dtype=np.int64),
     })

@@ -14,17 +14,18 @@ from __future__ import annotations
 import numpy as np
 
 from lepton_widgets.core.data.arrays import loaded_from_arrays
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
 
-def load_digits(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_digits(data_cfg, job: Job) -> LoadedData:
     from sklearn.datasets import load_digits as sk_load_digits  # deferred: sklearn import is slow
 
     bunch = sk_load_digits()
     images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
-    return loaded_from_arrays("digits", images, bunch.target, CLASS_NAMES, ctx=ctx,
+    return loaded_from_arrays("digits", images, bunch.target, CLASS_NAMES, job=job,
                               notes=["scikit-learn load_digits (UCI optical digits), 8x8 scaled to 0..255."])
 
 

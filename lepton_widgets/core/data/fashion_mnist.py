@@ -25,7 +25,8 @@ import numpy as np
 
 from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
 from lepton_widgets.core.data.idx import read_idx
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -93,11 +94,11 @@ def _find_full_set() -> tuple[str, str, Optional[tuple[np.ndarray, np.ndarray, l
     return "keras", "Fashion-MNIST downloaded through keras.datasets.fashion_mnist.load_data().", data
 
 
-def load_fashion_mnist(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_fashion_mnist(data_cfg, job: Job) -> LoadedData:
     """Loader of ``fashion_mnist``: the full 70,000 images from the first source found (see module doc)."""
     key, note, data = _find_full_set()
     if not key:
-        loaded = load_fashion_mnist_sample(data_cfg, ctx)
+        loaded = load_fashion_mnist_sample(data_cfg, job)
         loaded.notes.insert(0, note)
         loaded.warnings.append("The full Fashion-MNIST was not found (install the Debian package "
                                "dataset-fashion-mnist or go online); using the 1,500-image sample instead.")
@@ -106,23 +107,23 @@ def load_fashion_mnist(data_cfg, ctx: LoadContext) -> LoadedData:
         cached = _cache.get(key)
     if cached is None:
         images, labels, refs = data if data is not None else read_idx_dir(Path(key))
-        cached = (images, labels, refs, hash_rows(images, ctx))
+        cached = (images, labels, refs, hash_rows(images, job))
         with _cache_lock:
             _cache.clear()  # one full copy in memory is enough
             _cache[key] = cached
     images, labels, refs, hashes = cached
     return loaded_from_arrays("fashion_mnist", images, labels, CLASS_NAMES, refs=refs, hashes=hashes,
-                              notes=[note], ctx=ctx)
+                              notes=[note], job=job)
 
 
-def load_fashion_mnist_sample(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_fashion_mnist_sample(data_cfg, job: Job) -> LoadedData:
     """Loader of ``fashion_mnist_sample``: the committed 150-per-class sample (see data/README.md)."""
     if not SAMPLE_PATH.is_file():
         raise DataError(f"the Fashion-MNIST sample {SAMPLE_PATH} is missing; regenerate it with "
                         "`python -m lepton_widgets.core.data.make_sample`")
     with np.load(SAMPLE_PATH, allow_pickle=False) as npz:
         images, labels, refs = npz["images"], npz["labels"].astype(np.int64), npz["refs"].tolist()
-    return loaded_from_arrays("fashion_mnist_sample", images, labels, CLASS_NAMES, refs=refs, ctx=ctx,
+    return loaded_from_arrays("fashion_mnist_sample", images, labels, CLASS_NAMES, refs=refs, job=job,
                               notes=[f"Fashion-MNIST sample (150 real images per class) read from {SAMPLE_PATH}."])
 
 

@@ -10,7 +10,7 @@ Example:
     ...     calls.append(1)
     ...     return np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4), np.array([0, 1])
     >>> load = generated_loader("toy_pack", make, ("a", "b"), per_class=1, note="made up")
-    >>> loaded = load(None, LoadContext()); _ = load(None, LoadContext())
+    >>> loaded = load(None, Job()); _ = load(None, Job())
     >>> loaded.records["ref"].tolist(), len(calls), loaded.notes
     (['toy_pack:a[0]', 'toy_pack:b[0]'], 1, ['made up'])
 """
@@ -23,7 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
-from lepton_widgets.core.data.registry import LoadContext, LoadedData, Loader
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.registry import LoadedData, Loader
 
 
 def generated_loader(name: str, make: Callable[[], tuple[np.ndarray, np.ndarray]], class_names: Sequence[str],
@@ -37,10 +38,10 @@ def generated_loader(name: str, make: Callable[[], tuple[np.ndarray, np.ndarray]
         images.setflags(write=False)  # shared between runs through the cache
         return images, labels, hash_rows(images)
 
-    def load(data_cfg, ctx: LoadContext) -> LoadedData:
+    def load(data_cfg, job: Job) -> LoadedData:
         images, labels, hashes = made()
         refs = [f"{name}:{class_names[label]}[{i % per_class}]" for i, label in enumerate(labels)]
-        return loaded_from_arrays(name, images, labels, class_names, refs=refs, hashes=hashes, ctx=ctx, notes=[note])
+        return loaded_from_arrays(name, images, labels, class_names, refs=refs, hashes=hashes, job=job, notes=[note])
 
     load.__name__ = load.__qualname__ = f"load_{name}"
     return load

@@ -44,7 +44,9 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from lepton_widgets.core.base.atomic import atomic_write
-from lepton_widgets.core.data.registry import RECORD_COLUMNS, DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.registry import RECORD_COLUMNS, DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import STATUS_OK, STATUS_SKIPPED, DataError
 from lepton_widgets.core.data.validate import MAX_FILE_BYTES, PILLOW_FORMATS, PIXEL_LIMIT
 from lepton_widgets.core.base.paths import cache_dir
@@ -205,12 +207,12 @@ def _folder_rows(root: Path, folder: Path, progress) -> list[tuple]:
     return rows
 
 
-def load_gtsrb_folder(path: Union[str, Path], ctx: Optional[LoadContext] = None) -> LoadedData:
+def load_gtsrb_folder(path: Union[str, Path], job: Optional[Job] = None) -> LoadedData:
     """Records for the GTSRB training set under ``path`` (see the module docstring)."""
     images = find_images_folder(path)
     folders = sorted(e for e in images.iterdir() if e.is_dir() and _CLASS_FOLDER.match(e.name))
     total = sum(1 for folder in folders for p in folder.iterdir() if p.suffix.lower() == ".ppm")
-    progress = (ctx or LoadContext()).progress(total)
+    progress = ProgressReporter(job, total)
     rows = [row for folder in folders for row in _folder_rows(images, folder, progress)]
     progress.finish()
     records = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
@@ -224,11 +226,11 @@ def load_gtsrb_folder(path: Union[str, Path], ctx: Optional[LoadContext] = None)
                       source=str(images), notes=notes)
 
 
-def load_gtsrb(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_gtsrb(data_cfg, job: Job) -> LoadedData:
     if not data_cfg.path:
         raise DataError("data.path is required for dataset 'gtsrb': the unpacked GTSRB training set "
                         "(GTSRB_Final_Training_Images.zip from the benchmark's site)")
-    return load_gtsrb_folder(data_cfg.path, ctx)
+    return load_gtsrb_folder(data_cfg.path, job)
 
 
 register_dataset(DatasetSpec(

@@ -38,7 +38,8 @@ from typing import Optional
 import numpy as np
 
 from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
 
 PARTS = ("train", "val", "test")
@@ -161,7 +162,7 @@ def resolve_class_names(labels: np.ndarray, names: Optional[list[str]], source: 
     return list(names)
 
 
-def load_medmnist(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_medmnist(data_cfg, job: Job) -> LoadedData:
     """Loader of ``medmnist``: ``data_cfg.path`` names the ``.npz`` file."""
     if not data_cfg.path:
         raise DataError("data.path is required for dataset 'medmnist': the MedMNIST .npz file "
@@ -175,7 +176,7 @@ def load_medmnist(data_cfg, ctx: LoadContext) -> LoadedData:
         cached = _cache.get(key)
     if cached is None:
         images, labels, refs = read_medmnist(path)
-        cached = (images, labels, refs, hash_rows(images, ctx))
+        cached = (images, labels, refs, hash_rows(images, job))
         with _cache_lock:
             _cache.clear()  # one file in memory is enough
             _cache[key] = cached
@@ -186,7 +187,7 @@ def load_medmnist(data_cfg, ctx: LoadContext) -> LoadedData:
         "generic names (add a .json or .txt sidecar to name them)"
     note = (f"MedMNIST file {path}: train, val and test pooled ({len(images):,} images, "
             f"{images.shape[1]}x{images.shape[2]}); the workbench makes its own split. Class names: {names_from}.")
-    return loaded_from_arrays(path.stem, images, labels, class_names, refs=refs, hashes=hashes, ctx=ctx,
+    return loaded_from_arrays(path.stem, images, labels, class_names, refs=refs, hashes=hashes, job=job,
                               notes=[note])
 
 

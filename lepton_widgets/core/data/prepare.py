@@ -11,7 +11,8 @@ Example:
     >>> from lepton_widgets.config import DataConfig
     >>> from lepton_widgets.core.base.events import ListSink
     >>> sink = ListSink()
-    >>> prepared = prepare_data(DataConfig(dataset="digits", max_per_class=20), seed=1, sink=sink)
+    >>> from lepton_widgets.core.base.job import Job
+    >>> prepared = prepare_data(DataConfig(dataset="digits", max_per_class=20), seed=1, job=Job(sink=sink))
     >>> len(prepared.table), sorted(prepared.table.frame["split"].unique())
     (200, ['test', 'train', 'val'])
     >>> {e.task for e in sink.of_kind("progress")}
@@ -24,46 +25,45 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import threading
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from lepton_widgets.config import ConfigError, DataConfig
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, get_dataset, list_datasets
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, get_dataset, list_datasets
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
 from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
                                             SampleTable)
-from lepton_widgets.core.base.events import EventSink, check_stop
+from lepton_widgets.core.base.job import Job
 
 
-def prepare_data(data_cfg: DataConfig, seed: int, sink: Optional[EventSink] = None,
-                 stop_event: Optional[threading.Event] = None, run_id: str = "",
+def prepare_data(data_cfg: DataConfig, seed: int, *, job: Optional[Job] = None,
                  min_classes: int = 2) -> PreparedData:
     """Load, validate, deduplicate, cap and split ``data_cfg``'s dataset with ``seed``.
 
     Raises :class:`DataError` when nothing sensible remains (fewer than ``min_classes`` usable classes, a
     class with fewer than 3 usable samples); its ``report`` attribute then holds what validation found.
-    Raises :class:`~lepton_widgets.core.base.events.Cancelled` when ``stop_event`` is set.
+    Raises :class:`~lepton_widgets.core.base.events.Cancelled` when ``job`` is asked to stop; its sink gets the
+    loader's Progress events.
     """
     try:
         data_cfg.validate()
     except ConfigError as exc:
         raise DataError(str(exc)) from None
     spec = get_dataset(data_cfg.dataset)
-    context = LoadContext(sink=sink, stop_event=stop_event, run_id=run_id)
-    loaded = spec.loader(data_cfg, context)
-    check_stop(stop_event)
+    job = job or Job()
+    loaded = spec.loader(data_cfg, job)
+    job.check_stop()
     test_loaded = None
     if data_cfg.test_path:
         if not spec.needs_path:
             raise DataError(f"data.test_path is for your own data (folder, zip, csv, ...): {data_cfg.dataset!r} "
                             f"holds out its own test samples")
         # Same kind, same loader, same checks: the test folder is read exactly as the training one.
-        test_loaded = spec.loader(dataclasses.replace(data_cfg, path=data_cfg.test_path, test_path=None), context)
-        check_stop(stop_event)
+        test_loaded = spec.loader(dataclasses.replace(data_cfg, path=data_cfg.test_path, test_path=None), job)
+        job.check_stop()
     return prepared_from_loaded(loaded, data_cfg, seed, min_classes, test_loaded=test_loaded)
 
 

@@ -6,7 +6,8 @@ and always at the end. The stop event is checked on every step, so a cancel take
 Example:
     >>> from lepton_widgets.core.base.events import ListSink
     >>> sink = ListSink()
-    >>> progress = ProgressReporter(sink, total=1000)
+    >>> from lepton_widgets.core.base.job import Job
+    >>> progress = ProgressReporter(Job(sink=sink), total=1000)
     >>> for i in range(1000):
     ...     progress.step()
     >>> progress.finish()
@@ -16,31 +17,30 @@ Example:
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Optional
 
-from lepton_widgets.core.base.events import EventSink, Progress, check_stop
+from lepton_widgets.core.base.events import Progress
+from lepton_widgets.core.base.job import Job
 
 
 class ProgressReporter:
-    """Counts work done, emits Progress(task, done, total) now and then and raises Cancelled on stop."""
+    """Counts work done, emits Progress(task, done, total) to ``job`` now and then and raises Cancelled when
+    the job is asked to stop (``job=None``: no events, no stop request)."""
 
-    def __init__(self, sink: Optional[EventSink], total: int, *, task: str = "validate",
-                 stop_event: Optional[threading.Event] = None, run_id: str = "",
+    def __init__(self, job: Optional[Job], total: int, *, task: str = "validate",
                  min_interval_s: float = 0.2) -> None:
-        self.sink, self.total, self.task = sink, int(total), task
-        self.stop_event, self.run_id = stop_event, run_id
+        self.job, self.total, self.task = job or Job(), int(total), task
         self.done = 0
         self._every = max(1, self.total // 100)
         self._min_interval_s = min_interval_s
         self._last_done, self._last_time = 0, time.monotonic()
-        check_stop(stop_event)
+        self.job.check_stop()
         self._emit()
 
     def step(self, n: int = 1) -> None:
         self.done += n
-        check_stop(self.stop_event)
+        self.job.check_stop()
         now = time.monotonic()
         if self.done - self._last_done >= self._every or now - self._last_time >= self._min_interval_s:
             self._emit(now)
@@ -52,5 +52,4 @@ class ProgressReporter:
 
     def _emit(self, now: Optional[float] = None) -> None:
         self._last_done, self._last_time = self.done, now or time.monotonic()
-        if self.sink is not None:
-            self.sink(Progress(run_id=self.run_id, task=self.task, done=self.done, total=self.total))
+        self.job.emit(Progress(run_id=self.job.run_id, task=self.task, done=self.done, total=self.total))

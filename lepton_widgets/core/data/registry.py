@@ -8,9 +8,9 @@ report, so deduplication, class checks, capping and splitting are written once f
 Example:
     >>> import numpy as np
     >>> from lepton_widgets.core.data.arrays import loaded_from_arrays
-    >>> def load_toy(cfg, ctx):
+    >>> def load_toy(cfg, job):
     ...     images = np.arange(12 * 4, dtype=np.uint8).reshape(12, 2, 2)
-    ...     return loaded_from_arrays("toy", images, np.arange(12) % 2, ["even", "odd"], ctx=ctx)
+    ...     return loaded_from_arrays("toy", images, np.arange(12) % 2, ["even", "odd"], job=job)
     >>> _ = register_dataset(DatasetSpec(name="toy", modality="image", description="12 tiny images",
     ...                                  licence="CC0", origin="synthetic/substitute", loader=load_toy),
     ...                      overwrite=True)
@@ -22,16 +22,14 @@ Example:
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.table import REPORT_COLUMNS, DataError
-from lepton_widgets.core.base.events import EventSink
 
 #: ``origin`` values. ``user`` marks the bring-your-own kinds, which read ``DataConfig.path``.
 ORIGINS = ("real", "synthetic/substitute", "user")
@@ -39,18 +37,6 @@ MODALITIES = ("image", "text", "audio", "tabular")
 
 #: Columns of ``LoadedData.records``: the report columns plus where a usable sample's data lives.
 RECORD_COLUMNS = REPORT_COLUMNS + ("path", "array_index")
-
-
-@dataclass
-class LoadContext:
-    """What a loader gets besides the config: where progress goes and the stop request."""
-
-    sink: Optional[EventSink] = None
-    stop_event: Optional[threading.Event] = None
-    run_id: str = ""
-
-    def progress(self, total: int, task: str = "validate") -> ProgressReporter:
-        return ProgressReporter(self.sink, total, task=task, stop_event=self.stop_event, run_id=self.run_id)
 
 
 @dataclass
@@ -71,14 +57,16 @@ class LoadedData:
     warnings: list[str] = field(default_factory=list)
 
 
-Loader = Callable[[Any, LoadContext], LoadedData]
+#: ``loader(data_cfg, job)``: the job carries where progress goes, the stop request and the run id (a loader
+#: has no folder of its own: ``job.workdir`` is not used).
+Loader = Callable[[Any, Job], LoadedData]
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
     """Registry entry for one dataset (or bring-your-own kind).
 
-    ``loader(data_cfg, ctx)`` returns :class:`LoadedData`. ``origin`` is ``real`` for real recorded data,
+    ``loader(data_cfg, job)`` returns :class:`LoadedData`. ``origin`` is ``real`` for real recorded data,
     ``synthetic/substitute`` for data made up or standing in for the real thing (label it so in the UI),
     and ``user`` for the bring-your-own kinds (``folder``, ``zip``, ``csv``), which need ``DataConfig.path``.
     """

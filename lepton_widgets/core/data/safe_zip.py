@@ -27,7 +27,6 @@ import os
 import shutil
 import stat
 import tempfile
-import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Optional, Union
 
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.core.base.events import check_stop
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import cache_dir
 
 _CHUNK = 1 << 20
@@ -64,10 +63,10 @@ def file_sha256(path: Union[str, Path]) -> str:
 
 
 def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS,
-                stop_event: Optional[threading.Event] = None) -> Path:
+                job: Optional[Job] = None) -> Path:
     """Extract ``archive`` (once) and return the folder; :class:`DataError` if the zip is refused.
 
-    ``stop_event`` is checked between entries; a stop leaves nothing behind.
+    ``job``'s stop request is checked between entries; a stop leaves nothing behind.
     """
     archive = Path(archive)
     if not archive.is_file():
@@ -86,7 +85,7 @@ def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS,
         # Temp folder beside the target (same file system), renamed into place when complete.
         staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))
         try:
-            _extract_members(zf, members, staging, archive.name, limits, stop_event)
+            _extract_members(zf, members, staging, archive.name, limits, job or Job())
             (staging / done_marker.name).write_text("complete\n")
             _move_into_place(staging, target, done_marker)
         except BaseException:
@@ -159,11 +158,11 @@ def _checked_members(zf: zipfile.ZipFile, archive_name: str, limits: ZipLimits) 
 
 
 def _extract_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], staging: Path, archive_name: str,
-                     limits: ZipLimits, stop_event: Optional[threading.Event]) -> None:
+                     limits: ZipLimits, job: Job) -> None:
     root = staging.resolve()
     written = 0
     for info in members:
-        check_stop(stop_event)
+        job.check_stop()
         relative = safe_member_path(info.filename, archive_name)
         destination = (staging / relative).resolve()
         if destination != root and root not in destination.parents:  # belt and braces after the name check

@@ -30,7 +30,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import (REPORT_COLUMNS, SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError,
                                             DataReport, SampleTable)
@@ -81,9 +82,9 @@ def _walk_class(root: Path, label: str) -> list[FileCandidate]:
     return found
 
 
-def _records(candidates: list[FileCandidate], classes: list[str], source: str, ctx: LoadContext,
+def _records(candidates: list[FileCandidate], classes: list[str], source: str, job: Job,
              notes: list[str]) -> LoadedData:
-    return LoadedData(records=validate_files(candidates, ctx), class_names=classes, modality="image",
+    return LoadedData(records=validate_files(candidates, job), class_names=classes, modality="image",
                       source=source, notes=notes)
 
 
@@ -94,12 +95,12 @@ def require_path(data_cfg) -> Path:
     return Path(data_cfg.path).expanduser()
 
 
-def load_folder(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_folder(data_cfg, job: Job) -> LoadedData:
     root = require_path(data_cfg)
     if not root.is_dir():
         raise DataError(f"folder not found: {root}")
     candidates, classes = list_class_folders(root)
-    return _records(candidates, classes, str(root), ctx, [f"Images read from the folder {root}."])
+    return _records(candidates, classes, str(root), job, [f"Images read from the folder {root}."])
 
 
 def dataset_root(folder: Path) -> Path:
@@ -112,13 +113,13 @@ def dataset_root(folder: Path) -> Path:
     return folder
 
 
-def load_zip(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_zip(data_cfg, job: Job) -> LoadedData:
     archive = require_path(data_cfg)
-    folder = extract_zip(archive, stop_event=ctx.stop_event)
+    folder = extract_zip(archive, job=job)
     root = dataset_root(folder)
     candidates, classes = list_class_folders(root)
     note = f"Images read from {archive.name}, extracted (once) to {folder}."
-    return _records(candidates, classes, str(archive), ctx, [note])
+    return _records(candidates, classes, str(archive), job, [note])
 
 
 def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate], list[str]]:
@@ -161,16 +162,16 @@ def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate]
     return candidates, sorted(labels)
 
 
-def load_csv(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_csv(data_cfg, job: Job) -> LoadedData:
     csv_path = require_path(data_cfg)
     if not csv_path.is_file():
         raise DataError(f"CSV file not found: {csv_path}")
     candidates, classes = read_csv_candidates(csv_path)
-    return _records(candidates, classes, str(csv_path), ctx, [f"Images listed in {csv_path}."])
+    return _records(candidates, classes, str(csv_path), job, [f"Images listed in {csv_path}."])
 
 
 def files_table(paths: Sequence[Union[str, Path]], class_names: Sequence[str],
-                ctx: Optional[LoadContext] = None) -> tuple[SampleTable, DataReport]:
+                job: Optional[Job] = None) -> tuple[SampleTable, DataReport]:
     """Validate loose, unlabelled files (to predict them): usable ones in a table, every file in the report.
 
     The file name's extension is not checked here (the content decides; odd formats are converted on a
@@ -185,7 +186,7 @@ def files_table(paths: Sequence[Union[str, Path]], class_names: Sequence[str],
         path = Path(given)
         found = path.is_file()
         candidates.append(FileCandidate(str(given), "", path if found else None, "" if found else "file not found"))
-    records = validate_files(candidates, ctx)
+    records = validate_files(candidates, job)
     usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED])
     frame = records.loc[usable, list(SAMPLE_COLUMNS)].reset_index(drop=True)
     frame["array_index"] = np.int64(-1)

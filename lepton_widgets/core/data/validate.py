@@ -33,7 +33,9 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from lepton_widgets.core.base.atomic import atomic_write
-from lepton_widgets.core.data.registry import RECORD_COLUMNS, LoadContext
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.registry import RECORD_COLUMNS
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
 from lepton_widgets.core.base.paths import cache_dir
 
@@ -208,9 +210,9 @@ def _bomb_size(data: bytes, exc: Exception) -> str:
     return f"{int(match.group(1)):,}" if match else "too many"
 
 
-def validate_files(candidates: Sequence[FileCandidate], ctx: Optional[LoadContext] = None) -> pd.DataFrame:
+def validate_files(candidates: Sequence[FileCandidate], job: Optional[Job] = None) -> pd.DataFrame:
     """One record per candidate (see ``registry.RECORD_COLUMNS``), with progress events and stop checks."""
-    progress = (ctx or LoadContext()).progress(len(candidates))
+    progress = ProgressReporter(job, len(candidates))
     rows = []
     for candidate in candidates:
         if candidate.problem or candidate.path is None:

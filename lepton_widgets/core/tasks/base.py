@@ -194,9 +194,10 @@ class Task:
     #: The augmentation settings (``AugmentConfig`` / Session names) its training applies; () = none.
     augmentations: tuple = ()
 
-    def prepare(self, data_cfg, seed: int, *, sink=None, stop_event=None):
+    def prepare(self, data_cfg, seed: int, job=None):
         """Load and validate the data as a run would (the Data step's "Check data"): a ``PreparedData`` for
-        pictures and sounds, the task's own checked data (with ``.prepared``) for texts and tables."""
+        pictures and sounds, the task's own checked data (with ``.prepared``) for texts and tables. ``job``
+        (a :class:`~lepton_widgets.core.base.job.Job`, or ``None``) takes the progress events and the Stop."""
         raise NotImplementedError
 
     def source_backbone(self, record) -> str:

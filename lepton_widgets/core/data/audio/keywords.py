@@ -46,7 +46,9 @@ from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.data.audio.loaders import SPECTROGRAM_NOTE, loaded_audio, wav_candidates
 from lepton_widgets.core.data.audio.spectrogram import CLIP_SAMPLES
 from lepton_widgets.core.data.audio.wav import SAMPLE_RATE, resample
-from lepton_widgets.core.data.registry import DatasetSpec, LoadContext, LoadedData, register_dataset
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.split import class_seed
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.base.paths import cache_dir
@@ -159,11 +161,11 @@ def _synthesise(recipe: ClipRecipe, folder: Path) -> None:
 
 
 def generate_keywords(target: Path, per_word: int = PER_WORD, seed: int = SEED, words=WORDS,
-                      ctx: Optional[LoadContext] = None) -> Path:
+                      job: Optional[Job] = None) -> Path:
     """Synthesise the set into ``target`` (atomically: all or nothing) and return ``target``.
 
     Does nothing when ``target`` is already complete. Raises :class:`DataError` when espeak-ng is
-    missing or fails, and ``Cancelled`` when ``ctx.stop_event`` is set; either way nothing is left behind.
+    missing or fails, and ``Cancelled`` when ``job.stop_event`` is set; either way nothing is left behind.
     """
     target = Path(target)
     if (target / _COMPLETE).is_file():
@@ -171,14 +173,14 @@ def generate_keywords(target: Path, per_word: int = PER_WORD, seed: int = SEED, 
     if shutil.which(ESPEAK) is None:
         raise DataError(f"the spoken_keywords dataset is synthesised with the speech synthesiser espeak-ng, "
                         f"which was not found on PATH; {INSTALL_HINT}")
-    ctx = ctx or LoadContext()
+    job = job or Job()
     plan = recipes(per_word, seed, words)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=target.parent))  # same file system: rename is atomic
     try:
         for word in words:
             (staging / word).mkdir()
-        progress = ctx.progress(len(plan), task="synthesise")
+        progress = ProgressReporter(job, len(plan), task="synthesise")
         with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, os.cpu_count() or 1)) as pool:
             futures = [pool.submit(_synthesise, recipe, staging) for recipe in plan]
             try:
@@ -217,23 +219,23 @@ def keywords_dir(per_word: int = PER_WORD, seed: int = SEED, words=WORDS) -> Pat
     return cache_dir("spoken_keywords") / f"v{RECIPE_VERSION}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
-def load_spoken_keywords(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_spoken_keywords(data_cfg, job: Job) -> LoadedData:
     """Loader of ``spoken_keywords``: generate on first use, then read like a ``wav_folder``."""
     root = keywords_dir()
     with _generate_lock:  # two threads asking at once generate once
         fresh = not (root / _COMPLETE).is_file()
-        generate_keywords(root, ctx=ctx)
+        generate_keywords(root, job=job)
     with _memo_lock:
         cached = _memo.get(str(root))
     if cached is None:
         candidates, classes = wav_candidates(root)
-        loaded = loaded_audio(candidates, classes, root, ctx, [])
+        loaded = loaded_audio(candidates, classes, root, job, [])
         cached = (loaded.records, loaded.arrays, loaded.class_names)
         with _memo_lock:
             _memo.clear()
             _memo[str(root)] = cached
     else:
-        ctx.progress(len(cached[0])).finish()  # still tell the UI the validate step is done
+        ProgressReporter(job, len(cached[0])).finish()  # still tell the UI the validate step is done
     records, arrays, classes = cached
     how = "synthesised now" if fresh else "cached"
     notes = [f"spoken_keywords: {len(records)} clips of {len(WORDS)} words spoken by espeak-ng ({how} in {root}). "

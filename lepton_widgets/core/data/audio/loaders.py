@@ -21,7 +21,7 @@ Example:
     ...         with wave.open(os.path.join(root, word, f"{i}.wav"), "wb") as out:
     ...             out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
     ...             out.writeframes(tone.tobytes())
-    >>> loaded = load_wav_folder(DataConfig(dataset="wav_folder", path=root), LoadContext())
+    >>> loaded = load_wav_folder(DataConfig(dataset="wav_folder", path=root), Job())
     >>> loaded.modality, loaded.arrays.shape, loaded.records["ref"].tolist()[:2]
     ('audio', (6, 64, 98), ['high/0.wav', 'high/1.wav'])
 """
@@ -37,7 +37,9 @@ import pandas as pd
 from lepton_widgets.core.data.arrays import array_sha256
 from lepton_widgets.core.data.audio.spectrogram import N_FRAMES, N_MELS, fit_length, log_mel_images
 from lepton_widgets.core.data.audio.wav import read_wav
-from lepton_widgets.core.data.registry import (RECORD_COLUMNS, DatasetSpec, LoadContext, LoadedData,
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
+from lepton_widgets.core.data.registry import (RECORD_COLUMNS, DatasetSpec, LoadedData,
                                                register_dataset)
 from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import STATUS_CONVERTED, DataError, SampleTable
@@ -62,7 +64,7 @@ def wav_candidates(root: Union[str, Path]) -> tuple[list[FileCandidate], list[st
     return candidates, classes
 
 
-def audio_records(candidates: Sequence[FileCandidate], ctx: Optional[LoadContext] = None
+def audio_records(candidates: Sequence[FileCandidate], job: Optional[Job] = None
                   ) -> tuple[pd.DataFrame, np.ndarray]:
     """One record per candidate (``registry.RECORD_COLUMNS``) and the spectrograms of the usable ones.
 
@@ -70,7 +72,7 @@ def audio_records(candidates: Sequence[FileCandidate], ctx: Optional[LoadContext
     spectrogram's content hash, so two files holding the same sound are found as duplicates. ``mode``
     describes the source format (``44,100 Hz stereo 24-bit PCM, 2.50 s``).
     """
-    progress = (ctx or LoadContext()).progress(len(candidates))
+    progress = ProgressReporter(job, len(candidates))
     rows, waveforms = [], []
     for candidate in candidates:
         if candidate.problem or candidate.path is None:
@@ -103,10 +105,10 @@ def audio_records(candidates: Sequence[FileCandidate], ctx: Optional[LoadContext
     return records, images
 
 
-def loaded_audio(candidates: Sequence[FileCandidate], classes: Sequence[str], root: Path, ctx: LoadContext,
+def loaded_audio(candidates: Sequence[FileCandidate], classes: Sequence[str], root: Path, job: Job,
                  notes: list[str]) -> LoadedData:
     """:class:`LoadedData` (modality ``audio``, ``source`` = the folder the refs are relative to)."""
-    records, images = audio_records(candidates, ctx)
+    records, images = audio_records(candidates, job)
     return LoadedData(records=records, class_names=list(classes), arrays=images, modality="audio",
                       source=str(root), notes=notes + [SPECTROGRAM_NOTE])
 
@@ -115,22 +117,22 @@ SPECTROGRAM_NOTE = ("Audio: 16 kHz mono, first 1 s (shorter clips padded with si
                     "log-mel spectrograms (25 ms windows, 10 ms hop) on a fixed -100..+20 dBFS scale.")
 
 
-def load_wav_folder(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_wav_folder(data_cfg, job: Job) -> LoadedData:
     """Loader of ``wav_folder``: ``data_cfg.path`` holds one subfolder of ``.wav`` files per class."""
     root = require_path(data_cfg)
     if not root.is_dir():
         raise DataError(f"folder not found: {root}")
     candidates, classes = wav_candidates(root)
-    return loaded_audio(candidates, classes, root, ctx, [f"WAV files read from the folder {root}."])
+    return loaded_audio(candidates, classes, root, job, [f"WAV files read from the folder {root}."])
 
 
-def load_wav_zip(data_cfg, ctx: LoadContext) -> LoadedData:
+def load_wav_zip(data_cfg, job: Job) -> LoadedData:
     """Loader of ``wav_zip``: a zip of such a folder, extracted safely once into the cache."""
     archive = require_path(data_cfg)
-    folder = extract_zip(archive, stop_event=ctx.stop_event)
+    folder = extract_zip(archive, job=job)
     root = dataset_root(folder)
     candidates, classes = wav_candidates(root)
-    return loaded_audio(candidates, classes, root, ctx,
+    return loaded_audio(candidates, classes, root, job,
                         [f"WAV files read from {archive.name}, extracted (once) to {folder}."])
 
 

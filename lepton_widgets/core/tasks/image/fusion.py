@@ -71,5 +71,5 @@ class ImageFusionKit(FusionKit):
 
         job = job or Job()
         config = records[0].config
-        prepared = prepare_data(config.data, config.seed, sink=job.sink, stop_event=job.stop_event)
+        prepared = prepare_data(config.data, config.seed, job=job)
         return ImageFusionData(prepared, config.backbone.image_size, job)

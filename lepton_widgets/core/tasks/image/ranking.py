@@ -38,6 +38,7 @@ import pandas as pd
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable
 from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.job import Job
 
 #: Columns of :func:`rank_backbones`' frame.
 COLUMNS = ["backbone", "weights", "logme", "probe_accuracy", "seconds", "recommended", "status", "reason"]
@@ -212,7 +213,7 @@ def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, dat
     cfg.validate()
     size = cfg.backbone.image_size
     pairs = parse_candidates(candidates) if candidates is not None else default_candidates(size)
-    data = data if data is not None else prepare_data(cfg.data, cfg.seed, sink=sink, stop_event=stop_event)
+    data = data if data is not None else prepare_data(cfg.data, cfg.seed, job=Job(sink=sink, stop_event=stop_event or threading.Event()))
     tables = {"train": subsample(data.split("train"), train_per_class, cfg.seed),
               "val": subsample(data.split("val"), val_per_class, cfg.seed + 1)}
     labels = {name: table.label_indices() for name, table in tables.items()}

@@ -62,13 +62,14 @@ def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Op
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), job.sink if job else None)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
-    stop_event = recorder.job(job).stop_event
+    run_job = recorder.job(job)
+    stop_event = run_job.stop_event
 
     def work() -> RunRecord:
         for message in cfg.warnings():  # in events.jsonl, the CLI's output and the workbench's status line
             emit(RunWarning(run_id=run_id, message=message))
         seed_everything(cfg.seed)
-        prepared = prepare_data(cfg.data, cfg.seed, sink=emit, stop_event=stop_event)
+        prepared = prepare_data(cfg.data, cfg.seed, job=run_job)
         folds = cross_validation_folds(prepared.report.class_counts, cfg.data.cv_below, cfg.data.cv_folds)
         if folds:
             return cross_validated_run(cfg, prepared, folds)

@@ -77,8 +77,7 @@ class PictureTrials:
 
     def prepare(self) -> None:
         job = self.job
-        self.data = prepare_data(self.base.data, self.base.seed, sink=job.sink, stop_event=job.stop_event,
-                                 run_id=job.run_id)
+        self.data = prepare_data(self.base.data, self.base.seed, job=job)
 
     def n_blocks(self, cfg: RunConfig) -> int:
         return count_blocks(cfg)

@@ -38,10 +38,10 @@ class ImageTask(Task):
     # --- what the setup panels ask (issue 14 item 6) ---
     augmentations = ("flip", "rotation", "zoom", "translation", "contrast", "brightness")
 
-    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+    def prepare(self, data_cfg, seed, job=None):
         from lepton_widgets.core.data import prepare_data
 
-        return prepare_data(data_cfg, seed, sink=sink, stop_event=stop_event)
+        return prepare_data(data_cfg, seed, job=job)
 
     def build_problem(self, backbone, weights, image_size):
         """An unknown backbone, an image size outside its range, or weights that cannot load here."""

@@ -93,7 +93,7 @@ class ImageUpdater:
 
     def prepare(self, data_cfg, seed: int, job, *, min_classes: int = 2):
         """``PreparedData`` of ``data_cfg`` (pictures or sounds, as the run read its own)."""
-        return prepare_data(data_cfg, seed, sink=job.sink, stop_event=job.stop_event, run_id=job.run_id,
+        return prepare_data(data_cfg, seed, job=job,
                             min_classes=min_classes)
 
     def notes(self) -> list[str]:

