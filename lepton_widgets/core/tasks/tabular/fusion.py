@@ -52,7 +52,7 @@ class TabularFusionKit(FusionKit):
         job = job or Job()
         config = records[0].config
         column_types = read_tabular_info(records[0]).get("column_types") or None
-        data = prepare_table(config.data, config.seed, sink=job.sink, stop_event=job.stop_event,
+        data = prepare_table(config.data, config.seed, job=job,
                              column_types=column_types)
         inputs = {name: data.schema.model_inputs(data.split(name)[1]) for name in ("train", "val", "test")}
         return TabularFusionData(data.prepared, inputs, job)

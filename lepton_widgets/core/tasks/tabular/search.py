@@ -64,8 +64,7 @@ class TableTrials:
 
     def prepare(self) -> None:
         job = self.job
-        self.data = prepare_table(self.base.data, self.base.seed, sink=job.sink, stop_event=job.stop_event,
-                                  run_id=job.run_id)
+        self.data = prepare_table(self.base.data, self.base.seed, job=job)
 
     def n_blocks(self, cfg: RunConfig) -> None:
         return None  # no blocks: a table's frozen depth means nothing

@@ -61,7 +61,7 @@ class TabularUpdater:
         """``PreparedData`` of a table read with the run's schema; its table carries the feature rows."""
         from lepton_widgets.core.tasks.tabular.data import prepare_table
 
-        data = prepare_table(data_cfg, seed, sink=job.sink, stop_event=job.stop_event, run_id=job.run_id,
+        data = prepare_table(data_cfg, seed, job=job,
                              column_types=self._types_for(data_cfg, seed, job), min_classes=min_classes)
         absent = [c for c in self.schema.columns if c not in data.features.columns]
         if absent:

@@ -108,4 +108,4 @@ class TextFusionKit(FusionKit):
 
         job = job or Job()
         config = records[0].config
-        return TextFusionData(prepare_texts(config.data, config.seed, sink=job.sink, stop_event=job.stop_event), job)
+        return TextFusionData(prepare_texts(config.data, config.seed, job=job), job)

@@ -88,8 +88,7 @@ class TextTrials:
 
     def prepare(self) -> None:
         job = self.job
-        self.data = prepare_texts(self.base.data, self.base.seed, sink=job.sink, stop_event=job.stop_event,
-                                  run_id=job.run_id)
+        self.data = prepare_texts(self.base.data, self.base.seed, job=job)
 
     def n_blocks(self, cfg: RunConfig) -> int:
         return encoder_blocks(cfg)

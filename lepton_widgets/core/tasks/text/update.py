@@ -77,7 +77,7 @@ class TextUpdater:
         """``PreparedData`` of a text dataset whose table carries its texts (``arrays``)."""
         from lepton_widgets.core.tasks.text.data import prepare_texts
 
-        data = prepare_texts(data_cfg, seed, sink=job.sink, stop_event=job.stop_event, run_id=job.run_id,
+        data = prepare_texts(data_cfg, seed, job=job,
                              min_classes=min_classes)
         data.prepared.table.arrays = np.asarray(data.texts, dtype=object)
         return data.prepared
