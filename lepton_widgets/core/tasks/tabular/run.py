@@ -25,7 +25,6 @@ Example (trains for real; tests/test_tabular.py runs it)::
 from __future__ import annotations
 
 import math
-import threading
 from typing import Optional
 
 import keras
@@ -38,7 +37,7 @@ from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.callbacks import EventCallback
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
-from lepton_widgets.core.base.events import EventSink, PhaseStarted, RunFinished, check_stop
+from lepton_widgets.core.base.events import PhaseStarted, RunFinished
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore
@@ -143,20 +142,21 @@ def _plan_model(cfg: RunConfig, data: TabularData):
     return model, encoding, transfer
 
 
-def _fit(model, data: TabularData, cfg: RunConfig, emit: EventSink, stop_event, workdir, run_id) -> list[dict]:
+def _fit(model, data: TabularData, cfg: RunConfig, job: Job) -> list[dict]:
+    """Train the one phase under ``job`` (the run's id, events, Stop and checkpoint folder); the epoch rows."""
     schema, n_classes = data.schema, data.prepared.num_classes
     (train, train_x), (val, val_x) = data.split("train"), data.split("val")
     train_inputs, val_inputs = schema.model_inputs(train_x), schema.model_inputs(val_x)
     y_train, y_val = train.label_indices(), val.label_indices()
     lr, epochs, batch = cfg.train.learning_rate, cfg.train.epochs, cfg.train.batch_size
-    emit(PhaseStarted(run_id=run_id, phase=PHASE, epochs=epochs, learning_rate=lr,
-                      trainable_params=trainable_params(model)))
+    job.emit(PhaseStarted(run_id=job.run_id, phase=PHASE, epochs=epochs, learning_rate=lr,
+                          trainable_params=trainable_params(model)))
     compile_model(model, lr, cfg, steps=epochs * math.ceil(len(train) / batch))
-    events = EventCallback(emit, run_id, PHASE, epochs, stop_event)
+    events = EventCallback(job.sink, job.run_id, PHASE, epochs, job.stop_event)
     model.fit(batches(train_inputs, y_train, batch, shuffle_seed=cfg.seed),
               validation_data=batches(val_inputs, y_val), epochs=epochs, verbose=0, shuffle=False,
               callbacks=[ValidationAUC(val_inputs, y_val, n_classes),
-                         *standard_callbacks(cfg, workdir, PHASE, lr), events])
+                         *standard_callbacks(cfg, job.workdir, PHASE, lr), events])
     return events.history
 
 
@@ -172,8 +172,7 @@ def run_tabular_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: 
     check_tabular_config(cfg)
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), job.sink if job else None)
-    writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
-    stop_event = recorder.job(job).stop_event
+    writer, run_job = recorder.writer, recorder.job(job)  # the run's id, folder, events and the caller's Stop
     writer.extra["modality"] = "tabular"
 
     def work() -> RunRecord:
@@ -181,10 +180,9 @@ def run_tabular_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: 
         from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
 
         seed_everything(cfg.seed)
-        data = prepare_table(cfg.data, cfg.seed, sink=emit, stop_event=stop_event, run_id=run_id,
-                             column_types=column_types)
+        data = prepare_table(cfg.data, cfg.seed, job=run_job, column_types=column_types)
         write_data_files(writer, data.prepared)
-        check_stop(stop_event)
+        run_job.check_stop()
         model, encoding, transfer = _plan_model(cfg, data)
         writer.write_json(TABULAR_FILE, {"schema": data.schema.to_dict(), "encoding": encoding,
                                          "column_types": column_types or {}, "transfer": transfer,
@@ -193,7 +191,7 @@ def run_tabular_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: 
             cfg.seed, data.prepared.table.content_hash(),
             weights=f"run:{transfer['source_run']}" if transfer else "none",
             trainable_params=trainable_params(model), total_params=int(model.count_params())))
-        history = _fit(model, data, cfg, emit, stop_event, writer.path, run_id)
+        history = _fit(model, data, cfg, run_job)
         recorder.write_history()
         writer.write_json("phases.json", [{"phase": PHASE, "epochs_run": len(history), "epochs": cfg.train.epochs,
                                            "learning_rate": cfg.train.learning_rate, "transfer": bool(transfer),
@@ -206,7 +204,7 @@ def run_tabular_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: 
         metrics = write_evaluation_files(writer, evaluation, test,
                                          {"roc_auc": roc_auc(y_test, probs, len(test.class_names))})
         writer.save_model(model)
-        emit(RunFinished(run_id=run_id, metrics=metrics))
+        run_job.emit(RunFinished(run_id=run_job.run_id, metrics=metrics))
         return writer.finalize("finished")
 
     return recorder.run(work)

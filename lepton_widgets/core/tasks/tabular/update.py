@@ -72,11 +72,12 @@ class TabularUpdater:
 
     def _types_for(self, data_cfg, seed, job) -> dict:
         """The run's column kinds, for the columns this table has (a missing one is refused after reading)."""
+        from lepton_widgets.core.base.job import Job
         from lepton_widgets.core.data.prepare import checked_spec
-        from lepton_widgets.core.data.registry import LoadContext
 
         spec = checked_spec(data_cfg, "tabular", "a table")
-        header = spec.extra["read_table"](data_cfg, LoadContext(None, job.stop_event, job.run_id)).features.columns
+        quiet = Job(run_id=job.run_id, stop_event=job.stop_event)  # Stop honoured, no progress events for a peek
+        header = spec.extra["read_table"](data_cfg, quiet).features.columns
         return {name: kind for name, kind in self.column_types.items() if name in header}
 
     def notes(self) -> list[str]:

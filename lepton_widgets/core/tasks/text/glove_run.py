@@ -21,6 +21,7 @@ import keras
 import tensorflow as tf
 
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.text.data import TextData
 from lepton_widgets.core.tasks.text.glove import load_glove, run_vocabulary, text_words
 from lepton_widgets.core.tasks.text.glove_model import GloveModel, build_glove_classifier
@@ -31,9 +32,8 @@ from lepton_widgets.core.tasks.text.transfer import glove_vocabulary_and_matrix,
 class GloveTrainer(PhaseTrainer):
     """GloVe's phases on strings; freezing is the embedding's ``trainable`` flag."""
 
-    def __init__(self, cfg, data: TextData, gm: GloveModel, emit, stop_event, workdir, run_id,
-                 neighbours=None) -> None:
-        super().__init__(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+    def __init__(self, cfg, data: TextData, gm: GloveModel, job: Job, neighbours=None) -> None:
+        super().__init__(cfg, data, job, neighbours)
         self.gm = gm
         length = cfg.backbone.sequence_length
         self.inputs = {name: tf.constant(texts, dtype=tf.string) for name, (_, texts) in self.splits.items()}
@@ -53,7 +53,7 @@ class GloveTrainer(PhaseTrainer):
         return self.gm.trainable_params()
 
 
-def glove_run(cfg, data: TextData, emit, stop_event, workdir, run_id, neighbours):
+def glove_run(cfg, data: TextData, job: Job, neighbours):
     """``(trainer, model to save, text.json entries, save assets)`` of a GloVe run."""
     glove = load_glove()
     train_texts = data.split("train")[1]
@@ -70,7 +70,7 @@ def glove_run(cfg, data: TextData, emit, stop_event, workdir, run_id, neighbours
                                 sequence_length=cfg.backbone.sequence_length, dropout=cfg.train.dropout,
                                 l2=cfg.train.l2, weights=cfg.backbone.weights, seed=cfg.seed, matrix=matrix,
                                 hidden_units=cfg.train.head_units)  # 0: the default width
-    trainer = GloveTrainer(cfg, data, gm, emit, stop_event, workdir, run_id, neighbours)
+    trainer = GloveTrainer(cfg, data, gm, job, neighbours)
     info.update(vocabulary_size=len(vocabulary), unknown_training_words=sum(w not in glove.index for w in train_words),
                 training_words=len(train_words))
     return trainer, gm.model, info, lambda folder: None

@@ -11,7 +11,7 @@ Augmented training batches (:class:`AugmentedBatches`) are drawn afresh every ep
 
 Example (what a trainer's run looks like; ``run.py`` drives it)::
 
-    trainer = GloveTrainer(cfg, data, gm, emit, stop_event, workdir, run_id, neighbours=None)
+    trainer = GloveTrainer(cfg, data, gm, job, neighbours=None)  # job: the run's own (RunRecorder.job)
     for phase, epochs, lr in planned_phases(cfg):
         trainer.run_phase(phase, epochs, lr)
     probabilities = trainer.test_probabilities()
@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.callbacks import EventCallback
-from lepton_widgets.core.data.registry import LoadContext
-from lepton_widgets.core.base.events import EventSink, PhaseStarted
+from lepton_widgets.core.base.events import PhaseStarted
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.text.augment import augment_texts, text_augment_active
 from lepton_widgets.core.tasks.text.data import TextData
 from lepton_widgets.core.tasks.text.encoder import TEXT_ENCODERS, text_encoder_name
@@ -96,11 +95,10 @@ class PhaseTrainer:
     #: Whether, without augmentation, phases train on features the frozen part computed once.
     caches_features = False
 
-    def __init__(self, cfg: RunConfig, data: TextData, emit: EventSink, stop_event, workdir: Path, run_id: str,
+    def __init__(self, cfg: RunConfig, data: TextData, job: Job,
                  neighbours: Mapping[str, Sequence[str]] | None = None) -> None:
-        self.cfg, self.data, self.emit, self.stop_event = cfg, data, emit, stop_event
-        self.workdir, self.run_id, self.neighbours = workdir, run_id, neighbours
-        self.ctx = LoadContext(emit, stop_event, run_id)
+        # job: the run's id, events, Stop and folder (checkpoints); a search trial's has no folder
+        self.cfg, self.data, self.job, self.neighbours = cfg, data, job, neighbours
         self.n_blocks = encoder_blocks(cfg)
         self.depth = frozen_layers(cfg.backbone.frozen_depth, self.n_blocks)
         self.augment = text_augment_active(cfg.augment)
@@ -134,14 +132,14 @@ class PhaseTrainer:
     def run_phase(self, phase: str, epochs: int, learning_rate: float) -> None:
         fine_tune = phase == "fine_tune"
         model = self.phase_model(fine_tune)
-        self.emit(PhaseStarted(run_id=self.run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
-                               trainable_params=self.trainable_params(), cached_features=self.cached))
+        self.job.emit(PhaseStarted(run_id=self.job.run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
+                                   trainable_params=self.trainable_params(), cached_features=self.cached))
         batch = self.cfg.train.batch_size
         compile_model(model, learning_rate, self.cfg, steps=epochs * math.ceil(len(self.labels["train"]) / batch))
-        callback = EventCallback(self.emit, self.run_id, phase, epochs, self.stop_event,
+        callback = EventCallback(self.job.sink, self.job.run_id, phase, epochs, self.job.stop_event,
                                  epoch_offset=len(self.history))
         val = (self.phase_inputs("val", fine_tune), self.labels["val"])
-        callbacks = standard_callbacks(self.cfg, self.workdir, phase, learning_rate) + [callback]
+        callbacks = standard_callbacks(self.cfg, self.job.workdir, phase, learning_rate) + [callback]
         if self.augment:
             batches = AugmentedBatches(self.splits["train"][1], self.labels["train"],
                                        lambda texts: self.encode_batch(texts, fine_tune), batch, self.cfg.seed,

@@ -47,17 +47,15 @@ Example (trains for real; tests/test_text.py runs it)::
 
 from __future__ import annotations
 
-import threading
-
 import keras
 import numpy as np
 
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
-from lepton_widgets.core.data.registry import LoadContext
+from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
-from lepton_widgets.core.base.events import EventSink, RunFinished, check_stop
+from lepton_widgets.core.base.events import RunFinished
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore
@@ -111,10 +109,10 @@ def ignored_settings(cfg: RunConfig) -> list[str]:
     return notes
 
 
-def _encode(encoder: keras.Model, inputs: dict, ctx: LoadContext, split: str) -> list[np.ndarray]:
+def _encode(encoder: keras.Model, inputs: dict, job: Job, split: str) -> list[np.ndarray]:
     """The frozen encoder's outputs for every row of ``inputs`` (progress events, Stop honoured)."""
     n = len(inputs["token_ids"])
-    progress = ctx.progress(n, task=f"encode {split}")
+    progress = ProgressReporter(job, n, task=f"encode {split}")
     parts: list[list[np.ndarray]] = []
     for start in range(0, n, PREDICT_BATCH):
         batch = {k: v[start:start + PREDICT_BATCH] for k, v in inputs.items()}
@@ -130,9 +128,8 @@ class MiniLMTrainer(PhaseTrainer):
 
     caches_features = True
 
-    def __init__(self, cfg: RunConfig, data: TextData, tm: TextModel, tokenizer, emit: EventSink, stop_event,
-                 workdir, run_id: str, neighbours=None) -> None:
-        super().__init__(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+    def __init__(self, cfg: RunConfig, data: TextData, tm: TextModel, tokenizer, job: Job, neighbours=None) -> None:
+        super().__init__(cfg, data, job, neighbours)
         self.tm, self.tokenizer, self.sequence_length = tm, tokenizer, cfg.backbone.sequence_length
         self.inputs, self.truncated = {}, 0
         for name, (_, texts) in self.splits.items():
@@ -140,7 +137,7 @@ class MiniLMTrainer(PhaseTrainer):
             self.truncated += truncated
         self.encoder = tm.encoder(self.depth)
         # pooled embeddings and boundary hidden states per split; train's only without augmentation
-        self.cache = {name: _encode(self.encoder, self.inputs[name], self.ctx, name)
+        self.cache = {name: _encode(self.encoder, self.inputs[name], self.job, name)
                       for name in ("train", "val", "test") if name != "train" or not self.augment}
 
     def phase_model(self, fine_tune: bool) -> keras.Model:
@@ -166,7 +163,7 @@ class MiniLMTrainer(PhaseTrainer):
         return self.tm.trainable_params()
 
 
-def _minilm_run(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_id, neighbours):
+def _minilm_run(cfg: RunConfig, data: TextData, job: Job, neighbours):
     """``(trainer, model to save, text.json entries, save the tokenizer)`` of a MiniLM run."""
     source = open_text_source(cfg) if is_run_weights(cfg.backbone.weights) else None
     backbone, tokenizer = load_minilm("none" if source else cfg.backbone.weights)
@@ -174,7 +171,7 @@ def _minilm_run(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_i
         backbone.set_weights(minilm_weights(source))
     tm = build_text_classifier(backbone, data.prepared.num_classes, dropout=cfg.train.dropout, l2=cfg.train.l2,
                                seed=cfg.seed)
-    trainer = MiniLMTrainer(cfg, data, tm, tokenizer, emit, stop_event, workdir, run_id, neighbours)
+    trainer = MiniLMTrainer(cfg, data, tm, tokenizer, job, neighbours)
     tok_cfg = tokenizer.get_config()
     info = {"tokenizer": {"vocabulary": f"{TOKENIZER_DIR}/vocabulary.txt", "lowercase": tok_cfg["lowercase"],
                           "strip_accents": tok_cfg["strip_accents"]}}
@@ -188,15 +185,16 @@ def _minilm_run(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_i
     return trainer, tm.full, info, save_assets
 
 
-def _trainer_for(cfg: RunConfig, data: TextData, emit, stop_event, workdir, run_id):
-    """The chosen encoder's ``(trainer, model to save, text.json entries, save assets)``."""
+def _trainer_for(cfg: RunConfig, data: TextData, job: Job):
+    """The chosen encoder's ``(trainer, model to save, text.json entries, save assets)``; the trainer works
+    under ``job`` (its run id, events, Stop and checkpoint folder)."""
     # GloVe neighbours of every training word, computed once
     neighbours = neighbours_for(data.split("train")[1]) if cfg.augment.word_substitute > 0 else None
     if text_encoder_name(cfg.backbone.name) == GLOVE_BACKBONE:
         from lepton_widgets.core.tasks.text.glove_run import glove_run
 
-        return glove_run(cfg, data, emit, stop_event, workdir, run_id, neighbours)
-    return _minilm_run(cfg, data, emit, stop_event, workdir, run_id, neighbours)
+        return glove_run(cfg, data, job, neighbours)
+    return _minilm_run(cfg, data, job, neighbours)
 
 
 def run_text_experiment(cfg: RunConfig, job: Job | None = None, *, store: RunStore | None = None,
@@ -213,8 +211,7 @@ def run_text_experiment(cfg: RunConfig, job: Job | None = None, *, store: RunSto
     check_text_config(cfg)
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), job.sink if job else None)
-    writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
-    stop_event = recorder.job(job).stop_event
+    writer, run_job = recorder.writer, recorder.job(job)  # the run's id, folder, events and the caller's Stop
     encoder = text_encoder_name(cfg.backbone.name)
     writer.extra.update(modality="text", encoder=encoder)  # the run list shows the encoder, not backbone.name
 
@@ -223,9 +220,9 @@ def run_text_experiment(cfg: RunConfig, job: Job | None = None, *, store: RunSto
         from lepton_widgets.core.runs.outputs import write_data_files, write_evaluation_files
 
         seed_everything(cfg.seed)
-        data = prepare_texts(cfg.data, cfg.seed, sink=emit, stop_event=stop_event, run_id=run_id)
-        check_stop(stop_event)
-        trainer, model, encoder_info, save_assets = _trainer_for(cfg, data, emit, stop_event, writer.path, run_id)
+        data = prepare_texts(cfg.data, cfg.seed, job=run_job)
+        run_job.check_stop()
+        trainer, model, encoder_info, save_assets = _trainer_for(cfg, data, run_job)
         length = cfg.backbone.sequence_length
         if trainer.truncated:
             unit = "words" if encoder == GLOVE_BACKBONE else "word pieces"
@@ -259,7 +256,7 @@ def run_text_experiment(cfg: RunConfig, job: Job | None = None, *, store: RunSto
             "truncated_texts": trainer.truncated, "frozen_probe": frozen_probe, "notes": ignored_settings(cfg)})
         metrics = write_evaluation_files(writer, evaluation, test_table)
         writer.save_model(model)
-        emit(RunFinished(run_id=run_id, metrics=metrics))
+        run_job.emit(RunFinished(run_id=run_job.run_id, metrics=metrics))
         return writer.finalize("finished")
 
     return recorder.run(work)

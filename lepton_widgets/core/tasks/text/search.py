@@ -24,6 +24,7 @@ Example (trains, so not run as a doctest; tests/test_search_text_table.py does):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Optional
 
 import keras
@@ -33,7 +34,6 @@ import tensorflow as tf
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.data.registry import LoadContext
 from lepton_widgets.core.tasks.base import TrialPlan
 from lepton_widgets.core.tasks.image.training import compile_model, standard_callbacks
 from lepton_widgets.core.tasks.text.augment import text_augment_active
@@ -128,8 +128,8 @@ class TextTrials:
             if pooled is None:  # MiniLM: the TextModel's own head view
                 return model.head()
             return keras.Model(pooled, model.output, name="text_head")
-        trainer, model, _info, _assets = _trainer_for(cfg, self.data, self.job.sink, self.job.stop_event, None,
-                                                      self.job.run_id)
+        # no checkpoint folder: fit_phase trains with its own callbacks, the trainer's run_phase is not used
+        trainer, model, _info, _assets = _trainer_for(cfg, self.data, replace(self.job, workdir=None))
         self._trainers = {id(model): trainer}  # only the trial being trained
         return model
 
@@ -148,10 +148,9 @@ class TextTrials:
             else:
                 tm, _ = self._classifier(cfg, cfg.backbone.weights)
                 _backbone, tokenizer = self._minilm_backbone(cfg.backbone.weights)
-                ctx = LoadContext(self.job.sink, self.job.stop_event, self.job.run_id)
                 encoder = tm.encoder(NUM_LAYERS)
                 self._features[key] = {
-                    name: _encode(encoder, tokenize(tokenizer, t, cfg.backbone.sequence_length)[0], ctx, name)[0]
+                    name: _encode(encoder, tokenize(tokenizer, t, cfg.backbone.sequence_length)[0], self.job, name)[0]
                     for name, t in texts.items()}
         return self._features[key]
 
