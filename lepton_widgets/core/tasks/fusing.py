@@ -119,8 +119,7 @@ class InMemoryFusionData(FusionData):
 
     def predict(self, model, split, task, rows=None):
         inputs = _head(self.inputs[split], rows)
-        progress = PredictProgress(self.job.sink, self.job.run_id, task, total=_rows(inputs),
-                                   stop_event=self.job.stop_event)
+        progress = PredictProgress(self.job, task, total=_rows(inputs))
         progress.batch_size = PREDICT_BATCH
         return np.asarray(model.predict(self._dataset(inputs, PREDICT_BATCH), verbose=0, callbacks=[progress]))
 
@@ -154,7 +153,7 @@ class InMemoryFusionData(FusionData):
         trainable = int(sum(np.prod(w.shape) for w in student.trainable_weights))
         self.job.emit(PhaseStarted(run_id=self.job.run_id, phase="distill", epochs=epochs,
                                    learning_rate=learning_rate, trainable_params=trainable))
-        callback = EventCallback(self.job.sink, self.job.run_id, "distill", epochs, self.job.stop_event)
+        callback = EventCallback(self.job, "distill", epochs)
         keep_best = keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)
         student.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
                     callbacks=[keep_best, callback])

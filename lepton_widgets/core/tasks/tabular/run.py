@@ -152,7 +152,7 @@ def _fit(model, data: TabularData, cfg: RunConfig, job: Job) -> list[dict]:
     job.emit(PhaseStarted(run_id=job.run_id, phase=PHASE, epochs=epochs, learning_rate=lr,
                           trainable_params=trainable_params(model)))
     compile_model(model, lr, cfg, steps=epochs * math.ceil(len(train) / batch))
-    events = EventCallback(job.sink, job.run_id, PHASE, epochs, job.stop_event)
+    events = EventCallback(job, PHASE, epochs)
     model.fit(batches(train_inputs, y_train, batch, shuffle_seed=cfg.seed),
               validation_data=batches(val_inputs, y_val), epochs=epochs, verbose=0, shuffle=False,
               callbacks=[ValidationAUC(val_inputs, y_val, n_classes),

@@ -136,8 +136,7 @@ class PhaseTrainer:
                                    trainable_params=self.trainable_params(), cached_features=self.cached))
         batch = self.cfg.train.batch_size
         compile_model(model, learning_rate, self.cfg, steps=epochs * math.ceil(len(self.labels["train"]) / batch))
-        callback = EventCallback(self.job.sink, self.job.run_id, phase, epochs, self.job.stop_event,
-                                 epoch_offset=len(self.history))
+        callback = EventCallback(self.job, phase, epochs, epoch_offset=len(self.history))
         val = (self.phase_inputs("val", fine_tune), self.labels["val"])
         callbacks = standard_callbacks(self.cfg, self.job.workdir, phase, learning_rate) + [callback]
         if self.augment:
