@@ -12,6 +12,7 @@ from lepton_widgets import api
 from lepton_widgets.cli import main
 from lepton_widgets.core.backbones.run_backbone import run_weights
 from lepton_widgets.core.base.events import Cancelled, ListSink
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks import run_experiment
 from lepton_widgets.core.tasks.image.ranking import logme, parse_candidates, rank_backbones
 from lepton_widgets.core.runs.store import RunStore
@@ -79,7 +80,7 @@ def test_rank_backbones_scores_caches_and_explains(source):
 
     # The run backbone's features are cached under its identity: a second ranking extracts nothing for it.
     again = ListSink()
-    second = rank_backbones(CFG, [f"run:{source.path}"], sink=again, train_per_class=10, val_per_class=5)
+    second = rank_backbones(CFG, [f"run:{source.path}"], job=Job(sink=again), train_per_class=10, val_per_class=5)
     assert not any(e.kind == "progress" and e.task.startswith("extract") for e in again.events)
     first_score = frame.set_index("weights").loc[f"run:{source.path}", "logme"]
     assert second.iloc[0]["logme"] == pytest.approx(first_score)
@@ -87,7 +88,7 @@ def test_rank_backbones_scores_caches_and_explains(source):
     stop = threading.Event()
     stop.set()
     with pytest.raises(Cancelled):
-        rank_backbones(CFG, ["small_cnn:none"], stop_event=stop)
+        rank_backbones(CFG, ["small_cnn:none"], job=Job(stop_event=stop))
     with pytest.raises(ValueError, match="NAME:WEIGHTS"):
         rank_backbones(CFG, ["small_cnn"])
 

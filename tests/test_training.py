@@ -172,7 +172,7 @@ def test_train_transfer_without_run_store(tmp_path):
     cfg = tiny_config()
     prepared = prepare_data(cfg.data, cfg.seed)
     tm = build_transfer_model(cfg, prepared.num_classes)
-    result = train_transfer(tm, prepared, cfg, workdir=tmp_path)
+    result = train_transfer(tm, prepared, cfg, Job(workdir=tmp_path))
     assert [p["phase"] for p in result.phases] == ["head", "fine_tune"]
     assert len(result.history) == 4
     assert isinstance(tm.model, keras.Model)

@@ -18,7 +18,6 @@ metrics are shown); every summary carries the 95% Wilson interval of its accurac
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -34,7 +33,7 @@ from sklearn.metrics import (
 
 from lepton_widgets.core.base.callbacks import PredictProgress
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.base.events import EventSink, null_sink
+from lepton_widgets.core.base.job import Job
 
 
 #: Below this many test items, an accuracy comes with a caution: at 100 items the 95% interval is still
@@ -201,20 +200,18 @@ def _worst_misclassified(y_true, probs, class_names, refs, paths, n_worst) -> li
     return rows
 
 
-def predict_table(model, table: SampleTable, image_size: int, batch_size: int = 64,
-                  sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                  run_id: str = "", task: str = "predict") -> np.ndarray:
-    """Class probabilities for every row of ``table``, in row order."""
+def predict_table(model, table: SampleTable, image_size: int, batch_size: int = 64, job: Optional[Job] = None,
+                  *, task: str = "predict") -> np.ndarray:
+    """Class probabilities for every row of ``table``, in row order (``job``: progress events and Stop)."""
     dataset = make_dataset(table, image_size, batch_size, shuffle=False, with_labels=False)
-    progress = PredictProgress(sink, run_id, task, total=len(table), stop_event=stop_event)
+    progress = PredictProgress(job or Job(), task, total=len(table))
     progress.batch_size = batch_size
     return np.asarray(model.predict(dataset, verbose=0, callbacks=[progress]))
 
 
 def evaluate_model(model, table: SampleTable, image_size: int, batch_size: int = 64,
-                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                   run_id: str = "") -> EvaluationResult:
+                   job: Optional[Job] = None) -> EvaluationResult:
     """Predict ``table`` with ``model`` and compute every metric, with file references for mistakes."""
-    probs = predict_table(model, table, image_size, batch_size, sink, stop_event, run_id, task="evaluate")
+    probs = predict_table(model, table, image_size, batch_size, job, task="evaluate")
     return evaluate_predictions(table.label_indices(), probs, table.class_names,
                                 refs=table.frame["ref"].tolist(), paths=table.frame["path"].tolist())

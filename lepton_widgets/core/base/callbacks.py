@@ -1,26 +1,32 @@
-"""Keras callbacks that connect ``fit``/``predict`` to the engine's event sink and stop event.
+"""Keras callbacks that connect ``fit``/``predict`` to a :class:`~lepton_widgets.core.base.job.Job`: its events
+go to the job's sink, and the job's stop request is checked on every batch.
 
 Stopping raises :class:`~lepton_widgets.core.base.events.Cancelled` from a batch hook instead of setting
 ``model.stop_training``: Keras would otherwise still run the epoch's validation pass before stopping,
 which on a CPU can take longer than the user is willing to wait after pressing Stop.
 
 Example:
-    >>> import threading
     >>> from lepton_widgets.core.base.events import ListSink
-    >>> sink, stop = ListSink(), threading.Event()
-    >>> callback = EventCallback(sink, run_id="r1", phase="head", epochs=3, stop_event=stop)
+    >>> sink = ListSink()
+    >>> callback = EventCallback(Job(run_id="r1", sink=sink), phase="head", epochs=3)
+    >>> callback.on_epoch_begin(0); callback.job.stop()
+    >>> try:
+    ...     callback.on_train_batch_end(0)  # the next batch after a Stop raises
+    ... except Cancelled:
+    ...     print("cancelled")
+    cancelled
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Optional
 
 import keras
 
-from lepton_widgets.core.base.events import BatchProgress, EpochEnded, EventSink, Progress, check_stop
+from lepton_widgets.core.base.events import BatchProgress, Cancelled, EpochEnded, Progress  # noqa: F401 (doc)
+from lepton_widgets.core.base.job import Job
 
 
 def _plain(logs: Optional[dict]) -> dict:
@@ -41,20 +47,11 @@ class EventCallback(keras.callbacks.Callback):
     ``epoch_offset`` numbers epochs across phases (head then fine-tune) so curves continue.
     """
 
-    def __init__(
-        self,
-        sink: EventSink,
-        run_id: str,
-        phase: str,
-        epochs: int,
-        stop_event: Optional[threading.Event] = None,
-        epoch_offset: int = 0,
-        batch_interval: float = 0.5,
-    ) -> None:
+    def __init__(self, job: Job, phase: str, epochs: int, *, epoch_offset: int = 0,
+                 batch_interval: float = 0.5) -> None:
         super().__init__()
-        self.sink, self.run_id, self.phase = sink, run_id, phase
+        self.job, self.phase = job, phase
         self.epochs, self.epoch_offset = epochs, epoch_offset
-        self.stop_event = stop_event
         self.batch_interval = batch_interval
         self.history: list[dict] = []
         self._epoch = 0
@@ -62,19 +59,20 @@ class EventCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
-        check_stop(self.stop_event)
+        self.job.check_stop()
 
     def on_train_batch_end(self, batch, logs=None):
-        check_stop(self.stop_event)
+        self.job.check_stop()
         now = time.monotonic()
         if now - self._last_batch_event >= self.batch_interval:
             self._last_batch_event = now
             steps = (self.params or {}).get("steps") or 0
-            self.sink(BatchProgress(run_id=self.run_id, phase=self.phase, epoch=self._epoch + self.epoch_offset,
-                                    step=batch + 1, steps=int(steps), metrics=_plain(logs)))
+            self.job.emit(BatchProgress(run_id=self.job.run_id, phase=self.phase,
+                                        epoch=self._epoch + self.epoch_offset, step=batch + 1, steps=int(steps),
+                                        metrics=_plain(logs)))
 
     def on_test_batch_end(self, batch, logs=None):
-        check_stop(self.stop_event)
+        self.job.check_stop()
 
     def on_epoch_end(self, epoch, logs=None):
         metrics = _plain(logs)
@@ -83,34 +81,33 @@ class EventCallback(keras.callbacks.Callback):
             metrics["learning_rate"] = learning_rate
         row = {"epoch": epoch + 1 + self.epoch_offset, "phase": self.phase, **metrics}
         self.history.append(row)
-        self.sink(EpochEnded(run_id=self.run_id, phase=self.phase, epoch=row["epoch"],
+        self.job.emit(EpochEnded(run_id=self.job.run_id, phase=self.phase, epoch=row["epoch"],
                              epochs=self.epochs + self.epoch_offset, metrics=metrics))
 
 
 class PredictProgress(keras.callbacks.Callback):
     """Progress events and stop checks during ``model.predict`` (feature extraction, evaluation)."""
 
-    def __init__(self, sink: EventSink, run_id: str, task: str, total: int,
-                 stop_event: Optional[threading.Event] = None, interval: float = 0.25) -> None:
+    def __init__(self, job: Job, task: str, total: int, *, interval: float = 0.25) -> None:
         super().__init__()
-        self.sink, self.run_id, self.task, self.total = sink, run_id, task, total
-        self.stop_event, self.interval = stop_event, interval
+        self.job, self.task, self.total = job, task, total
+        self.interval = interval
         self._last = 0.0
         self.batch_size = 1
 
     def on_predict_begin(self, logs=None):
-        self.sink(Progress(run_id=self.run_id, task=self.task, done=0, total=self.total))
+        self.job.emit(Progress(run_id=self.job.run_id, task=self.task, done=0, total=self.total))
 
     def on_predict_batch_end(self, batch, logs=None):
-        check_stop(self.stop_event)
+        self.job.check_stop()
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
             done = min(self.total, (batch + 1) * self.batch_size)
-            self.sink(Progress(run_id=self.run_id, task=self.task, done=done, total=self.total))
+            self.job.emit(Progress(run_id=self.job.run_id, task=self.task, done=done, total=self.total))
 
     def on_predict_end(self, logs=None):
-        self.sink(Progress(run_id=self.run_id, task=self.task, done=self.total, total=self.total))
+        self.job.emit(Progress(run_id=self.job.run_id, task=self.task, done=self.total, total=self.total))
 
 
 def _model_chance(model) -> Optional[float]:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
@@ -42,7 +41,8 @@ import tensorflow as tf
 
 from lepton_widgets.core.data import SampleTable, make_dataset
 from lepton_widgets.core.base.levels import parse_levels
-from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import Progress
+from lepton_widgets.core.base.job import Job
 
 #: The model's pixel range is [0, PIXEL_MAX]; epsilons are fractions of it.
 PIXEL_MAX = 255.0
@@ -176,8 +176,7 @@ def _sample_rows(table: SampleTable, max_samples: Optional[int], seed: int) -> S
 def robustness_curve(model: keras.Model, data, epsilons: Sequence[float] = (0.0, 0.01, 0.03),
                      method: str = "fgsm", *, image_size: Optional[int] = None, batch_size: int = 64,
                      pgd_steps: int = PGD_STEPS, max_samples: Optional[int] = None, seed: int = 0,
-                     sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                     run_id: str = "") -> RobustnessCurve:
+                     job: Optional[Job] = None) -> RobustnessCurve:
     """Accuracy of ``model`` under ``method`` at each of ``epsilons`` on ``data``.
 
     ``data`` is a labelled :class:`SampleTable` (images made by the training pipeline at ``image_size``,
@@ -185,8 +184,9 @@ def robustness_curve(model: keras.Model, data, epsilons: Sequence[float] = (0.0,
     ``(images, labels)`` pair of arrays. ``max_samples`` attacks a seeded random subset (tables) or the
     first samples (datasets, arrays). FGSM's gradient does not depend on epsilon, so it is computed once
     per batch for every epsilon; PGD runs once per batch and non-zero epsilon. Sends ``Progress`` events
-    and raises ``Cancelled`` when ``stop_event`` is set (checked between batches).
+    to ``job`` and raises ``Cancelled`` when it is asked to stop (checked between batches).
     """
+    job = job or Job()
     epsilons = parse_epsilons(epsilons)
     _check(method, max(epsilons))
     if batch_size < 1:
@@ -220,9 +220,9 @@ def robustness_curve(model: keras.Model, data, epsilons: Sequence[float] = (0.0,
     task = f"robustness ({method})"
     correct = np.zeros(len(epsilons), np.int64)
     done = 0
-    sink(Progress(run_id=run_id, task=task, done=0, total=total or 0))
+    job.emit(Progress(run_id=job.run_id, task=task, done=0, total=total or 0))
     for x, y in batches:
-        check_stop(stop_event)
+        job.check_stop()
         if max_samples is not None and done >= max_samples:
             break
         x, y = tf.convert_to_tensor(x, tf.float32), tf.cast(tf.convert_to_tensor(y), tf.int32)
@@ -239,7 +239,7 @@ def robustness_curve(model: keras.Model, data, epsilons: Sequence[float] = (0.0,
                 x_eps = pgd_attack(x, y, tf.constant(epsilon, tf.float32))
             correct[i] += int(tf.reduce_sum(tf.cast(predict(x_eps) == y, tf.int32)))
         done += int(x.shape[0])
-        sink(Progress(run_id=run_id, task=task, done=done, total=total or done))
+        job.emit(Progress(run_id=job.run_id, task=task, done=done, total=total or done))
     if done == 0:
         raise ValueError("no samples to attack")
     return RobustnessCurve(method=method, epsilons=epsilons, accuracy=[float(c) / done for c in correct], n=done,

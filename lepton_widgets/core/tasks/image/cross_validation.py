@@ -19,8 +19,7 @@ Example (trains for real; tests/test_small_data.py runs it)::
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -29,7 +28,8 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable
 from lepton_widgets.core.data.split import stratified_folds
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_predictions, predict_table
-from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import EventSink, Progress, null_sink
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.tasks.image.training import seed_everything, train_transfer
 
@@ -70,20 +70,23 @@ def pooled(prepared: PreparedData, user_test: bool) -> SampleTable:
     return SampleTable(frame.reset_index(drop=True), table.class_names, table.arrays, table.modality, table.source)
 
 
-def cross_validate(cfg: RunConfig, pool: SampleTable, report, folds: int, *, run_id: str = "",
-                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None) -> CrossValidation:
+def cross_validate(cfg: RunConfig, pool: SampleTable, report, folds: int,
+                   job: Optional[Job] = None) -> CrossValidation:
     """Train ``folds`` models on ``pool`` (each on all folds but one) and predict each held-out fold.
 
-    Progress goes to ``sink`` as ``Progress(task="cross-validation", done=fold, total=folds)``; the folds'
+    Progress goes to ``job`` as ``Progress(task="cross-validation", done=fold, total=folds)``; the folds'
     own epochs are not reported as the run's history (the stored model's are).
     """
+    job = job or Job()
+    # The folds keep no checkpoints (no folder) and send only progress: their epochs are not the run's history.
+    fold_job = replace(job, sink=_progress_only(job.sink), workdir=None)
     cfg = fixed_budget(cfg)
     labels = pool.label_indices()
     probabilities = np.zeros((len(pool), len(pool.class_names)), dtype=np.float64)
     accuracies = []
-    sink(Progress(run_id=run_id, task=TASK, done=0, total=folds))
+    job.emit(Progress(run_id=job.run_id, task=TASK, done=0, total=folds))
     for number, (train_rows, held_rows) in enumerate(stratified_folds(labels, folds, cfg.seed), start=1):
-        check_stop(stop_event)
+        job.check_stop()
         split = np.full(len(pool), "train", dtype=object)
         split[held_rows] = "val"  # watched in the curves only: nothing is chosen on it (fixed_budget)
         frame = pool.frame.copy()
@@ -92,12 +95,12 @@ def cross_validate(cfg: RunConfig, pool: SampleTable, report, folds: int, *, run
                             report=report)
         seed_everything(cfg.seed)
         tm = build_transfer_model(cfg, len(pool.class_names))
-        train_transfer(tm, fold, cfg, run_id=run_id, sink=_progress_only(sink), stop_event=stop_event)
+        train_transfer(tm, fold, cfg, fold_job)
         held = fold.split("val")
-        probs = predict_table(tm.model, held, cfg.backbone.image_size, stop_event=stop_event, run_id=run_id)
+        probs = predict_table(tm.model, held, cfg.backbone.image_size, job=replace(job, sink=null_sink))
         probabilities[held_rows] = probs  # held rows keep pool order: subset() keeps row order
         accuracies.append(float(np.mean(probs.argmax(axis=1) == labels[held_rows])))
-        sink(Progress(run_id=run_id, task=TASK, done=number, total=folds))
+        job.emit(Progress(run_id=job.run_id, task=TASK, done=number, total=folds))
     return CrossValidation(pool=pool, probabilities=probabilities, fold_accuracies=accuracies)
 
 

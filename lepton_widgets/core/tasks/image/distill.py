@@ -19,7 +19,6 @@ Example (trains, so shown rather than run; tests/test_fusion.py runs it)::
 from __future__ import annotations
 
 import math
-import threading
 from typing import Optional
 
 import keras
@@ -29,7 +28,8 @@ import tensorflow as tf
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.base.callbacks import EventCallback
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
+from lepton_widgets.core.base.events import PhaseStarted
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.model import BACKBONE_LAYER, attach
 
 #: Batches held by the shuffle buffer: enough to mix the order, bounded in memory at any dataset size.
@@ -42,13 +42,13 @@ def can_be_student(model: keras.Model) -> bool:
 
 
 def distill(student: keras.Model, cfg: RunConfig, train: SampleTable, soft_labels: np.ndarray, val: SampleTable,
-            epochs: int, *, sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-            run_id: str = "") -> list[dict]:
+            epochs: int, job: Optional[Job] = None) -> list[dict]:
     """Train ``student`` (built for ``cfg``) on ``soft_labels`` for ``train``'s rows; returns the epoch rows.
 
     The learning rate is the member's fine-tuning rate (``learning_rate * fine_tune_lr_factor``): the student
     already predicts well and should move towards the ensemble, not start over.
     """
+    job = job or Job()
     if len(soft_labels) != len(train):
         raise ValueError(f"{len(soft_labels)} soft labels for {len(train)} training rows")
     if epochs < 1:
@@ -65,9 +65,9 @@ def distill(student: keras.Model, cfg: RunConfig, train: SampleTable, soft_label
     student.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                     loss=keras.losses.CategoricalCrossentropy(),
                     metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    sink(PhaseStarted(run_id=run_id, phase="distill", epochs=epochs, learning_rate=learning_rate,
-                      trainable_params=tm.trainable_params(), cached_features=False))
-    callback = EventCallback(sink, run_id, "distill", epochs, stop_event)
+    job.emit(PhaseStarted(run_id=job.run_id, phase="distill", epochs=epochs, learning_rate=learning_rate,
+                          trainable_params=tm.trainable_params(), cached_features=False))
+    callback = EventCallback(job, "distill", epochs)
     # Like a normal run (training.standard_callbacks): keep the epoch with the best validation loss.
     keep_best = keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)
     student.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from typing import BinaryIO, Optional
 
@@ -28,7 +27,8 @@ import tensorflow as tf
 from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import Progress
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import cache_dir
 
 FEATURE_CACHE_VERSION = 1
@@ -55,10 +55,8 @@ def forward_function(extractor, image_size: int):
                        input_signature=[tf.TensorSpec((None, image_size, image_size, 3), tf.float32)])
 
 
-def extract_features(extractor, table: SampleTable, image_size: int, batch_size: int,
-                     sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                     run_id: str = "", task: str = "extract features", out: Optional[BinaryIO] = None,
-                     forward=None):
+def extract_features(extractor, table: SampleTable, image_size: int, batch_size: int, job: Optional[Job] = None,
+                     *, task: str = "extract features", out: Optional[BinaryIO] = None, forward=None):
     """Run ``extractor`` (pixels -> pooled features) over ``table`` in row order, streaming from disk.
 
     Returns a float32 array (N, D). With ``out`` (a binary file), the features are written there as a
@@ -66,7 +64,9 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     Fashion-MNIST at 96 px through MobileNetV2 is 70,000 x 1280 floats, 358 MB); returns None then.
     ``model.predict`` would hold every batch and then a concatenated copy: twice that. ``forward`` is a
     ``forward_function(extractor, image_size)`` to reuse across calls (default: a new one, traced once).
+    ``job`` gets Progress events (``task``) and its stop request is checked between batches.
     """
+    job = job or Job()
     n, dim = len(table), int(extractor.output_shape[-1])
     dataset = make_dataset(table, image_size, batch_size, shuffle=False, with_labels=False)
     forward = forward or forward_function(extractor, image_size)
@@ -76,10 +76,10 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     else:
         np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                                                    "fortran_order": False, "shape": (n, dim)})
-    sink(Progress(run_id=run_id, task=task, done=0, total=n))
+    job.emit(Progress(run_id=job.run_id, task=task, done=0, total=n))
     done, last_event = 0, time.monotonic()
     for images in dataset:
-        check_stop(stop_event)
+        job.check_stop()
         features = np.asarray(forward(images), dtype=np.float32)
         if out is None:
             result[done:done + len(features)] = features
@@ -88,8 +88,8 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
         done += len(features)
         if time.monotonic() - last_event >= 0.25:
             last_event = time.monotonic()
-            sink(Progress(run_id=run_id, task=task, done=done, total=n))
-    sink(Progress(run_id=run_id, task=task, done=n, total=n))
+            job.emit(Progress(run_id=job.run_id, task=task, done=done, total=n))
+    job.emit(Progress(run_id=job.run_id, task=task, done=n, total=n))
     return result
 
 
@@ -111,8 +111,7 @@ class ExtractorOnDemand:
 
 
 def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,
-                          sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                          run_id: str = "") -> tuple[dict[str, np.ndarray], bool]:
+                          job: Optional[Job] = None) -> tuple[dict[str, np.ndarray], bool]:
     """Features of each table (a split) through ``tm``'s frozen backbone, each from its own cache file.
 
     Returns ``({name: features}, hit)``: read-only memory maps of the cached ``.npy`` files (index them
@@ -129,7 +128,7 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
         forward = forward_function(extractor, image_size)
         for name in missing:
             atomic_write(paths[name], lambda out, name=name: extract_features(
-                extractor, tables[name], image_size, batch_size, sink, stop_event, run_id,
+                extractor, tables[name], image_size, batch_size, job,
                 task=f"extract features ({name})", out=out, forward=forward), suffix=".npy")
             found[name] = np.load(paths[name], mmap_mode="r")
     return {name: found[name] for name in tables}, not missing

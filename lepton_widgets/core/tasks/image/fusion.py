@@ -35,8 +35,7 @@ class ImageFusionData(FusionData):
         if rows is not None:
             table = SampleTable(table.frame.iloc[:rows].reset_index(drop=True), table.class_names, table.arrays,
                                 table.modality, table.source)
-        return predict_table(model, table, self.image_size, sink=self.job.sink, stop_event=self.job.stop_event,
-                             run_id=self.job.run_id, task=task)
+        return predict_table(model, table, self.image_size, job=self.job, task=task)
 
     def ensemble_inputs(self, model):
         import keras
@@ -51,8 +50,7 @@ class ImageFusionData(FusionData):
     def distill(self, student, cfg, soft_labels, epochs):
         from lepton_widgets.core.tasks.image.distill import distill
 
-        return distill(student, cfg, self.split("train"), soft_labels, self.split("val"), epochs,
-                       sink=self.job.sink, stop_event=self.job.stop_event, run_id=self.job.run_id)
+        return distill(student, cfg, self.split("train"), soft_labels, self.split("val"), epochs, self.job)
 
 
 class ImageFusionKit(FusionKit):

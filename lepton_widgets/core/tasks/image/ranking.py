@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Iterable, Optional
 
@@ -37,7 +36,7 @@ import pandas as pd
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.data import PreparedData, SampleTable
-from lepton_widgets.core.base.events import EventSink, Progress, check_stop, null_sink
+from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
 
 #: Columns of :func:`rank_backbones`' frame.
@@ -175,9 +174,8 @@ def subsample(table: SampleTable, per_class: int, seed: int) -> SampleTable:
     return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
 
 
-def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_classes: int, *,
-                       sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                       run_id: str = "") -> dict[str, np.ndarray]:
+def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_classes: int,
+                       job: Optional[Job] = None) -> dict[str, np.ndarray]:
     """Pooled features of each table through ``cfg``'s frozen backbone (disk-cached unless random weights)."""
     from lepton_widgets.core.tasks.image.feature_cache import ExtractorOnDemand, cached_split_features, extract_features
     from lepton_widgets.core.tasks.image.training import seed_everything
@@ -190,38 +188,39 @@ def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_class
         from lepton_widgets.core.tasks.image.model import build_transfer_model
 
         extractor = build_transfer_model(cfg, num_classes).feature_extractor()
-        return {name: extract_features(extractor, table, size, batch, sink, stop_event, run_id,
+        return {name: extract_features(extractor, table, size, batch, job,
                                        task=f"extract features ({name})") for name, table in tables.items()}
     features, _hit = cached_split_features(ExtractorOnDemand(cfg, num_classes), tables, cfg.backbone.weights,
-                                           size, batch, sink, stop_event, run_id=run_id)
+                                           size, batch, job)
     return {name: np.asarray(array) for name, array in features.items()}
 
 
 def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, data: Optional[PreparedData] = None,
                    train_per_class: int = TRAIN_PER_CLASS, val_per_class: int = VAL_PER_CLASS,
-                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None) -> pd.DataFrame:
+                   job: Optional[Job] = None) -> pd.DataFrame:
     """Score each candidate backbone on ``cfg``'s data; one row each, best first (see :data:`COLUMNS`).
 
     ``candidates``: ``"name:weights"`` strings or pairs (default: :func:`default_candidates`); every one is
     scored at ``cfg.backbone.image_size``. ``data`` reuses already prepared data. Emits ``Progress`` events
-    (task ``rank backbones``, one step per candidate, plus the feature extraction's own); ``stop_event``
-    stops between candidates and between extraction batches (``events.Cancelled``).
+    (task ``rank backbones``, one step per candidate, plus the feature extraction's own) to ``job``; its stop
+    request stops between candidates and between extraction batches (``events.Cancelled``).
     """
     from lepton_widgets.core.backbones import WeightsUnavailable, availability, get_backbone
     from lepton_widgets.core.data import prepare_data
 
     cfg.validate()
+    job = job or Job()
     size = cfg.backbone.image_size
     pairs = parse_candidates(candidates) if candidates is not None else default_candidates(size)
-    data = data if data is not None else prepare_data(cfg.data, cfg.seed, job=Job(sink=sink, stop_event=stop_event or threading.Event()))
+    data = data if data is not None else prepare_data(cfg.data, cfg.seed, job=job)
     tables = {"train": subsample(data.split("train"), train_per_class, cfg.seed),
               "val": subsample(data.split("val"), val_per_class, cfg.seed + 1)}
     labels = {name: table.label_indices() for name, table in tables.items()}
 
     rows = []
-    sink(Progress(task="rank backbones", done=0, total=len(pairs)))
+    job.emit(Progress(task="rank backbones", done=0, total=len(pairs)))
     for index, (name, weights) in enumerate(pairs):
-        check_stop(stop_event)
+        job.check_stop()
         start = time.perf_counter()
         row = {"backbone": name, "weights": weights, "logme": np.nan, "probe_accuracy": np.nan, "seconds": np.nan,
                "recommended": False, "status": "ok", "reason": ""}
@@ -237,7 +236,7 @@ def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, dat
             if not ok:
                 raise WeightsUnavailable(reason)
             candidate = cfg.replace(backbone__name=name, backbone__weights=weights)
-            features = candidate_features(candidate, tables, data.num_classes, sink=sink, stop_event=stop_event)
+            features = candidate_features(candidate, tables, data.num_classes, job)
             row["logme"] = logme(features["train"], labels["train"])
             row["probe_accuracy"] = probe_accuracy(features["train"], labels["train"], features["val"],
                                                    labels["val"], seed=cfg.seed)
@@ -245,7 +244,7 @@ def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, dat
             row.update(status="unavailable", reason=str(error))
         row["seconds"] = time.perf_counter() - start
         rows.append(row)
-        sink(Progress(task="rank backbones", done=index + 1, total=len(pairs)))
+        job.emit(Progress(task="rank backbones", done=index + 1, total=len(pairs)))
     return recommend(pd.DataFrame(rows, columns=COLUMNS))
 
 

@@ -15,7 +15,7 @@ Example (trains for real, so shown rather than run as a doctest; tests/test_trai
 
 from __future__ import annotations
 
-import threading
+from dataclasses import replace
 from typing import Optional
 
 from lepton_widgets.config import RunConfig
@@ -24,7 +24,7 @@ from lepton_widgets.core.data import PreparedData, SampleTable, prepare_data, sp
 from lepton_widgets.core.data.split import cross_validation_folds
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import EvaluationResult, evaluate_model, evaluate_predictions
-from lepton_widgets.core.base.events import EventSink, RunFinished, RunWarning
+from lepton_widgets.core.base.events import RunFinished, RunWarning
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.model import build_transfer_model
 from lepton_widgets.core.runs.recorder import RunRecorder
@@ -37,33 +37,29 @@ from lepton_widgets.core.tasks.image.training import seed_everything, train_tran
 ROBUSTNESS_MAX_SAMPLES = 1000
 
 
-def write_robustness(writer: RunWriter, model, test: SampleTable, cfg: RunConfig, *,
-                     sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None) -> None:
+def write_robustness(writer: RunWriter, model, test: SampleTable, cfg: RunConfig, job: Optional[Job] = None) -> None:
     """``robustness.json``: test accuracy under FGSM at 0, half, one and two training epsilons.
 
     FGSM, not PGD, and at most ``ROBUSTNESS_MAX_SAMPLES`` images: one gradient per batch serves every
     epsilon, so this costs about three evaluation passes. The Evaluate panel measures PGD on demand.
     """
     from lepton_widgets.core.tasks.image.adversarial import ROBUSTNESS_FILE, default_epsilons, robustness_curve
-    from lepton_widgets.core.base.events import null_sink
-
     curve = robustness_curve(model, test, default_epsilons(cfg.train.adversarial_epsilon), "fgsm",
                              image_size=cfg.backbone.image_size, max_samples=ROBUSTNESS_MAX_SAMPLES, seed=cfg.seed,
-                             sink=sink or null_sink, stop_event=stop_event, run_id=writer.run_id)
+                             job=(job or Job()).child(run_id=writer.run_id))
     writer.write_json(ROBUSTNESS_FILE, curve.to_dict())
 
 
 def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Optional[RunStore] = None) -> RunRecord:
     """Train and evaluate the picture (or sound) config ``cfg``, storing everything as a new run.
 
-    Returns the stored run: ``finished``, or ``cancelled`` when ``stop_event`` was set. A failure is
+    Returns the stored run: ``finished``, or ``cancelled`` when ``job`` was asked to stop. A failure is
     stored as ``failed`` (with the traceback in its events) and then re-raised.
     """
     store = store or RunStore()
     recorder = RunRecorder(store.create(cfg), job.sink if job else None)
     writer, emit, run_id = recorder.writer, recorder.emit, recorder.run_id
-    run_job = recorder.job(job)
-    stop_event = run_job.stop_event
+    run_job = recorder.job(job)  # the run's id, folder (checkpoints) and events; the caller's Stop
 
     def work() -> RunRecord:
         for message in cfg.warnings():  # in events.jsonl, the CLI's output and the workbench's status line
@@ -79,8 +75,7 @@ def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Op
             cfg.seed, prepared.table.content_hash(),
             weights=weights_fingerprint(tm.spec, cfg.backbone.weights),
             trainable_params=tm.trainable_params(), total_params=int(tm.model.count_params())))
-        result = train_transfer(tm, prepared, cfg, run_id=run_id, sink=emit, stop_event=stop_event,
-                                workdir=writer.path)
+        result = train_transfer(tm, prepared, cfg, run_job)
         recorder.write_history()
         writer.write_json("phases.json", result.phases)
         test = prepared.split("test")
@@ -88,11 +83,10 @@ def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Op
             evaluation = evaluate_predictions(test.label_indices(), result.test_probabilities, test.class_names,
                                               refs=test.frame["ref"].tolist(), paths=test.frame["path"].tolist())
         else:
-            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, sink=emit, stop_event=stop_event,
-                                        run_id=run_id)
+            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, job=run_job)
         write_evaluation_files(writer, evaluation, test)
         if cfg.train.adversarial != "none":
-            write_robustness(writer, tm.model, test, cfg, sink=emit, stop_event=stop_event)
+            write_robustness(writer, tm.model, test, cfg, run_job)
         writer.save_model(tm.model)
         emit(RunFinished(run_id=run_id, metrics=evaluation.summary()))
         return writer.finalize("finished")
@@ -108,7 +102,7 @@ def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Op
             f"Tiny data (the smallest class has {smallest} samples, under data.cv_below={cfg.data.cv_below}): "
             f"{folds}-fold cross-validation on all {len(pool)} samples instead of holding some out; the stored "
             "model is then trained on all of them.")))
-        cv = cross_validate(cfg, pool, prepared.report, folds, run_id=run_id, sink=emit, stop_event=stop_event)
+        cv = cross_validate(cfg, pool, prepared.report, folds, run_job)
         # The stored model: every pooled sample trains it; a user-given test set stays the test split.
         frame = prepared.table.frame.copy()
         frame.loc[frame["split"] != "test", "split"] = "train"
@@ -126,14 +120,14 @@ def run_image_experiment(cfg: RunConfig, job: Optional[Job] = None, *, store: Op
         writer.write_json("env.json", environment_card(
             cfg.seed, final.table.content_hash(), weights=weights_fingerprint(tm.spec, cfg.backbone.weights),
             trainable_params=tm.trainable_params(), total_params=int(tm.model.count_params())))
-        result = train_transfer(tm, final, final_cfg, run_id=run_id, sink=emit, stop_event=stop_event)
+        # no checkpoints for the final model: it trains on every sample, so there is no validation to keep a best
+        result = train_transfer(tm, final, final_cfg, replace(run_job, workdir=None))
         recorder.write_history()
         writer.write_json("phases.json", result.phases)
         extra = cv.metrics()
         if user_test:
             test = final.split("test")
-            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, sink=emit, stop_event=stop_event,
-                                        run_id=run_id)
+            evaluation = evaluate_model(tm.model, test, cfg.backbone.image_size, job=run_job)
             extra["evaluated_on"] = "test_path"
         else:
             test, evaluation = pool, cv.evaluation()

@@ -114,8 +114,7 @@ class PictureTrials:
             # The base batch size, as a normal run's extraction uses (a searched one varies per trial).
             features, _hit = cached_split_features(ExtractorOnDemand(cfg, self.data.num_classes), tables,
                                                    cfg.backbone.weights, cfg.backbone.image_size,
-                                                   self.base.train.batch_size, self.job.sink, self.job.stop_event,
-                                                   run_id=self.job.run_id)
+                                                   self.base.train.batch_size, self.job)
             self._features[key] = features
         return self._features[key]
 

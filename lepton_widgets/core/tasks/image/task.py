@@ -96,12 +96,11 @@ class ImageTask(Task):
         from lepton_widgets.core.base.job import Job
         from lepton_widgets.core.tasks.image.adversarial import parse_epsilons, robustness_curve, run_test_table
 
-        job = Job.of(job, run_id=record.run_id)
+        job = job or Job()
         return robustness_curve(self.load_model(record), run_test_table(record),
                                 parse_epsilons((0, 0.01, 0.03) if levels is None else levels), method or "fgsm",
                                 image_size=record.config.backbone.image_size, max_samples=max_samples,
-                                seed=record.config.seed, sink=job.sink, stop_event=job.stop_event,
-                                run_id=job.run_id or record.run_id)
+                                seed=record.config.seed, job=job.child(run_id=job.run_id or record.run_id))
 
     # --- predict, export, model cards (issue 14, core side: predict/, export/, runs/) ---
     export_module = "lepton_widgets.core.tasks.image.export"

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -36,7 +35,8 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
 from lepton_widgets.core.base.callbacks import EventCallback, KeepBestLearned, PlateauAfterLearning
 from lepton_widgets.core.data import PreparedData, make_dataset
-from lepton_widgets.core.base.events import EventSink, PhaseStarted, null_sink
+from lepton_widgets.core.base.events import PhaseStarted
+from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.feature_cache import cached_split_features
 from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.tasks.image.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
@@ -71,13 +71,13 @@ def uses_feature_cache(cfg: RunConfig) -> bool:
             and cfg.train.adversarial == "none")
 
 
-def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run_id: str = "",
-                   sink: EventSink = null_sink, stop_event: Optional[threading.Event] = None,
-                   workdir: Optional[Path] = None) -> TrainResult:
+def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, job: Optional[Job] = None) -> TrainResult:
     """Run the planned phases on ``data``'s train split, validating on its val split.
 
-    Raises ``events.Cancelled`` when ``stop_event`` is set (checked between batches).
+    ``job`` takes the events; its ``workdir`` (when set) keeps each phase's best checkpoint. Raises
+    ``events.Cancelled`` when the job is asked to stop (checked between batches).
     """
+    job = job or Job()
     result = TrainResult(tm=tm)
     target_depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
     epoch_offset = 0
@@ -90,12 +90,11 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
             freeze_to(tm, target_depth)
             learning_rate = cfg.train.learning_rate * cfg.train.fine_tune_lr_factor
         cached = phase == "head" and uses_feature_cache(cfg)
-        sink(PhaseStarted(run_id=run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
-                          trainable_params=tm.trainable_params(), cached_features=cached))
-        callback = EventCallback(sink, run_id, phase, epochs, stop_event, epoch_offset=epoch_offset)
+        job.emit(PhaseStarted(run_id=job.run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
+                              trainable_params=tm.trainable_params(), cached_features=cached))
+        callback = EventCallback(job, phase, epochs, epoch_offset=epoch_offset)
         fit = _fit_head_on_features if cached else _fit_full_model
-        result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir,
-                                        run_id)
+        result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, job)
         result.history += callback.history
         result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                               "learning_rate": learning_rate, "cached_features": cached,
@@ -109,7 +108,7 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, *, run
     return result
 
 
-def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, job: Job):
     train, val = data.split("train"), data.split("val")
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
     train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
@@ -122,16 +121,15 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, sink, stop_e
                                    cfg.train.adversarial_ratio, seed=cfg.seed)
     compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
-              callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+              callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
                                            chance=chance_accuracy(val.label_indices()) if len(val) else None)
               + [callback])
 
 
-def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, stop_event, workdir, run_id):
+def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, job: Job):
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
     tables = {name: data.split(name) for name in ("train", "val", "test")}
-    features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, sink, stop_event,
-                                        run_id=run_id)
+    features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, job)
     # In-memory copies of the memory maps, with their labels.
     splits = {name: (np.asarray(features[name]), tables[name].label_indices().astype("int32")) for name in tables}
     del features
@@ -141,7 +139,7 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, sink, 
     val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
-             callbacks=standard_callbacks(cfg, workdir, callback.phase, learning_rate,
+             callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
                                           chance=chance_accuracy(splits["val"][1])) + [callback])
     copy_head_weights(head, tm.model)
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at

@@ -139,8 +139,7 @@ class ImageUpdater:
     def predict(self, model, table: SampleTable, job, task: str) -> np.ndarray:
         from lepton_widgets.core.evaluation import predict_table
 
-        return predict_table(model, table, self.cfg.backbone.image_size, sink=job.sink, stop_event=job.stop_event,
-                             run_id=job.run_id, task=task)
+        return predict_table(model, table, self.cfg.backbone.image_size, job=job, task=task)
 
     def write_files(self, writer, classes: list[str]) -> None:
         """A picture run's folder needs nothing beyond the shared files."""
