@@ -198,4 +198,4 @@ def rank_backbones(config: RunConfig | dict | str | Path, candidates: Optional[S
     from lepton_widgets.core.tasks.image.ranking import rank_backbones as rank
 
     job = _job(job, sink, stop_event)
-    return rank(_as_config(config), candidates, sink=job.sink, stop_event=job.stop_event, **options)
+    return rank(_as_config(config), candidates, job=job, **options)

@@ -67,11 +67,13 @@ def cmd_rank(args) -> int:
     from lepton_widgets.commands._console import TqdmSink, load_config
 
     cfg = load_config(args.config, args.set)  # the CLI's one config path: one-line errors, safe YAML
+    from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.tasks.image.ranking import rank_backbones
 
     options = {k: v for k, v in (("train_per_class", args.train_per_class), ("val_per_class", args.val_per_class))
                if v is not None}
-    frame = rank_backbones(cfg, resolve_candidates(args.candidates, args.runs_dir), sink=TqdmSink(), **options)
+    frame = rank_backbones(cfg, resolve_candidates(args.candidates, args.runs_dir), job=Job(sink=TqdmSink()),
+                           **options)
     shown = frame.assign(recommended=frame["recommended"].map({True: "<-- recommended", False: ""}))
     print(shown.drop(columns=["reason"]).to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
     for _, row in frame[frame["status"] != "ok"].iterrows():

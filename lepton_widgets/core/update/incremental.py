@@ -308,7 +308,7 @@ def run_update(plan: UpdatePlan, *, replay: int = DEFAULT_REPLAY, epochs: Option
         compile_model(model, learning_rate, cfg, steps=epochs * steps)
         emit(PhaseStarted(run_id=run_id, phase=PHASE, epochs=epochs, learning_rate=learning_rate,
                           trainable_params=facts["trainable_params"]))
-        callback = EventCallback(emit, run_id, PHASE, epochs, own.stop_event)
+        callback = EventCallback(own, PHASE, epochs)
         model.fit(epochs=epochs, verbose=0, callbacks=standard_callbacks(cfg, writer.path, PHASE, learning_rate)
                   + [callback], **fit)
         recorder.write_history()

@@ -65,7 +65,7 @@ class RankingView:
         def work(job):
             from lepton_widgets.core.tasks.image.ranking import rank_backbones
 
-            return rank_backbones(cfg, candidates, sink=job.sink, stop_event=job.stop_event)
+            return rank_backbones(cfg, candidates, job=job)
 
         def done(frame):
             self.ranking = frame
