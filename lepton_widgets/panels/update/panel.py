@@ -1,4 +1,4 @@
-"""Update panel: "Update with new data" – fine-tune a finished run on new data with replay, and show the
+"""The Update step's panel: "Update with new data" – fine-tune a finished run on new data with replay, and show the
 forgetting meter.
 
 Choose a finished run (pictures, sounds, texts or a table), the new data (a built-in dataset of the same
@@ -15,8 +15,7 @@ with "compare" the same bars for the no-replay variant.
 For a built-in dataset the classes box is pre-filled with the dataset's classes the chosen run does not
 know yet, so the common case (train on some classes, then add the others) is one click.
 
-The meter is a new ``FigureWidget`` per result, built complete in its constructor and swapped into the
-panel (under Voilà, changes made to a FigureWidget before it is first displayed never reach the browser).
+The meter and the version's summary are drawn by ``meter.py``.
 
 Example:
     >>> from lepton_widgets.state import Runner, Session
@@ -37,7 +36,6 @@ import html
 from typing import Optional
 
 import ipywidgets as w
-import plotly.graph_objects as go
 
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.base.job import Job
@@ -47,56 +45,18 @@ from lepton_widgets.core.tasks import task_for_run, task_named
 from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, new_data_config, update_info, update_run
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
-from lepton_widgets.panels.figures import figure_widget
+from lepton_widgets.panels.update.meter import meter_figure, version_html
 from lepton_widgets.state.runner import BusyError
 
 PATH_CHOICE = "path"
 JOB = "update"
 _WIDE = {"description_width": "120px"}
-#: Bar colours: with replay, without replay.
-COLOURS = ("#1f77b4", "#d62728")
 
 
 def _layout() -> w.Layout:
     """A Layout of its own for each control: a shared Layout is one model in the browser, so hiding one
     control (``layout.display = "none"``) would hide every control that shares it."""
     return w.Layout(width="460px")
-
-
-def meter_bars(info: dict) -> list[tuple[str, Optional[float]]]:
-    """(bar label, accuracy) of one ``update.json``'s meter, in the order they are drawn."""
-    meter = info.get("meter") or {}
-    bars = [("old data: before", meter.get("old_before")), ("old data: after", meter.get("old_after"))]
-    if meter.get("new_before") is not None:
-        bars.append(("new data: before", meter.get("new_before")))
-    bars.append(("new data: after", meter.get("new_after")))
-    return bars
-
-
-def meter_figure(info: dict) -> go.FigureWidget:
-    """The forgetting meter of a version (and of its no-replay comparison, if any) as grouped bars."""
-    variants = [(f"replay {info['replay']['used']}" if info["replay"]["used"] else "no replay", info)]
-    compare = info.get("compare")
-    if compare:
-        variants.append(("no replay", {"meter": compare["meter"]}))
-    labels = [label for label, _ in meter_bars(info)]
-    traces = []
-    for (name, variant), colour in zip(variants, COLOURS):
-        values = dict(meter_bars(variant))
-        y = [values.get(label) for label in labels]
-        traces.append(go.Bar(x=labels, y=y, name=name, marker_color=colour,
-                             text=[f"{v:.2f}" if v is not None else "" for v in y], textposition="outside",
-                             hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
-    meter = info["meter"]
-    title = (f"forgetting meter: old data {meter['old_before']:.2f} → {meter['old_after']:.2f} "
-             f"(forgetting {meter['forgetting']:+.2f})")
-    if compare:
-        title += f"; without replay {compare['meter']['forgetting']:+.2f}"
-    fig = go.Figure(data=traces, layout={
-        "title": {"text": title, "font": {"size": 13}}, "barmode": "group", "height": 340,
-        "yaxis": {"title": "test accuracy", "range": [0, 1.12]}, "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
-        "legend": {"orientation": "h", "y": -0.15}})
-    return figure_widget(fig)
 
 
 class UpdatePanel(Panel):
@@ -114,7 +74,7 @@ class UpdatePanel(Panel):
     title = "Update"
 
     def build(self) -> w.Widget:
-        self.meter: Optional[go.FigureWidget] = None
+        self.meter = None  # the shown version's forgetting meter (a FigureWidget)
         self.version_id: Optional[str] = None
         self._mine = False  # whether the Session's current job was started here
         self._refreshing = False
@@ -370,15 +330,7 @@ class UpdatePanel(Panel):
             self.result.value = _error_html(f"run {record.run_id} was not made by an update")
             return
         self.version_id = record.run_id
-        added = info["classes"]["added"]
-        lines = [f"<b>Version {info['version']}</b> of <code>{html.escape(info['parent'])}</code>: run "
-                 f"<code>{html.escape(record.run_id)}</code>",
-                 f"classes added: {html.escape(', '.join(added) or 'none')}; test accuracy on old + new data "
-                 f"{record.metrics.get('accuracy', float('nan')):.3f}"]
-        if info.get("compare"):
-            lines.append(f"no-replay variant: run <code>{html.escape(info['compare']['run_id'])}</code>")
-        lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in info.get("warnings", [])]
-        self.result.value = "<br>".join(lines)
+        self.result.value = version_html(record, info)
         old, self.meter = self.meter, meter_figure(info)
         self.meter_box.children = [self.meter]
         if old is not None:
