@@ -36,12 +36,11 @@ import ipywidgets as w
 
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import Event
-from lepton_widgets.core.search.events import describe
-from lepton_widgets.core.search.space import read_trials
 from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
 from lepton_widgets.panels.tuner.space import offer, space_rows
+from lepton_widgets.panels.tuner.trials import apply_search_event
 from lepton_widgets.state.runner import BusyError
 
 _WIDE = {"description_width": "120px"}
@@ -239,40 +238,8 @@ class TunerPanel(Panel):
 
     def on_event(self, event: Event) -> None:
         """Event sink of the search: search events become Session traits, the rest go to the Runner."""
-        session, kind = self.session, event.kind
-        if kind == "search_started":
-            rows = [] if not event.resumed else [{**row, "path": ""} for row in read_trials(event.directory)]
-            session.search = {"search_id": event.search_id, "directory": event.directory, "resumed": event.resumed,
-                              "total": event.total, "searched": list(event.searched), "message": event.message,
-                              "repairs": list(event.repairs)}
-            session.trials = [r for r in rows if r["status"] != "RUNNING"]  # an interrupted one runs again
-            if session.status != "stopping":
-                session.status = "running"
-            session.message = event.message
-        elif kind == "trial_started":
-            self._update_row(event.number, trial_id=event.trial_id, status="RUNNING", score=None, epoch=0,
-                             epochs=event.epochs, hyperparameters=dict(event.hyperparameters), path=event.path)
-            session.message = describe(event)
-        elif kind == "trial_epoch":
-            self._update_row(event.number, epoch=event.epoch, metrics=dict(event.metrics))
-        elif kind == "trial_ended":
-            self._update_row(event.number, trial_id=event.trial_id, status=event.status, score=event.score,
-                             elapsed=event.elapsed, metrics=dict(event.metrics),
-                             hyperparameters=dict(event.hyperparameters))
-            session.message = describe(event)
-        elif kind == "search_finished":
-            session.message = describe(event)
-        else:
+        if not apply_search_event(self.session, event):
             self.runner.on_event(event)  # data checks and feature extraction: progress and messages
-
-    def _update_row(self, number: int, **values: Any) -> None:
-        rows = [dict(r) for r in self.session.trials]
-        row = next((r for r in rows if r["number"] == number), None)
-        if row is None:
-            row = {"number": number, "hyperparameters": {}, "status": "", "score": None}
-            rows.append(row)
-        row.update(values)
-        self.session.trials = sorted(rows, key=lambda r: r["number"])
 
     # --- Session -> widgets (may run in the worker thread) ----------------------------------------------------
 
