@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Optional
 
 import ipywidgets as w
@@ -42,3 +43,25 @@ class Panel:
         from IPython.display import display
 
         display(self.widget)
+
+
+@contextmanager
+def syncing(owner):
+    """Mark ``owner._syncing`` while code writes values into its widgets (or the Session), so its own observers
+    can ignore the changes that write fires; the flag is cleared even when the write raises.
+
+    Example:
+        >>> class View:
+        ...     _syncing = False
+        >>> view = View()
+        >>> with syncing(view):
+        ...     view._syncing
+        True
+        >>> view._syncing
+        False
+    """
+    owner._syncing = True
+    try:
+        yield
+    finally:
+        owner._syncing = False

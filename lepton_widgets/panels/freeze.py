@@ -51,7 +51,7 @@ from lepton_widgets.core.tasks.image.blocks import BlockSummary, block_summary, 
 from lepton_widgets.core.data import DataError, get_dataset
 from lepton_widgets.core.tasks import task_for_backbone
 from lepton_widgets.panels._background import Latest
-from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.base import Panel, syncing
 from lepton_widgets.panels.freeze_chart import count_html, figure_parts
 from lepton_widgets.panels.style import alert_box
 
@@ -179,11 +179,8 @@ class FreezePanel(Panel):
             old.unobserve(self._slider_moved, "value")
             old.close()
             return
-        self._syncing = True
-        try:
+        with syncing(self):
             self.slider.value = depth  # same range: only the value moves
-        finally:
-            self._syncing = False
 
     def _slider_moved(self, change) -> None:
         if self._syncing or self.summary is None:

@@ -47,7 +47,7 @@ from lepton_widgets.panels.backbone.ranking import RankingView
 from lepton_widgets.panels.backbone.sources import params_line
 from lepton_widgets.panels.backbone.views import EncoderControls, backbone_view
 from lepton_widgets.panels.backbone.weights import WeightsView
-from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.base import Panel, syncing
 from lepton_widgets.panels.style import note_box
 
 _STYLE = {"description_width": "110px"}
@@ -142,7 +142,8 @@ class BackbonePanel(Panel):
         owner, task = self._foreign_model(), task_for_dataset(self.session.dataset)
         if owner is not None and owner.family != task.family:
             # blank, so that picking any backbone (the one shown before, too) is a change that reaches the session
-            self._set_controls(lambda: setattr(self.backbone_select, "index", None))
+            with syncing(self):
+                self.backbone_select.index = None
             self.info.value = (f"<b>{html.escape(self.session.backbone)} is a {owner.item_words} encoder, and this "
                                f"dataset holds {task.words}: choose a backbone above.</b>")
 
@@ -190,17 +191,11 @@ class BackbonePanel(Panel):
             if not self.image_size.min <= change["new"] <= self.image_size.max:
                 self._show_backbone()  # clamps into the range and says so (a slider would clamp silently)
                 return
-            self._set_controls(lambda: setattr(self.image_size, "value", change["new"]))
+            with syncing(self):
+                self.image_size.value = change["new"]
             self.weights.show(keep_file_choice=True)  # ImageNet files can differ per size
         else:
             self.weights.show()
-
-    def _set_controls(self, assign) -> None:
-        self._syncing = True
-        try:
-            assign()
-        finally:
-            self._syncing = False
 
     def _show_backbone(self) -> None:
         try:
@@ -211,14 +206,12 @@ class BackbonePanel(Panel):
         size = self.session.image_size
         clamped = min(max(size, spec.min_size), spec.max_size)
 
-        def assign():
+        with syncing(self):
             self.backbone_select.value = spec.name
             # Widen first: a new min above the old max (or max below the old min) is a TraitError.
             self.image_size.min, self.image_size.max = 1, 10_000
             self.image_size.value = clamped
             self.image_size.min, self.image_size.max = spec.min_size, spec.max_size
-
-        self._set_controls(assign)
         self.note.value = ""
         if clamped != size:
             self.note.value = (f"<i>Image size {size} is outside {spec.name}'s range {spec.min_size}-"

@@ -22,6 +22,7 @@ import ipywidgets as w
 from lepton_widgets.config import BackboneConfig
 from lepton_widgets.core.tasks.text.encoder import TEXT_BACKBONE, text_encoder_name
 from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
+from lepton_widgets.panels.base import syncing
 
 TABLE_NOTE = ("<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
               "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
@@ -93,8 +94,5 @@ class EncoderControls:
 
     def show(self) -> None:
         """Show the encoder a text run would use with ``session.backbone`` (MiniLM unless it names GloVe)."""
-        self._syncing = True
-        try:
+        with syncing(self):
             self.encoder.value = text_encoder_name(self.session.backbone)
-        finally:
-            self._syncing = False

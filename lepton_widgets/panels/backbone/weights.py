@@ -29,6 +29,7 @@ from lepton_widgets.core.tasks import task_for_dataset, task_for_run
 from lepton_widgets.panels.backbone.sources import (SOURCE_WORDS, SOURCES, backbone_card, source_availability,
                                                     source_choices)
 from lepton_widgets.panels.style import alert_box
+from lepton_widgets.panels.base import syncing
 
 
 class WeightsView:
@@ -54,13 +55,6 @@ class WeightsView:
         self.weights_path.observe(self._chosen, "value")
         self.run_select.observe(self._run_chosen, "value")
 
-    def _set_controls(self, assign) -> None:
-        self._syncing = True
-        try:
-            assign()
-        finally:
-            self._syncing = False
-
     # --- your runs as sources -------------------------------------------------------------------
 
     def refresh_runs(self) -> None:
@@ -81,8 +75,9 @@ class WeightsView:
         current = self.session.weights if is_run_weights(self.session.weights) else ""
         if current and current not in [value for _, value in options]:
             options.append((f"{current} (not in this run store)", current))
-        self._set_controls(lambda: (setattr(self.run_select, "options", options),
-                                    setattr(self.run_select, "value", current)))
+        with syncing(self):
+            self.run_select.options = options
+            self.run_select.value = current
 
     def _run_chosen(self, change) -> None:
         if self._syncing or not change["new"]:
@@ -139,15 +134,13 @@ class WeightsView:
         picking = self.weights_select.value if self.weights_select.value in ("file", "run") else None
         chosen = picking if keep_file_choice and picking else source
 
-        def assign():
+        with syncing(self):
             self.weights_select.options = options
             self.weights_select.value = chosen
             if source == "file":
                 self.weights_path.value = weights
             if source == "run" and weights in [value for _, value in self.run_select.options]:
                 self.run_select.value = weights
-
-        self._set_controls(assign)
         self.weights_path.layout.display = "" if chosen == "file" else "none"
         self.run_select.layout.display = "" if chosen == "run" else "none"
         self.sources.value = table

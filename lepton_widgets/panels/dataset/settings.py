@@ -20,6 +20,7 @@ import ipywidgets as w
 from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.panels.dataset.choices import PATH_HINTS, USER_KINDS, dataset_card, dataset_options
 from lepton_widgets.panels.dataset.views import data_view
+from lepton_widgets.panels.base import syncing
 
 #: The Session traits this form writes (and a check depends on).
 DATA_TRAITS = ["dataset", "data_path", "data_test_path", "data_target", "max_per_class", "val_fraction",
@@ -76,16 +77,13 @@ class DataSettings:
     def show(self) -> None:
         """Show the session's settings, and the fields that apply to its data."""
         s = self.session
-        self._syncing = True
-        try:
+        with syncing(self):
             if s.dataset in [value for _, value in self.dataset_select.options]:
                 self.dataset_select.value = s.dataset  # else: a kind this panel does not list; the card says
             self.path.value = s.data_path or ""
             self.test_path.value = s.data_test_path or ""
             self.target.value = s.data_target or ""
             self.max_per_class.value = s.max_per_class or 0
-        finally:
-            self._syncing = False
         self.dataset_info.value = dataset_card(s.dataset)
         self.path.layout.display = "" if s.dataset in USER_KINDS else "none"
         view = data_view(task_for_dataset(s.dataset))

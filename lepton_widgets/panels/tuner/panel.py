@@ -37,7 +37,7 @@ import ipywidgets as w
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.tasks import task_for_dataset
-from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.base import Panel, syncing
 from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
 from lepton_widgets.panels.tuner.space import offer, space_rows
 from lepton_widgets.panels.tuner.trials import apply_search_event
@@ -147,34 +147,25 @@ class TunerPanel(Panel):
             self.status.value = f"<span style='color:#b00020'>cannot read the search settings: " \
                                 f"{html.escape(str(error))}</span>"
             return
-        self._syncing = True
-        try:
+        with syncing(self):
             self.session.tuner = settings
-        finally:
-            self._syncing = False
 
     def _show_settings(self, _change=None) -> None:
         if self._syncing:
             return
         settings = {**dataclasses.asdict(TunerConfig()), **(self.session.tuner or {})}
-        self._syncing = True
-        try:
+        with syncing(self):
             self.algorithm.value, self.objective.value = settings["algorithm"], settings["objective"]
             self.max_trials.value, self.epochs.value = settings["max_trials"], settings["epochs"] or 0
             for name, row in self.space.items():
                 row.write(settings.get(name))
-        finally:
-            self._syncing = False
 
     def _offer_for_task(self, _change=None) -> None:
         """Offer what the dataset's task can search (texts: word policies; tables: network width and depth);
         settings it cannot search are dropped, so Start never meets a refusal the form could have avoided."""
         task = task_for_dataset(self.session.dataset)
-        self._syncing = True
-        try:
+        with syncing(self):
             offer(self.space, task)
-        finally:
-            self._syncing = False
         settings = dict(self.session.tuner or {})
         kept = {k: v for k, v in settings.items() if k not in self.space or k in task.search_fields}
         if kept.get("augment"):
