@@ -253,6 +253,13 @@ class Task:
         self.require("search", f"searching {cfg.data.dataset!r}")
         raise NotImplementedError
 
+    # --- Lepton Auto (issue 15: what core/auto/ asks) ---
+    def auto_kit(self):
+        """This task's answers to Lepton Auto: a ``core/tasks/autokit.py`` :class:`AutoKit` (recipe defaults,
+        candidates to rank, frozen features, the configs of each stage). Refuses a task without the step."""
+        self.require("auto", "Lepton Auto")
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
