@@ -180,6 +180,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.backbones",),
     ("core.tasks",),
     ("core.search", "core.fusion", "core.update", "core.export"),
+    ("core.auto",),
     ("core.predict",),
     ("", "api", "state", "commands", "doctor"),
     ("panels",),
