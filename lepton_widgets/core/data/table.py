@@ -36,6 +36,8 @@ STATUS_OK = "ok"
 STATUS_CONVERTED = "converted"
 STATUS_SKIPPED = "skipped"
 STATUS_DUPLICATE = "duplicate"
+#: Left out because the user chose so (``DataConfig.exclude``, e.g. Auto's likely mislabelled examples).
+STATUS_EXCLUDED = "excluded"
 
 
 class DataError(ValueError):
