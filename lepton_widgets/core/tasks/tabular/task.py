@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update"})
+TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "auto"})
 
 
 class TabularTask(Task):
@@ -48,6 +48,13 @@ class TabularTask(Task):
         from lepton_widgets.core.tasks.tabular.search import TableTrials
 
         return TableTrials(cfg, job)
+
+    # --- Lepton Auto (issue 15) ---
+    def auto_kit(self):
+        """Tables' answers to Lepton Auto (``tabular/auto.py``): the MLP, judged by ROC AUC for two classes."""
+        from lepton_widgets.core.tasks.tabular.auto import TabularAutoKit
+
+        return TabularAutoKit(self)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):

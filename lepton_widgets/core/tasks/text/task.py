@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
 
-TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness"})
+TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness", "auto"})
 
 
 class TextTask(Task):
@@ -60,6 +60,13 @@ class TextTask(Task):
         from lepton_widgets.core.tasks.text.search import TextTrials
 
         return TextTrials(cfg, job, policies=self.search_policies)
+
+    # --- Lepton Auto (issue 15) ---
+    def auto_kit(self):
+        """Texts' answers to Lepton Auto (``text/auto.py``): GloVe by default, MiniLM as a candidate."""
+        from lepton_widgets.core.tasks.text.auto import TextAutoKit
+
+        return TextAutoKit(self)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):
