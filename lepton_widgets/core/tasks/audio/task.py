@@ -20,6 +20,12 @@ class AudioTask(ImageTask):
     # the picture augmentations act on the spectrogram, then the sound's own (issue 14 item 6)
     augmentations = ImageTask.augmentations + ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")
 
+    # --- Lepton Auto (issue 15): the picture kit with a sound's own defaults (spectrogram augmentation) ---
+    def auto_kit(self):
+        from lepton_widgets.core.tasks.audio.auto import AudioAutoKit
+
+        return AudioAutoKit(self)
+
     run_words = "sound run"  # Evaluate and Export panels (issue 14 items 1 and 6)
 
     # --- predict (issue 14, core side): WAV files in, through the run's own spectrogram transform ---

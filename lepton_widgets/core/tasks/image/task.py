@@ -16,7 +16,7 @@ from lepton_widgets.core.tasks.base import Task
 
 #: Every step: pictures are where each step was built first.
 PICTURE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness",
-                           "adversarial_training", "gradcam", "rank", "cross_validation"})
+                           "adversarial_training", "gradcam", "rank", "cross_validation", "auto"})
 
 
 class ImageTask(Task):
@@ -72,6 +72,14 @@ class ImageTask(Task):
         from lepton_widgets.core.tasks.image.search import PictureTrials
 
         return PictureTrials(cfg, job)
+
+    # --- Lepton Auto (issue 15) ---
+    def auto_kit(self):
+        """Pictures' answers to Lepton Auto (``image/auto.py``): MobileNetV2 by default, a head on cached
+        features, then fine-tuning of its last blocks."""
+        from lepton_widgets.core.tasks.image.auto import ImageAutoKit
+
+        return ImageAutoKit(self)
 
     # --- incremental update (issue 14 item 7) ---
     def updater(self, record):
