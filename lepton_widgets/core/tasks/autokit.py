@@ -96,6 +96,10 @@ class AutoKit:
     def __init__(self, task) -> None:
         self.task = task
 
+    def selection_metric_for(self, class_names: "list[str]") -> str:
+        """The metric Auto selects by for data of ``class_names`` (default: :attr:`selection_metric`)."""
+        return self.selection_metric
+
     def base_config(self, data_cfg: DataConfig, seed: int, goal: str) -> RunConfig:
         """A config for ``data_cfg`` with this task's sensible defaults for ``goal`` (see :data:`GOALS`)."""
         raise NotImplementedError
