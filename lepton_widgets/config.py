@@ -194,6 +194,12 @@ class DataConfig:
     the full epoch budget, without early stopping or the plateau schedule, so no held-out sample picks an
     epoch. Pictures and sounds only; tables and texts keep their fixed split.
 
+    ``exclude``: samples you chose to leave out (Auto's "exclude these likely mislabelled examples"), named by
+    their content hash (the ``sha256`` column of ``data_report.csv``; a prefix of at least
+    ``EXCLUDE_MIN_PREFIX`` characters will do, a shorter id must match whole). They stay in the data report
+    with the reason, and out of training, validation and test. An id that matches nothing is a note, not an
+    error.
+
     >>> DataConfig(dataset="digits", classes=[0, 1]).classes
     ['0', '1']
     """
@@ -210,11 +216,19 @@ class DataConfig:
     test_path: str | None = None
     cv_below: int = 10
     cv_folds: int = 5
+    exclude: list[str] | None = None
+
+    #: The shortest sample-id prefix ``exclude`` matches by (12 hex characters: 48 bits, no accidental matches).
+    EXCLUDE_MIN_PREFIX = 12
 
     def __post_init__(self) -> None:
         # Class names are strings, but YAML and the CLI's --set read digits' class names as numbers.
         if isinstance(self.classes, (list, tuple)):
             self.classes = [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in self.classes]
+        if isinstance(self.exclude, tuple):
+            self.exclude = list(self.exclude)
+        if isinstance(self.exclude, list):  # ids are compared in lower case, as hexdigest() writes them
+            self.exclude = [c.strip().lower() if isinstance(c, str) else c for c in self.exclude]
 
     def validate(self) -> None:
         if self.target is not None and (not isinstance(self.target, str) or not self.target.strip()):
@@ -246,6 +260,14 @@ class DataConfig:
         if self.max_per_class is not None and self.max_per_class < 3:
             raise ConfigError(f"data.max_per_class must be at least 3 (one sample per split), or null, "
                               f"got {self.max_per_class!r}")
+        if self.exclude is not None:
+            if not isinstance(self.exclude, list):
+                raise ConfigError(f"data.exclude must be a list of sample ids (the sha256 column of the data "
+                                  f"report) or null, got {self.exclude!r}")
+            bad = [c for c in self.exclude if not (isinstance(c, str) and c)]
+            if bad:
+                raise ConfigError(f"data.exclude: {bad[0]!r} is not a sample id; use the sha256 column of the data "
+                                  f"report (or at least its first {self.EXCLUDE_MIN_PREFIX} characters)")
 
 
 @dataclass

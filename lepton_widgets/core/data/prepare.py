@@ -6,6 +6,8 @@ kept (in that order); duplicates and unusable classes are handled (``report.py``
 applied with the seed; the stratified split is assigned with the seed; warnings about tiny or imbalanced
 classes are added from the counts that will really be used. Capping and splitting are seeded per class,
 so keeping fewer classes leaves the kept classes' rows and splits exactly as they are with every class.
+Samples the user chose to leave out (``data.exclude``: content hashes, or prefixes of them) are marked
+``excluded`` before any of that, for every modality, so the data report lists them with the reason.
 
 Example:
     >>> from lepton_widgets.config import DataConfig
@@ -34,8 +36,11 @@ from lepton_widgets.config import ConfigError, DataConfig
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, get_dataset, list_datasets
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
-from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError, PreparedData,
-                                            SampleTable)
+from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_EXCLUDED, STATUS_OK, DataError,
+                                            PreparedData, SampleTable)
+
+#: The data report's reason for a sample left out by ``data.exclude``.
+EXCLUDED_REASON = "left out by your choice: likely mislabelled (Auto's label check)"
 from lepton_widgets.core.base.job import Job
 
 
@@ -91,6 +96,7 @@ def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, mi
     unusable classes), cap per class, count, warn and split, all seeded. Tables and texts keep their rows
     elsewhere and pass ``keep_arrays=False`` so the table holds no arrays for the image pipeline."""
     loaded = keep_classes(loaded, data_cfg.classes)
+    loaded = exclude_samples(loaded, data_cfg.exclude)
     table, report = build_report(loaded, min_classes)
     if not keep_arrays:
         table.arrays = None
@@ -148,6 +154,46 @@ def with_test_set(table: SampleTable, test_loaded: LoadedData, report, source: s
                         + f"); {len(records) - len(usable):,} not used; nothing held out of the training data.")
     return SampleTable(pd.concat([table.frame, frame], ignore_index=True), table.class_names, arrays,
                        table.modality, table.source)
+
+
+def exclude_samples(loaded: LoadedData, exclude: Optional[list[str]]) -> LoadedData:
+    """``loaded`` with the records whose content hash is (or starts with) one of ``exclude`` marked
+    ``excluded`` (:data:`EXCLUDED_REASON`): not used, but listed in the data report. Every copy of an excluded
+    sample goes, so a duplicate cannot bring it back. Ids that match nothing are a note, not an error.
+
+    >>> import numpy as np
+    >>> from lepton_widgets.core.data.arrays import loaded_from_arrays
+    >>> loaded = loaded_from_arrays("toy", np.arange(4, dtype=np.uint8).reshape(4, 1, 1), [0, 0, 1, 1], ["a", "b"])
+    >>> out = exclude_samples(loaded, [loaded.records["sha256"][0][:12], "0" * 64])
+    >>> out.records["status"].tolist(), out.notes[-2][:45]
+    (['excluded', 'ok', 'ok', 'ok'], 'data.exclude: 1 sample(s) left out by your ch')
+    """
+    if not exclude:
+        return loaded
+    records = loaded.records.copy()
+    hashes = records["sha256"].fillna("").astype(str).str.lower()
+    hit = np.zeros(len(records), dtype=bool)
+    unknown = []
+    for sample_id in dict.fromkeys(exclude):
+        # A prefix must be long enough not to match by accident; a shorter id must be a whole hash.
+        prefix = len(sample_id) >= DataConfig.EXCLUDE_MIN_PREFIX
+        matches = (hashes.str.startswith(sample_id) if prefix else hashes == sample_id).to_numpy()
+        if matches.any():
+            hit |= matches
+        else:
+            unknown.append(sample_id)
+    # Only samples that would have been used: a file already skipped keeps its own reason.
+    usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED]).to_numpy()
+    records.loc[hit & usable, "status"] = STATUS_EXCLUDED
+    records.loc[hit & usable, "reason"] = EXCLUDED_REASON
+    notes = list(loaded.notes)
+    notes.append(f"data.exclude: {int((hit & usable).sum())} sample(s) left out by your choice (likely "
+                 "mislabelled); the data report lists them.")
+    if unknown:
+        shown = ", ".join(sample_id[:12] for sample_id in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        notes.append(f"data.exclude: {len(unknown)} id(s) match no sample of this data (already gone, or of "
+                     f"another dataset or class): {shown}")
+    return dataclasses.replace(loaded, records=records, notes=notes)
 
 
 def keep_classes(loaded: LoadedData, classes: Optional[list[str]]) -> LoadedData:
