@@ -1,0 +1,329 @@
+"""Auto's stages, in order, each a function ``(ctx, job) -> Outcome``.
+
+Every stage asks the task's ``AutoKit`` what differs between kinds of data and trains with the task's own
+``run``, so every model it makes is an ordinary run in the run store. A stage records what it found and chose
+as plain sentences (``Outcome.choices``): the model card lists them, in stage order, as the reasons for the
+model it describes.
+
+What each stage does:
+
+========== ==========================================================================================
+doctor     checks the data (the validation report, duplicates), weighs classes when they are imbalanced,
+           finds likely mislabelled examples (cleanlab on out-of-fold probabilities of frozen features),
+           warns about small data and estimates how many more examples each class needs
+recipe     few examples per class: a linear classifier on frozen features judged by cross-validation;
+           more: a classifier on frozen features, then fine-tuning
+rank       scores the candidate backbones before training (LogME and a linear probe)
+first      a first model: a classifier on the best backbone's frozen (cached) features
+search     a KerasTuner search of the classifier's settings on cached features, then its best as a run
+fine_tune  the best one or two backbones with their last blocks trained too
+fusion     an ensemble of the best models, kept only if it beats the best one on validation
+export     the chosen model exported, each file checked against it, with a model card of every choice
+========== ==========================================================================================
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Optional
+
+from lepton_widgets.config import RunConfig
+from lepton_widgets.core.auto.events import LeaderboardRow
+from lepton_widgets.core.auto.leaderboard import best_entry, entry
+from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks.autokit import Recipe, recipe_for
+
+#: Formats the export stage writes, by goal: each is reloaded and checked against the model.
+EXPORT_FORMATS = {"accuracy": "keras,tflite,onnx", "small": "keras,tflite-int8", "fast": "keras,tflite"}
+#: The file in the chosen run's folder that its model card reads "How Auto chose this model" from.
+CHOICES_FILE = "auto_choices.json"
+
+
+@dataclass
+class Outcome:
+    """How a stage ended: ``status`` (``done``/``skipped``/``stopped``/``failed``), one ``summary`` in plain
+    words, the ``choices`` the model card lists, and ``detail`` (JSON) that a resume reads back."""
+
+    status: str
+    summary: str
+    choices: list = field(default_factory=list)
+    detail: dict = field(default_factory=dict)
+
+
+class TimeUp(Exception):
+    """A run or search ended because the stage's time ran out (not a failure: what finished is kept)."""
+
+
+@dataclass
+class AutoContext:
+    """Everything the stages share: the task's kit, the run store, the session's state, the request."""
+
+    kit: Any
+    store: Any
+    state: Any
+    data_cfg: Any
+    goal: str
+    seed: int
+    outer: Job
+    label_choice: str = "keep"
+    #: When the running stage's time runs out (``time.monotonic()``), set by the pipeline before each stage.
+    deadline: float = float("inf")
+
+    def left(self) -> float:
+        """Seconds left for the running stage."""
+        return self.deadline - time.monotonic()
+
+    @cached_property
+    def base_config(self) -> RunConfig:
+        return self.kit.base_config(self.data_cfg, self.seed, self.goal)
+
+    @cached_property
+    def prepared(self):
+        return self.kit.prepare(self.base_config, self.outer)
+
+    @property
+    def metric(self) -> str:
+        stored = self.state.detail("doctor").get("class_names")
+        names = stored if stored is not None else list(self.prepared.table.class_names)
+        return self.kit.selection_metric_for(names)
+
+    @property
+    def recipe(self) -> Recipe:
+        return Recipe(**self.state.detail("recipe")["recipe"])
+
+    def adapt(self, cfg: RunConfig, stage: str, label: str) -> RunConfig:
+        """``cfg`` with the doctor's decisions (class weights, the excluded examples) and a readable name."""
+        doctor = self.state.detail("doctor")
+        exclude = [item["id"] for item in doctor.get("label_issues", [])] if self.label_choice == "exclude" else None
+        name = re.sub(r"[^A-Za-z0-9 ._-]+", " ", f"auto {stage} {label}").strip()[:60]
+        return cfg.replace(name=name, seed=self.seed, data__exclude=exclude or None,
+                           train__class_weight=doctor.get("class_weight", "none"))
+
+    def train(self, cfg: RunConfig, job: Job, *, stage: str, label: str, note: str = "") -> dict:
+        """Train ``cfg`` as a run with its task; its leaderboard row (added and announced). :class:`TimeUp`
+        when the run stopped before it finished."""
+        started = time.monotonic()
+        record = self.kit.task.run(cfg, job, store=self.store)
+        if record.status != "finished":
+            raise TimeUp(f"{label} stopped before it finished")
+        row = entry(record, label=label, stage=stage, metric=self.metric, seconds=time.monotonic() - started,
+                    note=note)
+        self.state.leaderboard.append(row)
+        self.state.save()
+        self.outer.emit(LeaderboardRow(run_id=record.run_id, entry=row))
+        return row
+
+    def entries(self, *stages: str) -> list[dict]:
+        return [e for e in self.state.leaderboard if not stages or e["stage"] in stages]
+
+    def config_of(self, row: dict) -> RunConfig:
+        return self.store.open(row["run_id"]).config
+
+
+def _percent(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:.0%}" if value > 1e-9 else "0%"
+
+
+# --- the stages ------------------------------------------------------------------------------------------------
+
+def doctor(ctx: AutoContext, job: Job) -> Outcome:
+    from lepton_widgets.core.auto.doctor import examine
+
+    cfg = ctx.base_config
+    features = ctx.kit.features(cfg, ctx.prepared, job)
+    report = examine(ctx.prepared, features, seed=ctx.seed, job=job)
+    detail = report.to_dict()
+    detail["class_names"] = list(ctx.prepared.table.class_names)
+    sentences = report.sentences()
+    issues = detail.get("label_issues", [])
+    choice = ("left out (your choice)" if ctx.label_choice == "exclude" else
+              "kept: look at them in the Auto step, and exclude them if they are wrong")
+    choices = [f"Data: {sentences[0]}" if sentences else "Data: checked."]
+    if issues:
+        choices.append(f"Labels: {len(issues)} examples look mislabelled (found with cleanlab on "
+                       f"{features.source or 'frozen features'}); {choice}.")
+    if detail.get("class_weight", "none") != "none":
+        choices.append("Class balance: the classes are imbalanced, so rarer classes weigh more in training "
+                       "(balanced class weights).")
+    return Outcome("done", " ".join(sentences[:3]), choices, detail)
+
+
+def recipe(ctx: AutoContext, job: Job) -> Outcome:
+    frame = ctx.prepared.table.frame
+    counts = frame[frame["split"] == "train"]["label"].value_counts().to_dict()
+    chosen = recipe_for({str(k): int(v) for k, v in counts.items()})
+    return Outcome("done", f"Recipe: {chosen.why}.", [f"Recipe: {chosen.why}."],
+                   {"recipe": {"name": chosen.name, "smallest": chosen.smallest, "why": chosen.why,
+                               "fine_tune": chosen.fine_tune}})
+
+
+def rank(ctx: AutoContext, job: Job) -> Outcome:
+    candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
+    if len(candidates) == 1:
+        only = candidates[0]
+        return Outcome("done", f"{only.label}: the one candidate for this data.",
+                       [f"Model: {only.label}, the one candidate for this kind of data."],
+                       {"order": [0], "ranking": []})
+    table = ctx.kit.rank(ctx.base_config, candidates, ctx.prepared, job)
+    usable = table[table["status"] == "ok"]
+    order = [int(i) for i in usable["index"]] or [0]
+    best = candidates[order[0]]
+    rows = table.to_dict("records")
+    if usable.empty:
+        why = f"{best.label}: no candidate could be scored here, so the default is used."
+    else:
+        top = usable.iloc[0]
+        probe = top.get("probe_accuracy")
+        why = (f"{best.label}: ranked first of {len(usable)} by LogME and a linear probe"
+               + (f" (probe {probe:.2f} on validation)" if probe == probe and probe is not None else "") + ".")
+    return Outcome("done", why, [f"Backbone: {why}"], {"order": order, "ranking": rows})
+
+
+def first(ctx: AutoContext, job: Job) -> Outcome:
+    candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
+    order = ctx.state.detail("rank").get("order", [0])
+    made, spent = [], []
+    for position, index in enumerate(order[:2]):
+        if position and (not spent or ctx.left() < 1.5 * spent[0]):
+            break  # a second one only if there is clearly time for it
+        candidate = candidates[index]
+        cfg = ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "first", candidate.label)
+        started = time.monotonic()
+        made.append(ctx.train(cfg, job, stage="first", label=f"{candidate.label} · classifier"))
+        spent.append(time.monotonic() - started)
+    best = best_entry(made)
+    summary = f"{best['label']}: {_percent(best['val_score'])} on validation." if best else "No first model."
+    return Outcome("done", summary, [f"First model: {summary}"], {"runs": [m["run_id"] for m in made]})
+
+
+def search(ctx: AutoContext, job: Job) -> Outcome:
+    from lepton_widgets.core.search.tuner import run_search
+
+    if ctx.recipe.name == "few":
+        return Outcome("skipped", "No search: with so few examples the classifier's strength is chosen by "
+                       "cross-validation instead.")
+    best = best_entry(ctx.entries("first"))
+    if best is None:
+        return Outcome("skipped", "No search: there is no first model to start from.")
+    per_trial = max(1.0, best["seconds"])
+    trials = int(max(2, min(12, ctx.left() / per_trial - 1)))
+    cfg = ctx.kit.search_config(ctx.config_of(best), trials)
+    if cfg is None:
+        return Outcome("skipped", "No search: nothing cheap to search for this model.")
+    result = run_search(cfg, job, runs_dir=ctx.store.root)
+    top = result.best
+    if top is None:
+        raise TimeUp("no search trial finished in time")
+    label = f"{best['label'].split(' · ')[0]} · searched"
+    tried = len(result.completed)
+    values = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
+                       for k, v in sorted(top["hyperparameters"].items()) if not k.startswith("tuner/"))
+    row = ctx.train(ctx.adapt(result.best_config(), "search", label), job, stage="search", label=label)
+    summary = f"{tried} settings tried with KerasTuner; best: {values} ({_percent(row['val_score'])} on validation)."
+    return Outcome("done" if result.status == "finished" else "stopped", summary, [f"Search: {summary}"],
+                   {"search": str(result.directory), "trials": tried, "run": row["run_id"]})
+
+
+def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
+    if not ctx.recipe.fine_tune:
+        return Outcome("skipped", "No fine-tuning: too few examples to change the pretrained layers safely.")
+    if ctx.goal == "fast":
+        return Outcome("skipped", "No fine-tuning: the goal is a model that is fast to make.")
+    seen, made, spent = set(), [], []
+    rows = sorted((e for e in ctx.entries("first", "search") if e["val_score"] is not None),
+                  key=lambda e: e["val_score"], reverse=True)
+    for row in rows:
+        family = row["label"].split(" · ")[0]
+        if family in seen:
+            continue
+        seen.add(family)
+        if made and (len(made) >= 2 or ctx.left() < 1.2 * spent[0]):
+            break
+        cfg = ctx.kit.fine_tune_config(ctx.config_of(row))
+        if cfg is None:
+            continue
+        started = time.monotonic()
+        made.append(ctx.train(ctx.adapt(cfg, "fine_tune", family), job, stage="fine_tune",
+                              label=f"{family} · fine-tuned"))
+        spent.append(time.monotonic() - started)
+    if not made:
+        return Outcome("skipped", "No fine-tuning: the models found have no pretrained layers to unfreeze.")
+    best = best_entry(made)
+    summary = f"{best['label']}: {_percent(best['val_score'])} on validation."
+    return Outcome("done", summary, [f"Fine-tuning: {summary}"], {"runs": [m["run_id"] for m in made]})
+
+
+def fusion(ctx: AutoContext, job: Job) -> Outcome:
+    from lepton_widgets.core.fusion.fuse import fuse
+
+    if ctx.goal in ("small", "fast"):
+        return Outcome("skipped", f"No fusion: the goal is one {ctx.goal} model, and an ensemble is several.")
+    if ctx.recipe.name == "few":
+        return Outcome("skipped", "No fusion: with so few examples there is no validation set to prove a "
+                       "combination better.")
+    rows = sorted((e for e in ctx.entries() if e["val_score"] is not None and e.get("kept")),
+                  key=lambda e: e["val_score"], reverse=True)[:3]
+    if len(rows) < 2:
+        return Outcome("skipped", "No fusion: it needs at least two models.")
+    records = [ctx.store.open(row["run_id"]) for row in rows]
+    started = time.monotonic()
+    try:
+        fused = fuse(records, "ensemble", store=ctx.store, name="auto fusion ensemble", job=job)
+    except ValueError as error:  # members that cannot be combined (other data or classes): said, not fatal
+        return Outcome("skipped", f"No fusion: {error}")
+    if fused.status != "finished":
+        raise TimeUp("the ensemble stopped before it finished")
+    row = entry(fused, label=f"ensemble of {len(rows)}", stage="fusion", metric=ctx.metric,
+                seconds=time.monotonic() - started)
+    best = rows[0]
+    row["kept"] = row["val_score"] is not None and row["val_score"] > best["val_score"]
+    verdict = "kept" if row["kept"] else "not kept"
+    row["note"] = (f"{_percent(row['val_score'])} against {_percent(best['val_score'])} for the best single "
+                   f"model: {verdict}")
+    ctx.state.leaderboard.append(row)
+    ctx.state.save()
+    ctx.outer.emit(LeaderboardRow(run_id=fused.run_id, entry=row))
+    summary = f"An ensemble of the best {len(rows)} models scored {row['note']}."
+    return Outcome("done", summary, [f"Fusion: {summary}"], {"run": fused.run_id, "kept": row["kept"]})
+
+
+def export(ctx: AutoContext, job: Job) -> Outcome:
+    from lepton_widgets.core.base.atomic import atomic_write_text
+    from lepton_widgets.core.export.verify import export_run
+    from lepton_widgets.core.runs.store import dump_json
+
+    best = best_entry(ctx.state.leaderboard)
+    if best is None:
+        return Outcome("failed", "No model finished within the budget: give Auto more time.")
+    record = ctx.store.open(best["run_id"])
+    chosen = (f"Chosen: {best['label']} ({best['run_id']}), {_percent(best['val_score'])} on validation"
+              + (f", {_percent(best['test_accuracy'])} on the test split" if best["test_accuracy"] is not None
+                 else "") + ".")
+    choices = [c for stage in STAGE_ORDER for c in ctx.state.stages.get(stage, {}).get("detail", {})
+               .get("_choices", [])] + [chosen]
+    atomic_write_text(record.path / CHOICES_FILE, dump_json({"auto_id": ctx.state.auto_id, "choices": choices}))
+    report = export_run(record, EXPORT_FORMATS[ctx.goal], job=job)
+    passed = [r.format for r in report.results if r.passed]
+    failed = [f"{r.format} ({r.status})" for r in report.results if not r.passed]
+    summary = (f"{chosen} Exported and checked: {', '.join(passed) or 'none'}"
+               + (f"; not exported: {', '.join(failed)}" if failed else "") + ".")
+    ctx.state.best_run_id, ctx.state.card_md = record.run_id, str(report.card_md)
+    return Outcome("done", summary, [chosen], {"run": record.run_id, "card_md": str(report.card_md),
+                                               "out_dir": str(report.out_dir), "passed": passed})
+
+
+#: name -> (plain title, share of the time left when it starts, function). The export gets all that is left.
+STAGES: dict[str, tuple[str, float, Callable[[AutoContext, Job], Outcome]]] = {
+    "doctor": ("Checking the data", 0.25, doctor),
+    "recipe": ("Choosing a recipe", 0.05, recipe),
+    "rank": ("Ranking pretrained networks", 0.25, rank),
+    "first": ("A first model", 0.3, first),
+    "search": ("Searching settings", 0.4, search),
+    "fine_tune": ("Fine-tuning", 0.8, fine_tune),
+    "fusion": ("Combining the best models", 1.0, fusion),
+    "export": ("Checked export and model card", 1.0, export),
+}
+STAGE_ORDER = list(STAGES)
