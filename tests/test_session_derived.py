@@ -39,7 +39,9 @@ def trait_name(section, name):
 
 def other_value(owner, name, default):
     """A valid value that differs from ``default``, chosen from the field's type and the class's choices."""
-    choices = [v for v in vars(type(owner)).values() if isinstance(v, tuple) and default in v]
+    tuples = {k: v for k, v in vars(type(owner)).items() if isinstance(v, tuple) and default in v}
+    # The field's own choices first (LR_SCHEDULES for lr_schedule): several fields default to "none".
+    choices = [v for k, v in tuples.items() if k.startswith(name.upper())] or list(tuples.values())
     if choices:
         return next(c for c in choices[0] if c != default)
     if isinstance(default, bool):
