@@ -28,7 +28,18 @@ def context(**extra) -> dict:
             return None
 
     return {"python": sys.version.split()[0], "tensorflow": version("tensorflow"), "keras": version("keras"),
-            "cores": os.cpu_count(), "machine": platform.machine(), **extra}
+            "cores": os.cpu_count(), "machine": platform.machine(), "cpu": cpu_name(), **extra}
+
+
+def cpu_name() -> str:
+    """The CPU's model name, and whether it has AVX-512 (figures differ between CPU classes: BENCH.md)."""
+    try:
+        text = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return platform.processor() or "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")),
+                platform.processor() or "unknown")
+    return f"{name} ({'AVX-512' if 'avx512f' in text else 'no AVX-512'})"
 
 
 def summarize(values: list[float]) -> dict:
