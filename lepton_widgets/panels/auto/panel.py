@@ -1,0 +1,371 @@
+"""The Auto step: choose the data, a time budget and a goal, press Start, and get a checked model with its card.
+
+The data part is the Data step's own (the dataset list, path and upload of ``panels/dataset``), bound to the
+same Session traits, so choosing data here chooses it everywhere. Start runs
+``core.auto.pipeline.run_auto`` in the Runner's worker thread (``runner.submit("auto", ...)``); Stop is the
+Runner's stop, and what finished stays usable (pressing Start again resumes).
+
+While Auto runs, its events become this panel's :class:`~lepton_widgets.panels.auto.progress.AutoProgress`
+(stage list and leaderboard), the runs' epoch events go on to the Runner (``session.history``: the live
+curves here and in the Train step), and a search's events become the Search step's trials.
+
+At the end it shows the likely mislabelled examples with "Exclude these and run again" (Auto resumes and
+trains again only what depends on those examples; the runs record them in ``data.exclude``) and "Keep them",
+the chosen model's card, and "Open in the expert steps", which loads the chosen run's settings into the Session
+so every other step shows it. Errors show as Auto's own plain sentences, never as a traceback.
+
+Example:
+    >>> from lepton_widgets.state import Runner, Session
+    >>> session = Session(dataset="digits", max_per_class=20)
+    >>> panel = AutoPanel(session, Runner(session, runs_dir="/tmp/lepton-doc-runs"))
+    >>> panel.budget.value, panel.goal.value
+    (5, 'accuracy')
+    >>> panel.budget.value = 1; panel.goal.value = "fast"
+    >>> panel.request()["budget"], panel.request()["goal"]
+    (60, 'fast')
+    >>> panel.start_button.click()          # doctest: +SKIP
+    >>> runner.wait(); panel.state.result.status    # doctest: +SKIP
+    'finished'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Optional
+
+import ipywidgets as w
+
+from lepton_widgets.config import ConfigError
+from lepton_widgets.core.base.events import Event
+from lepton_widgets.core.tasks import task_for_dataset
+from lepton_widgets.core.tasks.autokit import GOALS
+from lepton_widgets.panels.auto.card import card_html
+from lepton_widgets.panels.auto.issues import issue_cards, issues_summary
+from lepton_widgets.panels.auto.leaderboard import leaderboard_figure, leaderboard_html
+from lepton_widgets.panels.auto.progress import AutoProgress, apply_auto_event
+from lepton_widgets.panels.auto.stages import stages_html
+from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.dataset.settings import DataSettings
+from lepton_widgets.panels.dataset.upload import UploadView
+from lepton_widgets.panels.style import alert_box, caution_box, note_box, ok_box
+from lepton_widgets.panels.train import CURVES, curves_figure
+from lepton_widgets.panels.tuner.trials import apply_search_event
+from lepton_widgets.state.runner import BusyError
+
+JOB = "auto"
+_STYLE = {"description_width": "150px"}
+#: The goals as buttons, in plain words (their longer description is ``autokit.GOALS``).
+GOAL_BUTTONS = [("Most accurate", "accuracy"), ("Small", "small"), ("Fast", "fast")]
+STATUS_WORDS = {"finished": "Auto finished", "cancelled": "Auto stopped", "failed": "Auto could not finish"}
+
+
+def _rename_classes(widgets, prefix: str = "lepton-auto-") -> None:
+    """The Data step's widgets reused here get classes of their own: the page has both, and a test or a style
+    that means the Data step's dropdown must find one element, not two."""
+    for widget in widgets:
+        for css in list(widget._dom_classes):
+            if css.startswith("lepton-") and not css.startswith(prefix):
+                widget.remove_class(css)
+                widget.add_class(prefix + css.removeprefix("lepton-"))
+
+
+class AutoPanel(Panel):
+    """Data, budget, goal, Start / Stop; the stages, leaderboard and curves live; the examples to check, the
+    model card and "Open in the expert steps" at the end.
+
+    Key widgets (and their CSS classes): ``budget`` (lepton-auto-budget), ``goal`` (lepton-auto-goal),
+    ``start_button`` (lepton-auto-start), ``stop_button`` (lepton-auto-stop), ``stages`` (lepton-auto-stages),
+    ``leaderboard`` (lepton-auto-leaderboard), ``curves`` (lepton-auto-curves), ``issues`` (lepton-auto-issues,
+    with ``exclude_button`` lepton-auto-exclude and ``keep_button`` lepton-auto-keep), ``card``
+    (lepton-auto-card) and ``open_button`` (lepton-auto-open). ``state`` holds the live progress and, at the
+    end, the ``AutoResult`` (``state.result``).
+    """
+
+    title = "Auto"
+
+    def build(self) -> w.Widget:
+        session = self.session
+        self.state = AutoProgress()
+        self.state.reset()
+        self._choices: dict[str, str] = {}  # (data, goal) -> the label choice made for it: keep / exclude
+
+        # The Data step's form and upload, bound to the same Session traits.
+        self.data = DataSettings(session, _STYLE)
+        self.uploads = UploadView(session)
+        _rename_classes([self.data.dataset_select, self.data.dataset_info, self.data.path, self.data.test_path,
+                         self.data.target, self.data.max_per_class, self.data.val_fraction,
+                         self.data.test_fraction, self.uploads.upload, self.uploads.limit, self.uploads.message])
+
+        self.budget = w.IntSlider(value=5, min=1, max=60, step=1, description="Time budget (minutes)",
+                                  style=_STYLE, continuous_update=False, layout=w.Layout(width="480px"))
+        self.goal = w.ToggleButtons(options=GOAL_BUTTONS, value="accuracy", description="Goal", style=_STYLE)
+        self.goal_note = w.HTML()
+        self.goal.observe(self._show_goal, "value")
+        self._show_goal()
+
+        self.start_button = w.Button(description="Start", button_style="success", icon="play",
+                                     tooltip="Find the best model for this data within the time budget")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
+                                    tooltip="Stop now; what finished is kept, and Start resumes")
+        self.start_button.on_click(self._on_start)
+        self.stop_button.on_click(self._on_stop)
+        self.status = w.HTML()
+        self.stages = w.HTML()
+        self.leaderboard = w.HTML()
+        self.leaderboard_box = w.Box()
+        self.leaderboard_chart = None
+        # Built with the page, like the Train step's: under Voilà a figure first shown mid-run may never update.
+        self.curves = curves_figure(list(session.history))
+
+        self.issues_text = w.HTML()
+        self.issue_cards = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
+        self.exclude_button = w.Button(description="Exclude these and run again", button_style="warning",
+                                       layout=w.Layout(width="auto"),
+                                       tooltip="Leave these examples out; Auto trains again what depends on them")
+        self.keep_button = w.Button(description="Keep them", layout=w.Layout(width="auto"),
+                                    tooltip="Their labels are right: keep using every example")
+        self.exclude_button.on_click(self._on_exclude)
+        self.keep_button.on_click(self._on_keep)
+        self.issue_buttons = w.HBox([self.exclude_button, self.keep_button])
+        self.issues = w.VBox([w.HTML("<b>Examples that look mislabelled</b>"), self.issues_text, self.issue_cards,
+                              self.issue_buttons])
+        self.card = w.HTML()
+        self.open_button = w.Button(description="Open in the expert steps", button_style="info", disabled=True,
+                                    layout=w.Layout(width="auto"),
+                                    tooltip="Load the chosen model's settings into every other step")
+        self.open_button.on_click(self._on_open)
+        self.open_message = w.HTML()
+        self.results = w.VBox([self.issues, w.HTML("<b>The chosen model</b>"), self.card,
+                               w.HBox([self.open_button, self.open_message])])
+        for widget, css in ((self.budget, "budget"), (self.goal, "goal"), (self.goal_note, "goal-note"),
+                            (self.start_button, "start"), (self.stop_button, "stop"), (self.status, "status"),
+                            (self.stages, "stages"), (self.leaderboard, "leaderboard"),
+                            (self.leaderboard_box, "leaderboard-chart"), (self.curves, "curves"),
+                            (self.issues, "issues"), (self.issues_text, "issues-text"),
+                            (self.issue_cards, "issue-cards"), (self.exclude_button, "exclude"),
+                            (self.keep_button, "keep"), (self.card, "card"), (self.open_button, "open"),
+                            (self.open_message, "open-message"), (self.results, "results")):
+            widget.add_class(f"lepton-auto-{css}")
+
+        self.state.observe(self._show_stages, "stages")
+        self.state.observe(self._show_leaderboard, "rows")
+        self.state.observe(self._show_result, "result")
+        session.observe(self._on_history, "history")
+        session.observe(self._show_status, ["status", "message", "busy", "job"])
+        self._show_stages()
+        self._show_leaderboard()
+        self._show_result()
+        self._show_status()
+
+        intro = w.HTML("<h3>Auto</h3><div>Choose your data, how long Auto may take and what matters most, then "
+                       "press <b>Start</b>. Auto checks the data, tries pretrained networks and settings, keeps "
+                       "the best model it can prove on validation data, exports it and explains every choice. "
+                       "The other steps let you do each part yourself.</div>")
+        setup = w.VBox([self.data.box, w.HBox([self.uploads.upload, self.uploads.limit]), self.uploads.message,
+                        self.data.split, self.budget, self.goal, self.goal_note,
+                        w.HBox([self.start_button, self.stop_button])])
+        live = w.VBox([self.status, self.stages, w.HTML("<b>Leaderboard</b>"), self.leaderboard,
+                       self.leaderboard_box, w.HTML("<b>Training curves of the model being made</b>"), self.curves])
+        return w.VBox([intro, setup, live, self.results])
+
+    # --- controls -> request -----------------------------------------------------------------------------
+
+    def _show_goal(self, _change=None) -> None:
+        self.goal_note.value = f"<small>{html.escape(GOALS[self.goal.value][:1].upper() + GOALS[self.goal.value][1:])}.</small>"
+
+    def request(self, labels: Optional[str] = None) -> dict:
+        """What Start passes to ``run_auto``: the Session's data (as a ``DataConfig``, without earlier
+        exclusions: Auto makes that choice itself), budget in seconds, goal, label choice, seed, runs folder.
+        ``ConfigError`` says what is missing from the data settings."""
+        cfg = self.session.to_config()
+        data = dataclasses.replace(cfg.data, exclude=None)
+        goal = self.goal.value
+        key = self._choice_key(data, goal)
+        return {"data": data, "budget": int(self.budget.value) * 60, "goal": goal,
+                "labels": labels or self._choices.get(key, "keep"), "seed": cfg.seed,
+                "runs_dir": self.runner.store.root}
+
+    @staticmethod
+    def _choice_key(data, goal: str) -> str:
+        return repr((dataclasses.asdict(data), goal))
+
+    # --- actions -----------------------------------------------------------------------------------------
+
+    def _on_start(self, _button=None, labels: Optional[str] = None) -> None:
+        try:
+            request = self.request(labels)
+            task = task_for_dataset(request["data"].dataset)
+            if not task.supports("auto"):
+                raise ConfigError(f"Auto does not work on {task.words} yet: use the expert steps below")
+            if self.runner.busy:
+                raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
+        except (ConfigError, BusyError, ValueError) as error:
+            self.status.value = alert_box(f"<b>Cannot start:</b> {html.escape(str(error))}")
+            return
+        self._choices[self._choice_key(request["data"], request["goal"])] = request["labels"]
+        self.state.reset(labels=request["labels"])
+        self.open_message.value = ""
+        self.session.history = []
+
+        def work(job):
+            # Imported here, in the worker: the engine imports TensorFlow, which must not freeze the widgets.
+            from lepton_widgets.core.auto.pipeline import run_auto
+
+            result = run_auto(request["data"], budget=request["budget"], goal=request["goal"],
+                              labels=request["labels"], seed=request["seed"], runs_dir=request["runs_dir"], job=job)
+            # The examples are drawn here, in the worker: pictures and sounds are read back from the data.
+            cards = issue_cards(task, request["data"], request["seed"], result.label_issues)
+            return result, cards
+
+        def done(outcome) -> None:
+            result, cards = outcome
+            self._cards = cards
+            self.state.result = result
+            session = self.session
+            session.runs_version += 1
+            session.message = self._result_words(result)
+            if result.status in ("failed", "cancelled"):
+                session.status = result.status  # the Runner keeps a status it did not set itself
+
+        try:
+            self.runner.submit(JOB, work, done, sink=self.on_event)
+        except BusyError as error:
+            self.status.value = alert_box(f"<b>Cannot start:</b> {html.escape(str(error))}")
+
+    def _on_stop(self, _button=None) -> None:
+        self.runner.stop()
+
+    def _on_exclude(self, _button=None) -> None:
+        self.keep_button.disabled = self.exclude_button.disabled = True
+        self._on_start(labels="exclude")
+
+    def _on_keep(self, _button=None) -> None:
+        result = self.state.result
+        if result is None:
+            return
+        data = self.request()["data"]
+        self._choices[self._choice_key(data, self.goal.value)] = "keep"
+        self.issue_buttons.layout.display = "none"
+        self.issues_text.value = note_box(f"Kept: the {len(result.label_issues)} examples stay in the data, as "
+                                          "you chose. The models use every example.")
+
+    def _on_open(self, _button=None) -> None:
+        result = self.state.result
+        record = result.best_run() if result is not None else None
+        if record is None:
+            self.open_message.value = caution_box("No model to open yet.")
+            return
+        try:
+            config = record.config
+            session = self.session
+            session.load_config(config)
+            with session.hold_trait_notifications():
+                session.selected_cell = None
+                session.history = record.history
+                session.evaluation = record.evaluation
+                session.current_run = record.run_id
+        except (FileNotFoundError, ConfigError, ValueError) as error:
+            self.open_message.value = alert_box(f"Cannot open the chosen model: {html.escape(str(error))}")
+            return
+        self.open_message.value = ok_box(
+            f"Opened <b>{html.escape(config.name)}</b> (<code>{html.escape(record.run_id)}</code>): every step "
+            f"below now shows its settings ({html.escape(config.backbone.name)}, {config.train.epochs} epochs); "
+            "change any of them and train it yourself.")
+
+    # --- events (worker thread) --------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Auto's events become :attr:`state`, a search's the Search step's trials; the rest (runs' epochs,
+        progress) go to the Runner, which turns them into Session traits."""
+        session = self.session
+        if apply_auto_event(self.state, event):
+            if event.kind == "auto_stage_started":
+                if session.status != "stopping":
+                    session.status = "running"
+                session.message = f"Auto: {event.title.lower()}..."
+            return
+        if event.kind == "run_started":
+            session.history = []  # each model Auto makes gets its own curves
+        if apply_search_event(session, event):
+            return
+        self.runner.on_event(event)
+
+    # --- state -> widgets (may run in the worker thread) -------------------------------------------------
+
+    def _show_stages(self, _change=None) -> None:
+        self.stages.value = stages_html(list(self.state.stages)) if self.state.budget is not None else ""
+
+    def _show_leaderboard(self, _change=None) -> None:
+        rows = list(self.state.rows)
+        self.leaderboard.value = leaderboard_html(rows)
+        old = self.leaderboard_chart
+        if not rows:
+            self.leaderboard_chart, self.leaderboard_box.children = None, ()
+        else:  # a new figure per row: rows are few, and a figure built complete always shows them
+            self.leaderboard_chart = leaderboard_figure(rows)
+            self.leaderboard_chart.add_class("lepton-auto-leaderboard-figure")
+            self.leaderboard_box.children = (self.leaderboard_chart,)
+        if old is not None:
+            old.close()
+
+    def _on_history(self, _change=None) -> None:
+        rows = list(self.session.history)
+        epochs = [row.get("epoch") for row in rows]
+        phases = [row.get("phase", "") for row in rows]
+        with self.curves.batch_update():
+            for trace, (key, *_rest) in zip(self.curves.data, CURVES):
+                trace.x, trace.y, trace.text = epochs, [row.get(key) for row in rows], phases
+
+    @staticmethod
+    def _result_words(result) -> str:
+        if result.status == "finished":
+            best = next((row for row in result.entries if row.get("run_id") == result.best_run_id), {})
+            return (f"Auto finished in {result.elapsed:.0f} s: it chose {best.get('label', result.best_run_id)}.")
+        return result.message or STATUS_WORDS.get(result.status, result.status)
+
+    def _show_status(self, _change=None) -> None:
+        session = self.session
+        running = session.busy and session.job == JOB
+        self.start_button.disabled = session.busy
+        self.stop_button.disabled = not running or session.status == "stopping"
+        if session.job != JOB:
+            return
+        result = self.state.result
+        if running:
+            budget = self.state.budget
+            limit = f" (time budget {budget / 60:.0f} min)" if budget else ""
+            self.status.value = note_box(f"<b>Working{limit}:</b> {html.escape(session.message)}")
+        elif result is not None:
+            words = html.escape(self._result_words(result))
+            box = {"finished": ok_box, "cancelled": caution_box}.get(result.status, alert_box)
+            self.status.value = box(f"<b>{STATUS_WORDS.get(result.status, result.status)}.</b> {words}"
+                                    if result.status != "finished" else words)
+        elif session.status == "failed":
+            # An error outside Auto's stages (the data could not be read, the kind of data is not supported):
+            # its own message, never the traceback.
+            error = self.runner.last_exception
+            words = str(error) if error is not None else session.last_error
+            self.status.value = alert_box(f"<b>Auto could not start.</b> {html.escape(words)}")
+        elif session.status == "cancelled":
+            self.status.value = caution_box("<b>Auto stopped.</b> What finished is kept; press Start to resume.")
+
+    def _show_result(self, _change=None) -> None:
+        result = self.state.result
+        self.results.layout.display = "none" if result is None else ""
+        if result is None:
+            self.card.value, self.issue_cards.children = "", ()
+            self.open_button.disabled = True
+            return
+        issues = result.label_issues
+        self.issues.layout.display = "" if issues or result.stages.get("doctor") else "none"
+        self.issues_text.value = issues_summary(issues, self.state.labels)
+        self.issue_cards.children = tuple(getattr(self, "_cards", ()))
+        show_buttons = bool(issues) and self.state.labels == "keep"
+        self.issue_buttons.layout.display = "" if show_buttons else "none"
+        self.exclude_button.disabled = self.keep_button.disabled = False
+        card = result.card()
+        self.card.value = card_html(card) if card else caution_box(
+            html.escape(result.message or "No model card: Auto did not reach its export step."))
+        self.open_button.disabled = not result.best_run_id
+        self._show_status()
