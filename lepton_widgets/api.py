@@ -10,8 +10,8 @@ Example:
     >>> lw.predict(run, ["digit.png"])                                  # doctest: +SKIP
     >>> lw.predict(lw.export(run, "tflite").results[0].path, ["digit.png"])   # an exported file  # doctest: +SKIP
 
-Long calls (``train``, ``robustness``, ``export``, ``update``, ``fuse``, ``rank_backbones``, ``auto``) take ``job=`` (a
-:class:`~lepton_widgets.core.base.job.Job`: where events go and the stop request), or, as a convenience,
+Long calls (``train``, ``robustness``, ``export``, ``update``, ``fuse``, ``rank_backbones``, ``auto``) take
+``job=`` (a :class:`~lepton_widgets.core.base.job.Job`: where events go and the stop request), or, as a convenience,
 ``sink=`` (a callable receiving each event) and ``stop_event=`` (a ``threading.Event``; set it to stop between
 batches), which build that Job. Give one or the other, not both.
 """
@@ -202,17 +202,17 @@ def rank_backbones(config: RunConfig | dict | str | Path, candidates: Optional[S
 
 
 def auto(data, budget: str | float = "10m", goal: str = "accuracy", *, labels: str = "keep", seed: int = 42,
-         target: Optional[str] = None, runs_dir: Optional[str | Path] = None, job: Optional[Job] = None, sink: Optional[EventSink] = None,
-         stop_event: Optional[threading.Event] = None, fresh: bool = False):
+         target: Optional[str] = None, runs_dir: Optional[str | Path] = None, job: Optional[Job] = None,
+         sink: Optional[EventSink] = None, stop_event: Optional[threading.Event] = None, fresh: bool = False):
     """Lepton Auto: the best model it can make for ``data`` within ``budget``, with every choice explained.
 
     ``data`` is anything the Data step takes: a built-in dataset's name, a folder of class folders (images,
     ``.wav`` sounds, ``.txt`` texts), a zip, an image, text or table CSV (see ``core/tasks/data_guess.py``),
     or a ``DataConfig``. ``target`` names a CSV's class column when it is not called label, class, target,
-    y or outcome. ``budget``: ``"10m"``, ``"90s"``, ``"1h30m"`` or seconds (at least
-    30). ``goal``: ``accuracy``, ``small`` (a small exported model) or ``fast`` (quick to make).
-    ``labels="exclude"`` leaves out the examples the data doctor found likely mislabelled. The same call
-    again resumes where it stopped (``fresh=True`` starts over); a stop keeps what finished.
+    y or outcome. ``budget``: ``"10m"``, ``"90s"``, ``"1h30m"`` or seconds (at least 30). ``goal``:
+    ``accuracy``, ``small`` (a small exported model) or ``fast`` (quick to make). ``labels="exclude"`` leaves
+    out the examples the data doctor found likely mislabelled. The same call again resumes where it stopped
+    (``fresh=True`` starts over); a stop keeps what finished.
 
     Returns an ``AutoResult`` (``core/auto/pipeline.py``): ``status``, each stage's plain summary, the
     leaderboard (``.frame()``), the chosen run (``.best_run()``), its model card (``.card()``) and the
@@ -233,6 +233,5 @@ def auto(data, budget: str | float = "10m", goal: str = "accuracy", *, labels: s
         from lepton_widgets.core.tasks.data_guess import data_config_for
 
         data = data_config_for(data, target=target)
-
     return run_auto(data, budget=budget, goal=goal, labels=labels, seed=seed, runs_dir=runs_dir,
                     job=_job(job, sink, stop_event), fresh=fresh)
