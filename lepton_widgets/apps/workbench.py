@@ -1,5 +1,7 @@
-"""The workbench: every panel on one page, step by step, Data -> Backbone -> Augment -> Train -> Search
--> Evaluate -> Runs -> Fuse -> Update -> Export, plus Show code.
+"""The workbench: every panel on one page, step by step, Auto first (data, budget, goal, one Start: Lepton Auto
+makes and explains a model), then the expert steps Data -> Backbone -> Augment -> Train -> Search -> Evaluate
+-> Runs -> Fuse -> Update -> Export, plus Show code. Auto's "Open in the expert steps" loads its chosen model
+into the Session, so every expert step shows it.
 
 This module only composes. The panels bind their own controls to the shared :class:`Session`, and the
 :class:`Runner` does the work in a thread, so the app adds nothing but the layout and a header whose status
@@ -84,6 +86,7 @@ def default_steps() -> list[tuple[str, list[type]]]:
     """The workbench's steps in order: (tab title, panel classes stacked in that tab)."""
     # Imported here so that importing this module (e.g. for settings_from_env) stays cheap.
     from lepton_widgets.panels.augment import AugmentPanel
+    from lepton_widgets.panels.auto import AutoPanel
     from lepton_widgets.panels.backbone import BackbonePanel
     from lepton_widgets.panels.code import CodePanel
     from lepton_widgets.panels.dataset import DatasetPanel
@@ -97,6 +100,7 @@ def default_steps() -> list[tuple[str, list[type]]]:
     from lepton_widgets.panels.update import UpdatePanel
 
     return [
+        ("Auto", [AutoPanel]),
         ("Data", [DatasetPanel]),
         ("Backbone", [BackbonePanel, FreezePanel]),
         ("Augment", [AugmentPanel]),
@@ -128,8 +132,8 @@ class Workbench:
         >>> app = Workbench(dataset="digits", backbone="small_cnn", weights="none")  # doctest: +SKIP
         >>> app.panels["TrainPanel"].session is app.session                         # doctest: +SKIP
         True
-        >>> app.step_titles                                                          # doctest: +SKIP
-        ['Data', 'Backbone', 'Augment', 'Train', 'Search', 'Evaluate', 'Runs', 'Show code']
+        >>> app.step_titles[:4], app.step_titles[-1]                                 # doctest: +SKIP
+        (['Auto', 'Data', 'Backbone', 'Augment'], 'Show code')
     """
 
     title = "Lepton Workbench"
