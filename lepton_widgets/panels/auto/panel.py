@@ -172,7 +172,8 @@ class AutoPanel(Panel):
     # --- controls -> request -----------------------------------------------------------------------------
 
     def _show_goal(self, _change=None) -> None:
-        self.goal_note.value = f"<small>{html.escape(GOALS[self.goal.value][:1].upper() + GOALS[self.goal.value][1:])}.</small>"
+        words = GOALS[self.goal.value]
+        self.goal_note.value = f"<small>{html.escape(words[:1].upper() + words[1:])}.</small>"
 
     def request(self, labels: Optional[str] = None) -> dict:
         """What Start passes to ``run_auto``: the Session's data (as a ``DataConfig``, without earlier
