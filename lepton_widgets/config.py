@@ -386,6 +386,17 @@ class TrainConfig:
     ``adversarial_ratio`` of each batch is replaced by adversarial examples at ``adversarial_epsilon``
     (an L-infinity radius on pixels scaled to [0, 1], so 0.03 is about 8/255). It needs the full model in
     every step, so it turns the feature cache off.
+
+    ``class_weight``: ``balanced`` weighs each class's examples by ``n_samples / (n_classes * count)``, counted
+    on the train split, so a rare class counts as much as a common one in the loss (every modality, every
+    fit); ``none`` weighs every example alike.
+
+    ``head_fit``: how the new head learns on pictures and sounds. ``gradient`` trains it with Keras for
+    ``epochs``. ``logistic`` fits it in one go as an L2 logistic regression (scikit-learn), its strength chosen
+    by cross-validation on the train and validation examples: with a handful of examples per class this beats
+    gradient training and needs no held-out split. It needs a head that is a plain linear classifier on fixed
+    features: every backbone block frozen (``frozen_depth: null``), ``head_units: 0`` and augmentation off;
+    otherwise the head trains by gradient and :meth:`RunConfig.warnings` says why.
     """
 
     epochs: int = 5
@@ -403,9 +414,13 @@ class TrainConfig:
     adversarial: str = "none"
     adversarial_epsilon: float = 0.03
     adversarial_ratio: float = 0.5
+    class_weight: str = "none"
+    head_fit: str = "gradient"
 
     LR_SCHEDULES = ("constant", "plateau", "cosine")
     FEATURE_CACHE_MODES = ("auto", "never")
+    CLASS_WEIGHT_MODES = ("none", "balanced")
+    HEAD_FITS = ("gradient", "logistic")
     ADVERSARIAL_METHODS = ("none", "fgsm", "pgd")
 
     def validate(self) -> None:
@@ -439,6 +454,10 @@ class TrainConfig:
                               f"got {self.adversarial_epsilon!r}")
         if not 0 < self.adversarial_ratio <= 1:
             raise ConfigError(f"train.adversarial_ratio must be in (0, 1], got {self.adversarial_ratio!r}")
+        if self.class_weight not in self.CLASS_WEIGHT_MODES:
+            raise ConfigError(f"train.class_weight must be one of {self.CLASS_WEIGHT_MODES}, got {self.class_weight!r}")
+        if self.head_fit not in self.HEAD_FITS:
+            raise ConfigError(f"train.head_fit must be one of {self.HEAD_FITS}, got {self.head_fit!r}")
 
 
 @dataclass
@@ -594,6 +613,28 @@ class RunConfig:
             found.append("Every block of a backbone with random weights (weights: none) is frozen: only the new "
                          "head trains, on random features, so expect accuracy near chance. Unfreeze the blocks "
                          "(the Freeze step, or frozen_depth: 0) to train them from scratch.")
+        if self.train.head_fit == "logistic" and self.logistic_head_blockers():
+            found.append("head_fit: logistic fits a plain linear head on fixed backbone features, so it is not used "
+                         f"here ({'; '.join(self.logistic_head_blockers())}): the head trains by gradient "
+                         "instead (head_fit: gradient).")
+        return found
+
+    def logistic_head_blockers(self) -> list[str]:
+        """Why ``train.head_fit: logistic`` cannot fit this config's head, in plain words (empty: it can).
+
+        >>> RunConfig.from_dict({"train": {"head_fit": "logistic", "head_units": 64}}).logistic_head_blockers()
+        ['the head has a hidden layer (head_units: 64; use 0)']
+        """
+        found = []
+        if self.backbone.frozen_depth is not None:
+            found.append(f"some backbone blocks train (frozen_depth: {self.backbone.frozen_depth}; use null to "
+                         "freeze them all)")
+        if self.train.head_units > 0:
+            found.append(f"the head has a hidden layer (head_units: {self.train.head_units}; use 0)")
+        if self.augment.active:
+            found.append("augmentation is on, so the features change every epoch (turn augment off)")
+        if self.train.adversarial != "none":
+            found.append(f"adversarial training ({self.train.adversarial}) needs the whole model in every step")
         return found
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,8 @@ Early stopping keeps the best validation loss, but never picks an epoch whose va
 chance (``callbacks.KeepBestLearned``): see there why a from-scratch model needs that.
 With ``train.adversarial`` on, every phase trains the full model on mixed clean and adversarial batches
 (``core.adversarial.AdversarialTrainer``): attacks perturb pixels, so there are no fixed features to cache.
+``train.class_weight: balanced`` weighs every fit's loss by class (:func:`class_weights`, from the train split);
+texts and tables use the same function.
 
 Example:
     >>> from lepton_widgets.config import RunConfig
@@ -30,6 +32,7 @@ from typing import Optional
 import keras
 import numpy as np
 import tensorflow as tf
+from sklearn.utils.class_weight import compute_class_weight
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
@@ -121,6 +124,7 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, job: Job):
                                    cfg.train.adversarial_ratio, seed=cfg.seed)
     compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
+              class_weight=class_weights(cfg, train.label_indices(), data.num_classes),
               callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
                                            chance=chance_accuracy(val.label_indices()) if len(val) else None)
               + [callback])
@@ -139,6 +143,7 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, job: J
     val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
     head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+             class_weight=class_weights(cfg, splits["train"][1], data.num_classes),
              callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
                                           chance=chance_accuracy(splits["val"][1])) + [callback])
     copy_head_weights(head, tm.model)
@@ -163,6 +168,26 @@ def _feature_batches(features: np.ndarray, labels: np.ndarray, batch: int,
         return x, y
 
     return rows.batch(batch).map(gather).prefetch(tf.data.AUTOTUNE)
+
+
+def class_weights(cfg: RunConfig, labels: np.ndarray, num_classes: int) -> Optional[dict[int, float]]:
+    """Keras ``fit``'s ``class_weight`` for ``train.class_weight``: ``None`` for ``none``; for ``balanced``,
+    ``n_samples / (n_classes * count)`` of each class in ``labels`` (the train split's), so every class weighs
+    the same in the loss. A class absent from ``labels`` keeps weight 1 (it has no examples to weigh).
+
+    >>> from lepton_widgets.config import RunConfig
+    >>> cfg = RunConfig.from_dict({"train": {"class_weight": "balanced"}})
+    >>> class_weights(cfg, np.array([0, 0, 0, 1]), 3)
+    {0: 0.6666666666666666, 1: 2.0, 2: 1.0}
+    """
+    if cfg.train.class_weight != "balanced":
+        return None
+    labels = np.asarray(labels).astype(np.int64)
+    present = np.unique(labels)
+    weights = {index: 1.0 for index in range(num_classes)}
+    if len(present):
+        weights.update(zip(present.tolist(), compute_class_weight("balanced", classes=present, y=labels).tolist()))
+    return weights
 
 
 def compile_model(model: keras.Model, learning_rate: float, cfg: RunConfig, steps: int) -> None:

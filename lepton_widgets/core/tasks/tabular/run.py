@@ -56,6 +56,7 @@ from lepton_widgets.core.tasks.tabular.transfer import (
     open_source,
 )
 from lepton_widgets.core.tasks.image.training import (
+    class_weights,
     compile_model,
     seed_everything,
     standard_callbacks,
@@ -155,6 +156,7 @@ def _fit(model, data: TabularData, cfg: RunConfig, job: Job) -> list[dict]:
     events = EventCallback(job, PHASE, epochs)
     model.fit(batches(train_inputs, y_train, batch, shuffle_seed=cfg.seed),
               validation_data=batches(val_inputs, y_val), epochs=epochs, verbose=0, shuffle=False,
+              class_weight=class_weights(cfg, y_train, n_classes),
               callbacks=[ValidationAUC(val_inputs, y_val, n_classes),
                          *standard_callbacks(cfg, job.workdir, PHASE, lr), events])
     return events.history

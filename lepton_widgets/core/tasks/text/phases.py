@@ -33,7 +33,7 @@ from lepton_widgets.core.tasks.text.augment import augment_texts, text_augment_a
 from lepton_widgets.core.tasks.text.data import TextData
 from lepton_widgets.core.tasks.text.encoder import TEXT_ENCODERS, text_encoder_name
 from lepton_widgets.core.tasks.text.model import frozen_layers
-from lepton_widgets.core.tasks.image.training import compile_model, standard_callbacks
+from lepton_widgets.core.tasks.image.training import class_weights, compile_model, standard_callbacks
 
 #: Texts predicted at once (test split, caching).
 PREDICT_BATCH = 64
@@ -139,14 +139,17 @@ class PhaseTrainer:
         callback = EventCallback(self.job, phase, epochs, epoch_offset=len(self.history))
         val = (self.phase_inputs("val", fine_tune), self.labels["val"])
         callbacks = standard_callbacks(self.cfg, self.job.workdir, phase, learning_rate) + [callback]
+        weights = class_weights(self.cfg, self.labels["train"], len(self.data.class_names))
         if self.augment:
             batches = AugmentedBatches(self.splits["train"][1], self.labels["train"],
                                        lambda texts: self.encode_batch(texts, fine_tune), batch, self.cfg.seed,
                                        self.cfg.augment, self.neighbours)
-            model.fit(batches, validation_data=val, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks)
+            model.fit(batches, validation_data=val, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks,
+                      class_weight=weights)
         else:
             model.fit(self.phase_inputs("train", fine_tune), self.labels["train"], validation_data=val,
-                      epochs=epochs, batch_size=batch, verbose=0, shuffle=True, callbacks=callbacks)
+                      epochs=epochs, batch_size=batch, verbose=0, shuffle=True, callbacks=callbacks,
+                      class_weight=weights)
         self.history += callback.history
         self.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                             "learning_rate": learning_rate, "cached_features": self.cached,
