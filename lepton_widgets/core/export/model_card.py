@@ -9,6 +9,10 @@ facts, not boilerplate: how many images (texts, rows) at what size (sequence len
 is a substitute or synthetic, the backbone's weights, the test-set size (and the resulting uncertainty of
 the accuracy), calibration, and the int8 agreement when there is one.
 
+A run Lepton Auto chose holds ``auto_choices.json`` (``{"auto_id": ..., "choices": [sentences]}``, written by
+the Auto export stage before it exports): its card gets ``auto`` (JSON) and a section "How Auto chose this
+model" (Markdown) listing those sentences, one per choice, in the order Auto made them.
+
 Example (needs a finished run, so shown rather than run; tests/test_export.py checks a real card)::
 
     card = build_model_card(record, results, data_info={"counts": {...}})
@@ -30,6 +34,8 @@ from lepton_widgets.core.base.atomic import atomic_write_text
 
 CARD_MD = "model_card.md"
 CARD_JSON = "model_card.json"
+#: In a run's folder: the choices Lepton Auto made for it (``core/auto/stages.py`` writes it; the card reads it).
+AUTO_CHOICES_FILE = "auto_choices.json"
 VERSION_PACKAGES = ("tensorflow", "keras", "numpy", "tf2onnx", "onnx", "onnxruntime", "lepton-widgets")
 
 
@@ -86,7 +92,17 @@ def build_model_card(record, results: Sequence, data_info: Optional[dict] = None
     }
     task.card_facts(card, inputs)  # a text or table card: its use, input and model instead of pixels
     card["limits"] = limits(card)
+    auto = auto_choices(record)
+    if auto:
+        card["auto"] = auto
     return card
+
+
+def auto_choices(record) -> Optional[dict]:
+    """``{"auto_id", "choices"}`` of a run Lepton Auto chose (its ``auto_choices.json``), else ``None``."""
+    stored = record._read_dict(AUTO_CHOICES_FILE)
+    choices = [str(c) for c in stored.get("choices") or [] if isinstance(c, str) and c.strip()]
+    return {"auto_id": str(stored.get("auto_id") or ""), "choices": choices} if choices else None
 
 
 def _task(facts: dict):
@@ -189,6 +205,10 @@ def render_markdown(card: dict) -> str:
               "", "## Metrics (test split)", "", "| metric | value |", "| --- | --- |"]
     lines += [f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
               for key, value in metrics.items()]
+    if card.get("auto"):
+        lines += ["", "## How Auto chose this model", ""] + [f"- {choice}" for choice in card["auto"]["choices"]]
+        if card["auto"]["auto_id"]:
+            lines.append(f"- Auto session: `{card['auto']['auto_id']}`")
     lines += ["", "## Exports", "",
               "Each file was reloaded with its own runtime and compared with the in-memory model on held-out "
               f"test {_task(card).sample_words} (max absolute difference of the probabilities, "

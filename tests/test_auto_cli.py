@@ -1,0 +1,86 @@
+"""`lepton auto`: its options and usage errors, the model card's "How Auto chose this model", and a real run
+that prints its stages and leaderboard, then resumes when started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import tiny_config
+
+from lepton_widgets.cli import main
+
+OPTIONS = ("--budget", "--goal", "--target", "--exclude-flagged", "--fresh", "--seed")
+
+
+def lepton(*args, runs_dir, timeout=600):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "lepton_widgets.cli", "--runs-dir", str(runs_dir), *args],
+                          capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["auto", "--help"])
+    assert done.value.code == 0
+    shown = capsys.readouterr().out
+    for option in OPTIONS:
+        assert option in shown, option
+    assert "accuracy,small,fast" in shown and "DATA" in shown
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget", "ten minutes"], "argument --budget: budget 'ten minutes': write it like 10m, 90s or 1h30m"),
+    (["--budget", "10s"], "argument --budget: budget '10s' is 10 s: Auto needs at least 30 seconds"),
+    (["--goal", "huge"], "argument --goal: invalid choice: 'huge'"),
+    (["--seed", "abc"], "argument --seed: invalid int value"),
+])
+def test_a_bad_option_is_a_usage_error(args, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as done:
+        main(["--runs-dir", str(tmp_path / "runs"), "auto", "digits", *args])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: lepton auto") and message in err, err
+    assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_data_that_cannot_be_read_is_one_plain_line(capsys, tmp_path):
+    table = tmp_path / "loans.csv"
+    pd.DataFrame({"income": [1, 2, 3], "default": ["yes", "no", "yes"]}).to_csv(table, index=False)
+    assert main(["--runs-dir", str(tmp_path / "runs"), "auto", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lepton: error: loans.csv: which column holds the class") and "--target" in err, err
+    assert main(["--runs-dir", str(tmp_path / "runs"), "auto", "digitz"]) == 2
+    assert "neither a built-in dataset" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_model_card_says_how_auto_chose_the_model(tmp_path):
+    from lepton_widgets.core.export.model_card import AUTO_CHOICES_FILE
+    from lepton_widgets.core.export.verify import export_run
+    from lepton_widgets.core.runs.store import RunStore
+    from lepton_widgets.core.tasks import run_experiment
+
+    record = run_experiment(tiny_config(name="card", train={"fine_tune_epochs": 1}), store=RunStore(tmp_path / "r"))
+    plain = export_run(record, "keras", tmp_path / "plain")
+    assert "How Auto chose" not in plain.card_md.read_text()
+    assert "auto" not in json.loads(plain.card_json.read_text())
+
+    choices = ["Data: 500 images in 10 classes; no duplicates.", "Backbone: small CNN: the one candidate.",
+               f"Chosen: small CNN ({record.run_id}), 90% on validation."]
+    (record.path / AUTO_CHOICES_FILE).write_text(json.dumps({"auto_id": "digits-accuracy-1234abcd",
+                                                             "choices": choices}))
+    chosen = export_run(record, "keras", tmp_path / "chosen")
+    markdown = chosen.card_md.read_text()
+    section = markdown.split("## How Auto chose this model\n\n", 1)[1].split("\n\n## ", 1)[0].splitlines()
+    assert section == [f"- {c}" for c in choices] + ["- Auto session: `digits-accuracy-1234abcd`"]
+    assert json.loads(chosen.card_json.read_text())["auto"] == {"auto_id": "digits-accuracy-1234abcd",
+                                                                "choices": choices}
+    # The rest of the card is the same card.
+    for heading in ("## Data", "## Model", "## Metrics (test split)", "## Exports", "## Limits", "## Environment"):
+        assert heading in markdown, heading
+    assert markdown.index("## Metrics") < markdown.index("## How Auto chose") < markdown.index("## Exports")
