@@ -118,16 +118,41 @@ def test_text_features_are_the_train_and_val_embeddings_named_by_their_ids(texts
     assert again.ids == features.ids and np.allclose(again.x, features.x, atol=1e-5)
 
 
-def test_text_ranking_puts_the_best_probe_first(texts):
-    kit, cfg, prepared = texts["kit"], texts["cfg"], texts["prepared"]
+def write_word_topics(path, per_topic: int = 100, seed: int = 0) -> None:
+    """Texts of 4 words drawn from 400 words near ``football``, ``cooking`` or ``weather`` (words in two
+    topics left out): a validation text shares few words with the training texts, so only an encoder that
+    knows what words mean (pretrained GloVe, not random vectors) tells the topics apart."""
+    from lepton_widgets.core.tasks.text.glove import load_glove, nearest_neighbours
+
+    pools = nearest_neighbours(load_glove(), ["football", "cooking", "weather"], k=400)
+    seen: dict[str, int] = {}
+    for words in pools.values():
+        for word in words:
+            seen[word] = seen.get(word, 0) + 1
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for label, words in pools.items():
+            own = [w for w in words if seen[w] == 1]
+            writer.writerows([" ".join(rng.choice(own, 4, replace=False)), label] for _ in range(per_topic))
+
+
+def test_text_ranking_puts_the_encoder_with_the_better_probe_first(texts):
+    kit = task_named("text").auto_kit()
+    write_word_topics(texts["folder"] / "words.csv")
+    data_cfg = DataConfig(dataset="text_csv", path=str(texts["folder"] / "words.csv"), max_per_class=None)
+    cfg = kit.base_config(data_cfg, seed=1, goal="fast").replace(backbone__sequence_length=16)
+    prepared = kit.prepare(cfg)
     pretrained = kit.candidates(cfg, "fast")[0]
     random_words = Candidate(pretrained.config.replace(backbone__weights="none"), "GloVe layout, random vectors")
     frame = kit.rank(cfg, [random_words, pretrained], prepared)
     print(frame[["label", "score", "logme", "seconds"]].to_string())
-    assert list(frame.columns) == RANK_COLUMNS and sorted(frame["index"]) == [0, 1]
-    assert (frame["status"] == "ok").all()
-    assert list(frame["score"]) == sorted(frame["score"], reverse=True)
-    assert frame.loc[frame["index"] == 1, "score"].item() > 0.6  # GloVe's probe on three topics, chance 1/3
+    assert list(frame.columns) == RANK_COLUMNS and (frame["status"] == "ok").all()
+    assert list(frame["index"]) == [1, 0] and list(frame["label"]) == [pretrained.label, random_words.label]
+    assert (frame["score"] == frame["probe_accuracy"]).all()
+    best, worst = frame["score"]
+    assert best > 0.8 and best - worst > 0.2  # chance is 1/3
 
 
 def test_the_text_head_config_trains_a_frozen_glove_head_above_chance(texts, tmp_path):
@@ -195,10 +220,11 @@ def test_table_ranking_scores_a_logistic_probe_by_auc(credit):
 
 
 def test_the_table_head_config_trains_above_chance_and_records_val_auc(credit, tmp_path):
-    kit, cfg = credit["kit"], credit["cfg"]
+    # all 1,000 loans: a test AUC on 18 rows (60 a class) swung from 0.53 to 0.91 across seeds
+    kit, cfg = credit["kit"], credit["cfg"].replace(data__max_per_class=None)
     record = run_experiment(kit.head_config(cfg, None), store=RunStore(tmp_path / "runs"))
     print("credit test AUC", record.metrics["roc_auc"], "accuracy", record.metrics["accuracy"])
-    assert record.status == "finished" and record.metrics["roc_auc"] > 0.6
+    assert record.status == "finished" and record.metrics["roc_auc"] > 0.65
     assert any(row.get(f"val_{kit.selection_metric}") is not None for row in record.history)
 
 

@@ -45,7 +45,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from lepton_widgets.config import DataConfig, RunConfig
+from lepton_widgets.config import ConfigError, DataConfig, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
@@ -148,10 +148,14 @@ class TabularAutoKit(AutoKit):
 
     def table_data(self, cfg: RunConfig, prepared: PreparedData, job: Optional[Job] = None) -> TabularData:
         """``prepared`` with its columns and schema: the kit's own when :meth:`prepare` returned it, else the
-        table read again with ``cfg`` (the same data and seed give the same rows), on ``prepared``'s rows."""
+        table read again with ``cfg`` (the same data and seed give the same rows), on ``prepared``'s rows
+        (``ConfigError`` when ``cfg`` reads other rows)."""
         if self._data is not None and self._data.prepared is prepared:
             return self._data
         data = self.task.prepare(cfg.data, cfg.seed, job=job)
+        if not set(prepared.table.frame["sha256"]) <= set(data.prepared.table.frame["sha256"]):
+            raise ConfigError(f"the prepared rows do not come from {cfg.data.dataset!r} as the config reads it "
+                              f"(data or seed changed): prepare them again with the kit")
         return TabularData(prepared=prepared, features=data.features, schema=data.schema)
 
     # --- candidates and ranking ---------------------------------------------------------------------------------
