@@ -129,7 +129,7 @@ def test_few_examples_get_a_logistic_head(digits):
         pytest.skip("train.head_fit is not in config.py yet")
     cfg = kit.head_config(base, recipe_for({"a": 5, "b": 6}))
     assert cfg.train.head_fit == "logistic" and cfg.train.head_units == 0 and cfg.backbone.frozen_depth is None
-    assert not cfg.augment.active
+    assert not cfg.augment.active and not cfg.logistic_head_blockers() and not cfg.warnings()
 
 
 def test_search_config_searches_the_head_on_cached_features(digits, tmp_path):

@@ -6,6 +6,10 @@ the default is the pictures' one and ranking picks among the same candidates. On
 scratch differs: it gets the spectrogram augmentation of the README's sound example (time masks, gain,
 time shift) instead of the pictures' zoom and shifts.
 
+Trained (seed 42, 60 clips a word, 96 px, 90 test clips, CPU): MobileNetV2's head on cached features 0.889
+(24 s), then fine-tuning its last two blocks 0.900 (68 s); the small CNN's from-scratch config 0.978 (154 s).
+Its ranking scores come from random features (the row says so), so ranking alone puts it last here.
+
 Example:
     >>> from lepton_widgets.core.tasks import task_named
     >>> kit = task_named("audio").auto_kit()

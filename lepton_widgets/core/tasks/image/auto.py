@@ -86,7 +86,7 @@ class ImageAutoKit(AutoKit):
     #: Image size by goal: a fast model reads smaller pictures (about half the computation of 96 px).
     image_sizes = {"accuracy": 96, "small": 96, "fast": 64}
     #: Head epochs on cached features: each is a fraction of a second, and early stopping ends them.
-    head_epochs, head_patience = 30, 5
+    head_epochs, head_patience = 50, 5
     #: A from-scratch model trains every block this many epochs at most (early stopping ends it sooner).
     scratch_epochs, scratch_learning_rate = 30, 3e-3
     #: Fine-tuning: blocks unfrozen from the output side, and epochs (at train.fine_tune_lr_factor).
