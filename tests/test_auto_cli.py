@@ -84,3 +84,52 @@ def test_the_model_card_says_how_auto_chose_the_model(tmp_path):
     for heading in ("## Data", "## Model", "## Metrics (test split)", "## Exports", "## Limits", "## Environment"):
         assert heading in markdown, heading
     assert markdown.index("## Metrics") < markdown.index("## How Auto chose") < markdown.index("## Exports")
+
+
+def breast_cancer_csv(path, per_class: int = 60):
+    """Real biopsies (scikit-learn's breast cancer table), ``per_class`` of each, class column ``diagnosis``."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    frame = bunch.frame.drop(columns=["target"])
+    frame["diagnosis"] = [bunch.target_names[t] for t in bunch.target]
+    frame = frame.groupby("diagnosis", group_keys=False).head(per_class)
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.slow
+def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
+    """A real `lepton auto` on a table CSV: Ctrl-C during the first model stops it cleanly (exit 1, and what to
+    do next); the same command resumes without the finished stages and ends with the leaderboard (exit 0)."""
+    import signal
+
+    data = breast_cancer_csv(tmp_path / "biopsies.csv")
+    runs = tmp_path / "runs"
+    command = ["auto", str(data), "--target", "diagnosis", "--budget", "60s", "--goal", "fast"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen([sys.executable, "-m", "lepton_widgets.cli", "--runs-dir", str(runs), *command],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    for line in child.stdout:
+        seen.append(line)
+        if line.startswith("[4/8] "):  # the first model is training: stop it there
+            child.send_signal(signal.SIGINT)
+            break
+    out, err = child.communicate(timeout=300)
+    first = "".join(seen) + out
+    assert child.returncode == 1, first + err[-3000:]
+    assert "[1/8] Checking the data" in first and "[3/8] Ranking" in first
+    assert "Stopping: the running stage ends" in err
+    assert "Stopped after" in first and "Run the same command again to resume" in first, first
+
+    resumed = lepton(*command, runs_dir=runs)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
+    text = resumed.stdout
+    assert "Resuming: 3 of 8 stages were already done (Checking the data, Choosing a recipe, Ranking" in text, text
+    assert "[1/8]" not in text and "[4/8] A first model" in text and "[8/8] Checked export and model card" in text
+    assert "Leaderboard" in text and "<-- chosen" in text and "Model card: " in text, text
+    assert "validation ROC AUC" in text  # two classes: Auto compares models by ROC AUC
+    card = text.split("Model card: ", 1)[1].splitlines()[0].strip()
+    assert "## How Auto chose this model" in open(card, encoding="utf-8").read()
+    assert "Auto finished in" in text

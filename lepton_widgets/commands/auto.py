@@ -100,8 +100,8 @@ class AutoConsole:
         elif kind == "auto_leaderboard_row":
             row = event.entry
             note = f" ({row['note']})" if row.get("note") else ""
-            self.say(f"    model: {row.get('label')}: {_score(row.get('val_score'))} {row.get('metric', '')} on "
-                     f"validation{note}")
+            self.say(f"    model: {row.get('label')}: validation {_metric(row.get('metric'))} "
+                     f"{_number(row.get('val_score'))}{note}")
         elif kind == "auto_finished":
             pass  # the command prints the outcome itself, from the result
         else:
@@ -130,6 +130,7 @@ def cmd_auto(args) -> int:
     job = Job(sink=AutoConsole(TqdmSink()))
     labels = "exclude" if args.exclude_flagged else "keep"
     outcome: dict = {}
+    ended = threading.Event()
 
     def work() -> None:
         try:
@@ -137,20 +138,23 @@ def cmd_auto(args) -> int:
                                          seed=args.seed, runs_dir=args.runs_dir, job=job, fresh=args.fresh)
         except BaseException as error:  # noqa: BLE001 - re-raised in the main thread, which reports it
             outcome["error"] = error
+        finally:
+            ended.set()
 
     # Auto works in a thread so that Ctrl-C (always delivered to the main thread) becomes a Stop request: the
-    # running stage ends between batches and saves what it finished, instead of dying half-way through.
-    worker = threading.Thread(target=work, name="lepton-auto", daemon=True)
-    worker.start()
+    # running stage ends between batches and saves what it finished, instead of dying half-way through. The
+    # main thread waits on an Event, not Thread.join: a join cut short by Ctrl-C can return early afterwards.
+    threading.Thread(target=work, name="lepton-auto", daemon=True).start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not ended.wait(0.2):
+            pass
     except KeyboardInterrupt:
         job.stop()
         print("\nStopping: the running stage ends and keeps what it finished (Ctrl-C again to quit at once)...",
               file=sys.stderr, flush=True)
         try:
-            worker.join()
+            while not ended.wait(0.2):
+                pass
         except KeyboardInterrupt:
             print("Quit. The stages done before this one are kept; run the same command to resume.",
                   file=sys.stderr)
@@ -164,12 +168,8 @@ def report(result, args) -> int:
     """Print what Auto made; the exit status (0: finished with a chosen model)."""
     table = result.frame()
     if len(table):
-        shown = table.assign(chosen=table["chosen"].map({True: "<-- chosen", False: ""}),
-                             kept=table["kept"].map({True: "yes", False: "no"}))
-        columns = ["label", "stage", "val_score", "metric", "test_accuracy", "seconds", "kept", "run_id", "chosen"]
         print("\nLeaderboard (validation scores: the test split is never used to choose):")
-        print(shown[columns].rename(columns={"val_score": "validation", "test_accuracy": "test acc"})
-              .to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4f}"))
+        print(leaderboard_text(table))
     if result.best_run_id:
         run = result.best_run()
         print(f"\nChosen: run {result.best_run_id}" + (f", saved in {run.path}" if run is not None else ""))
@@ -187,6 +187,23 @@ def report(result, args) -> int:
         return 1
     print(f"\nAuto could not finish: {result.message or 'no model was chosen.'}")
     return 1
+
+
+def leaderboard_text(table) -> str:
+    """The leaderboard frame (``core.auto.leaderboard.frame``) as a table for the terminal, best first."""
+    test_auc = table["test_roc_auc"].notna().any()
+    shown = {
+        "model": table["label"], "stage": table["stage"],
+        "validation": [f"{_metric(m)} {_number(v)}" for m, v in zip(table["metric"], table["val_score"])],
+        "test accuracy": table["test_accuracy"].map(_number),
+        **({"test ROC AUC": table["test_roc_auc"].map(_number)} if test_auc else {}),
+        "seconds": table["seconds"].map(lambda v: "-" if v != v else f"{v:.0f}"),
+        "kept": table["kept"].map({True: "yes", False: "no"}), "run": table["run_id"],
+        "": table["chosen"].map({True: "<-- chosen", False: ""}),
+    }
+    import pandas as pd
+
+    return pd.DataFrame(shown).to_string(index=False)
 
 
 def _print_label_issues(issues: list, args) -> None:
@@ -229,5 +246,10 @@ def _duration(seconds) -> str:
     return f"{hours} h" + (f" {rest // 60} min" if rest // 60 else "")
 
 
-def _score(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
+def _number(value) -> str:
+    return "-" if value is None or value != value else f"{value:.4f}"
+
+
+def _metric(name) -> str:
+    """How people read a metric's name (``roc_auc`` is ``ROC AUC``)."""
+    return {"roc_auc": "ROC AUC", "macro_f1": "macro F1"}.get(str(name), str(name).replace("_", " "))
