@@ -106,7 +106,7 @@ def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
 
     data = breast_cancer_csv(tmp_path / "biopsies.csv")
     runs = tmp_path / "runs"
-    command = ["auto", str(data), "--target", "diagnosis", "--budget", "60s", "--goal", "fast"]
+    command = ["auto", str(data), "--target", "diagnosis", "--budget", "2m", "--goal", "fast"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen([sys.executable, "-m", "lepton_widgets.cli", "--runs-dir", str(runs), *command],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
