@@ -155,6 +155,7 @@ def test_text_ranking_puts_the_encoder_with_the_better_probe_first(texts):
     assert best > 0.8 and best - worst > 0.2  # chance is 1/3
 
 
+@pytest.mark.slow
 def test_the_text_head_config_trains_a_frozen_glove_head_above_chance(texts, tmp_path):
     kit, cfg = texts["kit"], texts["cfg"]
     counts = texts["prepared"].split("train").frame["label"].value_counts().to_dict()
@@ -165,6 +166,7 @@ def test_the_text_head_config_trains_a_frozen_glove_head_above_chance(texts, tmp
     assert record.status == "finished" and record.metrics["accuracy"] > 0.6
 
 
+@pytest.mark.slow
 def test_the_text_search_config_runs_two_cheap_trials(texts, tmp_path):
     kit, cfg = texts["kit"], texts["cfg"]
     search = kit.search_config(cfg, trials=2)
@@ -219,6 +221,7 @@ def test_table_ranking_scores_a_logistic_probe_by_auc(credit):
     assert frame["probe_accuracy"].between(0.0, 1.0).all()
 
 
+@pytest.mark.slow
 def test_the_table_head_config_trains_above_chance_and_records_val_auc(credit, tmp_path):
     # all 1,000 loans: a test AUC on 18 rows (60 a class) swung from 0.53 to 0.91 across seeds
     kit, cfg = credit["kit"], credit["cfg"].replace(data__max_per_class=None)
@@ -228,6 +231,7 @@ def test_the_table_head_config_trains_above_chance_and_records_val_auc(credit, t
     assert any(row.get(f"val_{kit.selection_metric}") is not None for row in record.history)
 
 
+@pytest.mark.slow
 def test_the_table_search_config_runs_two_trials(credit, tmp_path):
     kit, cfg = credit["kit"], credit["cfg"]
     search = kit.search_config(cfg.replace(train__epochs=8), trials=2)
