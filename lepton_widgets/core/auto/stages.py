@@ -123,6 +123,14 @@ class AutoContext:
         return self.store.open(row["run_id"]).config
 
 
+def _number(value) -> Optional[float]:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number
+
+
 def _percent(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.0%}" if value > 1e-9 else "0%"
 
@@ -176,9 +184,11 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
         why = f"{best.label}: no candidate could be scored here, so the default is used."
     else:
         top = usable.iloc[0]
-        probe = top.get("probe_accuracy")
-        why = (f"{best.label}: ranked first of {len(usable)} by LogME and a linear probe"
-               + (f" (probe {probe:.2f} on validation)" if probe == probe and probe is not None else "") + ".")
+        scores = [f"{name} {top[key]:.2f}" for key, name in (("probe_accuracy", "linear probe on validation"),
+                                                              ("logme", "LogME"))
+                  if _number(top.get(key)) is not None]
+        why = (f"{best.label}: ranked first of {len(usable)} before any training"
+               + (f" ({'; '.join(scores)})" if scores else "") + ".")
     return Outcome("done", why, [f"Backbone: {why}"], {"order": order, "ranking": rows})
 
 
