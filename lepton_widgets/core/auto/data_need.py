@@ -16,8 +16,10 @@ reaches with unlimited data.
 of its own plateau. A fixed target such as 90% would be wrong both ways: a hard class (Fashion-MNIST's
 "shirt" levels off near 60-70% on frozen features) could never reach it however many examples it got, and an
 easy one has met it long ago. The plateau is what more data can still buy with these features; the last
-2 points cost the most examples (the curve is flattest there), so they are left out. When reaching the target
-would take more than :data:`MAX_FACTOR` times the class's current examples, the answer says "more than" that.
+2 points cost the most examples (the curve is flattest there), so they are left out. A class already within
+:data:`CLOSE` (4 points) of its plateau needs none: a smaller gain is within the noise of a recall measured on
+a few dozen examples, and "60 more examples for 1 point" is not advice. When reaching the target would take
+more than :data:`MAX_FACTOR` times the class's current examples, the answer says "more than" that.
 
 **Examples to add** are labelled examples, not training rows: under the current split only a share of new
 examples lands in training (``train_share``, 0.7 by default settings), so the training rows the curve asks
@@ -51,6 +53,8 @@ from lepton_widgets.core.auto.label_issues import FOLDS, probe_pipeline, too_few
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 #: A class is "close to its best" within this much recall of its fitted plateau (see the module docstring).
 PLATEAU_MARGIN = 0.02
+#: A class within this much of its plateau is "close to its best" and needs no more examples.
+CLOSE = 2 * PLATEAU_MARGIN
 #: Beyond this many times a class's current examples the estimate is an extrapolation too far to state.
 MAX_FACTOR = 20
 #: A 3-parameter curve needs at least this many distinct points to be a fit rather than an interpolation.
@@ -286,7 +290,7 @@ def estimate_data_need(features=None, y: Optional[np.ndarray] = None, *, x: Opti
             now = max(1, need.train_now)
             need.recall_now, need.plateau = curve.at(now), curve.a
             need.target = max(0.0, curve.a - PLATEAU_MARGIN)
-            if need.recall_now >= need.target:
+            if need.recall_now >= curve.a - CLOSE:
                 need.more_needed = 0
             else:
                 wanted = min(curve.examples_for(need.target), MAX_FACTOR * now)
@@ -304,4 +308,4 @@ def _friendly(count: float) -> int:
 
 
 __all__ = ["ClassNeed", "Curve", "DataNeed", "estimate_data_need", "fit_curve", "learning_curve_points",
-           "power_law", "FRACTIONS", "PLATEAU_MARGIN", "MAX_FACTOR"]
+           "power_law", "FRACTIONS", "PLATEAU_MARGIN", "CLOSE", "MAX_FACTOR"]
