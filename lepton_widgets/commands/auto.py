@@ -214,7 +214,7 @@ def _print_label_issues(issues: list, args) -> None:
     for item in issues[:SHOWN_ISSUES]:
         where = item.get("ref") or item.get("id", "?")
         confidence = item.get("confidence")
-        sure = f" (given label's probability {confidence:.2f})" if isinstance(confidence, (int, float)) else ""
+        sure = f" ({confidence:.0%} sure)" if isinstance(confidence, (int, float)) else ""  # of the suggested class
         print(f"  {where}: labelled {item.get('given')!s}, looks like {item.get('suggested')!s}{sure}")
     if args.exclude_flagged:
         print("They were left out of training (--exclude-flagged).")
