@@ -37,7 +37,9 @@ from typing import Optional
 import ipywidgets as w
 
 from lepton_widgets.config import ConfigError
+from lepton_widgets.core.auto.leaderboard import best_entry
 from lepton_widgets.core.base.events import Event
+from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.core.tasks.autokit import GOALS
 from lepton_widgets.panels.auto.card import card_html
@@ -251,22 +253,31 @@ class AutoPanel(Panel):
         self.issues_text.value = note_box(f"Kept: the {len(result.label_issues)} examples stay in the data, as "
                                           "you chose. The models use every example.")
 
+    @staticmethod
+    def _chosen_run(result):
+        """Auto's chosen run; when Auto stopped before its export, the best model that finished (it is usable)."""
+        if result is None:
+            return None
+        if result.best_run_id:
+            return result.best_run()
+        best = best_entry(result.entries)
+        return RunStore(result.runs_dir).open(best["run_id"]) if best else None
+
     def _on_open(self, _button=None) -> None:
-        result = self.state.result
-        record = result.best_run() if result is not None else None
-        if record is None:
-            self.open_message.value = caution_box("No model to open yet.")
-            return
+        session = self.session
         try:
+            record = self._chosen_run(self.state.result)
+            if record is None:
+                self.open_message.value = caution_box("No model to open yet.")
+                return
             config = record.config
-            session = self.session
             session.load_config(config)
             with session.hold_trait_notifications():
                 session.selected_cell = None
                 session.history = record.history
                 session.evaluation = record.evaluation
                 session.current_run = record.run_id
-        except (FileNotFoundError, ConfigError, ValueError) as error:
+        except Exception as error:  # noqa: BLE001 - a moved or damaged run folder: said plainly, never a traceback
             self.open_message.value = alert_box(f"Cannot open the chosen model: {html.escape(str(error))}")
             return
         self.open_message.value = ok_box(
@@ -368,5 +379,5 @@ class AutoPanel(Panel):
         card = result.card()
         self.card.value = card_html(card) if card else caution_box(
             html.escape(result.message or "No model card: Auto did not reach its export step."))
-        self.open_button.disabled = not result.best_run_id
+        self.open_button.disabled = not (result.best_run_id or best_entry(result.entries))
         self._show_status()
