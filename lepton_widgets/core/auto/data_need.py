@@ -13,7 +13,9 @@ class of its recall against its own training examples. ``a`` is the plateau: wha
 reaches with unlimited data.
 
 **The target.** A class needs enough examples for its recall to come within :data:`PLATEAU_MARGIN` (2 points)
-of its own plateau. A fixed target such as 90% would be wrong both ways: a hard class (Fashion-MNIST's
+of its own plateau, or to gain :data:`STEP` (10 points) if that comes first: a curve fitted on a few points
+is trusted for a short step, not for a far plateau (with 20 examples per class the fitted plateau is often
+just the bound, 100%), and the person can add that many, then look again. A fixed target such as 90% would be wrong both ways: a hard class (Fashion-MNIST's
 "shirt" levels off near 60-70% on frozen features) could never reach it however many examples it got, and an
 easy one has met it long ago. The plateau is what more data can still buy with these features; the last
 2 points cost the most examples (the curve is flattest there), so they are left out. A class already within
@@ -47,12 +49,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from lepton_widgets.core.auto.label_issues import FOLDS, probe_pipeline, too_few_reason
+from lepton_widgets.core.auto.label_issues import FOLDS, one_thread, probe_pipeline, too_few_reason
 
 #: Share of each class's training rows in the nested subsets (the curve's points).
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 #: A class is "close to its best" within this much recall of its fitted plateau (see the module docstring).
 PLATEAU_MARGIN = 0.02
+#: The most recall a class's advice promises in one step (see the module docstring).
+STEP = 0.10
 #: A class within this much of its plateau is "close to its best" and needs no more examples.
 CLOSE = 2 * PLATEAU_MARGIN
 #: Beyond this many times a class's current examples the estimate is an extrapolation too far to state.
@@ -77,7 +81,7 @@ class Curve:
 
     @property
     def ok(self) -> bool:
-        return not self.reason
+        return not self.reason and math.isfinite(self.a)
 
     def at(self, n: float) -> float:
         return float(np.clip(power_law(max(float(n), 1.0), self.a, self.b, self.c), 0.0, 1.0))
@@ -91,21 +95,28 @@ class Curve:
         return float((self.b / (self.a - target)) ** (1.0 / self.c))
 
 
-def fit_curve(n: Sequence[float], score: Sequence[float]) -> Curve:
+def fit_curve(n: Sequence[float], score: Sequence[float], exponent: Optional[float] = None) -> Curve:
     """The inverse power law through points ``(n, score)`` (see the module docstring), or a Curve whose
-    ``reason`` says in words why it could not be fitted."""
+    ``reason`` says in words why it could not be fitted. ``exponent`` fixes ``c`` (a class's curve takes the
+    overall one's shape: its recall, measured on a few dozen examples, is too noisy to fix three numbers)."""
     from scipy.optimize import curve_fit
 
     n = np.asarray(n, dtype=np.float64)
     score = np.asarray(score, dtype=np.float64)
-    if len(np.unique(n)) < MIN_POINTS:
-        return Curve(reason=f"too few examples to draw a learning curve (it takes {MIN_POINTS} different amounts "
+    needed = MIN_POINTS - (exponent is not None)
+    if len(np.unique(n)) < needed:
+        return Curve(reason=f"too few examples to draw a learning curve (it takes {needed} different amounts "
                             f"of training examples, there were {len(np.unique(n))})")
     top = float(score.max())
-    p0 = (min(1.0, top + 0.05), max(0.05, top - float(score.min())) * float(n.min()) ** 0.5, 0.5)
+    a0, b0 = min(1.0, top + 0.05), max(0.05, top - float(score.min())) * float(n.min()) ** 0.5
     try:
-        (a, b, c), _ = curve_fit(power_law, n, score, p0=p0, bounds=([0.0, 0.0, 0.05], [1.0, np.inf, 3.0]),
-                                 maxfev=20000)
+        if exponent is None:
+            (a, b, c), _ = curve_fit(power_law, n, score, p0=(a0, b0, 0.5),
+                                     bounds=([0.0, 0.0, 0.05], [1.0, np.inf, 3.0]), maxfev=20000)
+        else:
+            c = float(exponent)
+            (a, b), _ = curve_fit(lambda m, a, b: power_law(m, a, b, c), n, score, p0=(a0, b0),
+                                  bounds=([0.0, 0.0], [1.0, np.inf]), maxfev=20000)
     except (RuntimeError, ValueError):
         return Curve(reason="the learning curve could not be fitted: the scores jump around too much to "
                             "extrapolate")
@@ -135,7 +146,7 @@ class ClassNeed:
             return (f"{self.name}: recognised {now} of the time, already close to the best these features allow "
                     f"(about {best}); more examples would change little.")
         if self.capped:
-            return (f"{self.name}: recognised {now} of the time; getting close to its best (about {best}) would "
+            return (f"{self.name}: recognised {now} of the time; raising that to about {self.target:.0%} would "
                     f"take more than {self.more_needed} more examples. Clearer or more varied examples may help "
                     "more than many more of the same.")
         return (f"{self.name}: about {self.more_needed} more examples would raise how often it is recognised from "
@@ -159,8 +170,8 @@ class DataNeed:
 
     def predicted_accuracy(self, per_class: float) -> float:
         """Accuracy the curve predicts with ``per_class`` training examples per class."""
-        if not self.overall.ok:
-            raise ValueError(self.reason or self.overall.reason)
+        if self.reason or not self.overall.ok:
+            raise ValueError(self.reason or self.overall.reason or "no learning curve")
         return self.overall.at(per_class)
 
     @property
@@ -177,7 +188,8 @@ class DataNeed:
             twice = self.predicted_accuracy(2 * self.train_per_class)
             lines.append(f"With about {self.train_per_class:.0f} training examples per class the model is right "
                          f"about {now:.0%} of the time on examples it has not seen; with twice as many it would be "
-                         f"about {twice:.0%}, and it levels off near {self.overall.a:.0%}.")
+                         f"about {twice:.0%}"
+                         + (f", and it levels off near {self.overall.a:.0%}." if self.overall.a < 0.99 else "."))
         else:
             lines.append(f"How accuracy grows with more examples: unknown; {self.overall.reason}.")
         lines += [need.sentence() for need in self.classes]
@@ -220,8 +232,6 @@ def learning_curve_points(x: np.ndarray, y: np.ndarray, *, seed: int = 0, folds:
 
     Returns ``(per_class_n, predictions)``: ``per_class_n[f, k]`` the mean training examples of class ``k`` at
     fraction ``f``, ``predictions[r, f, i]`` row ``i``'s predicted class in repeat ``r``."""
-    from sklearn.model_selection import StratifiedKFold
-
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     counts = np.bincount(y)
@@ -229,20 +239,29 @@ def learning_curve_points(x: np.ndarray, y: np.ndarray, *, seed: int = 0, folds:
     k = max(2, min(folds, int(counts[present].min())))
     per_class_n = np.zeros((len(fractions), len(counts)))
     predictions = np.zeros((repeats, len(fractions), len(y)), dtype=np.int64)
-    for repeat in range(repeats):
-        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed + repeat)
-        for fold, (fit_rows, held_out) in enumerate(splitter.split(x, y)):
-            rng = np.random.default_rng([seed, repeat, fold])
-            # One shuffled order per class: each subset is the first part of it, so the subsets are nested.
-            orders = {c: rng.permutation(fit_rows[y[fit_rows] == c]) for c in present}
-            for f, fraction in enumerate(fractions):
-                chosen = [order[:max(1, int(round(fraction * len(order))))] for order in orders.values()]
-                for c, rows in zip(orders, chosen):
-                    per_class_n[f, c] += len(rows) / (k * repeats)
-                rows = np.concatenate(chosen)
-                probe = probe_pipeline(len(rows), x.shape[1], seed).fit(x[rows], y[rows])
-                predictions[repeat, f, held_out] = probe.predict(x[held_out])
+    with one_thread():
+        for repeat in range(repeats):
+            _fold_predictions(x, y, k, present, repeat, seed, fractions, per_class_n, predictions)
+    per_class_n /= k * repeats
     return per_class_n, predictions
+
+
+def _fold_predictions(x, y, k, present, repeat, seed, fractions, per_class_n, predictions) -> None:
+    """One repeat of the folds: fills ``predictions[repeat]`` and adds the subsets' class counts."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed + repeat)
+    for fold, (fit_rows, held_out) in enumerate(splitter.split(x, y)):
+        rng = np.random.default_rng([seed, repeat, fold])
+        # One shuffled order per class: each subset is the first part of it, so the subsets are nested.
+        orders = {c: rng.permutation(fit_rows[y[fit_rows] == c]) for c in present}
+        for f, fraction in enumerate(fractions):
+            chosen = [order[:max(1, int(round(fraction * len(order))))] for order in orders.values()]
+            for c, rows in zip(orders, chosen):
+                per_class_n[f, c] += len(rows)
+            rows = np.concatenate(chosen)
+            probe = probe_pipeline(len(rows), x.shape[1], seed).fit(x[rows], y[rows])
+            predictions[repeat, f, held_out] = probe.predict(x[held_out])
 
 
 def estimate_data_need(features=None, y: Optional[np.ndarray] = None, *, x: Optional[np.ndarray] = None,
@@ -283,13 +302,13 @@ def estimate_data_need(features=None, y: Optional[np.ndarray] = None, *, x: Opti
     for c in present:
         rows = y == c
         recall = (predictions[:, :, rows] == c).mean(axis=(0, 2))
-        curve = fit_curve(per_class_n[:, c], recall)
+        curve = fit_curve(per_class_n[:, c], recall, exponent=overall.c if overall.ok else None)
         need = ClassNeed(name=class_names[c], train_now=int(train_counts[c]), curve=curve,
                          points=[[float(n), float(r)] for n, r in zip(per_class_n[:, c], recall)])
         if curve.ok:
             now = max(1, need.train_now)
             need.recall_now, need.plateau = curve.at(now), curve.a
-            need.target = max(0.0, curve.a - PLATEAU_MARGIN)
+            need.target = min(curve.a - PLATEAU_MARGIN, need.recall_now + STEP)
             if need.recall_now >= curve.a - CLOSE:
                 need.more_needed = 0
             else:
@@ -308,4 +327,4 @@ def _friendly(count: float) -> int:
 
 
 __all__ = ["ClassNeed", "Curve", "DataNeed", "estimate_data_need", "fit_curve", "learning_curve_points",
-           "power_law", "FRACTIONS", "PLATEAU_MARGIN", "CLOSE", "MAX_FACTOR"]
+           "power_law", "FRACTIONS", "PLATEAU_MARGIN", "CLOSE", "STEP", "MAX_FACTOR"]
