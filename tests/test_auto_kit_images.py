@@ -132,6 +132,17 @@ def test_few_examples_get_a_logistic_head(digits):
     assert not cfg.augment.active and not cfg.logistic_head_blockers() and not cfg.warnings()
 
 
+@pytest.mark.slow
+def test_the_few_examples_head_is_one_logistic_fit_that_learns(digits, tmp_path):
+    kit, base, _ = digits
+    # Three digits: the fit's cross-validation over ten classes of 1280 features takes minutes on 2 busy cores.
+    cfg = kit.head_config(base.replace(data__classes=["0", "1", "2"]), recipe_for({"a": 5, "b": 6}))
+    record = run_experiment(cfg, store=RunStore(tmp_path / "runs"))
+    phases = json.loads((record.path / "phases.json").read_text())
+    assert [(p["phase"], p["epochs_run"]) for p in phases] == [("head", 1)]
+    assert record.metrics["accuracy"] >= 0.7, record.metrics  # three digits: chance is 0.33
+
+
 def test_search_config_searches_the_head_on_cached_features(digits, tmp_path):
     from lepton_widgets.core.search.tuner import run_search
 
