@@ -133,3 +133,30 @@ def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
     card = text.split("Model card: ", 1)[1].splitlines()[0].strip()
     assert "## How Auto chose this model" in open(card, encoding="utf-8").read()
     assert "Auto finished in" in text
+
+
+def test_lw_auto_takes_a_sink_and_a_stop_event_like_the_other_api_calls(tmp_path):
+    """``lw.auto`` builds its Job from ``sink=``/``stop_event=`` (never with ``job=`` too); a Stop already asked
+    for ends it at once as ``cancelled``, with its events in the sink and nothing trained."""
+    import threading
+
+    import lepton_widgets as lw
+    from lepton_widgets.core.base.events import ListSink
+    from lepton_widgets.core.base.job import Job
+
+    data = breast_cancer_csv(tmp_path / "biopsies.csv", per_class=20)
+    with pytest.raises(ValueError, match="not both"):
+        lw.auto(str(data), "1m", target="diagnosis", job=Job(), sink=ListSink())
+    with pytest.raises(ValueError, match="write it like 10m"):
+        lw.auto(str(data), "soon", target="diagnosis", runs_dir=tmp_path / "runs")
+    with pytest.raises(ValueError, match="class column 'diagnosys' not found"):
+        lw.auto(str(data), "1m", target="diagnosys", runs_dir=tmp_path / "runs")
+
+    sink, stop = ListSink(), threading.Event()
+    stop.set()
+    result = lw.auto(str(data), "1m", target="diagnosis", runs_dir=tmp_path / "runs", sink=sink, stop_event=stop)
+    assert result.status == "cancelled" and not result.best_run_id and result.entries == []
+    assert result.stages["doctor"]["status"] == "stopped" and "Stopped by you" in result.stages["doctor"]["summary"]
+    kinds = sink.kinds()
+    assert kinds[0] == "auto_started" and kinds[-1] == "auto_finished"
+    assert kinds.count("auto_stage_started") == 1  # the first stage saw the Stop; no other began
