@@ -205,3 +205,10 @@ def test_what_cannot_be_used_says_what_was_found_and_what_is_expected(tmp_path):
     blank.write_text("")
     with pytest.raises(ValueError):
         data_config_for(blank)
+
+
+def test_a_folder_here_wins_over_a_builtin_of_the_same_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    image_folder(tmp_path / "digits")
+    cfg = data_config_for("digits")
+    assert (cfg.dataset, cfg.path) == ("folder", str((tmp_path / "digits").resolve()))

@@ -16,9 +16,9 @@ a ``.csv`` with a column of free text          ``text_csv``
 any other ``.csv``                             ``table_csv``
 ============================================== ===============================================================
 
-A CSV's class column is ``target`` when given, else the one named label, class, target, y or outcome (any
-case); without one the error lists the columns so you can name it. Your own data keeps every example
-(``max_per_class`` None). Anything else (a missing path, a lone file, a folder that mixes kinds) is a
+A file or folder here wins over a built-in dataset of the same name (``digits/`` is your folder). A CSV's class
+column is ``target`` when given, else the one named label, class, target, y or outcome (any case); without one
+the error lists the columns so you can name it. Your own data keeps every example (``max_per_class`` None). Anything else (a missing path, a lone file, a folder that mixes kinds) is a
 :class:`~lepton_widgets.core.data.table.DataError` that says what was found and what is expected.
 
 This is the one place that tells kinds of data apart by their files, so Auto (``core/auto``), the CLI and
