@@ -1,7 +1,7 @@
 """The Auto step end to end in a real browser: Voilà serving the workbench, headless Chromium, from upload to
 model card.
 
-A person uploads a zip of digit pictures (class folders, a few in the wrong folder), sets a two-minute budget
+A person uploads a zip of digit pictures (class folders, a few in the wrong folder), sets a three-minute budget
 and the "Fast" goal, and presses Start. The stage list fills in stage by stage and the leaderboard gets its
 rows while Auto works; at the end the page shows the likely mislabelled pictures as thumbnails, the chosen
 model's card, and "Open in the expert steps" puts the chosen run into the other steps (the Data step's
@@ -84,12 +84,12 @@ def _story(page, server, upload) -> None:
     _wait_until(lambda: page.locator(".lepton-dataset-select select").input_value().startswith("zip"), 20,
                 what="the Data step to show the upload")
 
-    # 2. Two minutes, the Fast goal, Start.
+    # 2. Three minutes, the Fast goal, Start.
     handle = page.locator(".lepton-auto-budget .noUi-handle")
     handle.focus()
-    for _ in range(3):
+    for _ in range(2):
         page.keyboard.press("ArrowLeft")
-    _wait_until(lambda: float(handle.get_attribute("aria-valuenow")) == 2, 10, what="the budget slider")
+    _wait_until(lambda: float(handle.get_attribute("aria-valuenow")) == 3, 10, what="the budget slider")
     page.locator(".lepton-auto-goal button", has_text="Fast").click()
     _wait_until(lambda: "fast model" in _text(page, ".lepton-auto-goal-note"), 10, what="the goal's description")
     page.locator(".lepton-auto-start").click()
