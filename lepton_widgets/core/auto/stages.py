@@ -13,9 +13,11 @@ doctor     checks the data (the validation report, duplicates), weighs classes w
            warns about small data and estimates how many more examples each class needs
 recipe     few examples per class: a linear classifier on frozen features judged by cross-validation;
            more: a classifier on frozen features, then fine-tuning
-rank       scores the candidate backbones before training (LogME and a linear probe)
-first      a first model: a classifier on the best backbone's frozen (cached) features
-search     a KerasTuner search of the classifier's settings on cached features, then its best as a run
+first      a first model at once: a classifier on the default backbone's frozen features (cached by the doctor)
+rank       scores the candidate backbones before training (LogME and a linear probe), unless that would
+           take most of the time left
+search     a classifier on the best-ranked backbone, a KerasTuner search of its settings on cached
+           features, then the best settings as a run
 fine_tune  the best one or two backbones with their last blocks trained too
 fusion     an ensemble of the best models, kept only if it beats the best one on validation
 export     the chosen model exported, each file checked against it, with a model card of every choice
@@ -72,9 +74,22 @@ class AutoContext:
     #: When the running stage's time runs out (``time.monotonic()``), set by the pipeline before each stage.
     deadline: float = float("inf")
 
+    #: The whole session's budget (:class:`~lepton_widgets.core.auto.budget.Budget`), set by the pipeline.
+    budget: Any = None
+
     def left(self) -> float:
         """Seconds left for the running stage."""
         return self.deadline - time.monotonic()
+
+    def budget_left(self) -> float:
+        """Seconds left of the whole budget."""
+        return self.budget.left if self.budget is not None else self.left()
+
+    def unit(self) -> float:
+        """The first model's time: what one run of a classifier on cached features costs here (10 s before
+        there is one)."""
+        first = self.entries("first")
+        return max(1.0, first[0]["seconds"]) if first else 10.0
 
     @cached_property
     def base_config(self) -> RunConfig:
@@ -170,6 +185,13 @@ def recipe(ctx: AutoContext, job: Job) -> Outcome:
 
 def rank(ctx: AutoContext, job: Job) -> Outcome:
     candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
+    # Ranking reads every candidate's features of a subset. When that would take more than the time there is,
+    # the default stays and the time goes to training.
+    late = too_long(ctx, "ranking of pretrained networks", COSTS["rank"] * (len(candidates) - 1))
+    if len(candidates) > 1 and late is not None:
+        late.choices = [f"Backbone: {candidates[0].label}, the default (no time to compare networks)."]
+        late.detail = {"order": list(range(len(candidates))), "ranking": []}
+        return late
     if len(candidates) == 1:
         only = candidates[0]
         return Outcome("done", f"{only.label}: the one candidate for this data.",
@@ -193,41 +215,52 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
 
 
 def first(ctx: AutoContext, job: Job) -> Outcome:
-    candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
+    """A classifier on the default backbone's frozen features, right after the doctor read them (they are
+    cached): whatever happens to the later stages, a usable model exists early."""
+    candidate = ctx.kit.candidates(ctx.base_config, ctx.goal)[0]
+    row = ctx.train(ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "first", candidate.label), job,
+                    stage="first", label=f"{candidate.label} · classifier")
+    summary = f"{row['label']}: {_percent(row['val_score'])} on validation."
+    return Outcome("done", summary, [f"First model: {summary}"], {"runs": [row["run_id"]]})
+
+
+def _ranked_head(ctx: AutoContext, job: Job) -> Optional[dict]:
+    """A classifier on the best-ranked backbone when it is not the default one (the first model's)."""
     order = ctx.state.detail("rank").get("order", [0])
-    made, spent = [], []
-    for position, index in enumerate(order[:2]):
-        if position and (not spent or ctx.left() < 1.5 * spent[0]):
-            break  # a second one only if there is clearly time for it
-        candidate = candidates[index]
-        cfg = ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "first", candidate.label)
-        started = time.monotonic()
-        made.append(ctx.train(cfg, job, stage="first", label=f"{candidate.label} · classifier"))
-        spent.append(time.monotonic() - started)
-    best = best_entry(made)
-    summary = f"{best['label']}: {_percent(best['val_score'])} on validation." if best else "No first model."
-    return Outcome("done", summary, [f"First model: {summary}"], {"runs": [m["run_id"] for m in made]})
+    if not order or order[0] == 0:
+        return None
+    candidate = ctx.kit.candidates(ctx.base_config, ctx.goal)[order[0]]
+    cfg = ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "search", candidate.label)
+    return ctx.train(cfg, job, stage="search", label=f"{candidate.label} · classifier")
 
 
 def search(ctx: AutoContext, job: Job) -> Outcome:
+    """The classifier's settings searched with KerasTuner on the best-ranked backbone's cached features."""
     from lepton_widgets.core.search.tuner import run_search
 
+    ranked = _ranked_head(ctx, job) if ctx.left() > ctx.unit() else None
     if ctx.recipe.name == "few":
+        made = f" A classifier on {ranked['label'].split(' · ')[0]} scored {_percent(ranked['val_score'])}." \
+            if ranked else ""
         return Outcome("skipped", "No search: with so few examples the classifier's strength is chosen by "
-                       "cross-validation instead.")
-    best = best_entry(ctx.entries("first"))
-    if best is None:
+                       f"cross-validation instead.{made}", [made.strip()] if made else [],
+                       {"runs": [ranked["run_id"]] if ranked else []})
+    start = ranked or best_entry(ctx.entries("first"))
+    late = too_long(ctx, "search", COSTS["search"] - (1 if ranked else 0))
+    if late is not None:
+        return late
+    if start is None:
         return Outcome("skipped", "No search: there is no first model to start from.")
-    per_trial = max(1.0, best["seconds"])
+    per_trial = max(1.0, start["seconds"])
     trials = int(max(2, min(12, ctx.left() / per_trial - 1)))
-    cfg = ctx.kit.search_config(ctx.config_of(best), trials)
+    cfg = ctx.kit.search_config(ctx.config_of(start), trials)
     if cfg is None:
         return Outcome("skipped", "No search: nothing cheap to search for this model.")
     result = run_search(cfg, job, runs_dir=ctx.store.root)
     top = result.best
     if top is None:
         raise TimeUp("no search trial finished in time")
-    label = f"{best['label'].split(' · ')[0]} · searched"
+    label = f"{start['label'].split(' · ')[0]} · searched"
     tried = len(result.completed)
     values = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                        for k, v in sorted(top["hyperparameters"].items()) if not k.startswith("tuner/"))
@@ -242,6 +275,9 @@ def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
         return Outcome("skipped", "No fine-tuning: too few examples to change the pretrained layers safely.")
     if ctx.goal == "fast":
         return Outcome("skipped", "No fine-tuning: the goal is a model that is fast to make.")
+    late = too_long(ctx, "fine-tuning", COSTS["fine_tune"])
+    if late is not None:
+        return late
     seen, made, spent = set(), [], []
     rows = sorted((e for e in ctx.entries("first", "search") if e["val_score"] is not None),
                   key=lambda e: e["val_score"], reverse=True)
@@ -278,6 +314,9 @@ def fusion(ctx: AutoContext, job: Job) -> Outcome:
                   key=lambda e: e["val_score"], reverse=True)[:3]
     if len(rows) < 2:
         return Outcome("skipped", "No fusion: it needs at least two models.")
+    late = too_long(ctx, "fusion", COSTS["fusion"])
+    if late is not None:
+        return late
     records = [ctx.store.open(row["run_id"]) for row in rows]
     started = time.monotonic()
     try:
@@ -301,6 +340,9 @@ def fusion(ctx: AutoContext, job: Job) -> Outcome:
 
 
 def export(ctx: AutoContext, job: Job) -> Outcome:
+    """The best model by validation score, exported one format at a time (each reloaded and checked), its
+    model card listing every choice. The first format always runs; the others only while they fit the
+    budget, the time of the one before being the estimate."""
     from lepton_widgets.core.base.atomic import atomic_write_text
     from lepton_widgets.core.export.verify import export_run
     from lepton_widgets.core.runs.store import dump_json
@@ -315,23 +357,51 @@ def export(ctx: AutoContext, job: Job) -> Outcome:
     choices = [c for stage in STAGE_ORDER for c in ctx.state.stages.get(stage, {}).get("detail", {})
                .get("_choices", [])] + [chosen]
     atomic_write_text(record.path / CHOICES_FILE, dump_json({"auto_id": ctx.state.auto_id, "choices": choices}))
-    report = export_run(record, EXPORT_FORMATS[ctx.goal], job=job)
-    passed = [r.format for r in report.results if r.passed]
-    failed = [f"{r.format} ({r.status})" for r in report.results if not r.passed]
+    ctx.state.best_run_id = record.run_id  # chosen, whatever the export makes of the time left
+    ctx.state.save()
+    passed, missing, report, last = [], [], None, 0.0
+    for fmt in EXPORT_FORMATS[ctx.goal].split(","):
+        if report is not None and ctx.budget_left() < EXPORT_GROWTH * last:
+            missing.append(f"{fmt} (no time left)")
+            continue
+        started = time.monotonic()
+        report = export_run(record, fmt, job=job)  # rewrites the card with every format published so far
+        last = time.monotonic() - started
+        result = report.results[0]
+        (passed if result.passed else missing).append(result.format if result.passed
+                                                      else f"{result.format} ({result.status})")
+    ctx.state.card_md = str(report.card_md)
     summary = (f"{chosen} Exported and checked: {', '.join(passed) or 'none'}"
-               + (f"; not exported: {', '.join(failed)}" if failed else "") + ".")
-    ctx.state.best_run_id, ctx.state.card_md = record.run_id, str(report.card_md)
+               + (f"; not exported: {', '.join(missing)}" if missing else "") + ".")
     return Outcome("done", summary, [chosen], {"run": record.run_id, "card_md": str(report.card_md),
                                                "out_dir": str(report.out_dir), "passed": passed})
 
 
-#: name -> (plain title, share of the time left when it starts, function). The export gets all that is left.
-STAGES: dict[str, tuple[str, float, Callable[[AutoContext, Job], Outcome]]] = {
-    "doctor": ("Checking the data", 0.25, doctor),
-    "recipe": ("Choosing a recipe", 0.05, recipe),
-    "rank": ("Ranking pretrained networks", 0.25, rank),
-    "first": ("A first model", 0.3, first),
-    "search": ("Searching settings", 0.4, search),
+def too_long(ctx: AutoContext, what: str, units: float) -> Optional[Outcome]:
+    """A ``skipped`` Outcome when ``what`` would need more than the stage's time: ``units`` times the first
+    model's time (one run of a classifier on cached features: what this data and machine cost)."""
+    needed = units * ctx.unit()
+    if needed <= ctx.left():
+        return None
+    return Outcome("skipped", f"No {what}: it would need about {needed:.0f} s, and {max(ctx.left(), 0):.0f} s "
+                   "are left for it.")
+
+
+#: What each optional stage costs, in first models (see :func:`too_long`): ranking per extra candidate (its
+#: features of a subset), a search (a classifier on another backbone, two trials and the best as a run),
+#: fine-tuning (the frozen part is recomputed on every step), fusion (the members' predictions).
+COSTS = {"rank": 1.0, "search": 3.0, "fine_tune": 4.0, "fusion": 1.0}
+#: A next export format starts only if the time left exceeds this many times the last one's.
+EXPORT_GROWTH = 1.5
+
+#: name -> (plain title, share of the time left when it starts, function). ``None``: a stage that must finish
+#: (it may use everything but the export's reserve); the export gets all that is left.
+STAGES: dict[str, tuple[str, Optional[float], Callable[[AutoContext, Job], Outcome]]] = {
+    "doctor": ("Checking the data", None, doctor),
+    "recipe": ("Choosing a recipe", None, recipe),
+    "first": ("A first model", None, first),
+    "rank": ("Ranking pretrained networks", 0.3, rank),
+    "search": ("Searching settings", 0.45, search),
     "fine_tune": ("Fine-tuning", 0.8, fine_tune),
     "fusion": ("Combining the best models", 1.0, fusion),
     "export": ("Checked export and model card", 1.0, export),
