@@ -102,7 +102,10 @@ def breast_cancer_csv(path, per_class: int = 60):
 def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
     """A real `lepton auto` on a table CSV: Ctrl-C during the first model stops it cleanly (exit 1, and what to
     do next); the same command resumes without the finished stages and ends with the leaderboard (exit 0)."""
+    import re
     import signal
+
+    from lepton_widgets.core.auto.stages import STAGE_ORDER, STAGES
 
     data = breast_cancer_csv(tmp_path / "biopsies.csv")
     runs = tmp_path / "runs"
@@ -110,24 +113,31 @@ def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
     child = subprocess.Popen([sys.executable, "-m", "lepton_widgets.cli", "--runs-dir", str(runs), *command],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    n, first_model = len(STAGE_ORDER), STAGES["first"][0]
     seen = []
     for line in child.stdout:
         seen.append(line)
-        if line.startswith("[4/8] "):  # the first model is training: stop it there
+        if re.match(rf"\[\d+/{n}\] {first_model} ", line):  # the first model is training: stop it there
             child.send_signal(signal.SIGINT)
             break
     out, err = child.communicate(timeout=300)
     first = "".join(seen) + out
     assert child.returncode == 1, first + err[-3000:]
-    assert "[1/8] Checking the data" in first and "[3/8] Ranking" in first
+    assert f"[1/{n}] {STAGES[STAGE_ORDER[0]][0]}" in first, first
     assert "Stopping: the running stage ends" in err
     assert "Stopped after" in first and "Run the same command again to resume" in first, first
+    # What the first call finished (each stage's line, then how it ended) is what the second one skips.
+    ended = re.findall(r"^\[\d+/\d+\] (.+?) \(up to .*\n    (\w+) in ", first, flags=re.M)
+    finished = [title for title, status in ended if status in ("done", "skipped")]
+    assert finished and first_model not in finished, ended
 
     resumed = lepton(*command, runs_dir=runs)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
     text = resumed.stdout
-    assert "Resuming: 3 of 8 stages were already done (Checking the data, Choosing a recipe, Ranking" in text, text
-    assert "[1/8]" not in text and "[4/8] A first model" in text and "[8/8] Checked export and model card" in text
+    assert (f"Resuming: {len(finished)} of {n} stages were already done ({', '.join(finished)}); they are not "
+            f"run again.") in text, text
+    assert not any(f"] {title} (" in text for title in finished), text
+    assert f"] {first_model} (" in text and f"[{n}/{n}] {STAGES['export'][0]}" in text, text
     assert "Leaderboard" in text and "<-- chosen" in text and "Model card: " in text, text
     assert "validation ROC AUC" in text  # two classes: Auto compares models by ROC AUC
     card = text.split("Model card: ", 1)[1].splitlines()[0].strip()
