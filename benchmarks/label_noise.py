@@ -18,6 +18,27 @@ Design (fixed before the run):
   Target: recall >= 0.70 with a list no longer than twice the flipped (70).
 
 Run: python -m benchmarks.label_noise
+
+Measured (2026-12-06, 2 cores shared with other jobs, Intel Xeon AVX-512; 41 s wall with features cached):
+
+==========  ================================  ================  ===================================
+noise seed  doctor: flagged / recall / prec.  flips in first 70  cleanlab default filter (same probs)
+==========  ================================  ================  ===================================
+0           101 / 0.94 / 0.33  (7.1 s)        32 of 35          135 / 0.83 / 0.21
+1           114 / 0.89 / 0.27                 31 of 35          156 / 0.80 / 0.18
+2           114 / 0.89 / 0.27                 28 of 35          143 / 0.74 / 0.18
+==========  ================================  ================  ===================================
+
+BENCH label_noise_recall = 0.94: the recall target (>= 0.70) is met, the length target (<= 70, twice the 35
+flipped) is NOT: the list is 2.9x. What makes it long is not the flips: the probe is right only ~77% of the
+time out of fold on these features, and Fashion-MNIST's look-alike classes (shirt, T-shirt, pullover, coat)
+put many honestly labelled pictures far from their class; cleanlab's count (``num_label_issues``) counts
+them as label issues too (16 of the 101 are val rows, which were never flipped). The flips themselves rank
+high: 28-32 of the 35 are in the first 70 rows of the list, so a person who reads it from the top finds
+them first. Cutting the list shorter would need a rule that knows
+the noise rate; tried and rejected without it: a majority threshold on the suggested class, "given class not
+in the top 2", L2 / square-root feature normalisation, averaging 3 cross-validation shuffles (none brought
+the list under 2x without losing recall below 0.70).
 """
 
 from __future__ import annotations
@@ -73,7 +94,9 @@ def doctor_run(prepared, features, noise_seed: int) -> dict:
     row_of = {sample_id: i for i, sample_id in enumerate(features.ids)}
     flagged = np.array([row_of[item["id"]] for item in report.label_issues], dtype=np.int64)
     out = {"noise_seed": noise_seed, **scores(flagged, flipped), "seconds": seconds,
-           "flagged_val_rows": int((np.asarray(features.split)[flagged] == "val").sum())}
+           "flagged_val_rows": int((np.asarray(features.split)[flagged] == "val").sum()),
+           # How high the flips rank (a measurement only: the list is never cut with the truth).
+           "found_in_first_2x": int(np.isin(flagged[:2 * len(flipped)], flipped).sum())}
 
     # Side by side: cleanlab's default filter on out-of-fold probabilities of the same probe.
     import cleanlab.filter
@@ -93,7 +116,7 @@ def main() -> None:
         base = run["cleanlab_default_filter"]
         print(f"# noise seed {run['noise_seed']}: doctor flagged {run['flagged']} ({run['found']} of "
               f"{run['flipped']} flipped: recall {run['recall']:.2f}, precision {run['precision']:.2f}) in "
-              f"{run['seconds']:.1f} s | cleanlab default filter {base['flagged']} (recall {base['recall']:.2f}, "
+              f"{run['seconds']:.1f} s; {run['found_in_first_2x']} in its first {2 * run['flipped']} | cleanlab default filter {base['flagged']} (recall {base['recall']:.2f}, "
               f"precision {base['precision']:.2f})", flush=True)
     main_run = runs[0]
     ctx = context(dataset="fashion_mnist", per_class=PER_CLASS, image_size=SIZE, backbone="mobilenet_v2:offline",
