@@ -81,7 +81,6 @@ class AutoConsole:
 
     def __init__(self, bars, out=None) -> None:
         self.bars, self.out = bars, out or sys.stdout
-        self.titles: dict[str, str] = {}
         self.planned: list[str] = []
 
     def say(self, line: str) -> None:
@@ -92,7 +91,6 @@ class AutoConsole:
         if kind == "auto_started":
             self.started(event)
         elif kind == "auto_stage_started":
-            self.titles[event.stage] = event.title
             number = self.planned.index(event.stage) + 1 if event.stage in self.planned else "?"
             self.say(f"[{number}/{len(self.planned)}] {event.title} (up to {_duration(event.seconds)})...")
         elif kind == "auto_stage_ended":
