@@ -180,3 +180,31 @@ def test_auto_on_pictures_with_wrong_labels_shows_them_excludes_them_and_opens_i
     assert (session.dataset, session.data_path) == ("folder", str(folder))
     assert session.to_config().to_dict() == record.config.to_dict()
     assert session.evaluation and "Opened" in panel.open_message.value
+
+
+@pytest.mark.slow
+def test_stop_keeps_what_finished_and_start_resumes_from_there(tmp_path):
+    from conftest import wait_for
+
+    panel, session, runner = _panel(tmp_path, dataset="digits", max_per_class=20)
+    panel.budget.value = 3
+    panel.start_button.click()
+    doctor_done = lambda: any(s["name"] == "doctor" and s["status"] == "done" for s in panel.state.stages)  # noqa: E731
+    assert wait_for(doctor_done, 240), panel.state.stages
+    panel.stop_button.click()
+    assert runner.wait(240)
+    stopped = panel.state.result
+    assert stopped.status == "cancelled" and stopped.stages["doctor"]["status"] == "done"
+    assert "Auto stopped" in panel.status.value and "what finished is kept" in panel.status.value
+    assert "Traceback" not in panel.status.value
+    assert not panel.start_button.disabled and panel.stop_button.disabled
+
+    # Start again: the finished data check is not repeated, and the stage list says it was done before.
+    panel.start_button.click()
+    assert wait_for(lambda: panel.state.budget is not None, 120)
+    assert "lepton-auto-stage-done-before" in panel.stages.value
+    assert next(s for s in panel.state.stages if s["name"] == "doctor")["status"] == "done before"
+    panel.stop_button.click()
+    assert runner.wait(240)
+    assert next(s for s in panel.state.stages if s["name"] == "doctor")["status"] == "done before"
+    assert panel.state.result.stages["doctor"] == stopped.stages["doctor"], "the data check ran only once"
