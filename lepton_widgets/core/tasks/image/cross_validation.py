@@ -95,7 +95,7 @@ def cross_validate(cfg: RunConfig, pool: SampleTable, report, folds: int,
                             report=report)
         seed_everything(cfg.seed)
         tm = build_transfer_model(cfg, len(pool.class_names))
-        train_transfer(tm, fold, cfg, fold_job)
+        train_transfer(tm, fold, cfg, fold_job, val_held_out=True)  # a logistic head must not fit on it
         held = fold.split("val")
         probs = predict_table(tm.model, held, cfg.backbone.image_size, job=replace(job, sink=null_sink))
         probabilities[held_rows] = probs  # held rows keep pool order: subset() keeps row order

@@ -12,6 +12,10 @@ Early stopping keeps the best validation loss, but never picks an epoch whose va
 chance (``callbacks.KeepBestLearned``): see there why a from-scratch model needs that.
 With ``train.adversarial`` on, every phase trains the full model on mixed clean and adversarial batches
 (``core.adversarial.AdversarialTrainer``): attacks perturb pixels, so there are no fixed features to cache.
+With ``train.head_fit: logistic`` (and a head that is a linear classifier on fixed features) the ``head`` phase
+is one logistic-regression fit instead (``linear_head.py``): one "epoch" in the history, whose validation scores
+are the fit's cross-validated ones, since it pools the train and validation examples (a cross-validation fold's
+held-out examples never: ``train_transfer(..., val_held_out=True)``).
 ``train.class_weight: balanced`` weighs every fit's loss by class (:func:`class_weights`, from the train split);
 texts and tables use the same function.
 
@@ -40,7 +44,8 @@ from lepton_widgets.core.base.callbacks import EventCallback, KeepBestLearned, P
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.tasks.image.feature_cache import cached_split_features
+from lepton_widgets.core.tasks.image.feature_cache import cached_split_features, extract_features, forward_function
+from lepton_widgets.core.tasks.image.linear_head import fit_linear_head, set_linear_head, uses_logistic_head
 from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.tasks.image.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
 
@@ -57,8 +62,8 @@ class TrainResult:
 
 
 def planned_phases(cfg: RunConfig, n_blocks: int) -> list[tuple[str, int]]:
-    """The phases ``train_transfer`` will run, with their epoch budgets."""
-    phases = [("head", cfg.train.epochs)]
+    """The phases ``train_transfer`` will run, with their epoch budgets (a logistic head is one fit)."""
+    phases = [("head", 1 if uses_logistic_head(cfg) else cfg.train.epochs)]
     if frozen_block_count(cfg.backbone.frozen_depth, n_blocks) < n_blocks and cfg.train.fine_tune_epochs > 0:
         phases.append(("fine_tune", cfg.train.fine_tune_epochs))
     return phases
@@ -74,11 +79,13 @@ def uses_feature_cache(cfg: RunConfig) -> bool:
             and cfg.train.adversarial == "none")
 
 
-def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, job: Optional[Job] = None) -> TrainResult:
+def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, job: Optional[Job] = None, *,
+                   val_held_out: bool = False) -> TrainResult:
     """Run the planned phases on ``data``'s train split, validating on its val split.
 
     ``job`` takes the events; its ``workdir`` (when set) keeps each phase's best checkpoint. Raises
-    ``events.Cancelled`` when the job is asked to stop (checked between batches).
+    ``events.Cancelled`` when the job is asked to stop (checked between batches). ``val_held_out``: the val
+    split is a cross-validation fold's held-out examples, which a logistic head must not pool into its fit.
     """
     job = job or Job()
     result = TrainResult(tm=tm)
@@ -93,15 +100,22 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, job: O
             freeze_to(tm, target_depth)
             learning_rate = cfg.train.learning_rate * cfg.train.fine_tune_lr_factor
         cached = phase == "head" and uses_feature_cache(cfg)
+        logistic = phase == "head" and uses_logistic_head(cfg)
         job.emit(PhaseStarted(run_id=job.run_id, phase=phase, epochs=epochs, learning_rate=learning_rate,
                               trainable_params=tm.trainable_params(), cached_features=cached))
         callback = EventCallback(job, phase, epochs, epoch_offset=epoch_offset)
-        fit = _fit_head_on_features if cached else _fit_full_model
-        result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, job)
+        linear = None
+        if logistic:
+            result.test_probabilities, linear = _fit_logistic_head(tm, data, cfg, callback, job, val_held_out)
+        else:
+            fit = _fit_head_on_features if cached else _fit_full_model
+            result.test_probabilities = fit(tm, data, cfg, epochs, learning_rate, callback, job)
         result.history += callback.history
         result.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                               "learning_rate": learning_rate, "cached_features": cached,
                               "trainable_params": tm.trainable_params(), "frozen_depth": tm.frozen_depth})
+        if linear is not None:
+            result.phases[-1].update(linear.record())
         if cfg.train.adversarial != "none":
             result.phases[-1]["adversarial"] = {"method": cfg.train.adversarial,
                                                 "epsilon": cfg.train.adversarial_epsilon,
@@ -150,6 +164,38 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, job: J
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
     # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
     return np.asarray(head.predict(splits["test"][0], batch_size=256, verbose=0))
+
+
+def _fit_logistic_head(tm, data, cfg, callback, job: Job, val_held_out: bool):
+    """The head as a logistic regression on the frozen features of train (+ val unless ``val_held_out``):
+    ``linear_head.py``. Returns (test probabilities or None, the fit). Features come from the feature cache
+    when the config uses it; otherwise (a cross-validation fold's rows are no cached split) they are
+    computed here, in memory, and the test split is left to the caller's evaluation."""
+    size, batch = cfg.backbone.image_size, cfg.train.batch_size
+    names = ["train"] + ([] if val_held_out else ["val"]) + (["test"] if uses_feature_cache(cfg) else [])
+    tables = {name: data.split(name) for name in names if len(data.split(name))}
+    if uses_feature_cache(cfg):
+        features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, job)
+    else:
+        extractor = tm.feature_extractor()
+        forward = forward_function(extractor, size)
+        features = {name: extract_features(extractor, table, size, batch, job, task=f"extract features ({name})",
+                                           forward=forward) for name, table in tables.items()}
+    fitted = [name for name in ("train", "val") if name in tables]
+    x = np.concatenate([np.asarray(features[name]) for name in fitted])
+    y = np.concatenate([tables[name].label_indices() for name in fitted])
+    callback.set_model(tm.model)
+    callback.on_epoch_begin(0)
+    linear = fit_linear_head(x, y, data.num_classes, seed=cfg.seed,
+                             class_weight=class_weights(cfg, y, data.num_classes))  # weighed on what it fits
+    set_linear_head(tm.model, linear)
+    callback.on_epoch_end(0, linear.history_row())
+    if "test" not in tables or "test" not in features:
+        return None, linear
+    head = build_head_model(x.shape[1], data.num_classes, cfg)
+    set_linear_head(head, linear)
+    # As for the gradient head on cached features: the full model computes head(features) for these rows.
+    return np.asarray(head.predict(np.asarray(features["test"]), batch_size=256, verbose=0)), linear
 
 
 def _feature_batches(features: np.ndarray, labels: np.ndarray, batch: int,

@@ -114,6 +114,9 @@ def ignored_settings(cfg: RunConfig) -> list[str]:
     notes.append("backbone.frozen_depth, backbone.image_size and train.fine_tune_epochs do not apply to tables")
     if cfg.augment.active:
         notes.append("augment settings ignored: image augmentations do not apply to tables")
+    if cfg.train.head_fit != "gradient":
+        notes.append(f"train.head_fit {cfg.train.head_fit!r} ignored: it is for pictures and sounds; a table's "
+                     "network trains by gradient")
     return notes
 
 

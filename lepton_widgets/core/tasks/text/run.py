@@ -106,6 +106,9 @@ def ignored_settings(cfg: RunConfig) -> list[str]:
         (["gain_db"] if cfg.augment.gain_db > 0 else [])
     if image_audio:
         notes.append(f"augment {', '.join(image_audio)} ignored: image/audio augmentations do not apply to text")
+    if cfg.train.head_fit != "gradient":
+        notes.append(f"train.head_fit {cfg.train.head_fit!r} ignored: it is for pictures and sounds; a text head "
+                     "trains by gradient")
     return notes
 
 
