@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from test_panels_setup import upload_entry
+
 from lepton_widgets.core.auto.events import AutoStarted, LeaderboardRow, StageEnded, StageStarted
 from lepton_widgets.core.auto.stages import STAGE_ORDER
 from lepton_widgets.core.base.events import EpochEnded
@@ -48,6 +50,24 @@ def test_the_controls_make_the_auto_request_and_share_the_data_step(tmp_path):
     # Earlier exclusions (a run opened from Auto) are not part of a new request: Auto makes that choice.
     session.exclude = ["a" * 64]
     assert panel.request()["data"].exclude is None
+
+
+def test_an_upload_in_the_auto_step_becomes_the_sessions_data(tmp_path):
+    import io
+    import zipfile
+
+    panel, session, _ = _panel(tmp_path, dataset="digits")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label in ("cat", "dog"):
+            picture = io.BytesIO()
+            Image.fromarray(np.full((8, 8), 100 if label == "cat" else 200, np.uint8)).save(picture, format="PNG")
+            archive.writestr(f"pets/{label}/a.png", picture.getvalue())
+    data = buffer.getvalue()
+    panel.uploads.upload.value = (upload_entry("pets.zip", data),)
+    assert session.dataset == "zip" and session.data_path.endswith("pets.zip")
+    assert panel.data.path.value == session.data_path and panel.request()["data"].path == session.data_path
+    assert "Press <b>Start</b>" in panel.uploads.message.value and "Check data" not in panel.uploads.message.value
 
 
 def test_autos_events_fill_the_stage_list_the_leaderboard_and_the_curves(tmp_path):

@@ -9,7 +9,8 @@ dataset and the Train step's run name follow). No traceback or log line reaches 
 
 The server is test_browser.py's (the shipped notebook with TensorFlow's start-up noise injected, a small
 ``LEPTON_APP_*`` setting, stopped with its kernels whatever happens). The picture of the step is saved as
-``test-artifacts/auto.png`` (the README's ``docs/auto.png`` is a copy of it).
+``test-artifacts/auto.png``, and its top down to the start of the model card as ``auto-summary.png`` (the
+README's ``docs/auto.png`` is a copy of it).
 """
 
 from __future__ import annotations
@@ -146,8 +147,9 @@ def _story(page, server, upload) -> None:
 
 
 def _screenshot_step(page) -> None:
-    """The Auto step as the README shows it (``test-artifacts/auto.png``); the viewport is made as tall as the
-    step first, since Voilà's page scrolls inside its own container."""
+    """The Auto step (``test-artifacts/auto.png``) and its top down to the start of the model card
+    (``auto-summary.png``, the README's ``docs/auto.png``). The viewport is made as tall as the step first, since
+    Voilà's page scrolls inside its own container."""
     step = page.locator(".lepton-step-auto")
     height = int(step.evaluate("e => e.scrollHeight")) + 200
     page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
@@ -155,3 +157,7 @@ def _screenshot_step(page) -> None:
     page.wait_for_timeout(1000)
     step.screenshot(path=str(ARTIFACTS / "auto.png"))
     assert (ARTIFACTS / "auto.png").stat().st_size > 10_000
+    top, card = step.bounding_box(), page.locator(".lepton-auto-card").bounding_box()
+    bottom = card["y"] + min(card["height"], 520)
+    page.screenshot(path=str(ARTIFACTS / "auto-summary.png"),
+                    clip={"x": top["x"], "y": top["y"], "width": top["width"], "height": bottom - top["y"]})

@@ -99,6 +99,8 @@ class AutoPanel(Panel):
                          self.data.target, self.data.max_per_class, self.data.val_fraction,
                          self.data.test_fraction, self.uploads.upload, self.uploads.limit, self.uploads.message])
 
+        self.uploads.message.observe(self._upload_words, "value")
+
         self.budget = w.IntSlider(value=5, min=1, max=60, step=1, description="Time budget (minutes)",
                                   style=_STYLE, continuous_update=False, layout=w.Layout(width="480px"))
         self.goal = w.ToggleButtons(options=GOAL_BUTTONS, value="accuracy", description="Goal", style=_STYLE)
@@ -172,6 +174,12 @@ class AutoPanel(Panel):
         return w.VBox([intro, setup, live, self.results])
 
     # --- controls -> request -----------------------------------------------------------------------------
+
+    def _upload_words(self, change) -> None:
+        # The Data step's upload asks for its own button; here the next button is Start.
+        text = change["new"].replace("Press <b>Check data</b> to validate it.", "Press <b>Start</b> when ready.")
+        if text != change["new"]:
+            self.uploads.message.value = text
 
     def _show_goal(self, _change=None) -> None:
         words = GOALS[self.goal.value]
