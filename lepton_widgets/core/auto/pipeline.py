@@ -128,8 +128,11 @@ def run_auto(data, *, budget: "str | float" = "10m", goal: str = "accuracy", lab
     job.emit(AutoStarted(run_id=state.auto_id, auto_id=state.auto_id, budget=seconds, goal=goal,
                          stages=STAGE_ORDER, done=[s for s in STAGE_ORDER if state.done(s)]))
     status, message = "finished", ""
+    models_before = len(state.leaderboard)
     for name in STAGE_ORDER:
-        if state.done(name):
+        # A resumed session that made new models chooses and exports again, even if an earlier call exported.
+        rechoose = name == "export" and len(state.leaderboard) != models_before
+        if state.done(name) and not rechoose:
             continue
         title, share, work = STAGES[name]
         stage_seconds = clock.share(1.0 if share is None else share, last=name == "export")

@@ -18,7 +18,8 @@ rank       scores the candidate backbones before training (LogME and a linear pr
            take most of the time left
 search     a classifier on the best-ranked backbone, a KerasTuner search of its settings on cached
            features, then the best settings as a run
-fine_tune  the best one or two backbones with their last blocks trained too
+fine_tune  the best backbone with its last blocks trained too, then the models that learn from scratch
+           (ranking cannot judge them), then the second-best backbone fine-tuned
 fusion     an ensemble of the best models, kept only if it beats the best one on validation
 export     the chosen model exported, each file checked against it, with a model card of every choice
 ========== ==========================================================================================
@@ -36,7 +37,7 @@ from lepton_widgets.config import RunConfig
 from lepton_widgets.core.auto.events import LeaderboardRow
 from lepton_widgets.core.auto.leaderboard import best_entry, entry
 from lepton_widgets.core.base.job import Job
-from lepton_widgets.core.tasks.autokit import Recipe, recipe_for
+from lepton_widgets.core.tasks.autokit import Recipe
 
 #: Formats the export stage writes, by goal: each is reloaded and checked against the model.
 EXPORT_FORMATS = {"accuracy": "keras,tflite,onnx", "small": "keras,tflite-int8", "fast": "keras,tflite"}
@@ -146,6 +147,13 @@ def _number(value) -> Optional[float]:
     return None if number != number else number
 
 
+def _score(value: Optional[float], metric: str) -> str:
+    """``84%`` for an accuracy, ``ROC AUC 0.78`` for an AUC (a percentage would read as an accuracy)."""
+    if value is None:
+        return "–"
+    return f"{value:.0%}" if metric == "accuracy" else f"{metric.replace('_', ' ').upper()} {value:.2f}"
+
+
 def _percent(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.0%}" if value > 1e-9 else "0%"
 
@@ -177,7 +185,7 @@ def doctor(ctx: AutoContext, job: Job) -> Outcome:
 def recipe(ctx: AutoContext, job: Job) -> Outcome:
     frame = ctx.prepared.table.frame
     counts = frame[frame["split"] == "train"]["label"].value_counts().to_dict()
-    chosen = recipe_for({str(k): int(v) for k, v in counts.items()})
+    chosen = ctx.kit.recipe({str(k): int(v) for k, v in counts.items()})
     return Outcome("done", f"Recipe: {chosen.why}.", [f"Recipe: {chosen.why}."],
                    {"recipe": {"name": chosen.name, "smallest": chosen.smallest, "why": chosen.why,
                                "fine_tune": chosen.fine_tune}})
@@ -220,7 +228,7 @@ def first(ctx: AutoContext, job: Job) -> Outcome:
     candidate = ctx.kit.candidates(ctx.base_config, ctx.goal)[0]
     row = ctx.train(ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "first", candidate.label), job,
                     stage="first", label=f"{candidate.label} · classifier")
-    summary = f"{row['label']}: {_percent(row['val_score'])} on validation."
+    summary = f"{row['label']}: {_score(row['val_score'], row['metric'])} on validation."
     return Outcome("done", summary, [f"First model: {summary}"], {"runs": [row["run_id"]]})
 
 
@@ -240,7 +248,7 @@ def search(ctx: AutoContext, job: Job) -> Outcome:
 
     ranked = _ranked_head(ctx, job) if ctx.left() > ctx.unit() else None
     if ctx.recipe.name == "few":
-        made = f" A classifier on {ranked['label'].split(' · ')[0]} scored {_percent(ranked['val_score'])}." \
+        made = f" A classifier on {ranked['label'].split(' · ')[0]} scored {_score(ranked['val_score'], ranked['metric'])}." \
             if ranked else ""
         return Outcome("skipped", "No search: with so few examples the classifier's strength is chosen by "
                        f"cross-validation instead.{made}", [made.strip()] if made else [],
@@ -265,41 +273,48 @@ def search(ctx: AutoContext, job: Job) -> Outcome:
     values = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                        for k, v in sorted(top["hyperparameters"].items()) if not k.startswith("tuner/"))
     row = ctx.train(ctx.adapt(result.best_config(), "search", label), job, stage="search", label=label)
-    summary = f"{tried} settings tried with KerasTuner; best: {values} ({_percent(row['val_score'])} on validation)."
+    summary = (f"{tried} settings tried with KerasTuner; best: {values} "
+               f"({_score(row['val_score'], row['metric'])} on validation).")
     return Outcome("done" if result.status == "finished" else "stopped", summary, [f"Search: {summary}"],
                    {"search": str(result.directory), "trials": tried, "run": row["run_id"]})
 
 
 def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
+    """The best model's last blocks trained too; then the models that learn from scratch (ranking cannot
+    judge them); then the second-best backbone fine-tuned. Each only if its estimated time fits."""
     if not ctx.recipe.fine_tune:
         return Outcome("skipped", "No fine-tuning: too few examples to change the pretrained layers safely.")
     if ctx.goal == "fast":
         return Outcome("skipped", "No fine-tuning: the goal is a model that is fast to make.")
-    late = too_long(ctx, "fine-tuning", COSTS["fine_tune"])
-    if late is not None:
-        return late
-    seen, made, spent = set(), [], []
-    rows = sorted((e for e in ctx.entries("first", "search") if e["val_score"] is not None),
-                  key=lambda e: e["val_score"], reverse=True)
-    for row in rows:
+    tuned, seen = [], set()
+    for row in sorted((e for e in ctx.entries("first", "search") if e["val_score"] is not None),
+                      key=lambda e: e["val_score"], reverse=True):
         family = row["label"].split(" · ")[0]
-        if family in seen:
-            continue
+        cfg = None if family in seen else ctx.kit.fine_tune_config(ctx.config_of(row))
         seen.add(family)
-        if made and (len(made) >= 2 or ctx.left() < 1.2 * spent[0]):
-            break
-        cfg = ctx.kit.fine_tune_config(ctx.config_of(row))
-        if cfg is None:
-            continue
-        started = time.monotonic()
-        made.append(ctx.train(ctx.adapt(cfg, "fine_tune", family), job, stage="fine_tune",
-                              label=f"{family} · fine-tuned"))
-        spent.append(time.monotonic() - started)
-    if not made:
+        if cfg is not None:
+            tuned.append((cfg, family, f"{family} · fine-tuned", COSTS["fine_tune"]))
+    made_labels = {e["label"] for e in ctx.entries()}
+    scratch = [(ctx.kit.head_config(c.config, ctx.recipe), c.label, c.label, COSTS["scratch"])
+               for c in ctx.kit.scratch_candidates(ctx.base_config, ctx.goal) if c.label not in made_labels]
+    plan = tuned[:1] + scratch + tuned[1:2]
+    if not plan:
         return Outcome("skipped", "No fine-tuning: the models found have no pretrained layers to unfreeze.")
+    made, skipped = [], []
+    for cfg, family, label, units in plan:
+        if too_long(ctx, label, units) is not None:
+            skipped.append(label)
+            continue
+        made.append(ctx.train(ctx.adapt(cfg, "fine_tune", family), job, stage="fine_tune", label=label))
+    if not made:
+        return too_long(ctx, "fine-tuning", min(units for *_, units in plan)) or Outcome(
+            "skipped", "No fine-tuning: no time left for it.")
     best = best_entry(made)
-    summary = f"{best['label']}: {_percent(best['val_score'])} on validation."
-    return Outcome("done", summary, [f"Fine-tuning: {summary}"], {"runs": [m["run_id"] for m in made]})
+    summary = "; ".join(f"{m['label']}: {_score(m['val_score'], m['metric'])} on validation" for m in made) + "."
+    if skipped:
+        summary += f" No time for: {', '.join(skipped)}."
+    return Outcome("done", summary, [f"Fine-tuning and from-scratch models: {summary}"],
+                   {"runs": [m["run_id"] for m in made], "best": best["run_id"]})
 
 
 def fusion(ctx: AutoContext, job: Job) -> Outcome:
@@ -330,7 +345,7 @@ def fusion(ctx: AutoContext, job: Job) -> Outcome:
     best = rows[0]
     row["kept"] = row["val_score"] is not None and row["val_score"] > best["val_score"]
     verdict = "kept" if row["kept"] else "not kept"
-    row["note"] = (f"{_percent(row['val_score'])} against {_percent(best['val_score'])} for the best single "
+    row["note"] = (f"{_score(row['val_score'], ctx.metric)} against {_score(best['val_score'], ctx.metric)} for the best single "
                    f"model: {verdict}")
     ctx.state.leaderboard.append(row)
     ctx.state.save()
@@ -351,7 +366,7 @@ def export(ctx: AutoContext, job: Job) -> Outcome:
     if best is None:
         return Outcome("failed", "No model finished within the budget: give Auto more time.")
     record = ctx.store.open(best["run_id"])
-    chosen = (f"Chosen: {best['label']} ({best['run_id']}), {_percent(best['val_score'])} on validation"
+    chosen = (f"Chosen: {best['label']} ({best['run_id']}), {_score(best['val_score'], best['metric'])} on validation"
               + (f", {_percent(best['test_accuracy'])} on the test split" if best["test_accuracy"] is not None
                  else "") + ".")
     choices = [c for stage in STAGE_ORDER for c in ctx.state.stages.get(stage, {}).get("detail", {})
@@ -389,8 +404,9 @@ def too_long(ctx: AutoContext, what: str, units: float) -> Optional[Outcome]:
 
 #: What each optional stage costs, in first models (see :func:`too_long`): ranking per extra candidate (its
 #: features of a subset), a search (a classifier on another backbone, two trials and the best as a run),
-#: fine-tuning (the frozen part is recomputed on every step), fusion (the members' predictions).
-COSTS = {"rank": 1.0, "search": 3.0, "fine_tune": 4.0, "fusion": 1.0}
+#: fine-tuning (the frozen part is recomputed on every step), a model trained from scratch (every layer, many
+#: epochs), fusion (the members' predictions).
+COSTS = {"rank": 1.0, "search": 3.0, "fine_tune": 4.0, "scratch": 6.0, "fusion": 1.0}
 #: A next export format starts only if the time left exceeds this many times the last one's.
 EXPORT_GROWTH = 1.5
 

@@ -133,6 +133,16 @@ class AutoKit:
         features; ``None`` when this task has nothing cheap to search."""
         raise NotImplementedError
 
+    def recipe(self, train_counts: dict[str, int]) -> Recipe:
+        """The recipe for a training split with ``train_counts`` examples per class (:func:`recipe_for`; a
+        task without pretrained layers says so in its own words)."""
+        return recipe_for(train_counts)
+
+    def scratch_candidates(self, cfg: RunConfig, goal: str) -> "list[Candidate]":
+        """Models that learn everything from the data (no pretrained weights): ranking on frozen features
+        cannot judge them, so Auto trains them when time allows (with enough examples). Default: none."""
+        return []
+
     def fine_tune_config(self, cfg: RunConfig) -> Optional[RunConfig]:
         """``cfg`` with its last blocks trained too (after the head); ``None`` when there is nothing to
         fine-tune (a table's network trains whole)."""

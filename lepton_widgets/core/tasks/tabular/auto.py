@@ -50,7 +50,7 @@ from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.table import PreparedData
-from lepton_widgets.core.tasks.autokit import AutoFeatures, AutoKit, Candidate, Recipe
+from lepton_widgets.core.tasks.autokit import FEW_PER_CLASS, AutoFeatures, AutoKit, Candidate, Recipe
 from lepton_widgets.core.tasks.tabular.data import TabularData
 from lepton_widgets.core.tasks.tabular.model import hidden_widths
 from lepton_widgets.core.tasks.tabular.schema import TableSchema, category_strings, numeric_values
@@ -134,6 +134,16 @@ class TabularAutoKit(AutoKit):
         return selection_metric_for(class_names)
 
     # --- recipe and data ----------------------------------------------------------------------------------------
+    def recipe(self, train_counts: dict[str, int]) -> Recipe:
+        """A table's network has no pretrained part: the recipe only says whether there are rows to spare."""
+        smallest = min(train_counts.values()) if train_counts else 0
+        if smallest < FEW_PER_CLASS:
+            return Recipe("few", smallest, f"the smallest class has {smallest} rows to learn from (under "
+                          f"{FEW_PER_CLASS}): one small network on all the columns, with no search that would "
+                          "choose settings on a handful of rows")
+        return Recipe("enough", smallest, f"every class has at least {smallest} rows to learn from: a small "
+                      "network on all the columns, then a search of its shape and training settings")
+
     def base_config(self, data_cfg: DataConfig, seed: int, goal: str) -> RunConfig:
         """The MLP of :data:`TRAIN` for every goal (a table model is small and fast whatever the goal)."""
         return RunConfig.from_dict({"name": f"auto-{data_cfg.dataset}", "seed": seed,
