@@ -71,7 +71,8 @@ def leaderboard_html(rows: list[dict]) -> str:
                  test, "" if seconds is None else f"{seconds:.0f} s", note]
         body.append(f"<tr class='{css}'{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = ["", "Model", "Made by", f"Validation {METRIC_WORDS.get(metric, metric)}", "Test accuracy", "Time", ""]
-    return ("<table class='lepton-table lepton-auto-leaderboard-table'><tr>"
+    return ("<style>.lepton-auto-leaderboard-table td,.lepton-auto-leaderboard-table th{padding:3px 8px}</style>"
+            "<table class='lepton-table lepton-auto-leaderboard-table'><tr>"
             + "".join(f"<th style='text-align:left'>{h}</th>" for h in head) + "</tr>" + "".join(body)
             + "</table><div style='color:#666;font-size:12px'>Auto chooses by the validation score only; the "
             "test split, which no model saw, says how well the chosen one does on new examples.</div>")

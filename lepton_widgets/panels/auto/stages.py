@@ -41,7 +41,8 @@ def stages_html(rows: list[dict]) -> str:
             f"<td style='color:{colour};white-space:nowrap'>{html.escape(words)}</td>"
             f"<td style='white-space:nowrap;text-align:right'>{seconds}</td>"
             f"<td style='text-align:left'>{html.escape(row.get('summary') or '')}</td></tr>")
-    return ("<table class='lepton-table lepton-auto-stages' style='border-collapse:collapse'>"
+    return ("<style>.lepton-auto-stages td,.lepton-auto-stages th{padding:3px 8px;vertical-align:top}</style>"
+            "<table class='lepton-table lepton-auto-stages' style='border-collapse:collapse'>"
             "<tr><th></th><th style='text-align:left'>Stage</th><th style='text-align:left'>Status</th>"
             "<th>Time</th><th style='text-align:left'>What it found or chose</th></tr>"
             + "".join(body) + "</table>")
