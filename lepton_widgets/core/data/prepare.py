@@ -172,12 +172,16 @@ def exclude_samples(loaded: LoadedData, exclude: Optional[list[str]]) -> LoadedD
         return loaded
     records = loaded.records.copy()
     hashes = records["sha256"].fillna("").astype(str).str.lower()
-    hit = np.zeros(len(records), dtype=bool)
+    # Whole ids by one set lookup (Auto's lists may be long); a prefix must be long enough not to match by
+    # accident, and a shorter id must be a whole hash.
+    known = set(hashes)
+    whole = {i for i in exclude if i in known}
+    hit = hashes.isin(whole).to_numpy().copy()
     unknown = []
-    for sample_id in dict.fromkeys(exclude):
-        # A prefix must be long enough not to match by accident; a shorter id must be a whole hash.
-        prefix = len(sample_id) >= DataConfig.EXCLUDE_MIN_PREFIX
-        matches = (hashes.str.startswith(sample_id) if prefix else hashes == sample_id).to_numpy()
+    for sample_id in dict.fromkeys(i for i in exclude if i not in whole):
+        matches = np.zeros(len(records), dtype=bool)
+        if len(sample_id) >= DataConfig.EXCLUDE_MIN_PREFIX:
+            matches = hashes.str.startswith(sample_id).to_numpy()
         if matches.any():
             hit |= matches
         else:
