@@ -200,16 +200,17 @@ def test_the_config_says_in_plain_words_when_the_logistic_head_cannot_be_used():
 
 @pytest.mark.slow
 def test_the_logistic_head_beats_the_gradient_head_at_five_examples_per_class(runs_dir):
-    """Five digits per class: the tiny-data path (cross-validation over all 50) with each head fit."""
+    """Five examples of each of five digits: the tiny-data path (cross-validation over all 25) with each head fit.
+    (All ten digits measured 0.56 against 0.20, in twice the time.)"""
     store = RunStore(runs_dir)
     scores = {}
     for head_fit in ("logistic", "gradient"):
-        record = run_experiment(_mobilenet(5, head_fit), store=store)
+        record = run_experiment(_mobilenet(5, head_fit, classes=["0", "1", "2", "3", "4"]), store=store)
         assert record.status == "finished"
         assert record.metrics["evaluated_on"].startswith("cross-validation")
         scores[head_fit] = record.metrics["accuracy"]
         phases = json.loads((record.path / "phases.json").read_text())
         assert phases[0].get("head_fit", "gradient") == head_fit
     print("cross-validated accuracy at 5 per class:", scores)
-    # Measured (seed 3): logistic 0.56, gradient 0.20.
+    # Measured (seed 3): logistic 0.72, gradient 0.36.
     assert scores["logistic"] >= scores["gradient"] + 0.1
