@@ -82,6 +82,9 @@ def test_autos_events_fill_the_stage_list_the_leaderboard_and_the_curves(tmp_pat
     panel.on_event(StageEnded(run_id="a", stage="recipe", status="done", seconds=0.4,
                               summary="Recipe: every class has at least 30 examples."))
     assert "every class has at least 30 examples" in panel.stages.value
+    session.job, session.status, session.message = "auto", "running", "epoch 1/3 (head)"
+    assert "of the 1 min budget" in panel.status.value and "epoch 1/3" in panel.status.value
+    assert panel.start_button.disabled and not panel.stop_button.disabled
     assert "lepton-auto-stage-running" not in panel.stages.value
     assert "No model yet" in panel.leaderboard.value
     row = {"label": "MobileNetV2 · classifier", "stage": "first", "val_score": 0.8, "metric": "accuracy",

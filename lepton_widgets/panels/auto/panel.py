@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import time
 from typing import Optional
 
 import ipywidgets as w
@@ -90,6 +91,7 @@ class AutoPanel(Panel):
         session = self.session
         self.state = AutoProgress()
         self.state.reset()
+        self._started: Optional[float] = None  # when Auto began (monotonic clock), for the time used so far
         self._choices: dict[str, str] = {}  # (data, goal) -> the label choice made for it: keep / exclude
 
         # The Data step's form and upload, bound to the same Session traits.
@@ -216,6 +218,7 @@ class AutoPanel(Panel):
             return
         self._choices[self._choice_key(request["data"], request["goal"])] = request["labels"]
         self.state.reset(labels=request["labels"])
+        self._started = None
         self.open_message.value = ""
         self.session.history = []
 
@@ -300,7 +303,9 @@ class AutoPanel(Panel):
         progress) go to the Runner, which turns them into Session traits."""
         session = self.session
         if apply_auto_event(self.state, event):
-            if event.kind == "auto_stage_started":
+            if event.kind == "auto_started":
+                self._started = time.monotonic()
+            elif event.kind == "auto_stage_started":
                 if session.status != "stopping":
                     session.status = "running"
                 session.message = f"Auto: {event.title.lower()}..."
@@ -353,8 +358,10 @@ class AutoPanel(Panel):
             return
         result = self.state.result
         if running:
-            budget = self.state.budget
-            limit = f" (time budget {budget / 60:.0f} min)" if budget else ""
+            budget, started = self.state.budget, self._started
+            # Refreshed with every message (epochs, stages), which come often enough to follow the clock.
+            limit = (f" ({time.monotonic() - started:.0f} s of the {budget / 60:g} min budget)"
+                     if budget and started is not None else "")
             self.status.value = note_box(f"<b>Working{limit}:</b> {html.escape(session.message)}")
         elif result is not None:
             words = html.escape(self._result_words(result))
