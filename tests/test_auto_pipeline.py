@@ -9,6 +9,7 @@ exclude it reaches the run that is trained afterwards.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,38 +95,43 @@ def test_a_stop_mid_search_keeps_what_finished_and_a_resume_skips_it(tmp_path):
     assert resumed.status == "finished", resumed.message
 
 
-def _digit_folder(root, flipped: int, per_class: int = 25, seed: int = 0):
-    """Real digits (scikit-learn) as PNG files in class folders; ``flipped`` of them in a wrong folder."""
-    from sklearn.datasets import load_digits
+def _picture_folders(root, flipped: int, per_class: int = 30, test_per_class: int = 6, seed: int = 0):
+    """Real Fashion-MNIST pictures as PNG files in class folders under ``root/train`` and ``root/test``;
+    ``flipped`` training pictures put in a clearly wrong folder (a sandal among T-shirts). The test folder is
+    given as ``data.test_path``, so every misplaced picture is in the train or val split the doctor reads."""
+    from lepton_widgets.config import DataConfig
+    from lepton_widgets.core.data import prepare_data
 
-    digits = load_digits()
+    prepared = prepare_data(DataConfig(dataset="fashion_mnist", max_per_class=per_class + test_per_class), seed)
+    table, classes = prepared.table, prepared.table.class_names
     rng = np.random.default_rng(seed)
-    chosen = np.concatenate([rng.choice(np.flatnonzero(digits.target == c), per_class, replace=False)
-                             for c in range(10)])
-    wrong = set(rng.choice(chosen, flipped, replace=False).tolist())
     names = {}
-    for index in chosen:
-        label = int(digits.target[index])
-        folder = (label + 3) % 10 if index in wrong else label
-        path = root / str(folder) / f"d{index}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = (digits.images[index] * 255 / 16).astype(np.uint8)
-        Image.fromarray(image).resize((32, 32), Image.NEAREST).save(path)
-        if index in wrong:
-            names[path.name] = (label, folder)
-    return names
+    for label, rows in table.frame.groupby("label"):
+        for position, (_, row) in enumerate(rows.iterrows()):
+            part = "test" if position < test_per_class else "train"
+            folder = row["label"]
+            if part == "train" and len(names) < flipped and rng.random() < 0.2:
+                folder = classes[(classes.index(label) + 5) % 10]  # T-shirt -> sandal, trouser -> shirt, ...
+            path = root / part / folder / f"f{row['sha256'][:10]}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.asarray(table.arrays[int(row["array_index"])]).squeeze().astype(np.uint8)).save(path)
+            if folder != row["label"]:
+                names[path.name] = (row["label"], folder)
+    assert len(names) == flipped
+    return DataConfig(dataset="folder", path=str(root / "train"), test_path=str(root / "test"), max_per_class=None), names
 
 
 def test_an_injected_mislabel_is_flagged_and_excluding_it_reaches_the_run(tmp_path):
-    folder = tmp_path / "digits"
-    wrong = _digit_folder(folder, flipped=6)
-    kept = run_auto(str(folder), budget="90s", runs_dir=tmp_path / "runs", goal="fast")
-    flagged = {issue["ref"].split("/")[-1] for issue in kept.label_issues}
+    data, wrong = _picture_folders(tmp_path / "pictures", flipped=6)
+    kept = run_auto(data, budget="90s", runs_dir=tmp_path / "runs", goal="fast")
+    flagged = {Path(issue["ref"]).name for issue in kept.label_issues}
     found = flagged & set(wrong)
+    # The issue's bar (benchmarks/label_noise: 70% of the flipped labels); on 30 pictures per class at the fast
+    # goal's 64 px the list also holds look-alikes (shirt / T-shirt / pullover), so it is a list to review.
     assert len(found) >= 4, f"flagged {sorted(flagged)}; put in the wrong folder {sorted(wrong)}"
-    assert len(flagged) <= 3 * len(wrong)
+    assert len(flagged) <= 0.2 * 300
 
-    excluded = run_auto(str(folder), budget="90s", runs_dir=tmp_path / "runs", goal="fast", labels="exclude")
+    excluded = run_auto(data, budget="90s", runs_dir=tmp_path / "runs", goal="fast", labels="exclude")
     assert excluded.status == "finished", excluded.message
     record = excluded.best_run()
     ids = {issue["id"] for issue in kept.label_issues}
@@ -135,4 +141,4 @@ def test_an_injected_mislabel_is_flagged_and_excluding_it_reaches_the_run(tmp_pa
     assert len(left_out) == len(ids) and left_out["reason"].str.contains("your choice").all()
     assert excluded.stages["doctor"] == kept.stages["doctor"], "the doctor's findings are reused, not redone"
     # The user's files are never touched.
-    assert sum(1 for _ in folder.rglob("*.png")) == 250
+    assert sum(1 for _ in (tmp_path / "pictures").rglob("*.png")) == 360
