@@ -248,11 +248,12 @@ def search(ctx: AutoContext, job: Job) -> Outcome:
 
     ranked = _ranked_head(ctx, job) if ctx.left() > ctx.unit() else None
     if ctx.recipe.name == "few":
-        made = f" A classifier on {ranked['label'].split(' · ')[0]} scored {_score(ranked['val_score'], ranked['metric'])}." \
-            if ranked else ""
-        return Outcome("skipped", "No search: with so few examples the classifier's strength is chosen by "
-                       f"cross-validation instead.{made}", [made.strip()] if made else [],
-                       {"runs": [ranked["run_id"]] if ranked else []})
+        why = "No search: with so few examples the classifier's strength is chosen by cross-validation instead."
+        if ranked is None:
+            return Outcome("skipped", why)
+        made = (f"A classifier on {ranked['label'].split(' · ')[0]}, the best-ranked network, scored "
+                f"{_score(ranked['val_score'], ranked['metric'])}.")
+        return Outcome("done", f"{why} {made}", [made], {"runs": [ranked["run_id"]]})
     start = ranked or best_entry(ctx.entries("first"))
     late = too_long(ctx, "search", COSTS["search"] - (1 if ranked else 0))
     if late is not None:
