@@ -23,9 +23,10 @@ NOTEBOOK = ROOT / "notebooks" / "workbench.ipynb"
 SMOKE_ENV = {"LEPTON_APP_DATASET": "digits", "LEPTON_APP_BACKBONE": "small_cnn", "LEPTON_APP_WEIGHTS": "none",
              "LEPTON_APP_IMAGE_SIZE": "32", "LEPTON_APP_EPOCHS": "2"}
 # The workbench may gain steps (a search step, ...); these must be there, in this order.
-PANELS = {"DatasetPanel", "BackbonePanel", "FreezePanel", "AugmentPanel", "TrainPanel", "EvaluatePanel",
+PANELS = {"AutoPanel", "DatasetPanel", "BackbonePanel", "FreezePanel", "AugmentPanel", "TrainPanel", "EvaluatePanel",
           "RunsPanel", "FusionPanel", "UpdatePanel", "ExportPanel", "CodePanel"}
-STEPS = ["Data", "Backbone", "Augment", "Train", "Evaluate", "Runs", "Fuse", "Update", "Export", "Show code"]
+STEPS = ["Auto", "Data", "Backbone", "Augment", "Train", "Evaluate", "Runs", "Fuse", "Update", "Export",
+         "Show code"]
 
 
 @pytest.mark.slow
@@ -64,7 +65,7 @@ def test_workbench_notebook_displays_every_panel_without_errors(tmp_path, monkey
     assert (state["dataset"], state["backbone"], state["epochs"], state["status"]) == ("digits", "small_cnn", 2,
                                                                                       "idle")
     assert [step for step in state["steps"] if step in STEPS] == STEPS, state["steps"]
-    assert state["steps"][0] == "Data" and state["steps"][-1] == "Show code"
+    assert state["steps"][0] == "Auto" and state["steps"][-1] == "Show code"
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "a cell trained"
 
 
