@@ -160,16 +160,10 @@ class RunsPanel(Panel):
             return self._say("A job is running: stop it or wait before reopening a run.")
         try:
             record = self.runner.store.open(run_id)
-            config = record.config
+            record.config  # read here: a damaged config is said in the message, not raised from the Session
         except (FileNotFoundError, ConfigError) as error:
             return self._say(f"Cannot reopen {run_id}: {error}")
-        session = self.session
-        session.load_config(config)
-        with session.hold_trait_notifications():
-            session.selected_cell = None
-            session.history = record.history
-            session.evaluation = record.evaluation
-            session.current_run = record.run_id
+        self.session.open_run(record)
         self.message.value = f"Reopened <code>{html.escape(record.run_id)}</code> ({html.escape(record.status)})."
         return None
 

@@ -95,6 +95,16 @@ def curves_figure(history: list[dict]) -> go.FigureWidget:
     return figure_widget(fig)
 
 
+def draw_history(curves, history) -> None:
+    """Put ``history`` (one dict per epoch, the Session's) on a :func:`curves_figure` in one update."""
+    rows = list(history)
+    epochs = [row.get("epoch") for row in rows]
+    phases = [row.get("phase", "") for row in rows]
+    with curves.batch_update():
+        for trace, (key, *_rest) in zip(curves.data, CURVES):
+            trace.x, trace.y, trace.text = epochs, [row.get(key) for row in rows], phases
+
+
 class TrainPanel(Panel):
     """Training settings and the live view of a training run.
 
@@ -208,12 +218,7 @@ class TrainPanel(Panel):
             for text in self.session.run_warnings)
 
     def _on_history(self, _change=None) -> None:
-        rows = list(self.session.history)
-        epochs = [row.get("epoch") for row in rows]
-        phases = [row.get("phase", "") for row in rows]
-        with self.curves.batch_update():
-            for trace, (key, *_rest) in zip(self.curves.data, CURVES):
-                trace.x, trace.y, trace.text = epochs, [row.get(key) for row in rows], phases
+        draw_history(self.curves, self.session.history)
 
     def _on_progress(self, _change=None) -> None:
         progress = self.session.progress or {}

@@ -235,6 +235,18 @@ class Session(HasTraits, metaclass=_SettingsFromConfig, config_class=RunConfig):
             self._loading = False
         self._update_warnings()
 
+    def open_run(self, record) -> RunConfig:
+        """Show the stored run ``record`` in every step: its settings, curves and evaluation (the Runs step's
+        "Reopen", Auto's "Open in the expert steps"); returns its config."""
+        config = record.config
+        self.load_config(config)
+        with self.hold_trait_notifications():
+            self.selected_cell = None
+            self.history = record.history
+            self.evaluation = record.evaluation
+            self.current_run = record.run_id
+        return config
+
     @property
     def settings(self) -> list[str]:
         """Names of the traits that are run settings (the rest is job state)."""

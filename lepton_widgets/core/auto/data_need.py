@@ -196,7 +196,7 @@ class DataNeed:
         return lines
 
     def to_dict(self) -> dict:
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict) -> "DataNeed":
@@ -213,12 +213,12 @@ def _curve(data: Optional[dict]) -> Curve:
                  reason=str(data.get("reason", "")))
 
 
-def _jsonable(value):
-    """NaN -> None (JSON has no NaN), tuples -> lists, numpy scalars -> Python ones."""
+def jsonable(value):
+    """NaN -> None (JSON has no NaN), tuples -> lists, numpy scalars -> Python ones, keys -> text."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (float, np.floating)):
         return None if math.isnan(value) else float(value)
     if isinstance(value, np.integer):

@@ -25,13 +25,12 @@ Example (needs frozen features, so shown rather than run; tests/test_auto_doctor
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from lepton_widgets.core.auto.data_need import DataNeed, estimate_data_need
+from lepton_widgets.core.auto.data_need import DataNeed, estimate_data_need, jsonable
 from lepton_widgets.core.auto.label_issues import find_label_issues
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
@@ -124,7 +123,7 @@ class DoctorReport:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["data_need"] = self.data_need.to_dict() if self.data_need is not None else None
-        return _jsonable(data)
+        return jsonable(data)
 
     @classmethod
     def from_dict(cls, data: dict) -> "DoctorReport":
@@ -134,18 +133,6 @@ class DoctorReport:
         report = cls(**{k: v for k, v in data.items() if k in known})
         report.data_need = DataNeed.from_dict(need) if need else None
         return report
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def split_counts(prepared: "PreparedData") -> dict[str, dict[str, int]]:

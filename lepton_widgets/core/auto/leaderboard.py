@@ -27,7 +27,8 @@ COLUMNS = ["label", "stage", "val_score", "metric", "test_accuracy", "test_roc_a
            "note"]
 
 
-def _number(value) -> Optional[float]:
+def number(value) -> Optional[float]:
+    """``value`` as a float, or ``None`` when it is missing, not a number or NaN."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -38,23 +39,23 @@ def _number(value) -> Optional[float]:
 def history_score(history: list[dict], metric: str) -> Optional[float]:
     """``val_<metric>`` at the epoch of the lowest ``val_loss`` (the restored weights), else its best value."""
     key = f"val_{metric}"
-    rows = [row for row in history if _number(row.get(key)) is not None]
+    rows = [row for row in history if number(row.get(key)) is not None]
     if not rows:
         return None
-    with_loss = [row for row in rows if _number(row.get("val_loss")) is not None]
+    with_loss = [row for row in rows if number(row.get("val_loss")) is not None]
     if with_loss:
-        return _number(min(with_loss, key=lambda row: float(row["val_loss"]))[key])
-    return max(_number(row[key]) for row in rows)
+        return number(min(with_loss, key=lambda row: float(row["val_loss"]))[key])
+    return max(number(row[key]) for row in rows)
 
 
 def validation_score(record, metric: str) -> Optional[float]:
     """The validation score Auto compares ``record`` by (see the module docstring); ``None`` if it has none."""
     metrics = record.metrics
-    if metric == "accuracy" and _number(metrics.get("cv_accuracy_mean")) is not None:
-        return _number(metrics["cv_accuracy_mean"])
+    if metric == "accuracy" and number(metrics.get("cv_accuracy_mean")) is not None:
+        return number(metrics["cv_accuracy_mean"])
     fusion = record._read_dict("fusion.json")
     if fusion:
-        return _number((fusion.get("fused") or {}).get("val", {}).get(metric))
+        return number((fusion.get("fused") or {}).get("val", {}).get(metric))
     return history_score(record.history, metric)
 
 
@@ -62,7 +63,7 @@ def entry(record, *, label: str, stage: str, metric: str, seconds: float, note: 
     """One leaderboard row for the finished run ``record``."""
     metrics = record.metrics
     return {"label": label, "stage": stage, "val_score": validation_score(record, metric), "metric": metric,
-            "test_accuracy": _number(metrics.get("accuracy")), "test_roc_auc": _number(metrics.get("roc_auc")),
+            "test_accuracy": number(metrics.get("accuracy")), "test_roc_auc": number(metrics.get("roc_auc")),
             "seconds": round(float(seconds), 1), "run_id": record.run_id, "kept": True, "note": note}
 
 

@@ -35,7 +35,7 @@ from typing import Any, Callable, Optional
 
 from lepton_widgets.config import RunConfig
 from lepton_widgets.core.auto.events import LeaderboardRow
-from lepton_widgets.core.auto.leaderboard import best_entry, entry
+from lepton_widgets.core.auto.leaderboard import best_entry, entry, number
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.autokit import Recipe
 
@@ -139,14 +139,6 @@ class AutoContext:
         return self.store.open(row["run_id"]).config
 
 
-def _number(value) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if number != number else number
-
-
 def _score(value: Optional[float], metric: str) -> str:
     """``84%`` for an accuracy, ``ROC AUC 0.78`` for an AUC (a percentage would read as an accuracy)."""
     if value is None:
@@ -216,7 +208,7 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
         top = usable.iloc[0]
         scores = [f"{name} {top[key]:.2f}" for key, name in (("probe_accuracy", "linear probe on validation"),
                                                               ("logme", "LogME"))
-                  if _number(top.get(key)) is not None]
+                  if number(top.get(key)) is not None]
         why = (f"{best.label}: ranked first of {len(usable)} before any training"
                + (f" ({'; '.join(scores)})" if scores else "") + ".")
     return Outcome("done", why, [f"Backbone: {why}"], {"order": order, "ranking": rows})

@@ -16,12 +16,10 @@ Example:
 from __future__ import annotations
 
 import html
-import math
-from typing import Optional
 
 import plotly.graph_objects as go
 
-from lepton_widgets.core.auto.leaderboard import frame
+from lepton_widgets.core.auto.leaderboard import frame, number
 from lepton_widgets.core.auto.stages import STAGES
 from lepton_widgets.panels.figures import figure_widget
 
@@ -29,17 +27,9 @@ from lepton_widgets.panels.figures import figure_widget
 METRIC_WORDS = {"accuracy": "accuracy", "roc_auc": "ROC AUC (how well it ranks the two classes)"}
 
 
-def _number(value) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(number) else number
-
-
 def _percent(value) -> str:
-    number = _number(value)
-    return "–" if number is None else f"{number:.0%}"
+    fraction = number(value)
+    return "–" if fraction is None else f"{fraction:.0%}"
 
 
 def _stage_title(stage: str) -> str:
@@ -62,12 +52,12 @@ def leaderboard_html(rows: list[dict]) -> str:
             note = note or "not kept"
         mark = "&#9733; chosen" if chosen else ""
         test = _percent(row.get("test_accuracy"))
-        if _number(row.get("test_roc_auc")) is not None:
-            test += f" (ROC AUC {_number(row['test_roc_auc']):.2f})"
-        seconds = _number(row.get("seconds"))
+        if number(row.get("test_roc_auc")) is not None:
+            test += f" (ROC AUC {number(row['test_roc_auc']):.2f})"
+        seconds = number(row.get("seconds"))
         cells = [mark, html.escape(str(row["label"])), html.escape(_stage_title(str(row["stage"]))),
                  _percent(row.get("val_score")) if metric == "accuracy" else
-                 ("–" if _number(row.get("val_score")) is None else f"{_number(row['val_score']):.3f}"),
+                 ("–" if number(row.get("val_score")) is None else f"{number(row['val_score']):.3f}"),
                  test, "" if seconds is None else f"{seconds:.0f} s", note]
         body.append(f"<tr class='{css}'{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = ["", "Model", "Made by", f"Validation {METRIC_WORDS.get(metric, metric)}", "Test accuracy", "Time", ""]
@@ -82,7 +72,7 @@ def leaderboard_figure(rows: list[dict]) -> go.FigureWidget:
     """A bar per model (its validation score), best on top, Auto's choice in green; built complete in the
     constructor (under Voilà a FigureWidget changed before it is first shown never updates)."""
     table = frame(rows).iloc[::-1]  # Plotly draws the first bar at the bottom
-    scores = [_number(v) or 0.0 for v in table["val_score"]]
+    scores = [number(v) or 0.0 for v in table["val_score"]]
     colours = ["#2e7d32" if chosen else "#9aa5b1" for chosen in table["chosen"]]
     labels = [f"{label} ({_stage_title(stage).lower()})" for label, stage in zip(table["label"], table["stage"])]
     metric = next((r.get("metric") for r in rows if r.get("metric")), "accuracy")

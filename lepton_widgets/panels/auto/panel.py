@@ -52,7 +52,7 @@ from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.dataset.settings import DataSettings
 from lepton_widgets.panels.dataset.upload import UploadView
 from lepton_widgets.panels.style import alert_box, caution_box, note_box, ok_box
-from lepton_widgets.panels.train import CURVES, curves_figure
+from lepton_widgets.panels.train import curves_figure, draw_history
 from lepton_widgets.panels.tuner.trials import apply_search_event
 from lepton_widgets.state.runner import BusyError
 
@@ -281,13 +281,7 @@ class AutoPanel(Panel):
             if record is None:
                 self.open_message.value = caution_box("No model to open yet.")
                 return
-            config = record.config
-            session.load_config(config)
-            with session.hold_trait_notifications():
-                session.selected_cell = None
-                session.history = record.history
-                session.evaluation = record.evaluation
-                session.current_run = record.run_id
+            config = session.open_run(record)
         except Exception as error:  # noqa: BLE001 - a moved or damaged run folder: said plainly, never a traceback
             self.open_message.value = alert_box(f"Cannot open the chosen model: {html.escape(str(error))}")
             return
@@ -335,12 +329,7 @@ class AutoPanel(Panel):
             old.close()
 
     def _on_history(self, _change=None) -> None:
-        rows = list(self.session.history)
-        epochs = [row.get("epoch") for row in rows]
-        phases = [row.get("phase", "") for row in rows]
-        with self.curves.batch_update():
-            for trace, (key, *_rest) in zip(self.curves.data, CURVES):
-                trace.x, trace.y, trace.text = epochs, [row.get(key) for row in rows], phases
+        draw_history(self.curves, self.session.history)
 
     @staticmethod
     def _result_words(result) -> str:
