@@ -9,7 +9,8 @@ reference) and ``LogisticRegression(max_iter=2000)`` with scikit-learn's default
 Value: the smaller of Auto's margins over the same-features baseline (pictures, sounds), in points.
 Target: >= 0 (Auto at least as good).
 
-Run: python -m benchmarks.few_shot          (about 5 minutes on 2 cores)
+Run: python -m benchmarks.few_shot                (about 5 minutes on 2 cores)
+     python -m benchmarks.few_shot sounds 3m       (one kind of data, another budget)
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ def write_split(source: str, kind: str, root: Path) -> DataConfig:
             row = rows.iloc[index]
             folder = root / ("train" if position < SHOTS else "test") / str(label)
             folder.mkdir(parents=True, exist_ok=True)
-            if row["path"]:
-                shutil.copy(row["path"], folder / Path(row["path"]).name)
+            # Sounds keep their WAV files under the dataset's folder (the arrays are spectrograms): copy those.
+            source_file = Path(row["path"]) if row["path"] else Path(str(table.source)) / str(row["ref"])
+            if source_file.is_file():
+                shutil.copy(source_file, folder / source_file.name)
             else:
                 Image.fromarray(np.asarray(table.arrays[int(row["array_index"])]).squeeze().astype(np.uint8)).save(
                     folder / f"{row['sha256'][:12]}.png")
@@ -78,6 +81,8 @@ def one(name: str, root: Path, budget: str) -> dict:
     result = run_auto(data_cfg, budget=budget, seed=SEED, runs_dir=str(root / "runs"), fresh=True)
     seconds = time.perf_counter() - started
     best = result.best_run()
+    if best is None:
+        raise SystemExit(f"Auto made no model for {name}: {result.message} {result.stages}")
     chosen = best.config
     same = logistic_accuracy(chosen, data_cfg)
     mobilenet = logistic_accuracy(chosen.replace(backbone__name="mobilenet_v2", backbone__weights="offline",
@@ -92,9 +97,10 @@ def one(name: str, root: Path, budget: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
-    budget = argv[0] if argv else BUDGET
+    names = [a for a in argv if a in DATASETS] or list(DATASETS)
+    budget = next((a for a in argv if a not in DATASETS), BUDGET)
     with tempfile.TemporaryDirectory() as folder:
-        rows = [one(name, Path(folder), budget) for name in DATASETS]
+        rows = [one(name, Path(folder), budget) for name in names]
     report("few_shot", context(shots=SHOTS, test_per_class=TEST_PER_CLASS, budget=budget), {"rows": rows},
            "min_margin_points", min(r["margin_points"] for r in rows), ">= 0 (Auto at least as good)", "points")
 
