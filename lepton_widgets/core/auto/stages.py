@@ -248,6 +248,10 @@ def search(ctx: AutoContext, job: Job) -> Outcome:
         return Outcome("done", f"{why} {made}", [made], {"runs": [ranked["run_id"]]})
     start = ranked or best_entry(ctx.entries("first"))
     late = too_long(ctx, "search", COSTS["search"] - (1 if ranked else 0))
+    if late is not None and ranked is not None:  # the classifier on the best-ranked network is kept and said
+        made = f"{ranked['label']}: {_score(ranked['val_score'], ranked['metric'])} on validation."
+        return Outcome("done", f"{made} {late.summary}", [f"Best-ranked network: {made}"],
+                       {"runs": [ranked["run_id"]]})
     if late is not None:
         return late
     if start is None:
