@@ -6,7 +6,6 @@ own run, and the search runs real KerasTuner trials on the cached features.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -125,8 +124,6 @@ def test_a_from_scratch_candidate_trains_every_block_and_learns(digits, tmp_path
 
 def test_few_examples_get_a_logistic_head(digits):
     kit, base, _ = digits
-    if "head_fit" not in {f.name for f in dataclasses.fields(TrainConfig)}:
-        pytest.skip("train.head_fit is not in config.py yet")
     cfg = kit.head_config(base, recipe_for({"a": 5, "b": 6}))
     assert cfg.train.head_fit == "logistic" and cfg.train.head_units == 0 and cfg.backbone.frozen_depth is None
     assert not cfg.augment.active and not cfg.logistic_head_blockers() and not cfg.warnings()
