@@ -32,6 +32,8 @@ GOALS = {
     "small": "a small model (the smallest backbone that ranks close to the best)",
     "fast": "a fast model (quick to train and to run: no fine-tuning of big backbones)",
 }
+#: The columns of :meth:`AutoKit.rank`'s frame, in this order.
+RANK_COLUMNS = ["label", "score", "probe_accuracy", "logme", "seconds", "status", "reason", "index"]
 #: Below this many training examples in the smallest class, a held-out split would eat the data: Auto fits a
 #: linear head on frozen features and judges it by cross-validation (:func:`recipe_for`).
 FEW_PER_CLASS = 20
@@ -149,4 +151,4 @@ class AutoKit:
         raise NotImplementedError
 
 
-__all__ = ["AutoFeatures", "AutoKit", "Candidate", "GOALS", "FEW_PER_CLASS", "Recipe", "recipe_for"]
+__all__ = ["AutoFeatures", "AutoKit", "Candidate", "GOALS", "FEW_PER_CLASS", "RANK_COLUMNS", "Recipe", "recipe_for"]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from lepton_widgets.config import AugmentConfig, DataConfig, RunConfig, TunerConfig
-from lepton_widgets.core.tasks.autokit import GOALS, AutoFeatures, AutoKit, Candidate, Recipe
+from lepton_widgets.core.tasks.autokit import GOALS, RANK_COLUMNS, AutoFeatures, AutoKit, Candidate, Recipe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,8 +166,7 @@ class ImageAutoKit(AutoKit):
                          "score": -float(mean_rank[position]) if scored[position] else np.nan,
                          "probe_accuracy": row["probe_accuracy"], "logme": row["logme"],
                          "seconds": row["seconds"], "status": row["status"], "reason": reason, "index": index})
-        return pd.DataFrame(rows, columns=["label", "score", "probe_accuracy", "logme", "seconds", "status",
-                                           "reason", "index"])
+        return pd.DataFrame(rows, columns=RANK_COLUMNS)
 
     def features(self, cfg: RunConfig, prepared: "PreparedData", job: "Optional[Job]" = None) -> AutoFeatures:
         from lepton_widgets.core.tasks.image.ranking import candidate_features

@@ -50,7 +50,8 @@ from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.table import PreparedData
-from lepton_widgets.core.tasks.autokit import FEW_PER_CLASS, AutoFeatures, AutoKit, Candidate, Recipe
+from lepton_widgets.core.tasks.autokit import (FEW_PER_CLASS, RANK_COLUMNS, AutoFeatures, AutoKit, Candidate,
+                                               Recipe)
 from lepton_widgets.core.tasks.tabular.data import TabularData
 from lepton_widgets.core.tasks.tabular.model import hidden_widths
 from lepton_widgets.core.tasks.tabular.schema import TableSchema, category_strings, numeric_values
@@ -60,8 +61,6 @@ TRAIN = {"epochs": 40, "learning_rate": 3e-3, "early_stopping_patience": 5, "bat
          "head_units": 64, "hidden_layers": 2}
 #: The second candidate for goal ``accuracy``: deeper and wider.
 WIDE = {"head_units": 128, "hidden_layers": 3}
-#: The protocol's rank columns.
-RANK_COLUMNS = ["label", "score", "probe_accuracy", "logme", "seconds", "status", "reason", "index"]
 #: Characters of a row's ``col=value`` summary (its ``ref`` in the doctor's list).
 REF_CHARS = 120
 

@@ -44,7 +44,7 @@ from lepton_widgets.core.backbones.run_backbone import is_run_weights
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.table import PreparedData, SampleTable
-from lepton_widgets.core.tasks.autokit import AutoFeatures, AutoKit, Candidate, Recipe
+from lepton_widgets.core.tasks.autokit import RANK_COLUMNS, AutoFeatures, AutoKit, Candidate, Recipe
 from lepton_widgets.core.tasks.image.ranking import logme, probe_accuracy, subsample
 from lepton_widgets.core.tasks.text.data import TextData, text_hash
 from lepton_widgets.core.tasks.text.encoder import NUM_LAYERS, TEXT_BACKBONE, text_encoder_name
@@ -55,8 +55,6 @@ from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
 TRAIN_PER_CLASS, VAL_PER_CLASS = 40, 20
 #: Characters of a text shown as its ``ref`` (the doctor's list of likely mislabelled texts).
 REF_CHARS = 120
-#: The columns of :meth:`TextAutoKit.rank` (the protocol's).
-RANK_COLUMNS = ["label", "score", "probe_accuracy", "logme", "seconds", "status", "reason", "index"]
 
 #: Per encoder: backbone settings and the head, head-only and fine-tune training that learn on a CPU.
 #: GloVe: ``benchmarks/text_reviews.py``'s recipe (and the README's: 200 words, embedding fine-tuned).
