@@ -172,7 +172,7 @@ PACKAGE = CORE.parent
 #:   drive it all; panels bind state to widgets, apps compose panels, and ``cli`` (which can launch the app)
 #:   sits on top.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("core", "core.base", "core.custom_layers"),
+    ("core", "core.base", "core.custom_layers", "i18n"),
     ("config",),
     ("core.data",),
     ("core.evaluation", "core.frozen_depth"),
