@@ -1,0 +1,49 @@
+"""Technical words with their plain meaning on hover, and the glossary section they link to.
+
+Example:
+    >>> from lepton_widgets.panels.glossary import term, words_used_here
+    >>> "title=" in term("epoch")
+    True
+    >>> words_used_here(["epoch", "overfitting"]).value.count("<abbr")
+    2
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+import ipywidgets as w
+
+from lepton_widgets.i18n import _
+from lepton_widgets.i18n.glossary import entries, entry
+
+#: The id of the workbench's glossary section; every "words used here" line links to it.
+ANCHOR = "lepton-glossary"
+
+
+def term(key: str, text: str | None = None) -> str:
+    """HTML for a glossary term: the word (or ``text``) underlined with a dotted line, its meaning on hover."""
+    word, meaning = entry(key)
+    return (f"<abbr class='lepton-term' title='{html.escape(meaning, quote=True)}' "
+            f"style='text-decoration:underline dotted;cursor:help'>{html.escape(text or word)}</abbr>")
+
+
+def words_used_here(keys: Sequence[str]) -> w.HTML:
+    """One small line: "Words used here: a · b · c (glossary)", each word explained on hover."""
+    words = " &middot; ".join(term(key) for key in keys)
+    box = w.HTML(f"<div style='font-size:12px;color:#555'>{html.escape(_('Words used here:'))} {words} "
+                 f"(<a href='#{ANCHOR}'>{html.escape(_('glossary'))}</a>)</div>")
+    box.add_class("lepton-words-used")
+    return box
+
+
+class GlossaryView:
+    """Every term and its plain meaning, in the current language (the workbench's last section)."""
+
+    def __init__(self) -> None:
+        rows = "".join(f"<tr><td style='padding:2px 12px 2px 0;font-weight:600;vertical-align:top'>"
+                       f"{html.escape(word)}</td><td style='padding:2px 0'>{html.escape(meaning)}</td></tr>"
+                       for _key, word, meaning in entries())
+        self.widget = w.HTML(f"<div id='{ANCHOR}'><table>{rows}</table></div>")
+        self.widget.add_class("lepton-glossary")
