@@ -12,9 +12,9 @@ The language comes from ``LEPTON_LANG`` (``en``, ``zh``; ``zh_CN``/``zh-CN`` acc
 
 Example:
     >>> from lepton_widgets.i18n import _, set_language, language
-    >>> set_language("zh"); _("Train")
+    >>> chosen = set_language("zh"); _("Train")
     '训练'
-    >>> set_language("en"); _("Train")
+    >>> chosen = set_language("en"); _("Train")
     'Train'
     >>> language()
     'en'

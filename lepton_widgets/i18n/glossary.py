@@ -7,7 +7,7 @@ Panels show a term with its tooltip via ``panels.glossary.term(key)`` and list t
 Example:
     >>> from lepton_widgets.i18n import set_language
     >>> from lepton_widgets.i18n.glossary import entry
-    >>> set_language("en"); entry("epoch")[0]
+    >>> chosen = set_language("en"); entry("epoch")[0]
     'epoch'
 """
 
