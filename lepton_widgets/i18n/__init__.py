@@ -18,6 +18,7 @@ Example:
     'Train'
     >>> language()
     'en'
+    >>> chosen = set_language(None)  # back to $LEPTON_LANG
 """
 
 from __future__ import annotations
