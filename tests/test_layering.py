@@ -182,7 +182,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("core.search", "core.fusion", "core.update", "core.export"),
     ("core.auto",),
     ("core.predict",),
-    ("", "api", "state", "commands", "doctor"),
+    ("", "api", "state", "commands", "doctor", "teaching"),
     ("panels",),
     ("apps",),
     ("cli",),
