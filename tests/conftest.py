@@ -12,6 +12,8 @@ from pathlib import Path
 # Before TensorFlow is imported anywhere: no C++ log noise, and a private cache so tests never touch ~.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("LEPTON_HOME", tempfile.mkdtemp(prefix="lepton-test-home-"))
+# The tests read English unless one asks for another language (lepton_widgets.i18n).
+os.environ.pop("LEPTON_LANG", None)
 
 import pytest  # noqa: E402
 
@@ -34,6 +36,15 @@ def tiny_config(**sections) -> RunConfig:
         else:
             raw[section] = values
     return RunConfig.from_dict(raw)
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked():
+    """A test that switches the language (set_language) cannot leave it switched for the next one."""
+    from lepton_widgets.i18n import set_language
+
+    yield
+    set_language(None)
 
 
 @pytest.fixture
