@@ -25,13 +25,43 @@ from typing import Any, Callable, Optional
 
 from lepton_widgets.core.base.events import Cancelled, Event, EventSink
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.data.table import DataError
 from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.core.runs.store import RunStore, check_run_name, default_run_name
 from lepton_widgets.state.session import BUSY_STATUSES, Session
 
 
 #: The Progress task of a run's test-split evaluation (``core.evaluation.evaluate_model``).
 EVALUATION_TASK = "evaluate"
+
+#: Words for the engine's phase and task names in the status line (the names themselves stay as they are:
+#: they are keys in the history and the events). A task may carry a detail: "extract features (train)".
+PHASE_LABELS = {"head": N_("training the new head"), "fine_tune": N_("fine-tuning"), "distill": N_("distilling"),
+                "train": N_("training"), "update": N_("updating")}
+TASK_LABELS = {"validate": N_("checking the data"), "extract features": N_("extracting features"),
+               "evaluate": N_("evaluating"), "predict": N_("predicting"), "cross-validation": N_("cross-validation"),
+               "data doctor": N_("checking the data"), "rank backbones": N_("ranking pretrained networks"),
+               "rank table models": N_("ranking table models"), "rank text encoders": N_("ranking text encoders"),
+               "synthesise": N_("making examples"), "export": N_("exporting"),
+               "export: loading data and model": N_("exporting: loading data and model")}
+SPLIT_LABELS = {"train": N_("train"), "val": N_("val"), "test": N_("test")}
+
+
+def phase_label(phase: str) -> str:
+    """A training phase in words, in the current language (``"fine_tune"`` -> ``"fine-tuning"``)."""
+    return _(PHASE_LABELS[phase]) if phase in PHASE_LABELS else phase
+
+
+def task_label(task: str) -> str:
+    """A Progress task in words, in the current language, its detail kept: ``"extract features (train)"``."""
+    if task in TASK_LABELS:
+        return _(TASK_LABELS[task])
+    base, _sep, detail = task.partition(" (")
+    if base in TASK_LABELS and detail.endswith(")"):
+        inner = detail[:-1]
+        return f"{_(TASK_LABELS[base])} ({_(SPLIT_LABELS[inner]) if inner in SPLIT_LABELS else inner})"
+    return task
 
 
 class BusyError(RuntimeError):
@@ -63,7 +93,7 @@ class Runner:
         """
         with self._lock:
             if self.busy:
-                raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
+                raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(job=self.session.job))
             self.job = Job(sink=sink or self.on_event)
             session = self.session
             session.job, session.last_error, session.last_traceback = job, "", ""
@@ -89,7 +119,9 @@ class Runner:
             self.last_exception = error
             session.last_error = f"{type(error).__name__}: {error}"
             session.last_traceback = traceback.format_exc()
-            session.message = session.last_error
+            # An error raised for the person (bad data, a bad setting) already says what to do, in their
+            # language: the status line shows it without the exception's class name.
+            session.message = str(error) if isinstance(error, (ConfigError, DataError)) else session.last_error
             session.status = "failed"
             session.runs_version += 1  # a failed training run is stored too: run lists must refresh
 
@@ -98,7 +130,7 @@ class Runner:
         if self.busy:
             self.job.stop()
             self.session.status = "stopping"
-            self.session.message = "stopping after the current batch..."
+            self.session.message = _("stopping after the current batch...")
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job ends (tests, scripts); True when nothing is running any more."""
@@ -111,7 +143,7 @@ class Runner:
     def train(self) -> threading.Thread:
         """Train and evaluate the Session's config as a new run."""
         if self.busy:  # checked before clearing anything: a running job keeps its curves
-            raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
+            raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(job=self.session.job))
         cfg = self.session.to_config()  # a ConfigError here is raised to the caller, before any thread
         if self.session.name == RunConfig.name:  # the untouched default: say what was trained, not "run"
             self.session.name = default_run_name(cfg)
@@ -140,8 +172,9 @@ class Runner:
                 self.session.evaluation = evaluation
             # Panels show the status beside the message, so the message does not repeat it.
             accuracy = record.metrics.get("accuracy")
-            self.session.message = (f"test accuracy {accuracy:.3f}" if accuracy is not None
-                                    else f"run {record.run_id} saved with the epochs it finished")
+            self.session.message = (_("test accuracy {accuracy}").format(accuracy=f"{accuracy:.3f}")
+                                    if accuracy is not None
+                                    else _("run {run} saved with the epochs it finished").format(run=record.run_id))
 
         return self.submit("train", work, done)
 
@@ -174,14 +207,17 @@ class Runner:
             if event.task.startswith(EVALUATION_TASK) and session.status == "running":
                 session.status = "evaluating"  # not "finished" yet: the test split is being predicted
             session.progress = {"task": event.task, "done": event.done, "total": event.total}
-            session.message = (f"on the test split: {event.done}/{event.total}" if session.status == "evaluating"
-                               else f"{event.task}: {event.done}/{event.total}")
+            session.message = (_("on the test split: {done}/{total}").format(done=event.done, total=event.total)
+                               if session.status == "evaluating"
+                               else _("{task}: {done}/{total}").format(task=task_label(event.task), done=event.done,
+                                                                      total=event.total))
         elif kind == "phase_started":
             if session.status != "stopping":
                 session.status = "running"
-            cached = " on cached features" if event.cached_features else ""
-            session.message = (f"{event.phase}: {event.epochs} epochs, {event.trainable_params:,} trainable "
-                               f"parameters{cached}")
+            template = (_("{phase}: {epochs} epochs, {params} trainable parameters on cached features")
+                        if event.cached_features else _("{phase}: {epochs} epochs, {params} trainable parameters"))
+            session.message = template.format(phase=phase_label(event.phase), epochs=event.epochs,
+                                              params=f"{event.trainable_params:,}")
         elif kind == "batch_progress":
             session.progress = {"task": f"epoch {event.epoch}", "done": event.step, "total": event.steps}
         elif kind == "epoch_ended":
@@ -191,6 +227,7 @@ class Runner:
             if progress.get("total"):
                 session.progress = {**progress, "done": progress["total"]}
             session.history = session.history + [{"epoch": event.epoch, "phase": event.phase, **event.metrics}]
-            session.message = f"epoch {event.epoch}/{event.epochs} ({event.phase})"
+            session.message = _("epoch {epoch}/{epochs} ({phase})").format(epoch=event.epoch, epochs=event.epochs,
+                                                                            phase=phase_label(event.phase))
         elif kind == "run_failed":
             session.last_error, session.last_traceback = event.error, event.traceback
