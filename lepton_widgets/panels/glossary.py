@@ -39,11 +39,18 @@ def words_used_here(keys: Sequence[str]) -> w.HTML:
 
 
 class GlossaryView:
-    """Every term and its plain meaning, in the current language (the workbench's last section)."""
+    """Every term and its plain meaning, in the current language (the workbench's last section).
 
-    def __init__(self) -> None:
+    ``anchor=False`` leaves the ``lepton-glossary`` id out, for a page that puts it on a heading of its own
+    (the workbench folds this table, and a link cannot jump into a folded section).
+    """
+
+    def __init__(self, anchor: bool = True) -> None:
         rows = "".join(f"<tr><td style='padding:2px 12px 2px 0;font-weight:600;vertical-align:top'>"
                        f"{html.escape(word)}</td><td style='padding:2px 0'>{html.escape(meaning)}</td></tr>"
                        for _key, word, meaning in entries())
-        self.widget = w.HTML(f"<div id='{ANCHOR}'><table>{rows}</table></div>")
+        head = (f"<tr><th style='text-align:left;padding:2px 12px 2px 0'>{html.escape(_('Word'))}</th>"
+                f"<th style='text-align:left'>{html.escape(_('In plain words'))}</th></tr>")
+        id_attribute = f" id='{ANCHOR}'" if anchor else ""
+        self.widget = w.HTML(f"<div{id_attribute}><table>{head}{rows}</table></div>")
         self.widget.add_class("lepton-glossary")
