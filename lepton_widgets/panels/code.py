@@ -26,6 +26,7 @@ import pprint
 import ipywidgets as w
 
 from lepton_widgets.config import ConfigError, RunConfig
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 
 CLI_LINE = "lepton train config.yaml"
@@ -59,7 +60,7 @@ class CodePanel(Panel):
         True
     """
 
-    title = "Code"
+    title = N_("Code")
 
     def build(self) -> w.Widget:
         self.yaml_text = self.config_code = self.python_code = self.error = ""
@@ -70,10 +71,13 @@ class CodePanel(Panel):
         self.cli_view = w.HTML()
         self.session.observe(self._on_settings, names=self.session.settings)
         self._on_settings()
-        box = w.VBox([self.message,
-                      w.HTML("<b>config.yaml</b> (the same fields as <code>RunConfig</code>)"), self.yaml_view,
+        intro = _("The settings above, written as code: run it to repeat the same training without clicking.")
+        box = w.VBox([self.message, w.HTML(f"<div style='color:#555'>{html.escape(intro)}</div>"),
+                      w.HTML("<b>config.yaml</b> " + _("(the same fields as {name})").format(
+                          name="<code>RunConfig</code>")), self.yaml_view,
                       w.HTML("<b>Python</b>"), self.python_view,
-                      w.HTML("<b>Command line</b> (with the YAML above saved as config.yaml)"), self.cli_view])
+                      w.HTML(f"<b>{html.escape(_('Command line'))}</b> "
+                             + html.escape(_("(with the YAML above saved as config.yaml)"))), self.cli_view])
         box.add_class("lepton-code")
         return box
 
@@ -83,7 +87,8 @@ class CodePanel(Panel):
         except ConfigError as error:
             self.error = str(error)
             self.yaml_text = self.config_code = self.python_code = ""
-            self.message.value = (f"<span style='color:#b00020'><b>These settings are not a valid config:</b> "
+            self.message.value = (f"<span style='color:#b00020'><b>"
+                                  f"{html.escape(_('These settings are not a valid config:'))}</b> "
                                   f"{html.escape(self.error)}</span>")
         else:
             self.error = ""

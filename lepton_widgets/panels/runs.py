@@ -31,27 +31,48 @@ from plotly.subplots import make_subplots
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.runs.store import run_label
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.glossary import words_used_here
+from lepton_widgets.panels.train import status_word
 
-#: Columns of the runs table, in order (a run without metrics shows blanks; ``problem`` says why a damaged
-#: run is damaged, core/runs/store.py).
-COLUMNS = ("name", "run_id", "status", "dataset", "backbone", "frozen_depth", "accuracy", "macro_f1", "problem")
+#: Columns of the runs table, in order, with their headers (a run without metrics shows blanks; ``problem``
+#: says why a damaged run is damaged, core/runs/store.py).
+HEADERS = {"name": N_("name"), "run_id": N_("run id"), "status": N_("status"), "dataset": N_("data"),
+           "backbone": N_("pretrained network"), "frozen_depth": N_("frozen blocks"),
+           "accuracy": N_("test accuracy"), "macro_f1": N_("macro F1"), "problem": N_("problem")}
+COLUMNS = tuple(HEADERS)
+
+
+def frozen_words(depth) -> str:
+    """``frozen_depth`` in plain words: None freezes every block, 0 none, n the first n."""
+    if depth is None or depth != depth:  # None, or NaN in a DataFrame column
+        return _("all blocks")
+    if isinstance(depth, str):
+        return _("automatic") if depth == "auto" else depth
+    return _("none") if int(depth) == 0 else _("first {count}").format(count=int(depth))
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
     if frame.empty:
-        return "<i>No runs yet.</i>"
-    table = frame.reindex(columns=list(COLUMNS)).iloc[::-1]  # newest first
+        return f"<i>{html.escape(_('No runs yet.'))}</i>"
+    table = frame.reindex(columns=list(COLUMNS)).iloc[::-1].astype(object)  # newest first
+    table["status"] = [status_word(status) if isinstance(status, str) else status for status in table["status"]]
+    if "frozen_depth" in frame:
+        table["frozen_depth"] = [frozen_words(depth) if status != "damaged" else None
+                                 for depth, status in zip(frame["frozen_depth"].iloc[::-1], frame["status"].iloc[::-1])]
+    table = table.rename(columns={key: _(label) for key, label in HEADERS.items()})
     return table.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:.3f}",
                          classes="lepton-runs")
 
 
-PLACEHOLDER = "<i>Select runs above to compare their validation curves.</i>"
+PLACEHOLDER = N_("Select runs above to compare their validation curves.")
 
 
 def overlay_figure(curves: dict[str, list[dict]]) -> go.FigureWidget:
     """Val accuracy (left) and val loss (right) per epoch, one colour per run."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("val accuracy", "val loss"), horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("validation accuracy"), _("validation loss")),
+                        horizontal_spacing=0.12)
     palette = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
     for i, (run_id, history) in enumerate(curves.items()):
         epochs = [row.get("epoch") for row in history]
@@ -59,7 +80,7 @@ def overlay_figure(curves: dict[str, list[dict]]) -> go.FigureWidget:
             fig.add_trace(go.Scatter(x=epochs, y=[row.get(key) for row in history], mode="lines+markers",
                                      name=run_id, legendgroup=run_id, showlegend=col == 1,
                                      line={"color": palette[i % len(palette)]}), row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=_("epoch"))
     fig.update_layout(height=300, margin={"l": 50, "r": 20, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.3})
     return figure_widget(fig)
 
@@ -78,26 +99,27 @@ class RunsPanel(Panel):
         '<i>No runs yet.</i>'
     """
 
-    title = "Runs"
+    title = N_("Runs")
 
     def build(self) -> w.Widget:
         self.frame = pd.DataFrame()
         self._refreshing = False
         self.table = w.HTML()
         self.table.add_class("lepton-runs-table")
-        self.select = w.SelectMultiple(options=[], rows=8, description="Compare", layout=w.Layout(width="520px"))
+        self.select = w.SelectMultiple(options=[], rows=8, description=_("Compare"), layout=w.Layout(width="520px"),
+                                       tooltip=_("Hold Ctrl (or Cmd) to choose several runs"))
         self.select.observe(self._on_select, names="value")
-        self.refresh_button = w.Button(description="Refresh", tooltip="Re-read the runs folder")
+        self.refresh_button = w.Button(description=_("Refresh"), tooltip=_("Read the list of runs again"))
         self.refresh_button.on_click(lambda _b: self.refresh())
-        self.reopen_button = w.Button(description="Reopen", button_style="info", disabled=True,
-                                      tooltip="Load this run's settings and show its evaluation")
+        self.reopen_button = w.Button(description=_("Reopen"), button_style="info", disabled=True,
+                                      tooltip=_("Load this run's settings and show its evaluation"))
         self.reopen_button.add_class("lepton-reopen-button")
         self.reopen_button.on_click(self._on_reopen)
         self.message = w.HTML()
         # No chart until there is something to draw: every FigureWidget on the page loads Plotly's script
         # and must start within anywidget's 2 s, which a page full of empty charts makes harder under load.
         self.figure: Optional[go.FigureWidget] = None
-        self.figure_box = w.Box([w.HTML(PLACEHOLDER)])
+        self.figure_box = w.Box([self._placeholder()])
 
         self.session.observe(lambda _c: self.refresh(), names="runs_version")
         # The Runner bumps runs_version when a run starts and when it finishes or is cancelled, not when it
@@ -106,7 +128,12 @@ class RunsPanel(Panel):
         self.session.observe(lambda _c: self._update_buttons(), names="busy")
         self.refresh()
         buttons = w.VBox([self.refresh_button, self.reopen_button])
-        return w.VBox([self.table, w.HBox([self.select, buttons]), self.message, self.figure_box])
+        words = words_used_here(["run", "validation", "accuracy", "loss", "macro_f1", "frozen_depth"])
+        return w.VBox([words, self.table, w.HBox([self.select, buttons]), self.message, self.figure_box])
+
+    @staticmethod
+    def _placeholder() -> w.HTML:
+        return w.HTML(f"<i>{html.escape(_(PLACEHOLDER))}</i>")
 
     @property
     def run_ids(self) -> list[str]:
@@ -133,8 +160,10 @@ class RunsPanel(Panel):
     @staticmethod
     def _label(row: pd.Series) -> str:
         accuracy = row.get("accuracy")
-        score = f", acc {accuracy:.3f}" if isinstance(accuracy, float) and accuracy == accuracy else ""
-        return run_label(row, f"{row['status']}{score}")
+        words = status_word(row["status"])
+        if isinstance(accuracy, float) and accuracy == accuracy:
+            words = _("{status}, accuracy {accuracy}").format(status=words, accuracy=f"{accuracy:.3f}")
+        return run_label(row, words)
 
     def _on_select(self, _change=None) -> None:
         if self._refreshing:
@@ -142,7 +171,7 @@ class RunsPanel(Panel):
         store = self.runner.store
         curves = {run_id: store.open(run_id).history for run_id in self.select.value}
         old, self.figure = self.figure, overlay_figure(curves) if curves else None
-        self.figure_box.children = [self.figure if self.figure is not None else w.HTML(PLACEHOLDER)]
+        self.figure_box.children = [self.figure if self.figure is not None else self._placeholder()]
         if old is not None:
             old.close()
         self._update_buttons()
@@ -157,14 +186,15 @@ class RunsPanel(Panel):
     def reopen(self, run_id: str) -> Optional[str]:
         """Load ``run_id``'s config into the Session and make it the current run; returns an error or None."""
         if self.session.busy:
-            return self._say("A job is running: stop it or wait before reopening a run.")
+            return self._say(_("A job is running: stop it or wait before reopening a run."))
         try:
             record = self.runner.store.open(run_id)
             record.config  # read here: a damaged config is said in the message, not raised from the Session
         except (FileNotFoundError, ConfigError) as error:
-            return self._say(f"Cannot reopen {run_id}: {error}")
+            return self._say(_("Cannot reopen {run}: {error}").format(run=run_id, error=error))
         self.session.open_run(record)
-        self.message.value = f"Reopened <code>{html.escape(record.run_id)}</code> ({html.escape(record.status)})."
+        self.message.value = _("Reopened {run} ({status}).").format(
+            run=f"<code>{html.escape(record.run_id)}</code>", status=html.escape(status_word(record.status)))
         return None
 
     def _say(self, text: str) -> str:

@@ -19,34 +19,38 @@ import ipywidgets as w
 
 from lepton_widgets.core.tasks.image.gallery import GalleryItem
 from lepton_widgets.core.tasks.image.previews import to_png
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.style import card_layout
 
 THUMB_PX = 96
+#: Headers of a cell's rows shown to people (the data's own columns keep their names).
+ROW_HEADERS = {"ref": N_("row"), "true": N_("true class"), "predicted": N_("predicted class"),
+               "confidence": N_("confidence"), "text": N_("text")}
 
 
 class PicturesCell:
     """A picture or sound run's cell: thumbnails of its test images, each with its Grad-CAM overlay."""
 
-    note = "examples with Grad-CAM (where the network looked)."
-    unreadable = "could not load the images"
+    note = N_("examples with Grad-CAM (where the network looked).")
+    unreadable = N_("could not load the images")
 
     def show(self, panel, items, heading: str, count: int) -> None:
         items = panel.gallery_items = list(items or [])
-        more = f", showing the {len(items)} most confident" if count > len(items) else ""
-        panel.gallery_title.value = heading + more + (". Right image: Grad-CAM for the predicted class."
-                                                      if items else ".")
+        more = _(", showing the {count} most confident").format(count=len(items)) if count > len(items) else ""
+        panel.gallery_title.value = heading + more + (
+            html.escape(_(". Right image: Grad-CAM for the predicted class.")) if items else ".")
         panel.gallery.children = [thumbnail(item) for item in items]
 
 
 class RowsCell:
     """A table or text run's cell: its test rows (most confident first) with the values or text the model read."""
 
-    note = "test rows with their values."
-    unreadable = "could not read the rows"
+    note = N_("test rows with their values.")
+    unreadable = N_("could not read the rows")
 
     def show(self, panel, rows, heading: str, count: int) -> None:
         panel.gallery_items = []
-        panel.gallery_title.value = heading + (f", showing the {len(rows)} most confident"
+        panel.gallery_title.value = heading + (_(", showing the {count} most confident").format(count=len(rows))
                                                if rows is not None and count > len(rows) else "")
         panel.gallery.children = [rows_view(rows)] if rows is not None else []
 
@@ -68,8 +72,10 @@ def thumbnail(item: GalleryItem) -> w.Widget:
         overlay.add_class("lepton-gradcam")
         images.append(overlay)
     caption = w.HTML(f"<div style='font-size:11px;max-width:{2 * THUMB_PX + 8}px;overflow-wrap:anywhere'>"
-                     f"{html.escape(item.ref)}<br>true {html.escape(item.true)}, predicted "
-                     f"{html.escape(item.predicted)} ({item.confidence:.0%})</div>")
+                     f"{html.escape(item.ref)}<br>"
+                     + html.escape(_("true {true}, predicted {predicted} ({confidence})").format(
+                         true=item.true, predicted=item.predicted, confidence=f"{item.confidence:.0%}"))
+                     + "</div>")
     box = w.VBox([w.HBox(images), caption], layout=card_layout("4px"))
     box.add_class("lepton-gallery-item")
     return box
@@ -77,6 +83,7 @@ def thumbnail(item: GalleryItem) -> w.Widget:
 
 def rows_view(rows) -> w.Widget:
     """A table or text run's cell: its rows (a DataFrame, most confident first) as a scrollable table."""
+    rows = rows.rename(columns={key: _(label) for key, label in ROW_HEADERS.items()})
     table = w.HTML(rows.to_html(index=False, float_format=lambda v: f"{v:.3g}", na_rep="",
                                 classes=["lepton-table", "lepton-cell-rows"], border=0))
     return w.Box([table], layout=w.Layout(max_width="100%", overflow="auto"))

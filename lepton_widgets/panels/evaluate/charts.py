@@ -17,10 +17,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from lepton_widgets.core.evaluation import small_test_caution, wilson_interval
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.figures import figure_widget
+from lepton_widgets.panels.glossary import term
 
 #: (trace name suffix, dash) of the computed and the stored robustness curve.
 _ROBUSTNESS_STYLES = {"computed": "solid", "stored at training": "dash"}
+#: The curves' labels in words.
+_ROBUSTNESS_LABELS = {"computed": N_("computed"), "stored at training": N_("stored at training")}
+#: Headers of the per-class table.
+PER_CLASS_HEADERS = {"class": N_("class"), "precision": N_("precision"), "recall": N_("recall"), "f1": N_("F1"),
+                     "support": N_("test items")}
 
 
 def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.FigureWidget:
@@ -30,16 +37,18 @@ def confusion_figure(confusion: np.ndarray, class_names: list[str]) -> go.Figure
     fig = go.Figure(go.Heatmap(
         z=counts.tolist(), x=names, y=names, text=counts.tolist(), texttemplate="%{text}",
         colorscale="Blues", showscale=False,
-        hovertemplate="true %{y}, predicted %{x}: %{z}<extra>click to see them</extra>"))
+        hovertemplate=_("true {true}, predicted {predicted}: {count}").format(
+            true="%{y}", predicted="%{x}", count="%{z}") + "<extra>" + _("click to see them") + "</extra>"))
     side = max(260, min(620, 60 + 34 * len(names)))
     fig.update_layout(width=side + 80, height=side, margin={"l": 70, "r": 10, "t": 30, "b": 60},
-                      xaxis={"title": "predicted", "type": "category", "tickangle": -45 if len(names) > 6 else 0},
-                      yaxis={"title": "true", "type": "category", "autorange": "reversed"},
-                      title={"text": "confusion matrix (test split)", "font": {"size": 13}})
+                      xaxis={"title": _("predicted class"), "type": "category",
+                             "tickangle": -45 if len(names) > 6 else 0},
+                      yaxis={"title": _("true class"), "type": "category", "autorange": "reversed"},
+                      title={"text": _("confusion matrix (test set)"), "font": {"size": 13}})
     return figure_widget(fig)
 
 
-PIXEL_AXIS = "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)"
+PIXEL_AXIS = N_("attack strength ε (pixels in [0, 1]; 8/255 ≈ 0.031)")
 
 
 def robustness_figure(curves: list[tuple[str, dict]], axis: str = PIXEL_AXIS) -> go.FigureWidget:
@@ -47,49 +56,53 @@ def robustness_figure(curves: list[tuple[str, dict]], axis: str = PIXEL_AXIS) ->
     ``(label, curve dict)`` (``RobustnessCurve.to_dict()``), one point per strength; built complete in its
     constructor (see module doc)."""
     pixels = axis == PIXEL_AXIS
-    hover = ("&epsilon; %{x:.4g} (%{customdata:.1f}/255)" if pixels else "%{x:.4g}") + "<br>accuracy %{y:.3f}<extra>"
+    hover = (("&epsilon; %{x:.4g} (%{customdata:.1f}/255)" if pixels else "%{x:.4g}") + "<br>" + _("accuracy")
+             + " %{y:.3f}<extra>")
     traces = []
     for label, curve in curves:
         epsilons = [float(e) for e in curve["epsilons"]]
-        name = f"{curve['method'].upper()} ({label}, n={curve['n']})"
+        name = f"{curve['method'].upper()} ({_(_ROBUSTNESS_LABELS.get(label, label))}, n={curve['n']})"
         traces.append(go.Scatter(
             x=epsilons, y=[float(a) for a in curve["accuracy"]], name=name, mode="lines+markers",
             line={"dash": _ROBUSTNESS_STYLES.get(label, "solid")}, customdata=[e * 255 for e in epsilons],
             hovertemplate=hover + name + "</extra>"))
     layout = go.Layout(height=300, width=520, margin={"l": 55, "r": 10, "t": 35, "b": 45},
-                       title={"text": "accuracy under attack (test split)", "font": {"size": 13}},
-                       xaxis={"title": axis, "rangemode": "tozero"},
-                       yaxis={"title": "accuracy", "range": [0, 1.02]},
+                       title={"text": _("accuracy under attack (test set)"), "font": {"size": 13}},
+                       xaxis={"title": _(axis), "rangemode": "tozero"},
+                       yaxis={"title": _("accuracy"), "range": [0, 1.02]},
                        legend={"orientation": "h", "y": -0.3}, showlegend=len(traces) > 1)
     return figure_widget(go.Figure(data=traces, layout=layout))
 
 
 def metrics_html(evaluation: dict) -> str:
-    """Headline metrics and the per-class precision / recall / F1 table, as HTML."""
+    """Headline metrics and the per-class precision / recall / F1 table, as HTML (technical names carry their
+    plain meaning on hover)."""
     top_k = evaluation.get("top_k", 3)
-    headline = [("test samples", evaluation.get("n")), ("accuracy", evaluation.get("accuracy")),
-                (f"top-{top_k} accuracy", evaluation.get(f"top_{top_k}_accuracy")),
-                ("macro F1", evaluation.get("macro_f1")), ("ECE (calibration)", evaluation.get("ece")),
-                ("log loss", evaluation.get("log_loss"))]
+    esc = html.escape
+    headline = [(esc(_("test samples")), evaluation.get("n")), (term("accuracy"), evaluation.get("accuracy")),
+                (esc(_("top-{k} accuracy").format(k=top_k)), evaluation.get(f"top_{top_k}_accuracy")),
+                (term("macro_f1"), evaluation.get("macro_f1")), (term("calibration"), evaluation.get("ece")),
+                (esc(_("log loss")), evaluation.get("log_loss"))]
     if evaluation.get("roc_auc") is not None:  # tables store it (core/tasks/tabular/run.py)
         headline.append(("ROC AUC", evaluation["roc_auc"]))
     accuracy, n = evaluation.get("accuracy"), evaluation.get("n")
     if isinstance(accuracy, float) and isinstance(n, int) and n > 0:
         low, high = wilson_interval(round(accuracy * n), n)  # older runs stored no interval: compute it
-        headline.insert(2, ("accuracy, 95% interval", f"{low:.3f} – {high:.3f}"))
+        headline.insert(2, (esc(_("accuracy, 95% interval")), f"{low:.3f} – {high:.3f}"))
     if evaluation.get("cv_folds"):  # tiny data: held-out predictions of k-fold cross-validation
-        headline.insert(0, (f"{evaluation['cv_folds']}-fold cross-validation accuracy",
+        headline.insert(0, (esc(_("{folds}-fold cross-validation accuracy").format(folds=evaluation["cv_folds"])),
                             f"{evaluation['cv_accuracy_mean']:.3f} ± {evaluation['cv_accuracy_std']:.3f}"))
-    cells = "".join(f"<tr><th style='text-align:left'>{html.escape(name)}</th><td>{_fmt(value)}</td></tr>"
+    cells = "".join(f"<tr><th style='text-align:left'>{name}</th><td>{_fmt(value)}</td></tr>"
                     for name, value in headline)
     caution = small_test_caution(accuracy if isinstance(accuracy, float) else None, n)
     if caution:
         cells = (f"<tr><td colspan='2' class='lepton-small-test-caution' style='color:#b45309;font-weight:bold'>"
                  f"&#9888; {html.escape(caution)}</td></tr>") + cells
     per_class = pd.DataFrame(evaluation.get("per_class") or [])
+    per_class = per_class.rename(columns={key: _(label) for key, label in PER_CLASS_HEADERS.items()})
     table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
                               classes="lepton-per-class") if len(per_class) else ""
-    return f"<table class='lepton-metrics'>{cells}</table><h4>Per class</h4>{table}"
+    return f"<table class='lepton-metrics'>{cells}</table><h4>{esc(_('Per class'))}</h4>{table}"
 
 
 def _fmt(value) -> str:

@@ -36,10 +36,13 @@ import plotly.graph_objects as go
 from lepton_widgets.core.runs.store import RunRecord
 from lepton_widgets.core.tasks import task_for_run, task_named
 from lepton_widgets.core.tasks.image.gallery import DEFAULT_LIMIT, GalleryItem
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.glossary import words_used_here
 from lepton_widgets.panels.evaluate.cells import THUMB_PX, cell_view_for
 from lepton_widgets.panels.evaluate.charts import cell_from_points, confusion_figure, metrics_html
 from lepton_widgets.panels.evaluate.robustness import RobustnessSection
+from lepton_widgets.panels.train import status_word
 
 
 class EvaluatePanel(RobustnessSection, Panel):
@@ -61,7 +64,7 @@ class EvaluatePanel(RobustnessSection, Panel):
         'No run yet: train one, or reopen one in the Runs panel.'
     """
 
-    title = "Evaluate"
+    title = N_("Evaluate")
 
     def build(self) -> w.Widget:
         self.record: Optional[RunRecord] = None
@@ -85,7 +88,9 @@ class EvaluatePanel(RobustnessSection, Panel):
         self.session.observe(self._on_selected_cell, names="selected_cell")
         self.reload()
         top = w.HBox([self.confusion_box, w.Box([self.metrics], layout=w.Layout(padding="0 0 0 16px"))])
-        return w.VBox([self.note, top, self.gallery_title, self.gallery, robustness])
+        words = words_used_here(["test_set", "accuracy", "confusion_matrix", "macro_f1", "calibration", "confidence",
+                                 "grad_cam", "robustness", "adversarial"])
+        return w.VBox([words, self.note, top, self.gallery_title, self.gallery, robustness])
 
     # --- the run --------------------------------------------------------------------------------
 
@@ -103,20 +108,22 @@ class EvaluatePanel(RobustnessSection, Panel):
         self.record, self.evaluation = None, {}
         self._clear_gallery()
         if record is None:
-            return self._empty("No run yet: train one, or reopen one in the Runs panel." if run_id is None
-                               else f"Run {html.escape(run_id)} was not found in {self.runner.store.root}.")
+            return self._empty(html.escape(_("No run yet: train one, or reopen one in the Runs panel."))
+                               if run_id is None else html.escape(_("Run {run} was not found in {folder}.").format(
+                                   run=run_id, folder=self.runner.store.root)))
+        code = f"<code>{html.escape(run_id)}</code>"
         if not record.complete:
-            return self._empty(f"Run <code>{html.escape(run_id)}</code> is in progress; its evaluation "
-                               "appears here when it finishes.")
+            return self._empty(_("Run {run} is in progress; its evaluation appears here when it finishes.").format(
+                run=code))
         evaluation = record.evaluation
         if not evaluation:
-            return self._empty(f"Run <code>{html.escape(run_id)}</code> is {html.escape(record.status)}: "
-                               "it has no evaluation.")
+            return self._empty(_("Run {run} is {status}: it has no evaluation.").format(
+                run=code, status=html.escape(status_word(record.status))))
         self.record, self.evaluation, self.task = record, evaluation, task_for_run(record)
         self._offer_robustness(self.task)
         self._show_stored_robustness()
-        self.note.value = (f"Run <code>{html.escape(run_id)}</code>: click a cell of the matrix to see its "
-                           + cell_view_for(self.task).note)
+        self.note.value = _("Run {run}: click a cell of the matrix to see its {what}").format(
+            run=code, what=html.escape(_(cell_view_for(self.task).note)))
         self.metrics.value = metrics_html(evaluation)
         self._set_confusion(confusion_figure(np.asarray(evaluation["confusion"]), evaluation["class_names"]))
         if self.session.selected_cell is not None:
@@ -177,20 +184,23 @@ class EvaluatePanel(RobustnessSection, Panel):
         names = [str(n) for n in self.evaluation["class_names"]]
         true_index, predicted_index = cell
         if not (0 <= true_index < len(names) and 0 <= predicted_index < len(names)):
-            self._clear_gallery(f"No such cell {cell} for {len(names)} classes.")
+            self._clear_gallery(html.escape(_("No such cell {cell} for {count} classes.").format(
+                cell=cell, count=len(names))))
             return
         count = int(np.asarray(self.evaluation["confusion"])[true_index, predicted_index])
-        kind = "correct" if true_index == predicted_index else "misclassified"
-        heading = (f"<b>true {html.escape(names[true_index])}, predicted {html.escape(names[predicted_index])}"
-                   f"</b>: {count} {kind}")
-        self.gallery_title.value = heading + (" &ndash; loading..." if count else "")
+        kind = _("{count} correct") if true_index == predicted_index else _("{count} misclassified")
+        heading = ("<b>" + html.escape(_("true {true}, predicted {predicted}").format(
+            true=names[true_index], predicted=names[predicted_index])) + "</b>: "
+            + html.escape(kind.format(count=count)))
+        self.gallery_title.value = heading + (" &ndash; " + html.escape(_("loading...")) if count else "")
         view = cell_view_for(self.task)
         try:
             # At most DEFAULT_LIMIT examples: about a second, so it runs right here, not in the worker.
             examples = self.task.cell_examples(self.record, true_index, predicted_index, limit=DEFAULT_LIMIT,
                                                display_size=THUMB_PX) if count else None
         except Exception as error:  # a moved image file, an edited CSV or a deleted cache must not break the panel
-            self._clear_gallery(f"{heading}: {view.unreadable} ({type(error).__name__}: {html.escape(str(error))})")
+            self._clear_gallery(f"{heading}: {html.escape(_(view.unreadable))} "
+                                f"({type(error).__name__}: {html.escape(str(error))})")
             return
         view.show(self, examples, heading, count)  # None: an empty cell
 

@@ -7,6 +7,8 @@ task's family, holds what the controls offer for it. A task without the step (ta
 Example:
     >>> ATTACKS["text"].levels
     'Rates'
+    >>> ATTACKS["text"].level
+    'rate'
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Callable, Optional
 import ipywidgets as w
 import plotly.graph_objects as go
 
-from lepton_widgets.panels.evaluate.charts import robustness_figure
+from lepton_widgets.i18n import N_, _
+from lepton_widgets.panels.evaluate.charts import PIXEL_AXIS, robustness_figure
+from lepton_widgets.panels.glossary import term
 from lepton_widgets.state.runner import BusyError
 
 
@@ -36,10 +40,12 @@ def _rates(text):
 
 @dataclass(frozen=True)
 class Attacks:
-    """What the controls offer for one task family: attacks, the strengths' name, default and meaning."""
+    """What the controls offer for one task family: attacks, the strengths' name, default and meaning. The words
+    are catalogue strings marked with ``N_``: the panel translates them where it shows them."""
 
     methods: list
     levels: str
+    level: str
     default: str
     tooltip: str
     samples: str
@@ -50,13 +56,20 @@ class Attacks:
 
 #: Task family -> its attacks (the panel side of the registry; the task computes the curve).
 ATTACKS = {
-    "image": Attacks([("FGSM", "fgsm"), ("PGD (10 steps)", "pgd")], "Epsilons", "0, 0.005, 0.01, 0.02, 0.03",
-                     "L-inf radii on pixels in [0, 1], comma-separated", "Max images", "images",
-                     "epsilon (pixels in [0, 1]; 8/255 &asymp; 0.031)", _epsilons),
-    "text": Attacks([("Random neighbours", "random"), ("Greedy (strongest)", "greedy")], "Rates",
-                    "0, 0.1, 0.2, 0.4", "share of each text's words swapped for a similar word, comma-separated",
-                    "Max texts", "texts", "share of words replaced", _rates),
+    "image": Attacks([("FGSM", "fgsm"), (N_("PGD (10 steps)"), "pgd")], N_("Epsilons"), N_("epsilon"),
+                     "0, 0.005, 0.01, 0.02, 0.03",
+                     N_("How far each pixel may be pushed (pixels in [0, 1]), several values separated by commas"),
+                     N_("Max images"), N_("images"), PIXEL_AXIS, _epsilons),
+    "text": Attacks([(N_("Random neighbours"), "random"), (N_("Greedy (strongest)"), "greedy")], N_("Rates"),
+                    N_("rate"), "0, 0.1, 0.2, 0.4",
+                    N_("share of each text's words swapped for a similar word, comma-separated"),
+                    N_("Max texts"), N_("texts"), N_("share of words replaced"), _rates),
 }
+
+
+def _methods(attacks: Attacks) -> list[tuple[str, str]]:
+    """The attack dropdown's options: labels in the current language, values for the engine."""
+    return [(_(label), value) for label, value in attacks.methods]
 
 
 class RobustnessSection:
@@ -68,14 +81,14 @@ class RobustnessSection:
         self.robustness_result = None
         self.robustness_plot: Optional[go.FigureWidget] = None
         self.attacks = ATTACKS["image"]
-        self.robustness_method = w.Dropdown(options=self.attacks.methods, value="fgsm", description="Attack",
+        self.robustness_method = w.Dropdown(options=_methods(self.attacks), value="fgsm", description=_("Attack"),
                                             style=style, layout=layout)
-        self.robustness_epsilons = w.Text(value=self.attacks.default, description=self.attacks.levels,
-                                          tooltip=self.attacks.tooltip, style=style, layout=layout)
-        self.robustness_samples = w.BoundedIntText(value=500, min=1, max=10_000_000, description="Max images",
-                                                   style=style, layout=layout)
-        self.robustness_button = w.Button(description="Compute robustness", button_style="info",
-                                          tooltip="Attack the test split at each strength (in the background)")
+        self.robustness_epsilons = w.Text(value=self.attacks.default, description=_(self.attacks.levels),
+                                          tooltip=_(self.attacks.tooltip), style=style, layout=layout)
+        self.robustness_samples = w.BoundedIntText(value=500, min=1, max=10_000_000,
+                                                   description=_(self.attacks.samples), style=style, layout=layout)
+        self.robustness_button = w.Button(description=_("Compute robustness"), button_style="info",
+                                          tooltip=_("Attack the test set at each strength (in the background)"))
         self.robustness_button.add_class("lepton-robustness-button")
         self.robustness_button.on_click(self.compute_robustness)
         self.robustness_status = w.HTML()
@@ -84,7 +97,10 @@ class RobustnessSection:
         self.session.observe(self._sync_robustness_button, names="busy")
         controls = w.VBox([self.robustness_method, self.robustness_epsilons, self.robustness_samples,
                            self.robustness_button, self.robustness_status])
-        self.robustness_panel = w.VBox([w.HTML("<h4>Robustness (adversarial attacks)</h4>"),
+        heading = _("{robustness} (adversarial attacks)").format(robustness=term("robustness", _("Robustness")))
+        explain = _("How much accuracy drops when each test input is changed on purpose, a little at first, then more.")
+        self.robustness_panel = w.VBox([w.HTML(f"<h4>{heading}</h4><div style='font-size:12px;color:#555'>"
+                                               f"{html.escape(explain)}</div>"),
                                         w.HBox([controls, self.robustness_box])])
         return self.robustness_panel
 
@@ -95,9 +111,9 @@ class RobustnessSection:
         if attacks is None or attacks is self.attacks:
             return
         self.attacks = attacks
-        self.robustness_method.options, self.robustness_method.value = attacks.methods, attacks.methods[0][1]
-        self.robustness_epsilons.description, self.robustness_epsilons.value = attacks.levels, attacks.default
-        self.robustness_epsilons.tooltip, self.robustness_samples.description = attacks.tooltip, attacks.samples
+        self.robustness_method.options, self.robustness_method.value = _methods(attacks), attacks.methods[0][1]
+        self.robustness_epsilons.description, self.robustness_epsilons.value = _(attacks.levels), attacks.default
+        self.robustness_epsilons.tooltip, self.robustness_samples.description = _(attacks.tooltip), _(attacks.samples)
 
     def _stored_curve(self) -> Optional[dict]:
         if self.record is None:
@@ -107,7 +123,7 @@ class RobustnessSection:
         try:
             curve = stored_robustness(self.record)
         except (ValueError, KeyError, TypeError) as error:  # a damaged file must not break the panel
-            self.robustness_status.value = f"robustness.json unreadable: {html.escape(str(error))}"
+            self.robustness_status.value = html.escape(_("robustness.json unreadable: {error}").format(error=error))
             return None
         return curve.to_dict() if curve is not None else None
 
@@ -135,7 +151,7 @@ class RobustnessSection:
         ``robustness_status``; nothing starts."""
         record, task, attacks = self.record, self.task, self.attacks
         if record is None:
-            self.robustness_status.value = "Train a run, or reopen a finished one, first."
+            self.robustness_status.value = html.escape(_("Train a run, or reopen a finished one, first."))
             return
         try:
             levels = attacks.parse(self.robustness_epsilons.value)
@@ -149,13 +165,14 @@ class RobustnessSection:
                 return task.robustness_curve(record, method=method, levels=levels, max_samples=max_samples,
                                              job=job.child(run_id=record.run_id))
             except Exception as error:
-                self.robustness_status.value = (f"<span style='color:#b00020'>failed: {type(error).__name__}: "
-                                                f"{html.escape(str(error))}</span>")
+                self.robustness_status.value = ("<span style='color:#b00020'>" + html.escape(
+                    _("failed: {error}").format(error=f"{type(error).__name__}: {error}")) + "</span>")
                 raise
 
         def done(curve):
             summary = ", ".join(f"{e:g}: {a:.3f}" for e, a in zip(curve.epsilons, curve.accuracy))
-            self.session.message = f"robustness ({method}) on {curve.n} test {attacks.items}: {summary}"
+            self.session.message = _("robustness ({method}) on {count} test {items}: {summary}").format(
+                method=method, count=curve.n, items=_(attacks.items), summary=summary)
             if self.record is None or self.record.path != record.path:
                 return  # another run is shown now; this curve belongs to the old one
             self.robustness_result = curve
@@ -164,11 +181,13 @@ class RobustnessSection:
             if stored is not None:
                 curves.append(("stored at training", stored))
             self._set_robustness_plot(robustness_figure(curves, attacks.axis))
-            self.robustness_status.value = f"accuracy by {attacks.levels.lower()[:-1]}: {html.escape(summary)}"
+            self.robustness_status.value = html.escape(_("accuracy by {level}: {summary}").format(
+                level=_(attacks.level), summary=summary))
 
         try:
             self.runner.submit("robustness", work, done)
         except BusyError as error:
             self.robustness_status.value = html.escape(str(error))
             return
-        self.robustness_status.value = f"attacking up to {max_samples} test {attacks.items} with {method.upper()}..."
+        self.robustness_status.value = html.escape(_("attacking up to {count} test {items} with {method}...").format(
+            count=max_samples, items=_(attacks.items), method=method.upper()))
