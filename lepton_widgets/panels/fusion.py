@@ -32,15 +32,36 @@ import plotly.graph_objects as go
 
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.fusion.fuse import check_compatible, comparison_frame, fusion_info
-from lepton_widgets.core.fusion.methods import DESCRIPTIONS, METHODS
+from lepton_widgets.core.fusion.methods import METHODS
 from lepton_widgets.core.runs.store import RunRecord, run_label
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.figures import figure_widget
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.state.runner import BusyError
 
-PLACEHOLDER = "<i>Fuse runs to compare the members with the fused model here.</i>"
-LABELS = {"ensemble": "Ensemble (optimised weights)", "uniform-soup": "Uniform soup",
-          "greedy-soup": "Greedy soup", "distill": "Distill the ensemble"}
+PLACEHOLDER = N_("Fuse runs to compare the members with the fused model here.")
+LABELS = {"ensemble": N_("Ensemble (optimised weights)"), "uniform-soup": N_("Uniform soup"),
+          "greedy-soup": N_("Greedy soup"), "distill": N_("Distill the ensemble")}
+#: What each method does, in plain words (the engine's ``DESCRIPTIONS``, for the person choosing).
+ABOUT = {
+    "ensemble": N_("Several models vote together: their answers are averaged, with weights chosen on the "
+                   "validation set."),
+    "uniform-soup": N_("The models' weights are averaged into one model (they must share architecture and "
+                       "starting weights)."),
+    "greedy-soup": N_("Models are added to a weight average one by one, as long as validation accuracy does "
+                      "not drop."),
+    "distill": N_("One small model is trained to copy the ensemble's answers (it learns from their soft "
+                  "labels)."),
+}
+#: Roles in the members-vs-fused table and chart; a fused row's role is its method.
+#: (The methods keep their engine names in English: the CLI and the run names use them.)
+ROLES = {"member": N_("member"), "best member": N_("best member"), "ensemble": N_("ensemble"),
+         "uniform-soup": N_("uniform-soup"), "greedy-soup": N_("greedy-soup"), "distill": N_("distill")}
+#: Column headers of the members-vs-fused table.
+COLUMNS = {"run_id": N_("run"), "role": N_("role"), "weight": N_("weight"), "val_accuracy": N_("val acc"),
+           "val_log_loss": N_("val log-loss"), "test_accuracy": N_("test acc"),
+           "test_log_loss": N_("test log-loss")}
 
 
 def comparison_figure(frame: pd.DataFrame) -> go.FigureWidget:
@@ -48,16 +69,16 @@ def comparison_figure(frame: pd.DataFrame) -> go.FigureWidget:
     labels = [_short(row.run_id, row.role) for row in frame.itertuples()]
     colors = ["#2ca02c" if role not in ("member", "best member") else "#9aa5b1" for role in frame["role"]]
     fig = go.Figure([
-        go.Bar(name="val accuracy", x=labels, y=frame["val_accuracy"].tolist(),
+        go.Bar(name=_("val accuracy"), x=labels, y=frame["val_accuracy"].tolist(),
                marker={"color": colors, "pattern": {"shape": "/"}}, text=[f"{v:.3f}" for v in frame["val_accuracy"]],
                textposition="outside"),
-        go.Bar(name="test accuracy", x=labels, y=frame["test_accuracy"].tolist(), marker={"color": colors},
+        go.Bar(name=_("test accuracy"), x=labels, y=frame["test_accuracy"].tolist(), marker={"color": colors},
                text=[f"{v:.3f}" for v in frame["test_accuracy"]], textposition="outside"),
     ])
     low = float(min(frame["val_accuracy"].min(), frame["test_accuracy"].min()))
     fig.update_layout(barmode="group", height=320, margin={"l": 50, "r": 20, "t": 40, "b": 80},
-                      yaxis={"title": "accuracy", "range": [max(0.0, low - 0.1), 1.02]},
-                      title={"text": "members vs fused (hatched: validation, solid: test)", "font": {"size": 13}},
+                      yaxis={"title": _("accuracy"), "range": [max(0.0, low - 0.1), 1.02]},
+                      title={"text": _("members vs fused (hatched: validation, solid: test)"), "font": {"size": 13}},
                       legend={"orientation": "h", "y": -0.35})
     return figure_widget(fig)
 
@@ -65,12 +86,16 @@ def comparison_figure(frame: pd.DataFrame) -> go.FigureWidget:
 def _short(run_id: str, role: str) -> str:
     # Run ids start with a 16-character timestamp: the name and suffix tell runs apart in a chart.
     label = run_id[16:] if len(run_id) > 16 else run_id
-    return f"{label} ({role})" if role not in ("member",) else label
+    return f"{label} ({_role(role)})" if role not in ("member",) else label
+
+
+def _role(role: str) -> str:
+    return _(ROLES[role]) if role in ROLES else role
 
 
 def comparison_html(frame: pd.DataFrame) -> str:
-    table = frame.rename(columns={"val_accuracy": "val acc", "val_log_loss": "val log-loss",
-                                  "test_accuracy": "test acc", "test_log_loss": "test log-loss"})
+    table = frame.assign(role=[_role(role) for role in frame["role"]])
+    table = table.rename(columns={key: _(label) for key, label in COLUMNS.items()})
     return table.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:.3f}",
                          classes="lepton-fusion-table")
 
@@ -91,18 +116,20 @@ class FusionPanel(Panel):
         self.record: Optional[RunRecord] = None
         self.figure: Optional[go.FigureWidget] = None
         self._refreshing = False
-        self.select = w.SelectMultiple(options=[], rows=8, description="Runs", layout=w.Layout(width="620px"))
-        self.method = w.Dropdown(options=[(LABELS[m], m) for m in METHODS], value="ensemble", description="Method")
+        self.select = w.SelectMultiple(options=[], rows=8, description=_("Runs"), layout=w.Layout(width="620px"))
+        self.method = w.Dropdown(options=[(_(LABELS[m]), m) for m in METHODS], value="ensemble",
+                                  description=_("Method"))
         self.about = w.HTML()
-        self.name = w.Text(value="", placeholder="default: METHOD-of-N", description="Name")
-        self.fuse_button = w.Button(description="Fuse", button_style="primary", disabled=True,
-                                    tooltip="Combine the selected runs into a new run")
+        self.name = w.Text(value="", placeholder=_("default: method-of-N"), description=_("Name"))
+        self.fuse_button = w.Button(description=_("Fuse"), button_style="primary", disabled=True,
+                                    tooltip=_("Combine the selected runs into a new run"))
         self.fuse_button.add_class("lepton-fuse-button")
-        self.stop_button = w.Button(description="Stop", disabled=True, tooltip="Stop fusing after this batch")
-        self.refresh_button = w.Button(description="Refresh", tooltip="Re-read the runs folder")
+        self.stop_button = w.Button(description=_("Stop"), disabled=True,
+                                    tooltip=_("Stop fusing after this batch"))
+        self.refresh_button = w.Button(description=_("Refresh"), tooltip=_("Look again for finished runs"))
         self.message = w.HTML()
         self.table = w.HTML()
-        self.figure_box = w.Box([w.HTML(PLACEHOLDER)])
+        self.figure_box = w.Box([w.HTML(f"<i>{html.escape(_(PLACEHOLDER))}</i>")])
 
         self.select.observe(self._on_choice, names="value")
         self.method.observe(self._on_choice, names="value")
@@ -115,7 +142,12 @@ class FusionPanel(Panel):
         self.refresh()
         controls = w.VBox([self.method, self.about, self.name,
                            w.HBox([self.fuse_button, self.stop_button, self.refresh_button])])
-        return w.VBox([w.HBox([self.select, controls]), self.message, self.figure_box, self.table])
+        intro = w.HTML("<div style='font-size:13px'>" + _(
+            "Combine finished runs into one model: an {ensemble} lets them vote, a soup averages their "
+            "weights. The {validation} chooses how; the {test} measures the result.").format(
+            ensemble=term("ensemble"), validation=term("validation"), test=term("test_set")) + "</div>")
+        return w.VBox([intro, w.HBox([self.select, controls]), self.message, self.figure_box, self.table,
+                       words_used_here(["ensemble", "validation", "test_set", "accuracy", "loss"])])
 
     # --- runs and choice ---------------------------------------------------------------------------
 
@@ -141,7 +173,8 @@ class FusionPanel(Panel):
     @staticmethod
     def _label(row: pd.Series) -> str:
         accuracy = row.get("accuracy")
-        score = f", test acc {accuracy:.3f}" if isinstance(accuracy, float) and accuracy == accuracy else ""
+        score = (_(", test acc {accuracy}").format(accuracy=f"{accuracy:.3f}")
+                 if isinstance(accuracy, float) and accuracy == accuracy else "")
         return run_label(row, f"{row.get('backbone')}{score}")
 
     def _records(self) -> list[RunRecord]:
@@ -150,7 +183,7 @@ class FusionPanel(Panel):
     def problem(self) -> Optional[str]:
         """Why the current choice cannot be fused (None when it can)."""
         if len(self.select.value) < 2:
-            return "Select two or more finished runs (Ctrl/Shift-click)."
+            return _("Select two or more finished runs (Ctrl/Shift-click).")
         try:
             check_compatible(self._records(), self.method.value)
         except (ValueError, FileNotFoundError) as error:
@@ -160,13 +193,14 @@ class FusionPanel(Panel):
     def _on_choice(self, _change=None) -> None:
         if self._refreshing:
             return
-        self.about.value = f"<small>{html.escape(DESCRIPTIONS[self.method.value])}</small>"
+        self.about.value = f"<small>{html.escape(_(ABOUT[self.method.value]))}</small>"
         problem = self.problem()
         if problem is None:
-            self.message.value = (f"Ready: {html.escape(self.method.value)} of {len(self.select.value)} runs "
-                                  "(validation split picks weights and members; the test split reports).")
+            self.message.value = html.escape(_(
+                "Ready: {method} of {count} runs (the validation set picks weights and members; the test set "
+                "measures the result).").format(method=_role(self.method.value), count=len(self.select.value)))
         elif len(self.select.value) >= 2:
-            self._say(f"Cannot fuse these runs: {problem}")
+            self._say(_("Cannot fuse these runs: {problem}").format(problem=problem))
         else:
             self.message.value = html.escape(problem)
         self._update_buttons()
@@ -186,7 +220,7 @@ class FusionPanel(Panel):
         thread, or None with the reason in ``message`` when the choice is not valid or a job is running."""
         problem = self.problem()
         if problem is not None:
-            self._say(f"Cannot fuse these runs: {problem}")
+            self._say(_("Cannot fuse these runs: {problem}").format(problem=problem))
             return None
         records, method = self._records(), self.method.value
         name = self.name.value.strip() or None
@@ -206,18 +240,21 @@ class FusionPanel(Panel):
                 session.evaluation = record.evaluation
                 self.show(record)
                 gain = fusion_info(record)["gain_over_best_member"]
-                session.message = (f"{method}: val accuracy {gain['val_accuracy']:+.3f}, test accuracy "
-                                   f"{gain['test_accuracy']:+.3f} vs the best member")
-                self.message.value = f"Fused run <code>{html.escape(record.run_id)}</code>: {session.message}."
+                session.message = _("{method}: val accuracy {val}, test accuracy {test} vs the best member").format(
+                    method=_role(method), val=f"{gain['val_accuracy']:+.3f}", test=f"{gain['test_accuracy']:+.3f}")
+                self.message.value = _("Fused run {run}: {summary}.").format(
+                    run=f"<code>{html.escape(record.run_id)}</code>", summary=html.escape(session.message))
             else:
-                self.message.value = f"Fusion {html.escape(record.status)}; no fused model."
+                self.message.value = html.escape(_("Fusion {status}; no fused model.").format(
+                    status=record.status))
 
         try:
             thread = self.runner.submit("fuse", work, done)
         except BusyError as error:
             self._say(str(error))
             return None
-        self.message.value = f"Fusing {len(records)} runs ({html.escape(method)})..."
+        self.message.value = html.escape(_("Fusing {count} runs ({method})...").format(count=len(records),
+                                                                                     method=_role(method)))
         self._update_buttons()
         return thread
 
@@ -225,9 +262,9 @@ class FusionPanel(Panel):
         if self.session.job != "fuse":
             return
         if change["new"] == "failed":
-            self._say(f"Fusion failed: {self.session.last_error}")
+            self._say(_("Fusion failed: {error}").format(error=self.session.last_error))
         elif change["new"] == "cancelled":
-            self.message.value = "Fusion stopped; nothing was fused."
+            self.message.value = _("Fusion stopped; nothing was fused.")
         self._update_buttons()
 
     def show(self, record: RunRecord) -> None:

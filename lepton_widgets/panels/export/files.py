@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Optional
+
+from lepton_widgets.i18n import N_, _
 
 #: Format name -> what it is, for the check boxes (kept here: importing core.export.formats pulls in numpy only,
 #: but the panel must not depend on converter details to draw itself).
@@ -24,8 +27,45 @@ FORMAT_LABELS = {
 #: Files up to this size get a download link that carries the file itself (a data: URL). Voilà 0.5 serves no
 #: route for them: its ``files/`` route only serves images (``file_allowlist``) from the notebook's folder.
 MAX_LINK_BYTES = 50 * 2**20
-RESULT_LABELS = {"passed": ("pass", "#1b7f3b"), "failed": ("FAIL", "#b00020"),
-                 "unavailable": ("not available here", "#8a6d00"), "error": ("error", "#b00020")}
+#: The results table's column headers.
+COLUMNS = (N_("format"), N_("result"), N_("file"), N_("size"), N_("largest difference"), N_("same top answer"),
+           N_("tolerance"), N_("reason"))
+RESULT_LABELS = {"passed": (N_("pass"), "#1b7f3b"), "failed": (N_("FAIL"), "#b00020"),
+                 "unavailable": (N_("not available here"), "#8a6d00"), "error": (N_("error"), "#b00020")}
+#: The engine's tolerance phrases (``Tolerance.describe``) and agreement note (``agreement_text``), as patterns
+#: with the message that says them in the reader's language.
+_TOLERANCE_PARTS = (
+    (re.compile(r"^max abs diff <= (?P<limit>\S+)$"), N_("largest difference <= {limit}")),
+    (re.compile(r"^top-1 agreement >= (?P<limit>\S+) where the model is decided \(top-1 leads by >= "
+                r"(?P<margin>\S+)\)$"),
+     N_("same top answer >= {limit} where the model is sure (its top answer leads by >= {margin})")),
+    (re.compile(r"^top-1 agreement >= (?P<limit>\S+) overall$"), N_("same top answer >= {limit} overall")),
+    (re.compile(r"^reported only$"), N_("reported only")),
+)
+_DECIDED = re.compile(r"^(?P<overall>\S+) \((?P<decided>\S+) of (?P<count>\d+) decided\)$")
+
+
+def tolerance_text(text: str) -> str:
+    """The engine's tolerance description in the reader's language (a part it does not know stays as it is).
+
+    >>> tolerance_text("max abs diff <= 1e-05, top-1 agreement >= 0.8 overall")
+    'largest difference <= 1e-05, same top answer >= 0.8 overall'
+    """
+    parts = []
+    for part in (text or "").split(", "):
+        for pattern, message in _TOLERANCE_PARTS:
+            found = pattern.match(part)
+            if found:
+                part = _(message).format(**found.groupdict())
+                break
+        parts.append(part)
+    return ", ".join(parts)
+
+
+def agreement_words(text: str) -> str:
+    """``75.0% (100.0% of 9 decided)`` in the reader's language (other texts unchanged)."""
+    found = _DECIDED.match(text or "")
+    return _("{overall} ({decided} of {count} where it is sure)").format(**found.groupdict()) if found else text
 
 
 def size_text(size_bytes: Optional[int]) -> str:
@@ -55,31 +95,32 @@ def download_html(path: str | Path) -> str:
     else:
         name, data = path.name, path.read_bytes() if path.stat().st_size <= MAX_LINK_BYTES else b""
     if not data or len(data) > MAX_LINK_BYTES:
-        return (f"<span>{html.escape(name)} is too large to download through the page "
-                f"({size_text(len(data) or path.stat().st_size)}): copy it from <code>{html.escape(str(path))}"
-                "</code>.</span>")
+        return "<span>" + html.escape(_(
+            "{name} is too large to download through the page ({size}): copy it from {path}.").format(
+            name=name, size=size_text(len(data) or path.stat().st_size), path="\0")).replace(
+            "\0", f"<code>{html.escape(str(path))}</code>") + "</span>"
     encoded = base64.b64encode(data).decode("ascii")
     return (f"<a download='{html.escape(name)}' href='data:application/octet-stream;base64,{encoded}'>"
-            f"Save {html.escape(name)} ({size_text(len(data))})</a>")
+            + html.escape(_("Save {name} ({size})").format(name=name, size=size_text(len(data)))) + "</a>")
 
 
 def results_html(results) -> str:
     """The per-format table; every row that did not pass says why, in words."""
     if not results:
         return ""
-    head = ("<tr><th>format</th><th>result</th><th>file</th><th>size</th><th>max |diff|</th>"
-            "<th>top-1 agreement</th><th>tolerance</th><th>reason</th></tr>")
+    head = "<tr>" + "".join(f"<th>{html.escape(_(name))}</th>" for name in COLUMNS) + "</tr>"
     rows = []
     for r in results:
         label, colour = RESULT_LABELS[r.status]
+        label = html.escape(_(label))
         size = size_text(r.size_bytes)
         diff = "–" if r.max_abs_diff is None else f"{r.max_abs_diff:.2e}"
-        top1 = r.agreement_text()
+        top1 = html.escape(agreement_words(r.agreement_text()))
         path = (f"<code style='font-size:11px' title='{html.escape(r.path)}'>{html.escape(Path(r.path).name)}"
                 "</code>" if r.path else "–")  # the name; the server path only as a tooltip
         rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
                     f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
-                    f"<td>{diff}</td><td>{top1}</td><td>{html.escape(r.tolerance)}</td>"
+                    f"<td>{diff}</td><td>{top1}</td><td>{html.escape(tolerance_text(r.tolerance))}</td>"
                     f"<td style='max-width:420px'>{html.escape(r.reason)}</td></tr>")
     return (f"<table class='lepton-export-table' style='border-collapse:collapse' cellpadding='4'>{head}"
             f"{''.join(rows)}</table>")
@@ -89,12 +130,15 @@ def step_text(event) -> str:
     """One format's progress line (HTML) for an ``ExportStep`` event: writing, reloading, comparing, then
     verified or why not."""
     if event.step == "write":
-        return "writing the file..."
+        return html.escape(_("writing the file..."))
     if event.step == "reload":
-        return f"reloading it with {html.escape(event.runtime)}..."
+        return html.escape(_("reloading it with {runtime}...").format(runtime=event.runtime))
     if event.step == "check":
-        return f"comparing it with the trained model on {event.n_checked} held-out inputs..."
+        return html.escape(_("comparing it with the trained model on {count} held-out inputs...").format(
+            count=event.n_checked))
     if event.status == "passed":
-        return f"verified <span style='color:#555'>({size_text(event.size_bytes)}, {event.seconds:.1f} s)</span>"
-    label, colour = RESULT_LABELS.get(event.status, ("error", "#b00020"))
-    return f"<span style='color:{colour}'>{label}</span>: {html.escape(event.reason)}"
+        return (html.escape(_("verified")) + " <span style='color:#555'>("
+                + html.escape(_("{size}, {seconds} s").format(size=size_text(event.size_bytes),
+                                                             seconds=f"{event.seconds:.1f}")) + ")</span>")
+    label, colour = RESULT_LABELS.get(event.status, (RESULT_LABELS["error"][0], "#b00020"))
+    return f"<span style='color:{colour}'>{html.escape(_(label))}</span>: {html.escape(event.reason)}"

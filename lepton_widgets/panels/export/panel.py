@@ -38,13 +38,18 @@ import ipywidgets as w
 
 from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.core.tasks import task_for_run
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.export.files import FORMAT_LABELS, download_html, results_html, size_text, step_text
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
 
 #: Progress bar steps per format (write, reload, check; done completes the third).
 _STEP_VALUE = {"write": 0, "reload": 1, "check": 2, "done": 3}
+#: The engine's name for a kind of run (``Task.run_words``), in the reader's language.
+RUN_WORDS = {"run": N_("run"), "picture run": N_("picture run"), "sound run": N_("sound run"),
+             "text run": N_("text run"), "table run": N_("table run")}
 
 class ExportPanel(Panel):
     """Export a finished run in several formats, each verified against the trained model.
@@ -66,14 +71,16 @@ class ExportPanel(Panel):
         self.report = None
         self.not_offered: dict[str, str] = {}
         self.formats_note = w.HTML()
-        self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="520px"))
-        self.refresh_button = w.Button(description="Refresh", tooltip="list runs made elsewhere (CLI)")
+        self.run = w.Dropdown(description=_("Run"), options=(), layout=w.Layout(width="520px"))
+        self.refresh_button = w.Button(description=_("Refresh"), tooltip=_("list runs made elsewhere (CLI)"))
         self.formats = {name: w.Checkbox(value=True, description=label, indent=False,
                                          layout=w.Layout(width="150px"))
                         for name, label in FORMAT_LABELS.items()}
-        self.out = w.Text(placeholder="default: <run folder>/exports", description="Out folder",
+        self.out = w.Text(placeholder=_("default: the run's folder, in exports"), description=_("Save in"),
                           layout=w.Layout(width="520px"))
-        self.export_button = w.Button(description="Export", button_style="primary", icon="download")
+        self.export_button = w.Button(description=_("Export"), button_style="primary", icon="download",
+                                      tooltip=_("Write the ticked formats and check each against the trained "
+                                                "model"))
         self.message = w.HTML()
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="520px", display="none"))
         self.steps = w.HTML()
@@ -97,13 +104,17 @@ class ExportPanel(Panel):
         self.session.observe(self._on_runs, names=["runs_version", "current_run"])
         self.session.observe(self._update_button, names="busy")
         self.refresh()
-        intro = w.HTML("Every file is reloaded with its own runtime (Keras, tf.saved_model, TFLite interpreter, "
-                       "onnxruntime) and compared with the trained model on held-out test data (images, texts "
-                       "or table rows); a file outside its tolerance is not kept.")
+        intro = w.HTML("<div>" + _(
+            "{export} saves the model in files other programs and phones can use. Every file is loaded again "
+            "with the program that will use it (Keras, tf.saved_model, the TFLite interpreter, onnxruntime) and "
+            "its answers are compared with the trained model's on examples it never trained on; a file whose "
+            "answers differ by more than the format allows is not kept. TFLite int8 is {quantisation}: a "
+            "smaller file, nearly as accurate.").format(export=term("export", _("Export")),
+                                                         quantisation=term("quantisation")) + "</div>")
         return w.VBox([intro, w.HBox([self.run, self.refresh_button]), w.HBox(list(self.formats.values()),
                        layout=w.Layout(flex_flow="row wrap")), self.formats_note, self.out, self.export_button,
                        self.message, self.progress, self.steps, self.table, self.downloads, self.download_link,
-                       self.card])
+                       self.card, words_used_here(["export", "quantisation", "test_set", "run"])])
 
     # --- runs -----------------------------------------------------------------------------------
 
@@ -118,7 +129,8 @@ class ExportPanel(Panel):
         options = []
         for record in runs:
             accuracy = record.metrics.get("accuracy")
-            shown = f"test accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+            shown = (_("test accuracy {accuracy}").format(accuracy=f"{accuracy:.3f}")
+                     if isinstance(accuracy, float) else "")
             options.append((run_label(record, shown), record.run_id))
         keep = self.run.value
         ids = [value for _, value in options]
@@ -159,8 +171,10 @@ class ExportPanel(Panel):
             return
         items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason)}</li>"
                         for name, reason in support.items())
-        self.formats_note.value = (f"<div style='color:#555;font-size:12px'>Not offered for this {words}:"
-                                   f"<ul style='margin:2px 0'>{items}</ul></div>")
+        words = _(RUN_WORDS[words]) if words in RUN_WORDS else words
+        self.formats_note.value = (f"<div style='color:#555;font-size:12px'>"
+                                   + html.escape(_("Not offered for this {what}:").format(what=words))
+                                   + f"<ul style='margin:2px 0'>{items}</ul></div>")
 
     def chosen_formats(self) -> list[str]:
         return [name for name, box in self.formats.items() if box.value and not box.disabled]
@@ -174,7 +188,7 @@ class ExportPanel(Panel):
         """What the Export button does: start the export in the worker thread (returns the thread)."""
         run_id, formats = self.run.value, self.chosen_formats()
         if not run_id or not formats:
-            self.message.value = alert_box("Choose a finished run and at least one format.")
+            self.message.value = alert_box(html.escape(_("Choose a finished run and at least one format.")))
             return None
         out = self.out.value.strip() or None
         store = self.runner.store
@@ -200,7 +214,8 @@ class ExportPanel(Panel):
         self.steps.value = ""
         self.progress.value, self.progress.max, self.progress.bar_style = 0, 3 * len(formats), ""
         self.progress.layout.display = None
-        self.message.value = f"Exporting <code>{html.escape(run_id)}</code> as {', '.join(formats)}..."
+        self.message.value = _("Exporting {run} as {formats}...").format(
+            run=f"<code>{html.escape(run_id)}</code>", formats=html.escape(", ".join(formats)))
         self.session.observe(self._on_status, names="status")  # before the thread starts: it may end at once
         try:
             return self.runner.submit("export", work, done, sink=sink)
@@ -212,15 +227,16 @@ class ExportPanel(Panel):
     def _on_status(self, change) -> None:
         if change["new"] in ("failed", "cancelled"):
             self.session.unobserve(self._on_status, names="status")
-            why = self.session.last_error or "stopped before it finished"
-            self.message.value = alert_box(f"<b>Export {html.escape(change['new'])}:</b> {html.escape(why)}")
+            why = self.session.last_error or _("stopped before it finished")
+            title = _("Export failed:") if change["new"] == "failed" else _("Export stopped:")
+            self.message.value = alert_box(f"<b>{html.escape(title)}</b> {html.escape(why)}")
         elif change["new"] == "finished":
             self.session.unobserve(self._on_status, names="status")
 
     def _on_export_event(self, event) -> None:
         """A line per format as it is written, reloaded and checked, and the bar (3 steps per format)."""
         if event.kind == "progress" and event.task.startswith("export: loading"):
-            self.steps.value = "<i>Loading the run's model and its held-out test data...</i>"
+            self.steps.value = f"<i>{html.escape(_('Loading the model and the examples kept out of training...'))}</i>"
             return
         if event.kind != "export_step":
             return
@@ -237,26 +253,29 @@ class ExportPanel(Panel):
         """Show an :class:`~lepton_widgets.core.export.verify.ExportReport` (also used after a CLI export)."""
         self.report, self.results = report, list(report.results)
         passed = sum(r.passed for r in self.results)
-        summary = (f"{passed} of {len(self.results)} formats exported and verified."
-                   + (" Download them with the buttons below" if passed else "")
-                   + f" (the files are kept in <code>{html.escape(str(report.out_dir))}</code>).")
+        summary = (html.escape(_("{passed} of {total} formats exported and verified.").format(
+                       passed=passed, total=len(self.results)))
+                   + (" " + html.escape(_("Download them with the buttons below.")) if passed else "")
+                   + " " + _("The files are kept in {folder}.").format(
+                       folder=f"<code>{html.escape(str(report.out_dir))}</code>"))
         self.message.value = (ok_box if passed == len(self.results) else alert_box)(summary)
-        self.session.message = f"exported {passed}/{len(self.results)} formats"
+        self.session.message = _("exported {passed}/{total} formats").format(passed=passed, total=len(self.results))
         self.table.value = results_html(self.results)
         self.progress.value = self.progress.max
         self.progress.bar_style = "success" if passed == len(self.results) else "warning"
         self.download_buttons = {}
         for result in self.results:
             if result.passed and result.path:
-                button = w.Button(description=f"Download {result.format} ({size_text(result.size_bytes)})",
-                                  tooltip="make a link that saves this file in your browser")
+                button = w.Button(description=_("Download {format} ({size})").format(
+                                      format=result.format, size=size_text(result.size_bytes)),
+                                  tooltip=_("make a link that saves this file in your browser"))
                 button.on_click(lambda _b, r=result: self._download(r))
                 self.download_buttons[result.format] = button
         self.downloads.children = tuple(self.download_buttons.values())
         card = Path(report.card_md) if report.card_md else None
         if card is not None and card.exists():
-            self.card.value = (f"<div>{download_html(card)}</div><details><summary>Model card: <code>"
-                               f"{html.escape(str(card))}</code> (and "
-                               f"{html.escape(card.with_suffix('.json').name)})</summary><pre style='white-space:"
+            summary = _("Model card: {path} (and {json})").format(
+                path=f"<code>{html.escape(str(card))}</code>", json=html.escape(card.with_suffix(".json").name))
+            self.card.value = (f"<div>{download_html(card)}</div><details><summary>{summary}</summary><pre style='white-space:"
                                f"pre-wrap;font-size:12px'>{html.escape(card.read_text(encoding='utf-8'))}</pre>"
                                "</details>")

@@ -5,7 +5,7 @@ panel (under Voilà, changes made to a FigureWidget before it is first displayed
 
 Example:
     >>> info = {"meter": {"old_before": 0.9, "old_after": 0.8, "new_after": 0.7, "forgetting": -0.1}}
-    >>> [label for label, _ in meter_bars(info)]
+    >>> [label for label, _value in meter_bars(info)]
     ['old data: before', 'old data: after', 'new data: after']
 """
 
@@ -16,6 +16,7 @@ from typing import Optional
 
 import plotly.graph_objects as go
 
+from lepton_widgets.i18n import _
 from lepton_widgets.panels.figures import figure_widget
 
 #: Bar colours: with replay, without replay.
@@ -25,20 +26,21 @@ COLOURS = ("#1f77b4", "#d62728")
 def meter_bars(info: dict) -> list[tuple[str, Optional[float]]]:
     """(bar label, accuracy) of one ``update.json``'s meter, in the order they are drawn."""
     meter = info.get("meter") or {}
-    bars = [("old data: before", meter.get("old_before")), ("old data: after", meter.get("old_after"))]
+    bars = [(_("old data: before"), meter.get("old_before")), (_("old data: after"), meter.get("old_after"))]
     if meter.get("new_before") is not None:
-        bars.append(("new data: before", meter.get("new_before")))
-    bars.append(("new data: after", meter.get("new_after")))
+        bars.append((_("new data: before"), meter.get("new_before")))
+    bars.append((_("new data: after"), meter.get("new_after")))
     return bars
 
 
 def meter_figure(info: dict) -> go.FigureWidget:
     """The forgetting meter of a version (and of its no-replay comparison, if any) as grouped bars."""
-    variants = [(f"replay {info['replay']['used']}" if info["replay"]["used"] else "no replay", info)]
+    used = info["replay"]["used"]
+    variants = [(_("replay {count}").format(count=used) if used else _("no replay"), info)]
     compare = info.get("compare")
     if compare:
-        variants.append(("no replay", {"meter": compare["meter"]}))
-    labels = [label for label, _ in meter_bars(info)]
+        variants.append((_("no replay"), {"meter": compare["meter"]}))
+    labels = [label for label, _value in meter_bars(info)]
     traces = []
     for (name, variant), colour in zip(variants, COLOURS):
         values = dict(meter_bars(variant))
@@ -47,13 +49,14 @@ def meter_figure(info: dict) -> go.FigureWidget:
                              text=[f"{v:.2f}" if v is not None else "" for v in y], textposition="outside",
                              hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>"))
     meter = info["meter"]
-    title = (f"forgetting meter: old data {meter['old_before']:.2f} → {meter['old_after']:.2f} "
-             f"(forgetting {meter['forgetting']:+.2f})")
+    title = _("forgetting meter: old data {before} → {after} (forgetting {forgetting})").format(
+        before=f"{meter['old_before']:.2f}", after=f"{meter['old_after']:.2f}",
+        forgetting=f"{meter['forgetting']:+.2f}")
     if compare:
-        title += f"; without replay {compare['meter']['forgetting']:+.2f}"
+        title += _("; without replay {forgetting}").format(forgetting=f"{compare['meter']['forgetting']:+.2f}")
     fig = go.Figure(data=traces, layout={
         "title": {"text": title, "font": {"size": 13}}, "barmode": "group", "height": 340,
-        "yaxis": {"title": "test accuracy", "range": [0, 1.12]}, "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
+        "yaxis": {"title": _("test accuracy"), "range": [0, 1.12]}, "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
         "legend": {"orientation": "h", "y": -0.15}})
     return figure_widget(fig)
 
@@ -61,11 +64,13 @@ def meter_figure(info: dict) -> go.FigureWidget:
 def version_html(record, info: dict) -> str:
     """A version's run id, parent, added classes, accuracy, no-replay variant and warnings, as HTML lines."""
     added = info["classes"]["added"]
-    lines = [f"<b>Version {info['version']}</b> of <code>{html.escape(info['parent'])}</code>: run "
-             f"<code>{html.escape(record.run_id)}</code>",
-             f"classes added: {html.escape(', '.join(added) or 'none')}; test accuracy on old + new data "
-             f"{record.metrics.get('accuracy', float('nan')):.3f}"]
+    lines = [_("{version} of {parent}: run {run}").format(
+                 version="<b>" + html.escape(_("Version {number}").format(number=info["version"])) + "</b>",
+                 parent=f"<code>{html.escape(info['parent'])}</code>", run=f"<code>{html.escape(record.run_id)}</code>"),
+             html.escape(_("classes added: {classes}; test accuracy on old + new data {accuracy}").format(
+                 classes=", ".join(added) or _("none"), accuracy=f"{record.metrics.get('accuracy', float('nan')):.3f}"))]
     if info.get("compare"):
-        lines.append(f"no-replay variant: run <code>{html.escape(info['compare']['run_id'])}</code>")
+        lines.append(_("no-replay variant: run {run}").format(
+            run=f"<code>{html.escape(info['compare']['run_id'])}</code>"))
     lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in info.get("warnings", [])]
     return "<br>".join(lines)

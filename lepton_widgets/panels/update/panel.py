@@ -43,14 +43,31 @@ from lepton_widgets.core.data import get_dataset, list_datasets
 from lepton_widgets.core.runs.store import RunRecord, run_label
 from lepton_widgets.core.tasks import task_for_run, task_named
 from lepton_widgets.core.update.incremental import DEFAULT_REPLAY, new_data_config, update_info, update_run
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.update.meter import meter_figure, version_html
 from lepton_widgets.state.runner import BusyError
 
 PATH_CHOICE = "path"
 JOB = "update"
 _WIDE = {"description_width": "120px"}
+#: The engine's words for a run's examples (``Task.sample_words``), shown in the reader's language.
+SAMPLE_WORDS = {"images": N_("images"), "texts": N_("texts"), "rows": N_("rows"), "": N_("samples")}
+#: The engine's description of the own data each kind of run takes (``Updater.user_data_words``).
+USER_DATA_WORDS = {
+    "a folder with one subfolder per class, a .zip of such a folder or a .csv with path,label columns": N_(
+        "a folder with one subfolder per class, a .zip of such a folder or a .csv with path,label columns"),
+    "a folder with one subfolder of .txt files per class or a .csv with text and label columns": N_(
+        "a folder with one subfolder of .txt files per class or a .csv with text and label columns"),
+    "a .csv table with the run's columns": N_("a .csv table with the run's columns"),
+}
+
+
+def _engine_words(table: dict, words: str) -> str:
+    """Words the engine gives (English), in the reader's language when the catalogue knows them."""
+    return _(table[words]) if words in table else words
 
 
 def _layout() -> w.Layout:
@@ -81,32 +98,35 @@ class UpdatePanel(Panel):
         self._checks = Latest()
         self._checked_key: Optional[tuple] = None  # the choice whose new data was last checked and shown
 
-        self.run_choice = w.Dropdown(description="Finished run", style=_WIDE, layout=_layout())
-        self.data_choice = w.Dropdown(options=self._data_options(None), description="New data", style=_WIDE,
+        self.run_choice = w.Dropdown(description=_("Finished run"), style=_WIDE, layout=_layout())
+        self.data_choice = w.Dropdown(options=self._data_options(None), description=_("New data"), style=_WIDE,
                                       layout=_layout())
-        self.path = w.Text(description="Path", placeholder="your own data (see the hint)", style=_WIDE,
+        self.path = w.Text(description=_("Path"), placeholder=_("your own data (see the hint)"), style=_WIDE,
                            layout=_layout())
-        self.classes = w.Text(description="Classes", placeholder="comma-separated; empty: every class",
+        self.classes = w.Text(description=_("Classes"), placeholder=_("comma-separated; empty: every class"),
                               style=_WIDE, layout=_layout())
         self.hint = w.HTML()
-        self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10, description="Replay samples",
-                                  style=_WIDE, layout=_layout())
-        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs (0: run's)", style=_WIDE,
-                                       layout=_layout())
-        self.compare = w.Checkbox(value=False, description="also train without replay (compare)", indent=False)
+        self.replay = w.IntSlider(value=DEFAULT_REPLAY, min=0, max=2000, step=10,
+                                  description=_("Old examples replayed"), style=_WIDE, layout=_layout())
+        self.replay.tooltip = _("How many examples of the old data are shown again while learning the new "
+                                "data, so the model does not forget them")
+        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description=_("Epochs (0: the run's)"),
+                                       style=_WIDE, layout=_layout())
+        self.compare = w.Checkbox(value=False, description=_("also train without replay (compare)"), indent=False)
 
-        self.check_button = w.Button(description="Check new data",
-                                     tooltip="Load the new data and show its classes and counts before updating")
+        self.check_button = w.Button(description=_("Check new data"),
+                                     tooltip=_("Load the new data and show its classes and counts before "
+                                               "updating"))
         self.check_button.add_class("lepton-update-check-button")
         self.check_button.on_click(lambda _b: self.check())
         self.checked = w.HTML()
         self.checked.add_class("lepton-update-checked")
-        self.update_button = w.Button(description="Update", button_style="success", disabled=True,
-                                      tooltip="Fine-tune the run on the checked new data as a new version")
+        self.update_button = w.Button(description=_("Update"), button_style="success", disabled=True,
+                                      tooltip=_("Fine-tune the run on the checked new data as a new version"))
         self.update_button.add_class("lepton-update-button")
         self.update_button.on_click(self._on_update)
-        self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True,
-                                    tooltip="Stop after this batch (no version is kept)")
+        self.stop_button = w.Button(description=_("Stop"), button_style="danger", disabled=True,
+                                    tooltip=_("Stop after this batch (no version is kept)"))
         self.stop_button.on_click(lambda _b: self.runner.stop())
         self.status = w.HTML()
         self.result = w.HTML()
@@ -130,7 +150,12 @@ class UpdatePanel(Panel):
                            self.check_button, self.checked, self.replay, self.epochs, self.compare])
         live = w.VBox([w.HBox([self.update_button, self.stop_button]), self.status, self.error, self.result,
                        self.meter_box])
-        return w.VBox([settings, live])
+        intro = w.HTML("<div style='font-size:13px'>" + _(
+            "Teach a finished run new examples or new classes ({update}): it keeps replaying some old examples "
+            "so it does not forget them, and the bars below show how much it forgot.").format(
+            update=term("incremental_update")) + "</div>")
+        return w.VBox([intro, settings, live, words_used_here(["incremental_update", "fine_tuning", "epoch",
+                                                               "test_set", "accuracy"])])
 
     # --- choices ---------------------------------------------------------------------------------------
 
@@ -159,7 +184,7 @@ class UpdatePanel(Panel):
         """The built-in datasets of the run's kind of data, then "your own data"."""
         task = task_for_run(parent) if parent is not None else task_named(None)  # no run yet: the default kind
         builtin = list_datasets(modality=task.name, include_user=False)
-        return [(name, name) for name in builtin] + [("your own data (path below)", PATH_CHOICE)]
+        return [(name, name) for name in builtin] + [(_("your own data (path below)"), PATH_CHOICE)]
 
     @staticmethod
     def _label(record: RunRecord) -> str:
@@ -167,8 +192,8 @@ class UpdatePanel(Panel):
         version = update_info(record).get("version")
         tag = f"v{version}, " if version else ""
         accuracy = record.metrics.get("accuracy")
-        score = f", acc {accuracy:.2f}" if isinstance(accuracy, float) else ""
-        return run_label(record, f"{tag}{len(names)} classes{score}")
+        score = _(", acc {accuracy}").format(accuracy=f"{accuracy:.2f}") if isinstance(accuracy, float) else ""
+        return run_label(record, tag + _("{count} classes").format(count=len(names)) + score)
 
     def _parent(self) -> Optional[RunRecord]:
         if self.run_choice.value is None:
@@ -196,14 +221,17 @@ class UpdatePanel(Panel):
         is_path = self.data_choice.value == PATH_CHOICE
         self.path.layout.display = None if is_path else "none"
         known = parent.class_names if parent is not None else []
-        hint = f"The run knows: {', '.join(known)}." if known else "No finished run yet: train one first."
+        hint = (_("The run knows: {classes}.").format(classes=", ".join(known)) if known
+                else _("No finished run yet: train one first."))
         if parent is not None and is_path:
-            hint += f" Your own data: {task_for_run(parent).updater(parent).user_data_words}."
+            words = _engine_words(USER_DATA_WORDS, task_for_run(parent).updater(parent).user_data_words)
+            hint += " " + _("Your own data: {what}.").format(what=words)
         if not is_path and self.data_choice.value:
             available = list(get_dataset(self.data_choice.value).class_names)
             if available:
                 self.classes.value = ",".join(name for name in available if name not in known)
-                hint += f" {self.data_choice.value} has: {', '.join(available)}."
+                hint += " " + _("{dataset} has: {classes}.").format(dataset=self.data_choice.value,
+                                                                    classes=", ".join(available))
         self.hint.value = f"<span style='font-size:12px;color:#555'>{html.escape(hint)}</span>"
         self._forget_check()
 
@@ -231,10 +259,10 @@ class UpdatePanel(Panel):
             parent, data_cfg = self.new_data()
         except ConfigError as error:
             self.checked.value = ""
-            self.error.value = _error_html(f"cannot check the new data: {error}")
+            self.error.value = _error_html(_("cannot check the new data: {error}").format(error=error))
             return
         self.error.value = ""
-        self.checked.value = "<i>Loading the new data to check it...</i>"
+        self.checked.value = f"<i>{html.escape(_('Loading the new data to check it...'))}</i>"
         key = self._choice_key()
         updater = task_for_run(parent).updater(parent)
         self._checks.request(lambda: updater.prepare(data_cfg, parent.config.seed, Job(), min_classes=1),
@@ -248,12 +276,15 @@ class UpdatePanel(Panel):
         counts = prepared.report.class_counts
         added = [name for name in prepared.class_names if name not in known]
         listed = ", ".join(f"{html.escape(name)} ({counts.get(name, 0)})" for name in prepared.class_names)
-        noun = "class" if len(added) == 1 else "classes"
-        samples = task_for_run(parent).sample_words or "samples"
-        adds = (f"adds {len(added)} {noun}: {html.escape(', '.join(added))}" if added
-                else f"adds no class (more {samples} of classes the run knows)")
-        lines = [f"<b>New data checked:</b> {len(prepared.table)} {samples} in {len(prepared.class_names)} "
-                 f"classes: {listed}; {adds}."]
+        samples = _engine_words(SAMPLE_WORDS, task_for_run(parent).sample_words)
+        adds = ((_("adds 1 class: {names}") if len(added) == 1 else _("adds {count} classes: {names}")).format(
+                    count=len(added), names=html.escape(", ".join(added))) if added
+                else html.escape(_("adds no class (more {samples} of classes the run knows)").format(
+                    samples=samples)))
+        lines = [f"<b>{html.escape(_('New data checked:'))}</b> "
+                 + _("{count} {samples} in {classes} classes: {listed}; {adds}.").format(
+                     count=len(prepared.table), samples=html.escape(samples), classes=len(prepared.class_names),
+                     listed=listed, adds=adds)]
         lines += [f"<span style='color:#b26b00'>{html.escape(text)}</span>" for text in prepared.report.warnings]
         self.checked.value = "<br>".join(lines)
         self._checked_key = key
@@ -263,7 +294,7 @@ class UpdatePanel(Panel):
         if key != self._choice_key():
             return
         self.checked.value = ""
-        self.error.value = _error_html(f"cannot use the new data: {error}")
+        self.error.value = _error_html(_("cannot use the new data: {error}").format(error=error))
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until a running check of the new data has ended (tests, scripts)."""
@@ -273,10 +304,10 @@ class UpdatePanel(Panel):
         """The DataConfig the controls describe (``ConfigError`` says what is wrong)."""
         parent = self._parent()
         if parent is None:
-            raise ConfigError("choose a finished run to update (train one first)")
+            raise ConfigError(_("choose a finished run to update (train one first)"))
         source = self.path.value.strip() if self.data_choice.value == PATH_CHOICE else self.data_choice.value
         if not source:
-            raise ConfigError("give the path of a folder of class folders, a .zip or a .csv")
+            raise ConfigError(_("give the path of a folder of class folders, a .zip or a .csv"))
         classes = [c.strip() for c in self.classes.value.split(",") if c.strip()] or None
         return parent, new_data_config(source, parent, classes)
 
@@ -286,12 +317,12 @@ class UpdatePanel(Panel):
         session = self.session
         try:
             if self.runner.busy:
-                raise BusyError(f"'{session.job}' is still running; press Stop or wait for it")
+                raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(job=session.job))
             if self._checked_key is None or self._checked_key != self._choice_key():
-                raise ConfigError("check the new data first (Check new data shows what the update will use)")
+                raise ConfigError(_("check the new data first (Check new data shows what the update will use)"))
             parent, data_cfg = self.new_data()
         except (ConfigError, BusyError) as error:
-            self.error.value = _error_html(f"cannot start: {error}")
+            self.error.value = _error_html(_("cannot start: {error}").format(error=error))
             return
         replay, epochs, compare = self.replay.value, self.epochs.value or None, self.compare.value
         self.error.value = ""
@@ -308,13 +339,13 @@ class UpdatePanel(Panel):
             session.current_run = record.run_id
             session.runs_version += 1
             if record.status != "finished":
-                session.message = "update stopped: no new version was kept"
+                session.message = _("update stopped: no new version was kept")
                 return
             session.evaluation = record.evaluation
             self.show_version(record)
             meter = update_info(record)["meter"]
-            session.message = (f"old data {meter['old_before']:.3f} -> {meter['old_after']:.3f}, "
-                               f"new data {meter['new_after']:.3f}")
+            session.message = _("old data {before} -> {after}, new data {new}").format(
+                before=f"{meter['old_before']:.3f}", after=f"{meter['old_after']:.3f}", new=f"{meter['new_after']:.3f}")
 
         self._mine = True
         try:
@@ -327,7 +358,7 @@ class UpdatePanel(Panel):
         """Show a version's run id and its forgetting meter (also for a version made elsewhere)."""
         info = update_info(record)
         if not info:
-            self.result.value = _error_html(f"run {record.run_id} was not made by an update")
+            self.result.value = _error_html(_("run {run} was not made by an update").format(run=record.run_id))
             return
         self.version_id = record.run_id
         self.result.value = version_html(record, info)
@@ -349,11 +380,21 @@ class UpdatePanel(Panel):
         self.stop_button.disabled = not (busy and self._mine) or session.status == "stopping"
         if not self._mine:
             return
-        self.status.value = (f"<span class='lepton-status-{session.status}'><b>{session.status}</b></span> "
-                             f"{html.escape(session.message)}")
+        self.status.value = (f"<span class='lepton-status-{session.status}'><b>{html.escape(_status(session.status))}"
+                             f"</b></span> {html.escape(session.message)}")
         if session.status == "failed" and session.last_error:
             self.error.value = _error_html(session.last_error)
 
 
 def _error_html(text: str) -> str:
-    return f"<span style='color:#b00020'><b>Error:</b> {html.escape(text)}</span>"
+    return f"<span style='color:#b00020'><b>{html.escape(_('Error:'))}</b> {html.escape(text)}</span>"
+
+
+#: The Session's status words, as this panel shows them.
+STATUS_WORDS = {"idle": N_("idle"), "preparing": N_("preparing"), "running": N_("running"),
+                "evaluating": N_("evaluating"), "stopping": N_("stopping"),
+                "finished": N_("finished"), "failed": N_("failed"), "cancelled": N_("cancelled")}
+
+
+def _status(status: str) -> str:
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
