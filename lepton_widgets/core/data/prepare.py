@@ -33,14 +33,15 @@ import numpy as np
 import pandas as pd
 
 from lepton_widgets.config import ConfigError, DataConfig
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, get_dataset, list_datasets
 from lepton_widgets.core.data.report import build_report, class_warnings
 from lepton_widgets.core.data.split import assign_splits, cap_per_class, cross_validation_folds
 from lepton_widgets.core.data.table import (SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_EXCLUDED, STATUS_OK, DataError,
                                             PreparedData, SampleTable)
 
-#: The data report's reason for a sample left out by ``data.exclude``.
-EXCLUDED_REASON = "left out by your choice: likely mislabelled (Auto's label check)"
+#: The data report's reason for a sample left out by ``data.exclude`` (translated when the report is made).
+EXCLUDED_REASON = N_("left out by your choice: likely mislabelled (Auto's label check)")
 from lepton_widgets.core.base.job import Job
 
 
@@ -64,8 +65,8 @@ def prepare_data(data_cfg: DataConfig, seed: int, *, job: Optional[Job] = None,
     test_loaded = None
     if data_cfg.test_path:
         if not spec.needs_path:
-            raise DataError(f"data.test_path is for your own data (folder, zip, csv, ...): {data_cfg.dataset!r} "
-                            f"holds out its own test samples")
+            raise DataError(_("data.test_path is for your own data (folder, zip, csv, ...): {name} holds out its "
+                              "own test samples").format(name=repr(data_cfg.dataset)))
         # Same kind, same loader, same checks: the test folder is read exactly as the training one.
         test_loaded = spec.loader(dataclasses.replace(data_cfg, path=data_cfg.test_path, test_path=None), job)
         job.check_stop()
@@ -81,12 +82,13 @@ def checked_spec(data_cfg: DataConfig, modality: str, noun: str) -> DatasetSpec:
         raise DataError(str(exc)) from None
     spec = get_dataset(data_cfg.dataset)
     if data_cfg.dataset not in list_datasets(modality=modality):  # the registry's index of that kind's datasets
-        raise DataError(f"{data_cfg.dataset!r} is a {spec.modality} dataset, not {noun}")
+        raise DataError(_("{name} is a {modality} dataset, not {noun}").format(name=repr(data_cfg.dataset),
+                                                                              modality=spec.modality, noun=noun))
     if data_cfg.test_path:  # refused rather than ignored: the user would believe their test set was used
-        raise DataError(f"data.test_path is for pictures and sounds so far; {noun} keeps its own held-out test "
-                        "rows: leave test_path empty")
+        raise DataError(_("data.test_path is for pictures and sounds so far; {noun} keeps its own held-out test "
+                          "rows: leave test_path empty").format(noun=noun))
     if spec.needs_path and not data_cfg.path:
-        raise DataError(f"data.path is required for {data_cfg.dataset!r}")
+        raise DataError(_("data.path is required for {name}").format(name=repr(data_cfg.dataset)))
     return spec
 
 
@@ -108,9 +110,10 @@ def prepared_from_loaded(loaded: LoadedData, data_cfg: DataConfig, seed: int, mi
     report.warnings += class_warnings(report.class_counts, data_cfg.min_class_size)
     folds = cross_validation_folds(report.class_counts, data_cfg.cv_below, data_cfg.cv_folds)
     if folds and report.class_counts:
-        report.notes.append(f"Tiny data (smallest class: {min(report.class_counts.values())} samples, under "
-                            f"cv_below={data_cfg.cv_below}): a picture or sound run uses {folds}-fold "
-                            "cross-validation on all of it instead of the split shown here.")
+        report.notes.append(_("Tiny data (smallest class: {n} samples, under cv_below={below}): a picture or "
+                              "sound run uses {folds}-fold cross-validation on all of it instead of the split "
+                              "shown here.").format(n=min(report.class_counts.values()), below=data_cfg.cv_below,
+                                                    folds=folds))
     if test_loaded is None:
         table = assign_splits(table, data_cfg.val_fraction, data_cfg.test_fraction, seed)
     else:  # the user's own test set: nothing of the training data is held out for testing
@@ -130,15 +133,17 @@ def with_test_set(table: SampleTable, test_loaded: LoadedData, report, source: s
     usable = usable.drop_duplicates("sha256")
     unknown = sorted(set(usable["label"].astype(str)) - set(table.class_names))
     if unknown:
-        report.warnings.append(f"test_path: classes not in the training data left out: {', '.join(unknown)}")
+        report.warnings.append(_("test_path: classes not in the training data left out: {classes}").format(
+            classes=", ".join(unknown)))
     usable = usable[usable["label"].astype(str).isin(table.class_names)]
     copies = usable["sha256"].isin(set(table.frame["sha256"]))
     if copies.any():
-        report.warnings.append(f"test_path: {int(copies.sum())} test samples are copies of training samples; "
-                               "left out of the test set")
+        report.warnings.append(_("test_path: {n} test samples are copies of training samples; left out of the "
+                                 "test set").format(n=int(copies.sum())))
     usable = usable[~copies]
     if usable.empty:
-        raise DataError(f"data.test_path ({source}): no usable test samples of the training classes", report=report)
+        raise DataError(_("data.test_path ({source}): no usable test samples of the training classes").format(
+            source=source), report=report)
     frame = usable[list(SAMPLE_COLUMNS)].reset_index(drop=True)
     frame["array_index"] = frame["array_index"].fillna(-1).astype(np.int64)
     frame["path"] = frame["path"].astype(object).where(frame["path"].notna(), None)
@@ -149,9 +154,10 @@ def with_test_set(table: SampleTable, test_loaded: LoadedData, report, source: s
         arrays = test_loaded.arrays if arrays is None else np.concatenate([arrays, test_loaded.arrays])
     frame["split"] = "test"
     counts = frame["label"].value_counts()
-    report.notes.append(f"test_path: {len(frame):,} test samples from {source} (per class: "
-                        + ", ".join(f"{name}: {int(counts.get(name, 0))}" for name in table.class_names)
-                        + f"); {len(records) - len(usable):,} not used; nothing held out of the training data.")
+    report.notes.append(_("test_path: {n} test samples from {source} (per class: {counts}); {unused} not used; "
+                          "nothing held out of the training data.").format(
+        n=f"{len(frame):,}", source=source, unused=f"{len(records) - len(usable):,}",
+        counts=", ".join(f"{name}: {int(counts.get(name, 0))}" for name in table.class_names)))
     return SampleTable(pd.concat([table.frame, frame], ignore_index=True), table.class_names, arrays,
                        table.modality, table.source)
 
@@ -189,14 +195,14 @@ def exclude_samples(loaded: LoadedData, exclude: Optional[list[str]]) -> LoadedD
     # Only samples that would have been used: a file already skipped keeps its own reason.
     usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED]).to_numpy()
     records.loc[hit & usable, "status"] = STATUS_EXCLUDED
-    records.loc[hit & usable, "reason"] = EXCLUDED_REASON
+    records.loc[hit & usable, "reason"] = _(EXCLUDED_REASON)
     notes = list(loaded.notes)
-    notes.append(f"data.exclude: {int((hit & usable).sum())} sample(s) left out by your choice (likely "
-                 "mislabelled); the data report lists them.")
+    notes.append(_("data.exclude: {n} sample(s) left out by your choice (likely mislabelled); the data report "
+                   "lists them.").format(n=int((hit & usable).sum())))
     if unknown:
         shown = ", ".join(sample_id[:12] for sample_id in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        notes.append(f"data.exclude: {len(unknown)} id(s) match no sample of this data (already gone, or of "
-                     f"another dataset or class): {shown}")
+        notes.append(_("data.exclude: {n} id(s) match no sample of this data (already gone, or of another "
+                       "dataset or class): {ids}").format(n=len(unknown), ids=shown))
     return dataclasses.replace(loaded, records=records, notes=notes)
 
 
@@ -212,13 +218,15 @@ def keep_classes(loaded: LoadedData, classes: Optional[list[str]]) -> LoadedData
     available = list(loaded.class_names) + sorted(set(present) - set(loaded.class_names))
     unknown = [name for name in classes if name not in available]
     if unknown:
-        raise DataError(f"data.classes: {', '.join(map(repr, unknown))} not found in {loaded.source or 'the data'}; "
-                        f"available classes: {', '.join(map(repr, available))}")
+        raise DataError(_("data.classes: {unknown} not found in {source}; available classes: {available}").format(
+            unknown=", ".join(map(repr, unknown)), source=loaded.source or _("the data"),
+            available=", ".join(map(repr, available))))
     kept = labels.isin(classes)
     notes = list(loaded.notes)
     if len(classes) < len(available):
-        notes.append(f"classes: keeping {len(classes)} of {len(available)} classes ({', '.join(classes)}); "
-                     f"{int((~kept).sum()):,} samples of the other classes left out.")
+        notes.append(_("classes: keeping {n} of {total} classes ({names}); {left} samples of the other classes "
+                       "left out.").format(n=len(classes), total=len(available), names=", ".join(classes),
+                                           left=f"{int((~kept).sum()):,}"))
     return LoadedData(records=loaded.records[kept].reset_index(drop=True), class_names=list(classes),
                       arrays=loaded.arrays, modality=loaded.modality, source=loaded.source, notes=notes,
                       warnings=list(loaded.warnings))

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +24,8 @@ import pandas as pd
 
 from lepton_widgets.core.data.registry import LoadedData
 from lepton_widgets.core.data.table import (REPORT_COLUMNS, SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_DUPLICATE,
-                                            STATUS_OK, DataError, DataReport, SampleTable)
+                                            STATUS_OK, DataError, DataReport, SampleTable, status_label)
+from lepton_widgets.i18n import _
 
 #: A class needs one sample in each of train, val and test. Smaller classes are an error rather than
 #: being dropped quietly: the user put the class there and expects the model to predict it.
@@ -31,6 +33,8 @@ MIN_PER_CLASS = 3
 #: Largest/smallest class ratio above which the report warns about imbalance.
 IMBALANCE_RATIO = 3.0
 _MAX_EXAMPLES = 3
+#: Where a reason's per-file details start: ':' or '(' (ASCII, or full-width in a Chinese reason).
+_DETAIL = re.compile(r"[:(\uff1a\uff08]")
 
 
 def build_report(loaded: LoadedData, min_classes: int = 2) -> tuple[SampleTable, DataReport]:
@@ -47,7 +51,7 @@ def build_report(loaded: LoadedData, min_classes: int = 2) -> tuple[SampleTable,
     class_names = []
     for name in declared:
         if counts.get(name, 0) == 0:
-            warnings.append(f"class {name} has no usable images; left out")
+            warnings.append(_("class {name} has no usable images; left out").format(name=name))
         else:
             class_names.append(name)
     report = DataReport(frame=records[list(REPORT_COLUMNS)],
@@ -73,16 +77,17 @@ def _mark_duplicates(records: pd.DataFrame, warnings: list[str]) -> None:
     kept_ref = dups["sha256"].map(first["ref"])
     kept_label = dups["sha256"].map(first["label"])
     conflict = dups["label"] != kept_label
-    reason = "same content as " + kept_ref.astype(str)
-    reason = reason.where(~conflict, reason + " (labelled " + kept_label.astype(str) + " there)")
+    same, labelled = _("same content as {ref}"), _("same content as {ref} (labelled {label} there)")
+    reason = pd.Series([(labelled if clash else same).format(ref=ref, label=label) for ref, label, clash in
+                        zip(kept_ref.astype(str), kept_label.astype(str), conflict)], index=dups.index, dtype=object)
     records.loc[dups.index, "status"] = STATUS_DUPLICATE
     records.loc[dups.index, "reason"] = reason
     if conflict.any():
         examples = [f"{ref} ({label}) = {kept} ({kept_lab})" for ref, label, kept, kept_lab in
                     zip(dups["ref"][conflict], dups["label"][conflict], kept_ref[conflict], kept_label[conflict])]
         examples = "; ".join(examples[:_MAX_EXAMPLES])
-        warnings.append(f"{int(conflict.sum())} file(s) have the same content as a file with another label; "
-                        f"only the first copy is used, so check the labels: {examples}")
+        warnings.append(_("{n} file(s) have the same content as a file with another label; only the first copy "
+                          "is used, so check the labels: {examples}").format(n=int(conflict.sum()), examples=examples))
 
 
 def _check_classes(report: DataReport, class_names: list[str], min_classes: int = 2) -> None:
@@ -91,28 +96,33 @@ def _check_classes(report: DataReport, class_names: list[str], min_classes: int 
         raise DataError(message, report=report)
 
     if len(class_names) < min_classes:
-        found = f"only {class_names[0]!r}" if class_names else "none"
-        needed = f"at least {min_classes} classes with usable samples are" if min_classes > 1 else \
-            "a class with usable samples is"
-        fail(f"{needed} needed; found {found}. {_skip_summary(report)}")
+        if min_classes <= 1:
+            message = _("a class with usable samples is needed; found none.")
+        elif class_names:
+            message = _("at least {n} classes with usable samples are needed; found only {name}.").format(
+                n=min_classes, name=repr(class_names[0]))
+        else:
+            message = _("at least {n} classes with usable samples are needed; found none.").format(n=min_classes)
+        fail(f"{message} {_skip_summary(report)}")
     small = {name: n for name, n in report.class_counts.items() if n < MIN_PER_CLASS}
     if small:
-        listed = ", ".join(f"{name!r} has {n}" for name, n in small.items())
-        fail(f"each class needs at least {MIN_PER_CLASS} usable samples (one each for train, val and test): "
-             f"{listed}. Add samples or remove the class.")
+        listed = _(", ").join(_("{name} has {n}").format(name=repr(name), n=n) for name, n in small.items())
+        fail(_("each class needs at least {min} usable samples (one each for train, val and test): {listed}. "
+               "Add samples or remove the class.").format(min=MIN_PER_CLASS, listed=listed))
 
 
 def _skip_summary(report: DataReport) -> str:
     """The commonest reasons files were not used: usually the hint the user needs (wrong layout, ...)."""
     if len(report.frame) == 0:
-        return "No files or samples were found at all."
+        return _("No files or samples were found at all.")
     unused = report.frame[~report.frame["status"].isin([STATUS_OK, STATUS_CONVERTED])]
     if len(unused) == 0:
-        return f"All {len(report.frame)} files/samples were usable."
+        return _("All {n} files/samples were usable.").format(n=len(report.frame))
     # Drop per-file details after ':' or '(' so identical causes group together.
-    causes = unused["reason"].astype(str).str.split(r"[:(]", n=1, regex=True).str[0].str.strip()
-    top = "; ".join(f"{cause} ({n})" for cause, n in causes.value_counts().head(_MAX_EXAMPLES).items())
-    return f"{len(unused)} of {len(report.frame)} files/samples were not usable; commonest reasons: {top}."
+    causes = unused["reason"].astype(str).map(_cause)
+    top = _("; ").join(f"{cause} ({n})" for cause, n in causes.value_counts().head(_MAX_EXAMPLES).items())
+    return _("{unused} of {total} files/samples were not usable; commonest reasons: {top}.").format(
+        unused=len(unused), total=len(report.frame), top=top)
 
 
 def class_warnings(class_counts: dict[str, int], min_class_size: int) -> list[str]:
@@ -120,21 +130,25 @@ def class_warnings(class_counts: dict[str, int], min_class_size: int) -> list[st
     found = []
     for name, n in class_counts.items():
         if n < min_class_size:
-            found.append(f"class {name} is tiny: {n} usable samples (min_class_size is {min_class_size}); "
-                         "its scores will be unreliable")
+            found.append(_("class {name} is tiny: {n} usable samples; add at least {min} per class so the model "
+                           "can learn it (until then its scores are unreliable)").format(name=name, n=n,
+                                                                                      min=min_class_size))
     if class_counts:
         largest = max(class_counts, key=class_counts.get)
         smallest = min(class_counts, key=class_counts.get)
         ratio = class_counts[largest] / class_counts[smallest]
         if ratio > IMBALANCE_RATIO:
-            found.append(f"classes are imbalanced: {largest} has {class_counts[largest]} samples, {smallest} "
-                         f"{class_counts[smallest]} ({ratio:.1f}x); consider max_per_class or more data")
+            found.append(_("classes are imbalanced: {largest} has {n_largest} samples, {smallest} {n_smallest} "
+                           "({ratio}x); add samples of {smallest}, or cap the big classes with max_per_class")
+                         .format(largest=largest, n_largest=class_counts[largest], smallest=smallest,
+                                 n_smallest=class_counts[smallest], ratio=f"{ratio:.1f}"))
     return found
 
 
 def _cause(reason: str) -> str:
-    """A reason without its per-file details (after ':' or '('), so identical causes count together."""
-    return reason.split(":", 1)[0].split("(", 1)[0].strip() or "no reason given"
+    """A reason without its per-file details (after ':' or '(', ASCII or full-width as Chinese writes them), so
+    identical causes count together."""
+    return _DETAIL.split(reason, 1)[0].strip() or _("no reason given")
 
 
 def report_summary_lines(frame: pd.DataFrame, where: str = "", warnings: Sequence[str] = (),
@@ -155,8 +169,10 @@ def report_summary_lines(frame: pd.DataFrame, where: str = "", warnings: Sequenc
     status = frame["status"].astype(str) if "status" in frame else pd.Series([], dtype=str)
     used = status.isin([STATUS_OK, STATUS_CONVERTED])
     converted = int((status == STATUS_CONVERTED).sum())
-    lines = [f"data: {int(used.sum())} of {len(frame)} files/samples used"
-             f"{f' ({converted} converted)' if converted else ''}, {int((~used).sum())} not used"]
+    template = (_("data: {used} of {total} files/samples used ({converted} converted), {unused} not used")
+                if converted else _("data: {used} of {total} files/samples used, {unused} not used"))
+    lines = [template.format(used=int(used.sum()), total=len(frame), converted=converted,
+                             unused=int((~used).sum()))]
     odd = frame[status != STATUS_OK]
     if len(odd):
         reasons = odd["reason"].fillna("").astype(str).map(_cause) if "reason" in odd else ""
@@ -164,10 +180,10 @@ def report_summary_lines(frame: pd.DataFrame, where: str = "", warnings: Sequenc
         # Not-used rows first, then conversions; commonest first within each.
         ordered = sorted(counts.items(), key=lambda item: (item[0][0] == STATUS_CONVERTED, -item[1]))
         for (kind, cause), n in ordered[:top]:
-            lines.append(f"  {n} {kind}: {cause}")
+            lines.append("  " + _("{n} {status}: {cause}").format(n=n, status=status_label(kind), cause=cause))
         if len(ordered) > top:
-            lines.append(f"  ... and {len(ordered) - top} other reasons")
-    lines += [f"  warning: {text}" for text in warnings]
+            lines.append("  " + _("... and {n} other reasons").format(n=len(ordered) - top))
+    lines += ["  " + _("warning: {text}").format(text=text) for text in warnings]
     if where:
-        lines.append(f"full data report: {where}")
+        lines.append(_("full data report: {where}").format(where=where))
     return lines

@@ -36,6 +36,7 @@ from typing import Optional, Union
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import cache_dir
+from lepton_widgets.i18n import _
 
 _CHUNK = 1 << 20
 
@@ -70,7 +71,7 @@ def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS,
     """
     archive = Path(archive)
     if not archive.is_file():
-        raise DataError(f"zip file not found: {archive}")
+        raise DataError(_("zip file not found: {path}").format(path=archive))
     # Named by content: the same zip is extracted once, a changed zip (same name) gets a fresh folder.
     target = cache_dir("extracted") / file_sha256(archive)
     done_marker = target / ".lepton-complete"
@@ -79,7 +80,7 @@ def extract_zip(archive: Union[str, Path], limits: ZipLimits = DEFAULT_LIMITS,
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataError(f"{archive.name} is not a readable zip file ({exc})") from None
+        raise DataError(_("{name} is not a readable zip file ({error})").format(name=archive.name, error=exc)) from None
     with zf:
         members = _checked_members(zf, archive.name, limits)
         # Temp folder beside the target (same file system), renamed into place when complete.
@@ -114,45 +115,52 @@ def _move_into_place(staging: Path, target: Path, done_marker: Path) -> None:
 
 def safe_member_path(name: str, archive_name: str = "zip") -> PurePosixPath:
     """The relative path an entry may be written to, or :class:`DataError` when it would escape."""
-    refuse = f"refused to extract {archive_name}: entry {name!r}"
+    where = dict(archive=archive_name, entry=repr(name))
     if "\x00" in name:
-        raise DataError(f"{refuse} has a NUL byte in its name")
+        raise DataError(_("refused to extract {archive}: entry {entry} has a NUL byte in its name").format(**where))
     posix = name.replace("\\", "/")  # zips made on Windows may use backslashes
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        raise DataError(f"{refuse} is an absolute path; entries must be relative")
+        raise DataError(_("refused to extract {archive}: entry {entry} is an absolute path; entries must be "
+                          "relative").format(**where))
     parts = [p for p in posix.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise DataError(f"{refuse} points outside the archive folder (path traversal with '..')")
+        raise DataError(_("refused to extract {archive}: entry {entry} points outside the archive folder (path "
+                          "traversal with '..')").format(**where))
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
 def _checked_members(zf: zipfile.ZipFile, archive_name: str, limits: ZipLimits) -> list[zipfile.ZipInfo]:
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
-        raise DataError(f"refused to extract {archive_name}: {len(infos)} entries is more than the "
-                        f"limit of {limits.max_entries}")
+        raise DataError(_("refused to extract {archive}: {n} entries is more than the limit of {limit}").format(
+            archive=archive_name, n=len(infos), limit=limits.max_entries))
     total = 0
     members = []
     for info in infos:
         path = safe_member_path(info.filename, archive_name)
-        refuse = f"refused to extract {archive_name}: entry {info.filename!r}"
+        where = dict(archive=archive_name, entry=repr(info.filename))
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise DataError(f"{refuse} is a symbolic link; links are not allowed in a dataset zip")
+            raise DataError(_("refused to extract {archive}: entry {entry} is a symbolic link; links are not "
+                              "allowed in a dataset zip").format(**where))
         if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise DataError(f"{refuse} is a special file (device, pipe or socket)")
+            raise DataError(_("refused to extract {archive}: entry {entry} is a special file (device, pipe or "
+                              "socket)").format(**where))
         if info.flag_bits & 0x1:
-            raise DataError(f"{refuse} is encrypted; unzip it yourself and use the folder")
+            raise DataError(_("refused to extract {archive}: entry {entry} is encrypted; unzip it yourself and "
+                              "use the folder").format(**where))
         if path.parts and path.parts[0] == "__MACOSX":
             continue  # macOS resource forks, not data
         total += info.file_size
         if total > limits.max_total_bytes:
-            raise DataError(f"refused to extract {archive_name}: it unpacks to more than "
-                            f"{limits.max_total_bytes:,} bytes (possible zip bomb)")
+            raise DataError(_("refused to extract {archive}: it unpacks to more than {limit} bytes (possible zip "
+                              "bomb)").format(archive=archive_name, limit=f"{limits.max_total_bytes:,}"))
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > limits.ratio_min_bytes and ratio > limits.max_ratio:
-            raise DataError(f"{refuse} is compressed {ratio:.0f}:1 ({info.file_size:,} bytes from "
-                            f"{info.compress_size:,}); over {limits.max_ratio:.0f}:1 looks like a zip bomb")
+            raise DataError(_("refused to extract {archive}: entry {entry} is compressed {ratio}:1 ({size} bytes "
+                              "from {compressed}); over {limit}:1 looks like a zip bomb").format(
+                **where, ratio=f"{ratio:.0f}", size=f"{info.file_size:,}", compressed=f"{info.compress_size:,}",
+                limit=f"{limits.max_ratio:.0f}"))
         members.append(info)
     return members
 
@@ -166,13 +174,15 @@ def _extract_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], stagin
         relative = safe_member_path(info.filename, archive_name)
         destination = (staging / relative).resolve()
         if destination != root and root not in destination.parents:  # belt and braces after the name check
-            raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} escapes the folder")
+            raise DataError(_("refused to extract {archive}: entry {entry} escapes the folder").format(
+                archive=archive_name, entry=repr(info.filename)))
         if info.is_dir() or relative == PurePosixPath("."):
             destination.mkdir(parents=True, exist_ok=True)
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.exists():
-            raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} appears twice")
+            raise DataError(_("refused to extract {archive}: entry {entry} appears twice").format(
+                archive=archive_name, entry=repr(info.filename)))
         entry_bytes = 0
         try:
             with zf.open(info) as source, open(destination, "xb") as sink:
@@ -181,9 +191,10 @@ def _extract_members(zf: zipfile.ZipFile, members: list[zipfile.ZipInfo], stagin
                     written += len(chunk)
                     # Headers can understate sizes; count what really comes out.
                     if entry_bytes > info.file_size or written > limits.max_total_bytes:
-                        raise DataError(f"refused to extract {archive_name}: entry {info.filename!r} unpacks "
-                                        "to more bytes than its header declares (possible zip bomb)")
+                        raise DataError(_("refused to extract {archive}: entry {entry} unpacks to more bytes than "
+                                          "its header declares (possible zip bomb)").format(
+                            archive=archive_name, entry=repr(info.filename)))
                     sink.write(chunk)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-            raise DataError(f"{archive_name}: entry {info.filename!r} is damaged or uses an unsupported "
-                            f"compression ({exc})") from None
+            raise DataError(_("{archive}: entry {entry} is damaged or uses an unsupported compression ({error})")
+                            .format(archive=archive_name, entry=repr(info.filename), error=exc)) from None

@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from lepton_widgets.core.data.table import SampleTable
+from lepton_widgets.i18n import _
 
 SPLITS = ("train", "val", "test")
 
@@ -56,8 +57,8 @@ def cap_per_class(table: SampleTable, max_per_class: int | None, seed: int) -> t
     kept = np.concatenate(keep)
     note = ""
     if len(kept) < len(frame):
-        note = (f"max_per_class={max_per_class}: using {len(kept):,} of {len(frame):,} usable samples "
-                f"(drawn with seed {seed}).")
+        note = _("max_per_class={n}: using {used} of {total} usable samples (drawn with seed {seed}).").format(
+            n=max_per_class, used=f"{len(kept):,}", total=f"{len(frame):,}", seed=seed)
     return SampleTable(frame.iloc[kept].reset_index(drop=True), table.class_names, table.arrays,
                        table.modality, table.source), note
 

@@ -23,6 +23,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from lepton_widgets.i18n import N_, _
+
 #: Columns every SampleTable frame has. ``path`` is a readable image file (None for array rows);
 #: ``array_index`` is the row in ``SampleTable.arrays`` (-1 for file rows); ``ref`` is what a person
 #: should see ("shoes/img_001.png" or "fashion_mnist:train[123]").
@@ -38,6 +40,14 @@ STATUS_SKIPPED = "skipped"
 STATUS_DUPLICATE = "duplicate"
 #: Left out because the user chose so (``DataConfig.exclude``, e.g. Auto's likely mislabelled examples).
 STATUS_EXCLUDED = "excluded"
+#: The statuses in words for people (the Data panel's table, the summary); the keys stay as they are.
+STATUS_LABELS = {STATUS_OK: N_("ok"), STATUS_CONVERTED: N_("converted"), STATUS_SKIPPED: N_("skipped"),
+                 STATUS_DUPLICATE: N_("duplicate"), STATUS_EXCLUDED: N_("excluded")}
+
+
+def status_label(status: str) -> str:
+    """A report status in the current language (``"skipped"`` -> ``"已跳过"`` in Chinese); unknown ones as given."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else str(status)
 
 
 class DataError(ValueError):
@@ -113,20 +123,23 @@ class DataReport:
 
     def summary(self) -> str:
         selected = sum(self.class_counts.values())
-        first = f"{self.n_used} samples usable in {len(self.class_counts)} classes; {self.n_skipped} not usable."
+        first = _("{used} samples usable in {classes} classes; {unused} not usable.").format(
+            used=self.n_used, classes=len(self.class_counts), unused=self.n_skipped)
         if self.class_counts and selected < self.n_used:
-            first += f" {selected} selected (max_per_class); the other {self.n_used - selected} left out."
+            first += " " + _("{selected} selected (max_per_class); the other {rest} left out.").format(
+                selected=selected, rest=self.n_used - selected)
         lines = [first]
-        counts = ", ".join(f"{name}: {n}" for name, n in self.class_counts.items())
+        counts = _(", ").join(f"{name}: {n}" for name, n in self.class_counts.items())
         if counts:
-            lines.append(f"Per class: {counts}.")
+            lines.append(_("Per class: {counts}.").format(counts=counts))
         status_counts = self.frame["status"].value_counts().to_dict() if len(self.frame) else {}
         for status in (STATUS_CONVERTED, STATUS_SKIPPED, STATUS_DUPLICATE):
             if status_counts.get(status):
-                lines.append(f"{status_counts[status]} {status} (see report.problems()).")
-        lines += [f"Note: {n}" for n in self.notes]
-        lines += [f"Warning: {w}" for w in self.warnings]
-        lines += [f"Error: {e}" for e in self.errors]
+                lines.append(_("{n} {status} (see report.problems()).").format(n=status_counts[status],
+                                                                               status=status_label(status)))
+        lines += [_("Note: {text}").format(text=n) for n in self.notes]
+        lines += [_("Warning: {text}").format(text=w) for w in self.warnings]
+        lines += [_("Error: {text}").format(text=e) for e in self.errors]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

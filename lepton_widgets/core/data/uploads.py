@@ -37,6 +37,7 @@ from typing import Optional
 from lepton_widgets.core.base.atomic import atomic_write
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.base.paths import cache_dir
+from lepton_widgets.i18n import _
 
 MAX_UPLOAD_ENV = "LEPTON_MAX_UPLOAD_MB"
 DEFAULT_MAX_UPLOAD_MB = 100.0
@@ -53,7 +54,7 @@ def max_upload_mb() -> float:
 
 
 def _size(n: int) -> str:
-    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else _("{n} bytes").format(n=f"{n:,}")
 
 
 def clean_name(name: str) -> str:
@@ -68,19 +69,20 @@ def save_upload(name: str, data: bytes, declared_size: Optional[int] = None,
     """Check and store one uploaded zip; :class:`DataError` with a message for people when it is unusable."""
     limit_mb = max_upload_mb() if limit_mb is None else limit_mb
     limit = int(limit_mb * 2**20)
-    hint = (f"Files over the upload limit of {limit_mb:g} MB are dropped by the browser connection without "
-            "an error; copy a bigger zip to this machine and enter its path instead.")
+    hint = _("Files over the upload limit of {limit} MB are dropped by the browser connection without an error; "
+             "copy a bigger zip to this machine and enter its path instead.").format(limit=f"{limit_mb:g}")
     if not data:
-        raise DataError(f"{name} arrived empty (0 bytes). If the file is not empty, it was probably too big. "
-                        + hint)
+        raise DataError(_("{name} arrived empty (0 bytes). If the file is not empty, it was probably too big.")
+                        .format(name=name) + " " + hint)
     if len(data) > limit:
-        raise DataError(f"{name} is {_size(len(data))}, more than the upload limit of {limit_mb:g} MB. " + hint)
+        raise DataError(_("{name} is {size}, more than the upload limit of {limit} MB.").format(
+            name=name, size=_size(len(data)), limit=f"{limit_mb:g}") + " " + hint)
     if declared_size is not None and declared_size != len(data):
-        raise DataError(f"{name} arrived incomplete: {_size(len(data))} of {_size(declared_size)}. "
-                        "Upload it again. " + hint)
+        raise DataError(_("{name} arrived incomplete: {size} of {declared}. Upload it again.").format(
+            name=name, size=_size(len(data)), declared=_size(declared_size)) + " " + hint)
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise DataError(f"{name} is not a zip file. Zip a folder that has one subfolder of images per class "
-                        "and upload that.")
+        raise DataError(_("{name} is not a zip file. Zip a folder that has one subfolder of images per class "
+                          "and upload that.").format(name=name))
     digest = hashlib.sha256(data).hexdigest()
     folder = cache_dir("uploads")
     target = folder / f"{digest[:16]}-{clean_name(name)}"

@@ -36,6 +36,7 @@ from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import (REPORT_COLUMNS, SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError,
                                             DataReport, SampleTable)
 from lepton_widgets.core.data.validate import FileCandidate, validate_files
+from lepton_widgets.i18n import _
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 CSV_COLUMNS = ("path", "label")
@@ -50,7 +51,8 @@ def _type_problem(name: str) -> str:
     suffix = os.path.splitext(name)[1].lower()
     if suffix in IMAGE_EXTENSIONS:
         return ""
-    return f"unsupported file type {suffix}" if suffix else "unsupported file type (no extension)"
+    return (_("unsupported file type {suffix}").format(suffix=suffix) if suffix
+            else _("unsupported file type (no extension)"))
 
 
 def list_class_folders(root: Union[str, Path]) -> tuple[list[FileCandidate], list[str]]:
@@ -65,8 +67,8 @@ def list_class_folders(root: Union[str, Path]) -> tuple[list[FileCandidate], lis
             classes.append(entry.name)
             candidates += _walk_class(root, entry.name)
         else:
-            candidates.append(FileCandidate(entry.name, "", None, "not inside a class folder (move it into the "
-                                                                  "subfolder named after its class)"))
+            candidates.append(FileCandidate(entry.name, "", None, _("not inside a class folder (move it into "
+                                                                    "the subfolder named after its class)")))
     return candidates, classes
 
 
@@ -91,16 +93,16 @@ def _records(candidates: list[FileCandidate], classes: list[str], source: str, j
 def require_path(data_cfg) -> Path:
     """``data_cfg.path`` (user-expanded) of a bring-your-own kind; a DataError when it is not set."""
     if not data_cfg.path:
-        raise DataError(f"data.path is required for dataset {data_cfg.dataset!r}")
+        raise DataError(_("data.path is required for dataset {name}").format(name=repr(data_cfg.dataset)))
     return Path(data_cfg.path).expanduser()
 
 
 def load_folder(data_cfg, job: Job) -> LoadedData:
     root = require_path(data_cfg)
     if not root.is_dir():
-        raise DataError(f"folder not found: {root}")
+        raise DataError(_("folder not found: {path}").format(path=root))
     candidates, classes = list_class_folders(root)
-    return _records(candidates, classes, str(root), job, [f"Images read from the folder {root}."])
+    return _records(candidates, classes, str(root), job, [_("Images read from the folder {path}.").format(path=root)])
 
 
 def dataset_root(folder: Path) -> Path:
@@ -118,7 +120,7 @@ def load_zip(data_cfg, job: Job) -> LoadedData:
     folder = extract_zip(archive, job=job)
     root = dataset_root(folder)
     candidates, classes = list_class_folders(root)
-    note = f"Images read from {archive.name}, extracted (once) to {folder}."
+    note = _("Images read from {name}, extracted (once) to {folder}.").format(name=archive.name, folder=folder)
     return _records(candidates, classes, str(archive), job, [note])
 
 
@@ -129,15 +131,16 @@ def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate]
     try:
         text = raw.decode("utf-8-sig")  # utf-8-sig also accepts the BOM Excel writes
     except UnicodeDecodeError as exc:
-        raise DataError(f"{csv_path.name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position "
-                        f"{exc.start}); save it as UTF-8 (in Excel: 'CSV UTF-8')") from None
+        raise DataError(_("{name} is not UTF-8 text (byte {byte} at position {position}); save it as UTF-8 "
+                          "(in Excel: 'CSV UTF-8')").format(name=csv_path.name, byte=f"0x{raw[exc.start]:02x}",
+                                                            position=exc.start)) from None
     rows = list(csv.reader(io.StringIO(text)))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        found = ", ".join(repr(h) for h in (rows[0] if rows else [])) or "none (empty file)"
-        raise DataError(f"{csv_path.name} needs the columns {', '.join(CSV_COLUMNS)}; found columns: {found}; "
-                        f"missing: {', '.join(missing)}")
+        found = ", ".join(repr(h) for h in (rows[0] if rows else [])) or _("none (empty file)")
+        raise DataError(_("{name} needs the columns {needed}; found columns: {found}; missing: {missing}").format(
+            name=csv_path.name, needed=", ".join(CSV_COLUMNS), found=found, missing=", ".join(missing)))
     path_col, label_col = header.index("path"), header.index("label")
     candidates, labels = [], set()
     for line, row in enumerate(rows[1:], start=2):
@@ -151,11 +154,11 @@ def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate]
         path = path if path.is_absolute() else csv_path.parent / path
         problem = ""
         if not written:
-            problem = f"empty path (line {line})"
+            problem = _("empty path (line {line})").format(line=line)
         elif not label:
-            problem = f"empty label (line {line})"
+            problem = _("empty label (line {line})").format(line=line)
         elif not path.is_file():
-            problem = f"file not found: {path} (line {line})"
+            problem = _("file not found: {path} (line {line})").format(path=path, line=line)
         else:
             problem = _type_problem(path.name)
         candidates.append(FileCandidate(written or f"line {line}", label, path if written else None, problem))
@@ -165,9 +168,9 @@ def read_csv_candidates(csv_path: Union[str, Path]) -> tuple[list[FileCandidate]
 def load_csv(data_cfg, job: Job) -> LoadedData:
     csv_path = require_path(data_cfg)
     if not csv_path.is_file():
-        raise DataError(f"CSV file not found: {csv_path}")
+        raise DataError(_("CSV file not found: {path}").format(path=csv_path))
     candidates, classes = read_csv_candidates(csv_path)
-    return _records(candidates, classes, str(csv_path), job, [f"Images listed in {csv_path}."])
+    return _records(candidates, classes, str(csv_path), job, [_("Images listed in {path}.").format(path=csv_path)])
 
 
 def files_table(paths: Sequence[Union[str, Path]], class_names: Sequence[str],
@@ -185,7 +188,7 @@ def files_table(paths: Sequence[Union[str, Path]], class_names: Sequence[str],
     for given in paths:
         path = Path(given)
         found = path.is_file()
-        candidates.append(FileCandidate(str(given), "", path if found else None, "" if found else "file not found"))
+        candidates.append(FileCandidate(str(given), "", path if found else None, "" if found else _("file not found")))
     records = validate_files(candidates, job)
     usable = records["status"].isin([STATUS_OK, STATUS_CONVERTED])
     frame = records.loc[usable, list(SAMPLE_COLUMNS)].reset_index(drop=True)

@@ -38,6 +38,7 @@ from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.data.registry import RECORD_COLUMNS
 from lepton_widgets.core.data.table import STATUS_CONVERTED, STATUS_OK, STATUS_SKIPPED
 from lepton_widgets.core.base.paths import cache_dir
+from lepton_widgets.i18n import _
 
 #: Images with more pixels than this are refused before decoding (Pillow's own default is ~89 M).
 PIXEL_LIMIT = 40_000_000
@@ -78,12 +79,12 @@ def read_checked_bytes(path: Union[str, Path]) -> tuple[Optional[bytes], str]:
     try:
         size = path.stat().st_size
         if size == 0:
-            return None, "empty file (0 bytes)"
+            return None, _("empty file (0 bytes)")
         if size > MAX_FILE_BYTES:
-            return None, f"file too large ({size:,} bytes; limit {MAX_FILE_BYTES:,})"
+            return None, _("file too large ({size} bytes; limit {limit})").format(size=f"{size:,}", limit=f"{MAX_FILE_BYTES:,}")
         return path.read_bytes(), ""
     except OSError as exc:
-        return None, f"cannot read file: {exc.strerror or exc}"
+        return None, _("cannot read file: {error}").format(error=exc.strerror or exc)
 
 
 def check_image_file(path: Union[str, Path]) -> ImageCheck:
@@ -106,22 +107,23 @@ def _check_bytes(data: bytes, sha: str) -> ImageCheck:
         try:
             image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
         except Image.DecompressionBombError as exc:
-            return ImageCheck(STATUS_SKIPPED, f"decompression bomb: {_bomb_size(data, exc)} pixels")
+            return ImageCheck(STATUS_SKIPPED, _("decompression bomb: {size} pixels").format(size=_bomb_size(data, exc)))
         except UnidentifiedImageError:
-            return ImageCheck(STATUS_SKIPPED, "not an image (not JPEG, PNG, BMP, GIF or WEBP data)")
+            return ImageCheck(STATUS_SKIPPED, _("not an image (not JPEG, PNG, BMP, GIF or WEBP data)"))
         except Exception as exc:  # noqa: BLE001 - any failure to parse the header means unreadable
-            return ImageCheck(STATUS_SKIPPED, f"unreadable image header: {exc}")
+            return ImageCheck(STATUS_SKIPPED, _("unreadable image header: {error}").format(error=exc))
         fmt, mode, (width, height) = image.format or "image", image.mode, image.size
         found = dict(width=width, height=height, mode=mode)
         if width * height > PIXEL_LIMIT:
-            return ImageCheck(STATUS_SKIPPED, f"decompression bomb: {width} x {height} pixels "
-                                              f"(limit {PIXEL_LIMIT:,})", **found)
+            return ImageCheck(STATUS_SKIPPED, _("decompression bomb: {width} x {height} pixels (limit {limit})")
+                              .format(width=width, height=height, limit=f"{PIXEL_LIMIT:,}"), **found)
         try:
             image.verify()  # checksums and structure (PNG CRCs, ...)
             image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)  # verify() leaves the image unusable: reopen
             image.load()  # decode every pixel: truncated and corrupt data fail here
         except Exception as exc:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, struct.error, ...
-            return ImageCheck(STATUS_SKIPPED, f"corrupt or truncated {fmt} file: {exc}", **found)
+            return ImageCheck(STATUS_SKIPPED, _("corrupt or truncated {format} file: {error}").format(format=fmt, error=exc),
+                              **found)
         if _is_native(fmt, mode, image, data):
             return ImageCheck(STATUS_OK, "", **found)
         # Pillow shows a 16-bit RGB(A) PNG as plain RGB(A): name the depth from the header.
@@ -129,10 +131,11 @@ def _check_bytes(data: bytes, sha: str) -> ImageCheck:
         try:
             rgb, how = to_rgb(image, depth)
         except Exception as exc:  # noqa: BLE001 - e.g. an exotic mode Pillow cannot convert
-            return ImageCheck(STATUS_SKIPPED, f"cannot convert {fmt} {mode} to RGB: {exc}", **found)
+            return ImageCheck(STATUS_SKIPPED, _("cannot convert {format} {mode} to RGB: {error}").format(
+                format=fmt, mode=mode, error=exc), **found)
     converted = _save_converted(rgb, sha)
-    return ImageCheck(STATUS_CONVERTED, f"converted from {fmt} {how} to 8-bit RGB PNG", path=str(converted),
-                      **found)
+    return ImageCheck(STATUS_CONVERTED, _("converted from {format} {how} to 8-bit RGB PNG").format(format=fmt, how=how),
+                      path=str(converted), **found)
 
 
 def _is_native(fmt: str, mode: str, image: Image.Image, data: bytes) -> bool:
@@ -154,7 +157,7 @@ def to_rgb(image: Image.Image, depth: str = "") -> tuple[Image.Image, str]:
     frames = getattr(image, "n_frames", 1)
     if frames > 1:
         image.seek(0)
-        how += f" (first frame of {frames})"
+        how += " " + _("(first frame of {frames})").format(frames=frames)
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         image, bits = _high_depth_to_l(image)
         how += f" {bits}"
@@ -163,7 +166,7 @@ def to_rgb(image: Image.Image, depth: str = "") -> tuple[Image.Image, str]:
         rgba = image.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         canvas.alpha_composite(rgba)
-        return canvas.convert("RGB"), how + " with transparency (composited on white)"
+        return canvas.convert("RGB"), how + " " + _("with transparency (composited on white)")
     return image.convert("RGB"), how
 
 
@@ -176,7 +179,7 @@ def _high_depth_to_l(image: Image.Image) -> tuple[Image.Image, str]:
     elif image.mode.startswith("I;16") or 255 < peak <= 65535:
         scale, depth = 255.0 / 65535.0, "16-bit"
     elif peak > 65535:
-        scale, depth = 255.0 / peak, "32-bit (scaled to its maximum)"
+        scale, depth = 255.0 / peak, _("32-bit (scaled to its maximum)")
     else:
         scale, depth = 1.0, "32-bit"
     pixels = np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
@@ -207,7 +210,7 @@ def _bomb_size(data: bytes, exc: Exception) -> str:
         except Exception:  # noqa: BLE001 - this plugin cannot read it; try the next
             continue
     match = re.search(r"\((\d+) pixels\)", str(exc))
-    return f"{int(match.group(1)):,}" if match else "too many"
+    return f"{int(match.group(1)):,}" if match else _("too many")
 
 
 def validate_files(candidates: Sequence[FileCandidate], job: Optional[Job] = None) -> pd.DataFrame:
@@ -216,7 +219,7 @@ def validate_files(candidates: Sequence[FileCandidate], job: Optional[Job] = Non
     rows = []
     for candidate in candidates:
         if candidate.problem or candidate.path is None:
-            check = ImageCheck(STATUS_SKIPPED, candidate.problem or "no file")
+            check = ImageCheck(STATUS_SKIPPED, candidate.problem or _("no file"))
         else:
             check = check_image_file(candidate.path)
         rows.append((candidate.ref, candidate.label, check.status, check.reason, check.width, check.height,
