@@ -19,7 +19,7 @@ KEPT = {
     "lepton", "workbench", "predict", "keras", "tensorflow", "kerastuner", "voilà", "voila", "jupyter",
     "jupyterlab", "jupyterhub", "python", "plotly", "cleanlab", "scikit", "learn", "numpy", "pandas",
     "mobilenetv2", "mobilenet", "efficientnet", "lite0", "vgg16", "imagenet", "cnn", "minilm", "glove", "tf",
-    "idf", "logme", "grad", "cam", "fgsm", "ece", "onnx", "tflite", "savedmodel", "int8", "float16", "float32",
+    "idf", "logme", "grad", "cam", "fgsm", "pgd", "ece", "onnx", "tflite", "savedmodel", "int8", "float16", "float32",
     "csv", "zip", "wav", "png", "jpg", "jpeg", "json", "yaml", "txt", "html", "http", "https", "url", "mnist",
     "fashion", "cifar", "auc", "roc", "gpu", "cpu", "ram", "px", "khz", "db", "mel", "fft", "top", "relu",
     "adam", "sgd", "api", "cli", "pdf", "svg", "www", "com", "org", "github", "lepton_widgets",
