@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from lepton_widgets.core.evaluation import small_test_caution, wilson_interval
+from lepton_widgets.core.evaluation import SMALL_TEST_SET, wilson_interval
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.panels.glossary import term
@@ -103,6 +103,21 @@ def metrics_html(evaluation: dict) -> str:
     table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
                               classes="lepton-per-class") if len(per_class) else ""
     return f"<table class='lepton-metrics'>{cells}</table><h4>{esc(_('Per class'))}</h4>{table}"
+
+
+def small_test_caution(accuracy: Optional[float], n: Optional[int]) -> str:
+    """The caution under an accuracy measured on fewer than ``SMALL_TEST_SET`` items, in the current language
+    ('' otherwise); the words of ``core.evaluation.small_test_caution``, through the catalogue."""
+    if accuracy is None or n is None or n >= SMALL_TEST_SET:
+        return ""
+    if n <= 0:
+        return _("No test items: there is no test accuracy to trust.")
+    low, high = wilson_interval(round(accuracy * n), n)
+    template = (_("Only 1 test item: accuracy {accuracy} could really be anywhere from {low} to {high} (95% Wilson "
+                  "interval). Treat it as a rough guide, not a measurement.") if n == 1 else
+                _("Only {n} test items: accuracy {accuracy} could really be anywhere from {low} to {high} (95% "
+                  "Wilson interval). Treat it as a rough guide, not a measurement."))
+    return template.format(n=n, accuracy=f"{accuracy:.3f}", low=f"{low:.3f}", high=f"{high:.3f}")
 
 
 def _fmt(value) -> str:
