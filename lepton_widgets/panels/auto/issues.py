@@ -20,6 +20,7 @@ from typing import Optional
 
 import ipywidgets as w
 
+from lepton_widgets.i18n import _
 from lepton_widgets.panels.auto.views import issue_view, row_of
 from lepton_widgets.panels.dataset.views import data_view
 from lepton_widgets.panels.style import card_layout
@@ -32,9 +33,15 @@ THUMB = 64
 def caption_html(issue: dict) -> str:
     """What the doctor thinks of one example, in words."""
     confidence = issue.get("confidence")
-    sure = f" ({float(confidence):.0%} sure)" if confidence is not None else ""
-    return (f"<div style='font-size:12px;line-height:1.3'>labelled <b>{html.escape(str(issue.get('given')))}</b>"
-            f"<br>looks like <b style='color:#c62828'>{html.escape(str(issue.get('suggested')))}</b>{sure}</div>")
+    given = f"<b>{html.escape(str(issue.get('given')))}</b>"
+    suggested = f"<b style='color:#c62828'>{html.escape(str(issue.get('suggested')))}</b>"
+    if confidence is not None:
+        looks = _("looks like {suggested} ({percent} sure)").format(suggested=suggested,
+                                                                     percent=f"{float(confidence):.0%}")
+    else:
+        looks = _("looks like {suggested}").format(suggested=suggested)
+    return (f"<div style='font-size:12px;line-height:1.3'>{_('labelled {given}').format(given=given)}"
+            f"<br>{looks}</div>")
 
 
 def _text_widget(issue: dict) -> w.Widget:
@@ -66,11 +73,16 @@ def issue_cards(task, data_cfg, seed: int, issues: list[dict], job=None) -> list
 def issues_summary(issues: list[dict], labels: str) -> str:
     """The sentence above the examples."""
     if not issues:
-        return "<i>The data doctor found no example that looks mislabelled.</i>"
-    more = f" (the first {MAX_SHOWN} are shown)" if len(issues) > MAX_SHOWN else ""
+        return f"<i>{html.escape(_('The data doctor found no example that looks mislabelled.'))}</i>"
+    if len(issues) > MAX_SHOWN:
+        head = _("{count} examples look mislabelled (the first {shown} are shown).").format(
+            count=len(issues), shown=MAX_SHOWN)
+    else:
+        head = _("{count} examples look mislabelled.").format(count=len(issues))
     if labels == "exclude":
-        return (f"<b>{len(issues)} examples look mislabelled{more}.</b> They were left out of this run, as you "
-                "chose; the data report lists them.")
-    return (f"<b>{len(issues)} examples look mislabelled{more}.</b> A model trained on its other examples thinks "
-            "each one belongs to another class. If their labels are wrong, leave them out: Auto then trains "
-            "again only what depends on them.")
+        return (f"<b>{html.escape(head)}</b> "
+                + html.escape(_("They were left out of this run, as you chose; the data report lists them.")))
+    return (f"<b>{html.escape(head)}</b> "
+            + html.escape(_("A model trained on its other examples thinks each one belongs to another class. If "
+                            "their labels are wrong, leave them out: Auto then trains again only what depends on "
+                            "them.")))

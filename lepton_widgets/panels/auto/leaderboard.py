@@ -21,10 +21,14 @@ import plotly.graph_objects as go
 
 from lepton_widgets.core.auto.leaderboard import frame, number
 from lepton_widgets.core.auto.stages import STAGES
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.figures import figure_widget
 
-#: What the selection metrics are called on the page.
-METRIC_WORDS = {"accuracy": "accuracy", "roc_auc": "ROC AUC (how well it ranks the two classes)"}
+#: What the selection metrics are called on the page (translated when shown).
+METRIC_WORDS = {"accuracy": N_("Validation accuracy"),
+                "roc_auc": N_("Validation ROC AUC (how well it ranks the two classes)")}
+#: The chart's x axis, per metric.
+METRIC_AXIS = {"accuracy": N_("validation accuracy"), "roc_auc": N_("validation ROC AUC")}
 
 
 def _percent(value) -> str:
@@ -33,13 +37,13 @@ def _percent(value) -> str:
 
 
 def _stage_title(stage: str) -> str:
-    return STAGES[stage][0] if stage in STAGES else stage
+    return _(STAGES[stage][0]) if stage in STAGES else stage
 
 
 def leaderboard_html(rows: list[dict]) -> str:
     """The models as a table, best validation score first; the chosen one is bold, green and says so."""
     if not rows:
-        return "<i>No model yet: rows appear here as Auto finishes each one.</i>"
+        return f"<i>{html.escape(_('No model yet: rows appear here as Auto finishes each one.'))}</i>"
     table = frame(rows)
     metric = next((r.get("metric") for r in rows if r.get("metric")), "accuracy")
     body = []
@@ -49,8 +53,8 @@ def leaderboard_html(rows: list[dict]) -> str:
         style = " style='font-weight:600;background:#eef7ee'" if chosen else ""
         note = html.escape(str(row.get("note") or ""))
         if row.get("kept") is False:
-            note = note or "not kept"
-        mark = "&#9733; chosen" if chosen else ""
+            note = note or html.escape(_("not kept"))
+        mark = "&#9733; " + html.escape(_("chosen")) if chosen else ""
         test = _percent(row.get("test_accuracy"))
         if number(row.get("test_roc_auc")) is not None:
             test += f" (ROC AUC {number(row['test_roc_auc']):.2f})"
@@ -60,12 +64,15 @@ def leaderboard_html(rows: list[dict]) -> str:
                  ("–" if number(row.get("val_score")) is None else f"{number(row['val_score']):.3f}"),
                  test, "" if seconds is None else f"{seconds:.0f} s", note]
         body.append(f"<tr class='{css}'{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = ["", "Model", "Made by", f"Validation {METRIC_WORDS.get(metric, metric)}", "Test accuracy", "Time", ""]
+    head = ["", _("Model"), _("Made by"), _(METRIC_WORDS[metric]) if metric in METRIC_WORDS else metric,
+            _("Test accuracy"), _("Time"), ""]
     return ("<style>.lepton-auto-leaderboard-table td,.lepton-auto-leaderboard-table th{padding:3px 8px}</style>"
             "<table class='lepton-table lepton-auto-leaderboard-table'><tr>"
-            + "".join(f"<th style='text-align:left'>{h}</th>" for h in head) + "</tr>" + "".join(body)
-            + "</table><div style='color:#666;font-size:12px'>Auto chooses by the validation score only; the "
-            "test split, which no model saw, says how well the chosen one does on new examples.</div>")
+            + "".join(f"<th style='text-align:left'>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body)
+            + "</table><div style='color:#666;font-size:12px'>"
+            + html.escape(_("Auto chooses by the validation score only; the test split, which no model saw, says how "
+                            "well the chosen one does on new examples."))
+            + "</div>")
 
 
 def leaderboard_figure(rows: list[dict]) -> go.FigureWidget:
@@ -80,6 +87,7 @@ def leaderboard_figure(rows: list[dict]) -> go.FigureWidget:
                    text=[f"{s:.0%}" if metric == "accuracy" else f"{s:.3f}" for s in scores],
                    textposition="auto")
     layout = {"height": 80 + 32 * len(rows), "margin": {"l": 260, "r": 20, "t": 30, "b": 30},
-              "xaxis": {"range": [0, 1.0], "title": {"text": f"validation {metric}"}},
-              "title": {"text": "models so far (green: Auto's choice)", "font": {"size": 13}}}
+              "xaxis": {"range": [0, 1.0], "title": {"text": _(METRIC_AXIS[metric]) if metric in METRIC_AXIS
+                                                     else metric}},
+              "title": {"text": _("models so far (green: Auto's choice)"), "font": {"size": 13}}}
     return figure_widget(data=[trace], layout=layout)

@@ -43,12 +43,14 @@ from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.core.tasks.autokit import GOALS
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.auto.card import card_html
 from lepton_widgets.panels.auto.issues import issue_cards, issues_summary
 from lepton_widgets.panels.auto.leaderboard import leaderboard_figure, leaderboard_html
 from lepton_widgets.panels.auto.progress import AutoProgress, apply_auto_event
 from lepton_widgets.panels.auto.stages import stages_html
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.dataset.settings import DataSettings
 from lepton_widgets.panels.dataset.upload import UploadView
 from lepton_widgets.panels.style import alert_box, caution_box, note_box, ok_box
@@ -59,8 +61,15 @@ from lepton_widgets.state.runner import BusyError
 JOB = "auto"
 _STYLE = {"description_width": "150px"}
 #: The goals as buttons, in plain words (their longer description is ``autokit.GOALS``).
-GOAL_BUTTONS = [("Most accurate", "accuracy"), ("Small", "small"), ("Fast", "fast")]
-STATUS_WORDS = {"finished": "Auto finished", "cancelled": "Auto stopped", "failed": "Auto could not finish"}
+GOAL_BUTTONS = [(N_("Most accurate"), "accuracy"), (N_("Small"), "small"), (N_("Fast"), "fast")]
+STATUS_WORDS = {"finished": N_("Auto finished"), "cancelled": N_("Auto stopped"),
+                "failed": N_("Auto could not finish")}
+#: The glossary terms the Auto step uses (its "Words used here" line).
+TERMS = ["validation", "test_set", "label_issues", "class_weight", "logme", "search", "fine_tuning", "ensemble",
+         "export"]
+#: The Data step's upload message names its own button; here the next button is Start.
+CHECK_DATA = N_("Press <b>Check data</b> to validate it.")
+START_NOW = N_("Press <b>Start</b> when ready.")
 
 
 def _rename_classes(widgets, prefix: str = "lepton-auto-") -> None:
@@ -103,17 +112,18 @@ class AutoPanel(Panel):
 
         self.uploads.message.observe(self._upload_words, "value")
 
-        self.budget = w.IntSlider(value=5, min=1, max=60, step=1, description="Time budget (minutes)",
+        self.budget = w.IntSlider(value=5, min=1, max=60, step=1, description=_("Time budget (minutes)"),
                                   style=_STYLE, continuous_update=False, layout=w.Layout(width="480px"))
-        self.goal = w.ToggleButtons(options=GOAL_BUTTONS, value="accuracy", description="Goal", style=_STYLE)
+        self.goal = w.ToggleButtons(options=[(_(label), value) for label, value in GOAL_BUTTONS], value="accuracy",
+                                    description=_("Goal"), style=_STYLE)
         self.goal_note = w.HTML()
         self.goal.observe(self._show_goal, "value")
         self._show_goal()
 
-        self.start_button = w.Button(description="Start", button_style="success", icon="play",
-                                     tooltip="Find the best model for this data within the time budget")
-        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
-                                    tooltip="Stop now; what finished is kept, and Start resumes")
+        self.start_button = w.Button(description=_("Start"), button_style="success", icon="play",
+                                     tooltip=_("Find the best model for this data within the time budget"))
+        self.stop_button = w.Button(description=_("Stop"), button_style="danger", icon="stop", disabled=True,
+                                    tooltip=_("Stop now; what finished is kept, and Start resumes"))
         self.start_button.on_click(self._on_start)
         self.stop_button.on_click(self._on_stop)
         self.status = w.HTML()
@@ -126,23 +136,24 @@ class AutoPanel(Panel):
 
         self.issues_text = w.HTML()
         self.issue_cards = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
-        self.exclude_button = w.Button(description="Exclude these and run again", button_style="warning",
+        self.exclude_button = w.Button(description=_("Exclude these and run again"), button_style="warning",
                                        layout=w.Layout(width="auto"),
-                                       tooltip="Leave these examples out; Auto trains again what depends on them")
-        self.keep_button = w.Button(description="Keep them", layout=w.Layout(width="auto"),
-                                    tooltip="Their labels are right: keep using every example")
+                                       tooltip=_("Leave these examples out; Auto trains again what depends on them"))
+        self.keep_button = w.Button(description=_("Keep them"), layout=w.Layout(width="auto"),
+                                    tooltip=_("Their labels are right: keep using every example"))
         self.exclude_button.on_click(self._on_exclude)
         self.keep_button.on_click(self._on_keep)
         self.issue_buttons = w.HBox([self.exclude_button, self.keep_button])
-        self.issues = w.VBox([w.HTML("<b>Examples that look mislabelled</b>"), self.issues_text, self.issue_cards,
+        self.issues = w.VBox([w.HTML(f"<b>{html.escape(_('Examples that look mislabelled'))}</b> "
+                                     f"<small>({term('label_issues')})</small>"), self.issues_text, self.issue_cards,
                               self.issue_buttons])
         self.card = w.HTML()
-        self.open_button = w.Button(description="Open in the expert steps", button_style="info", disabled=True,
+        self.open_button = w.Button(description=_("Open in the expert steps"), button_style="info", disabled=True,
                                     layout=w.Layout(width="auto"),
-                                    tooltip="Load the chosen model's settings into every other step")
+                                    tooltip=_("Load the chosen model's settings into every other step"))
         self.open_button.on_click(self._on_open)
         self.open_message = w.HTML()
-        self.results = w.VBox([self.issues, w.HTML("<b>The chosen model</b>"), self.card,
+        self.results = w.VBox([self.issues, w.HTML(f"<b>{html.escape(_('The chosen model'))}</b>"), self.card,
                                w.HBox([self.open_button, self.open_message])])
         for widget, css in ((self.budget, "budget"), (self.goal, "goal"), (self.goal_note, "goal-note"),
                             (self.start_button, "start"), (self.stop_button, "stop"), (self.status, "status"),
@@ -164,27 +175,32 @@ class AutoPanel(Panel):
         self._show_result()
         self._show_status()
 
-        intro = w.HTML("<h3>Auto</h3><div>Choose your data, how long Auto may take and what matters most, then "
-                       "press <b>Start</b>. Auto checks the data, tries pretrained networks and settings, keeps "
-                       "the best model it can prove on validation data, exports it and explains every choice. "
-                       "The other steps let you do each part yourself.</div>")
+        intro = w.HTML(f"<h3>{html.escape(_('Auto'))}</h3><div>" + _(
+            "Choose your data, how long Auto may take and what matters most, then press <b>Start</b>. Auto checks "
+            "the data, tries pretrained networks and settings, keeps the best model it can prove on validation "
+            "data, exports it and explains every choice. The other steps let you do each part yourself.")
+            + "</div>")
+        words = words_used_here(TERMS)
         setup = w.VBox([self.data.box, w.HBox([self.uploads.upload, self.uploads.limit]), self.uploads.message,
                         self.data.split, self.budget, self.goal, self.goal_note,
                         w.HBox([self.start_button, self.stop_button])])
-        live = w.VBox([self.status, self.stages, w.HTML("<b>Leaderboard</b>"), self.leaderboard,
-                       self.leaderboard_box, w.HTML("<b>Training curves of the model being made</b>"), self.curves])
-        return w.VBox([intro, setup, live, self.results])
+        live = w.VBox([self.status, self.stages, w.HTML(f"<b>{html.escape(_('Leaderboard'))}</b>"),
+                       self.leaderboard, self.leaderboard_box,
+                       w.HTML(f"<b>{html.escape(_('Training curves of the model being made'))}</b>"), self.curves])
+        return w.VBox([intro, words, setup, live, self.results])
 
     # --- controls -> request -----------------------------------------------------------------------------
 
     def _upload_words(self, change) -> None:
         # The Data step's upload asks for its own button; here the next button is Start.
-        text = change["new"].replace("Press <b>Check data</b> to validate it.", "Press <b>Start</b> when ready.")
+        text = change["new"]
+        for check, start in ((CHECK_DATA, START_NOW), (_(CHECK_DATA), _(START_NOW))):
+            text = text.replace(check, start)
         if text != change["new"]:
             self.uploads.message.value = text
 
     def _show_goal(self, _change=None) -> None:
-        words = GOALS[self.goal.value]
+        words = _(GOALS[self.goal.value])
         self.goal_note.value = f"<small>{html.escape(words[:1].upper() + words[1:])}.</small>"
 
     def request(self, labels: Optional[str] = None) -> dict:
@@ -210,11 +226,13 @@ class AutoPanel(Panel):
             request = self.request(labels)
             task = task_for_dataset(request["data"].dataset)
             if not task.supports("auto"):
-                raise ConfigError(f"Auto does not work on {task.words} yet: use the expert steps below")
+                raise ConfigError(_("Auto does not work on {data} yet: use the expert steps below").format(
+                    data=_(task.words)))
             if self.runner.busy:
-                raise BusyError(f"'{self.session.job}' is still running; press Stop or wait for it")
+                raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(
+                    job=self.session.job))
         except (ConfigError, BusyError, ValueError) as error:
-            self.status.value = alert_box(f"<b>Cannot start:</b> {html.escape(str(error))}")
+            self.status.value = alert_box(f"<b>{html.escape(_('Cannot start:'))}</b> {html.escape(str(error))}")
             return
         self._choices[self._choice_key(request["data"], request["goal"])] = request["labels"]
         self.state.reset(labels=request["labels"])
@@ -245,7 +263,7 @@ class AutoPanel(Panel):
         try:
             self.runner.submit(JOB, work, done, sink=self.on_event)
         except BusyError as error:
-            self.status.value = alert_box(f"<b>Cannot start:</b> {html.escape(str(error))}")
+            self.status.value = alert_box(f"<b>{html.escape(_('Cannot start:'))}</b> {html.escape(str(error))}")
 
     def _on_stop(self, _button=None) -> None:
         self.runner.stop()
@@ -261,8 +279,9 @@ class AutoPanel(Panel):
         data = self.request()["data"]
         self._choices[self._choice_key(data, self.goal.value)] = "keep"
         self.issue_buttons.layout.display = "none"
-        self.issues_text.value = note_box(f"Kept: the {len(result.label_issues)} examples stay in the data, as "
-                                          "you chose. The models use every example.")
+        self.issues_text.value = note_box(html.escape(_(
+            "Kept: the {count} examples stay in the data, as you chose. The models use every example.").format(
+            count=len(result.label_issues))))
 
     @staticmethod
     def _chosen_run(result):
@@ -279,16 +298,18 @@ class AutoPanel(Panel):
         try:
             record = self._chosen_run(self.state.result)
             if record is None:
-                self.open_message.value = caution_box("No model to open yet.")
+                self.open_message.value = caution_box(html.escape(_("No model to open yet.")))
                 return
             config = session.open_run(record)
         except Exception as error:  # noqa: BLE001 - a moved or damaged run folder: said plainly, never a traceback
-            self.open_message.value = alert_box(f"Cannot open the chosen model: {html.escape(str(error))}")
+            self.open_message.value = alert_box(
+                html.escape(_("Cannot open the chosen model: {error}").format(error=error)))
             return
-        self.open_message.value = ok_box(
-            f"Opened <b>{html.escape(config.name)}</b> (<code>{html.escape(record.run_id)}</code>): every step "
-            f"below now shows its settings ({html.escape(config.backbone.name)}, {config.train.epochs} epochs); "
-            "change any of them and train it yourself.")
+        self.open_message.value = ok_box(_(
+            "Opened {name} ({run}): every step below now shows its settings ({backbone}, {epochs} epochs); change "
+            "any of them and train it yourself.").format(
+            name=f"<b>{html.escape(config.name)}</b>", run=f"<code>{html.escape(record.run_id)}</code>",
+            backbone=html.escape(config.backbone.name), epochs=config.train.epochs))
 
     # --- events (worker thread) --------------------------------------------------------------------------
 
@@ -302,7 +323,7 @@ class AutoPanel(Panel):
             elif event.kind == "auto_stage_started":
                 if session.status != "stopping":
                     session.status = "running"
-                session.message = f"Auto: {event.title.lower()}..."
+                session.message = _("Auto: {stage}...").format(stage=_(event.title).lower())
             return
         if event.kind == "run_started":
             session.history = []  # each model Auto makes gets its own curves
@@ -335,8 +356,9 @@ class AutoPanel(Panel):
     def _result_words(result) -> str:
         if result.status == "finished":
             best = next((row for row in result.entries if row.get("run_id") == result.best_run_id), {})
-            return (f"Auto finished in {result.elapsed:.0f} s: it chose {best.get('label', result.best_run_id)}.")
-        return result.message or STATUS_WORDS.get(result.status, result.status)
+            return _("Auto finished in {seconds} s: it chose {model}.").format(
+                seconds=f"{result.elapsed:.0f}", model=best.get("label", result.best_run_id))
+        return result.message or (_(STATUS_WORDS[result.status]) if result.status in STATUS_WORDS else result.status)
 
     def _show_status(self, _change=None) -> None:
         session = self.session
@@ -349,22 +371,25 @@ class AutoPanel(Panel):
         if running:
             budget, started = self.state.budget, self._started
             # Refreshed with every message (epochs, stages), which come often enough to follow the clock.
-            limit = (f" ({time.monotonic() - started:.0f} s of the {budget / 60:g} min budget)"
-                     if budget and started is not None else "")
-            self.status.value = note_box(f"<b>Working{limit}:</b> {html.escape(session.message)}")
+            working = (_("Working ({seconds} s of the {minutes} min budget):").format(
+                seconds=f"{time.monotonic() - started:.0f}", minutes=f"{budget / 60:g}")
+                if budget and started is not None else _("Working:"))
+            self.status.value = note_box(f"<b>{html.escape(working)}</b> {html.escape(session.message)}")
         elif result is not None:
             words = html.escape(self._result_words(result))
             box = {"finished": ok_box, "cancelled": caution_box}.get(result.status, alert_box)
-            self.status.value = box(f"<b>{STATUS_WORDS.get(result.status, result.status)}.</b> {words}"
+            said = _(STATUS_WORDS[result.status]) if result.status in STATUS_WORDS else result.status
+            self.status.value = box(f"<b>{html.escape(_('{status}.').format(status=said))}</b> {words}"
                                     if result.status != "finished" else words)
         elif session.status == "failed":
             # An error outside Auto's stages (the data could not be read, the kind of data is not supported):
             # its own message, never the traceback.
             error = self.runner.last_exception
             words = str(error) if error is not None else session.last_error
-            self.status.value = alert_box(f"<b>Auto could not start.</b> {html.escape(words)}")
+            self.status.value = alert_box(f"<b>{html.escape(_('Auto could not start.'))}</b> {html.escape(words)}")
         elif session.status == "cancelled":
-            self.status.value = caution_box("<b>Auto stopped.</b> What finished is kept; press Start to resume.")
+            self.status.value = caution_box(f"<b>{html.escape(_('Auto stopped.'))}</b> "
+                                            + html.escape(_("What finished is kept; press Start to resume.")))
 
     def _show_result(self, _change=None) -> None:
         result = self.state.result
@@ -382,6 +407,6 @@ class AutoPanel(Panel):
         self.exclude_button.disabled = self.keep_button.disabled = False
         card = result.card()
         self.card.value = card_html(card) if card else caution_box(
-            html.escape(result.message or "No model card: Auto did not reach its export step."))
+            html.escape(result.message or _("No model card: Auto did not reach its export step.")))
         self.open_button.disabled = not (result.best_run_id or best_entry(result.entries))
         self._show_status()

@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import html
 
-#: How each status reads, with a mark a person can scan.
+from lepton_widgets.i18n import N_, _
+
+#: How each status reads, with a mark a person can scan (the words are translated when shown).
 STATUS_WORDS = {
-    "waiting": ("&#9711;", "waiting", "#888"),
-    "running": ("&#9203;", "running", "#1565c0"),
-    "done": ("&#10004;", "done", "#2e7d32"),
-    "done before": ("&#10004;", "done in an earlier try (kept)", "#2e7d32"),
-    "skipped": ("&#8631;", "skipped", "#666"),
-    "stopped": ("&#9632;", "stopped (what finished is kept)", "#8a6d00"),
-    "failed": ("&#10008;", "did not work", "#c62828"),
+    "waiting": ("&#9711;", N_("waiting"), "#888"),
+    "running": ("&#9203;", N_("running"), "#1565c0"),
+    "done": ("&#10004;", N_("done"), "#2e7d32"),
+    "done before": ("&#10004;", N_("done in an earlier try (kept)"), "#2e7d32"),
+    "skipped": ("&#8631;", N_("skipped"), "#666"),
+    "stopped": ("&#9632;", N_("stopped (what finished is kept)"), "#8a6d00"),
+    "failed": ("&#10008;", N_("did not work"), "#c62828"),
 }
+
+
+def stage_title(row: dict) -> str:
+    """A stage's plain name in the current language (the engine's English title, through the catalogue)."""
+    return _(row.get("title") or row["name"])
 
 
 def stages_html(rows: list[dict]) -> str:
@@ -32,17 +39,19 @@ def stages_html(rows: list[dict]) -> str:
     for number, row in enumerate(rows, start=1):
         status = row.get("status", "waiting")
         mark, words, colour = STATUS_WORDS.get(status, ("", status, "#555"))
+        words = _(words)
         seconds = f"{row['seconds']:.0f} s" if row.get("seconds") is not None else ""
         css = "lepton-auto-stage lepton-auto-stage-" + status.replace(" ", "-")
         body.append(
             f"<tr class='{css}' data-stage='{html.escape(row['name'])}'>"
             f"<td style='color:{colour};text-align:center'>{mark}</td>"
-            f"<td style='white-space:nowrap'><b>{number}. {html.escape(row.get('title', row['name']))}</b></td>"
+            f"<td style='white-space:nowrap'><b>{number}. {html.escape(stage_title(row))}</b></td>"
             f"<td style='color:{colour};white-space:nowrap'>{html.escape(words)}</td>"
             f"<td style='white-space:nowrap;text-align:right'>{seconds}</td>"
             f"<td style='text-align:left'>{html.escape(row.get('summary') or '')}</td></tr>")
+    head = (f"<tr><th></th><th style='text-align:left'>{html.escape(_('Stage'))}</th>"
+            f"<th style='text-align:left'>{html.escape(_('Status'))}</th><th>{html.escape(_('Time'))}</th>"
+            f"<th style='text-align:left'>{html.escape(_('What it found or chose'))}</th></tr>")
     return ("<style>.lepton-auto-stages td,.lepton-auto-stages th{padding:3px 8px;vertical-align:top}</style>"
             "<table class='lepton-table lepton-auto-stages' style='border-collapse:collapse'>"
-            "<tr><th></th><th style='text-align:left'>Stage</th><th style='text-align:left'>Status</th>"
-            "<th>Time</th><th style='text-align:left'>What it found or chose</th></tr>"
-            + "".join(body) + "</table>")
+            + head + "".join(body) + "</table>")
