@@ -50,6 +50,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from lepton_widgets.core.auto.label_issues import FOLDS, one_thread, probe_pipeline, too_few_reason
+from lepton_widgets.i18n import _
 
 #: Share of each class's training rows in the nested subsets (the curve's points).
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
@@ -105,21 +106,22 @@ def fit_curve(n: Sequence[float], score: Sequence[float], exponent: Optional[flo
     score = np.asarray(score, dtype=np.float64)
     needed = MIN_POINTS - (exponent is not None)
     if len(np.unique(n)) < needed:
-        return Curve(reason=f"too few examples to draw a learning curve (it takes {needed} different amounts "
-                            f"of training examples, there were {len(np.unique(n))})")
+        return Curve(reason=_("too few examples to draw a learning curve (it takes {needed} different amounts of "
+                              "training examples, there were {found})").format(needed=needed,
+                                                                              found=len(np.unique(n))))
     top = float(score.max())
     a0, b0 = min(1.0, top + 0.05), max(0.05, top - float(score.min())) * float(n.min()) ** 0.5
     try:
         if exponent is None:
-            (a, b, c), _ = curve_fit(power_law, n, score, p0=(a0, b0, 0.5),
+            (a, b, c), _covariance = curve_fit(power_law, n, score, p0=(a0, b0, 0.5),
                                      bounds=([0.0, 0.0, 0.05], [1.0, np.inf, 3.0]), maxfev=20000)
         else:
             c = float(exponent)
-            (a, b), _ = curve_fit(lambda m, a, b: power_law(m, a, b, c), n, score, p0=(a0, b0),
+            (a, b), _covariance = curve_fit(lambda m, a, b: power_law(m, a, b, c), n, score, p0=(a0, b0),
                                   bounds=([0.0, 0.0], [1.0, np.inf]), maxfev=20000)
     except (RuntimeError, ValueError):
-        return Curve(reason="the learning curve could not be fitted: the scores jump around too much to "
-                            "extrapolate")
+        return Curve(reason=_("the learning curve could not be fitted: the scores jump around too much to "
+                              "extrapolate"))
     return Curve(float(a), float(b), float(c))
 
 
@@ -140,17 +142,17 @@ class ClassNeed:
 
     def sentence(self) -> str:
         if not self.curve.ok:
-            return f"{self.name}: {self.curve.reason}."
-        now, best = f"{self.recall_now:.0%}", f"{self.plateau:.0%}"
+            return _("{name}: {reason}.").format(name=self.name, reason=self.curve.reason)
+        now, best, target = f"{self.recall_now:.0%}", f"{self.plateau:.0%}", f"{self.target:.0%}"
         if self.more_needed == 0:
-            return (f"{self.name}: recognised {now} of the time, already close to the best these features allow "
-                    f"(about {best}); more examples would change little.")
+            return _("{name}: recognised {now} of the time, already close to the best these features allow (about "
+                     "{best}); more examples would change little.").format(name=self.name, now=now, best=best)
         if self.capped:
-            return (f"{self.name}: recognised {now} of the time; raising that to about {self.target:.0%} would "
-                    f"take more than {self.more_needed} more examples. Clearer or more varied examples may help "
-                    "more than many more of the same.")
-        return (f"{self.name}: about {self.more_needed} more examples would raise how often it is recognised from "
-                f"{now} to about {self.target:.0%}.")
+            return _("{name}: recognised {now} of the time; raising that to about {target} would take more than "
+                     "{more} more examples. Clearer or more varied examples may help more than many more of the "
+                     "same.").format(name=self.name, now=now, target=target, more=self.more_needed)
+        return _("{name}: about {more} more examples would raise how often it is recognised from {now} to about "
+                 "{target}.").format(name=self.name, more=self.more_needed, now=now, target=target)
 
 
 @dataclass
@@ -181,17 +183,22 @@ class DataNeed:
 
     def sentences(self) -> list[str]:
         if self.reason:
-            return [f"How many more examples would help: unknown; {self.reason}."]
+            return [_("How many more examples would help: unknown; {reason}.").format(reason=self.reason)]
         lines = []
         if self.overall.ok:
             now = self.predicted_accuracy(self.train_per_class)
             twice = self.predicted_accuracy(2 * self.train_per_class)
-            lines.append(f"With about {self.train_per_class:.0f} training examples per class the model is right "
-                         f"about {now:.0%} of the time on examples it has not seen; with twice as many it would be "
-                         f"about {twice:.0%}"
-                         + (f", and it levels off near {self.overall.a:.0%}." if self.overall.a < 0.99 else "."))
+            numbers = dict(n=f"{self.train_per_class:.0f}", now=f"{now:.0%}", twice=f"{twice:.0%}",
+                           top=f"{self.overall.a:.0%}")
+            lines.append((_("With about {n} training examples per class the model is right about {now} of the time "
+                            "on examples it has not seen; with twice as many it would be about {twice}, and it "
+                            "levels off near {top}.") if self.overall.a < 0.99 else
+                          _("With about {n} training examples per class the model is right about {now} of the time "
+                            "on examples it has not seen; with twice as many it would be about {twice}."))
+                         .format(**numbers))
         else:
-            lines.append(f"How accuracy grows with more examples: unknown; {self.overall.reason}.")
+            lines.append(_("How accuracy grows with more examples: unknown; {reason}.").format(
+                reason=self.overall.reason))
         lines += [need.sentence() for need in self.classes]
         return lines
 
@@ -288,8 +295,10 @@ def estimate_data_need(features=None, y: Optional[np.ndarray] = None, *, x: Opti
     train_counts = np.bincount(y[is_train], minlength=len(class_names))
     reason = too_few_reason(y, class_names)
     if reason:
-        return DataNeed(reason=reason.replace("the labels could not be checked", "the model cannot be tried on "
-                                              "examples it has not seen"), train_share=share)
+        # The catalogue's Chinese keeps the lead phrase as a prefix too, so this works in either language.
+        return DataNeed(reason=reason.replace(_("the labels could not be checked"),
+                                              _("the model cannot be tried on examples it has not seen")),
+                        train_share=share)
 
     per_class_n, predictions = learning_curve_points(x, y, seed=seed, folds=folds, fractions=fractions,
                                                      repeats=repeats)

@@ -34,6 +34,7 @@ from lepton_widgets.core.auto.data_need import DataNeed, estimate_data_need, jso
 from lepton_widgets.core.auto.label_issues import find_label_issues
 from lepton_widgets.core.base.events import Progress
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.i18n import _
 
 if TYPE_CHECKING:
     from lepton_widgets.core.data import PreparedData
@@ -89,36 +90,42 @@ class DoctorReport:
     def sentences(self) -> list[str]:
         """The whole report in plain words; the first sentence is the summary of the data."""
         totals = self.totals()
-        lines = [f"{sum(totals.values())} examples in {len(self.class_names)} classes: {totals['train']} to learn "
-                 f"from, {totals['val']} to check the model while it learns and {totals['test']} to test the "
-                 "finished model."]
+        lines = [_("{n} examples in {classes} classes: {train} to learn from, {val} to check the model while it "
+                   "learns and {test} to test the finished model.").format(
+            n=sum(totals.values()), classes=len(self.class_names), train=totals["train"], val=totals["val"],
+            test=totals["test"])]
         if self.duplicates:
-            shown = ", ".join(self.duplicate_refs[:3])
-            lines.append(f"{self.duplicates} example{'s were exact copies' if self.duplicates > 1 else ' was an exact copy'}"
-                         f" of another ({shown}{', ...' if self.duplicates > 3 else ''}); each was kept once.")
+            shown = ", ".join(self.duplicate_refs[:3]) + (", ..." if self.duplicates > 3 else "")
+            lines.append((_("{n} examples were exact copies of another ({shown}); each was kept once.")
+                          if self.duplicates > 1 else
+                          _("{n} example was an exact copy of another ({shown}); it was kept once."))
+                         .format(n=self.duplicates, shown=shown))
             if self.conflicting_duplicates:
-                lines.append(f"{self.conflicting_duplicates} of these copies had a different class from the "
-                             "original: one of the two labels is wrong, so please check them.")
+                lines.append(_("{n} of these copies had a different class from the original: one of the two labels "
+                               "is wrong, so please check them.").format(n=self.conflicting_duplicates))
         else:
-            lines.append("No example appears twice.")
+            lines.append(_("No example appears twice."))
         lines.append(self.class_weight_why)
         lines.append(self._labels_sentence())
         lines += self.small_data
         if self.data_need is not None:
             lines += self.data_need.sentences()
         if self.data_warnings:
-            lines.append("The data check also noted: " + "; ".join(self.data_warnings) + ".")
+            lines.append(_("The data check also noted: {warnings}.").format(warnings=_("; ").join(self.data_warnings)))
         return [line for line in lines if line]
 
     def _labels_sentence(self) -> str:
         if not self.label_issues:
-            return self.label_check or "No example looks mislabelled."
-        worst = "; ".join(f"{item['ref']} is labelled {item['given']} but looks like {item['suggested']}"
-                          for item in self.label_issues[:3])
+            return self.label_check or _("No example looks mislabelled.")
+        worst = _("; ").join(_("{ref} is labelled {given} but looks like {suggested}").format(
+            ref=item["ref"], given=item["given"], suggested=item["suggested"]) for item in self.label_issues[:3])
         many = len(self.label_issues)
-        return (f"{many} example{'s look' if many > 1 else ' looks'} mislabelled: a model trained on the other "
-                f"examples puts {'them' if many > 1 else 'it'} in another class. The most doubtful: {worst}. "
-                "Look at them and exclude the wrong ones, or keep them.")
+        return (_("{n} examples look mislabelled: a model trained on the other examples puts them in another "
+                  "class. The most doubtful: {worst}. Look at them and exclude the wrong ones, or keep them.")
+                if many > 1 else
+                _("{n} example looks mislabelled: a model trained on the other examples puts it in another class. "
+                  "The most doubtful: {worst}. Look at it and exclude it if it is wrong, or keep it.")
+                ).format(n=many, worst=worst)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -163,13 +170,14 @@ def imbalance_decision(class_counts: dict[str, int]) -> tuple[float, str, str]:
     largest, smallest = max(counts, key=counts.get), min(counts, key=counts.get)
     ratio = counts[largest] / counts[smallest]
     if ratio > IMBALANCE_RATIO:
-        return ratio, "balanced", (
-            f"The classes are uneven: {largest} has {counts[largest]} examples, {smallest} only {counts[smallest]} "
-            f"({ratio:.1f} times fewer). Training gives the rarer classes more weight, so the model does not "
-            "simply favour the common ones.")
-    return ratio, "none", (
-        f"The classes are about even (the largest has {ratio:.1f} times as many examples as the smallest), so "
-        "every example counts the same in training.")
+        return ratio, "balanced", _(
+            "The classes are uneven: {largest} has {n_largest} examples, {smallest} only {n_smallest} ({ratio} "
+            "times fewer). Training gives the rarer classes more weight, so the model does not simply favour the "
+            "common ones.").format(largest=largest, n_largest=counts[largest], smallest=smallest,
+                                   n_smallest=counts[smallest], ratio=f"{ratio:.1f}")
+    return ratio, "none", _(
+        "The classes are about even (the largest has {ratio} times as many examples as the smallest), so every "
+        "example counts the same in training.").format(ratio=f"{ratio:.1f}")
 
 
 def small_data_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
@@ -179,17 +187,17 @@ def small_data_warnings(counts: dict[str, dict[str, int]]) -> list[str]:
         held = min(per_split.get("val", 0), per_split.get("test", 0))
         if held < SMALL_HELD_OUT:
             total = sum(per_split.values())
-            found.append(
-                f"{name} has only {total} examples, so only {per_split.get('val', 0)} can be set aside to check the "
-                f"model and {per_split.get('test', 0)} to test it: its scores are rough guesses. More examples of "
-                f"{name} would help most.")
+            found.append(_(
+                "{name} has only {total} examples, so only {val} can be set aside to check the model and {test} to "
+                "test it: its scores are rough guesses. More examples of {name} would help most.").format(
+                name=name, total=total, val=per_split.get("val", 0), test=per_split.get("test", 0)))
     test = sum(per_split.get("test", 0) for per_split in counts.values())
     if test == 0:
-        found.append("No examples are set aside to test the finished model, so its score is measured on examples "
-                     "it was checked on while learning, which flatters it.")
+        found.append(_("No examples are set aside to test the finished model, so its score is measured on "
+                       "examples it was checked on while learning, which flatters it."))
     elif test < SMALL_TEST:
-        found.append(f"Only {test} examples are set aside to test the finished model: each one moves its score by "
-                     f"{100 / test:.0f} points, so read the score as rough.")
+        found.append(_("Only {n} examples are set aside to test the finished model: each one moves its score by "
+                       "{points} points, so read the score as rough.").format(n=test, points=f"{100 / test:.0f}"))
     return found
 
 
@@ -216,7 +224,7 @@ def examine(prepared: "PreparedData", features: "AutoFeatures", *, seed: int = 0
     issues = find_label_issues(features.x, features.y, seed=seed, class_names=names)
     split = np.asarray(features.split)
     if issues.reason:
-        report.label_check = f"Labels: {issues.reason}."
+        report.label_check = _("Labels: {reason}.").format(reason=issues.reason)
     else:
         report.check_accuracy = issues.out_of_fold_accuracy()
         suggested_prob = issues.pred_probs[issues.indices].max(axis=1) if len(issues) else []
@@ -225,9 +233,9 @@ def examine(prepared: "PreparedData", features: "AutoFeatures", *, seed: int = 0
              "suggested": names[s], "confidence": round(float(p), 4), "label_confidence": round(float(c), 4)}
             for i, g, s, c, p in zip(issues.indices.tolist(), issues.given.tolist(), issues.suggested.tolist(),
                                      issues.confidence.tolist(), suggested_prob)]
-        report.label_check = (f"No example looks mislabelled: a model trained on the other examples agrees with "
-                              f"the labels it was not shown (it was right {report.check_accuracy:.0%} of the "
-                              "time).")
+        report.label_check = _("No example looks mislabelled: a model trained on the other examples agrees with "
+                               "the labels it was not shown (it was right {accuracy} of the time).").format(
+            accuracy=f"{report.check_accuracy:.0%}")
     job.emit(Progress(run_id=job.run_id, task=TASK, done=2, total=STEPS))
     job.check_stop()
 

@@ -38,6 +38,8 @@ from typing import Optional
 
 import numpy as np
 
+from lepton_widgets.i18n import _
+
 #: Principal components the probe keeps: like backbone ranking's probe (core/tasks/image/ranking.py), a few
 #: hundred examples lose little at 64 dims and the fit is ten times faster on 1280-d features.
 PROBE_DIMS = 64
@@ -106,12 +108,14 @@ def too_few_reason(y: np.ndarray, class_names: Optional[list[str]] = None) -> st
     counts = np.bincount(np.asarray(y, dtype=np.int64))
     present = counts[counts > 0]
     if len(present) < 2:
-        return "the labels could not be checked: it takes at least two classes with examples"
+        return _("the labels could not be checked: it takes at least two classes with examples")
     small = [int(k) for k in np.flatnonzero((counts > 0) & (counts < 2))]
     if small:
         names = ", ".join(class_names[k] if class_names else str(k) for k in small)
-        return (f"the labels could not be checked: a label is checked against a model trained on the other "
-                f"examples, and {names} {'has' if len(small) == 1 else 'have'} a single example")
+        return (_("the labels could not be checked: a label is checked against a model trained on the other "
+                  "examples, and {names} has a single example") if len(small) == 1 else
+                _("the labels could not be checked: a label is checked against a model trained on the other "
+                  "examples, and {names} have a single example")).format(names=names)
     return ""
 
 

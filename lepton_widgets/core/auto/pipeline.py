@@ -38,6 +38,7 @@ from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tasks.autokit import GOALS
+from lepton_widgets.i18n import _
 
 #: Label choices: keep the likely mislabelled examples, or leave them out of training.
 LABEL_CHOICES = ("keep", "exclude")
@@ -148,13 +149,13 @@ def run_auto(data, *, budget: "str | float" = "10m", goal: str = "accuracy", lab
         job.emit(StageEnded(run_id=state.auto_id, stage=name, status=outcome.status,
                             seconds=time.monotonic() - started, summary=outcome.summary))
         if job.stopped:
-            status, message = "cancelled", "Stopped: what finished is kept; start Auto again to resume."
+            status, message = "cancelled", _("Stopped: what finished is kept; start Auto again to resume.")
             break
         if outcome.status == "failed" and name in ("doctor", "recipe"):
             status, message = "failed", outcome.summary
             break
     if status == "finished" and not state.best_run_id:
-        status, message = "failed", state.stages.get("export", {}).get("summary", "No model was chosen.")
+        status, message = "failed", state.stages.get("export", {}).get("summary", _("No model was chosen."))
     state.status = status
     state.save()
     job.emit(AutoFinished(run_id=state.auto_id, status=status, best_run_id=state.best_run_id,
@@ -171,13 +172,14 @@ def _run_stage(work, ctx: AutoContext, stage_job: Job, outer: Job) -> Outcome:
         return work(ctx, stage_job)
     except (Cancelled, TimeUp) as stop:
         if outer.stopped:
-            return Outcome("stopped", "Stopped by you; what finished is kept.")
-        why = str(stop) if isinstance(stop, TimeUp) else "its share of the time ran out"
-        return Outcome("stopped", f"Stopped: {why}; what finished is kept.")
+            return Outcome("stopped", _("Stopped by you; what finished is kept."))
+        why = str(stop) if isinstance(stop, TimeUp) else _("its share of the time ran out")
+        return Outcome("stopped", _("Stopped: {why}; what finished is kept.").format(why=why))
     except (DataError, ValueError) as error:  # the engine's own refusals are already plain sentences
         return Outcome("failed", str(error))
     except Exception as error:  # noqa: BLE001 - one stage failing must not lose what the others made
-        return Outcome("failed", f"This step failed ({type(error).__name__}: {error}); the other steps go on.")
+        return Outcome("failed", _("This step failed ({error}); the other steps go on.").format(
+            error=f"{type(error).__name__}: {error}"))
 
 
 def open_auto(folder: "str | Path") -> dict:

@@ -38,6 +38,7 @@ from lepton_widgets.core.auto.events import LeaderboardRow
 from lepton_widgets.core.auto.leaderboard import best_entry, entry, number
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.autokit import Recipe
+from lepton_widgets.i18n import N_, _
 
 #: Formats the export stage writes, by goal: each is reloaded and checked against the model.
 EXPORT_FORMATS = {"accuracy": "keras,tflite,onnx", "small": "keras,tflite-int8", "fast": "keras,tflite"}
@@ -124,7 +125,7 @@ class AutoContext:
         started = time.monotonic()
         record = self.kit.task.run(cfg, job, store=self.store)
         if record.status != "finished":
-            raise TimeUp(f"{label} stopped before it finished")
+            raise TimeUp(_("{label} stopped before it finished").format(label=label))
         row = entry(record, label=label, stage=stage, metric=self.metric, seconds=time.monotonic() - started,
                     note=note)
         self.state.leaderboard.append(row)
@@ -146,6 +147,11 @@ def _score(value: Optional[float], metric: str) -> str:
     return f"{value:.0%}" if metric == "accuracy" else f"{metric.replace('_', ' ').upper()} {value:.2f}"
 
 
+def _validation(row: dict) -> str:
+    """``"MobileNetV2 · classifier: 84% on validation."`` for a leaderboard row."""
+    return _("{label}: {score} on validation.").format(label=row["label"], score=_score(row["val_score"], row["metric"]))
+
+
 def _percent(value: Optional[float]) -> str:
     return "–" if value is None else f"{value:.0%}" if value > 1e-9 else "0%"
 
@@ -162,15 +168,15 @@ def doctor(ctx: AutoContext, job: Job) -> Outcome:
     detail["class_names"] = list(ctx.prepared.table.class_names)
     sentences = report.sentences()
     issues = detail.get("label_issues", [])
-    choice = ("left out (your choice)" if ctx.label_choice == "exclude" else
-              "kept: look at them in the Auto step, and exclude them if they are wrong")
-    choices = [f"Data: {sentences[0]}" if sentences else "Data: checked."]
+    choice = (_("left out (your choice)") if ctx.label_choice == "exclude" else
+              _("kept: look at them in the Auto step, and exclude them if they are wrong"))
+    choices = [_("Data: {text}").format(text=sentences[0]) if sentences else _("Data: checked.")]
     if issues:
-        choices.append(f"Labels: {len(issues)} examples look mislabelled (found with cleanlab on "
-                       f"{features.source or 'frozen features'}); {choice}.")
+        choices.append(_("Labels: {n} examples look mislabelled (found with cleanlab on {source}); {choice}.").format(
+            n=len(issues), source=features.source or _("frozen features"), choice=choice))
     if detail.get("class_weight", "none") != "none":
-        choices.append("Class balance: the classes are imbalanced, so rarer classes weigh more in training "
-                       "(balanced class weights).")
+        choices.append(_("Class balance: the classes are imbalanced, so rarer classes weigh more in training "
+                         "(balanced class weights)."))
     return Outcome("done", " ".join(sentences[:3]), choices, detail)
 
 
@@ -178,7 +184,8 @@ def recipe(ctx: AutoContext, job: Job) -> Outcome:
     frame = ctx.prepared.table.frame
     counts = frame[frame["split"] == "train"]["label"].value_counts().to_dict()
     chosen = ctx.kit.recipe({str(k): int(v) for k, v in counts.items()})
-    return Outcome("done", f"Recipe: {chosen.why}.", [f"Recipe: {chosen.why}."],
+    said = _("Recipe: {why}.").format(why=chosen.why)
+    return Outcome("done", said, [said],
                    {"recipe": {"name": chosen.name, "smallest": chosen.smallest, "why": chosen.why,
                                "fine_tune": chosen.fine_tune}})
 
@@ -187,15 +194,16 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
     candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
     # Ranking reads every candidate's features of a subset. When that would take more than the time there is,
     # the default stays and the time goes to training.
-    late = too_long(ctx, "ranking of pretrained networks", COSTS["rank"] * (len(candidates) - 1))
+    late = too_long(ctx, _("ranking of pretrained networks"), COSTS["rank"] * (len(candidates) - 1))
     if len(candidates) > 1 and late is not None:
-        late.choices = [f"Backbone: {candidates[0].label}, the default (no time to compare networks)."]
+        late.choices = [_("Backbone: {label}, the default (no time to compare networks).").format(
+            label=candidates[0].label)]
         late.detail = {"order": list(range(len(candidates))), "ranking": []}
         return late
     if len(candidates) == 1:
         only = candidates[0]
-        return Outcome("done", f"{only.label}: the one candidate for this data.",
-                       [f"Model: {only.label}, the one candidate for this kind of data."],
+        return Outcome("done", _("{label}: the one candidate for this data.").format(label=only.label),
+                       [_("Model: {label}, the one candidate for this kind of data.").format(label=only.label)],
                        {"order": [0], "ranking": []})
     table = ctx.kit.rank(ctx.base_config, candidates, ctx.prepared, job)
     usable = table[table["status"] == "ok"]
@@ -203,15 +211,16 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
     best = candidates[order[0]]
     rows = table.to_dict("records")
     if usable.empty:
-        why = f"{best.label}: no candidate could be scored here, so the default is used."
+        why = _("{label}: no candidate could be scored here, so the default is used.").format(label=best.label)
     else:
         top = usable.iloc[0]
-        scores = [f"{name} {top[key]:.2f}" for key, name in (("probe_accuracy", "linear probe on validation"),
-                                                              ("logme", "LogME"))
+        scores = [f"{_(name)} {top[key]:.2f}" for key, name in (("probe_accuracy", N_("linear probe on validation")),
+                                                                 ("logme", "LogME"))
                   if number(top.get(key)) is not None]
-        why = (f"{best.label}: ranked first of {len(usable)} before any training"
-               + (f" ({'; '.join(scores)})" if scores else "") + ".")
-    return Outcome("done", why, [f"Backbone: {why}"], {"order": order, "ranking": rows})
+        why = (_("{label}: ranked first of {n} before any training ({scores}).") if scores else
+               _("{label}: ranked first of {n} before any training.")).format(
+            label=best.label, n=len(usable), scores=_("; ").join(scores))
+    return Outcome("done", why, [_("Backbone: {text}").format(text=why)], {"order": order, "ranking": rows})
 
 
 def first(ctx: AutoContext, job: Job) -> Outcome:
@@ -220,8 +229,8 @@ def first(ctx: AutoContext, job: Job) -> Outcome:
     candidate = ctx.kit.candidates(ctx.base_config, ctx.goal)[0]
     row = ctx.train(ctx.adapt(ctx.kit.head_config(candidate.config, ctx.recipe), "first", candidate.label), job,
                     stage="first", label=f"{candidate.label} · classifier")
-    summary = f"{row['label']}: {_score(row['val_score'], row['metric'])} on validation."
-    return Outcome("done", summary, [f"First model: {summary}"], {"runs": [row["run_id"]]})
+    summary = _validation(row)
+    return Outcome("done", summary, [_("First model: {text}").format(text=summary)], {"runs": [row["run_id"]]})
 
 
 def _ranked_head(ctx: AutoContext, job: Job) -> Optional[dict]:
@@ -240,39 +249,40 @@ def search(ctx: AutoContext, job: Job) -> Outcome:
 
     ranked = _ranked_head(ctx, job) if ctx.left() > ctx.unit() else None
     if ctx.recipe.name == "few":
-        why = "No search: with so few examples the classifier's strength is chosen by cross-validation instead."
+        why = _("No search: with so few examples the classifier's strength is chosen by cross-validation instead.")
         if ranked is None:
             return Outcome("skipped", why)
-        made = (f"A classifier on {ranked['label'].split(' · ')[0]}, the best-ranked network, scored "
-                f"{_score(ranked['val_score'], ranked['metric'])}.")
+        made = _("A classifier on {network}, the best-ranked network, scored {score}.").format(
+            network=ranked["label"].split(" · ")[0], score=_score(ranked["val_score"], ranked["metric"]))
         return Outcome("done", f"{why} {made}", [made], {"runs": [ranked["run_id"]]})
     start = ranked or best_entry(ctx.entries("first"))
-    late = too_long(ctx, "search", COSTS["search"] - (1 if ranked else 0))
+    late = too_long(ctx, _("search"), COSTS["search"] - (1 if ranked else 0))
     if late is not None and ranked is not None:  # the classifier on the best-ranked network is kept and said
-        made = f"{ranked['label']}: {_score(ranked['val_score'], ranked['metric'])} on validation."
-        return Outcome("done", f"{made} {late.summary}", [f"Best-ranked network: {made}"],
+        made = _validation(ranked)
+        return Outcome("done", f"{made} {late.summary}", [_("Best-ranked network: {text}").format(text=made)],
                        {"runs": [ranked["run_id"]]})
     if late is not None:
         return late
     if start is None:
-        return Outcome("skipped", "No search: there is no first model to start from.")
+        return Outcome("skipped", _("No search: there is no first model to start from."))
     per_trial = max(1.0, start["seconds"])
     trials = int(max(2, min(12, ctx.left() / per_trial - 1)))
     cfg = ctx.kit.search_config(ctx.config_of(start), trials)
     if cfg is None:
-        return Outcome("skipped", "No search: nothing cheap to search for this model.")
+        return Outcome("skipped", _("No search: nothing cheap to search for this model."))
     result = run_search(cfg, job, runs_dir=ctx.store.root)
     top = result.best
     if top is None:
-        raise TimeUp("no search trial finished in time")
+        raise TimeUp(_("no search trial finished in time"))
     label = f"{start['label'].split(' · ')[0]} · searched"
     tried = len(result.completed)
     values = ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{k.replace('_', ' ')} {v}"
                        for k, v in sorted(top["hyperparameters"].items()) if not k.startswith("tuner/"))
     row = ctx.train(ctx.adapt(result.best_config(), "search", label), job, stage="search", label=label)
-    summary = (f"{tried} settings tried with KerasTuner; best: {values} "
-               f"({_score(row['val_score'], row['metric'])} on validation).")
-    return Outcome("done" if result.status == "finished" else "stopped", summary, [f"Search: {summary}"],
+    summary = _("{n} settings tried with KerasTuner; best: {values} ({score} on validation).").format(
+        n=tried, values=values, score=_score(row["val_score"], row["metric"]))
+    return Outcome("done" if result.status == "finished" else "stopped", summary,
+                   [_("Search: {text}").format(text=summary)],
                    {"search": str(result.directory), "trials": tried, "run": row["run_id"]})
 
 
@@ -280,9 +290,9 @@ def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
     """The best model's last blocks trained too; then the models that learn from scratch (ranking cannot
     judge them); then the second-best backbone fine-tuned. Each only if its estimated time fits."""
     if not ctx.recipe.fine_tune:
-        return Outcome("skipped", "No fine-tuning: too few examples to change the pretrained layers safely.")
+        return Outcome("skipped", _("No fine-tuning: too few examples to change the pretrained layers safely."))
     if ctx.goal == "fast":
-        return Outcome("skipped", "No fine-tuning: the goal is a model that is fast to make.")
+        return Outcome("skipped", _("No fine-tuning: the goal is a model that is fast to make."))
     tuned, seen = [], set()
     for row in sorted((e for e in ctx.entries("first", "search") if e["val_score"] is not None),
                       key=lambda e: e["val_score"], reverse=True):
@@ -296,7 +306,7 @@ def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
                for c in ctx.kit.scratch_candidates(ctx.base_config, ctx.goal) if c.label not in made_labels]
     plan = tuned[:1] + scratch + tuned[1:2]
     if not plan:
-        return Outcome("skipped", "No fine-tuning: the models found have no pretrained layers to unfreeze.")
+        return Outcome("skipped", _("No fine-tuning: the models found have no pretrained layers to unfreeze."))
     made, skipped = [], []
     for cfg, family, label, units in plan:
         if too_long(ctx, label, units) is not None:
@@ -304,13 +314,13 @@ def fine_tune(ctx: AutoContext, job: Job) -> Outcome:
             continue
         made.append(ctx.train(ctx.adapt(cfg, "fine_tune", family), job, stage="fine_tune", label=label))
     if not made:
-        return too_long(ctx, "fine-tuning", min(units for *_, units in plan)) or Outcome(
-            "skipped", "No fine-tuning: no time left for it.")
+        return too_long(ctx, _("fine-tuning"), min(units for *_rest, units in plan)) or Outcome(
+            "skipped", _("No fine-tuning: no time left for it."))
     best = best_entry(made)
-    summary = "; ".join(f"{m['label']}: {_score(m['val_score'], m['metric'])} on validation" for m in made) + "."
+    summary = " ".join(_validation(m) for m in made)
     if skipped:
-        summary += f" No time for: {', '.join(skipped)}."
-    return Outcome("done", summary, [f"Fine-tuning and from-scratch models: {summary}"],
+        summary += " " + _("No time for: {labels}.").format(labels=_(", ").join(skipped))
+    return Outcome("done", summary, [_("Fine-tuning and from-scratch models: {text}").format(text=summary)],
                    {"runs": [m["run_id"] for m in made], "best": best["run_id"]})
 
 
@@ -318,15 +328,17 @@ def fusion(ctx: AutoContext, job: Job) -> Outcome:
     from lepton_widgets.core.fusion.fuse import fuse
 
     if ctx.goal in ("small", "fast"):
-        return Outcome("skipped", f"No fusion: the goal is one {ctx.goal} model, and an ensemble is several.")
+        return Outcome("skipped", (_("No fusion: the goal is one small model, and an ensemble is several.")
+                                   if ctx.goal == "small" else
+                                   _("No fusion: the goal is one fast model, and an ensemble is several.")))
     if ctx.recipe.name == "few":
-        return Outcome("skipped", "No fusion: with so few examples there is no validation set to prove a "
-                       "combination better.")
+        return Outcome("skipped", _("No fusion: with so few examples there is no validation set to prove a "
+                                    "combination better."))
     rows = sorted((e for e in ctx.entries() if e["val_score"] is not None and e.get("kept")),
                   key=lambda e: e["val_score"], reverse=True)[:3]
     if len(rows) < 2:
-        return Outcome("skipped", "No fusion: it needs at least two models.")
-    late = too_long(ctx, "fusion", COSTS["fusion"])
+        return Outcome("skipped", _("No fusion: it needs at least two models."))
+    late = too_long(ctx, _("fusion"), COSTS["fusion"])
     if late is not None:
         return late
     records = [ctx.store.open(row["run_id"]) for row in rows]
@@ -334,21 +346,22 @@ def fusion(ctx: AutoContext, job: Job) -> Outcome:
     try:
         fused = fuse(records, "ensemble", store=ctx.store, name="auto fusion ensemble", job=job)
     except ValueError as error:  # members that cannot be combined (other data or classes): said, not fatal
-        return Outcome("skipped", f"No fusion: {error}")
+        return Outcome("skipped", _("No fusion: {error}").format(error=error))
     if fused.status != "finished":
-        raise TimeUp("the ensemble stopped before it finished")
-    row = entry(fused, label=f"ensemble of {len(rows)}", stage="fusion", metric=ctx.metric,
+        raise TimeUp(_("the ensemble stopped before it finished"))
+    row = entry(fused, label=_("ensemble of {n}").format(n=len(rows)), stage="fusion", metric=ctx.metric,
                 seconds=time.monotonic() - started)
     best = rows[0]
     row["kept"] = row["val_score"] is not None and row["val_score"] > best["val_score"]
-    verdict = "kept" if row["kept"] else "not kept"
-    row["note"] = (f"{_score(row['val_score'], ctx.metric)} against {_score(best['val_score'], ctx.metric)} for the best single "
-                   f"model: {verdict}")
+    verdict = _("kept") if row["kept"] else _("not kept")
+    row["note"] = _("{score} against {best} for the best single model: {verdict}").format(
+        score=_score(row["val_score"], ctx.metric), best=_score(best["val_score"], ctx.metric), verdict=verdict)
     ctx.state.leaderboard.append(row)
     ctx.state.save()
     ctx.outer.emit(LeaderboardRow(run_id=fused.run_id, entry=row))
-    summary = f"An ensemble of the best {len(rows)} models scored {row['note']}."
-    return Outcome("done", summary, [f"Fusion: {summary}"], {"run": fused.run_id, "kept": row["kept"]})
+    summary = _("An ensemble of the best {n} models scored {note}.").format(n=len(rows), note=row["note"])
+    return Outcome("done", summary, [_("Fusion: {text}").format(text=summary)],
+                   {"run": fused.run_id, "kept": row["kept"]})
 
 
 def export(ctx: AutoContext, job: Job) -> Outcome:
@@ -361,11 +374,13 @@ def export(ctx: AutoContext, job: Job) -> Outcome:
 
     best = best_entry(ctx.state.leaderboard)
     if best is None:
-        return Outcome("failed", "No model finished within the budget: give Auto more time.")
+        return Outcome("failed", _("No model finished within the budget: give Auto more time."))
     record = ctx.store.open(best["run_id"])
-    chosen = (f"Chosen: {best['label']} ({best['run_id']}), {_score(best['val_score'], best['metric'])} on validation"
-              + (f", {_percent(best['test_accuracy'])} on the test split" if best["test_accuracy"] is not None
-                 else "") + ".")
+    chosen = (_("Chosen: {label} ({run}), {score} on validation, {test} on the test split.")
+              if best["test_accuracy"] is not None else
+              _("Chosen: {label} ({run}), {score} on validation.")).format(
+        label=best["label"], run=best["run_id"], score=_score(best["val_score"], best["metric"]),
+        test=_percent(best["test_accuracy"]))
     choices = [c for stage in STAGE_ORDER for c in ctx.state.stages.get(stage, {}).get("detail", {})
                .get("_choices", [])] + [chosen]
     atomic_write_text(record.path / CHOICES_FILE, dump_json({"auto_id": ctx.state.auto_id, "choices": choices}))
@@ -374,7 +389,7 @@ def export(ctx: AutoContext, job: Job) -> Outcome:
     passed, missing, report, last = [], [], None, 0.0
     for fmt in EXPORT_FORMATS[ctx.goal].split(","):
         if report is not None and ctx.budget_left() < EXPORT_GROWTH * last:
-            missing.append(f"{fmt} (no time left)")
+            missing.append(_("{format} (no time left)").format(format=fmt))
             continue
         started = time.monotonic()
         report = export_run(record, fmt, job=job)  # rewrites the card with every format published so far
@@ -383,8 +398,9 @@ def export(ctx: AutoContext, job: Job) -> Outcome:
         (passed if result.passed else missing).append(result.format if result.passed
                                                       else f"{result.format} ({result.status})")
     ctx.state.card_md = str(report.card_md)
-    summary = (f"{chosen} Exported and checked: {', '.join(passed) or 'none'}"
-               + (f"; not exported: {', '.join(missing)}" if missing else "") + ".")
+    summary = chosen + " " + (_("Exported and checked: {passed}; not exported: {missing}.") if missing else
+                              _("Exported and checked: {passed}.")).format(
+        passed=_(", ").join(passed) or _("none"), missing=_(", ").join(missing))
     return Outcome("done", summary, [chosen], {"run": record.run_id, "card_md": str(report.card_md),
                                                "out_dir": str(report.out_dir), "passed": passed})
 
@@ -395,8 +411,8 @@ def too_long(ctx: AutoContext, what: str, units: float) -> Optional[Outcome]:
     needed = units * ctx.unit()
     if needed <= ctx.left():
         return None
-    return Outcome("skipped", f"No {what}: it would need about {needed:.0f} s, and {max(ctx.left(), 0):.0f} s "
-                   "are left for it.")
+    return Outcome("skipped", _("No {what}: it would need about {needed} s, and {left} s are left for it.").format(
+        what=what, needed=f"{needed:.0f}", left=f"{max(ctx.left(), 0):.0f}"))
 
 
 #: What each optional stage costs, in first models (see :func:`too_long`): ranking per extra candidate (its
@@ -410,13 +426,13 @@ EXPORT_GROWTH = 1.5
 #: name -> (plain title, share of the time left when it starts, function). ``None``: a stage that must finish
 #: (it may use everything but the export's reserve); the export gets all that is left.
 STAGES: dict[str, tuple[str, Optional[float], Callable[[AutoContext, Job], Outcome]]] = {
-    "doctor": ("Checking the data", None, doctor),
-    "recipe": ("Choosing a recipe", None, recipe),
-    "first": ("A first model", None, first),
-    "rank": ("Ranking pretrained networks", 0.3, rank),
-    "search": ("Searching settings", 0.45, search),
-    "fine_tune": ("Fine-tuning", 0.8, fine_tune),
-    "fusion": ("Combining the best models", 1.0, fusion),
-    "export": ("Checked export and model card", 1.0, export),
+    "doctor": (N_("Checking the data"), None, doctor),
+    "recipe": (N_("Choosing a recipe"), None, recipe),
+    "first": (N_("A first model"), None, first),
+    "rank": (N_("Ranking pretrained networks"), 0.3, rank),
+    "search": (N_("Searching settings"), 0.45, search),
+    "fine_tune": (N_("Fine-tuning"), 0.8, fine_tune),
+    "fusion": (N_("Combining the best models"), 1.0, fusion),
+    "export": (N_("Checked export and model card"), 1.0, export),
 }
 STAGE_ORDER = list(STAGES)
