@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import Iterator, Optional
 
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.i18n import _
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(h|m|s)")
 
@@ -39,10 +40,11 @@ def parse_budget(value: "str | float | int") -> float:
         else:
             parts = _PART.findall(text)
             if not parts or "".join(n + u for n, u in parts) != text:
-                raise ValueError(f"budget {value!r}: write it like 10m, 90s or 1h30m")
+                raise ValueError(_("budget {value}: write it like 10m, 90s or 1h30m").format(value=repr(value)))
             seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
     if seconds < 30:
-        raise ValueError(f"budget {value!r} is {seconds:g} s: Auto needs at least 30 seconds")
+        raise ValueError(_("budget {value} is {seconds} s: Auto needs at least 30 seconds").format(
+            value=repr(value), seconds=f"{seconds:g}"))
     return seconds
 
 
