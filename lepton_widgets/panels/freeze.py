@@ -52,9 +52,13 @@ from lepton_widgets.core.data import DataError, get_dataset
 from lepton_widgets.core.tasks import task_for_backbone
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.base import Panel, syncing
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.freeze_chart import count_html, figure_parts
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.style import alert_box
 
+#: The technical words this step uses (the "words used here" line).
+WORDS = ("frozen_depth", "fine_tuning", "pretrained", "trainable_parameters", "head")
 
 
 class FreezePanel(Panel):
@@ -66,7 +70,7 @@ class FreezePanel(Panel):
         >>> panel                                     # in a notebook cell  # doctest: +SKIP
     """
 
-    title = "Freeze"
+    title = N_("Freeze")
 
     def build(self) -> w.Widget:
         self._syncing = False       # True while the panel itself moves the slider
@@ -88,10 +92,12 @@ class FreezePanel(Panel):
         self.session.observe(self._model_changed, ["backbone", "weights", "image_size", "dataset", "prepared"])
         self.session.observe(self._depth_changed, "frozen_depth")
         self._model_changed()
+        intro = _("Frozen blocks keep what the {pretrained} network already learned; the blocks above them "
+                  "learn from your data ({fine_tuning}). Counting starts at the input. Fine-tuning runs only "
+                  "when at least one block is not frozen.").format(
+            pretrained=term("pretrained", _("pretrained")), fine_tuning=term("fine_tuning", _("fine-tuning")))
         return w.VBox([
-            w.HTML("<h3>Freeze</h3><div>Frozen blocks keep their pretrained weights while fine-tuning; "
-                   "counting starts at the input. Fine-tuning runs only when at least one block is "
-                   "unfrozen.</div>"),
+            w.HTML("<h3>" + html.escape(_("Freeze")) + f"</h3><div>{intro}</div>"), words_used_here(WORDS),
             self.status, self.slider_box, self.count, self.note, self.figure_box,
         ])
 
@@ -130,15 +136,17 @@ class FreezePanel(Panel):
             self._show_summary(cached)
             return
         self.slider.disabled = True
-        self.status.value = f"<i>Building {html.escape(s.backbone)} to count its blocks...</i>"
+        self.status.value = "<i>" + html.escape(_("Building {backbone} to count its blocks...").format(
+            backbone=s.backbone)) + "</i>"
         self._builds.request(lambda: block_summary(*key), lambda summary: self._show_summary(summary, key),
                              lambda error: self._unavailable(f"{type(error).__name__}: {error}"))
 
     def _unavailable(self, reason: str) -> None:
         self.summary = None
         self.slider.disabled = True
-        self.count.value = "<b>Trainable parameters:</b> unknown"
-        self.status.value = alert_box(f"<b>No model to freeze with these settings.</b> {html.escape(reason)}")
+        self.count.value = "<b>" + html.escape(_("Trainable parameters:")) + "</b> " + html.escape(_("unknown"))
+        self.status.value = alert_box("<b>" + html.escape(_("No model to freeze with these settings.")) + "</b> "
+                                      f"{html.escape(reason)}")
         self.figure, self.figure_box.children = None, ()
 
     def _show_summary(self, summary: BlockSummary, key: Optional[tuple] = None) -> None:
@@ -150,8 +158,9 @@ class FreezePanel(Panel):
         self.slider.disabled = False
         frozen_depth = self.session.frozen_depth
         if frozen_depth is not None and frozen_depth > summary.n_blocks:
-            self.note.value = (f"<i>Frozen depth {frozen_depth} is more than the {summary.n_blocks} blocks of "
-                               f"{html.escape(summary.backbone)}; set to all frozen.</i>")
+            self.note.value = "<i>" + html.escape(_(
+                "{frozen} frozen blocks is more than the {n} blocks of {backbone}; set to all frozen.").format(
+                frozen=frozen_depth, n=summary.n_blocks, backbone=summary.backbone)) + "</i>"
             self.session.frozen_depth = None  # _depth_changed moves the slider and redraws
             return
         self._move_slider(summary.depth_of(frozen_depth))
@@ -165,8 +174,8 @@ class FreezePanel(Panel):
         In the browser, a shown slider whose range and value change together can end up drawn at the old
         range's end (it showed 1 while all 19 blocks were frozen), and its keyboard keeps the range it was
         created with (End jumped to 1). So a new block count gets a new slider, like the figure."""
-        slider = w.IntSlider(min=0, max=n_blocks, value=depth, description="Frozen blocks", disabled=disabled,
-                             tooltip="blocks kept frozen, counted from the input; the right end: all frozen",
+        slider = w.IntSlider(min=0, max=n_blocks, value=depth, description=_("Frozen blocks"), disabled=disabled,
+                             tooltip=_("blocks kept frozen, counted from the input; the right end: all frozen"),
                              style={"description_width": "110px"}, layout=w.Layout(width="520px"))
         slider.add_class("lepton-frozen-depth")
         slider.observe(self._slider_moved, "value")

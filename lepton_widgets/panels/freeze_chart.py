@@ -17,9 +17,10 @@ import html
 import plotly.graph_objects as go
 
 from lepton_widgets.core.tasks.image.blocks import BlockSummary
+from lepton_widgets.i18n import N_, _
 
 FROZEN_COLOUR, TRAINABLE_COLOUR = "#90a4ae", "#ef6c00"
-HEAD = "new head"
+HEAD = N_("new head")
 
 
 def count_html(summary: BlockSummary, depth: int) -> str:
@@ -28,15 +29,19 @@ def count_html(summary: BlockSummary, depth: int) -> str:
     trainable, everything = summary.trainable_at(depth), summary.trainable_at(0)
     names = summary.block_names
     if depth >= n:
-        words = f"all {n} blocks frozen: only the new head trains (frozen_depth = None)"
+        words = _("all {n} blocks frozen: only the new head learns").format(n=n)
     elif depth == 0:
-        words = f"no block frozen: all {n} blocks fine-tune"
+        words = _("no block frozen: all {n} blocks fine-tune (learn from your data)").format(n=n)
     else:
-        words = (f"first {depth} of {n} blocks frozen ({_span(names[0], names[depth - 1])}); the last {n - depth} "
-                 f"({_span(names[depth], names[-1])}) fine-tune")
-    return (f"<b>Trainable parameters:</b> <span class='lepton-trainable-number'>{trainable:,}</span> of "
-            f"{everything:,} - {words}. <span style='color:#666'>(Head sized for {summary.num_classes} "
-            f"classes.)</span>")
+        words = _("first {frozen} of {n} blocks frozen ({frozen_blocks}); the last {learning} ({learning_blocks}) "
+                  "fine-tune").format(frozen=depth, n=n, frozen_blocks=_span(names[0], names[depth - 1]),
+                                      learning=n - depth, learning_blocks=_span(names[depth], names[-1]))
+    number = f"<span class='lepton-trainable-number'>{trainable:,}</span>"
+    return ("<b>" + html.escape(_("Trainable parameters:")) + "</b> "
+            + _("{number} of {total} - {words}.").format(number=number, total=f"{everything:,}", words=words)
+            + " <span style='color:#666'>"
+            + html.escape(_("(The new head is sized for {classes} classes.)").format(classes=summary.num_classes))
+            + "</span>")
 
 
 def _span(first: str, last: str) -> str:
@@ -45,7 +50,7 @@ def _span(first: str, last: str) -> str:
 
 def figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.Layout]:
     """One bar per block and one for the new head (height = parameters), frozen and trainable as two traces."""
-    names = list(summary.block_names) + [HEAD]
+    names = list(summary.block_names) + [_(HEAD)]
     params = list(summary.block_params) + [summary.head_params]
     frozen = [i < depth for i in range(summary.n_blocks)] + [False]
 
@@ -53,13 +58,15 @@ def figure_parts(summary: BlockSummary, depth: int) -> tuple[list[go.Bar], go.La
         rows = [i for i, f in enumerate(frozen) if f == keep]
         return go.Bar(name=name, x=[names[i] for i in rows], y=[params[i] for i in rows],
                       customdata=[name] * len(rows), marker_color=colour,
-                      hovertemplate="%{x}: %{y:,} parameters, %{customdata}<extra></extra>")
+                      hovertemplate="%{x}: %{y:,} " + _("parameters") + ", %{customdata}<extra></extra>")
 
-    traces = [bar("frozen", FROZEN_COLOUR, True), bar("trainable", TRAINABLE_COLOUR, False)]
+    traces = [bar(_("frozen"), FROZEN_COLOUR, True), bar(_("trainable"), TRAINABLE_COLOUR, False)]
+    title = _("{backbone}: {frozen} of {n} blocks frozen").format(backbone=summary.backbone, frozen=depth,
+                                                                  n=summary.n_blocks)
     layout = go.Layout(
-        title=go.layout.Title(text=f"{summary.backbone}: {depth} of {summary.n_blocks} blocks frozen"),
+        title=go.layout.Title(text=title),
         barmode="overlay", height=300, margin=dict(l=60, r=20, t=50, b=90),
         xaxis=dict(categoryorder="array", categoryarray=names, tickangle=-45),
-        yaxis=dict(title="parameters"), legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+        yaxis=dict(title=_("parameters")), legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
     )
     return traces, layout

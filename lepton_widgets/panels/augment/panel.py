@@ -36,30 +36,40 @@ from lepton_widgets.config import AugmentConfig, ConfigError
 from lepton_widgets.core.tasks import all_tasks, task_for_dataset
 from lepton_widgets.panels.augment.pictures import PICTURE_FIELDS, SOUND_FIELDS, PicturePreview
 from lepton_widgets.panels.augment.texts import TEXT_FIELDS, TextPreview
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.glossary import term, words_used_here
 
 _STYLE = {"description_width": "120px"}
+#: One line of plain words beside each control (catalogue strings, translated when shown).
 _HELP = {
-    "flip": "mirror images at random",
-    "rotation": "fraction of a full turn, either way (0.1 = up to 36 degrees)",
-    "zoom": "fraction of the image size, in or out",
-    "translation": "fraction of the image size, any direction",
-    "contrast": "fraction of the value range",
-    "brightness": "fraction of the value range",
-    "time_mask": "SpecAugment: silence a stretch of up to this fraction of the clip",
-    "freq_mask": "SpecAugment: silence a band of up to this fraction of the frequencies",
-    "time_shift": "move the sound by up to this fraction of the clip",
-    "gain_db": "louder or quieter by up to this many dB",
-    "noise": "mix in noise, up to this fraction of the level range",
-    "word_dropout": "drop each word with this probability (never the whole text)",
-    "word_swap": "swap neighbouring words with this probability",
-    "word_substitute": "replace a word by one of its nearest GloVe neighbours with this probability "
-                       "(neighbours share contexts and can be opposites: keep it small)",
+    "flip": N_("mirror images at random"),
+    "rotation": N_("turn by up to this fraction of a full turn, either way (0.1 = up to 36 degrees)"),
+    "zoom": N_("zoom in or out by up to this fraction of the image size"),
+    "translation": N_("shift by up to this fraction of the image size, any direction"),
+    "contrast": N_("change the contrast by up to this fraction"),
+    "brightness": N_("make it lighter or darker by up to this fraction"),
+    "time_mask": N_("SpecAugment: silence a stretch of up to this fraction of the clip"),
+    "freq_mask": N_("SpecAugment: silence a band of up to this fraction of the pitches"),
+    "time_shift": N_("move the sound by up to this fraction of the clip"),
+    "gain_db": N_("louder or quieter by up to this many dB"),
+    "noise": N_("mix in noise, up to this fraction of the level range"),
+    "word_dropout": N_("drop each word with this probability (never the whole text)"),
+    "word_swap": N_("swap neighbouring words with this probability"),
+    "word_substitute": N_("replace a word by one of its nearest GloVe neighbours with this probability "
+                          "(neighbours share contexts and can be opposites: keep it small)"),
 }
 IMAGE_FIELDS = PICTURE_FIELDS
-_LABELS = {"time_mask": "Time mask", "freq_mask": "Frequency mask", "time_shift": "Time shift",
-           "gain_db": "Gain (dB)", "noise": "Noise", "word_dropout": "Word dropout", "word_swap": "Word swap",
-           "word_substitute": "Word substitute"}
+_LABELS = {"flip": N_("Flip"), "rotation": N_("Rotation"), "zoom": N_("Zoom"), "translation": N_("Translation"),
+           "contrast": N_("Contrast"), "brightness": N_("Brightness"),
+           "time_mask": N_("Time mask"), "freq_mask": N_("Frequency mask"), "time_shift": N_("Time shift"),
+           "gain_db": N_("Gain (dB)"), "noise": N_("Noise"), "word_dropout": N_("Word dropout"),
+           "word_swap": N_("Word swap"), "word_substitute": N_("Word substitute")}
+#: The flip choices' words (the values are the config's own).
+_FLIP_WORDS = {"none": N_("no flip"), "horizontal": N_("left-right"), "vertical": N_("up-down"),
+               "horizontal_and_vertical": N_("left-right and up-down")}
+#: The technical words this step uses (the "words used here" line).
+WORDS = ("augmentation", "overfitting", "validation", "test_set")
 
 
 class AugmentPanel(Panel):
@@ -75,7 +85,7 @@ class AugmentPanel(Panel):
         >>> panel                                      # in a notebook cell  # doctest: +SKIP
     """
 
-    title = "Augment"
+    title = N_("Augment")
     N_IMAGES = 3
     COPIES = 4
     SIZE = 64
@@ -84,27 +94,31 @@ class AugmentPanel(Panel):
     def build(self) -> w.Widget:
         self._shuffle = 0
         self.controls: dict[str, w.ValueWidget] = {
-            "flip": w.Dropdown(options=AugmentConfig.FLIP_MODES, description="Flip", style=_STYLE)}
+            "flip": w.Dropdown(options=[(_(_FLIP_WORDS.get(mode, mode)), mode) for mode in AugmentConfig.FLIP_MODES],
+                               description=_(_LABELS["flip"]), style=_STYLE)}
         for name in IMAGE_FIELDS + SOUND_FIELDS + TEXT_FIELDS:
             top, step = (AugmentConfig.MAX_GAIN_DB, 0.5) if name == "gain_db" else (1.0, 0.01)
             self.controls[name] = w.FloatSlider(min=0.0, max=top, step=step, readout_format=".2f",
                                                 continuous_update=False,
-                                                description=_LABELS.get(name, name.capitalize()), style=_STYLE)
+                                                description=_(_LABELS[name]), style=_STYLE)
         rows = {}
         for name, control in self.controls.items():
             control.add_class(f"lepton-aug-{name}")
             w.link((self.session, name), (control, "value"))
-            rows[name] = w.HBox([control, w.HTML(f"<span style='color:#666'>{_HELP[name]}</span>")])
-        self.sound_box = w.VBox([w.HTML("<b>Sound</b> (on the log-mel spectrogram the model sees)"),
+            rows[name] = w.HBox([control, w.HTML(f"<span style='color:#666'>{html.escape(_(_HELP[name]))}</span>")])
+        sound_words = _("{sound} (on the {spectrogram} the model sees)").format(
+            sound="<b>" + html.escape(_("Sound")) + "</b>", spectrogram=term("spectrogram"))
+        self.sound_box = w.VBox([w.HTML(sound_words),
                                  *(rows[name] for name in SOUND_FIELDS)])
         self.sound_box.add_class("lepton-aug-sound")
         self.texts = TextPreview(self.session)
         self.text_preview = self.texts.html
-        self.text_box = w.VBox([w.HTML("<b>Text</b> (training texts only)"), *(rows[name] for name in TEXT_FIELDS),
+        self.text_box = w.VBox([w.HTML("<b>" + html.escape(_("Text")) + "</b> " + html.escape(_("(training texts only)"))),
+                                *(rows[name] for name in TEXT_FIELDS),
                                 self.text_preview])
         self.text_box.add_class("lepton-aug-text")
 
-        self.reshuffle = w.Button(description="New random copies", tooltip="draw other random augmentations")
+        self.reshuffle = w.Button(description=_("New random copies"), tooltip=_("draw other random changes"))
         self.reshuffle.on_click(self._new_copies)
         self.message = w.HTML()
         self.pictures = PicturePreview(self.session, self.N_IMAGES, self.COPIES, self.SIZE, self.DEBOUNCE_S,
@@ -119,9 +133,13 @@ class AugmentPanel(Panel):
         self.session.observe(self._show_task_controls, "dataset")
         self._show_task_controls()
         self.refresh()
+        intro = _("{augmentation}: small random changes made to the training pictures only, so the model learns "
+                  "what matters rather than memorising pixels ({overfitting}). The {validation}, the {test_set} "
+                  "and exported models see the pictures unchanged.").format(
+            augmentation=term("augmentation", _("Augmentation")), overfitting=term("overfitting"),
+            validation=term("validation"), test_set=term("test_set"))
         return w.VBox([
-            w.HTML("<h3>Augmentation</h3><div>Random changes applied to training images only; validation, "
-                   "test and exported models see the images unchanged.</div>"),
+            w.HTML("<h3>" + html.escape(_("Augmentation")) + f"</h3><div>{intro}</div>"), words_used_here(WORDS),
             *(rows[name] for name in ("flip",) + IMAGE_FIELDS), self.sound_box, self.text_box,
             self.message, w.HBox([self.caption, self.reshuffle]), self.grid,
         ])
@@ -156,10 +174,13 @@ class AugmentPanel(Panel):
         task = task_for_dataset(s.dataset)
         applies = set(task.augmentations)
         if not applies:
-            takers = [t.words for t in all_tasks() if t.augmentations]
-            takers = ", ".join(takers[:-1]) + " and " + takers[-1] if len(takers) > 1 else "".join(takers)
-            self.message.value = (f"<i>{html.escape(task.words.capitalize())} train without augmentation: these "
-                                  f"settings apply to {html.escape(takers)}.</i>")
+            takers = [_(t.words) for t in all_tasks() if t.augmentations]
+            takers = (_("{first} and {last}").format(first=_(", ").join(takers[:-1]), last=takers[-1])
+                      if len(takers) > 1 else "".join(takers))
+            words = _(task.words)
+            self.message.value = "<i>" + html.escape(_(
+                "{data} train without augmentation: these settings apply to {others}.").format(
+                data=words[:1].upper() + words[1:], others=takers)) + "</i>"
             return
         if applies & set(TEXT_FIELDS):
             self.message.value = self.texts.show(self._shuffle)
@@ -171,10 +192,11 @@ class AugmentPanel(Panel):
         except ConfigError as error:
             self.message.value = f"<b style='color:#c62828'>{html.escape(str(error))}</b>"
             return
-        self.message.value = "" if cfg.active else "<i>No augmentation: every copy equals the original.</i>"
+        self.message.value = "" if cfg.active else (
+            "<i>" + html.escape(_("No augmentation: every copy equals the original.")) + "</i>")
         source = s.prepared if s.prepared is not None else s.dataset
         self.pictures.request(cfg, s.seed + self._shuffle, source)
 
     def _failed(self, error: Exception) -> None:
-        self.message.value = (f"<b style='color:#c62828'>Preview failed:</b> "
+        self.message.value = ("<b style='color:#c62828'>" + html.escape(_("Preview failed:")) + "</b> "
                               f"{html.escape(type(error).__name__)}: {html.escape(str(error))}")

@@ -26,6 +26,7 @@ import numpy as np
 from lepton_widgets.config import AugmentConfig
 from lepton_widgets.core.tasks.image.augment import preview
 from lepton_widgets.core.tasks.image.previews import quick_table, sample_batch, to_png
+from lepton_widgets.i18n import _
 from lepton_widgets.panels._background import Latest
 
 #: The settings this preview shows (the picture and sound tasks' augmentations).
@@ -48,7 +49,8 @@ class PicturePreview:
         self.caption = w.HTML()
         self.originals = [self._image() for _ in range(n_images)]
         self.copies = [[self._image() for _ in range(copies)] for _ in range(n_images)]
-        cells = [w.HTML("<b>original</b>")] + [w.HTML(f"<b>copy {c + 1}</b>") for c in range(copies)]
+        cells = [w.HTML("<b>" + html.escape(_("original")) + "</b>")] + [
+            w.HTML("<b>" + html.escape(_("copy {number}").format(number=c + 1)) + "</b>") for c in range(copies)]
         for original, row in zip(self.originals, self.copies):
             cells += [original] + row
         self.grid = w.GridBox(cells, layout=w.Layout(
@@ -81,11 +83,12 @@ class PicturePreview:
             self._samples_ref = source
             if isinstance(source, str):
                 table, name = quick_table(source, self.session.seed)
-                caption = f"Samples from {name}"
+                caption = _("Samples from {dataset}").format(dataset=name)
                 if name != source:
-                    caption += f", standing in for {source} until Check data has run on the Data step"
+                    caption = _("Samples from {dataset}, standing in for {chosen} until Check data has run on "
+                                "the Data step").format(dataset=name, chosen=source)
             else:
-                table, caption = source.table, "Samples from the checked data"
+                table, caption = source.table, _("Samples from the checked data")
             self._samples = (sample_batch(table, len(self.originals), self.size, self.session.seed), caption)
             self._samples_key = key
         return self._samples

@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.tasks.text.augment import augment_text
+from lepton_widgets.i18n import _
 
 #: The settings this preview shows (the text task's augmentations).
 TEXT_FIELDS = ("word_dropout", "word_swap", "word_substitute")
@@ -58,6 +59,8 @@ class TextPreview:
                                    seed=s.seed + shuffle, epoch=epoch, index=index) for epoch in range(2)]
             rows.append(f"<tr><td>{html.escape(text)}</td>"
                         + "".join(f"<td>{html.escape(copy)}</td>" for copy in copies) + "</tr>")
-        self.html.value = ("<table class='lepton-table lepton-text-preview'><tr><th>example sentence</th>"
-                           "<th>epoch 1</th><th>epoch 2</th></tr>" + "".join(rows) + "</table>")
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in (
+            _("example sentence"), _("epoch {number}").format(number=1), _("epoch {number}").format(number=2)))
+        self.html.value = (f"<table class='lepton-table lepton-text-preview'><tr>{head}</tr>" + "".join(rows)
+                           + "</table>")
         return message

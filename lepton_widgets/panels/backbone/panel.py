@@ -45,12 +45,16 @@ from lepton_widgets.core.tasks.image.blocks import backbone_param_count, cached_
 from lepton_widgets.panels._background import Latest
 from lepton_widgets.panels.backbone.ranking import RankingView
 from lepton_widgets.panels.backbone.sources import params_line
-from lepton_widgets.panels.backbone.views import EncoderControls, backbone_view
+from lepton_widgets.i18n import N_, _
+from lepton_widgets.panels.backbone.views import EncoderControls, backbone_view, note_html
+from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.backbone.weights import WeightsView
 from lepton_widgets.panels.base import Panel, syncing
 from lepton_widgets.panels.style import note_box
 
 _STYLE = {"description_width": "110px"}
+#: The technical words this step uses (the "words used here" line).
+WORDS = ("backbone", "pretrained", "from_scratch", "transfer_learning", "logme")
 
 
 class BackbonePanel(Panel):
@@ -64,18 +68,18 @@ class BackbonePanel(Panel):
         >>> panel                      # in a notebook cell: shows the panel  # doctest: +SKIP
     """
 
-    title = "Backbone"
+    title = N_("Backbone")
 
     def build(self) -> w.Widget:
         self._syncing = False
         self._counts = Latest()
         self.backbone_select = w.Dropdown(options=[(s.name, s.name) for s in list_backbones()],
-                                          description="Backbone", style=_STYLE)
+                                          description=_("Backbone"), style=_STYLE)
         self.ranker = RankingView(self.session, self.runner, _STYLE)
         # the ranking's controls, under the names the panel has always had
         self.rank_candidates, self.rank_button = self.ranker.rank_candidates, self.ranker.rank_button
         self.use_button, self.rank_table = self.ranker.use_button, self.ranker.rank_table
-        self.image_size = w.IntSlider(description="Image size", step=8, continuous_update=False, style=_STYLE)
+        self.image_size = w.IntSlider(description=_("Image size"), step=8, continuous_update=False, style=_STYLE)
         self.info = w.HTML()
         self.param_count = w.HTML()
         self.note = w.HTML()     # quiet: what the panel adjusted (image size clamped)
@@ -105,8 +109,13 @@ class BackbonePanel(Panel):
         self._image_only = (self.backbone_select, self.image_size, self.info, self.param_count, self.sources,
                             self.rank_box)
         self._show_view()
+        intro = _("The {backbone} is the network your model starts from. A {pretrained} one already learned "
+                  "shapes and textures from millions of pictures; with the weights \"none\" it starts "
+                  "{from_scratch}.").format(backbone=term("backbone"), pretrained=term("pretrained"),
+                                            from_scratch=term("from_scratch"))
         return w.VBox([
-            w.HTML("<h3>Backbone</h3>"), self.modality_note, self.text_box,
+            w.HTML("<h3>" + html.escape(_("Backbone")) + f"</h3><div>{intro}</div>"), words_used_here(WORDS),
+            self.modality_note, self.text_box,
             w.HBox([self.backbone_select, self.weights_select]),
             self.weights_path, self.run_select, self.image_size, self.notice, self.note, self.info,
             self.param_count, self.sources, self.rank_box,
@@ -119,7 +128,7 @@ class BackbonePanel(Panel):
     def _show_view(self) -> None:
         """Show the chosen data's view: its note and its control group."""
         view = backbone_view(task_for_dataset(self.session.dataset))
-        self.modality_note.value = note_box(view.note) if view.note else ""
+        self.modality_note.value = note_box(note_html(view.note)) if view.note else ""
         encoders = view.controls == "encoders"
         self.text_box.layout.display = "" if encoders else "none"
         for widget in self._image_only:
@@ -144,8 +153,9 @@ class BackbonePanel(Panel):
             # blank, so that picking any backbone (the one shown before, too) is a change that reaches the session
             with syncing(self):
                 self.backbone_select.index = None
-            self.info.value = (f"<b>{html.escape(self.session.backbone)} is a {owner.item_words} encoder, and this "
-                               f"dataset holds {task.words}: choose a backbone above.</b>")
+            self.info.value = "<b>" + html.escape(_(
+                "{model} is a {item} encoder, and this dataset holds {data}: choose a backbone above.").format(
+                model=self.session.backbone, item=_(owner.item_words), data=_(task.words))) + "</b>"
 
     def refresh_runs(self) -> None:
         """List the store's finished runs that can seed a run on the chosen data (see ``weights.py``)."""
@@ -214,8 +224,9 @@ class BackbonePanel(Panel):
             self.image_size.min, self.image_size.max = spec.min_size, spec.max_size
         self.note.value = ""
         if clamped != size:
-            self.note.value = (f"<i>Image size {size} is outside {spec.name}'s range {spec.min_size}-"
-                               f"{spec.max_size} px; set to {clamped}.</i>")
+            self.note.value = "<i>" + html.escape(_(
+                "Image size {size} is outside {backbone}'s range {low}-{high} px; set to {clamped}.").format(
+                size=size, backbone=spec.name, low=spec.min_size, high=spec.max_size, clamped=clamped)) + "</i>"
             self.session.image_size = clamped
         self._show_param_count(spec.name)
         self.weights.show(keep_file_choice=True)
@@ -225,13 +236,15 @@ class BackbonePanel(Panel):
         if count is not None:
             self.param_count.value = params_line(name, count)
             return
-        self.param_count.value = f"<b>Parameters:</b> counting ({html.escape(name)})..."
+        self.param_count.value = ("<b>" + html.escape(_("Parameters:")) + "</b> "
+                                  + html.escape(_("counting ({backbone})...").format(backbone=name)))
 
         def apply(n: int) -> None:
             if self.session.backbone == name:
                 self.param_count.value = params_line(name, n)
 
         def failed(error: Exception) -> None:
-            self.param_count.value = f"<b>Parameters:</b> could not count ({html.escape(str(error))})"
+            self.param_count.value = ("<b>" + html.escape(_("Parameters:")) + "</b> "
+                                      + html.escape(_("could not count ({error})").format(error=error)))
 
         self._counts.request(lambda: backbone_param_count(name), apply, failed)

@@ -18,6 +18,8 @@ import ipywidgets as w
 import pandas as pd
 
 from lepton_widgets.config import ConfigError
+from lepton_widgets.i18n import N_, _
+from lepton_widgets.panels.glossary import term
 
 RANK_JOB = "rank backbones"
 
@@ -28,11 +30,13 @@ class RankingView:
     def __init__(self, session, runner, style: Optional[dict] = None) -> None:
         self.session, self.runner = session, runner
         style = style or {}
-        self.rank_candidates = w.Text(description="Candidates", style=style, layout=w.Layout(width="520px"),
-                                      placeholder="NAME:WEIGHTS,... (empty: offline backbones + small_cnn:none)")
-        self.rank_button = w.Button(description="Rank backbones", icon="sort-amount-desc",
-                                    tooltip="LogME + linear probe on cached features of a small split")
-        self.use_button = w.Button(description="Use recommended", disabled=True)
+        self.rank_candidates = w.Text(description=_("Candidates"), style=style, layout=w.Layout(width="520px"),
+                                      placeholder=_("backbone:weights, ... (empty: the installed pretrained "
+                                                    "backbones and small_cnn:none)"))
+        self.rank_button = w.Button(description=_("Rank backbones"), icon="sort-amount-desc",
+                                    tooltip=_("Scores each candidate on a small part of your data: LogME and a "
+                                              "quick test of how well its features separate your classes"))
+        self.use_button = w.Button(description=_("Use recommended"), disabled=True)
         self.rank_table = w.HTML()
         self.ranking: pd.DataFrame | None = None
         for widget, css in ((self.rank_button, "rank-button"), (self.use_button, "rank-use"),
@@ -41,14 +45,21 @@ class RankingView:
         self.rank_button.on_click(lambda _b: self.rank())
         self.use_button.on_click(lambda _b: self.use_recommended())
         self.session.observe(self._ranking_ended, "status")
-        self.widget = w.VBox([w.HTML("<h4>Which backbone suits your data?</h4>"), self.rank_candidates,
+        help_text = _("Before training, each candidate network looks at a small part of your data once. "
+                      "{logme} scores how well its features separate your classes (higher is better), and a "
+                      "quick simple classifier on those features gives a first accuracy.").format(
+            logme=term("logme"))
+        self.widget = w.VBox([w.HTML("<h4>" + html.escape(_("Which backbone suits your data?")) + "</h4>"
+                                     f"<div style='color:#555'>{help_text}</div>"), self.rank_candidates,
                               w.HBox([self.rank_button, self.use_button]), self.rank_table])
 
     def _ranking_ended(self, change) -> None:
         # A ranking that failed or was stopped never reaches ``done``: say so instead of "ranking..." forever.
         if self.session.job == RANK_JOB and change["new"] in ("failed", "cancelled"):
-            reason = self.session.last_error if change["new"] == "failed" else "stopped"
-            self.rank_table.value = f"<b>ranking {change['new']}</b>: {html.escape(reason)}"
+            failed = change["new"] == "failed"
+            reason = self.session.last_error if failed else _("stopped")
+            heading = _("Ranking failed") if failed else _("Ranking stopped")
+            self.rank_table.value = f"<b>{html.escape(heading)}</b>: {html.escape(reason)}"
 
     def rank(self):
         """Rank the candidates on the session's data in the worker thread; returns the thread."""
@@ -60,7 +71,7 @@ class RankingView:
             self.rank_table.value = f"<b>{html.escape(str(error))}</b>"
             return None
         self.use_button.disabled = True
-        self.rank_table.value = "<i>ranking...</i>"
+        self.rank_table.value = "<i>" + html.escape(_("ranking...")) + "</i>"
 
         def work(job):
             from lepton_widgets.core.tasks.image.ranking import rank_backbones
@@ -71,7 +82,7 @@ class RankingView:
             self.ranking = frame
             self.rank_table.value = _ranking_table(frame)
             self.use_button.disabled = not bool(frame["recommended"].any())
-            self.session.message = "ranking done"
+            self.session.message = _("ranking done")
 
         try:
             return self.runner.submit(RANK_JOB, work, done)
@@ -95,10 +106,14 @@ def _ranking_table(frame: pd.DataFrame) -> str:
         def number(value, fmt):
             return "-" if pd.isna(value) else format(value, fmt)
 
-        mark = "<b>recommended</b>" if row["recommended"] else ""
+        mark = "<b>" + html.escape(_("recommended")) + "</b>" if row["recommended"] else ""
         rows.append(f"<tr><td>{html.escape(str(row['backbone']))}</td><td>{html.escape(str(row['weights']))}</td>"
                     f"<td>{number(row['logme'], '.4f')}</td><td>{number(row['probe_accuracy'], '.3f')}</td>"
                     f"<td>{number(row['seconds'], '.1f')}</td><td>{mark}</td>"
                     f"<td>{html.escape(str(row['reason']))}</td></tr>")
-    return ("<table class='lepton-table lepton-ranking'><tr><th>backbone</th><th>weights</th><th>LogME</th>"
-            "<th>probe acc</th><th>s</th><th></th><th>why not</th></tr>" + "".join(rows) + "</table>")
+    head = "".join(f"<th>{html.escape(_(h) if h else '')}</th>" for h in RANK_HEADINGS)
+    return f"<table class='lepton-table lepton-ranking'><tr>{head}</tr>" + "".join(rows) + "</table>"
+
+
+#: The ranking table's column headings (translated when shown).
+RANK_HEADINGS = (N_("backbone"), N_("weights"), "LogME", N_("quick accuracy"), N_("seconds"), "", N_("why not"))

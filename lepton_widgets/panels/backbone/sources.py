@@ -14,9 +14,19 @@ import html
 
 from lepton_widgets.core.backbones import WEIGHT_SOURCES, availability
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
+from lepton_widgets.i18n import N_, _
 
-SOURCE_WORDS = {"offline": "offline pack", "imagenet": "ImageNet (download)", "none": "none: random init",
-                "file": "file path", "run": "your run"}
+#: How each weights source is named in the list (translate when shown: ``_(SOURCE_WORDS[source])``).
+SOURCE_WORDS = {"offline": N_("offline pack"), "imagenet": N_("ImageNet (download)"),
+                "none": N_("none: random init"), "file": N_("file path"), "run": N_("your run")}
+#: Why a source cannot load here, in plain words (the registry's exact reason follows as a detail line).
+PLAIN_WHY = {"offline": N_("The pretrained weights for this backbone are not installed on this machine."),
+             "imagenet": N_("ImageNet weights are downloaded from the internet, and no copy was found on this "
+                            "machine."),
+             "none": N_("Random starting weights cannot be used with this backbone."),
+             "file": N_("This weights file cannot be used."),
+             "run": N_("This run cannot be used as a starting point.")}
+NOT_OFFERED = N_("{backbone} does not come with these weights.")
 #: The weights dropdown's sources: the registry's, then your finished runs.
 SOURCES = (*WEIGHT_SOURCES, "run")
 
@@ -27,27 +37,30 @@ def source_availability(spec, option: str, path: str, size: int) -> tuple[bool, 
     if option == "run":
         if path and is_run_weights(path):
             return availability(spec, path, size)
-        return False, "no run chosen yet: pick one of your finished runs"
+        return False, _("no run chosen yet: pick one of your finished runs")
     if option == "file":
         if "file" not in spec.weight_sources:
             return availability(spec, "any.weights.h5", size)  # says which sources it does offer
-        return availability(spec, path, size) if path else (False, "no file chosen yet")
+        return availability(spec, path, size) if path else (False, _("no file chosen yet"))
     return availability(spec, option, size)
 
 
 def backbone_card(spec) -> str:
     """The registry's facts about a backbone, as a small table."""
-    rows = (("Family", spec.family), ("About", spec.description), ("Feature size", f"{spec.feature_dim} per image"),
-            ("Input size", f"{spec.min_size}-{spec.max_size} px (default {spec.default_size})"),
-            ("Licence", spec.licence or "not stated"))
+    rows = ((_("Family"), spec.family), (_("About"), _(spec.description)),
+            (_("Feature size"), _("{size} per image").format(size=spec.feature_dim)),
+            (_("Input size"), _("{low}-{high} px (default {default})").format(
+                low=spec.min_size, high=spec.max_size, default=spec.default_size)),
+            (_("Licence"), spec.licence or _("not stated")))
     cells = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{html.escape(str(v))}</td>"
-                    f"</tr>" for k, v in rows)
+                    "</tr>" for k, v in rows)
     return f"<table class='lepton-table'>{cells}</table>"
 
 
 def params_line(name: str, count: int) -> str:
-    return (f"<b>Parameters of {html.escape(name)}:</b> <span class='lepton-param-number'>{count:,}</span> "
-            f"({count / 1e6:.2f} M, backbone only)")
+    return ("<b>" + html.escape(_("Parameters of {backbone}:").format(backbone=name)) + "</b> "
+            f"<span class='lepton-param-number'>{count:,}</span> "
+            + html.escape(_("({millions} million, the backbone only)").format(millions=f"{count / 1e6:.2f}")))
 
 
 def source_choices(spec, path: str, size: int) -> tuple[list[tuple[str, str]], str]:
@@ -56,17 +69,20 @@ def source_choices(spec, path: str, size: int) -> tuple[list[tuple[str, str]], s
     rows, options = [], []
     for option in SOURCES:
         ok, reason = source_availability(spec, option, path, size)
+        words = _(SOURCE_WORDS[option])
         if option == "run":
-            label = SOURCE_WORDS[option]
+            label = words
         elif not spec.supports(option if option != "file" else "any.weights.h5"):
-            label = f"{SOURCE_WORDS[option]}  (not offered by {spec.name})"
+            label = words + "  " + _("(not offered by {backbone})").format(backbone=spec.name)
         elif ok or (option == "file" and not path):
-            label = SOURCE_WORDS[option]   # a file is judged once there is a path
+            label = words   # a file is judged once there is a path
         else:
-            label = f"{SOURCE_WORDS[option]}  (unavailable here)"
+            label = words + "  " + _("(unavailable here)")
         options.append((label, option))
-        mark = "available" if ok else "<span style='color:#c62828'>unavailable</span>"
-        rows.append(f"<tr><td>{html.escape(option)}</td><td>{mark}</td><td>{html.escape(reason)}</td></tr>")
-    table = ("<b>Weights sources for this backbone</b><table class='lepton-table'>"
-             "<tr><th>source</th><th>here</th><th>why</th></tr>" + "".join(rows) + "</table>")
+        mark = (html.escape(_("available")) if ok
+                else "<span style='color:#c62828'>" + html.escape(_("unavailable")) + "</span>")
+        rows.append(f"<tr><td>{html.escape(words)}</td><td>{mark}</td><td>{html.escape(reason)}</td></tr>")
+    head = "".join(f"<th>{html.escape(_(h))}</th>" for h in (N_("source"), N_("here"), N_("why")))
+    table = ("<b>" + html.escape(_("Weights sources for this backbone")) + "</b><table class='lepton-table'>"
+             f"<tr>{head}</tr>" + "".join(rows) + "</table>")
     return options, table

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import ipywidgets as w
@@ -22,31 +23,33 @@ import ipywidgets as w
 from lepton_widgets.config import BackboneConfig
 from lepton_widgets.core.tasks.text.encoder import TEXT_BACKBONE, text_encoder_name
 from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import syncing
 
-TABLE_NOTE = ("<b>This dataset is a table.</b> Its runs train preprocessing layers and an MLP on its columns; the "
-              "image backbone, image size and frozen depth below are ignored. To transfer from another table, "
-              "choose Weights <code>run</code> and one of your tabular runs: columns the two tables share keep "
-              "their statistics and first-layer weights.")
-TEXT_NOTE = ("<b>This dataset is text.</b> Choose its encoder: MiniLM (all-MiniLM-L6-v2, 6 transformer "
-             "layers, 22.7M parameters; minutes to train here) or GloVe 6B 50-d word vectors (a light embedding "
-             "and MLP; seconds). Weights <code>offline</code> is pretrained, <code>none</code> a random init, "
-             "<code>run</code> one of your text runs (its encoder as it was fine-tuned). The "
-             "sequence length counts word pieces (MiniLM) or words (GloVe); longer texts are cut. The Freeze "
-             "step counts MiniLM's transformer layers, or GloVe's one embedding.")
-#: The text encoders, as the encoder list shows them.
-TEXT_ENCODER_CHOICES = (("MiniLM: all-MiniLM-L6-v2 (22.7M parameters)", TEXT_BACKBONE),
-                        ("GloVe 6B 50-d word vectors (light)", GLOVE_BACKBONE))
+#: (heading, plain text) of the note above the controls for tables and texts; translated when shown.
+TABLE_NOTE = (N_("This dataset is a table."), N_(
+    "Its runs train a small network (an MLP) on its columns; the picture backbone, image size and frozen "
+    "blocks below are ignored. To reuse what another table taught, choose the weights \"your run\" and one "
+    "of your table runs: the columns both tables share keep what was learned about them."))
+TEXT_NOTE = (N_("This dataset is text."), N_(
+    "Choose how the texts are read: MiniLM (all-MiniLM-L6-v2, 6 transformer layers, 22.7M parameters; "
+    "minutes to train here) or GloVe 6B 50-d word vectors (light; seconds). Weights \"offline pack\" is "
+    "pretrained, \"none\" starts from random numbers, \"your run\" reuses one of your text runs. The "
+    "sequence length counts word pieces (MiniLM) or words (GloVe); longer texts are cut. The Freeze step "
+    "counts MiniLM's transformer layers, or GloVe's one word table."))
+#: The text encoders, as the encoder list shows them (labels translated when shown).
+TEXT_ENCODER_CHOICES = ((N_("MiniLM: all-MiniLM-L6-v2 (22.7M parameters)"), TEXT_BACKBONE),
+                        (N_("GloVe 6B 50-d word vectors (light)"), GLOVE_BACKBONE))
 
 
 @dataclass(frozen=True)
 class BackboneView:
     """One task's Backbone step: ``controls`` names the control group shown (``backbones``: the image
     backbone, image size and ranking; ``encoders``: :class:`EncoderControls`); ``note`` says what of the
-    step applies (HTML, "" for none)."""
+    step applies (a (heading, text) pair of catalogue strings, "" for none): :func:`note_html` draws it."""
 
     controls: str = "backbones"
-    note: str = ""
+    note: tuple | str = ""
 
 
 #: The panel side of the task registry: task name -> what the Backbone step shows for its data.
@@ -56,6 +59,14 @@ BACKBONE_VIEWS = {
     "tabular": BackboneView(note=TABLE_NOTE),
     "text": BackboneView(controls="encoders", note=TEXT_NOTE),
 }
+
+
+def note_html(note) -> str:
+    """A view's note in the current language (HTML: the heading in bold, then the text); "" for none."""
+    if not note:
+        return ""
+    heading, text = note
+    return f"<b>{html.escape(_(heading))}</b> {html.escape(_(text))}"
 
 
 def backbone_view(task) -> BackboneView:
@@ -77,10 +88,12 @@ class EncoderControls:
     def __init__(self, session, style: dict):
         self.session = session
         self._syncing = False
-        self.encoder = w.Dropdown(options=TEXT_ENCODER_CHOICES, description="Text encoder", style=style,
+        self.encoder = w.Dropdown(options=[(_(label), value) for label, value in TEXT_ENCODER_CHOICES],
+                                  description=_("Text encoder"), style=style,
                                   layout=w.Layout(width="520px"))
         self.sequence_length = w.IntSlider(min=8, max=BackboneConfig.MAX_SEQUENCE_LENGTH, step=8,
-                                           description="Sequence length", continuous_update=False, style=style)
+                                           description=_("Sequence length"), continuous_update=False,
+                                           style=style)
         w.link((session, "sequence_length"), (self.sequence_length, "value"))
         self.box = w.VBox([self.encoder, self.sequence_length])
         self.encoder.add_class("lepton-text-encoder")

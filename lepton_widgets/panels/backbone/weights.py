@@ -26,8 +26,9 @@ from lepton_widgets.core.backbones import NORMALIZATION_DOCS, get_backbone, weig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights, run_weights
 from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.core.tasks import task_for_dataset, task_for_run
-from lepton_widgets.panels.backbone.sources import (SOURCE_WORDS, SOURCES, backbone_card, source_availability,
-                                                    source_choices)
+from lepton_widgets.i18n import _
+from lepton_widgets.panels.backbone.sources import (NOT_OFFERED, PLAIN_WHY, SOURCE_WORDS, SOURCES, backbone_card,
+                                                    source_availability, source_choices)
 from lepton_widgets.panels.style import alert_box
 from lepton_widgets.panels.base import syncing
 
@@ -40,10 +41,11 @@ class WeightsView:
     def __init__(self, session, store, info: w.HTML, style: dict):
         self.session, self.store, self.info = session, store, info
         self._syncing = False
-        self.weights_select = w.Dropdown(options=[(s, s) for s in SOURCES], description="Weights", style=style)
-        self.run_select = w.Dropdown(options=[("(pick a finished run)", "")], value="", description="Source run",
-                                     style=style, layout=w.Layout(width="520px"))
-        self.weights_path = w.Text(description="Weights file", placeholder="/path/to/backbone.weights.h5",
+        self.weights_select = w.Dropdown(options=[(_(SOURCE_WORDS[s]), s) for s in SOURCES],
+                                         description=_("Weights"), style=style)
+        self.run_select = w.Dropdown(options=[(_("(pick a finished run)"), "")], value="",
+                                     description=_("Source run"), style=style, layout=w.Layout(width="520px"))
+        self.weights_path = w.Text(description=_("Weights file"), placeholder="/path/to/backbone.weights.h5",
                                    continuous_update=False, style=style, layout=w.Layout(width="520px"))
         self.sources = w.HTML()
         self.notice = w.HTML()   # prominent: why the chosen weights cannot load here
@@ -60,7 +62,7 @@ class WeightsView:
     def refresh_runs(self) -> None:
         """List the store's finished runs that have one backbone to reuse (not ensembles), of the data's
         model family."""
-        options = [("(pick a finished run)", "")]
+        options = [(_("(pick a finished run)"), "")]
         family = task_for_dataset(self.session.dataset).family
         for record in self.store.runs(include_incomplete=False):
             if record.status != "finished" or not record.model_path.is_file():
@@ -69,12 +71,13 @@ class WeightsView:
                 continue
             cfg = record.config
             accuracy = record.metrics.get("accuracy")
-            scored = f", acc {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
+            scored = (", " + _("accuracy {accuracy}").format(accuracy=f"{accuracy:.3f}")
+                      if isinstance(accuracy, (int, float)) else "")
             options.append((run_label(record, f"{cfg.backbone.name}, {cfg.data.dataset}{scored}"),
                             run_weights(record)))
         current = self.session.weights if is_run_weights(self.session.weights) else ""
         if current and current not in [value for _, value in options]:
-            options.append((f"{current} (not in this run store)", current))
+            options.append((_("{run} (not in this run store)").format(run=current), current))
         with syncing(self):
             self.run_select.options = options
             self.run_select.value = current
@@ -88,7 +91,8 @@ class WeightsView:
             record = resolve_run(change["new"])
             name = task_for_run(record).source_backbone(record)  # a text run's family is its encoder
         except Exception as error:  # noqa: BLE001  (shown, never raised into the widget callback)
-            self.notice.value = alert_box(f"<b>This run cannot be used</b><br>{html.escape(str(error))}")
+            self.notice.value = alert_box("<b>" + html.escape(_("This run cannot be used")) + "</b><br>"
+                                          f"{html.escape(str(error))}")
             self.notice.layout.display = ""
             return
         with self.session.hold_trait_notifications():  # family and weights change together
@@ -145,18 +149,30 @@ class WeightsView:
         self.run_select.layout.display = "" if chosen == "run" else "none"
         self.sources.value = table
         ok, reason = source_availability(spec, chosen, path, size)
+        plain = _(PLAIN_WHY[chosen])
         if chosen == "file" and not path:
-            ok, reason = False, f"enter the path of a .weights.h5 file; until then weights stay {weights!r}"
+            ok, reason = False, _("enter the path of a .weights.h5 file; until then the weights stay "
+                                  "{weights}").format(weights=repr(weights))
+            plain = _("Type the path of a weights file first.")
         if chosen == "run" and source != "run":
-            ok, reason = False, f"pick one of your finished runs; until then weights stay {weights!r}"
+            ok, reason = False, _("pick one of your finished runs; until then the weights stay "
+                                  "{weights}").format(weights=repr(weights))
+            plain = _("Pick one of your finished runs first.")
+        if chosen not in ("file", "run") and not spec.supports(chosen):
+            plain = _(NOT_OFFERED).format(backbone=spec.name)
+        heading = _("{source} weights cannot be used here").format(source=_(SOURCE_WORDS[chosen]))
+        details = _("Details:")
         self.notice.value = "" if ok else alert_box(
-            f"<b>{html.escape(SOURCE_WORDS[chosen])} weights cannot be used here</b><br>{html.escape(reason)}")
+            f"<b>{html.escape(heading)}</b><br>{html.escape(plain)}<br><span style='font-size:12px;color:#555'>"
+            f"{html.escape(details)} {html.escape(reason)}</span>")
         self.notice.layout.display = "none" if ok else ""
         try:
             norm = spec.normalization_for(weights)
         except Exception as error:  # noqa: BLE001  (a run that cannot serve: the notice says why)
-            self.info.value = (backbone_card(spec)
-                               + f"<div><b>Input normalisation</b>: unknown ({html.escape(str(error))})</div>")
+            self.info.value = (backbone_card(spec) + "<div><b>" + html.escape(_("Input normalisation")) + "</b>: "
+                               "" + html.escape(_("unknown")) + f" ({html.escape(str(error))})</div>")
             return
-        self.info.value = backbone_card(spec) + (f"<div><b>Input normalisation</b> with these weights: "
-                                                 f"{html.escape(norm)} - {html.escape(NORMALIZATION_DOCS[norm])}</div>")
+        self.info.value = backbone_card(spec) + (
+            "<div><b>" + html.escape(_("Input normalisation")) + "</b> "
+            "" + html.escape(_("(how pixel values are scaled) with these weights:")) + " "
+            f"{html.escape(norm)} - {html.escape(_(NORMALIZATION_DOCS[norm]))}</div>")

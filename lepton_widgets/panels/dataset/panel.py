@@ -39,17 +39,22 @@ import plotly.graph_objects as go
 from lepton_widgets.config import ConfigError
 from lepton_widgets.core.data import DataError, DataReport
 from lepton_widgets.core.tasks import task_for_dataset, task_named
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.dataset.progress import JobProgress
 from lepton_widgets.panels.dataset.settings import DATA_TRAITS, DataSettings
-from lepton_widgets.panels.dataset.report import counts_figure, failure_html, problems_html, summary_for_people
+from lepton_widgets.panels.dataset.report import (ITEM_WORDS, counts_figure, failure_html, problems_html,
+                                                  small_data_advice, summary_for_people)
 from lepton_widgets.panels.dataset.upload import UploadView
 from lepton_widgets.panels.dataset.views import data_view
-from lepton_widgets.panels.style import alert_box
+from lepton_widgets.panels.glossary import term, words_used_here
+from lepton_widgets.panels.style import alert_box, caution_box
 from lepton_widgets.state.runner import BusyError
 
 JOB = "prepare data"
 _STYLE = {"description_width": "130px"}
+#: The technical words this step uses (the "words used here" line).
+WORDS = ("validation", "test_set", "class_weight")
 
 
 class DatasetPanel(Panel):
@@ -63,7 +68,7 @@ class DatasetPanel(Panel):
         >>> panel                                    # in a notebook cell  # doctest: +SKIP
     """
 
-    title = "Data"
+    title = N_("Data")
     SAMPLES_PER_CLASS = 4
     MAX_PROBLEM_ROWS = 200
     THUMB = 64
@@ -81,19 +86,21 @@ class DatasetPanel(Panel):
         self.uploads = UploadView(self.session)
         self.upload, self.upload_limit, self.upload_message = self.uploads.upload, self.uploads.limit, \
             self.uploads.message
-        self.check_button = w.Button(description="Check data", button_style="primary",
-                                     tooltip="load and validate the data (in the background)")
+        self.check_button = w.Button(description=_("Check data"), button_style="primary",
+                                     tooltip=_("load the data and check it (in the background)"))
         self.job_progress = JobProgress(self.session, JOB, _STYLE, on_failed=self._show_error)
         self.progress, self.progress_label = self.job_progress.bar, self.job_progress.label
         self.stale = w.HTML()
         self.error = w.HTML()
         self.summary = w.HTML()
+        self.advice = w.HTML()   # too few examples, uneven classes: what is wrong and what to do
         self.counts_figure: Optional[go.FigureWidget] = None
         self.counts_box = w.Box()
         self.problems = w.HTML()
         self.sample_rows = w.VBox()
         for widget, css in ((self.check_button, "check-data"), (self.progress, "data-progress"),
                             (self.stale, "data-stale"), (self.error, "data-error"), (self.summary, "data-summary"),
+                            (self.advice, "data-advice"),
                             (self.counts_box, "class-counts"), (self.problems, "data-problems"),
                             (self.sample_rows, "sample-grid")):
             widget.add_class(f"lepton-{css}")
@@ -105,13 +112,18 @@ class DatasetPanel(Panel):
         self.session.observe(self._show_report, "data_report")
         self._show_stale()
         self._show_report()
+        intro = _("Choose the examples the model learns from, then press {check}: it reads every file, says which "
+                  "cannot be used and why, and splits the examples into training, the {validation} and the "
+                  "{test_set}.").format(check="<b>" + html.escape(_("Check data")) + "</b>",
+                                         validation=term("validation"), test_set=term("test_set"))
         return w.VBox([
-            w.HTML("<h3>Data</h3>"), self.settings.box,
+            w.HTML("<h3>" + html.escape(_("Data")) + f"</h3><div>{intro}</div>"), words_used_here(WORDS),
+            self.settings.box,
             w.HBox([self.upload, self.upload_limit]), self.upload_message, self.settings.split,
             w.HBox([self.check_button, self.progress, self.progress_label]),
-            self.stale, self.error, self.summary, self.counts_box,
-            w.HTML("<b>Files not used as they are</b>"), self.problems,
-            w.HTML("<b>Samples per class</b>"), self.sample_rows,
+            self.stale, self.error, self.advice, self.summary, self.counts_box,
+            w.HTML("<b>" + html.escape(_("Files not used as they are")) + "</b>"), self.problems,
+            w.HTML("<b>" + html.escape(_("Samples per class")) + "</b>"), self.sample_rows,
         ])
 
     # --- settings <-> session ------------------------------------------------------------------
@@ -119,7 +131,8 @@ class DatasetPanel(Panel):
     def _show_stale(self, change=None) -> None:
         """Say so when the settings changed since the check shown."""
         if self._checked_key is not None and self._checked_key != self._data_key():
-            self.stale.value = "<i>The data settings changed since this check: press Check data again.</i>"
+            self.stale.value = "<i>" + html.escape(_("The data settings changed since this check: press Check data "
+                                                     "again.")) + "</i>"
         else:
             self.stale.value = ""
 
@@ -133,7 +146,7 @@ class DatasetPanel(Panel):
         try:
             cfg = self.session.to_config()
         except ConfigError as error:
-            self.error.value = alert_box(f"<b>Cannot check yet:</b> {html.escape(str(error))}")
+            self.error.value = alert_box("<b>" + html.escape(_("Cannot check yet:")) + f"</b> {html.escape(str(error))}")
             return
         self._error_report = None
         key = self._data_key()
@@ -177,7 +190,9 @@ class DatasetPanel(Panel):
 
     def _show_error(self) -> None:
         report = self._error_report
-        self.error.value = failure_html(self.session.last_error.removeprefix("DataError: "), report)
+        self.error.value = failure_html(self.session.last_error.removeprefix("DataError: "), report,
+                                        self.session.min_class_size)
+        self.advice.value = ""
         self.problems.value = problems_html(report, self.MAX_PROBLEM_ROWS) if report is not None else ""
         self.summary.value = ""
         self.counts_figure, self.counts_box.children = None, ()
@@ -188,12 +203,27 @@ class DatasetPanel(Panel):
         if report is None:
             return
         self.error.value = ""
-        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(summary_for_people(report))}</pre>"
+        summary = summary_for_people(report, min_class_size=self.session.min_class_size)
+        self.summary.value = f"<pre style='white-space:pre-wrap'>{html.escape(summary)}</pre>"
+        self.advice.value = self._advice_html(report)
         self.counts_figure = counts_figure(report)  # a new figure per report (see report.py)
         self.counts_box.children = (self.counts_figure,)
         self.problems.value = problems_html(report, self.MAX_PROBLEM_ROWS)
         self.sample_rows.children = self._sample_widgets()
         self._show_stale()
+
+    def _advice_html(self, report: DataReport) -> str:
+        """Classes with too few examples, or very uneven ones, in plain words (a caution box; "" when fine)."""
+        try:
+            kind = task_for_dataset(self.session.dataset).name
+        except Exception:  # noqa: BLE001  (an unknown name: the card says so; call them examples)
+            kind = ""
+        advice = small_data_advice(report.class_counts, ITEM_WORDS.get(kind, N_("examples")),
+                                   cap=self.session.max_per_class)
+        if not advice:
+            return ""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in advice)
+        return caution_box("<b>" + html.escape(_("Before you train")) + f"</b><ul style='margin:4px 0'>{items}</ul>")
 
     def _sample_widgets(self) -> tuple[w.Widget, ...]:
         """The samples of the report shown: this panel's last check, else data checked elsewhere

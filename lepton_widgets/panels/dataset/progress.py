@@ -16,13 +16,15 @@ from typing import Callable, Optional
 
 import ipywidgets as w
 
+from lepton_widgets.i18n import _
+
 
 class JobProgress:
     """:attr:`bar` and :attr:`label` for the job named ``job``; ``on_failed`` runs when it fails."""
 
     def __init__(self, session, job: str, style: dict, on_failed: Optional[Callable[[], None]] = None):
         self.session, self.job, self.on_failed = session, job, on_failed
-        self.bar = w.IntProgress(min=0, max=1, value=0, description="Progress", style=style)
+        self.bar = w.IntProgress(min=0, max=1, value=0, description=_("Progress"), style=style)
         self.label = w.HTML()
         session.observe(self._progress_changed, "progress")
         session.observe(self._status_changed, "status")
@@ -35,8 +37,8 @@ class JobProgress:
         done = min(int(progress.get("done") or 0), total)
         with self.bar.hold_sync():
             self.bar.max, self.bar.value = total, done
-        task = progress.get("task") or "starting"
-        self.label.value = f"{html.escape(str(task))}: {done:,} / {total:,}" if progress else "starting"
+        task = _(str(progress.get("task") or "")) or _("starting")
+        self.label.value = f"{html.escape(task)}: {done:,} / {total:,}" if progress else html.escape(_("starting"))
 
     def _status_changed(self, change) -> None:
         if self.session.job != self.job:
@@ -45,11 +47,11 @@ class JobProgress:
         if status == "finished":
             self.bar.value = self.bar.max
             self.bar.bar_style = "success"
-            self.label.value = "done"
+            self.label.value = html.escape(_("done"))
         elif status == "failed":
             self.bar.bar_style = "danger"
-            self.label.value = "failed"
+            self.label.value = html.escape(_("failed"))
             if self.on_failed is not None:
                 self.on_failed()
         elif status == "cancelled":
-            self.label.value = "stopped"
+            self.label.value = html.escape(_("stopped"))

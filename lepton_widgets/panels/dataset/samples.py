@@ -15,6 +15,7 @@ import pandas as pd
 
 from lepton_widgets.core.data.audio import source_wav
 from lepton_widgets.core.tasks.image.previews import class_sample_rows, read_rgb, to_png
+from lepton_widgets.i18n import _
 
 
 def picture_samples(table, per_class: int, seed: int, thumb: int, sample=None) -> tuple[w.Widget, ...]:
@@ -37,7 +38,7 @@ def table_samples(data, per_class: int, seed: int) -> w.HTML:
     frame = data.prepared.table.frame.iloc[rows]
     kinds = data.schema.columns  # column -> numeric / categorical, as the model encodes it
     values = data.features.iloc[frame["array_index"].to_numpy()][[c for c in kinds if c in data.features]]
-    head = "".join(f"<th>{html.escape(str(c))}<br><small>{html.escape(kinds[c])}</small></th>"
+    head = "".join(f"<th>{html.escape(str(c))}<br><small>{html.escape(_(kinds[c]))}</small></th>"
                    for c in values.columns)
     body = "".join(
         f"<tr><td><b>{html.escape(str(label))}</b></td>"
@@ -46,8 +47,8 @@ def table_samples(data, per_class: int, seed: int) -> w.HTML:
     dropped = "".join(f"<li><b>{html.escape(c)}</b>: {html.escape(why)}</li>"
                       for c, why in data.schema.dropped.items())
     return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
-                  f"<tr><th>class</th>{head}</tr>{body}</table></div>"
-                  + (f"<div>Columns not used:<ul>{dropped}</ul></div>" if dropped else ""))
+                  "<tr><th>" + html.escape(_("class")) + f"</th>{head}</tr>{body}</table></div>"
+                  + ("<div>" + html.escape(_("Columns not used:")) + f"<ul>{dropped}</ul></div>" if dropped else ""))
 
 
 def text_samples(data, per_class: int, seed: int) -> w.HTML:
@@ -60,7 +61,8 @@ def text_samples(data, per_class: int, seed: int) -> w.HTML:
         f"<td style='text-align:left'>{html.escape(_clip(data.texts[int(frame['array_index'].iloc[r])]))}</td></tr>"
         for name in data.class_names for r in picked[name])
     return w.HTML("<div style='max-width:100%;overflow:auto'><table class='lepton-table lepton-table-rows'>"
-                  f"<tr><th>class</th><th>row or file</th><th>text</th></tr>{body}</table></div>")
+                  "<tr><th>" + html.escape(_("class")) + "</th><th>" + html.escape(_("row or file")) + "</th>"
+                  "<th>" + html.escape(_("text")) + f"</th></tr>{body}</table></div>")
 
 
 def picture_thumb(table, row: int, thumb: int) -> w.Widget:
@@ -76,7 +78,7 @@ def sound_thumb(table, row: int, thumb: int) -> w.Widget:
                           layout=w.Layout(width=f"{2 * thumb}px", height=f"{thumb}px"))
     wav = source_wav(table, str(table.frame["ref"].iloc[row]))
     player = (w.Audio.from_file(str(wav), autoplay=False, loop=False, layout=w.Layout(width=f"{2 * thumb}px"))
-              if wav is not None else w.HTML("<i>sound file gone</i>"))
+              if wav is not None else w.HTML("<i>" + html.escape(_("sound file gone")) + "</i>"))
     return w.VBox([spectrogram, player], layout=w.Layout(margin="0 6px 6px 0"))
 
 

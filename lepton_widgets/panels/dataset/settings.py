@@ -18,7 +18,8 @@ import functools
 import ipywidgets as w
 
 from lepton_widgets.core.tasks import task_for_dataset
-from lepton_widgets.panels.dataset.choices import PATH_HINTS, USER_KINDS, dataset_card, dataset_options
+from lepton_widgets.i18n import _
+from lepton_widgets.panels.dataset.choices import USER_KINDS, dataset_card, dataset_options, path_hint
 from lepton_widgets.panels.dataset.views import data_view
 from lepton_widgets.panels.base import syncing
 
@@ -33,21 +34,25 @@ class DataSettings:
     def __init__(self, session, style: dict):
         self.session = session
         self._syncing = False
-        self.dataset_select = w.Dropdown(options=dataset_options(), description="Dataset", style=style,
+        self.dataset_select = w.Dropdown(options=dataset_options(), description=_("Dataset"), style=style,
                                          layout=w.Layout(width="480px"))
         self.dataset_info = w.HTML()
-        self.path = w.Text(description="Path", continuous_update=False, style=style, layout=w.Layout(width="640px"))
+        self.path = w.Text(description=_("Path"), continuous_update=False, style=style, layout=w.Layout(width="640px"))
         # Your own test set, same format as the path: then nothing of the path is held out for testing.
-        self.test_path = w.Text(description="Test set (optional)", continuous_update=False, style=style,
-                                placeholder="same format as Path; empty: hold some of Path's samples out",
+        self.test_path = w.Text(description=_("Test set (optional)"), continuous_update=False, style=style,
+                                placeholder=_("same format as Path; empty: hold some of Path's samples out"),
                                 layout=w.Layout(width="640px"))
-        self.target = w.Text(description="Class column", continuous_update=False, style=style,
-                             placeholder="the column that holds the class", layout=w.Layout(width="480px"))
-        self.max_per_class = w.BoundedIntText(min=0, max=10_000_000, description="Max per class (0 = all)",
+        self.target = w.Text(description=_("Class column"), continuous_update=False, style=style,
+                             placeholder=_("the column that holds the class"), layout=w.Layout(width="480px"))
+        self.max_per_class = w.BoundedIntText(min=0, max=10_000_000, description=_("Max per class (0 = all)"),
                                               style=style)
-        self.val_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description="Validation share",
+        self.val_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description=_("Validation share"),
+                                          tooltip=_("the share of the examples kept out of training to judge the "
+                                                    "model while it learns"),
                                           continuous_update=False, style=style)
-        self.test_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description="Test share",
+        self.test_fraction = w.FloatSlider(min=0.0, max=0.5, step=0.01, description=_("Test share"),
+                                           tooltip=_("the share of the examples kept out until the end, for one "
+                                                     "honest final score"),
                                            continuous_update=False, style=style)
         for widget, css in ((self.dataset_select, "dataset-select"), (self.dataset_info, "dataset-info"),
                             (self.path, "data-path"), (self.test_path, "data-test-path"),
@@ -61,7 +66,7 @@ class DataSettings:
         for name in ("val_fraction", "test_fraction"):
             w.link((session, name), (getattr(self, name), "value"))
         self.split = w.Accordion([w.VBox([self.max_per_class, self.val_fraction, self.test_fraction])])
-        self.split.set_title(0, "Sampling and split")
+        self.split.set_title(0, _("Sampling and split"))
         self.box = w.VBox([self.dataset_select, self.dataset_info, self.path, self.test_path, self.target])
         session.observe(lambda _change: self.show(), DATA_TRAITS)
         self.show()
@@ -92,7 +97,7 @@ class DataSettings:
         self.test_path.layout.display = "" if own_test_set or s.data_test_path else "none"
         has_class_column = view.class_column or s.dataset == "text_csv"
         self.target.layout.display = "" if has_class_column else "none"
-        self.target.placeholder = {"table_csv": "the column that holds the class",
-                                   "text_csv": "the column that holds the class (empty: label)"}.get(
-            s.dataset, "empty: this table's own class column")
-        self.path.placeholder = PATH_HINTS.get(s.dataset, "")
+        self.target.placeholder = {"table_csv": _("the column that holds the class"),
+                                   "text_csv": _("the column that holds the class (empty: label)")}.get(
+            s.dataset, _("empty: this table's own class column"))
+        self.path.placeholder = path_hint(s.dataset)

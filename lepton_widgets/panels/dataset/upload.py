@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from lepton_widgets.core.data import DataError
 from lepton_widgets.core.data.uploads import max_upload_mb, save_upload
+from lepton_widgets.i18n import _
 from lepton_widgets.panels.style import alert_box, ok_box
 
 
@@ -27,11 +28,11 @@ class UploadView:
 
     def __init__(self, session):
         self.session = session
-        self.upload = w.FileUpload(accept=".zip", multiple=False, description="Upload zip")
+        self.upload = w.FileUpload(accept=".zip", multiple=False, description=_("Upload zip"))
         self._putting_back = False  # True while _uploaded puts the handled file's name back
-        self.limit = w.HTML(
-            f"Largest upload: <b>{max_upload_mb():g} MB</b>. A bigger file is dropped by the browser connection "
-            "without an error: copy it to this machine and enter its path instead.")
+        self.limit = w.HTML(html.escape(_("Largest upload: {size}. A bigger file is dropped by the browser connection "
+                                          "without an error: copy it to this machine and enter its path "
+                                          "instead.")).replace("{size}", f"<b>{max_upload_mb():g} MB</b>"))
         self.message = w.HTML()
         for widget, css in ((self.upload, "upload"), (self.limit, "upload-limit"), (self.message, "upload-message")):
             widget.add_class(f"lepton-{css}")
@@ -50,7 +51,7 @@ class UploadView:
         try:
             path = save_upload(name, data, declared_size=int(size) if size is not None else None)
         except DataError as error:
-            self.message.value = alert_box(f"<b>Upload not used.</b> {html.escape(str(error))}")
+            self.message.value = alert_box("<b>" + html.escape(_("Upload not used.")) + f"</b> {html.escape(str(error))}")
             return
         # The browser draws the button as "Upload zip (<files in value>)": an empty value read "(0)" right after
         # a good upload, as if nothing had arrived. Keep the file's name, without its bytes, so it reads "(1)".
@@ -63,6 +64,7 @@ class UploadView:
         kind = "wav_zip" if self.session.dataset in ("wav_folder", "wav_zip") else "zip"
         with self.session.hold_trait_notifications():
             self.session.dataset, self.session.data_path = kind, str(path)
-        self.message.value = ok_box(
-            f"Uploaded <b>{html.escape(name)}</b> ({len(data) / 2**20:.1f} MB), saved as "
-            f"<code>{html.escape(str(path))}</code>. Press <b>Check data</b> to validate it.")
+        self.message.value = ok_box(_("Uploaded {name} ({size} MB), saved as {path}. Press {check} to validate "
+                                      "it.").format(name=f"<b>{html.escape(name)}</b>", size=f"{len(data) / 2**20:.1f}",
+                                                    path=f"<code>{html.escape(str(path))}</code>",
+                                                    check="<b>" + html.escape(_("Check data")) + "</b>"))
