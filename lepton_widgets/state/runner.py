@@ -38,7 +38,7 @@ EVALUATION_TASK = "evaluate"
 #: Words for the engine's phase and task names in the status line (the names themselves stay as they are:
 #: they are keys in the history and the events). A task may carry a detail: "extract features (train)".
 PHASE_LABELS = {"head": N_("training the new head"), "fine_tune": N_("fine-tuning"), "distill": N_("distilling"),
-                "train": N_("training"), "update": N_("updating")}
+                "train": N_("training the model"), "update": N_("updating")}
 TASK_LABELS = {"validate": N_("checking the data"), "extract features": N_("extracting features"),
                "evaluate": N_("evaluating"), "predict": N_("predicting"), "cross-validation": N_("cross-validation"),
                "data doctor": N_("checking the data"), "rank backbones": N_("ranking pretrained networks"),
