@@ -236,7 +236,8 @@ class ExportPanel(Panel):
     def _on_export_event(self, event) -> None:
         """A line per format as it is written, reloaded and checked, and the bar (3 steps per format)."""
         if event.kind == "progress" and event.task.startswith("export: loading"):
-            self.steps.value = f"<i>{html.escape(_('Loading the model and the examples kept out of training...'))}</i>"
+            self.steps.value = ("<i>" + html.escape(_("Loading the model and the examples kept out of training..."))
+                                + "</i>")
             return
         if event.kind != "export_step":
             return

@@ -262,7 +262,7 @@ class UpdatePanel(Panel):
             self.error.value = _error_html(_("cannot check the new data: {error}").format(error=error))
             return
         self.error.value = ""
-        self.checked.value = f"<i>{html.escape(_('Loading the new data to check it...'))}</i>"
+        self.checked.value = "<i>" + html.escape(_("Loading the new data to check it...")) + "</i>"
         key = self._choice_key()
         updater = task_for_run(parent).updater(parent)
         self._checks.request(lambda: updater.prepare(data_cfg, parent.config.seed, Job(), min_classes=1),
@@ -281,7 +281,7 @@ class UpdatePanel(Panel):
                     count=len(added), names=html.escape(", ".join(added))) if added
                 else html.escape(_("adds no class (more {samples} of classes the run knows)").format(
                     samples=samples)))
-        lines = [f"<b>{html.escape(_('New data checked:'))}</b> "
+        lines = ["<b>" + html.escape(_("New data checked:")) + "</b> "
                  + _("{count} {samples} in {classes} classes: {listed}; {adds}.").format(
                      count=len(prepared.table), samples=html.escape(samples), classes=len(prepared.class_names),
                      listed=listed, adds=adds)]
@@ -387,7 +387,7 @@ class UpdatePanel(Panel):
 
 
 def _error_html(text: str) -> str:
-    return f"<span style='color:#b00020'><b>{html.escape(_('Error:'))}</b> {html.escape(text)}</span>"
+    return "<span style='color:#b00020'><b>" + html.escape(_("Error:")) + f"</b> {html.escape(text)}</span>"
 
 
 #: The Session's status words, as this panel shows them.
