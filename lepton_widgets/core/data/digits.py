@@ -16,6 +16,7 @@ import numpy as np
 from lepton_widgets.core.data.arrays import loaded_from_arrays
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
+from lepton_widgets.i18n import _
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
@@ -26,7 +27,7 @@ def load_digits(data_cfg, job: Job) -> LoadedData:
     bunch = sk_load_digits()
     images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
     return loaded_from_arrays("digits", images, bunch.target, CLASS_NAMES, job=job,
-                              notes=["scikit-learn load_digits (UCI optical digits), 8x8 scaled to 0..255."])
+                              notes=[_("scikit-learn load_digits (UCI optical digits), 8x8 scaled to 0..255.")])
 
 
 register_dataset(DatasetSpec(

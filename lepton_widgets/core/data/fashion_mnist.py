@@ -28,6 +28,7 @@ from lepton_widgets.core.data.idx import read_idx
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
+from lepton_widgets.i18n import _
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -100,8 +101,8 @@ def load_fashion_mnist(data_cfg, job: Job) -> LoadedData:
     if not key:
         loaded = load_fashion_mnist_sample(data_cfg, job)
         loaded.notes.insert(0, note)
-        loaded.warnings.append("The full Fashion-MNIST was not found (install the Debian package "
-                               "dataset-fashion-mnist or go online); using the 1,500-image sample instead.")
+        loaded.warnings.append(_("The full Fashion-MNIST was not found (install the Debian package "
+                                 "dataset-fashion-mnist or go online); using the 1,500-image sample instead."))
         return loaded
     with _cache_lock:
         cached = _cache.get(key)
@@ -124,7 +125,8 @@ def load_fashion_mnist_sample(data_cfg, job: Job) -> LoadedData:
     with np.load(SAMPLE_PATH, allow_pickle=False) as npz:
         images, labels, refs = npz["images"], npz["labels"].astype(np.int64), npz["refs"].tolist()
     return loaded_from_arrays("fashion_mnist_sample", images, labels, CLASS_NAMES, refs=refs, job=job,
-                              notes=[f"Fashion-MNIST sample (150 real images per class) read from {SAMPLE_PATH}."])
+                              notes=[_("Fashion-MNIST sample (150 real images per class) read from {path}.").format(
+                                  path=SAMPLE_PATH)])
 
 
 register_dataset(DatasetSpec(
