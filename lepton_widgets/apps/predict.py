@@ -24,8 +24,15 @@ from typing import Any, Optional
 
 import ipywidgets as w
 
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.state.runner import Runner
 from lepton_widgets.state.session import Session
+
+
+#: The Session's status words as this app's header shows them ("ready" rather than the workbench's "idle").
+STATUS_WORDS = {"idle": N_("ready"), "preparing": N_("preparing"), "running": N_("running"),
+                "evaluating": N_("evaluating"), "stopping": N_("stopping"), "finished": N_("finished"),
+                "failed": N_("failed"), "cancelled": N_("cancelled")}
 
 
 class PredictApp:
@@ -46,11 +53,12 @@ class PredictApp:
         self.panel = PredictPanel(self.session, self.runner)
         self.status_line = w.HTML(layout=w.Layout(margin="0 0 0 16px"))
         self.status_line.add_class("lepton-app-status")
-        intro = w.HTML("Choose a model, then give it what it was trained on: images, sounds (.wav), texts (one "
-                       "per line) or a table (.csv); the line under the model list says which. Each gets the "
-                       f"model's top {TOP_K} classes with their confidence; for Keras image models, the coloured "
-                       "map shows where the model looked (Grad-CAM). Confidence is the model's own estimate, not a guarantee: see the "
-                       "model card next to each export for what the model was and was not tested on.")
+        intro = w.HTML(html.escape(_(
+            "Choose a model, then give it what it was trained on: images, sounds (.wav), texts (one per line) or "
+            "a table (.csv); the line under the model list says which. Each gets the model's top {count} classes "
+            "with their confidence; for Keras image models, the coloured map shows where the model looked "
+            "(Grad-CAM). Confidence is the model's own estimate, not a guarantee: see the model card next to "
+            "each export for what the model was and was not tested on.").format(count=TOP_K)))
         header = w.HBox([w.HTML(f"<h2 style='margin:4px 0'>{html.escape(self.title)}</h2>"), self.status_line],
                         layout=w.Layout(align_items="center"))
         self.widget = w.VBox([header, intro, self.panel.widget])
@@ -61,7 +69,7 @@ class PredictApp:
     def _show_status(self, change=None) -> None:
         status, message = self.session.status, self.session.message
         colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(status, "#555")
-        shown = "ready" if status == "idle" else status
+        shown = _(STATUS_WORDS.get(status, status))
         self.status_line.value = (f"<span style='color:{colour};font-weight:600'>{html.escape(shown)}</span>"
                                   + (f" <span style='color:#333'>{html.escape(message)}</span>" if message else ""))
 

@@ -294,8 +294,9 @@ class Workbench:
         from lepton_widgets.panels.glossary import ANCHOR, GlossaryView
 
         self.glossary_view = GlossaryView(anchor=False)
+        title = html.escape(_("Glossary"))
         heading = w.HTML(f"<div id='{ANCHOR}' style='color:#666;font-size:12px;text-transform:uppercase;"
-                         f"letter-spacing:.06em'>{html.escape(_('Glossary'))}</div>")
+                         f"letter-spacing:.06em'>{title}</div>")
         folded = w.Accordion([self.glossary_view.widget], titles=(_("Technical words in plain words"),),
                              selected_index=None)
         box = w.VBox([heading, folded], layout=w.Layout(border_top="1px solid #ddd", padding="8px 4px 16px 4px"))
@@ -346,10 +347,11 @@ class Workbench:
                 f"letter-spacing:.06em'>{html.escape(step)} &middot; {html.escape(_(title))}</div>")
         links = " &rarr; ".join(f"<a href='#{_anchor(t)}'>{i}. {html.escape(_(t))}</a>"
                                 for i, t in enumerate(numbered, start=1))
-        at_end = [t for t in self.shown_steps if t in self.FOLDED] + ["Glossary"]
-        links += "".join(f" &middot; <a href='#{_anchor(t) if t != 'Glossary' else GLOSSARY_ANCHOR}' "
-                         f"style='color:#666'>{html.escape(_('{step} at the end').format(step=_(t)))}</a>"
-                         for t in at_end)
+        at_end = [(_anchor(t), _(t)) for t in self.shown_steps if t in self.FOLDED]
+        at_end.append((GLOSSARY_ANCHOR, _("Glossary")))
+        for anchor, shown in at_end:
+            words = html.escape(_("{step} at the end").format(step=shown))
+            links += f" &middot; <a href='#{anchor}' style='color:#666'>{words}</a>"
         self.links.value = links
 
     # --- language -----------------------------------------------------------------------------------

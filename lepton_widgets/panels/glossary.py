@@ -49,8 +49,9 @@ class GlossaryView:
         rows = "".join(f"<tr><td style='padding:2px 12px 2px 0;font-weight:600;vertical-align:top'>"
                        f"{html.escape(word)}</td><td style='padding:2px 0'>{html.escape(meaning)}</td></tr>"
                        for _key, word, meaning in entries())
-        head = (f"<tr><th style='text-align:left;padding:2px 12px 2px 0'>{html.escape(_('Word'))}</th>"
-                f"<th style='text-align:left'>{html.escape(_('In plain words'))}</th></tr>")
+        word, meaning = html.escape(_("Word")), html.escape(_("In plain words"))
+        head = (f"<tr><th style='text-align:left;padding:2px 12px 2px 0'>{word}</th>"
+                f"<th style='text-align:left'>{meaning}</th></tr>")
         id_attribute = f" id='{ANCHOR}'" if anchor else ""
         self.widget = w.HTML(f"<div{id_attribute}><table>{head}{rows}</table></div>")
         self.widget.add_class("lepton-glossary")

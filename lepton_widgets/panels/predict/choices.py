@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from lepton_widgets.core.tasks import task_for_model_file, task_named
+from lepton_widgets.i18n import _
 from lepton_widgets.panels.style import alert_box, caution_box
 
 FILE_PREFIX = "file · "
@@ -50,9 +51,10 @@ class ModelChoices:
             self._choosing = False
         self._show_models(keep_model)
         if not keys:
-            self.message.value = caution_box("No exported model yet: export a run (Export panel or "
-                                             "<code>lepton export RUN</code>), or give a .keras file below.")
-        elif "No exported model yet" in self.message.value:
+            self.message.value = caution_box(_("No exported model yet: export a run (Export panel or "
+                                               "{command}), or give a .keras file below.").format(
+                                                   command="<code>" + html.escape(_("lepton export RUN")) + "</code>"))
+        elif "<code>lepton export " in self.message.value:  # the line above, in any language
             self.message.value = ""
         self._update_controls()
 
@@ -74,7 +76,7 @@ class ModelChoices:
         ``export_manifest.json`` beside it."""
         path = str(path).strip()
         if not path:
-            self.message.value = alert_box("Enter the path of a model file first.")
+            self.message.value = alert_box(_("Enter the path of a model file first."))
             return None
 
         def work(_job):
@@ -98,8 +100,9 @@ class ModelChoices:
                 self._choosing = False
             self._show_models(path)
             self._update_controls()
-            self.message.value = f"Opened <code>{html.escape(path)}</code> ({len(opened.class_names)} classes)."
-            self.session.message = f"opened {Path(path).name}"
+            self.message.value = _("Opened {path} ({count} classes).").format(
+                path=f"<code>{html.escape(path)}</code>", count=len(opened.class_names))
+            self.session.message = _("opened {name}").format(name=Path(path).name)
 
         return self._submit("open model", work, done)
 

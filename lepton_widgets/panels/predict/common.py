@@ -11,6 +11,8 @@ import html
 
 import ipywidgets as w
 
+from lepton_widgets.i18n import _
+
 SHOW_PX = 128
 TOP_K = 3
 
@@ -36,5 +38,6 @@ def name_caption(name: str) -> w.HTML:
 
 def error_line(error: str) -> w.HTML:
     """Why a file was not predicted, in place of its picture and bars."""
+    line = html.escape(_("Not predicted: {reason}").format(reason=error))
     return w.HTML(f"<div class='lepton-predict-error' style='color:#b00020;font-size:12px;"
-                  f"max-width:{2 * SHOW_PX}px'>Not predicted: {html.escape(error)}</div>")
+                  f"max-width:{2 * SHOW_PX}px'>{line}</div>")

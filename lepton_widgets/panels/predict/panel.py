@@ -39,12 +39,16 @@ import ipywidgets as w
 
 from lepton_widgets.core.data.uploads import clean_name
 from lepton_widgets.core.tasks import task_named
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.predict.choices import ModelChoices
 from lepton_widgets.panels.predict.common import TOP_K
 from lepton_widgets.panels.predict.views import FilesView, view_for
 from lepton_widgets.panels.style import alert_box
 from lepton_widgets.state.runner import BusyError
+
+#: The first words of a failed job's message, per job name (the names stay the Runner's).
+JOB_FAILED = {"predict": N_("Predict failed:"), "open model": N_("Open model failed:")}
 
 
 class PredictPanel(ModelChoices, Panel):
@@ -72,16 +76,16 @@ class PredictPanel(ModelChoices, Panel):
         self.groups: dict[str, list] = {}  # run id (or a file's path) -> its ModelChoices, best first
         self.file_choices: dict[str, list] = {}  # files given by path, listed as runs of their own
         self._choosing = False  # True while refresh() sets both lists
-        self.run = w.Dropdown(description="Run", options=(), layout=w.Layout(width="560px"))
-        self.model = w.Dropdown(description="Model file", options=(), layout=w.Layout(width="560px"))
-        self.refresh_button = w.Button(description="Refresh", tooltip="list models exported elsewhere")
-        self.path = w.Text(placeholder="/path/to/model.keras (or a .tflite/.onnx/SavedModel lepton exported)",
-                           description="Or a file", layout=w.Layout(width="560px"))
-        self.use_path = w.Button(description="Use this file")
+        self.run = w.Dropdown(description=_("Run"), options=(), layout=w.Layout(width="560px"))
+        self.model = w.Dropdown(description=_("Model file"), options=(), layout=w.Layout(width="560px"))
+        self.refresh_button = w.Button(description=_("Refresh"), tooltip=_("list models exported elsewhere"))
+        self.path = w.Text(placeholder=_("/path/to/model.keras (or a .tflite/.onnx/SavedModel lepton exported)"),
+                           description=_("Or a file"), layout=w.Layout(width="560px"))
+        self.use_path = w.Button(description=_("Use this file"))
         self.hint = w.HTML()
-        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload images")
-        self.texts = w.Textarea(placeholder="One text per line", rows=6, layout=w.Layout(width="560px"))
-        self.predict_button = w.Button(description="Predict", button_style="primary")
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description=_("Upload images"))
+        self.texts = w.Textarea(placeholder=_("One text per line"), rows=6, layout=w.Layout(width="560px"))
+        self.predict_button = w.Button(description=_("Predict"), button_style="primary")
         self.text_box = w.VBox([self.texts, self.predict_button])
         self.message = w.HTML()
         self.note = w.HTML()
@@ -122,10 +126,10 @@ class PredictPanel(ModelChoices, Panel):
 
     def _update_controls(self, _change=None) -> None:
         view = self.view
-        self.upload.accept, self.upload.multiple, self.upload.description = view.accept, view.multiple, view.caption
+        self.upload.accept, self.upload.multiple, self.upload.description = view.accept, view.multiple, _(view.caption)
         self.upload.layout.display = "none" if view.typed else None
         self.text_box.layout.display = None if view.typed else "none"
-        self.hint.value = f"<span style='color:#555'>{html.escape(view.hint)}</span>" if self.model.value else ""
+        self.hint.value = f"<span style='color:#555'>{html.escape(_(view.hint))}</span>" if self.model.value else ""
         self.upload.disabled = self.session.busy or not self.model.value
         self.predict_button.disabled = self.session.busy or not self.model.value
         self.use_path.disabled = self.session.busy
@@ -164,8 +168,9 @@ class PredictPanel(ModelChoices, Panel):
         (what an upload does)."""
         path, view = self.model.value, self.view
         if not path or view.typed or view.table:
-            return self.refuse("Choose a model first." if not path else
-                               f"This model takes {html.escape(view.takes)}, not files.", cleanup)
+            return self.refuse(_("Choose a model first.") if not path else
+                               _("This model takes {what}, not files.").format(what=html.escape(_(view.takes))),
+                               cleanup)
         names = list(names) if names is not None else [Path(p).name for p in paths]
 
         def work(_job):
@@ -175,7 +180,7 @@ class PredictPanel(ModelChoices, Panel):
                 if cleanup is not None:
                     shutil.rmtree(cleanup, ignore_errors=True)
 
-        self.message.value = f"Predicting {len(paths)} {view.noun}{'s' if len(paths) != 1 else ''}..."
+        self.message.value = _(view.predicting).format(count=len(paths))
         thread = self._submit("predict", work, self._answered(view))
         if thread is None and cleanup is not None:  # not started (busy): work() will not remove the upload
             shutil.rmtree(cleanup, ignore_errors=True)
@@ -187,7 +192,7 @@ class PredictPanel(ModelChoices, Panel):
 
         path = self.model.value
         if not path or not self.view.typed:
-            return self.refuse("Choose a text model first.")
+            return self.refuse(_("Choose a text model first."))
         texts = text_lines(raw)
         if not texts:  # said at once, without a job: the text box is left as it is
             return self.refuse(html.escape(EMPTY_TEXTS))
@@ -197,7 +202,7 @@ class PredictPanel(ModelChoices, Panel):
 
             return predict_text_lines(self._open(path), texts, top_k=TOP_K)
 
-        self.message.value = f"Predicting {len(texts)} text{'s' if len(texts) != 1 else ''}..."
+        self.message.value = _(self.view.predicting).format(count=len(texts))
         return self._submit("predict", work, self._answered(self.view))
 
     def predict_table(self, csv_path, name: Optional[str] = None, cleanup: Optional[Path] = None
@@ -207,7 +212,7 @@ class PredictPanel(ModelChoices, Panel):
         path = self.model.value
         name = name or Path(csv_path).name
         if not path or not self.view.table:
-            return self.refuse("Choose a table model first.", cleanup)
+            return self.refuse(_("Choose a table model first."), cleanup)
 
         def work(_job):
             from lepton_widgets.core.predict.any_modality import predict_table_csv
@@ -218,7 +223,7 @@ class PredictPanel(ModelChoices, Panel):
                 if cleanup is not None:
                     shutil.rmtree(cleanup, ignore_errors=True)
 
-        self.message.value = f"Predicting the rows of {html.escape(name)}..."
+        self.message.value = _(self.view.predicting).format(name=html.escape(name))
         thread = self._submit("predict", work, self._answered(self.view))
         if thread is None and cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
@@ -245,7 +250,8 @@ class PredictPanel(ModelChoices, Panel):
             if change["new"] in ("failed", "cancelled", "finished"):
                 self.session.unobserve(failed, names="status")
             if change["new"] == "failed":
-                self.message.value = alert_box(f"<b>{html.escape(job.capitalize())} failed:</b> "
+                failed_line = _(JOB_FAILED.get(job, N_("{job} failed:"))).format(job=job.capitalize())
+                self.message.value = alert_box(f"<b>{html.escape(failed_line)}</b> "
                                                f"{html.escape(_reason(self.session.last_error))}")
 
         self.session.observe(failed, names="status")

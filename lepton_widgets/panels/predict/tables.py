@@ -15,6 +15,8 @@ from pathlib import Path
 
 import ipywidgets as w
 
+from lepton_widgets.i18n import _
+
 TABLE_ROWS = 10          # rows of an uploaded table shown in the panel (all of them are saved)
 MAX_DOWNLOAD_BYTES = 5 * 2**20  # bigger prediction files are offered by path only (a link carries the bytes)
 
@@ -29,18 +31,19 @@ def table_view(result) -> w.Widget:
 
 
 def _table_html(preview, total: int) -> str:
-    shown = f"the first {len(preview)} of {total} rows" if total > len(preview) else f"all {total} rows"
+    shown = (_("Predictions for the first {shown} of {total} rows").format(shown=len(preview), total=total)
+             if total > len(preview) else _("Predictions for all {total} rows").format(total=total))
     table = preview.to_html(index=False, escape=True, float_format=lambda x: f"{x:.3f}", border=0)
-    return (f"<div style='font-size:12px;color:#555'>Predictions for {shown} (label, confidence, the "
-            f"probability of each class, then your columns):</div>"
+    columns = _("(label, confidence, the probability of each class, then your columns):")
+    return (f"<div style='font-size:12px;color:#555'>{html.escape(shown)} {html.escape(columns)}</div>"
             f"<div style='max-width:100%;overflow-x:auto;font-size:12px'>{table}</div>")
 
 
 def _saved_html(saved: Path) -> str:
-    line = f"All predictions are saved to <code>{html.escape(str(saved))}</code>"
+    line = _("All predictions are saved to {path}").format(path=f"<code>{html.escape(str(saved))}</code>")
     size = saved.stat().st_size if saved.is_file() else 0
     if 0 < size <= MAX_DOWNLOAD_BYTES:  # a data link carries the file itself: only for reasonable sizes
         data = base64.b64encode(saved.read_bytes()).decode("ascii")
         line += (f" &middot; <a download='{html.escape(saved.name)}' href='data:text/csv;base64,{data}'>"
-                 f"download</a>")
+                 + html.escape(_("download")) + "</a>")
     return f"<div style='font-size:12px'>{line}.</div>"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.predict.common import TOP_K
 from lepton_widgets.panels.predict.images import image_card
 from lepton_widgets.panels.predict.sounds import sound_card
@@ -27,12 +28,16 @@ class FilesView:
     """Image models: upload images; one card each (with Grad-CAM for Keras models).
 
     ``accept``, ``multiple``, ``caption`` and ``hint`` set the upload button; ``typed`` views take typed lines
-    instead; ``takes`` names what the model is given, for refusals; ``noun`` names one item in messages.
+    instead; ``takes`` names what the model is given, for refusals; ``predicting``, ``predicted`` and
+    ``session_line`` are its messages (catalogue strings: ``_()`` them when shown).
     """
 
-    accept, multiple, caption = "image/*", True, "Upload images"
-    hint = "Upload one or more images."
-    takes, noun, typed, table = "images", "image", False, False
+    accept, multiple, caption = "image/*", True, N_("Upload images")
+    hint = N_("Upload one or more images.")
+    takes, typed, table = N_("images"), False, False
+    predicting = N_("Predicting {count} images...")
+    predicted = N_("{good} of {total} images predicted with {model} ({format}).")
+    session_line = N_("predicted {count} images")
 
     def upload(self, panel, paths, names, folder):
         """What an upload does with this view: predict the files in the worker."""
@@ -49,14 +54,15 @@ class FilesView:
 
     def show(self, panel, predictions) -> None:
         """Draw the answers on ``panel``: a card per file, and why there is no Grad-CAM when there is none."""
-        panel.predictions, nouns, opened = list(predictions), f"{self.noun}s", panel.opened
+        panel.predictions, opened = list(predictions), panel.opened
         good = [p for p in panel.predictions if p.error is None]
-        panel.message.value = (f"{len(good)} of {len(panel.predictions)} {nouns} predicted with "
-                               f"<code>{html.escape(Path(opened.path).name)}</code> ({html.escape(opened.format)}).")
-        panel.session.message = f"predicted {len(good)} {nouns}"
+        panel.message.value = _(self.predicted).format(
+            good=len(good), total=len(panel.predictions),
+            model=f"<code>{html.escape(Path(opened.path).name)}</code>", format=html.escape(opened.format))
+        panel.session.message = _(self.session_line).format(count=len(good))
         note = opened.gradcam_note
         if not note and good and all(p.overlay is None for p in good):
-            note = "No Grad-CAM: this Keras model is not a Lepton transfer model (no backbone layer to explain)."
+            note = _("No Grad-CAM: this Keras model is not a Lepton transfer model (no backbone layer to explain).")
         panel.note.value = caution_box(html.escape(note)) if note else ""
         panel.results.children = [self.card(p) for p in panel.predictions]
 
@@ -64,9 +70,12 @@ class FilesView:
 class SoundsView(FilesView):
     """Sound models (image models on spectrograms): upload WAV files; each card has its spectrogram and a player."""
 
-    accept, caption = ".wav,audio/wav,audio/x-wav", "Upload sounds"
-    hint = "This model was trained on sounds: upload one or more .wav files (the first second is used)."
-    takes, noun = "WAV files", "sound"
+    accept, caption = ".wav,audio/wav,audio/x-wav", N_("Upload sounds")
+    hint = N_("This model was trained on sounds: upload one or more .wav files (the first second is used).")
+    takes = N_("WAV files")
+    predicting = N_("Predicting {count} sounds...")
+    predicted = N_("{good} of {total} sounds predicted with {model} ({format}).")
+    session_line = N_("predicted {count} sounds")
 
     def predict(self, opened, paths, names):
         from lepton_widgets.core.predict.any_modality import predict_wav_files
@@ -80,9 +89,12 @@ class SoundsView(FilesView):
 class TextsView(FilesView):
     """Text models: one text per line in a text box, then Predict (no upload)."""
 
-    accept, multiple, caption = "", False, "Upload"
-    hint = "This model was trained on texts: type one text per line, then press Predict."
-    takes, noun, typed = "texts", "text", True
+    accept, multiple, caption = "", False, N_("Upload")
+    hint = N_("This model was trained on texts: type one text per line, then press Predict.")
+    takes, typed = N_("texts"), True
+    predicting = N_("Predicting {count} texts...")
+    predicted = N_("{count} texts predicted with run {run}.")
+    session_line = N_("predicted {count} texts")
 
     def upload(self, panel, paths, names, folder):
         return panel.predict(paths, names, cleanup=folder)  # refused there: this model takes texts, not files
@@ -90,9 +102,9 @@ class TextsView(FilesView):
     def show(self, panel, predictions) -> None:
         """One row per text: the text beside its top-3 bars."""
         panel.predictions = list(predictions)
-        panel.message.value = (f"{len(panel.predictions)} texts predicted with run "
-                               f"<code>{html.escape(panel.opened.record.run_id)}</code>.")
-        panel.session.message = f"predicted {len(panel.predictions)} texts"
+        panel.message.value = _(self.predicted).format(
+            count=len(panel.predictions), run=f"<code>{html.escape(panel.opened.record.run_id)}</code>")
+        panel.session.message = _(self.session_line).format(count=len(panel.predictions))
         panel.note.value = ""
         panel.results.children = [text_rows(panel.predictions)]
 
@@ -100,22 +112,26 @@ class TextsView(FilesView):
 class TableView(FilesView):
     """Table models: upload one CSV with the training table's columns; its rows are predicted and saved."""
 
-    accept, multiple, caption = ".csv,text/csv", False, "Upload a CSV"
-    hint = ("This model was trained on a table: upload a CSV with the same columns as its training table "
-            "(extra columns, the target included, are ignored).")
-    takes, noun, table = "a CSV table", "row", True
+    accept, multiple, caption = ".csv,text/csv", False, N_("Upload a CSV")
+    hint = N_("This model was trained on a table: upload a CSV with the same columns as its training table "
+              "(extra columns, the target included, are ignored).")
+    takes, table = N_("a CSV table"), True
+    predicting = N_("Predicting the rows of {name}...")
+    predicted = N_("{count} rows of {name} predicted with run {run}.")
+    session_line = N_("predicted {count} rows")
 
     def upload(self, panel, paths, names, folder):
         if len(paths) > 1:
-            return panel.refuse("Upload one CSV file at a time.", cleanup=folder)
+            return panel.refuse(_("Upload one CSV file at a time."), cleanup=folder)
         return panel.predict_table(paths[0], names[0], cleanup=folder)
 
     def show(self, panel, result) -> None:
         """The first rows with their predictions, and where all of them were saved."""
         panel.table_result = result
-        panel.message.value = (f"{len(result.frame)} rows of <code>{html.escape(result.name)}</code> predicted "
-                               f"with run <code>{html.escape(panel.opened.record.run_id)}</code>.")
-        panel.session.message = f"predicted {len(result.frame)} rows"
+        panel.message.value = _(self.predicted).format(
+            count=len(result.frame), name=f"<code>{html.escape(result.name)}</code>",
+            run=f"<code>{html.escape(panel.opened.record.run_id)}</code>")
+        panel.session.message = _(self.session_line).format(count=len(result.frame))
         panel.note.value = ""
         panel.results.children = [table_view(result)]
 
