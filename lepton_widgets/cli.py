@@ -191,7 +191,7 @@ def cmd_app(args) -> int:
     from lepton_widgets.apps.launch import serve
 
     return serve(port=args.port, notebook=args.notebook, runs_dir=args.runs_dir, token=args.token,
-                 allow_hosts=args.allow_host)
+                 allow_hosts=args.allow_host, basic=args.basic, lang=args.lang)
 
 
 def build_parser() -> argparse.ArgumentParser:
