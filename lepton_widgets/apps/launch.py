@@ -24,11 +24,14 @@ Example:
     $ lepton app                      # http://127.0.0.1:8866/?token=5f0c...
     $ lepton app --port 8900 --token my-own-secret-token
     $ LEPTON_APP_DATASET=digits LEPTON_APP_BACKBONE=small_cnn LEPTON_APP_WEIGHTS=none lepton app
+    $ lepton app --basic --lang zh    # classroom view: the five basic steps, in Chinese
     >>> cmd, env = voila_command(port=8900, token="my-own-secret-token")
     >>> "--Voila.ip=127.0.0.1" in cmd and env["TF_CPP_MIN_LOG_LEVEL"]
     '3'
     >>> url(8900, env[TOKEN_ENV]), any("my-own-secret-token" in part for part in cmd)
     ('http://127.0.0.1:8900/?token=my-own-secret-token', False)
+    >>> page_env({}, basic=True, lang="zh_CN")
+    {'LEPTON_MODE': 'basic', 'LEPTON_LANG': 'zh'}
 """
 
 from __future__ import annotations
@@ -198,6 +201,19 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def page_env(env: dict, basic: bool = False, lang: Optional[str] = None) -> dict:
+    """``env`` with the page's classroom settings for the served kernel: ``--basic`` sets ``LEPTON_MODE=basic``
+    (apps/workbench.py), ``--lang`` sets ``LEPTON_LANG`` (lepton_widgets.i18n); without them ``env`` decides."""
+    env = dict(env)
+    if basic:
+        env["LEPTON_MODE"] = "basic"
+    if lang:
+        from lepton_widgets.i18n import normalise  # the catalogue module only: cheap
+
+        env["LEPTON_LANG"] = normalise(lang)
+    return env
+
+
 def free_port() -> int:
     """A port nobody listens on right now (tests and benchmarks start their own servers)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -210,7 +226,7 @@ def main(argv: Optional[Sequence[str]] = None, runs_dir: Optional[str] = None) -
     parser = build_parser(argparse.ArgumentParser(prog="lepton app", description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
     return serve(port=args.port, notebook=args.notebook, runs_dir=runs_dir, token=args.token,
-                 allow_hosts=args.allow_host)
+                 allow_hosts=args.allow_host, basic=args.basic, lang=args.lang)
 
 
 def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -222,11 +238,17 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                         help="also answer requests sent to this host name or address "
                              f"(always: {', '.join(DEFAULT_ALLOWED_HOSTS)}); repeat for several")
+    parser.add_argument("--basic", action="store_true",
+                        help="classroom view: only the five basic steps (Data, Backbone, Augment, Train, Evaluate); "
+                             "the page's 'Show advanced steps' adds the rest (sets LEPTON_MODE=basic)")
+    parser.add_argument("--lang", default=None, choices=["en", "zh"],
+                        help="the page's language (sets LEPTON_LANG; default: $LEPTON_LANG, else English)")
     return parser
 
 
 def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Optional[str] = None,
-          token: Optional[str] = None, allow_hosts: Sequence[str] = ()) -> int:
+          token: Optional[str] = None, allow_hosts: Sequence[str] = (), basic: bool = False,
+          lang: Optional[str] = None) -> int:
     notebook_path = Path(notebook or NOTEBOOK)
     try:  # a mistyped option is reported before anything else is looked at
         token = check_token(token) if token is not None else None
@@ -242,7 +264,8 @@ def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Op
         print(f"lepton app: port {port} on {HOST} is in use; choose another with --port", file=sys.stderr)
         return 2
     try:
-        cmd, env = voila_command(notebook_path, port, runs_dir, token=token, allow_hosts=allow_hosts)
+        cmd, env = voila_command(notebook_path, port, runs_dir, env=page_env(dict(os.environ), basic, lang),
+                                 token=token, allow_hosts=allow_hosts)
     except ValueError as error:  # $LEPTON_APP_TOKEN unfit
         print(f"lepton app: ${TOKEN_ENV}: {error}", file=sys.stderr)
         return 2
