@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from lepton_widgets.config import DataConfig, RunConfig
+from lepton_widgets.i18n import N_
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,11 +27,11 @@ if TYPE_CHECKING:
     from lepton_widgets.core.base.job import Job
     from lepton_widgets.core.data import PreparedData
 
-#: What Auto may be asked to favour (``lw.auto(goal=...)``).
+#: What Auto may be asked to favour (``lw.auto(goal=...)``); the words are catalogue strings, shown with ``_()``.
 GOALS = {
-    "accuracy": "the most accurate model the time allows",
-    "small": "a small model (the smallest backbone that ranks close to the best)",
-    "fast": "a fast model (quick to train and to run: no fine-tuning of big backbones)",
+    "accuracy": N_("the most accurate model the time allows"),
+    "small": N_("a small model (the smallest backbone that ranks close to the best)"),
+    "fast": N_("a fast model (quick to train and to run: no fine-tuning of big backbones)"),
 }
 #: The columns of :meth:`AutoKit.rank`'s frame, in this order.
 RANK_COLUMNS = ["label", "score", "probe_accuracy", "logme", "seconds", "status", "reason", "index"]
