@@ -40,8 +40,8 @@ def caption_html(issue: dict) -> str:
                                                                      percent=f"{float(confidence):.0%}")
     else:
         looks = _("looks like {suggested}").format(suggested=suggested)
-    return (f"<div style='font-size:12px;line-height:1.3'>{_('labelled {given}').format(given=given)}"
-            f"<br>{looks}</div>")
+    labelled = _("labelled {given}").format(given=given)
+    return f"<div style='font-size:12px;line-height:1.3'>{labelled}<br>{looks}</div>"
 
 
 def _text_widget(issue: dict) -> w.Widget:
@@ -73,7 +73,7 @@ def issue_cards(task, data_cfg, seed: int, issues: list[dict], job=None) -> list
 def issues_summary(issues: list[dict], labels: str) -> str:
     """The sentence above the examples."""
     if not issues:
-        return f"<i>{html.escape(_('The data doctor found no example that looks mislabelled.'))}</i>"
+        return "<i>" + html.escape(_("The data doctor found no example that looks mislabelled.")) + "</i>"
     if len(issues) > MAX_SHOWN:
         head = _("{count} examples look mislabelled (the first {shown} are shown).").format(
             count=len(issues), shown=MAX_SHOWN)

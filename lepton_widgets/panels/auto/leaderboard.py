@@ -43,7 +43,7 @@ def _stage_title(stage: str) -> str:
 def leaderboard_html(rows: list[dict]) -> str:
     """The models as a table, best validation score first; the chosen one is bold, green and says so."""
     if not rows:
-        return f"<i>{html.escape(_('No model yet: rows appear here as Auto finishes each one.'))}</i>"
+        return "<i>" + html.escape(_("No model yet: rows appear here as Auto finishes each one.")) + "</i>"
     table = frame(rows)
     metric = next((r.get("metric") for r in rows if r.get("metric")), "accuracy")
     body = []

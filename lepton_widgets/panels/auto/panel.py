@@ -68,8 +68,13 @@ STATUS_WORDS = {"finished": N_("Auto finished"), "cancelled": N_("Auto stopped")
 TERMS = ["validation", "test_set", "label_issues", "class_weight", "logme", "search", "fine_tuning", "ensemble",
          "export"]
 #: The Data step's upload message names its own button; here the next button is Start.
-CHECK_DATA = N_("Press <b>Check data</b> to validate it.")
+CHECK_DATA = "Press <b>Check data</b> to validate it."
 START_NOW = N_("Press <b>Start</b> when ready.")
+
+
+def _bold(text: str) -> str:
+    """``text`` (plain words) in bold, escaped."""
+    return f"<b>{html.escape(text)}</b>"
 
 
 def _rename_classes(widgets, prefix: str = "lepton-auto-") -> None:
@@ -144,8 +149,8 @@ class AutoPanel(Panel):
         self.exclude_button.on_click(self._on_exclude)
         self.keep_button.on_click(self._on_keep)
         self.issue_buttons = w.HBox([self.exclude_button, self.keep_button])
-        self.issues = w.VBox([w.HTML(f"<b>{html.escape(_('Examples that look mislabelled'))}</b> "
-                                     f"<small>({term('label_issues')})</small>"), self.issues_text, self.issue_cards,
+        self.issues = w.VBox([w.HTML(_bold(_("Examples that look mislabelled"))
+                                     + f" <small>({term('label_issues')})</small>"), self.issues_text, self.issue_cards,
                               self.issue_buttons])
         self.card = w.HTML()
         self.open_button = w.Button(description=_("Open in the expert steps"), button_style="info", disabled=True,
@@ -153,7 +158,7 @@ class AutoPanel(Panel):
                                     tooltip=_("Load the chosen model's settings into every other step"))
         self.open_button.on_click(self._on_open)
         self.open_message = w.HTML()
-        self.results = w.VBox([self.issues, w.HTML(f"<b>{html.escape(_('The chosen model'))}</b>"), self.card,
+        self.results = w.VBox([self.issues, w.HTML(_bold(_("The chosen model"))), self.card,
                                w.HBox([self.open_button, self.open_message])])
         for widget, css in ((self.budget, "budget"), (self.goal, "goal"), (self.goal_note, "goal-note"),
                             (self.start_button, "start"), (self.stop_button, "stop"), (self.status, "status"),
@@ -175,7 +180,7 @@ class AutoPanel(Panel):
         self._show_result()
         self._show_status()
 
-        intro = w.HTML(f"<h3>{html.escape(_('Auto'))}</h3><div>" + _(
+        intro = w.HTML("<h3>" + html.escape(_("Auto")) + "</h3><div>" + _(
             "Choose your data, how long Auto may take and what matters most, then press <b>Start</b>. Auto checks "
             "the data, tries pretrained networks and settings, keeps the best model it can prove on validation "
             "data, exports it and explains every choice. The other steps let you do each part yourself.")
@@ -184,18 +189,17 @@ class AutoPanel(Panel):
         setup = w.VBox([self.data.box, w.HBox([self.uploads.upload, self.uploads.limit]), self.uploads.message,
                         self.data.split, self.budget, self.goal, self.goal_note,
                         w.HBox([self.start_button, self.stop_button])])
-        live = w.VBox([self.status, self.stages, w.HTML(f"<b>{html.escape(_('Leaderboard'))}</b>"),
+        live = w.VBox([self.status, self.stages, w.HTML(_bold(_("Leaderboard"))),
                        self.leaderboard, self.leaderboard_box,
-                       w.HTML(f"<b>{html.escape(_('Training curves of the model being made'))}</b>"), self.curves])
+                       w.HTML(_bold(_("Training curves of the model being made"))), self.curves])
         return w.VBox([intro, words, setup, live, self.results])
 
     # --- controls -> request -----------------------------------------------------------------------------
 
     def _upload_words(self, change) -> None:
         # The Data step's upload asks for its own button; here the next button is Start.
-        text = change["new"]
-        for check, start in ((CHECK_DATA, START_NOW), (_(CHECK_DATA), _(START_NOW))):
-            text = text.replace(check, start)
+        # The English sentence as a whole; in any language, the button's name.
+        text = change["new"].replace(CHECK_DATA, _(START_NOW)).replace(_bold(_("Check data")), _bold(_("Start")))
         if text != change["new"]:
             self.uploads.message.value = text
 
@@ -232,7 +236,7 @@ class AutoPanel(Panel):
                 raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(
                     job=self.session.job))
         except (ConfigError, BusyError, ValueError) as error:
-            self.status.value = alert_box(f"<b>{html.escape(_('Cannot start:'))}</b> {html.escape(str(error))}")
+            self.status.value = alert_box(_bold(_("Cannot start:")) + " " + html.escape(str(error)))
             return
         self._choices[self._choice_key(request["data"], request["goal"])] = request["labels"]
         self.state.reset(labels=request["labels"])
@@ -263,7 +267,7 @@ class AutoPanel(Panel):
         try:
             self.runner.submit(JOB, work, done, sink=self.on_event)
         except BusyError as error:
-            self.status.value = alert_box(f"<b>{html.escape(_('Cannot start:'))}</b> {html.escape(str(error))}")
+            self.status.value = alert_box(_bold(_("Cannot start:")) + " " + html.escape(str(error)))
 
     def _on_stop(self, _button=None) -> None:
         self.runner.stop()
@@ -379,16 +383,16 @@ class AutoPanel(Panel):
             words = html.escape(self._result_words(result))
             box = {"finished": ok_box, "cancelled": caution_box}.get(result.status, alert_box)
             said = _(STATUS_WORDS[result.status]) if result.status in STATUS_WORDS else result.status
-            self.status.value = box(f"<b>{html.escape(_('{status}.').format(status=said))}</b> {words}"
+            self.status.value = box(_bold(_("{status}.").format(status=said)) + " " + words
                                     if result.status != "finished" else words)
         elif session.status == "failed":
             # An error outside Auto's stages (the data could not be read, the kind of data is not supported):
             # its own message, never the traceback.
             error = self.runner.last_exception
             words = str(error) if error is not None else session.last_error
-            self.status.value = alert_box(f"<b>{html.escape(_('Auto could not start.'))}</b> {html.escape(words)}")
+            self.status.value = alert_box(_bold(_("Auto could not start.")) + " " + html.escape(words))
         elif session.status == "cancelled":
-            self.status.value = caution_box(f"<b>{html.escape(_('Auto stopped.'))}</b> "
+            self.status.value = caution_box(_bold(_("Auto stopped.")) + " "
                                             + html.escape(_("What finished is kept; press Start to resume.")))
 
     def _show_result(self, _change=None) -> None:

@@ -49,9 +49,10 @@ def stages_html(rows: list[dict]) -> str:
             f"<td style='color:{colour};white-space:nowrap'>{html.escape(words)}</td>"
             f"<td style='white-space:nowrap;text-align:right'>{seconds}</td>"
             f"<td style='text-align:left'>{html.escape(row.get('summary') or '')}</td></tr>")
-    head = (f"<tr><th></th><th style='text-align:left'>{html.escape(_('Stage'))}</th>"
-            f"<th style='text-align:left'>{html.escape(_('Status'))}</th><th>{html.escape(_('Time'))}</th>"
-            f"<th style='text-align:left'>{html.escape(_('What it found or chose'))}</th></tr>")
+    stage, status, time, found = (html.escape(word) for word in (_("Stage"), _("Status"), _("Time"),
+                                                                   _("What it found or chose")))
+    head = (f"<tr><th></th><th style='text-align:left'>{stage}</th><th style='text-align:left'>{status}</th>"
+            f"<th>{time}</th><th style='text-align:left'>{found}</th></tr>")
     return ("<style>.lepton-auto-stages td,.lepton-auto-stages th{padding:3px 8px;vertical-align:top}</style>"
             "<table class='lepton-table lepton-auto-stages' style='border-collapse:collapse'>"
             + head + "".join(body) + "</table>")

@@ -37,8 +37,11 @@ import ipywidgets as w
 from lepton_widgets.config import ConfigError, RunConfig, TunerConfig
 from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.tasks import task_for_dataset
+from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel, syncing
-from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
+from lepton_widgets.panels.glossary import term, words_used_here
+from lepton_widgets.panels.tuner.charts import (best_curve_figure, finished_trials, name_words, parallel_figure,
+                                                trials_table_html)
 from lepton_widgets.panels.tuner.space import offer, space_rows
 from lepton_widgets.panels.tuner.trials import apply_search_event
 from lepton_widgets.state.runner import BusyError
@@ -46,6 +49,12 @@ from lepton_widgets.state.runner import BusyError
 _WIDE = {"description_width": "120px"}
 #: What the panel searches when the Session has no search settings yet: a quick head search.
 DEFAULT_SETTINGS = {"max_trials": 10, "learning_rate": [1e-4, 1e-2], "dropout": [0.0, 0.5]}
+#: The search methods (KerasTuner's tuners) in words.
+ALGORITHMS = [(N_("Random search"), "random"), (N_("Bayesian optimisation"), "bayesian"),
+              (N_("Hyperband (many short trials, the best go on)"), "hyperband")]
+#: The glossary terms the Search step uses (its "Words used here" line).
+TERMS = ["search", "validation", "learning_rate", "dropout", "l2", "batch_size", "frozen_depth", "augmentation",
+         "epoch"]
 
 
 class TunerPanel(Panel):
@@ -70,30 +79,34 @@ class TunerPanel(Panel):
     def build(self) -> w.Widget:
         session = self.session
         self.space = space_rows()
-        self.algorithm = w.Dropdown(options=[("Random search", "random"), ("Bayesian optimisation", "bayesian"),
-                                             ("Hyperband", "hyperband")], description="Tuner", style=_WIDE)
-        self.max_trials = w.BoundedIntText(value=10, min=1, max=10000, description="Max trials", style=_WIDE,
+        self.algorithm = w.Dropdown(options=[(_(label), value) for label, value in ALGORITHMS],
+                                    description=_("Method"), style=_WIDE,
+                                    tooltip=_("How the next settings to try are picked"))
+        self.max_trials = w.BoundedIntText(value=10, min=1, max=10000, description=_("Max trials"), style=_WIDE,
+                                           tooltip=_("How many combinations of settings to try at most"),
                                            layout=w.Layout(width="220px"))
         self.max_trials.add_class("lepton-tuner-max-trials")
-        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description="Epochs/trial", style=_WIDE,
-                                       tooltip="head epochs per trial; 0 = the Train step's epochs",
+        self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description=_("Epochs/trial"), style=_WIDE,
+                                       tooltip=_("head epochs per trial; 0 = the Train step's epochs"),
                                        layout=w.Layout(width="220px"))
-        self.objective = w.Dropdown(options=list(TunerConfig.OBJECTIVES), description="Objective", style=_WIDE)
+        self.objective = w.Dropdown(options=[(name_words(o), o) for o in TunerConfig.OBJECTIVES],
+                                    description=_("Objective"), style=_WIDE,
+                                    tooltip=_("The validation score that decides which trial is best"))
         self._settings = [self.algorithm, self.max_trials, self.epochs, self.objective]
         for control in self._settings + [c for row in self.space.values() for c in (row.search, row.widget)]:
             for child in getattr(control, "children", ()) or (control,):
                 child.observe(self._controls_changed, names="value")
 
-        self.start_button = w.Button(description="Start search", button_style="success",
-                                     tooltip="Search (resumes the same search if it was stopped)")
+        self.start_button = w.Button(description=_("Start search"), button_style="success",
+                                     tooltip=_("Search (resumes the same search if it was stopped)"))
         self.start_button.add_class("lepton-tuner-start")
         self.start_button.on_click(self._on_start)
-        self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True,
-                                    tooltip="Stop after this batch; Start resumes")
+        self.stop_button = w.Button(description=_("Stop"), button_style="danger", disabled=True,
+                                    tooltip=_("Stop after this batch; Start resumes"))
         self.stop_button.add_class("lepton-tuner-stop")
         self.stop_button.on_click(self._on_stop)
-        self.use_best_button = w.Button(description="Use best", button_style="info", disabled=True,
-                                        tooltip="Load the best trial's settings and train it as a normal run")
+        self.use_best_button = w.Button(description=_("Use best"), button_style="info", disabled=True,
+                                        tooltip=_("Load the best trial's settings and train it as a normal run"))
         self.use_best_button.add_class("lepton-use-best")
         self.use_best_button.on_click(self._on_use_best)
         self.status = w.HTML()
@@ -122,12 +135,19 @@ class TunerPanel(Panel):
         self._show_trials()
         self._show_status()
 
-        space = w.VBox([w.HTML("<b>Search over</b> (tick what varies; the rest comes from the other steps)"),
+        intro = w.HTML("<div>" + _(
+            "A {search} trains several short models, each with other settings, and keeps the one that scores "
+            "best on the {validation}. Tick the settings to vary and give each its choices or range.").format(
+            search=term("search"), validation=term("validation")) + "</div>")
+        space = w.VBox([w.HTML("<b>" + html.escape(_("Search over")) + "</b> "
+                               + html.escape(_("(tick what varies; the rest comes from the other steps)"))),
                         *[row.box for row in self.space.values()],
-                        w.HTML("<b>Budget</b>"), *self._settings], layout=w.Layout(min_width="430px"))
+                        w.HTML("<b>" + html.escape(_("Budget")) + "</b>"), *self._settings],
+                       layout=w.Layout(min_width="430px"))
         live = w.VBox([w.HBox([self.start_button, self.stop_button, self.use_best_button]), self.status,
-                       self.repairs, self.table, self.parallel_box, self.best_curve_box], layout=w.Layout(flex="1 1 auto"))
-        return w.HBox([space, live])
+                       self.repairs, self.table, self.parallel_box, self.best_curve_box],
+                      layout=w.Layout(flex="1 1 auto"))
+        return w.VBox([intro, words_used_here(TERMS), w.HBox([space, live])])
 
     # --- settings <-> Session ----------------------------------------------------------------------------
 
@@ -144,8 +164,8 @@ class TunerPanel(Panel):
         try:
             settings = self.read_settings()
         except ValueError as error:
-            self.status.value = f"<span style='color:#b00020'>cannot read the search settings: " \
-                                f"{html.escape(str(error))}</span>"
+            self.status.value = ("<span style='color:#b00020'>" + html.escape(
+                _("cannot read the search settings: {error}").format(error=error)) + "</span>")
             return
         with syncing(self):
             self.session.tuner = settings
@@ -180,7 +200,7 @@ class TunerPanel(Panel):
         raw["tuner"] = dict(self.session.tuner or {})
         cfg = RunConfig.from_dict(raw)
         if not cfg.tuner.searched():
-            raise ConfigError("tick at least one hyper-parameter to search")
+            raise ConfigError(_("tick at least one hyper-parameter to search"))
         return cfg
 
     # --- actions -----------------------------------------------------------------------------------------
@@ -190,11 +210,11 @@ class TunerPanel(Panel):
         try:
             cfg = self.search_config()
             if self.runner.busy:
-                raise BusyError(f"'{session.job}' is still running; press Stop or wait for it")
+                raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(job=session.job))
         except (ConfigError, BusyError) as error:
             session.last_traceback = ""
             session.last_error = str(error)
-            session.message = f"cannot start: {error}"
+            session.message = _("cannot start: {error}").format(error=error)
             return
         session.trials, session.best_trial, session.search = [], {}, {}
         runs_dir = self.runner.store.root
@@ -223,7 +243,7 @@ class TunerPanel(Panel):
             self.runner.train()
         except (ConfigError, BusyError) as error:
             self.session.last_error = str(error)
-            self.session.message = f"cannot start: {error}"
+            self.session.message = _("cannot start: {error}").format(error=error)
 
     # --- search events -> Session (worker thread) -----------------------------------------------------------
 
@@ -283,4 +303,5 @@ class TunerPanel(Panel):
         self.use_best_button.disabled = session.busy or not session.best_trial.get("config")
         text = html.escape(session.message) if (session.job == "search" or not session.busy) else ""
         colour = {"failed": "#b00020", "finished": "#1b7f3b", "cancelled": "#8a6d00"}.get(session.status, "#555")
-        self.status.value = f"<span style='color:{colour}'><b>{html.escape(session.status)}</b></span> {text}"
+        said = html.escape(_(session.status)) if session.status else ""
+        self.status.value = f"<span style='color:{colour}'><b>{said}</b></span> {text}"
