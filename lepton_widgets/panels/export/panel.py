@@ -172,7 +172,7 @@ class ExportPanel(Panel):
         items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason)}</li>"
                         for name, reason in support.items())
         words = _(RUN_WORDS[words]) if words in RUN_WORDS else words
-        self.formats_note.value = (f"<div style='color:#555;font-size:12px'>"
+        self.formats_note.value = ("<div style='color:#555;font-size:12px'>"
                                    + html.escape(_("Not offered for this {what}:").format(what=words))
                                    + f"<ul style='margin:2px 0'>{items}</ul></div>")
 
@@ -277,6 +277,6 @@ class ExportPanel(Panel):
         if card is not None and card.exists():
             summary = _("Model card: {path} (and {json})").format(
                 path=f"<code>{html.escape(str(card))}</code>", json=html.escape(card.with_suffix(".json").name))
-            self.card.value = (f"<div>{download_html(card)}</div><details><summary>{summary}</summary><pre style='white-space:"
-                               f"pre-wrap;font-size:12px'>{html.escape(card.read_text(encoding='utf-8'))}</pre>"
-                               "</details>")
+            text = html.escape(card.read_text(encoding="utf-8"))
+            self.card.value = (f"<div>{download_html(card)}</div><details><summary>{summary}</summary>"
+                               f"<pre style='white-space:pre-wrap;font-size:12px'>{text}</pre></details>")

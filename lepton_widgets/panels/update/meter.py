@@ -64,11 +64,13 @@ def meter_figure(info: dict) -> go.FigureWidget:
 def version_html(record, info: dict) -> str:
     """A version's run id, parent, added classes, accuracy, no-replay variant and warnings, as HTML lines."""
     added = info["classes"]["added"]
+    version = "<b>" + html.escape(_("Version {number}").format(number=info["version"])) + "</b>"
+    accuracy = f"{record.metrics.get('accuracy', float('nan')):.3f}"
     lines = [_("{version} of {parent}: run {run}").format(
-                 version="<b>" + html.escape(_("Version {number}").format(number=info["version"])) + "</b>",
-                 parent=f"<code>{html.escape(info['parent'])}</code>", run=f"<code>{html.escape(record.run_id)}</code>"),
+                 version=version, parent=f"<code>{html.escape(info['parent'])}</code>",
+                 run=f"<code>{html.escape(record.run_id)}</code>"),
              html.escape(_("classes added: {classes}; test accuracy on old + new data {accuracy}").format(
-                 classes=", ".join(added) or _("none"), accuracy=f"{record.metrics.get('accuracy', float('nan')):.3f}"))]
+                 classes=", ".join(added) or _("none"), accuracy=accuracy))]
     if info.get("compare"):
         lines.append(_("no-replay variant: run {run}").format(
             run=f"<code>{html.escape(info['compare']['run_id'])}</code>"))
