@@ -51,3 +51,27 @@ def test_lesson_3_a_overfits_more_than_b(tmp_path, monkeypatch):
     result = run.claims["overfitting_gap"]
     # The claim: at the end, A's gap between validation and training loss is larger than B's, with margin.
     assert result["gap_a"] > result["gap_b"] + 0.2, result
+
+
+@pytest.mark.parametrize("slug", ["01_what_transfer_learning_is", "02_frozen_or_fine_tuned",
+                                  "03_overfitting_augmentation_early_stopping"])
+def test_chinese_lessons_are_translated_and_match_the_english(slug):
+    """The zh notebooks have every explanation in Chinese, and the same code and exercises as the English."""
+    import re
+
+    import nbformat
+    from lesson_harness import LESSONS
+
+    for folder in ("", "solutions"):
+        en = nbformat.read(LESSONS / "en" / folder / f"{slug}.ipynb", as_version=4)
+        zh = nbformat.read(LESSONS / "zh" / folder / f"{slug}.ipynb", as_version=4)
+        assert [c.cell_type for c in en.cells] == [c.cell_type for c in zh.cells]
+        for e, z in zip(en.cells, zh.cells):
+            if e.cell_type == "markdown":
+                assert re.search(r"[\u4e00-\u9fff]", z.source) and z.source != e.source, z.source
+            else:
+                assert e.source.replace('"en"', '"zh"') == z.source
+        exercises = [c for c in en.cells if "exercise" in c.metadata.get("tags", [])]
+        assert len(exercises) >= 2
+        if not folder:
+            assert all("= None" in c.source for c in exercises)
