@@ -76,7 +76,7 @@ class CodePanel(Panel):
                       w.HTML("<b>config.yaml</b> " + _("(the same fields as {name})").format(
                           name="<code>RunConfig</code>")), self.yaml_view,
                       w.HTML("<b>Python</b>"), self.python_view,
-                      w.HTML(f"<b>{html.escape(_('Command line'))}</b> "
+                      w.HTML("<b>{}</b> ".format(html.escape(_("Command line")))
                              + html.escape(_("(with the YAML above saved as config.yaml)"))), self.cli_view])
         box.add_class("lepton-code")
         return box
@@ -87,8 +87,8 @@ class CodePanel(Panel):
         except ConfigError as error:
             self.error = str(error)
             self.yaml_text = self.config_code = self.python_code = ""
-            self.message.value = (f"<span style='color:#b00020'><b>"
-                                  f"{html.escape(_('These settings are not a valid config:'))}</b> "
+            label = html.escape(_("These settings are not a valid config:"))
+            self.message.value = (f"<span style='color:#b00020'><b>{label}</b> "
                                   f"{html.escape(self.error)}</span>")
         else:
             self.error = ""

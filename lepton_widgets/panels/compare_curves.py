@@ -86,7 +86,8 @@ class CompareRunsView:
         self.records: dict[str, RunRecord] = {}
         self.figure: Optional[go.FigureWidget] = None
         self._refreshing = False
-        self.heading = w.HTML(f"<h4 style='margin:8px 0 4px 0'>{html.escape(_('Compare runs'))}</h4>"
+        title = html.escape(_("Compare runs"))
+        self.heading = w.HTML(f"<h4 style='margin:8px 0 4px 0'>{title}</h4>"
                               f"<div style='font-size:12px;color:#555'>"
                               + _("Each {run} draws its {training} curve dashed and its {validation} curve solid "
                                   "in one colour. When the training curve keeps improving while the validation "

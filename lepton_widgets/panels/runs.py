@@ -55,7 +55,7 @@ def frozen_words(depth) -> str:
 
 def runs_table_html(frame: pd.DataFrame) -> str:
     if frame.empty:
-        return f"<i>{html.escape(_('No runs yet.'))}</i>"
+        return "<i>{}</i>".format(html.escape(_("No runs yet.")))
     table = frame.reindex(columns=list(COLUMNS)).iloc[::-1].astype(object)  # newest first
     table["status"] = [status_word(status) if isinstance(status, str) else status for status in table["status"]]
     if "frozen_depth" in frame:

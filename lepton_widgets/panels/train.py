@@ -306,7 +306,8 @@ class TrainPanel(Panel):
 
     def _on_error(self, _change=None) -> None:
         error, trace = self.session.last_error, self.session.last_traceback
-        self.error_message.value = (f"<span style='color:#b00020'><b>{html.escape(_('Error:'))}</b> "
+        label = html.escape(_("Error:"))
+        self.error_message.value = (f"<span style='color:#b00020'><b>{label}</b> "
                                     f"{html.escape(error)}</span>") if error else ""
         self.traceback.value = f"<pre style='white-space:pre-wrap;font-size:11px'>{html.escape(trace)}</pre>"
         self.error_details.layout.display = None if trace else "none"

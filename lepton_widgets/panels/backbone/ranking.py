@@ -102,7 +102,7 @@ class RankingView:
 def _ranking_table(frame: pd.DataFrame) -> str:
     """The ranking as an HTML table, best first, the recommended row marked, reasons for unavailable rows."""
     rows = []
-    for _, row in frame.iterrows():
+    for _index, row in frame.iterrows():
         def number(value, fmt):
             return "-" if pd.isna(value) else format(value, fmt)
 

@@ -102,7 +102,8 @@ def metrics_html(evaluation: dict) -> str:
     per_class = per_class.rename(columns={key: _(label) for key, label in PER_CLASS_HEADERS.items()})
     table = per_class.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0,
                               classes="lepton-per-class") if len(per_class) else ""
-    return f"<table class='lepton-metrics'>{cells}</table><h4>{esc(_('Per class'))}</h4>{table}"
+    per_class_title = esc(_("Per class"))
+    return f"<table class='lepton-metrics'>{cells}</table><h4>{per_class_title}</h4>{table}"
 
 
 def small_test_caution(accuracy: Optional[float], n: Optional[int]) -> str:
