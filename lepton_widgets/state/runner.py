@@ -60,7 +60,8 @@ def task_label(task: str) -> str:
     base, _sep, detail = task.partition(" (")
     if base in TASK_LABELS and detail.endswith(")"):
         inner = detail[:-1]
-        return f"{_(TASK_LABELS[base])} ({_(SPLIT_LABELS[inner]) if inner in SPLIT_LABELS else inner})"
+        return _("{task} ({detail})").format(task=_(TASK_LABELS[base]),
+                                             detail=_(SPLIT_LABELS[inner]) if inner in SPLIT_LABELS else inner)
     return task
 
 
