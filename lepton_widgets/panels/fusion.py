@@ -58,6 +58,8 @@ ABOUT = {
 #: (The methods keep their engine names in English: the CLI and the run names use them.)
 ROLES = {"member": N_("member"), "best member": N_("best member"), "ensemble": N_("ensemble"),
          "uniform-soup": N_("uniform-soup"), "greedy-soup": N_("greedy-soup"), "distill": N_("distill")}
+#: How a fusion that made no model ended.
+ENDINGS = {"failed": N_("failed"), "cancelled": N_("cancelled")}
 #: Column headers of the members-vs-fused table.
 COLUMNS = {"run_id": N_("run"), "role": N_("role"), "weight": N_("weight"), "val_accuracy": N_("val acc"),
            "val_log_loss": N_("val log-loss"), "test_accuracy": N_("test acc"),
@@ -246,7 +248,7 @@ class FusionPanel(Panel):
                     run=f"<code>{html.escape(record.run_id)}</code>", summary=html.escape(session.message))
             else:
                 self.message.value = html.escape(_("Fusion {status}; no fused model.").format(
-                    status=record.status))
+                    status=_(ENDINGS[record.status]) if record.status in ENDINGS else record.status))
 
         try:
             thread = self.runner.submit("fuse", work, done)
