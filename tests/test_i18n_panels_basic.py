@@ -93,6 +93,23 @@ def test_the_first_steps_speak_chinese_with_the_data_checked(home):
     assert english_left(backbone.modality_note, allowed=["MLP"]) == []
 
 
+def test_the_ranking_table_speaks_chinese():
+    import ipywidgets as w
+    import pandas as pd
+
+    from lepton_widgets.panels.backbone.ranking import _ranking_table
+
+    set_language("zh")
+    frame = pd.DataFrame([
+        dict(backbone="small_cnn", weights="none", logme=-0.5, probe_accuracy=0.91, seconds=1.2, recommended=True,
+             reason=""),
+        dict(backbone="mobilenet_v2", weights="imagenet", logme=float("nan"), probe_accuracy=float("nan"),
+             seconds=0.0, recommended=False, reason="ImageNet weights not in the Keras cache")])
+    shown = _ranking_table(frame)
+    assert "推荐" in shown and "不可用的原因" in shown
+    assert english_left(w.HTML(shown), allowed=["small_cnn", "mobilenet_v2", "none", frame["reason"][1]]) == []
+
+
 def test_the_same_steps_built_in_english_read_english(home):
     set_language("en")
     session = Session(**SMALL)
