@@ -140,10 +140,10 @@ def test_balanced_class_weight_weighs_the_picture_loss(runs_dir):
 
 # --- train.head_fit: logistic --------------------------------------------------------------------------------
 
-def _mobilenet(per_class: int, head_fit: str, **data) -> RunConfig:
+def _mobilenet(per_class: int, head_fit: str, fine_tune_epochs: int = 3, **data) -> RunConfig:
     return RunConfig.from_dict({"seed": 3, "data": {"dataset": "digits", "max_per_class": per_class, **data},
                                 "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 32},
-                                "train": {"head_fit": head_fit}})
+                                "train": {"head_fit": head_fit, "fine_tune_epochs": fine_tune_epochs}})
 
 
 def test_the_logistic_head_is_a_plain_keras_layer_that_predicts_what_scikit_learn_predicts():
@@ -200,17 +200,20 @@ def test_the_config_says_in_plain_words_when_the_logistic_head_cannot_be_used():
 
 @pytest.mark.slow
 def test_the_logistic_head_beats_the_gradient_head_at_five_examples_per_class(runs_dir):
-    """Five examples of each of five digits: the tiny-data path (cross-validation over all 25) with each head fit.
+    """Five examples of each of five digits: the tiny-data path (cross-validation over all 25) with each head fit,
+    heads only (the logistic fit never fine-tunes, so the gradient side does not either: the comparison is of
+    the two ways to fit the head, and it skips five folds of fine-tuning the whole network).
     (All ten digits measured 0.56 against 0.20, in twice the time.)"""
     store = RunStore(runs_dir)
     scores = {}
     for head_fit in ("logistic", "gradient"):
-        record = run_experiment(_mobilenet(5, head_fit, classes=["0", "1", "2", "3", "4"]), store=store)
+        record = run_experiment(_mobilenet(5, head_fit, fine_tune_epochs=0, classes=["0", "1", "2", "3", "4"]),
+                                store=store)
         assert record.status == "finished"
         assert record.metrics["evaluated_on"].startswith("cross-validation")
         scores[head_fit] = record.metrics["accuracy"]
         phases = json.loads((record.path / "phases.json").read_text())
         assert phases[0].get("head_fit", "gradient") == head_fit
     print("cross-validated accuracy at 5 per class:", scores)
-    # Measured (seed 3): logistic 0.72, gradient 0.36.
+    # Measured (seed 3, heads only): logistic 0.84, gradient 0.36.
     assert scores["logistic"] >= scores["gradient"] + 0.1
