@@ -121,3 +121,20 @@ def test_the_status_line_reads_english_in_english(runs_dir):
     set_language("zh")
     runner.on_event(Progress(task="extract features (train)", done=3, total=9))
     assert session.message == "提取特征（训练集）：3/9", session.message
+
+
+def test_auto_doctor_small_data_and_balance_sentences_are_chinese():
+    """What the Auto panel shows of the data doctor: a class with too few examples held out, uneven classes."""
+    from lepton_widgets.core.auto.doctor import imbalance_decision, small_data_warnings
+
+    set_language("zh")
+    counts = {"Trouser": {"train": 20, "val": 5, "test": 5}, "Bag": {"train": 4, "val": 1, "test": 1}}
+    found = small_data_warnings(counts)
+    bag = [line for line in found if "Bag" in line]
+    assert bag and "只有 6 个样本" in bag[0] and "多加一些 Bag 的样本" in bag[0], found
+    ratio, weight, why = imbalance_decision({"Trouser": 30, "Bag": 6})
+    assert weight == "balanced" and "Trouser" in why and "Bag" in why, why
+    for line in found + [why]:
+        assert english_words(line, allowed=["Trouser", "Bag"]) == [], line
+    set_language("en")
+    assert small_data_warnings(counts)[0].startswith("Bag has only 6 examples")
