@@ -40,8 +40,7 @@ from lepton_widgets.core.tasks import task_for_dataset
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel, syncing
 from lepton_widgets.panels.glossary import term, words_used_here
-from lepton_widgets.panels.tuner.charts import (best_curve_figure, finished_trials, name_words, parallel_figure,
-                                                trials_table_html)
+from lepton_widgets.panels.tuner.charts import best_curve_figure, finished_trials, parallel_figure, trials_table_html
 from lepton_widgets.panels.tuner.space import offer, space_rows
 from lepton_widgets.panels.tuner.trials import apply_search_event
 from lepton_widgets.state.runner import BusyError
@@ -52,6 +51,8 @@ DEFAULT_SETTINGS = {"max_trials": 10, "learning_rate": [1e-4, 1e-2], "dropout": 
 #: The search methods (KerasTuner's tuners) in words.
 ALGORITHMS = [(N_("Random search"), "random"), (N_("Bayesian optimisation"), "bayesian"),
               (N_("Hyperband (many short trials, the best go on)"), "hyperband")]
+#: The objectives (``TunerConfig.OBJECTIVES``) in plain words.
+OBJECTIVE_WORDS = {"val_accuracy": N_("validation accuracy"), "val_loss": N_("validation loss (lower is better)")}
 #: The glossary terms the Search step uses (its "Words used here" line).
 TERMS = ["search", "validation", "learning_rate", "dropout", "l2", "batch_size", "frozen_depth", "augmentation",
          "epoch"]
@@ -89,7 +90,7 @@ class TunerPanel(Panel):
         self.epochs = w.BoundedIntText(value=0, min=0, max=1000, description=_("Epochs/trial"), style=_WIDE,
                                        tooltip=_("head epochs per trial; 0 = the Train step's epochs"),
                                        layout=w.Layout(width="220px"))
-        self.objective = w.Dropdown(options=[(name_words(o), o) for o in TunerConfig.OBJECTIVES],
+        self.objective = w.Dropdown(options=[(_(OBJECTIVE_WORDS.get(o, o)), o) for o in TunerConfig.OBJECTIVES],
                                     description=_("Objective"), style=_WIDE,
                                     tooltip=_("The validation score that decides which trial is best"))
         self._settings = [self.algorithm, self.max_trials, self.epochs, self.objective]

@@ -102,7 +102,8 @@ def space_rows() -> dict[str, _SpaceRow]:
     dropout = w.FloatRangeSlider(value=(0.0, 0.5), min=0.0, max=0.95, step=0.05, layout=w.Layout(width="260px"))
     batch = w.Text(value="16, 32, 64", layout=w.Layout(width="240px"))
     units = w.Text(value="0, 64, 256", placeholder=_("0 = no hidden layer"), layout=w.Layout(width="240px"))
-    layers = w.Text(value="1, 2, 3", placeholder=_("hidden layers of a table's network"), layout=w.Layout(width="240px"))
+    layers = w.Text(value="1, 2, 3", placeholder=_("hidden layers of a table's network"),
+                    layout=w.Layout(width="240px"))
     l2_box, l2_read, l2_write = _range_texts(1e-6, 1e-3, 0.0, 1.0)
     lr_box, lr_read, lr_write = _range_texts(1e-4, 1e-2, 1e-7, 0.99)
 
