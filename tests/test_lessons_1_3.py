@@ -76,3 +76,29 @@ def test_chinese_lessons_are_translated_and_match_the_english(slug):
         assert len(exercises) >= 2
         if not folder:
             assert all("= None" in c.source for c in exercises)
+
+
+@pytest.mark.parametrize("slug", ["01_what_transfer_learning_is", "02_frozen_or_fine_tuned",
+                                  "03_overfitting_augmentation_early_stopping"])
+def test_what_the_code_prints_has_chinese(slug):
+    """Every literal the code cells pass to _() and every exercise's right/wrong text has a Chinese entry, so the
+    zh notebooks print and check in Chinese (the strings reach the code cells by repr from the lesson source)."""
+    import ast
+
+    import nbformat
+    from lesson_harness import LESSONS
+
+    from lepton_widgets.i18n import _, set_language
+
+    notebook = nbformat.read(LESSONS / "zh" / "solutions" / f"{slug}.ipynb", as_version=4)
+    texts = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "_":
+                    texts.append(node.args[0].value)
+                elif isinstance(node, ast.keyword) and node.arg in ("right", "wrong"):
+                    texts.append(node.value.value)
+    assert len(texts) >= 8
+    set_language("zh")
+    assert [t for t in texts if _(t) == t] == []
