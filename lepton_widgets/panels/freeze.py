@@ -145,8 +145,11 @@ class FreezePanel(Panel):
         self.summary = None
         self.slider.disabled = True
         self.count.value = "<b>" + html.escape(_("Trainable parameters:")) + "</b> " + html.escape(_("unknown"))
-        self.status.value = alert_box("<b>" + html.escape(_("No model to freeze with these settings.")) + "</b> "
-                                      f"{html.escape(reason)}")
+        plain = _("Choose other weights or another backbone on the Backbone step.")
+        self.status.value = alert_box(
+            "<b>" + html.escape(_("No model to freeze with these settings.")) + "</b> " + html.escape(plain)
+            + "<br><span style='font-size:12px;color:#555'>" + html.escape(_("Details:")) + " "
+            + html.escape(reason) + "</span>")
         self.figure, self.figure_box.children = None, ()
 
     def _show_summary(self, summary: BlockSummary, key: Optional[tuple] = None) -> None:

@@ -38,6 +38,7 @@ from lepton_widgets.panels.augment.pictures import PICTURE_FIELDS, SOUND_FIELDS,
 from lepton_widgets.panels.augment.texts import TEXT_FIELDS, TextPreview
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.dataset.choices import task_words
 from lepton_widgets.panels.glossary import term, words_used_here
 
 _STYLE = {"description_width": "120px"}
@@ -174,10 +175,10 @@ class AugmentPanel(Panel):
         task = task_for_dataset(s.dataset)
         applies = set(task.augmentations)
         if not applies:
-            takers = [_(t.words) for t in all_tasks() if t.augmentations]
+            takers = [task_words(t) for t in all_tasks() if t.augmentations]
             takers = (_("{first} and {last}").format(first=_(", ").join(takers[:-1]), last=takers[-1])
                       if len(takers) > 1 else "".join(takers))
-            words = _(task.words)
+            words = task_words(task)
             self.message.value = "<i>" + html.escape(_(
                 "{data} train without augmentation: these settings apply to {others}.").format(
                 data=words[:1].upper() + words[1:], others=takers)) + "</i>"

@@ -50,6 +50,7 @@ from lepton_widgets.panels.backbone.views import EncoderControls, backbone_view,
 from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.backbone.weights import WeightsView
 from lepton_widgets.panels.base import Panel, syncing
+from lepton_widgets.panels.dataset.choices import task_words
 from lepton_widgets.panels.style import note_box
 
 _STYLE = {"description_width": "110px"}
@@ -155,7 +156,7 @@ class BackbonePanel(Panel):
                 self.backbone_select.index = None
             self.info.value = "<b>" + html.escape(_(
                 "{model} is a {item} encoder, and this dataset holds {data}: choose a backbone above.").format(
-                model=self.session.backbone, item=_(owner.item_words), data=_(task.words))) + "</b>"
+                model=self.session.backbone, item=task_words(owner, one=True), data=task_words(task))) + "</b>"
 
     def refresh_runs(self) -> None:
         """List the store's finished runs that can seed a run on the chosen data (see ``weights.py``)."""

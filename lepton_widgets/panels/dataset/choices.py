@@ -34,8 +34,19 @@ ORIGIN_WORDS = {
         "made up or standing in for the real data; results on it say little about real images")),
     "user": (N_("your own data"), ""),
 }
-#: The kind of data of a registry set, in words.
-MODALITY_WORDS = {"image": N_("pictures"), "audio": N_("sounds"), "text": N_("texts"), "tabular": N_("table")}
+#: The kind of data of a registry set (by its task), in words.
+KIND_WORDS = {"image": N_("pictures"), "audio": N_("sounds"), "text": N_("texts"), "tabular": N_("table")}
+#: Each task's data in words, plural and for one item (the tasks' own ``words`` are not in the catalogue).
+DATA_WORDS = {"image": N_("pictures"), "audio": N_("sounds"), "text": N_("texts"), "tabular": N_("tables")}
+ITEM_WORDS = {"image": N_("picture"), "audio": N_("sound"), "text": N_("text"), "tabular": N_("row")}
+
+
+def task_words(task, one: bool = False) -> str:
+    """``task``'s data in the interface's language: ``"pictures"`` (or ``one``: ``"picture"``)."""
+    words = (ITEM_WORDS if one else DATA_WORDS).get(task.name)
+    return _(words) if words else (task.item_words if one else task.words)
+
+
 #: An example path for each kind (kept as it is) and what it should hold (in words).
 PATH_HINTS = {"folder": ("/path/to/folder", N_("one subfolder of images per class")),
               "zip": ("/path/to/images.zip", N_("or upload it below")),
@@ -65,11 +76,11 @@ def path_hint(kind: str) -> str:
 def dataset_options() -> list[tuple[str, str]]:
     """The dataset list: the registry's sets, task by task, each labelled with its kind and origin; then yours."""
     options = []
-    names = [name for task in all_tasks() for name in list_datasets(modality=task.name, include_user=False)]
-    for name in names:
+    pairs = [(task, name) for task in all_tasks() for name in list_datasets(modality=task.name, include_user=False)]
+    for task, name in pairs:
         spec = get_dataset(name)
         tag = _("real") if spec.origin == "real" else _("synthetic stand-in")
-        kind = _(MODALITY_WORDS[spec.modality]) if spec.modality in MODALITY_WORDS else spec.modality
+        kind = _(KIND_WORDS.get(task.name, task.name))
         options.append((_("{name} ({kind}, {origin})").format(name=name, kind=kind, origin=tag), name))
     return options + [(user_kind_label(kind), kind) for kind in USER_KINDS]
 

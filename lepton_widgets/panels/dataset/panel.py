@@ -43,7 +43,7 @@ from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
 from lepton_widgets.panels.dataset.progress import JobProgress
 from lepton_widgets.panels.dataset.settings import DATA_TRAITS, DataSettings
-from lepton_widgets.panels.dataset.report import (ITEM_WORDS, counts_figure, failure_html, problems_html,
+from lepton_widgets.panels.dataset.report import (EXAMPLE_WORDS, counts_figure, failure_html, problems_html,
                                                   small_data_advice, summary_for_people)
 from lepton_widgets.panels.dataset.upload import UploadView
 from lepton_widgets.panels.dataset.views import data_view
@@ -218,7 +218,7 @@ class DatasetPanel(Panel):
             kind = task_for_dataset(self.session.dataset).name
         except Exception:  # noqa: BLE001  (an unknown name: the card says so; call them examples)
             kind = ""
-        advice = small_data_advice(report.class_counts, ITEM_WORDS.get(kind, N_("examples")),
+        advice = small_data_advice(report.class_counts, EXAMPLE_WORDS.get(kind, N_("examples")),
                                    cap=self.session.max_per_class)
         if not advice:
             return ""

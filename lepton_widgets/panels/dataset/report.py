@@ -32,7 +32,7 @@ FEW_PER_CLASS = 20
 #: The largest class this many times the smallest, and the Data step says the classes are uneven.
 UNEVEN_RATIO = 3.0
 #: What one example of each kind of data is called (plural), for the advice.
-ITEM_WORDS = {"image": N_("pictures"), "audio": N_("sounds"), "text": N_("texts"), "tabular": N_("rows")}
+EXAMPLE_WORDS = {"image": N_("pictures"), "audio": N_("sounds"), "text": N_("texts"), "tabular": N_("rows")}
 #: The statuses the summary counts (files not used as they are).
 COUNTED_STATUSES = ("converted", "skipped", "duplicate")
 
