@@ -111,6 +111,16 @@ def curves(metric="loss"):
 
 
 curves("loss").show()"""),
+    md(N_("The workbench draws the same chart in its Train step (**Compare runs**): choose runs in the list "
+          "(here both are chosen for you) and switch between loss and accuracy.")),
+    code("""
+from lepton_widgets.core.runs.store import RunStore
+from lepton_widgets.panels.compare_curves import CompareRunsView
+from lepton_widgets.state import Session
+
+compare = CompareRunsView(Session(), RunStore())
+compare.select.value = (a.run_id, b.run_id)
+compare.widget"""),
     code(f"""
 rows = []
 for name, record in (("A", a), ("B", b)):
