@@ -180,7 +180,7 @@ class PredictPanel(ModelChoices, Panel):
                 if cleanup is not None:
                     shutil.rmtree(cleanup, ignore_errors=True)
 
-        self.message.value = _(view.predicting).format(count=len(paths))
+        self.message.value = _(view.predicting_one if len(paths) == 1 else view.predicting).format(count=len(paths))
         thread = self._submit("predict", work, self._answered(view))
         if thread is None and cleanup is not None:  # not started (busy): work() will not remove the upload
             shutil.rmtree(cleanup, ignore_errors=True)
@@ -202,7 +202,8 @@ class PredictPanel(ModelChoices, Panel):
 
             return predict_text_lines(self._open(path), texts, top_k=TOP_K)
 
-        self.message.value = _(self.view.predicting).format(count=len(texts))
+        view = self.view
+        self.message.value = _(view.predicting_one if len(texts) == 1 else view.predicting).format(count=len(texts))
         return self._submit("predict", work, self._answered(self.view))
 
     def predict_table(self, csv_path, name: Optional[str] = None, cleanup: Optional[Path] = None

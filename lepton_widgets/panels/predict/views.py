@@ -35,7 +35,7 @@ class FilesView:
     accept, multiple, caption = "image/*", True, N_("Upload images")
     hint = N_("Upload one or more images.")
     takes, typed, table = N_("images"), False, False
-    predicting = N_("Predicting {count} images...")
+    predicting, predicting_one = N_("Predicting {count} images..."), N_("Predicting 1 image...")
     predicted = N_("{good} of {total} images predicted with {model} ({format}).")
     session_line = N_("predicted {count} images")
 
@@ -73,7 +73,7 @@ class SoundsView(FilesView):
     accept, caption = ".wav,audio/wav,audio/x-wav", N_("Upload sounds")
     hint = N_("This model was trained on sounds: upload one or more .wav files (the first second is used).")
     takes = N_("WAV files")
-    predicting = N_("Predicting {count} sounds...")
+    predicting, predicting_one = N_("Predicting {count} sounds..."), N_("Predicting 1 sound...")
     predicted = N_("{good} of {total} sounds predicted with {model} ({format}).")
     session_line = N_("predicted {count} sounds")
 
@@ -92,7 +92,7 @@ class TextsView(FilesView):
     accept, multiple, caption = "", False, N_("Upload")
     hint = N_("This model was trained on texts: type one text per line, then press Predict.")
     takes, typed = N_("texts"), True
-    predicting = N_("Predicting {count} texts...")
+    predicting, predicting_one = N_("Predicting {count} texts..."), N_("Predicting 1 text...")
     predicted = N_("{count} texts predicted with run {run}.")
     session_line = N_("predicted {count} texts")
 
@@ -116,7 +116,7 @@ class TableView(FilesView):
     hint = N_("This model was trained on a table: upload a CSV with the same columns as its training table "
               "(extra columns, the target included, are ignored).")
     takes, table = N_("a CSV table"), True
-    predicting = N_("Predicting the rows of {name}...")
+    predicting = predicting_one = N_("Predicting the rows of {name}...")
     predicted = N_("{count} rows of {name} predicted with run {run}.")
     session_line = N_("predicted {count} rows")
 
