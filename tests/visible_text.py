@@ -23,7 +23,7 @@ KEPT = {
     "csv", "zip", "wav", "png", "jpg", "jpeg", "json", "yaml", "txt", "html", "http", "https", "url", "mnist",
     "fashion", "cifar", "auc", "roc", "gpu", "cpu", "ram", "px", "khz", "db", "mel", "fft", "top", "relu",
     "adam", "sgd", "api", "cli", "pdf", "svg", "www", "com", "org", "github", "lepton_widgets", "hyperband",
-    "bayesian", "pgd", "b0", "utf", "bom",
+    "utf",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9']{2,}")  # digits inside a name too: MobileNetV2, VGG16, int8
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
