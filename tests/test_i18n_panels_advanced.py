@@ -22,6 +22,8 @@ from lepton_widgets.panels.fusion import FusionPanel
 from lepton_widgets.panels.update import UpdatePanel
 from lepton_widgets.state import Runner, Session
 
+pytestmark = pytest.mark.slow  # two tiny runs, a fusion, an update and an export: about a minute on 2 cores
+
 #: The classes the runs know; the update adds two more.
 OLD, NEW = ["0", "1", "2"], ["3", "4"]
 
