@@ -65,7 +65,7 @@ def test_the_first_steps_speak_chinese_with_the_data_checked(home):
     report = session.data_report
     assert report.class_counts == {str(d): 6 for d in range(10)}
     # six pictures per class: the advice says so in plain words (and how to fix it)
-    assert "只有 6 个图片" in data.advice.value and "每类上限" in data.advice.value, data.advice.value
+    assert "图片少于 20 个" in data.advice.value and "每类上限" in data.advice.value, data.advice.value
     spec = get_dataset("digits")
     _no_english(data, [*_dataset_names(), *USER_KINDS, *report.class_counts, *report.notes, *report.warnings, "npz",
                        spec.description, spec.licence, spec.homepage or ""])

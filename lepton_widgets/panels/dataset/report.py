@@ -29,6 +29,8 @@ from lepton_widgets.panels.style import alert_box
 
 #: Fewer examples than this in a class, and the Data step says so in plain words.
 FEW_PER_CLASS = 20
+#: Up to this many small classes are named one by one; more are said in one line.
+MAX_NAMED = 3
 #: The largest class this many times the smallest, and the Data step says the classes are uneven.
 UNEVEN_RATIO = 3.0
 #: What one example of each kind of data is called (plural), for the advice.
@@ -43,14 +45,18 @@ def small_data_advice(class_counts: dict, items: str = "examples", cap: Optional
     ``items`` names one kind of example (a catalogue string, plural); ``cap`` is the max per class, if any."""
     words = _(items)
     advice = []
-    for name, count in class_counts.items():
-        if count >= few:
-            continue
-        text = _("Only {count} {items} of '{name}': the model will guess poorly for this class. Add at least "
-                 "{few} per class.").format(count=count, items=words, name=name, few=few)
-        if cap and count >= cap:
-            text += " " + _("Or raise 'Max per class' (now {cap}).").format(cap=cap)
-        advice.append(text)
+    small = {name: count for name, count in class_counts.items() if count < few}
+    if len(small) <= MAX_NAMED:
+        for name, count in small.items():
+            advice.append(_("Only {count} {items} of '{name}': the model will guess poorly for this class. Add at "
+                            "least {few} per class.").format(count=count, items=words, name=name, few=few))
+    else:  # many small classes: one line, not a wall of the same sentence
+        smallest = min(small, key=small.get)
+        advice.append(_("{classes} classes have fewer than {few} {items} (the smallest, '{name}', has {count}): "
+                        "the model will guess poorly. Add at least {few} per class.").format(
+            classes=len(small), few=few, items=words, name=smallest, count=small[smallest]))
+    if small and cap and max(small.values()) >= cap:
+        advice.append(_("Or raise 'Max per class' (now {cap}).").format(cap=cap))
     if class_counts:
         largest = max(class_counts, key=class_counts.get)
         smallest = min(class_counts, key=class_counts.get)
