@@ -21,9 +21,10 @@ def test_lesson_4_reading_a_model(tmp_path, monkeypatch):
     assert confidences and all(0.1 < c <= 1.0 for c in confidences), confidences
     assert confidences == sorted(confidences, reverse=True), confidences
     assert measured["heatmaps"][0] == min(3, len(confidences)) and measured["shown_in_panel"] >= 1, measured
-    # Small size measured (seed 7, 30 pictures per class): accuracy 0.65 on 40 test pictures.
-    assert measured["accuracy"] > 0.3, measured
-    assert measured["accuracy_sure_half"] >= measured["accuracy_all"], measured
+    # Small size measured (seed 7, 60 pictures per class, 32 px): accuracy 0.656 on 90 test pictures, 0.822 on the
+    # surer half (0.489 on the other half). With 30 per class the two were equal (0.65): too small to show it.
+    assert measured["accuracy"] > 0.4, measured
+    assert measured["accuracy_sure_half"] > measured["accuracy_all"], measured
 
 
 @pytest.mark.slow
