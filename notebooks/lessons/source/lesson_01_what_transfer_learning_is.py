@@ -42,9 +42,9 @@ CELLS = [
 import lepton_widgets as lw
 from lepton_widgets.i18n import _
 
-PER_CLASS = sized(50, 20)   # pictures per class (a few dozen)
-SIZE = sized(64, 32)        # pictures are resized to SIZE x SIZE pixels
-EPOCHS = sized(12, 3)       # passes over the pictures for the network from scratch
+PER_CLASS = 20              # pictures per class (before a few are kept aside for validation and testing)
+SIZE = sized(96, 32)        # pictures are resized to SIZE x SIZE pixels
+EPOCHS = sized(10, 3)       # passes over the pictures for the network from scratch
 
 
 def settings(weights):
