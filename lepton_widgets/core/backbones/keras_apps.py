@@ -20,6 +20,7 @@ import keras
 
 from .registry import register_backbone
 from .spec import BackboneSpec, ImagenetWeights
+from lepton_widgets.i18n import N_
 
 _GCS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -39,7 +40,7 @@ def _spec(name: str, constructor: str, feature_dim: int, normalization: str, blo
         name=name, family=constructor, description=description,
         builder=functools.partial(_build, constructor), feature_dim=feature_dim, normalization=normalization,
         block_pattern=block_pattern, min_size=32, weight_sources=("imagenet", "none", "file"),
-        licence="Apache-2.0 (keras.applications)", imagenet=imagenet,
+        licence=N_("Apache-2.0 (keras.applications)"), imagenet=imagenet,
     )
 
 
@@ -49,26 +50,26 @@ SPECS = [register_backbone(s) for s in (
     _spec("mobilenet_v3_small", "MobileNetV3Small", 576, "raw", _MOBILENET_V3_BLOCKS,
           ImagenetWeights("weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", _GCS + "mobilenet_v3/",
                           "d3e8ec802a04aa4fc771ee12a9a9b836"),
-          "MobileNetV3-Small (0.9M params), fastest ImageNet backbone"),
+          N_("MobileNetV3-Small (0.9M params), fastest ImageNet backbone")),
     _spec("mobilenet_v3_large", "MobileNetV3Large", 960, "raw", _MOBILENET_V3_BLOCKS,
           ImagenetWeights("weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5", _GCS + "mobilenet_v3/",
                           "07fb09a5933dd0c8eaafa16978110389"),
-          "MobileNetV3-Large (3.0M params)"),
+          N_("MobileNetV3-Large (3.0M params)")),
     _spec("efficientnet_b0", "EfficientNetB0", 1280, "raw", r"^(block\d+[a-z]|top)_",
           ImagenetWeights("efficientnetb0_notop.h5", "https://storage.googleapis.com/keras-applications/",
                           "50bc09e76180e00e4465e1a485ddc09d"),
-          "EfficientNet-B0 (4.0M params)"),
+          N_("EfficientNet-B0 (4.0M params)")),
     _spec("resnet50", "ResNet50", 2048, "caffe", r"^(conv\d_block\d+)_",
           ImagenetWeights("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", _GCS + "resnet/",
                           "4d473c1dd8becc155b73f8504c6f6626"),
-          "ResNet50 v1 (23.6M params)"),
+          N_("ResNet50 v1 (23.6M params)")),
     _spec("convnext_tiny", "ConvNeXtTiny", 768, "raw",
           r"^convnext_tiny_(stage_\d+_block_\d+|downsampling_block_\d+)",
           ImagenetWeights("convnext_tiny_notop.h5", _GCS + "convnext/",
                           "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1"),
-          "ConvNeXt-Tiny (27.8M params)"),
+          N_("ConvNeXt-Tiny (27.8M params)")),
     _spec("densenet121", "DenseNet121", 1024, "torch", r"^(conv[2-5]|pool[2-4])_",
           ImagenetWeights("densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5", _GCS + "densenet/",
                           "30ee3e1110167f948a6b9946edeeb738"),
-          "DenseNet121 (7.0M params)"),
+          N_("DenseNet121 (7.0M params)")),
 )]

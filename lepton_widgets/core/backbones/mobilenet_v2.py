@@ -19,6 +19,7 @@ from .mobilenet_v2_graph import build_mobilenet_v2
 from .mobilenet_v2_offline import TORCHVISION_PACK
 from .registry import register_backbone
 from .spec import BackboneSpec, ImagenetWeights
+from lepton_widgets.i18n import N_
 
 
 def _build(image_size: int, source: str, path: str | None) -> keras.Model:
@@ -39,7 +40,7 @@ def _build(image_size: int, source: str, path: str | None) -> keras.Model:
 SPEC = register_backbone(BackboneSpec(
     name="mobilenet_v2",
     family="mobilenet",
-    description="MobileNetV2 1.0 (3.5M params); offline torchvision ImageNet weights or keras.applications'",
+    description=N_("MobileNetV2 1.0 (3.5M params); offline torchvision ImageNet weights or keras.applications'"),
     builder=_build,
     feature_dim=1280,
     normalization="torch",
@@ -47,7 +48,7 @@ SPEC = register_backbone(BackboneSpec(
     block_pattern=r"^(expanded_conv|block_\d+|Conv_1)(?:_|$)",
     min_size=32,
     weight_sources=("offline", "imagenet", "none", "file"),
-    licence="torchvision weights BSD-3-Clause; keras.applications weights Apache-2.0",
+    licence=N_("torchvision weights BSD-3-Clause; keras.applications weights Apache-2.0"),
     imagenet=ImagenetWeights(
         file_name="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{rows}_no_top.h5",
         origin_dir="https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/",

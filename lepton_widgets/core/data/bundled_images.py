@@ -21,10 +21,12 @@ import functools
 import numpy as np
 from PIL import Image
 
+from lepton_widgets.i18n import N_
+
 #: Names in ``skimage.data`` that load from the installed package itself (checked on scikit-image 0.26).
 OFFLINE_IMAGES = ("retina", "immunohistochemistry", "cell", "brick", "grass", "gravel", "coffee", "chelsea",
                   "astronaut", "rocket", "camera", "coins", "moon", "hubble_deep_field")
-SKIMAGE_LICENCE = "scikit-image bundled data (public domain / CC0 / CC BY; see skimage/data/README.txt)"
+SKIMAGE_LICENCE = N_("scikit-image bundled data (public domain / CC0 / CC BY; see skimage/data/README.txt)")
 
 
 @functools.lru_cache(maxsize=None)

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lepton_widgets.core.data.bundled_images import SKIMAGE_LICENCE, bundled_image, random_patch
+from lepton_widgets.core.data.bundled_images import bundled_image, random_patch
 from lepton_widgets.core.data.generated import generated_loader
 from lepton_widgets.core.data.registry import DatasetSpec, register_dataset
+from lepton_widgets.i18n import N_
 
 CLASS_NAMES = ("ok", "scratch", "spot", "crack", "stain")
 TEXTURES = ("brick", "grass", "gravel")
@@ -148,8 +149,9 @@ load_defects_synthetic = generated_loader("defects_synthetic", make_defects, CLA
 
 register_dataset(DatasetSpec(
     name="defects_synthetic", modality="image", origin="synthetic/substitute", loader=load_defects_synthetic,
-    description="Synthetic substitute: 750 grey 64x64 surface images (ok, scratch, spot, crack, stain) drawn "
+    description=N_("Synthetic substitute: 750 grey 64x64 surface images (ok, scratch, spot, crack, stain) drawn "
                 "on real scikit-image textures; no real defect data. Real NEU/MVTec-style folders load with "
-                "the 'folder' dataset.",
-    licence=SKIMAGE_LICENCE + "; generated images: same terms", class_names=CLASS_NAMES,
+                "the 'folder' dataset."),
+    licence=N_("scikit-image bundled data (public domain / CC0 / CC BY; see skimage/data/README.txt); "
+               "generated images: same terms"), class_names=CLASS_NAMES,
 ))

@@ -16,7 +16,7 @@ import numpy as np
 from lepton_widgets.core.data.arrays import loaded_from_arrays
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
-from lepton_widgets.i18n import _
+from lepton_widgets.i18n import N_, _
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
@@ -32,7 +32,7 @@ def load_digits(data_cfg, job: Job) -> LoadedData:
 
 register_dataset(DatasetSpec(
     name="digits", modality="image", origin="real", loader=load_digits,
-    description="1,797 real handwritten digits, 8x8 grey (scikit-learn load_digits / UCI).",
-    licence="CC BY 4.0 (UCI ML repository), shipped with scikit-learn (BSD-3-Clause)",
+    description=N_("1,797 real handwritten digits, 8x8 grey (scikit-learn load_digits / UCI)."),
+    licence=N_("CC BY 4.0 (UCI ML repository), shipped with scikit-learn (BSD-3-Clause)"),
     class_names=CLASS_NAMES, homepage="https://archive.ics.uci.edu/dataset/80",
 ))

@@ -28,7 +28,7 @@ from lepton_widgets.core.data.idx import read_idx
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.i18n import _
+from lepton_widgets.i18n import N_, _
 
 CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -39,7 +39,7 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "t10k": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-LICENCE = "MIT (Copyright 2017 Zalando SE); see data/LICENSE-fashion-mnist.txt"
+LICENCE = N_("MIT (Copyright 2017 Zalando SE); see data/LICENSE-fashion-mnist.txt")
 HOMEPAGE = "https://github.com/zalandoresearch/fashion-mnist"
 
 # Reading and hashing 70,000 images takes about a second; keep the last result for repeated runs.
@@ -131,11 +131,11 @@ def load_fashion_mnist_sample(data_cfg, job: Job) -> LoadedData:
 
 register_dataset(DatasetSpec(
     name="fashion_mnist", modality="image", origin="real", loader=load_fashion_mnist,
-    description="Fashion-MNIST: 70,000 grey 28x28 photos of clothing in 10 classes (Zalando).",
+    description=N_("Fashion-MNIST: 70,000 grey 28x28 photos of clothing in 10 classes (Zalando)."),
     licence=LICENCE, class_names=CLASS_NAMES, homepage=HOMEPAGE,
 ))
 register_dataset(DatasetSpec(
     name="fashion_mnist_sample", modality="image", origin="real", loader=load_fashion_mnist_sample,
-    description="1,500 real Fashion-MNIST images (150 per class) shipped in data/; works anywhere.",
+    description=N_("1,500 real Fashion-MNIST images (150 per class) shipped in data/; works anywhere."),
     licence=LICENCE, class_names=CLASS_NAMES, homepage=HOMEPAGE,
 ))

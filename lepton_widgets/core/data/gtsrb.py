@@ -50,6 +50,7 @@ from lepton_widgets.core.data.registry import RECORD_COLUMNS, DatasetSpec, Loade
 from lepton_widgets.core.data.table import STATUS_OK, STATUS_SKIPPED, DataError
 from lepton_widgets.core.data.validate import MAX_FILE_BYTES, PILLOW_FORMATS, PIXEL_LIMIT
 from lepton_widgets.core.base.paths import cache_dir
+from lepton_widgets.i18n import N_
 
 #: Columns the loader needs in every ``GT-<class>.csv`` (Width and Height are read from the picture itself).
 GT_COLUMNS = ("Filename", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId")
@@ -235,8 +236,8 @@ def load_gtsrb(data_cfg, job: Job) -> LoadedData:
 
 register_dataset(DatasetSpec(
     name="gtsrb", modality="image", origin="user", loader=load_gtsrb,
-    description="The GTSRB training set you downloaded (Final_Training/Images/<class>/*.ppm with GT-<class>.csv): "
-                "real photos of 43 German road signs, each cropped to its sign box. data.path names the folder.",
-    licence="GTSRB terms of use (see the benchmark's site)", homepage=HOMEPAGE,
+    description=N_("The GTSRB training set you downloaded (Final_Training/Images/<class>/*.ppm with GT-<class>.csv): "
+                "real photos of 43 German road signs, each cropped to its sign box. data.path names the folder."),
+    licence=N_("GTSRB terms of use (see the benchmark's site)"), homepage=HOMEPAGE,
     citation=CITATION,
 ))

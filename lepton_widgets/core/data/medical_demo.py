@@ -32,6 +32,7 @@ from PIL import Image
 from lepton_widgets.core.data.bundled_images import SKIMAGE_LICENCE, bundled_image, random_patch
 from lepton_widgets.core.data.generated import generated_loader
 from lepton_widgets.core.data.registry import DatasetSpec, register_dataset
+from lepton_widgets.i18n import N_
 
 CLASS_NAMES = ("retina", "immunohistochemistry", "cell")
 #: Patches per class and their side in pixels for the registered dataset (a fixed seed: the same data each run).
@@ -84,8 +85,8 @@ load_medical_demo = generated_loader("medical_demo", make_medical_patches, CLASS
 
 register_dataset(DatasetSpec(
     name="medical_demo", modality="image", origin="synthetic/substitute", loader=load_medical_demo,
-    description="Synthetic substitute (offline demo, not a diagnosis dataset): 600 grey patches from three real "
+    description=N_("Synthetic substitute (offline demo, not a diagnosis dataset): 600 grey patches from three real "
                 "scikit-image pictures (retina fundus, immunohistochemistry tissue, cell); the class says which "
-                "picture a patch came from. For real medical data use 'medmnist' with a downloaded file.",
+                "picture a patch came from. For real medical data use 'medmnist' with a downloaded file."),
     licence=SKIMAGE_LICENCE, class_names=CLASS_NAMES,
 ))

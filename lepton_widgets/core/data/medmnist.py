@@ -41,6 +41,7 @@ from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
+from lepton_widgets.i18n import N_
 
 PARTS = ("train", "val", "test")
 REQUIRED_KEYS = tuple(f"{part}_{kind}" for part in PARTS for kind in ("images", "labels"))
@@ -193,7 +194,7 @@ def load_medmnist(data_cfg, job: Job) -> LoadedData:
 
 register_dataset(DatasetSpec(
     name="medmnist", modality="image", origin="user", loader=load_medmnist,
-    description="A MedMNIST .npz file you downloaded (PathMNIST, DermaMNIST, BloodMNIST...): data.path names "
-                "it; class names from a .json/.txt sidecar. Real medical images; needs the file.",
-    licence="per MedMNIST subset (CC BY 4.0 for most; see medmnist.com)", homepage=HOMEPAGE, citation=CITATION,
+    description=N_("A MedMNIST .npz file you downloaded (PathMNIST, DermaMNIST, BloodMNIST...): data.path names "
+                "it; class names from a .json/.txt sidecar. Real medical images; needs the file."),
+    licence=N_("per MedMNIST subset (CC BY 4.0 for most; see medmnist.com)"), homepage=HOMEPAGE, citation=CITATION,
 ))

@@ -41,9 +41,10 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from lepton_widgets.core.data.bundled_images import SKIMAGE_LICENCE, bundled_image, random_patch
+from lepton_widgets.core.data.bundled_images import bundled_image, random_patch
 from lepton_widgets.core.data.generated import generated_loader
 from lepton_widgets.core.data.registry import DatasetSpec, register_dataset
+from lepton_widgets.i18n import N_
 
 RED, WHITE, BLACK = (200, 16, 30), (245, 245, 240), (20, 20, 20)
 BLUE, YELLOW = (20, 70, 170), (250, 200, 20)
@@ -207,8 +208,9 @@ load_traffic_signs_synthetic = generated_loader("traffic_signs_synthetic", make_
 register_dataset(DatasetSpec(
     name="traffic_signs_synthetic", modality="image", origin="synthetic/substitute",
     loader=load_traffic_signs_synthetic,
-    description="Synthetic substitute: 1,500 rendered 64x64 road-sign pictures in 10 classes (speed limits 30/50/80, "
+    description=N_("Synthetic substitute: 1,500 rendered 64x64 road-sign pictures in 10 classes (speed limits 30/50/80, "
                 "stop, yield, danger, no entry, priority road, ahead only, parking) with perspective, lighting, "
-                "blur and clutter; not real photos. The real GTSRB loads with the 'gtsrb' dataset.",
-    licence=SKIMAGE_LICENCE + " (backgrounds); generated images: same terms", class_names=CLASS_NAMES,
+                "blur and clutter; not real photos. The real GTSRB loads with the 'gtsrb' dataset."),
+    licence=N_("scikit-image bundled data (public domain / CC0 / CC BY; see skimage/data/README.txt) "
+               "(backgrounds); generated images: same terms"), class_names=CLASS_NAMES,
 ))

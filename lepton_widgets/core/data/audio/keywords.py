@@ -52,6 +52,7 @@ from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_
 from lepton_widgets.core.data.split import class_seed
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.base.paths import cache_dir
+from lepton_widgets.i18n import N_
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
@@ -244,12 +245,15 @@ def load_spoken_keywords(data_cfg, job: Job) -> LoadedData:
                       source=str(root), notes=notes + [SPECTROGRAM_NOTE])
 
 
+#: The dataset card's words (a literal, so the catalogue can translate it; the counts are checked below).
+DESCRIPTION = N_("SYNTHETIC: 10 spoken command words (yes, no, up, down, left, right, on, off, stop, go), 60 each, "
+                 "made on this machine by the espeak-ng speech synthesiser over 7 accents, 12 voices, speeds, "
+                 "pitches and levels. A stand-in for Speech Commands; not human speech.")
+assert DESCRIPTION.startswith(f"SYNTHETIC: {len(WORDS)} spoken command words ({', '.join(WORDS)}), {PER_WORD} each")
 register_dataset(DatasetSpec(
     name="spoken_keywords", modality="audio", origin="synthetic/substitute", loader=load_spoken_keywords,
-    description=f"SYNTHETIC: {len(WORDS)} spoken command words (yes, no, up, down, left, right, on, off, stop, "
-                f"go), {PER_WORD} each, made on this machine by the espeak-ng speech synthesiser over 7 accents, "
-                "12 voices, speeds, pitches and levels. A stand-in for Speech Commands; not human speech.",
-    licence="generated locally with espeak-ng (GPL-3.0 program; its output carries no third-party rights)",
+    description=DESCRIPTION,
+    licence=N_("generated locally with espeak-ng (GPL-3.0 program; its output carries no third-party rights)"),
     class_names=WORDS, homepage="https://github.com/espeak-ng/espeak-ng",
     extra={"needs": "apt-get install espeak-ng"},
 ))

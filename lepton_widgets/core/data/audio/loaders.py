@@ -45,6 +45,7 @@ from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import STATUS_CONVERTED, DataError, SampleTable
 from lepton_widgets.core.data.user_files import dataset_root, list_class_folders, require_path
 from lepton_widgets.core.data.validate import FileCandidate
+from lepton_widgets.i18n import N_
 
 AUDIO_EXTENSIONS = (".wav",)
 
@@ -154,8 +155,8 @@ def source_wav(table: SampleTable, ref: str) -> Optional[Path]:
     return path if header[:4] == b"RIFF" and header[8:12] == b"WAVE" else None
 
 
-_USER = dict(modality="audio", origin="user", licence="the user's own")
-register_dataset(DatasetSpec(name="wav_folder", loader=load_wav_folder, description="A folder with one "
-                             "subfolder of .wav files per class (any rate, depth and channel count).", **_USER))
-register_dataset(DatasetSpec(name="wav_zip", loader=load_wav_zip, description="A zip of such a folder of "
-                             ".wav files; extracted safely once into the cache.", **_USER))
+_USER = dict(modality="audio", origin="user", licence=N_("the user's own"))
+register_dataset(DatasetSpec(name="wav_folder", loader=load_wav_folder, description=N_("A folder with one "
+                             "subfolder of .wav files per class (any rate, depth and channel count)."), **_USER))
+register_dataset(DatasetSpec(name="wav_zip", loader=load_wav_zip, description=N_("A zip of such a folder of "
+                             ".wav files; extracted safely once into the cache."), **_USER))

