@@ -51,7 +51,7 @@ def backbone_card(spec) -> str:
             (_("Feature size"), _("{size} per image").format(size=spec.feature_dim)),
             (_("Input size"), _("{low}-{high} px (default {default})").format(
                 low=spec.min_size, high=spec.max_size, default=spec.default_size)),
-            (_("Licence"), spec.licence or _("not stated")))
+            (_("Licence"), _(spec.licence) if spec.licence else _("not stated")))
     cells = "".join(f"<tr><th style='text-align:left;padding-right:12px'>{k}</th><td>{html.escape(str(v))}</td>"
                     "</tr>" for k, v in rows)
     return f"<table class='lepton-table'>{cells}</table>"

@@ -101,7 +101,7 @@ def dataset_card(name: str) -> str:
         spec = get_dataset(name)
     except DataError as error:
         return alert_box(html.escape(str(error)))
-    rows = [(_("About"), html.escape(_(spec.description))), (_("Licence"), html.escape(spec.licence)),
+    rows = [(_("About"), html.escape(_(spec.description))), (_("Licence"), html.escape(_(spec.licence))),
             (_("Origin"), origin_html(spec.origin))]
     if spec.homepage:
         rows.append((_("Home page"), html.escape(spec.homepage)))
