@@ -55,10 +55,12 @@ from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.fusion.methods import FUSION_FILE, METHODS, SOUPS
 from lepton_widgets.core.tasks import task_for_run
+from lepton_widgets.i18n import N_, _
 
 
 def _fail(method: str, what: str, differences: list[str]) -> None:
-    raise ValueError(f"{method} needs {what}, but " + "; ".join(differences))
+    raise ValueError(_("{method} needs {what}, but {differences}").format(
+        method=method, what=_(what), differences=_("; ").join(differences)))
 
 
 def _differences(label: str, values: dict[str, Any]) -> list[str]:
@@ -66,7 +68,7 @@ def _differences(label: str, values: dict[str, Any]) -> list[str]:
     if len({repr(v) for v in values.values()}) <= 1:
         return []
     shown = ", ".join(f"{run_id} {value!r}" for run_id, value in values.items())
-    return [f"{label} differs: {shown}"]
+    return [_("{label} differs: {values}").format(label=_(label), values=shown)]
 
 
 def _field_differences(records: Sequence[RunRecord], fields: Callable[[RunRecord], dict]) -> list[str]:
@@ -82,11 +84,12 @@ def _fusion_kit(records: Sequence[RunRecord], method: str):
     tasks = {r.run_id: task_for_run(r) for r in records}
     kinds = {task.name for task in tasks.values()}
     if len(kinds) > 1:
-        shown = ", ".join(f"{run_id} on {task.words}" for run_id, task in tasks.items())
-        raise ValueError(f"{method} needs runs trained on one kind of data, but these were trained on "
-                         f"different kinds ({shown}); fuse pictures with pictures, texts with texts")
+        shown = ", ".join(_("{run} on {data}").format(run=run_id, data=_(task.words)) for run_id, task in tasks.items())
+        raise ValueError(_("{method} needs runs trained on one kind of data, but these were trained on "
+                           "different kinds ({runs}); fuse pictures with pictures, texts with texts").format(
+            method=method, runs=shown))
     task = next(iter(tasks.values()))
-    task.require("fusion", f"run {records[0].run_id}")
+    task.require("fusion", _("run {run}").format(run=records[0].run_id))
     return task.fusion_kit()
 
 
@@ -101,34 +104,37 @@ def check_compatible(records: Sequence[RunRecord], method: str) -> None:
     are checked again when the models are loaded.
     """
     if method not in METHODS:
-        raise ValueError(f"unknown fusion method {method!r}; choose one of {', '.join(METHODS)}")
+        raise ValueError(_("unknown fusion method {method}; choose one of {methods}").format(
+            method=repr(method), methods=", ".join(METHODS)))
     ids = [r.run_id for r in records]
     if len(records) < 2:
-        raise ValueError(f"{method} needs at least two runs, got {len(records)}")
+        raise ValueError(_("{method} needs at least two runs, got {count}").format(method=method, count=len(records)))
     if len(set(ids)) != len(ids):
-        raise ValueError(f"a run is listed twice: {', '.join(sorted({i for i in ids if ids.count(i) > 1}))}")
-    unusable = [f"{r.run_id} is {r.status}" for r in records if r.status != "finished"]
-    unusable += [f"{r.run_id} has no saved model" for r in records
+        raise ValueError(_("a run is listed twice: {runs}").format(
+            runs=", ".join(sorted({i for i in ids if ids.count(i) > 1}))))
+    unusable = [_("{run} is {status}").format(run=r.run_id, status=_(r.status)) for r in records
+                if r.status != "finished"]
+    unusable += [_("{run} has no saved model").format(run=r.run_id) for r in records
                  if r.status == "finished" and not r.model_path.exists()]
     if unusable:
-        _fail(method, "finished runs with saved models", unusable)
+        _fail(method, N_("finished runs with saved models"), unusable)
     kit = _fusion_kit(records, method)
     configs = {r.run_id: r.config for r in records}
-    same_data = _differences("class names", {r.run_id: list(r.class_names) for r in records})
-    same_data += _differences("seed", {i: c.seed for i, c in configs.items()})
+    same_data = _differences(N_("class names"), {r.run_id: list(r.class_names) for r in records})
+    same_data += _differences(N_("seed"), {i: c.seed for i, c in configs.items()})
     data_fields = [f.name for f in dataclasses.fields(next(iter(configs.values())).data)]
     for name in data_fields:
         same_data += _differences(f"data.{name}", {i: getattr(c.data, name) for i, c in configs.items()})
     if same_data:
-        _fail(method, "runs made on the same data and split", same_data)
+        _fail(method, N_("runs made on the same data and split"), same_data)
     same_input = _field_differences(records, kit.input_fields)
     if same_input:
-        _fail(method, "runs that take the same input (one fused model takes one input)", same_input)
+        _fail(method, N_("runs that take the same input (one fused model takes one input)"), same_input)
     if method in SOUPS:
         same_arch = _field_differences(records, kit.start_fields)
         if same_arch:
-            _fail(method, "runs that share architecture and initial weights (fine-tuned from the same "
-                          "start); use ensemble for different models", same_arch)
+            _fail(method, N_("runs that share architecture and initial weights (fine-tuned from the same "
+                             "start); use ensemble for different models"), same_arch)
 
 
 def fuse(records: Sequence[RunRecord], method: str, *, store: RunStore, name: Optional[str] = None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from lepton_widgets.core.base.events import Event
+from lepton_widgets.i18n import N_, _
 
 
 @dataclass
@@ -111,32 +112,51 @@ def _values(values: dict) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
 
 
+#: Trial and search statuses in words (KerasTuner's, lower-cased, and the search's own); others are shown as they are.
+STATUS_WORDS = {"completed": N_("completed"), "failed": N_("failed"), "invalid": N_("invalid"),
+                "running": N_("running"), "stopped": N_("stopped"), "finished": N_("finished"),
+                "cancelled": N_("cancelled")}
+
+
+def _status(status: str) -> str:
+    word = STATUS_WORDS.get(status.lower())
+    return _(word) if word else status.lower()
+
+
 def describe(event: Event) -> str:
     """One line of text for a search event ('' for events this module does not define)."""
     kind = event.kind
     if kind == "search_started":
         return event.message
     if kind == "trial_started":
-        shown = _values(event.hyperparameters) or "default values"
-        return f"trial {event.number}/{event.total} started on {event.path}: {shown}"
+        shown = _values(event.hyperparameters) or _("default values")
+        return _("trial {number}/{total} started on {path}: {values}").format(
+            number=event.number, total=event.total, path=event.path, values=shown)
     if kind == "trial_epoch":
         shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, float))
-        return f"trial {event.number}/{event.total} epoch {event.epoch}/{event.epochs}: {shown}"
+        return _("trial {number}/{total} epoch {epoch}/{epochs}: {metrics}").format(
+            number=event.number, total=event.total, epoch=event.epoch, epochs=event.epochs, metrics=shown)
     if kind == "trial_ended":
         if event.score is None:
-            why = event.message.strip().splitlines()[-1] if event.message.strip() else "no score"
-            return f"trial {event.number}/{event.total} {event.status.lower()}: {why}"
-        best = (f" (best {event.best_score:.4f}, trial {event.best_number})"
+            why = event.message.strip().splitlines()[-1] if event.message.strip() else _("no score")
+            return _("trial {number}/{total} {status}: {why}").format(
+                number=event.number, total=event.total, status=_status(event.status), why=why)
+        best = (_(" (best {score}, trial {number})").format(score=f"{event.best_score:.4f}", number=event.best_number)
                 if event.best_score is not None else "")
-        eta = f"; about {_seconds(event.eta)} left" if event.eta is not None else ""
-        return (f"trial {event.number}/{event.total} {event.status.lower()} in {_seconds(event.elapsed)}: "
-                f"{event.objective} {event.score:.4f}{best}{eta}")
+        eta = _("; about {time} left").format(time=_seconds(event.eta)) if event.eta is not None else ""
+        return _("trial {number}/{total} {status} in {time}: {objective} {score}{best}{eta}").format(
+            number=event.number, total=event.total, status=_status(event.status), time=_seconds(event.elapsed),
+            objective=event.objective, score=f"{event.score:.4f}", best=best, eta=eta)
     if kind == "search_finished":
         if event.role == "worker":
-            return f"worker {event.status}: ran {event.completed} trials of search {event.search_id}"
-        head = f"search {event.status}: {event.completed}/{event.total} trials in {_seconds(event.elapsed)}"
+            return _("worker {status}: ran {completed} trials of search {search}").format(
+                status=_status(event.status), completed=event.completed, search=event.search_id)
+        head = _("search {status}: {completed}/{total} trials in {time}").format(
+            status=_status(event.status), completed=event.completed, total=event.total,
+            time=_seconds(event.elapsed))
         if event.best_score is None:
             return head
-        return (f"{head}; best trial {event.best_number}: {event.objective} {event.best_score:.4f} "
-                f"({_values(event.best_hyperparameters)})")
+        return _("{head}; best trial {number}: {objective} {score} ({values})").format(
+            head=head, number=event.best_number, objective=event.objective, score=f"{event.best_score:.4f}",
+            values=_values(event.best_hyperparameters))
     return ""

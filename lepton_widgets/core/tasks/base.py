@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Optional
 
+from lepton_widgets.i18n import N_, _
+
 if TYPE_CHECKING:  # the names below are only for annotations: a task module imports its own heavy parts lazily
     from lepton_widgets.config import RunConfig
     from lepton_widgets.core.base.job import Job
@@ -27,10 +29,11 @@ if TYPE_CHECKING:  # the names below are only for annotations: a task module imp
 
 #: Every step a task may support, with the words a refusal uses for it.
 STEPS = {
-    "train": "Training", "evaluate": "Evaluation", "predict": "Prediction", "export": "Export",
-    "search": "Search", "fusion": "Fusion", "update": "Updating with new data", "robustness": "The robustness check",
-    "adversarial_training": "Adversarial training", "gradcam": "Grad-CAM", "rank": "Backbone ranking",
-    "cross_validation": "Cross-validation of tiny data", "auto": "Auto",
+    "train": N_("Training"), "evaluate": N_("Evaluation"), "predict": N_("Prediction"), "export": N_("Export"),
+    "search": N_("Search"), "fusion": N_("Fusion"), "update": N_("Updating with new data"),
+    "robustness": N_("The robustness check"),
+    "adversarial_training": N_("Adversarial training"), "gradcam": N_("Grad-CAM"), "rank": N_("Backbone ranking"),
+    "cross_validation": N_("Cross-validation of tiny data"), "auto": N_("Auto"),
 }
 
 
@@ -60,9 +63,10 @@ class Task:
             return None
         from lepton_widgets.core.tasks.registry import all_tasks
 
-        takers = [t.words for t in all_tasks() if t.supports(step)]
-        where = " and ".join(takers) if takers else "no kind of data yet"
-        return f"{STEPS[step]} is available for {where}; this run was trained on {self.words}."
+        takers = [_(t.words) for t in all_tasks() if t.supports(step)]
+        where = _(" and ").join(takers) if takers else _("no kind of data yet")
+        return _("{step} is available for {where}; this run was trained on {data}.").format(
+            step=_(STEPS[step]), where=where, data=_(self.words))
 
     def require(self, step: str, what: str = "") -> None:
         """Raise ``ValueError`` with :meth:`refusal`'s sentence (prefixed by ``what``) if ``step`` does not apply."""

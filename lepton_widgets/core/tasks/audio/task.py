@@ -10,12 +10,13 @@ Example:
 from __future__ import annotations
 
 from lepton_widgets.core.tasks.image.task import ImageTask
+from lepton_widgets.i18n import N_
 
 
 class AudioTask(ImageTask):
     """Sounds: the same model, training and steps as pictures (the spectrogram is the picture)."""
 
-    name, words, item_words, family = "audio", "sounds", "sound", "image"
+    name, words, item_words, family = "audio", N_("sounds"), N_("sound"), "image"
 
     # the picture augmentations act on the spectrogram, then the sound's own (issue 14 item 6)
     augmentations = ImageTask.augmentations + ("time_mask", "freq_mask", "time_shift", "gain_db", "noise")

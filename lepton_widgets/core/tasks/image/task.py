@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
+from lepton_widgets.i18n import N_
 
 #: Every step: pictures are where each step was built first.
 PICTURE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness",
@@ -22,7 +23,7 @@ PICTURE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "
 class ImageTask(Task):
     """Pictures: ``build_transfer_model`` + ``train_transfer`` (``run.run_image_experiment``)."""
 
-    name, words, item_words, family = "image", "pictures", "picture", "image"
+    name, words, item_words, family = "image", N_("pictures"), N_("picture"), "image"
     steps = PICTURE_STEPS
 
     def run(self, cfg, job=None, *, store=None):

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
+from lepton_widgets.i18n import N_
 
 TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "auto"})
 
@@ -17,7 +18,7 @@ TABLE_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fu
 class TabularTask(Task):
     """Tables: ``run.run_tabular_experiment``."""
 
-    name, words, item_words, family = "tabular", "tables", "row", "tabular"
+    name, words, item_words, family = "tabular", N_("tables"), N_("row"), "tabular"
     steps = TABLE_STEPS
 
     def run(self, cfg, job=None, *, store=None):

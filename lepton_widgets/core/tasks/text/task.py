@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from lepton_widgets.core.tasks.base import Task
+from lepton_widgets.i18n import N_
 
 TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fusion", "update", "robustness", "auto"})
 
@@ -17,7 +18,7 @@ TEXT_STEPS = frozenset({"train", "evaluate", "predict", "export", "search", "fus
 class TextTask(Task):
     """Texts: ``run.run_text_experiment`` (MiniLM or GloVe, chosen by ``backbone.name``)."""
 
-    name, words, item_words, family = "text", "texts", "text", "text"
+    name, words, item_words, family = "text", N_("texts"), N_("text"), "text"
     steps = TEXT_STEPS
 
     def run(self, cfg, job=None, *, store=None):
