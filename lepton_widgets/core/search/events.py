@@ -105,7 +105,9 @@ def _seconds(value: Optional[float]) -> str:
     if value is None:
         return "?"
     value = int(round(value))
-    return f"{value // 60}m{value % 60:02d}s" if value >= 60 else f"{value}s"
+    if value >= 60:
+        return _("{minutes}m{seconds}s").format(minutes=value // 60, seconds=f"{value % 60:02d}")
+    return _("{seconds}s").format(seconds=value)
 
 
 def _values(values: dict) -> str:
@@ -116,6 +118,10 @@ def _values(values: dict) -> str:
 STATUS_WORDS = {"completed": N_("completed"), "failed": N_("failed"), "invalid": N_("invalid"),
                 "running": N_("running"), "stopped": N_("stopped"), "finished": N_("finished"),
                 "cancelled": N_("cancelled")}
+
+#: The trial paths the tasks' searches name (``cached features``, ``images``...) in words; others as they are.
+PATH_WORDS = {"cached features": N_("cached features"), "images": N_("images"), "texts": N_("texts"),
+              "encoded columns": N_("encoded columns"), "rows": N_("rows")}
 
 
 def _status(status: str) -> str:
@@ -131,7 +137,8 @@ def describe(event: Event) -> str:
     if kind == "trial_started":
         shown = _values(event.hyperparameters) or _("default values")
         return _("trial {number}/{total} started on {path}: {values}").format(
-            number=event.number, total=event.total, path=event.path, values=shown)
+            number=event.number, total=event.total, path=_(PATH_WORDS[event.path]) if event.path in PATH_WORDS
+            else event.path, values=shown)
     if kind == "trial_epoch":
         shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if isinstance(v, float))
         return _("trial {number}/{total} epoch {epoch}/{epochs}: {metrics}").format(
