@@ -58,6 +58,7 @@ from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.base.atomic import atomic_write_text
 from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.base.paths import default_runs_dir
+from lepton_widgets.i18n import _
 
 PARTIAL_SUFFIX = ".partial"
 STATUSES = ("finished", "cancelled", "failed")
@@ -491,9 +492,10 @@ def as_record(run: "RunRecord | str | Path") -> RunRecord:
     return RunStore().open(str(run))
 
 
-#: Run names: short, and safe in a folder name, a URL and a shell (letters, digits, space, ``-``, ``_``, ``.``).
+#: Run names: short, and safe in a URL and a shell: letters of any language (a student may write 张伟), digits,
+#: space, ``-``, ``_``, ``.``. Folder names never hold them raw: ``new_run_id`` keeps only ASCII in the id.
 RUN_NAME_MAX = 40
-_RUN_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+_RUN_NAME_OK = re.compile(r"^[^\W_][\w .-]*$")
 
 
 def check_run_name(name: Any) -> str:
@@ -501,15 +503,18 @@ def check_run_name(name: Any) -> str:
 
     >>> check_run_name("  cnn baseline ")
     'cnn baseline'
+    >>> check_run_name("张伟 第一次")
+    '张伟 第一次'
     """
     text = str(name if name is not None else "").strip()
     if not text:
-        raise ValueError("a run name cannot be empty")
+        raise ValueError(_("a run name cannot be empty"))
     if len(text) > RUN_NAME_MAX:
-        raise ValueError(f"a run name can have at most {RUN_NAME_MAX} characters ({len(text)} given)")
+        raise ValueError(_("a run name can have at most {limit} characters ({given} given)").format(
+            limit=RUN_NAME_MAX, given=len(text)))
     if not _RUN_NAME_OK.match(text):
-        raise ValueError("a run name may hold letters, digits, spaces, '-', '_' and '.', and must start with "
-                         f"a letter or digit: {text!r}")
+        raise ValueError(_("a run name may hold letters, digits, spaces, '-', '_' and '.', and must start with "
+                           "a letter or digit: {name}").format(name=repr(text)))
     return text
 
 
