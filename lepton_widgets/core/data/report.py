@@ -100,15 +100,20 @@ def _check_classes(report: DataReport, class_names: list[str], min_classes: int 
             message = _("a class with usable samples is needed; found none.")
         elif class_names:
             message = _("at least {n} classes with usable samples are needed; found only '{name}'.").format(
-                n=min_classes, name=class_names[0])
+                n=min_classes, name=_shown(class_names[0]))
         else:
             message = _("at least {n} classes with usable samples are needed; found none.").format(n=min_classes)
         fail(f"{message} {_skip_summary(report)}")
     small = {name: n for name, n in report.class_counts.items() if n < MIN_PER_CLASS}
     if small:
-        listed = _(", ").join(_("'{name}' has {n}").format(name=name, n=n) for name, n in small.items())
+        listed = _(", ").join(_("'{name}' has {n}").format(name=_shown(name), n=n) for name, n in small.items())
         fail(_("each class needs at least {min} usable samples (one each for train, val and test): {listed}. "
                "Add samples or remove the class.").format(min=MIN_PER_CLASS, listed=listed))
+
+
+def _shown(name) -> str:
+    """A class name as ``repr`` writes it inside its quotes: control characters (a NUL byte...) made visible."""
+    return repr(str(name))[1:-1]
 
 
 def _skip_summary(report: DataReport) -> str:
