@@ -141,10 +141,10 @@ def make_defects(per_class: int = PER_CLASS, size: int = SIZE, seed: int = SEED)
     return images, np.repeat(np.arange(len(CLASS_NAMES), dtype=np.int64), per_class)
 
 
-load_defects_synthetic = generated_loader("defects_synthetic", make_defects, CLASS_NAMES, PER_CLASS, note=(
-    f"Synthetic substitute: {PER_CLASS} seeded {SIZE}x{SIZE} defect images per class drawn on scikit-image's "
+load_defects_synthetic = generated_loader("defects_synthetic", make_defects, CLASS_NAMES, PER_CLASS, note=N_(
+    "Synthetic substitute: {per_class} seeded {size}x{size} defect images per class drawn on scikit-image's "
     "real brick, grass and gravel textures. For a real defect set (NEU, MVTec AD) use the 'folder' "
-    "dataset with one subfolder per class."))
+    "dataset with one subfolder per class."), note_fields=dict(per_class=PER_CLASS, size=SIZE))
 
 
 register_dataset(DatasetSpec(

@@ -50,7 +50,7 @@ from lepton_widgets.core.data.registry import RECORD_COLUMNS, DatasetSpec, Loade
 from lepton_widgets.core.data.table import STATUS_OK, STATUS_SKIPPED, DataError
 from lepton_widgets.core.data.validate import MAX_FILE_BYTES, PILLOW_FORMATS, PIXEL_LIMIT
 from lepton_widgets.core.base.paths import cache_dir
-from lepton_widgets.i18n import N_
+from lepton_widgets.i18n import N_, _
 
 #: Columns the loader needs in every ``GT-<class>.csv`` (Width and Height are read from the picture itself).
 GT_COLUMNS = ("Filename", "Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2", "ClassId")
@@ -219,10 +219,10 @@ def load_gtsrb_folder(path: Union[str, Path], job: Optional[Job] = None) -> Load
     records = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
     for column in ("width", "height", "array_index"):
         records[column] = records[column].astype("Int64")
-    notes = [f"GTSRB training set read from {images}; each picture cropped to its ROI (crops cached in "
-             f"{cache_dir('gtsrb')}).",
-             "GTSRB has 30 pictures of each physical sign (a track); the random split spreads tracks over "
-             "train, val and test, so test accuracy is optimistic."]
+    notes = [_("GTSRB training set read from {folder}; each picture cropped to its ROI (crops cached in "
+               "{cache}).").format(folder=images, cache=cache_dir("gtsrb")),
+             _("GTSRB has 30 pictures of each physical sign (a track); the random split spreads tracks over "
+               "train, val and test, so test accuracy is optimistic.")]
     return LoadedData(records=records, class_names=[class_name(int(f.name)) for f in folders], modality="image",
                       source=str(images), notes=notes)
 

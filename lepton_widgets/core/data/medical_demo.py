@@ -77,10 +77,10 @@ def make_medical_patches(per_class: int = PER_CLASS, size: int = SIZE, seed: int
     return images, labels
 
 
-load_medical_demo = generated_loader("medical_demo", make_medical_patches, CLASS_NAMES, PER_CLASS, note=(
-    f"Synthetic substitute: {PER_CLASS} seeded {SIZE}x{SIZE} grey patches per class cut from scikit-image's "
+load_medical_demo = generated_loader("medical_demo", make_medical_patches, CLASS_NAMES, PER_CLASS, note=N_(
+    "Synthetic substitute: {per_class} seeded {size}x{size} grey patches per class cut from scikit-image's "
     "real retina, immunohistochemistry and cell pictures; the class is the source picture, not a "
-    "diagnosis. Patches of one class come from one picture and may overlap between splits."))
+    "diagnosis. Patches of one class come from one picture and may overlap between splits."), note_fields=dict(per_class=PER_CLASS, size=SIZE))
 
 
 register_dataset(DatasetSpec(

@@ -41,7 +41,7 @@ from lepton_widgets.core.data.arrays import hash_rows, loaded_from_arrays
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_dataset
 from lepton_widgets.core.data.table import DataError
-from lepton_widgets.i18n import N_
+from lepton_widgets.i18n import N_, _
 
 PARTS = ("train", "val", "test")
 REQUIRED_KEYS = tuple(f"{part}_{kind}" for part in PARTS for kind in ("images", "labels"))
@@ -184,10 +184,12 @@ def load_medmnist(data_cfg, job: Job) -> LoadedData:
     images, labels, refs, hashes = cached
     sidecar = read_class_names(path)
     class_names = resolve_class_names(labels, sidecar, path.name)
-    names_from = "the sidecar file" if sidecar is not None else \
-        "generic names (add a .json or .txt sidecar to name them)"
-    note = (f"MedMNIST file {path}: train, val and test pooled ({len(images):,} images, "
-            f"{images.shape[1]}x{images.shape[2]}); the workbench makes its own split. Class names: {names_from}.")
+    names_from = _("the sidecar file") if sidecar is not None else \
+        _("generic names (add a .json or .txt sidecar to name them)")
+    note = _("MedMNIST file {path}: train, val and test pooled ({count} images, {height}x{width}); the workbench "
+             "makes its own split. Class names: {names}.").format(path=path, count=f"{len(images):,}",
+                                                                  height=images.shape[1], width=images.shape[2],
+                                                                  names=names_from)
     return loaded_from_arrays(path.stem, images, labels, class_names, refs=refs, hashes=hashes, job=job,
                               notes=[note])
 

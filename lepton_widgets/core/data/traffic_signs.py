@@ -200,9 +200,9 @@ def make_traffic_signs(per_class: int = PER_CLASS, size: int = SIZE, seed: int =
     return images, np.repeat(np.arange(len(CLASS_NAMES), dtype=np.int64), per_class)
 
 
-load_traffic_signs_synthetic = generated_loader("traffic_signs_synthetic", make_traffic_signs, CLASS_NAMES, PER_CLASS, note=(
-    f"Synthetic substitute: {PER_CLASS} seeded {SIZE}x{SIZE} rendered sign pictures per class over "
-    "backgrounds cut from scikit-image's photos. For the real GTSRB use the 'gtsrb' dataset."))
+load_traffic_signs_synthetic = generated_loader("traffic_signs_synthetic", make_traffic_signs, CLASS_NAMES, PER_CLASS, note=N_(
+    "Synthetic substitute: {per_class} seeded {size}x{size} rendered sign pictures per class over "
+    "backgrounds cut from scikit-image's photos. For the real GTSRB use the 'gtsrb' dataset."), note_fields=dict(per_class=PER_CLASS, size=SIZE))
 
 
 register_dataset(DatasetSpec(

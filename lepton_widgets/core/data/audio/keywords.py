@@ -52,7 +52,7 @@ from lepton_widgets.core.data.registry import DatasetSpec, LoadedData, register_
 from lepton_widgets.core.data.split import class_seed
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.core.base.paths import cache_dir
-from lepton_widgets.i18n import N_
+from lepton_widgets.i18n import N_, _
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
@@ -238,11 +238,12 @@ def load_spoken_keywords(data_cfg, job: Job) -> LoadedData:
     else:
         ProgressReporter(job, len(cached[0])).finish()  # still tell the UI the validate step is done
     records, arrays, classes = cached
-    how = "synthesised now" if fresh else "cached"
-    notes = [f"spoken_keywords: {len(records)} clips of {len(WORDS)} words spoken by espeak-ng ({how} in {root}). "
-             "SYNTHETIC speech, not recordings of people."]
+    how = _("synthesised now") if fresh else _("cached")
+    notes = [_("spoken_keywords: {clips} clips of {words} words spoken by espeak-ng ({how} in {folder}). "
+               "SYNTHETIC speech, not recordings of people.").format(clips=len(records), words=len(WORDS), how=how,
+                                                                     folder=root)]
     return LoadedData(records=records.copy(), class_names=list(classes), arrays=arrays, modality="audio",
-                      source=str(root), notes=notes + [SPECTROGRAM_NOTE])
+                      source=str(root), notes=notes + [_(SPECTROGRAM_NOTE)])
 
 
 #: The dataset card's words (a literal, so the catalogue can translate it; the counts are checked below).

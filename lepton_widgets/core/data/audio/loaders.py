@@ -45,7 +45,7 @@ from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import STATUS_CONVERTED, DataError, SampleTable
 from lepton_widgets.core.data.user_files import dataset_root, list_class_folders, require_path
 from lepton_widgets.core.data.validate import FileCandidate
-from lepton_widgets.i18n import N_
+from lepton_widgets.i18n import N_, _
 
 AUDIO_EXTENSIONS = (".wav",)
 
@@ -111,11 +111,11 @@ def loaded_audio(candidates: Sequence[FileCandidate], classes: Sequence[str], ro
     """:class:`LoadedData` (modality ``audio``, ``source`` = the folder the refs are relative to)."""
     records, images = audio_records(candidates, job)
     return LoadedData(records=records, class_names=list(classes), arrays=images, modality="audio",
-                      source=str(root), notes=notes + [SPECTROGRAM_NOTE])
+                      source=str(root), notes=notes + [_(SPECTROGRAM_NOTE)])
 
 
-SPECTROGRAM_NOTE = ("Audio: 16 kHz mono, first 1 s (shorter clips padded with silence), shown as 64-band "
-                    "log-mel spectrograms (25 ms windows, 10 ms hop) on a fixed -100..+20 dBFS scale.")
+SPECTROGRAM_NOTE = N_("Audio: 16 kHz mono, first 1 s (shorter clips padded with silence), shown as 64-band "
+                      "log-mel spectrograms (25 ms windows, 10 ms hop) on a fixed -100..+20 dBFS scale.")
 
 
 def load_wav_folder(data_cfg, job: Job) -> LoadedData:
