@@ -26,6 +26,7 @@ KEPT = {
     "utf",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9']{2,}")  # digits inside a name too: MobileNetV2, VGG16, int8
+IDENTIFIER = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b")
 TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 
 
@@ -37,7 +38,9 @@ def plain(text: str) -> str:
 def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     """The Latin words of ``text`` that are neither ``KEPT`` nor in ``allowed`` (compared lower-case)."""
     allowed_words = {word.lower() for item in allowed for word in WORD.findall(str(item))}
-    return [word for word in WORD.findall(plain(text))
+    # snake_case names are identifiers a person types in code (load_digits, fashion_mnist), not words.
+    text = IDENTIFIER.sub(" ", plain(text))
+    return [word for word in WORD.findall(text)
             if word.lower() not in KEPT and word.lower() not in allowed_words]
 
 
