@@ -62,6 +62,7 @@ from lepton_widgets.core.search.state import (make_oracle_writes_atomic, rebuild
 from lepton_widgets.core.search.space import (differences, fingerprint, read_trials, search_id, searched_values, slug,
                                               space_digest, trial_config)
 from lepton_widgets.core.tasks import task_for_config
+from lepton_widgets.i18n import _
 
 SEARCHES_DIR = "searches"
 DONE_STATUSES = ("COMPLETED", "FAILED")
@@ -142,18 +143,21 @@ def plan_search(cfg: RunConfig, runs_dir: Optional[str | Path] = None) -> Search
         plan.previous = previous.name
         old = json.loads((previous / "search.json").read_text(encoding="utf-8")).get("fingerprint", {})
         plan.changes = differences(old, fingerprint(cfg))
-        shown = "; ".join(plan.changes[:4]) + (f"; and {len(plan.changes) - 4} more" if len(plan.changes) > 4 else "")
-        plan.message = (f"The search space changed since search {previous.name} ({shown}): starting a new "
-                        f"search {sid}. Folder: {directory}")
+        shown = "; ".join(plan.changes[:4]) + (_("; and {count} more").format(count=len(plan.changes) - 4)
+                                               if len(plan.changes) > 4 else "")
+        plan.message = _("The search space changed since search {previous} ({changes}): starting a new "
+                         "search {search}. Folder: {folder}").format(previous=previous.name, changes=shown, search=sid,
+                                                                     folder=directory)
     else:
-        plan.message = f"Starting a new search {sid}. Folder: {directory}"
+        plan.message = _("Starting a new search {search}. Folder: {folder}").format(search=sid, folder=directory)
     return plan
 
 
 def _resume_message(plan: SearchPlan) -> str:
-    left = "all trials are done (raise tuner.max_trials to continue)" if plan.completed >= plan.total else \
-        f"{plan.completed} of {plan.total} trials done"
-    return f"Resuming search {plan.search_id}: {left}. Folder: {plan.directory}"
+    left = _("all trials are done (raise tuner.max_trials to continue)") if plan.completed >= plan.total else \
+        _("{done} of {total} trials done").format(done=plan.completed, total=plan.total)
+    return _("Resuming search {search}: {left}. Folder: {folder}").format(search=plan.search_id, left=left,
+                                                                          folder=plan.directory)
 
 
 def _latest_search_named(root: Path, name: str, exclude: str) -> Optional[Path]:
@@ -428,9 +432,9 @@ def run_search(cfg: RunConfig, job: Optional[Job] = None, *, runs_dir: Optional[
     _write_json(plan.directory / "search.json",
                 {"search_id": plan.search_id, "config": cfg.to_dict(), "fingerprint": fingerprint(cfg)})
     if role == "worker":
-        plan.message = (f"Worker {os.environ.get('KERASTUNER_TUNER_ID')} joining search {plan.search_id} "
-                        f"(oracle at {os.environ.get('KERASTUNER_ORACLE_IP')}:"
-                        f"{os.environ.get('KERASTUNER_ORACLE_PORT')}).")
+        plan.message = _("Worker {worker} joining search {search} (oracle at {host}:{port}).").format(
+            worker=os.environ.get("KERASTUNER_TUNER_ID"), search=plan.search_id,
+            host=os.environ.get("KERASTUNER_ORACLE_IP"), port=os.environ.get("KERASTUNER_ORACLE_PORT"))
     emit(SearchStarted(run_id=plan.search_id, search_id=plan.search_id, directory=str(plan.directory),
                        algorithm=cfg.tuner.algorithm, role=role, resumed=plan.resumed, completed=plan.completed,
                        total=plan.total, searched=cfg.tuner.searched(), message=plan.message,
