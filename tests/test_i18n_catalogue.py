@@ -90,3 +90,14 @@ def test_lepton_lang_chooses_the_language(monkeypatch):
     assert i18n.language() == "zh" and _(N_("Train")) == "训练"
     monkeypatch.setenv("LEPTON_LANG", "en")
     assert i18n.language() == "en" and _("Train") == "Train"
+
+
+def test_the_glossary_page_is_current_and_every_term_reads_in_chinese():
+    from lepton_widgets.i18n.glossary import TERMS, markdown
+
+    page = markdown()
+    assert (REPO / "docs" / "glossary.md").read_text(encoding="utf-8") == page, \
+        "docs/glossary.md is stale: python -m lepton_widgets.i18n.glossary > docs/glossary.md"
+    table = i18n.catalogue("zh")
+    untranslated = [key for key, (term, meaning) in TERMS.items() if not table.get(meaning)]
+    assert not untranslated, untranslated

@@ -108,3 +108,24 @@ def entry(key: str) -> tuple[str, str]:
 def entries() -> list[tuple[str, str, str]]:
     """(key, term, plain words) for every term, in the current language, sorted by the term as shown."""
     return sorted(((key, *entry(key)) for key in TERMS), key=lambda row: row[1].lower())
+
+
+def markdown() -> str:
+    """The glossary in every language as one Markdown page (``docs/glossary.md``), English then Chinese."""
+    from lepton_widgets.i18n import LANGUAGES, language, set_language
+
+    previous = language()
+    parts = ["# Glossary · 术语表\n\nWritten from `lepton_widgets/i18n/glossary.py` by "
+             "`python -m lepton_widgets.i18n.glossary > docs/glossary.md`.\n"]
+    try:
+        for code, name in LANGUAGES.items():
+            set_language(code)
+            parts.append(f"\n## {name}\n\n| | |\n|---|---|\n")
+            parts.extend(f"| **{word}** | {meaning} |\n" for _key, word, meaning in entries())
+    finally:
+        set_language(previous)
+    return "".join(parts)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
