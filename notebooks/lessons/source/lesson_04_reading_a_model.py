@@ -7,11 +7,11 @@ from lepton_widgets.i18n import N_
 SLUG = "04_reading_a_model"
 TITLE = N_("Lesson 4 · Reading a model: confusion matrix, worst mistakes and Grad-CAM")
 
-RIGHT_PAIR = N_("Yes: that cell holds the largest number off the diagonal, so the model mixes up these two "
+RIGHT_PAIR = N_("That cell holds the largest number off the diagonal, so the model mixes up these two "
                 "classes more than any other pair.")
-WRONG_PAIR = N_("Not this pair. Look for the largest number that is NOT on the diagonal: its row is the true class, "
+WRONG_PAIR = N_("That is not the pair. Look for the largest number that is NOT on the diagonal: its row is the true class, "
                 "its column is what the model said.")
-RIGHT_SURE = N_("Right: when the model is more sure, it is right more often. Sure does not mean always right, "
+RIGHT_SURE = N_("When the model is more sure, it is right more often. Sure does not mean always right, "
                 "though: the worst mistakes above were made with high confidence.")
 WRONG_SURE = N_("Look again at the two accuracies printed above: on the half the model is most sure of, it is "
                 "right more often than on all the pictures.")

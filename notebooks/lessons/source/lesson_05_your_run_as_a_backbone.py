@@ -7,11 +7,11 @@ from lepton_widgets.i18n import N_
 SLUG = "05_your_run_as_a_backbone"
 TITLE = N_("Lesson 5 · Across scenarios: your own run as a backbone")
 
-RIGHT_SEEDED = N_("Right: the run seeded with the digits 0–4 model already knows strokes, loops and corners, so "
+RIGHT_SEEDED = N_("The run seeded with the digits 0–4 model already knows strokes, loops and corners, so "
                   "a few examples of each new digit are enough to name them.")
-WRONG_SEEDED = N_("Not this time: look at the two accuracies. With so few examples, the network from scratch "
+WRONG_SEEDED = N_("Look at the two accuracies. With so few examples, the network from scratch "
                   "has to learn what a stroke is first; the seeded one already knows.")
-RIGHT_HEAD = N_("Right: the backbone is copied from the 0–4 run, but the head is new and has one output per new "
+RIGHT_HEAD = N_("The backbone is copied from the 0–4 run, but the head is new and has one output per new "
                 "class: 5, 6, 7, 8 and 9.")
 WRONG_HEAD = N_("Count the classes of the NEW task. The old head (for 0–4) is left behind; only the backbone is "
                 "reused.")

@@ -7,11 +7,11 @@ from lepton_widgets.i18n import N_
 SLUG = "06_beyond_pictures"
 TITLE = N_("Lesson 6 · Beyond pictures: sounds, texts and tables")
 
-RIGHT_SOUND = N_("Right: a sound becomes a spectrogram, a picture of which pitches are loud at each moment. "
+RIGHT_SOUND = N_("A sound becomes a spectrogram, a picture of which pitches are loud at each moment. "
                  "From then on the same picture networks can learn from it.")
-WRONG_SOUND = N_("Not quite. The network never sees the raw wave: look at the picture drawn above, with time "
+WRONG_SOUND = N_("The network never sees the raw wave: look at the picture drawn above, with time "
                  "from left to right and pitch from bottom to top.")
-RIGHT_TEXT = N_("Right: GloVe learned the meaning of words from billions of words of other text before it ever "
+RIGHT_TEXT = N_("GloVe learned the meaning of words from billions of words of other text before it ever "
                 "saw these reviews. TF-IDF only counts the words of your own data.")
 WRONG_TEXT = N_("Think about where each one learns from: TF-IDF counts the words in your own reviews, so it has "
                 "nothing before your data arrives.")
