@@ -45,7 +45,9 @@ def identifiers() -> list[str]:
 
     return [*list_datasets(include_user=False), *(spec.name for spec in list_backbones()),
             "folder", "wav_folder", "text_folder", "text_csv", "table_csv", "medmnist", "MedMNIST", "npz", "gtsrb",
-            "GTSRB"]
+            "GTSRB",
+            # the weights sources a config names (backbone.weights), quoted in the sources table's reasons
+            "offline", "imagenet", "none", "file"]
 
 
 def _without_urls(text: str) -> str:

@@ -175,4 +175,6 @@ class WeightsView:
         self.info.value = backbone_card(spec) + (
             "<div><b>" + html.escape(_("Input normalisation")) + "</b> "
             "" + html.escape(_("(how pixel values are scaled) with these weights:")) + " "
-            f"{html.escape(norm)} - {html.escape(_(NORMALIZATION_DOCS[norm]))}</div>")
+            # The config's own name for it (torch, tf, unit...) is for code: on hover, not in the sentence.
+            f"<span title='normalization: {html.escape(norm)}'>{html.escape(_(NORMALIZATION_DOCS[norm]))}</span>"
+            "</div>")
