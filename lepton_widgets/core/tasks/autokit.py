@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from lepton_widgets.config import DataConfig, RunConfig
-from lepton_widgets.i18n import N_
+from lepton_widgets.i18n import N_, _
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,11 +81,13 @@ def recipe_for(train_counts: dict[str, int], few: int = FEW_PER_CLASS) -> Recipe
     """The recipe for a split with ``train_counts`` examples per class (see :class:`Recipe`)."""
     smallest = min(train_counts.values()) if train_counts else 0
     if smallest < few:
-        return Recipe("few", smallest, f"the smallest class has {smallest} examples (under {few}): a simple "
-                      "classifier on the pretrained network's features, judged by cross-validation so that no "
-                      "example is set aside", fine_tune=False)
-    return Recipe("enough", smallest, f"every class has at least {smallest} examples: a classifier on the "
-                  "pretrained network's features first, then fine-tuning of its last layers", fine_tune=True)
+        return Recipe("few", smallest, _("the smallest class has {smallest} examples (under {few}): a simple "
+                                         "classifier on the pretrained network's features, judged by "
+                                         "cross-validation so that no example is set aside").format(
+            smallest=smallest, few=few), fine_tune=False)
+    return Recipe("enough", smallest, _("every class has at least {smallest} examples: a classifier on the "
+                                        "pretrained network's features first, then fine-tuning of its last "
+                                        "layers").format(smallest=smallest), fine_tune=True)
 
 
 class AutoKit:

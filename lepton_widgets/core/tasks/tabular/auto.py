@@ -55,6 +55,7 @@ from lepton_widgets.core.tasks.autokit import (FEW_PER_CLASS, RANK_COLUMNS, Auto
 from lepton_widgets.core.tasks.tabular.data import TabularData
 from lepton_widgets.core.tasks.tabular.model import hidden_widths
 from lepton_widgets.core.tasks.tabular.schema import TableSchema, category_strings, numeric_values
+from lepton_widgets.i18n import _
 
 #: The MLP recipe that learns on German Credit and breast cancer (``benchmarks/tabular_credit.py``).
 TRAIN = {"epochs": 40, "learning_rate": 3e-3, "early_stopping_patience": 5, "batch_size": 32, "dropout": 0.2,
@@ -137,11 +138,13 @@ class TabularAutoKit(AutoKit):
         """A table's network has no pretrained part: the recipe only says whether there are rows to spare."""
         smallest = min(train_counts.values()) if train_counts else 0
         if smallest < FEW_PER_CLASS:
-            return Recipe("few", smallest, f"the smallest class has {smallest} rows to learn from (under "
-                          f"{FEW_PER_CLASS}): one small network on all the columns, with no search that would "
-                          "choose settings on a handful of rows")
-        return Recipe("enough", smallest, f"every class has at least {smallest} rows to learn from: a small "
-                      "network on all the columns, then a search of its shape and training settings")
+            return Recipe("few", smallest, _("the smallest class has {smallest} rows to learn from (under {few}): "
+                                             "one small network on all the columns, with no search that would "
+                                             "choose settings on a handful of rows").format(
+                smallest=smallest, few=FEW_PER_CLASS))
+        return Recipe("enough", smallest, _("every class has at least {smallest} rows to learn from: a small "
+                                            "network on all the columns, then a search of its shape and training "
+                                            "settings").format(smallest=smallest))
 
     def base_config(self, data_cfg: DataConfig, seed: int, goal: str) -> RunConfig:
         """The MLP of :data:`TRAIN` for every goal (a table model is small and fast whatever the goal)."""
@@ -211,7 +214,7 @@ class TabularAutoKit(AutoKit):
         encoded = encoded_columns(data)
         parts = {name: data.split(name) for name in ("train", "val")}
         refs = [f"{ref}: {row_summary(row)}" for name in ("train", "val")
-                for ref, (_, row) in zip(parts[name][0].frame["ref"], parts[name][1].iterrows())]
+                for ref, (_index, row) in zip(parts[name][0].frame["ref"], parts[name][1].iterrows())]
         return AutoFeatures(
             x=np.concatenate([encoded["train"], encoded["val"]]),
             y=np.concatenate([parts[name][0].label_indices() for name in ("train", "val")]),
