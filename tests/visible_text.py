@@ -40,8 +40,8 @@ def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     allowed_words = {word.lower() for item in allowed for word in WORD.findall(str(item))}
     # snake_case names are identifiers a person types in code (load_digits, fashion_mnist), not words.
     text = IDENTIFIER.sub(" ", plain(text))
-    return [word for word in WORD.findall(text)
-            if word.lower() not in KEPT and word.lower() not in allowed_words]
+    words = [word.strip("'") for word in WORD.findall(text)]  # 'quoted' -> quoted
+    return [word for word in words if len(word) >= 3 and word.lower() not in KEPT and word.lower() not in allowed_words]
 
 
 def widget_texts(widget) -> Iterator[tuple[str, str]]:
