@@ -36,7 +36,7 @@ from lepton_widgets.core.data.safe_zip import extract_zip
 from lepton_widgets.core.data.table import (REPORT_COLUMNS, SAMPLE_COLUMNS, STATUS_CONVERTED, STATUS_OK, DataError,
                                             DataReport, SampleTable)
 from lepton_widgets.core.data.validate import FileCandidate, validate_files
-from lepton_widgets.i18n import _
+from lepton_widgets.i18n import N_, _
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 CSV_COLUMNS = ("path", "label")
@@ -197,10 +197,11 @@ def files_table(paths: Sequence[Union[str, Path]], class_names: Sequence[str],
     return table, DataReport(frame=records[list(REPORT_COLUMNS)])
 
 
-_USER = dict(modality="image", origin="user", licence="the user's own")
-register_dataset(DatasetSpec(name="folder", loader=load_folder, description="A folder with one subfolder "
-                             "of images per class (jpg, png, bmp, gif, webp).", **_USER))
-register_dataset(DatasetSpec(name="zip", loader=load_zip, description="A zip of such a folder; extracted "
-                             "safely once into the cache.", **_USER))
-register_dataset(DatasetSpec(name="csv", loader=load_csv, description="A CSV with columns path,label; "
-                             "paths relative to the CSV's folder or absolute.", **_USER))
+# Marked for the catalogue; the Data step shows them through ``_()`` (panels/dataset/choices.py).
+_USER = dict(modality="image", origin="user", licence=N_("the user's own"))
+register_dataset(DatasetSpec(name="folder", loader=load_folder, description=N_("A folder with one subfolder "
+                             "of images per class (jpg, png, bmp, gif, webp)."), **_USER))
+register_dataset(DatasetSpec(name="zip", loader=load_zip, description=N_("A zip of such a folder; extracted "
+                             "safely once into the cache."), **_USER))
+register_dataset(DatasetSpec(name="csv", loader=load_csv, description=N_("A CSV with columns path,label; "
+                             "paths relative to the CSV's folder or absolute."), **_USER))
