@@ -37,7 +37,7 @@ def plain(text: str) -> str:
 
 def english_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     """The Latin words of ``text`` that are neither ``KEPT`` nor in ``allowed`` (compared lower-case)."""
-    allowed_words = {word.lower() for item in allowed for word in WORD.findall(str(item))}
+    allowed_words = {word.strip("'").lower() for item in allowed for word in WORD.findall(str(item))}
     # snake_case names are identifiers a person types in code (load_digits, fashion_mnist), not words.
     text = IDENTIFIER.sub(" ", plain(text))
     words = [word.strip("'") for word in WORD.findall(text)]  # 'quoted' -> quoted
