@@ -68,6 +68,73 @@ def agreement_words(text: str) -> str:
     return _("{overall} ({decided} of {count} where it is sure)").format(**found.groupdict()) if found else text
 
 
+#: The engine's reasons a format is not offered, could not be made or failed its check (core/export and the
+#: tasks' export parts keep them in English: they go into the English model card), as patterns with the message
+#: that says them in the reader's language. A pattern of ``None`` means the whole reason is the message itself.
+_REASONS = (
+    (None, N_("the model replaces a missing number (NaN) by the training mean, and int8 quantisation turns NaN "
+              "into an ordinary number before that step, so rows with a gap get other answers (measured: a "
+              "breast_cancer row with one missing value moved from p=0.43 to p=0.88 while complete rows agreed); "
+              "the model is small: use tflite or tflite-f16")),
+    (re.compile(r"^the table's categorical columns \((?P<columns>.*)\) are looked up with StringLookup, a "
+                r"TensorFlow hash table that tf2onnx 1\.17 cannot convert \(LookupTableFindV2\); use keras, "
+                r"savedmodel or tflite \(TFLite has built-in hash-table kernels\)$"),
+     N_("the table's categorical columns ({columns}) are looked up with StringLookup, a TensorFlow hash table "
+        "that tf2onnx 1.17 cannot convert (LookupTableFindV2); use keras, savedmodel or tflite (TFLite has "
+        "built-in hash-table kernels)")),
+    (None, N_("a GloVe text model reads raw strings through a TextVectorization layer, whose lower-casing, "
+              "punctuation stripping and splitting (StringLower, StaticRegexReplace, StringSplitV2) are "
+              "TensorFlow ops that TFLite's built-in op set lacks (they would need the Flex delegate, which "
+              "stock TFLite runtimes do not have); use the keras or savedmodel export")),
+    (None, N_("a GloVe text model reads raw strings through a TextVectorization layer: tf2onnx 1.17 cannot "
+              "convert its string ops (StaticRegexReplace, StringSplitV2) nor its vocabulary table "
+              "(LookupTableFindV2); use the keras or savedmodel export")),
+    (None, N_("this TensorFlow has no tf.lite.Interpreter; pip install ai-edge-litert")),
+    (None, N_("int8 quantisation needs representative training images (or texts, or rows) to calibrate on, and "
+              "none were given (the run's training data could not be loaded)")),
+    (re.compile(r"^ONNX export is not available here because (?P<missing>.+) (?:is|are) not installed; install "
+                r"with: (?P<install>.+)$"),
+     N_("ONNX export is not available here because {missing} is not installed; install with: {install}")),
+    (re.compile(r"^onnxruntime is not installed, so the ONNX file cannot be run here; (?P<install>.+)$"),
+     N_("onnxruntime is not installed, so the ONNX file cannot be run here; {install}")),
+    (re.compile(r"^reloaded with (?P<runtime>.+?), it is outside the tolerance \((?P<tolerance>.*)\): max abs "
+                r"diff (?P<diff>\S+), top-1 agreement (?P<agreement>\S+) \((?P<decided>\S+) on the "
+                r"(?P<count>\d+) decided images\); not published$"),
+     N_("reloaded with {runtime}, it is outside the tolerance ({tolerance}): max abs diff {diff}, top-1 agreement "
+        "{agreement} ({decided} on the {count} decided images); not published")),
+    (re.compile(r"^reloaded with (?P<runtime>.+?), it is outside the tolerance \((?P<tolerance>.*)\): max abs "
+                r"diff (?P<diff>\S+), top-1 agreement (?P<agreement>\S+); not published$"),
+     N_("reloaded with {runtime}, it is outside the tolerance ({tolerance}): max abs diff {diff}, top-1 agreement "
+        "{agreement}; not published")),
+    (re.compile(r"^(?P<what>.+?) could not be made here: (?P<error>.+)$", re.S),
+     N_("{what} could not be made here: {error}")),
+)
+
+
+def reason_text(text: str) -> str:
+    """The engine's reason (not offered, not made, failed) in the reader's language; a reason it does not know,
+    and every reason in English, stays exactly as the engine wrote it.
+
+    >>> reason_text("onnxruntime is not installed, so the ONNX file cannot be run here; pip install onnxruntime")
+    'onnxruntime is not installed, so the ONNX file cannot be run here; pip install onnxruntime'
+    """
+    text = text or ""
+    for pattern, message in _REASONS:
+        found = (text == message) if pattern is None else pattern.match(text)
+        if not found:
+            continue
+        translated = _(message)
+        if translated == message:  # English (or not in the catalogue): the engine's own words
+            return text
+        if pattern is None:
+            return translated
+        fields = found.groupdict()
+        if "tolerance" in fields:
+            fields["tolerance"] = tolerance_text(fields["tolerance"])
+        return translated.format(**fields)
+    return text
+
+
 def size_text(size_bytes: Optional[int]) -> str:
     if size_bytes is None:
         return "–"
@@ -121,7 +188,7 @@ def results_html(results) -> str:
         rows.append(f"<tr class='lepton-export-{html.escape(r.status)}'><td>{html.escape(r.format)}</td>"
                     f"<td style='color:{colour};font-weight:600'>{label}</td><td>{path}</td><td>{size}</td>"
                     f"<td>{diff}</td><td>{top1}</td><td>{html.escape(tolerance_text(r.tolerance))}</td>"
-                    f"<td style='max-width:420px'>{html.escape(r.reason)}</td></tr>")
+                    f"<td style='max-width:420px'>{html.escape(reason_text(r.reason))}</td></tr>")
     return (f"<table class='lepton-export-table' style='border-collapse:collapse' cellpadding='4'>{head}"
             f"{''.join(rows)}</table>")
 
@@ -141,4 +208,4 @@ def step_text(event) -> str:
                 + html.escape(_("{size}, {seconds} s").format(size=size_text(event.size_bytes),
                                                              seconds=f"{event.seconds:.1f}")) + ")</span>")
     label, colour = RESULT_LABELS.get(event.status, (RESULT_LABELS["error"][0], "#b00020"))
-    return f"<span style='color:{colour}'>{html.escape(_(label))}</span>: {html.escape(event.reason)}"
+    return f"<span style='color:{colour}'>{html.escape(_(label))}</span>: {html.escape(reason_text(event.reason))}"

@@ -40,7 +40,8 @@ from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.core.tasks import task_for_run
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
-from lepton_widgets.panels.export.files import FORMAT_LABELS, download_html, results_html, size_text, step_text
+from lepton_widgets.panels.export.files import (FORMAT_LABELS, download_html, reason_text, results_html, size_text,
+                                                step_text)
 from lepton_widgets.panels.glossary import term, words_used_here
 from lepton_widgets.panels.style import alert_box, ok_box
 from lepton_widgets.state.runner import BusyError
@@ -162,14 +163,14 @@ class ExportPanel(Panel):
         for name, box in self.formats.items():
             reason = support.get(name)
             if reason:
-                box.value, box.disabled, box.tooltip = False, True, reason
+                box.value, box.disabled, box.tooltip = False, True, reason_text(reason)
             elif box.disabled:  # offered again (another run): ticked, as formats start
                 box.value, box.disabled, box.tooltip = True, False, None
         self.not_offered = dict(support)
         if not support:
             self.formats_note.value = ""
             return
-        items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason)}</li>"
+        items = "".join(f"<li><b>{html.escape(FORMAT_LABELS[name])}</b>: {html.escape(reason_text(reason))}</li>"
                         for name, reason in support.items())
         words = _(RUN_WORDS[words]) if words in RUN_WORDS else words
         self.formats_note.value = ("<div style='color:#555;font-size:12px'>"
