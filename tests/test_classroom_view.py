@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 import pytest
-from visible_text import english_left
+from visible_text import english_left, widget_texts
 
 from lepton_widgets.i18n import set_language
 
@@ -134,6 +134,9 @@ def test_no_english_left_in_the_predict_app_in_chinese(tmp_path):
     assert "lepton export" in app.panel.message.value
     left = english_left(app.widget, allowed=["lepton export"])  # a command, shown as it is typed
     assert not left, "\n".join(f"{where}: {words} in {text!r}" for where, text, words in left)
+    # Its terms link to a glossary on the same page, in Chinese.
+    page = "".join(text for _where, text in widget_texts(app.widget))
+    assert "href='#lepton-glossary'" in page and "id='lepton-glossary'" in page and "置信度" in page
     # Each kind of model's upload caption and hint, as the panel shows them.
     from lepton_widgets.core.tasks import task_named
     from lepton_widgets.panels.predict.views import view_for

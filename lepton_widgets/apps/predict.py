@@ -61,7 +61,10 @@ class PredictApp:
             "each export for what the model was and was not tested on.").format(count=TOP_K)))
         header = w.HBox([w.HTML(f"<h2 style='margin:4px 0'>{html.escape(self.title)}</h2>"), self.status_line],
                         layout=w.Layout(align_items="center"))
-        self.widget = w.VBox([header, intro, self.panel.widget])
+        from lepton_widgets.panels.glossary import glossary_section, words_used_here
+
+        words = words_used_here(["confidence", "grad_cam", "export"])
+        self.widget = w.VBox([header, intro, words, self.panel.widget, glossary_section()])
         self.widget.add_class("lepton-predict-app")
         self.session.observe(self._show_status, names=["status", "message"])
         self._show_status()

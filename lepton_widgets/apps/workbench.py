@@ -50,6 +50,7 @@ import ipywidgets as w
 # quiet_tensorflow_import is also re-exported from here: the apps call it before building their panels.
 from lepton_widgets.core.base.quiet_tensorflow import quiet_tensorflow_import
 from lepton_widgets.i18n import LANGUAGES, N_, _, language, set_language
+from lepton_widgets.panels.glossary import glossary_section
 from lepton_widgets.state.runner import Runner
 from lepton_widgets.state.session import Session
 
@@ -234,7 +235,7 @@ class Workbench:
             if not self._is_shown(title):
                 box.layout.display = "none"
             sections.append(box)
-        self.glossary = self._glossary_section()
+        self.glossary = glossary_section()
         folded = [box for box in sections if isinstance(box, w.Accordion)]
         unfolded = [box for box in sections if not isinstance(box, w.Accordion)]
         self.header = self._header()
@@ -288,21 +289,6 @@ class Workbench:
         ], layout=w.Layout(padding="0 0 8px 0"))
         header.add_class("lepton-app-header")
         return header
-
-    def _glossary_section(self) -> w.Widget:
-        """The glossary, folded, under a heading that every "words used here" link points at."""
-        from lepton_widgets.panels.glossary import ANCHOR, GlossaryView
-
-        self.glossary_view = GlossaryView(anchor=False)
-        title = html.escape(_("Glossary"))
-        heading = w.HTML(f"<div id='{ANCHOR}' style='color:#666;font-size:12px;text-transform:uppercase;"
-                         f"letter-spacing:.06em'>{title}</div>")
-        folded = w.Accordion([self.glossary_view.widget], titles=(_("Technical words in plain words"),),
-                             selected_index=None)
-        box = w.VBox([heading, folded], layout=w.Layout(border_top="1px solid #ddd", padding="8px 4px 16px 4px"))
-        box.add_class("lepton-step")
-        box.add_class("lepton-step-glossary")
-        return box
 
     # --- what is shown ------------------------------------------------------------------------------
 

@@ -55,3 +55,18 @@ class GlossaryView:
         id_attribute = f" id='{ANCHOR}'" if anchor else ""
         self.widget = w.HTML(f"<div{id_attribute}><table>{head}{rows}</table></div>")
         self.widget.add_class("lepton-glossary")
+
+
+def glossary_section() -> w.VBox:
+    """A page's glossary: a heading that every "words used here" link jumps to, over the folded table.
+
+    Folded because the table is long; the heading stays visible since a link cannot jump into a closed fold.
+    """
+    heading = w.HTML(f"<div id='{ANCHOR}' style='color:#666;font-size:12px;text-transform:uppercase;"
+                     f"letter-spacing:.06em'>{html.escape(_('Glossary'))}</div>")
+    folded = w.Accordion([GlossaryView(anchor=False).widget], titles=(_("Technical words in plain words"),),
+                         selected_index=None)
+    box = w.VBox([heading, folded], layout=w.Layout(border_top="1px solid #ddd", padding="8px 4px 16px 4px"))
+    box.add_class("lepton-step")
+    box.add_class("lepton-step-glossary")
+    return box
