@@ -51,8 +51,8 @@ bench: setup
 # The message catalogue: extract every _()/N_() string with Babel, then add the new ones to the Chinese PO
 # file (empty until translated: tests/test_i18n_catalogue.py names them) and regenerate docs/glossary.md.
 messages: setup
-	$(BIN)/pybabel extract -q -F babel.cfg -k N_ --sort-by-file -o lepton_widgets/i18n/locale/lepton.pot .
-	$(BIN)/pybabel update -q -i lepton_widgets/i18n/locale/lepton.pot -d lepton_widgets/i18n/locale -D lepton \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --sort-by-file -o lepton_widgets/i18n/locale/lepton.pot .
+	$(BIN)/pybabel update -i lepton_widgets/i18n/locale/lepton.pot -d lepton_widgets/i18n/locale -D lepton \
 		-l zh_CN --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/python -m lepton_widgets.i18n.glossary > docs/glossary.md
 
