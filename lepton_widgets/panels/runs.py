@@ -28,11 +28,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.config import ConfigError
+from lepton_widgets.core.frozen_depth import frozen_depth_setting
 from lepton_widgets.core.runs.store import run_label
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.panels.base import Panel
+from lepton_widgets.panels.figures import figure_widget
 from lepton_widgets.panels.glossary import words_used_here
 from lepton_widgets.panels.train import status_word
 
@@ -46,11 +47,12 @@ COLUMNS = tuple(HEADERS)
 
 def frozen_words(depth) -> str:
     """``frozen_depth`` in plain words: None freezes every block, 0 none, n the first n."""
-    if depth is None or depth != depth:  # None, or NaN in a DataFrame column
-        return _("all blocks")
     if isinstance(depth, str):
         return _("automatic") if depth == "auto" else depth
-    return _("none") if int(depth) == 0 else _("first {count}").format(count=int(depth))
+    setting = frozen_depth_setting(None if depth != depth else depth)  # NaN in a DataFrame column: the default
+    if setting is None:
+        return _("all blocks")
+    return _("none") if setting == 0 else _("first {count}").format(count=setting)
 
 
 def runs_table_html(frame: pd.DataFrame) -> str:
