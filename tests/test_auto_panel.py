@@ -52,18 +52,23 @@ def test_the_controls_make_the_auto_request_and_share_the_data_step(tmp_path):
     assert panel.request()["data"].exclude is None
 
 
-def test_an_upload_in_the_auto_step_becomes_the_sessions_data(tmp_path):
+def pets_zip() -> bytes:
+    """A zip of one folder of class folders, ``pets/cat`` and ``pets/dog``, one small PNG in each."""
     import io
     import zipfile
 
-    panel, session, _ = _panel(tmp_path, dataset="digits")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for label in ("cat", "dog"):
             picture = io.BytesIO()
             Image.fromarray(np.full((8, 8), 100 if label == "cat" else 200, np.uint8)).save(picture, format="PNG")
             archive.writestr(f"pets/{label}/a.png", picture.getvalue())
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def test_an_upload_in_the_auto_step_becomes_the_sessions_data(tmp_path):
+    panel, session, _ = _panel(tmp_path, dataset="digits")
+    data = pets_zip()
     panel.uploads.upload.value = (upload_entry("pets.zip", data),)
     assert session.dataset == "zip" and session.data_path.endswith("pets.zip")
     assert panel.data.path.value == session.data_path and panel.request()["data"].path == session.data_path

@@ -100,22 +100,12 @@ def test_the_search_step_is_english_in_an_english_build(tmp_path):
 
 
 def test_an_upload_and_a_failed_start_on_the_auto_step_are_said_in_chinese(tmp_path):
-    import io
-    import zipfile
-
-    import numpy as np
-    from PIL import Image
+    from test_auto_panel import pets_zip
     from test_panels_setup import upload_entry
 
     set_language("zh")
     panel, session = _auto(tmp_path)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for label in ("cat", "dog"):
-            picture = io.BytesIO()
-            Image.fromarray(np.full((8, 8), 100 if label == "cat" else 200, np.uint8)).save(picture, format="PNG")
-            archive.writestr(f"pets/{label}/a.png", picture.getvalue())
-    panel.uploads.upload.value = (upload_entry("pets.zip", buffer.getvalue()),)
+    panel.uploads.upload.value = (upload_entry("pets.zip", pets_zip()),)
     message = panel.uploads.message.value
     assert session.dataset == "zip" and "<b>开始</b>" in message and "检查数据" not in message, message
 
