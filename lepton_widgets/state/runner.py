@@ -8,6 +8,11 @@ worker thread writes Session traits; ipywidgets sends those changes to the brows
 Exceptions never escape the worker: they become ``status = "failed"`` with a readable ``last_error`` and
 the full ``last_traceback``, and the Session is usable again.
 
+On a shared server (a room: ``LEPTON_QUEUE_DIR`` set in every kernel's environment), the jobs that keep the CPU
+busy (:data:`QUEUED_JOBS`) first wait for a slot of the :class:`~lepton_widgets.core.base.training_queue.TrainingQueue`,
+so at most N of them run at once across every kernel; meanwhile the status is ``"waiting"`` and the message
+says the place in line ("3rd in line"), and Stop leaves the line.
+
 Example:
     >>> from lepton_widgets.state.session import Session
     >>> session = Session(dataset="digits", backbone="small_cnn", weights="none", image_size=32, epochs=1)
@@ -20,17 +25,23 @@ from __future__ import annotations
 
 import threading
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from lepton_widgets.core.base.events import Cancelled, Event, EventSink
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.base.training_queue import QueueCancelled, TrainingQueue, ordinal
 from lepton_widgets.core.data.table import DataError
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.i18n import N_, _
 from lepton_widgets.core.runs.store import RunStore, check_run_name, default_run_name
 from lepton_widgets.state.session import BUSY_STATUSES, Session
 
+
+#: Jobs that keep the CPU busy for long: on a shared server they wait for a training slot first. Checking data,
+#: predicting and exporting are short and run at once.
+QUEUED_JOBS = frozenset({"train", "search", "auto", "fuse", "update", "rank backbones", "robustness"})
 
 #: The Progress task of a run's test-split evaluation (``core.evaluation.evaluate_model``).
 EVALUATION_TASK = "evaluate"
@@ -72,8 +83,11 @@ class BusyError(RuntimeError):
 class Runner:
     """Runs Session jobs in a worker thread and reflects their events in the Session."""
 
-    def __init__(self, session: Session, runs_dir: Optional[str | Path] = None) -> None:
+    def __init__(self, session: Session, runs_dir: Optional[str | Path] = None,
+                 queue: Optional[TrainingQueue] = None) -> None:
         self.session = session
+        #: The shared training queue (``LEPTON_QUEUE_DIR``), or None: jobs run at once.
+        self.queue = queue if queue is not None else TrainingQueue.from_env()
         self.store = RunStore(runs_dir)
         self.job = Job(sink=self.on_event)  # the current (or last) unit of work; each submit makes a new one
         self._thread: Optional[threading.Thread] = None
@@ -86,12 +100,15 @@ class Runner:
         return self._thread is not None and self._thread.is_alive()
 
     def submit(self, job: str, work: Callable[[Job], Any], on_done: Optional[Callable[[Any], None]] = None,
-               *, sink: Optional[EventSink] = None) -> threading.Thread:
+               *, sink: Optional[EventSink] = None, queued: Optional[bool] = None) -> threading.Thread:
         """Run ``work(job)`` in the worker thread; ``on_done(result)`` runs there afterwards.
 
         ``job`` is a fresh :class:`~lepton_widgets.core.base.job.Job` for this unit of work: its events go to
         ``sink`` (default :meth:`on_event`, the Session's traits) and :meth:`stop` sets its stop request.
+        ``queued`` (default: the job's name is in :data:`QUEUED_JOBS`) makes ``work`` wait for a slot of the
+        shared training queue first, when there is one.
         """
+        queued = (job in QUEUED_JOBS) if queued is None else queued
         with self._lock:
             if self.busy:
                 raise BusyError(_("'{job}' is still running; press Stop or wait for it").format(job=self.session.job))
@@ -100,21 +117,25 @@ class Runner:
             session.job, session.last_error, session.last_traceback = job, "", ""
             session.progress = {}
             session.status = "preparing"
-            self._thread = threading.Thread(target=self._work, args=(work, self.job, on_done),
+            self._thread = threading.Thread(target=self._work, args=(work, self.job, on_done, queued),
                                             name=f"lepton-{job}", daemon=True)
             self._thread.start()
             return self._thread
 
-    def _work(self, work, job: Job, on_done) -> None:
+    def _work(self, work, job: Job, on_done, queued: bool = False) -> None:
         session = self.session
         self.last_exception = None
         try:
-            self.result = work(job)
+            with self._training_slot(job) if queued else nullcontext():
+                self.result = work(job)
             if on_done is not None:
                 on_done(self.result)
             if session.status in BUSY_STATUSES:
                 session.status = "cancelled" if job.stopped else "finished"
         except Cancelled:
+            session.status = "cancelled"
+        except QueueCancelled:
+            session.message = _("left the queue before its turn")
             session.status = "cancelled"
         except Exception as error:  # the kernel must survive anything a job does
             self.last_exception = error
@@ -126,12 +147,33 @@ class Runner:
             session.status = "failed"
             session.runs_version += 1  # a failed training run is stored too: run lists must refresh
 
+    def _training_slot(self, job: Job):
+        """A held slot of the shared training queue (waiting in line first), or nothing when there is no queue.
+
+        Leaving the ``with`` frees the slot, whether the work finished, failed or was stopped; a kernel that
+        dies frees it too (the queue's file lock goes with the process).
+        """
+        if self.queue is None:
+            return nullcontext()
+        session = self.session
+
+        def in_line(place: int) -> None:
+            if session.status != "stopping":
+                session.status = "waiting"
+                session.message = _("{place} in line").format(place=ordinal(place))
+
+        slot = self.queue.acquire(should_stop=lambda: job.stopped, on_wait=in_line)
+        if session.status == "waiting":
+            session.status, session.message = "preparing", _("your turn: starting")
+        return slot
+
     def stop(self) -> None:
-        """Ask the job to stop; the engine checks between batches."""
+        """Ask the job to stop; the engine checks between batches (a job waiting in line leaves it)."""
         if self.busy:
+            waiting = self.session.status == "waiting"
             self.job.stop()
             self.session.status = "stopping"
-            self.session.message = _("stopping after the current batch...")
+            self.session.message = _("leaving the queue...") if waiting else _("stopping after the current batch...")
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Block until the job ends (tests, scripts); True when nothing is running any more."""

@@ -27,8 +27,10 @@ from traitlets.traitlets import MetaHasTraits
 
 from lepton_widgets.config import BackboneConfig, RunConfig
 
-STATUSES = ("idle", "preparing", "running", "evaluating", "stopping", "finished", "failed", "cancelled")
-BUSY_STATUSES = ("preparing", "running", "evaluating", "stopping")  # "finished" only once the run is stored
+#: "waiting": in line for a training slot on a shared server (``core.base.training_queue``); the message says
+#: the place in line. It counts as busy: the Stop button leaves the line.
+STATUSES = ("idle", "preparing", "waiting", "running", "evaluating", "stopping", "finished", "failed", "cancelled")
+BUSY_STATUSES = ("preparing", "waiting", "running", "evaluating", "stopping")  # "finished" once the run is stored
 
 #: The naming rule: a setting's trait is its config field's name, except for these (section, field) pairs.
 RENAMES = {
