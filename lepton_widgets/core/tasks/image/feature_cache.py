@@ -24,7 +24,7 @@ from typing import BinaryIO, Optional
 import numpy as np
 import tensorflow as tf
 
-from lepton_widgets.core.base.atomic import atomic_write
+from lepton_widgets.core.base.cache_entry import cached_file, load_npy
 from lepton_widgets.core.backbones import weights_fingerprint
 from lepton_widgets.core.data import SampleTable, make_dataset
 from lepton_widgets.core.base.events import Progress
@@ -117,21 +117,30 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
     Returns ``({name: features}, hit)``: read-only memory maps of the cached ``.npy`` files (index them
     to get in-memory copies of the rows you need), and whether every one was on disk already. The
     missing ones are extracted in turn with one traced function, and ``tm.feature_extractor()`` is
-    called only then: a search or run that finds everything cached never builds the backbone.
+    called only then: a search or run that finds everything cached never builds the backbone. Processes
+    asking for the same missing split at once extract it once (``core.base.cache_entry.cached_file``);
+    ``hit`` is then True for the ones that waited and read the file.
     """
+    job = job or Job()
     paths = {name: _cache_path(tm.spec, table, weights, image_size) for name, table in tables.items()}
-    found = {name: features for name, path in paths.items()
-             if (features := _load_valid(path, len(tables[name]), tm.spec.feature_dim)) is not None}
-    missing = [name for name in tables if name not in found]
-    if missing:
-        extractor = tm.feature_extractor()
-        forward = forward_function(extractor, image_size)
-        for name in missing:
-            atomic_write(paths[name], lambda out, name=name: extract_features(
-                extractor, tables[name], image_size, batch_size, job,
-                task=f"extract features ({name})", out=out, forward=forward), suffix=".npy")
-            found[name] = np.load(paths[name], mmap_mode="r")
-    return {name: found[name] for name in tables}, not missing
+    built = {}  # the extractor and its traced function, made on the first miss only
+
+    def write(out, name):
+        if not built:
+            extractor = tm.feature_extractor()
+            built.update(extractor=extractor, forward=forward_function(extractor, image_size))
+        extract_features(built["extractor"], tables[name], image_size, batch_size, job,
+                         task=f"extract features ({name})", out=out, forward=built["forward"])
+
+    found, made = {}, False
+    for name, path in paths.items():
+        # Another kernel extracting the same split at the same time (a room, one dataset) is waited for and
+        # its file read, instead of both spending the CPU; a reader only ever sees whole files.
+        found[name], wrote = cached_file(
+            path, lambda p, name=name: _load_valid(p, len(tables[name]), tm.spec.feature_dim),
+            lambda out, name=name: write(out, name), suffix=".npy", check_stop=job.check_stop)
+        made = made or wrote
+    return found, not made
 
 
 def _cache_path(spec, table: SampleTable, weights: str, image_size: int):
@@ -141,12 +150,6 @@ def _cache_path(spec, table: SampleTable, weights: str, image_size: int):
 
 
 def _load_valid(path, rows: int, dim: int) -> Optional[np.ndarray]:
-    """The cached array at ``path`` when it exists and has the expected shape; None otherwise (a damaged
-    or stale file is then recomputed and atomically replaced)."""
-    if not path.exists():
-        return None
-    try:
-        features = np.load(path, mmap_mode="r")
-    except (OSError, ValueError):
-        return None
-    return features if features.shape == (rows, dim) else None
+    """The cached array at ``path`` when it is whole (its size is what its header says) and has the expected
+    shape; None otherwise (a damaged or stale file is then recomputed and atomically replaced)."""
+    return load_npy(path, (rows, dim))
