@@ -89,7 +89,7 @@ BASIC_STEPS = ("Data", "Backbone", "Augment", "Train", "Evaluate")
 MODES = ("basic", "advanced")
 MODE_ENV = "LEPTON_MODE"
 #: The Session's status words as the header shows them (the status values themselves stay English).
-STATUS_WORDS = {"idle": N_("idle"), "preparing": N_("preparing"), "running": N_("running"),
+STATUS_WORDS = {"idle": N_("idle"), "preparing": N_("preparing"), "waiting": N_("waiting"), "running": N_("running"),
                 "evaluating": N_("evaluating"), "stopping": N_("stopping"), "finished": N_("finished"),
                 "failed": N_("failed"), "cancelled": N_("cancelled")}
 

@@ -48,7 +48,7 @@ CURVES = (("loss", N_("training loss"), 1, True), ("val_loss", N_("validation lo
           ("accuracy", N_("training accuracy"), 2, True), ("val_accuracy", N_("validation accuracy"), 2, False))
 
 #: Session status -> words (the status values stay as they are: CSS classes and tests use them).
-STATUS_WORDS = {"idle": N_("ready"), "preparing": N_("preparing"), "running": N_("training"),
+STATUS_WORDS = {"idle": N_("ready"), "preparing": N_("preparing"), "waiting": N_("waiting"), "running": N_("training"),
                 "evaluating": N_("evaluating"), "stopping": N_("stopping"), "finished": N_("finished"),
                 "failed": N_("failed"), "cancelled": N_("stopped"), "damaged": N_("damaged"),
                 "interrupted": N_("interrupted")}

@@ -372,7 +372,9 @@ class AutoPanel(Panel):
         if session.job != JOB:
             return
         result = self.state.result
-        if running:
+        if running and session.status == "waiting":  # in line for a training slot on a shared server
+            self.status.value = note_box(f"<b>{html.escape(_('waiting'))}</b> {html.escape(session.message)}")
+        elif running:
             budget, started = self.state.budget, self._started
             # Refreshed with every message (epochs, stages), which come often enough to follow the clock.
             working = (_("Working ({seconds} s of the {minutes} min budget):").format(

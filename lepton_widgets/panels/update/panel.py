@@ -391,7 +391,7 @@ def _error_html(text: str) -> str:
 
 
 #: The Session's status words, as this panel shows them.
-STATUS_WORDS = {"idle": N_("idle"), "preparing": N_("preparing"), "running": N_("running"),
+STATUS_WORDS = {"idle": N_("idle"), "preparing": N_("preparing"), "waiting": N_("waiting"), "running": N_("running"),
                 "evaluating": N_("evaluating"), "stopping": N_("stopping"),
                 "finished": N_("finished"), "failed": N_("failed"), "cancelled": N_("cancelled")}
 
