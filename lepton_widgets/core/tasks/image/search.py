@@ -9,8 +9,9 @@ its config describes, with the same building blocks as a normal run: ``build_tra
 Fast path: a trial that only trains the head (every block frozen, no augmentation, pretrained weights:
 ``training.uses_feature_cache``) trains a head on the cached feature arrays. The backbone runs once over
 the data per (backbone, weights, image size), for the whole search and for later runs too (the disk
-cache is shared with ``run_experiment``), and one traced head serves every such trial
-(``search_head.SharedHead``: a trial resets it instead of rebuilding and retracing it). Trials that
+cache is shared with ``run_experiment``), one traced head serves every such trial
+(``search_head.SharedHead``: a trial resets it instead of rebuilding and retracing it), and it trains one
+compiled call per epoch (``fast_head.fit_head``), as a normal run's head phase does. Trials that
 fine-tune or augment train the full model on images, head phase included, so that the model KerasTuner
 checkpoints (and Hyperband continues) is always the one ``build`` returned.
 
@@ -39,14 +40,13 @@ from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.tasks.base import TrialPlan
 from lepton_widgets.core.tasks.image.adversarial import AdversarialTrainer
 from lepton_widgets.core.tasks.image.blocks import block_summary
+from lepton_widgets.core.tasks.image.fast_head import fit_head
 from lepton_widgets.core.tasks.image.feature_cache import ExtractorOnDemand, cached_split_features
 from lepton_widgets.core.tasks.image.model import build_head_model, build_transfer_model, freeze, freeze_to
 from lepton_widgets.core.tasks.image.search_head import SharedHead, can_share
 from lepton_widgets.core.tasks.image.training import (compile_model, planned_phases, standard_callbacks,
                                                       uses_feature_cache)
 
-#: Batch of the validation features in a head trial (one call per epoch instead of one per training batch).
-VAL_BATCH = 4096
 PATH_FEATURES, PATH_IMAGES = "cached features", "images"
 
 
@@ -123,42 +123,40 @@ class PictureTrials:
         cfg = plan.config
         learning_rate = cfg.train.learning_rate * (cfg.train.fine_tune_lr_factor if phase == "fine_tune" else 1.0)
         if plan.path == PATH_FEATURES:
-            train_ds, val_ds, n_train = self._feature_datasets(cfg)
-        else:
-            tm = self._transfer[id(model)]
-            depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
-            if phase == "head" and tm.pretrained:
-                freeze(tm)
-            else:  # fine-tune; or random blocks, which train from the start as in train_transfer
-                freeze_to(tm, depth)
-            train, val = self.data.split("train"), self.data.split("val")
-            size, batch = cfg.backbone.image_size, cfg.train.batch_size
-            train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
-            val_ds, n_train = make_dataset(val, size, batch), len(train)
+            # A head on cached features: one compiled call per epoch (fast_head.py), not one Keras step per batch.
+            train, val = self._feature_tensors(cfg)
+            if not plan.shared:  # the shared head was reset instead (compiling would drop its traces)
+                steps = (end - first) * math.ceil(int(train[1].shape[0]) / cfg.train.batch_size)
+                compile_model(model, learning_rate, cfg, steps=steps)
+            return fit_head(model, train, val, epochs=end, initial_epoch=first, batch_size=cfg.train.batch_size,
+                            seed=cfg.seed, callbacks=standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
+        tm = self._transfer[id(model)]
+        depth = frozen_block_count(cfg.backbone.frozen_depth, tm.n_blocks)
+        if phase == "head" and tm.pretrained:
+            freeze(tm)
+        else:  # fine-tune; or random blocks, which train from the start as in train_transfer
+            freeze_to(tm, depth)
+        train, val = self.data.split("train"), self.data.split("val")
+        size, batch = cfg.backbone.image_size, cfg.train.batch_size
+        train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
+        val_ds, n_train = make_dataset(val, size, batch), len(train)
         trainer = model
         if cfg.train.adversarial != "none":  # never on the feature path: attacks need the pixels
             trainer = AdversarialTrainer(model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
                                          cfg.train.adversarial_ratio, seed=cfg.seed)
-        if not plan.shared:  # the shared head was reset instead (compiling would drop its traces)
-            steps = (end - first) * math.ceil(n_train / cfg.train.batch_size)
-            compile_model(trainer, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
+        steps = (end - first) * math.ceil(n_train / cfg.train.batch_size)
+        compile_model(trainer, learning_rate, cfg, steps=steps)  # also after freezing: Keras needs it
         return trainer.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end, verbose=0,
                            shuffle=False,  # the datasets shuffle with the run seed
                            callbacks=standard_callbacks(cfg, None, phase, learning_rate) + callbacks)
 
-    def _feature_datasets(self, cfg: RunConfig):
-        """Train/val datasets of cached features, in the order ``training``'s head phase uses (row indices
-        shuffled with the run seed). The split arrays become tensors once per search, not once per trial."""
+    def _feature_tensors(self, cfg: RunConfig):
+        """(features, labels) tensors of the train and val rows: they become tensors once per search, not
+        once per trial."""
         key = (cfg.backbone.name, cfg.backbone.weights, cfg.backbone.image_size)
         if key not in self._splits:
             features = self.features(cfg)
             self._splits[key] = {name: (tf.constant(np.asarray(features[name])),
                                         tf.constant(self.data.split(name).label_indices().astype("int32")))
                                  for name in ("train", "val")}
-        train, val = self._splits[key]["train"], self._splits[key]["val"]
-        batch, n_train = cfg.train.batch_size, int(train[1].shape[0])
-        train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
-            n_train, seed=cfg.seed, reshuffle_each_iteration=True).batch(batch)
-        # Validation in as few calls as possible: its metrics are sample means, whatever the batching.
-        val_ds = tf.data.Dataset.from_tensor_slices(val).batch(VAL_BATCH)
-        return train_ds, val_ds, n_train
+        return self._splits[key]["train"], self._splits[key]["val"]

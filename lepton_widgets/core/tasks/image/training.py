@@ -44,6 +44,7 @@ from lepton_widgets.core.base.callbacks import EventCallback, KeepBestLearned, P
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks.image.fast_head import fit_head, predict_head
 from lepton_widgets.core.tasks.image.feature_cache import cached_split_features, extract_features, forward_function
 from lepton_widgets.core.tasks.image.linear_head import fit_linear_head, set_linear_head, uses_logistic_head
 from lepton_widgets.core.frozen_depth import frozen_block_count
@@ -153,17 +154,17 @@ def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, job: J
     del features
     head = build_head_model(splits["train"][0].shape[1], data.num_classes, cfg)
     copy_head_weights(tm.model, head)  # same starting point as the full model's head
-    train_ds = _feature_batches(*splits["train"], batch, shuffle_seed=cfg.seed)
-    val_ds = _feature_batches(*splits["val"], batch)
     compile_model(head, learning_rate, cfg, steps=epochs * math.ceil(len(splits["train"][1]) / batch))
-    head.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,
+    # One compiled call per epoch instead of one Keras step per batch (fast_head.py): the same batches
+    # (rows shuffled with the run seed, as make_dataset shuffles the images), the same steps and callbacks.
+    fit_head(head, splits["train"], splits["val"], epochs=epochs, batch_size=batch, seed=cfg.seed,
              class_weight=class_weights(cfg, splits["train"][1], data.num_classes),
              callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
                                           chance=chance_accuracy(splits["val"][1])) + [callback])
     copy_head_weights(head, tm.model)
     # The full model computes exactly head(features) for these rows (frozen backbone, augmentation off at
     # inference), so its test predictions come from the cache too. tests/test_training.py checks this.
-    return np.asarray(head.predict(splits["test"][0], batch_size=256, verbose=0))
+    return predict_head(head, splits["test"][0])
 
 
 def _fit_logistic_head(tm, data, cfg, callback, job: Job, val_held_out: bool):
@@ -196,24 +197,6 @@ def _fit_logistic_head(tm, data, cfg, callback, job: Job, val_held_out: bool):
     set_linear_head(head, linear)
     # As for the gradient head on cached features: the full model computes head(features) for these rows.
     return np.asarray(head.predict(np.asarray(features["test"]), batch_size=256, verbose=0)), linear
-
-
-def _feature_batches(features: np.ndarray, labels: np.ndarray, batch: int,
-                     shuffle_seed: Optional[int] = None) -> tf.data.Dataset:
-    """Batches of (features, labels) gathered by row index, so tf.data never copies the whole array into a
-    tensor. Shuffling the row indices with the run seed gives the same order as
-    ``make_dataset(shuffle=True, seed=...)`` gives the images, which keeps cached and uncached runs alike."""
-    rows = tf.data.Dataset.range(len(labels))
-    if shuffle_seed is not None:
-        rows = rows.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-
-    def gather(index):
-        x, y = tf.numpy_function(lambda i: (features[i], labels[i]), [index], (tf.float32, tf.int32))
-        x.set_shape((None, features.shape[1]))
-        y.set_shape((None,))
-        return x, y
-
-    return rows.batch(batch).map(gather).prefetch(tf.data.AUTOTUNE)
 
 
 def class_weights(cfg: RunConfig, labels: np.ndarray, num_classes: int) -> Optional[dict[int, float]]:
