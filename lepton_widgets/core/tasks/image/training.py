@@ -4,7 +4,9 @@ Phase ``head`` trains only the head with every backbone block frozen. When no au
 backbone's pooled output is fixed, so the head trains on cached features (``feature_cache``) instead of
 recomputing the backbone each step; the trained weights are then copied into the full model.
 Phase ``fine_tune`` unfreezes down to ``frozen_depth`` and trains the full model at
-``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen.
+``learning_rate * fine_tune_lr_factor``; it runs only when some block is unfrozen. Without augmentation the
+frozen blocks' output is computed once and stored (``boundary_cache.py``): only the unfrozen blocks and the
+head run at each step, and they are the full model's own layers.
 A backbone trained from scratch (``weights: none``) has no features to protect, and a head on frozen random
 features learns nothing (the README's sound example: 0.10 after 10 head epochs), so for it the ``head``
 phase already trains every block down to ``frozen_depth``, at the full learning rate.
@@ -44,6 +46,7 @@ from lepton_widgets.core.base.callbacks import EventCallback, KeepBestLearned, P
 from lepton_widgets.core.data import PreparedData, make_dataset
 from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
+from lepton_widgets.core.tasks.image.boundary_cache import boundary_training_data
 from lepton_widgets.core.tasks.image.fast_head import fit_head, predict_head
 from lepton_widgets.core.tasks.image.feature_cache import cached_split_features, extract_features, forward_function
 from lepton_widgets.core.tasks.image.linear_head import fit_linear_head, set_linear_head, uses_logistic_head
@@ -129,10 +132,15 @@ def train_transfer(tm: TransferModel, data: PreparedData, cfg: RunConfig, job: O
 def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, job: Job):
     train, val = data.split("train"), data.split("val")
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
-    train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
-    # No validation rows: the final model of a cross-validated run trains on every sample (core/tasks/image/cross_validation.py).
-    val_ds = make_dataset(val, size, batch) if len(val) else None
-    model = tm.model
+    # Frozen blocks and no augmentation: train the upper layers (the full model's own) on their stored output.
+    boundary = boundary_training_data(tm, data, cfg, job)
+    if boundary is not None:
+        model, train_ds, val_ds = boundary.model, boundary.train, boundary.val
+    else:
+        model = tm.model
+        train_ds = make_dataset(train, size, batch, shuffle=True, seed=cfg.seed)
+        # No validation rows: the final model of a cross-validated run trains on every sample (core/tasks/image/cross_validation.py).
+        val_ds = make_dataset(val, size, batch) if len(val) else None
     if cfg.train.adversarial != "none":
         # fit() the wrapper: it shares tm.model's weights and freezing, and tm.model stays a plain model.
         model = AdversarialTrainer(tm.model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
