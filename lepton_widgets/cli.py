@@ -5,6 +5,7 @@ be replayed here. Progress goes to the terminal as tqdm bars built from the engi
 
 Example:
     $ lepton train configs/quickstart.yaml --set train.epochs=3
+    $ lepton train cfg.yaml --workers 10.0.0.5:2222,10.0.0.6:2222 --worker-index 0   # and index 1 on 10.0.0.6
     $ lepton tune configs/quickstart.yaml --set tuner.max_trials=10 --use-best
     $ lepton tune search.yaml --chief --oracle-port 8000          # and, elsewhere, N workers:
     $ lepton tune search.yaml --worker --oracle-ip 10.0.0.5 --oracle-port 8000 --tuner-id tuner1
@@ -44,11 +45,14 @@ def _check_runs_dir(runs_dir: Optional[str]) -> None:
 
 
 def cmd_train(args) -> int:
+    workers = _join_workers(args)  # first: TF_CONFIG and the strategy must come before any TensorFlow operation
     cfg = load_config(args.config, args.set)  # before the engine is imported: config mistakes answer at once
     from lepton_widgets.api import train
 
     if getattr(args, "name", None) is not None:
         cfg = cfg.replace(name=_run_name(args.name))
+    if workers and args.worker_index != 0:
+        return _train_as_helper(cfg, args, workers)
     record = train(cfg, runs_dir=args.runs_dir, sink=TqdmSink())
     print(f"run {record.run_id} ({cfg.name}): {record.status}")
     for key, value in record.metrics.items():
@@ -56,6 +60,44 @@ def cmd_train(args) -> int:
     _print_data_report(record)
     print(f"saved in {record.path}")
     return 0 if record.status == "finished" else 1
+
+
+def _join_workers(args) -> list[str]:
+    """``--workers``/``--worker-index``: make this process one worker of a MultiWorkerMirroredStrategy cluster."""
+    if getattr(args, "workers", None) is None:
+        if getattr(args, "worker_index", None) is not None:
+            raise ConfigError("--worker-index needs --workers (every worker's host:port, the same list on each)")
+        return []
+    if args.worker_index is None:
+        raise ConfigError("--workers needs --worker-index (0 on the machine that keeps the run, then 1, 2, ...)")
+    from lepton_widgets.core.base.distribute import parse_workers, set_workers
+
+    try:
+        workers = parse_workers(args.workers, args.worker_index)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    set_workers(workers, args.worker_index)
+    print(f"worker {args.worker_index} of {len(workers)} ({workers[args.worker_index]}): waiting for the others "
+          "to start; every step is shared by all of them", file=sys.stderr)
+    return workers
+
+
+def _train_as_helper(cfg, args, workers: list[str]) -> int:
+    """A worker other than 0 trains the same steps but keeps nothing: its copy of the run goes to a temporary
+    folder, removed afterwards (worker 0 writes the run)."""
+    import shutil
+    import tempfile
+
+    from lepton_widgets.api import train
+
+    scratch = tempfile.mkdtemp(prefix="lepton-worker-")
+    try:
+        record = train(cfg, runs_dir=scratch)
+        print(f"worker {args.worker_index} of {len(workers)}: {record.status}; the run is kept by worker 0 "
+              f"({workers[0]})")
+        return 0 if record.status == "finished" else 1
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _print_data_report(record) -> None:
@@ -188,10 +230,9 @@ def cmd_quickstart(args) -> int:
 
 def cmd_app(args) -> int:
     """Serve the workbench with Voilà on 127.0.0.1 (see lepton_widgets.apps.launch)."""
-    from lepton_widgets.apps.launch import serve
+    from lepton_widgets.apps.room_server import run_app
 
-    return serve(port=args.port, notebook=args.notebook, runs_dir=args.runs_dir, token=args.token,
-                 allow_hosts=args.allow_host, basic=args.basic, lang=args.lang)
+    return run_app(args, runs_dir=args.runs_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="config file (same fields as RunConfig)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a value")
     p.add_argument("--name", default=None, help="the run's name, shown in every list (default: the config's)")
+    p.add_argument("--workers", default=None, metavar="HOST:PORT,HOST:PORT,...",
+                   help="train on several machines (tf.distribute MultiWorkerMirroredStrategy): every worker's "
+                        "address, the same list on each; start one `lepton train` per machine")
+    p.add_argument("--worker-index", type=int, default=None, metavar="I",
+                   help="this machine's place in --workers; worker 0 keeps the run, the others only train")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("tune", help="search hyper-parameters (KerasTuner) around a config; resumes if stopped")

@@ -61,6 +61,11 @@ NOTEBOOK = Path(lepton_widgets.__file__).resolve().parents[1] / "notebooks" / "w
 # (`lepton --help` builds its parser), and Voilà is not.
 TOKEN_ENV = "LEPTON_APP_TOKEN"
 DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "::1")
+# `lepton app --room` (apps/room_server.py): minutes before an idle kernel is closed, kernels kept ready, and
+# the memory one workbench kernel is expected to take (TensorFlow loaded, a small model trained).
+DEFAULT_CULL_IDLE_MIN = 20.0
+DEFAULT_POOL = 2
+DEFAULT_KERNEL_MEMORY_MB = 1500
 
 
 def host_name(host: str) -> str:
@@ -225,6 +230,19 @@ def main(argv: Optional[Sequence[str]] = None, runs_dir: Optional[str] = None) -
     """Run Voilà in the foreground until Ctrl-C; returns its exit status."""
     parser = build_parser(argparse.ArgumentParser(prog="lepton app", description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
+    if args.room:
+        print("lepton app: a room is served by `lepton app --room` (lepton_widgets.apps.room_server)",
+              file=sys.stderr)
+        return 2
+    return serve_one(args, runs_dir=runs_dir)
+
+
+def serve_one(args: argparse.Namespace, runs_dir: Optional[str] = None) -> int:
+    """``lepton app`` without ``--room``: one person's workbench on this machine."""
+    if args.ip != HOST:
+        print("lepton app: --ip opens the server to the network, which only a room server does: add --room",
+              file=sys.stderr)
+        return 2
     return serve(port=args.port, notebook=args.notebook, runs_dir=runs_dir, token=args.token,
                  allow_hosts=args.allow_host, basic=args.basic, lang=args.lang)
 
@@ -243,7 +261,30 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              "the page's 'Show advanced steps' adds the rest (sets LEPTON_MODE=basic)")
     parser.add_argument("--lang", default=None, choices=["en", "zh"],
                         help="the page's language (sets LEPTON_LANG; default: $LEPTON_LANG, else English)")
+    add_room_options(parser)
     return parser
+
+
+def add_room_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lepton app --room`` (apps/room_server.py reads them)."""
+    room = parser.add_argument_group("a room: a whole class on one server (with --room)")
+    room.add_argument("--room", action="store_true",
+                      help="serve a whole room: each person enters a name and gets their own runs folder")
+    room.add_argument("--room-dir", default="room", help="the room's folder (default ./room)")
+    room.add_argument("--ip", default=HOST,
+                      help=f"address to listen on (default {HOST}: this machine only); 0.0.0.0 opens the room "
+                           "to the network, and the printed link with its token is what people type")
+    room.add_argument("--cull-idle", type=float, default=DEFAULT_CULL_IDLE_MIN, metavar="MINUTES",
+                      help="close the kernel of a page closed or left idle this long "
+                           f"(default {DEFAULT_CULL_IDLE_MIN:g})")
+    room.add_argument("--pool", type=int, default=DEFAULT_POOL, metavar="N",
+                      help=f"kernels kept ready so pages open at once (default {DEFAULT_POOL}; memory permitting)")
+    room.add_argument("--kernel-memory", type=float, default=DEFAULT_KERNEL_MEMORY_MB, metavar="MB",
+                      help="memory one page's kernel needs; a new page is refused when it does not fit "
+                           f"(default {DEFAULT_KERNEL_MEMORY_MB}; 0: no guard)")
+    room.add_argument("--max-training", type=int, default=None, metavar="N",
+                      help="models that train at once; the others wait in line (default: the number of CPUs)")
+    room.add_argument("--teacher", action="store_true", help="also print the teacher's page (everyone's models)")
 
 
 def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Optional[str] = None,

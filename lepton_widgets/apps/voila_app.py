@@ -35,17 +35,23 @@ Example:
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import os
+from typing import Optional
 from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
+from tornado.ioloop import PeriodicCallback
 from tornado.log import app_log
-from traitlets import List, Unicode
+from traitlets import Float, List, Unicode
 from voila.app import Voila
+from voila.handler import VoilaHandler
 
 from lepton_widgets.apps.launch import DEFAULT_ALLOWED_HOSTS, TOKEN_ENV, host_name
+from lepton_widgets.i18n import _
 
 REFUSED = ("This Lepton Workbench server answers only the address that `lepton app` printed "
            "(http://127.0.0.1:<port>/?token=...). Open that link.")
@@ -63,6 +69,74 @@ def refusal(request, allowed_hosts) -> str:
         if parts.scheme not in ("http", "https") or parts.netloc != host.lower():
             return f"Origin {origin!r} is not this server's address {host!r}"
     return ""
+
+
+class MemoryShort(web.HTTPError):
+    """A new kernel would not fit in the memory left: refused before it starts, not swapped in."""
+
+    def __init__(self, free_mb: float, need_mb: float) -> None:
+        super().__init__(503, "memory short: %.0f MB free, a kernel needs %.0f MB", free_mb, need_mb)
+        self.free_mb, self.need_mb = free_mb, need_mb
+
+    def words(self) -> str:
+        return _("This computer is short of memory: about {free} MB is free and a workbench needs about {need} MB. "
+                 "Wait a few minutes (pages closed or left idle free theirs) and reload, or tell your teacher."
+                 ).format(free=int(self.free_mb), need=int(self.need_mb))
+
+
+class GuardedKernelManager(AsyncMappingKernelManager):
+    """Jupyter's kernel manager with a memory guard: a kernel starts only when ``kernel_memory_mb`` fits in the
+    memory that is free (psutil's ``available``) after what the kernels already running are still expected to
+    take; otherwise :class:`MemoryShort`. Voilà's preheated pool starts its kernels through here too, so the
+    pool never grows past what fits.
+
+    Each kernel is expected to grow to ``kernel_memory_mb`` (a workbench kernel with TensorFlow loaded and a
+    small model trained: ``benchmarks/room_load.py`` measures it). A kernel still starting, or using less than
+    that so far, keeps the difference reserved; one using more reserves nothing more.
+    """
+
+    kernel_memory_mb = Float(1500.0, config=True,
+                             help="Memory one kernel is expected to need, in MB; 0 turns the guard off.")
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._starting = 0
+
+    def _kernel_rss_mb(self, kernel_id: str) -> Optional[float]:
+        try:
+            import psutil
+
+            process = self.get_kernel(kernel_id).provisioner.process
+            return psutil.Process(process.pid).memory_info().rss / 2**20
+        except Exception:  # a kernel that just ended, or a provisioner without a local process
+            return None
+
+    def memory_check(self) -> Optional[MemoryShort]:
+        """None when one more kernel fits, else the refusal (not raised)."""
+        need = self.kernel_memory_mb
+        if need <= 0:
+            return None
+        import psutil
+
+        free = psutil.virtual_memory().available / 2**20
+        reserved = need * self._starting
+        for kernel_id in list(self.list_kernel_ids()):
+            rss = self._kernel_rss_mb(kernel_id)
+            reserved += need if rss is None else max(0.0, need - rss)
+        if free - reserved < need:
+            return MemoryShort(max(0.0, free - reserved), need)
+        return None
+
+    async def start_kernel(self, *args, **kwargs) -> str:
+        refusal = self.memory_check()
+        if refusal is not None:
+            app_log.warning("Not starting a kernel: %s", refusal.log_message % refusal.args)
+            raise refusal
+        self._starting += 1
+        try:
+            return await super().start_kernel(*args, **kwargs)
+        finally:
+            self._starting -= 1
 
 
 class _HostOriginGuard:
@@ -92,15 +166,58 @@ class _HostOriginGuard:
             super().write_error(status_code, **kwargs)
 
 
+class _PageGuard:
+    """Mixed into Voilà's page handler: the ``_xsrf`` cookie that the page's close request needs, and the memory
+    guard's page.
+
+    **Why a closed tab kept its kernel.** On ``beforeunload`` Voilà's page posts ``/voila/api/shutdown/<kernel>``
+    with ``navigator.sendBeacon`` and a form field ``_xsrf`` copied from the ``_xsrf`` cookie (it cannot set the
+    ``X-XSRFToken`` header on a beacon). Nothing on a Voilà page ever reads the handler's ``xsrf_token``, so
+    that cookie is never set, the field is empty, and jupyter_server refuses the POST with ``403 '_xsrf'
+    argument missing`` (voila-dashboards/voila#1458). Reading ``xsrf_token`` here, on the authenticated page
+    load, sets the cookie; the shutdown request then passes the ordinary XSRF check, still needs the login
+    (token) cookie, and the Origin check above still applies: no check is switched off.
+    """
+
+    @web.authenticated
+    async def get(self, path=None):
+        self.xsrf_token  # noqa: B018 - reading it sets the _xsrf cookie (see the class docstring)
+        manager = self.kernel_manager
+        check = getattr(manager, "memory_check", None)
+        name = getattr(self, "notebook_path", None) or path
+        pooled = manager.get_pool_size(name) if hasattr(manager, "get_pool_size") and name else 0
+        refusal = check() if check is not None and not pooled else None
+        for _attempt in range(3):  # a pooled kernel that failed to start for want of memory: try the next one
+            if refusal is not None:
+                return self._refuse(refusal)
+            try:
+                return await super().get(path)
+            except MemoryShort as short:
+                if self._headers_written:
+                    raise
+                refusal = check() if check is not None else short
+        return self._refuse(refusal or MemoryShort(0, 0))
+
+    def _refuse(self, refusal: MemoryShort) -> None:
+        self.set_status(503)
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Retry-After", "60")
+        self.finish("<!doctype html><meta charset='utf-8'><title>Lepton Workbench</title>"
+                    "<p class='lepton-memory-refusal' style='font:16px sans-serif;margin:2em'>"
+                    f"{html.escape(refusal.words())}</p>")
+
+
 _GUARDED: dict[type, type] = {}
 
 
 def guarded(handler_class: type) -> type:
-    """``handler_class`` with :class:`_HostOriginGuard` in front (one subclass per class)."""
+    """``handler_class`` with :class:`_HostOriginGuard` in front (one subclass per class), and Voilà's page
+    handler with :class:`_PageGuard` too."""
     if issubclass(handler_class, _HostOriginGuard):
         return handler_class
     if handler_class not in _GUARDED:
-        _GUARDED[handler_class] = type(f"Guarded{handler_class.__name__}", (_HostOriginGuard, handler_class), {})
+        bases = (_HostOriginGuard, _PageGuard) if issubclass(handler_class, VoilaHandler) else (_HostOriginGuard,)
+        _GUARDED[handler_class] = type(f"Guarded{handler_class.__name__}", (*bases, handler_class), {})
     return _GUARDED[handler_class]
 
 
@@ -111,6 +228,8 @@ class LeptonVoila(Voila):
     extra_static_dir = Unicode("", config=True, help="A folder whose files are served under /voila/static/.")
     allowed_hosts = List(Unicode(), default_value=list(DEFAULT_ALLOWED_HOSTS), config=True,
                          help="Host names and addresses the server answers to (the Host header, without port).")
+    pool_refill_s = Float(15.0, config=True,
+                          help="With preheat_kernel: seconds between checks that the kernel pools are full.")
 
     def setup_template_dirs(self) -> None:
         super().setup_template_dirs()
@@ -135,7 +254,23 @@ class LeptonVoila(Voila):
         # second lock unless the allow-list names another address (a room server on a LAN address).
         settings["allow_remote_access"] = not all(_loopback_or_name(h) for h in hosts)
         settings["local_hostnames"] = [h for h in hosts if not _is_address(h)]
+        if self.voila_configuration.preheat_kernel and self.pool_refill_s > 0:
+            # Voilà refills a pool only when a pooled kernel is taken; one whose start the memory guard refused
+            # stays a failed entry. Every pool_refill_s: drop failed entries, start what is missing (if it fits).
+            self._refill = PeriodicCallback(self._refill_pools, self.pool_refill_s * 1000)
+            self._refill.start()
         return settings
+
+    def _refill_pools(self) -> None:
+        manager = self.kernel_manager
+        pools = getattr(manager, "_pools", {})  # Voilà's pool list per notebook (voila_kernel_manager.py)
+        for name, pool in list(pools.items()):
+            for task in list(pool):
+                if task.done() and (task.cancelled() or task.exception() is not None):
+                    pool.remove(task)
+            check = getattr(manager, "memory_check", None)
+            if check is None or check() is None:
+                manager.fill_if_needed(delay=0, notebook_name=name)
 
     def init_handlers(self) -> list:
         rules = []

@@ -407,9 +407,16 @@ def _close_tree(widget) -> None:
 def build_workbench(**kwargs: Any) -> Workbench:
     """Workbench with the defaults (and ``LEPTON_APP_*`` overrides); the notebook calls this.
 
+    Served by ``lepton app --room`` (``$LEPTON_ROOM_DIR`` set), it is the room's page instead: a name panel
+    first, then this workbench saving into that person's folder (apps/room.py).
+
     Example:
         >>> app = build_workbench(epochs=2)  # doctest: +SKIP
     """
+    if os.environ.get("LEPTON_ROOM_DIR"):
+        from lepton_widgets.apps.room import RoomPage
+
+        return RoomPage(Workbench, **kwargs)
     return Workbench(**kwargs)
 
 
