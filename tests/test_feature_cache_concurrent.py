@@ -39,6 +39,7 @@ from lepton_widgets.core.base.cache_entry import cached_file, load_npy
 ROWS, DIM = 2000, 64
 expected = np.arange(ROWS * DIM, dtype=np.float32).reshape(ROWS, DIM)
 path = pathlib.Path(path)
+print("ready", flush=True)  # started and imported: the test waits for every worker to say so
 while not os.path.exists(start):
     time.sleep(0.002)
 
@@ -72,9 +73,15 @@ else:
 """
 
 
-def start_worker(path: Path, role: str, start: Path, delay: float = 0.03) -> subprocess.Popen:
+def start_worker(path: Path, role: str, start: Path, delay: float = 0.05) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", WORKER, str(ROOT), str(path), role, str(start), str(delay)],
                             stdout=subprocess.PIPE, text=True)
+
+
+def when_ready(*procs: subprocess.Popen) -> None:
+    """Wait until every worker has started and loaded its modules (they start in parallel)."""
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
 
 
 def last_json(proc: subprocess.Popen) -> dict:
@@ -94,6 +101,7 @@ def test_concurrent_writers_make_the_entry_once_and_readers_never_see_part_of_it
     expected_file(path)
     writers = [start_worker(path, "writer", start) for _ in range(4)]
     readers = [start_worker(path, "reader", start) for _ in range(2)]
+    when_ready(*writers, *readers)
     start.touch()  # all at once
     wrote = [last_json(p) for p in writers]
     seen = [last_json(p) for p in readers]
@@ -109,8 +117,10 @@ def test_a_writer_killed_half_way_leaves_no_partial_file_and_the_next_one_makes_
     path, start = tmp_path / "features.npy", tmp_path / "start"
     start.touch()
     slow = start_worker(path, "writer", start, delay=5.0)  # it would take 50 s
+    when_ready(slow)
     assert slow.stdout.readline().strip() == "writing"
     follower = start_worker(path, "writer", start)
+    when_ready(follower)
     time.sleep(0.3)  # the follower waits on the entry's lock meanwhile
     assert follower.poll() is None and not path.exists()
     slow.send_signal(signal.SIGKILL)
@@ -154,7 +164,7 @@ def test_two_kernels_asking_for_the_same_features_extract_them_once(tmp_path):
 
         def feature_extractor(self):
             builds.append(threading.current_thread().name)
-            time.sleep(1.0)
+            time.sleep(0.5)
             return tm.feature_extractor()
 
     def ask(name):
