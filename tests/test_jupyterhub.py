@@ -138,10 +138,10 @@ def hub(tmp_path_factory):
         assert not left, f"processes outlived the hub: {left}"
 
 
-def _sign_in(page, url: str, user: str) -> None:
+def _sign_in(page, url: str, user: str, password: str = PASSWORD) -> None:
     page.goto(f"{url}/hub/login", wait_until="domcontentloaded", timeout=30_000)
     page.fill("#username_input", user)
-    page.fill("#password_input", PASSWORD)
+    page.fill("#password_input", password)
     # The hub then spawns the server and redirects to its default URL, the workbench's Voilà page.
     page.click("#login_submit", no_wait_after=True)
 
@@ -157,18 +157,23 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
             for user in USERS:  # both sign in before either page is awaited: the two servers start together
                 pages[user] = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                 pages[user].on("pageerror", lambda error, user=user: errors[user].append(str(error)))
+                if user == USERS[0]:  # a wrong password first: the hub must say no and start nothing
+                    _sign_in(pages[user], hub["url"], user, password=PASSWORD[::-1])
+                    pages[user].wait_for_selector(".login_error", timeout=30_000)
+                    assert "/hub/login" in pages[user].url and not (hub["root"] / "users" / user / ".local").exists()
                 _sign_in(pages[user], hub["url"], user)
             for user, page in pages.items():
                 try:
                     wait_for_workbench(page, timeout_s=120)
                     assert page.url.startswith(f"{hub['url']}/user/{user}/voila/render/workbench.ipynb"), page.url
-                    wait_for_figures(page, settle_s=0.5)
+                    wait_for_figures(page, timeout_s=90, settle_s=0.5)
                     table = page.locator(".lepton-runs-table").first.text_content()
                     other = next(name for name in USERS if name != user)
                     assert hub["runs"][user] in table, f"{user}'s page does not list {user}'s run: {table[:300]}"
                     assert hub["runs"][other] not in table, f"{user}'s page lists {other}'s run"
                     assert not [e for e in errors[user] if "anywidget" in e], errors[user]
                 except BaseException:
+                    print(f"{user}'s page at {page.url}; its JavaScript errors: {errors[user][:5]}")
                     ARTIFACTS.mkdir(exist_ok=True)
                     page.screenshot(path=str(ARTIFACTS / f"jupyterhub-{user}.png"))
                     raise
@@ -182,3 +187,7 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
                 assert kernel_env["TF_CPP_MIN_LOG_LEVEL"] == "3"
         finally:
             browser.close()
+    # The idle culler (a hub service) could list the servers with the scopes the config gives it.
+    culler = [line for line in hub["log"].read_text(errors="replace").splitlines() if "(idle-culler@" in line]
+    assert any(" 200 GET /hub/api/users" in line for line in culler), culler[-5:]
+    assert not [line for line in culler if " 403 " in line], culler[-5:]
