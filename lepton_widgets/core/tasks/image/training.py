@@ -146,6 +146,8 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, job: Job):
         model = AdversarialTrainer(tm.model, cfg.train.adversarial, cfg.train.adversarial_epsilon,
                                    cfg.train.adversarial_ratio, seed=cfg.seed)
     compile_model(model, learning_rate, cfg, steps=epochs * math.ceil(len(train) / batch))
+    if boundary is not None:  # small steps: several per compiled call (progress and Stop every few batches)
+        model.steps_per_execution = boundary.steps_per_execution
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, shuffle=False,  # shuffled above
               class_weight=class_weights(cfg, train.label_indices(), data.num_classes),
               callbacks=standard_callbacks(cfg, job.workdir, callback.phase, learning_rate,
