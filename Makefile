@@ -66,7 +66,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	@for b in head_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews \
+	@for b in head_cache boundary_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews \
 		few_shot label_noise data_need auto_vs_default lessons; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
