@@ -16,7 +16,7 @@ What the room adds to ``lepton app`` (apps/launch.py, whose token, Host and Orig
   notebook before anyone asks; ``--pool N`` keep that many ready (``VoilaKernelManager.kernel_pools_config``,
   the workbench only; the teacher's page starts its own).
 - **A memory guard**: a kernel starts only when ``--kernel-memory`` MB fit in the free memory, pooled ones
-  included (apps/voila_app.py, ``GuardedKernelManager``); otherwise the page says so in plain words.
+  included (apps/room_kernels.py); otherwise the page says so in plain words.
 - **The training queue's settings** for every kernel: ``LEPTON_QUEUE_DIR=<room>/queue`` and
   ``LEPTON_TRAINING_SLOTS=--max-training`` (default: the number of CPUs).
 
@@ -119,7 +119,7 @@ def room_command(room_dir: str | Path, port: int, ip: str = HOST, token: Optiona
     interval = cull_interval_s if cull_interval_s is not None else max(1, min(60, cull_idle_s // 4))
     cmd += [
         "--VoilaConfiguration.preheat_kernel=True",
-        "--VoilaConfiguration.multi_kernel_manager_class=lepton_widgets.apps.voila_app.GuardedKernelManager",
+        "--VoilaConfiguration.multi_kernel_manager_class=lepton_widgets.apps.room_kernels.GuardedKernelManager",
         # The workbench only; other notebooks (the teacher's) start a kernel when opened.
         f"--VoilaKernelManager.kernel_pools_config={{'default': {{'pool_size': 0}}, "
         f"'workbench.ipynb': {{'pool_size': {max(0, int(pool))}}}}}",

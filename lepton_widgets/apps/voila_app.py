@@ -18,6 +18,12 @@ which turns jupyter_server's own Host check off; this subclass puts three locks 
   refused even when the browser holds the login cookie, and even a client that knows the token cannot come
   from a foreign page (jupyter_server alone would let any token holder through).
 
+**A closed tab frees its kernel.** Voilà's page asks the server to shut its kernel down when it closes, with
+a form field copied from the ``_xsrf`` cookie, which Voilà never set; the request was refused (``403 '_xsrf'
+argument missing``) and the kernel lived on. The page handler now sets that cookie (:class:`_PageGuard`), so
+the ordinary XSRF check passes; nothing is switched off. The same handler shows the room's memory guard
+(apps/room_kernels.py) as a sentence in the page.
+
 **The static folder.** Voilà serves files next to the notebook (``/voila/files/``), but an installed package's
 notebooks folder may be read-only, and writing a 5 MB script into a checkout is untidy. Plotly's widget script
 goes to the cache folder (``$LEPTON_HOME/static``) instead, and this subclass adds that folder to Voilà's
@@ -38,11 +44,9 @@ from __future__ import annotations
 import html
 import ipaddress
 import os
-from typing import Optional
 from urllib.parse import urlsplit
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
-from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from tornado.ioloop import PeriodicCallback
 from tornado.log import app_log
@@ -51,7 +55,9 @@ from voila.app import Voila
 from voila.handler import VoilaHandler
 
 from lepton_widgets.apps.launch import DEFAULT_ALLOWED_HOSTS, TOKEN_ENV, host_name
-from lepton_widgets.i18n import _
+# The guard's classes live in their own module: this one runs as __main__, and Voilà imports the kernel manager
+# by name, so classes defined here would exist twice and `except MemoryShort` would miss the other copy.
+from lepton_widgets.apps.room_kernels import MemoryShort
 
 REFUSED = ("This Lepton Workbench server answers only the address that `lepton app` printed "
            "(http://127.0.0.1:<port>/?token=...). Open that link.")
@@ -69,74 +75,6 @@ def refusal(request, allowed_hosts) -> str:
         if parts.scheme not in ("http", "https") or parts.netloc != host.lower():
             return f"Origin {origin!r} is not this server's address {host!r}"
     return ""
-
-
-class MemoryShort(web.HTTPError):
-    """A new kernel would not fit in the memory left: refused before it starts, not swapped in."""
-
-    def __init__(self, free_mb: float, need_mb: float) -> None:
-        super().__init__(503, "memory short: %.0f MB free, a kernel needs %.0f MB", free_mb, need_mb)
-        self.free_mb, self.need_mb = free_mb, need_mb
-
-    def words(self) -> str:
-        return _("This computer is short of memory: about {free} MB is free and a workbench needs about {need} MB. "
-                 "Wait a few minutes (pages closed or left idle free theirs) and reload, or tell your teacher."
-                 ).format(free=int(self.free_mb), need=int(self.need_mb))
-
-
-class GuardedKernelManager(AsyncMappingKernelManager):
-    """Jupyter's kernel manager with a memory guard: a kernel starts only when ``kernel_memory_mb`` fits in the
-    memory that is free (psutil's ``available``) after what the kernels already running are still expected to
-    take; otherwise :class:`MemoryShort`. Voilà's preheated pool starts its kernels through here too, so the
-    pool never grows past what fits.
-
-    Each kernel is expected to grow to ``kernel_memory_mb`` (a workbench kernel with TensorFlow loaded and a
-    small model trained: ``benchmarks/room_load.py`` measures it). A kernel still starting, or using less than
-    that so far, keeps the difference reserved; one using more reserves nothing more.
-    """
-
-    kernel_memory_mb = Float(1500.0, config=True,
-                             help="Memory one kernel is expected to need, in MB; 0 turns the guard off.")
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._starting = 0
-
-    def _kernel_rss_mb(self, kernel_id: str) -> Optional[float]:
-        try:
-            import psutil
-
-            process = self.get_kernel(kernel_id).provisioner.process
-            return psutil.Process(process.pid).memory_info().rss / 2**20
-        except Exception:  # a kernel that just ended, or a provisioner without a local process
-            return None
-
-    def memory_check(self) -> Optional[MemoryShort]:
-        """None when one more kernel fits, else the refusal (not raised)."""
-        need = self.kernel_memory_mb
-        if need <= 0:
-            return None
-        import psutil
-
-        free = psutil.virtual_memory().available / 2**20
-        reserved = need * self._starting
-        for kernel_id in list(self.list_kernel_ids()):
-            rss = self._kernel_rss_mb(kernel_id)
-            reserved += need if rss is None else max(0.0, need - rss)
-        if free - reserved < need:
-            return MemoryShort(max(0.0, free - reserved), need)
-        return None
-
-    async def start_kernel(self, *args, **kwargs) -> str:
-        refusal = self.memory_check()
-        if refusal is not None:
-            app_log.warning("Not starting a kernel: %s", refusal.log_message % refusal.args)
-            raise refusal
-        self._starting += 1
-        try:
-            return await super().start_kernel(*args, **kwargs)
-        finally:
-            self._starting -= 1
 
 
 class _HostOriginGuard:
