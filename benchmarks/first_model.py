@@ -1,10 +1,11 @@
 """Seconds from a config to an evaluated model: 1,000 Fashion-MNIST images at 96 px, MobileNetV2.
 
-A = ``lepton_widgets.train`` (data prep, feature extraction, 5 head epochs on cached features, test
-evaluation, run stored), with the offline weights already converted but no features cached (a new
+A = ``lepton_widgets.train`` (data prep, feature extraction, 5 head epochs on cached features through the
+fast head (``fast_head.fit_head``), test evaluation, run stored), with the offline weights already converted but no features cached (a new
 dataset). B = the plain Keras recipe on the same split: keras.applications MobileNetV2 (frozen) + GAP +
 Dense, 5 epochs of ``model.fit`` on the same tf.data images, then ``evaluate``. Each runs in a fresh
-process state (new models), alternating. Target: A <= 15 s on 2 cores.
+process state (new models), alternating. Targets (issue 18): A <= 10 s median on 2 cores, and B / A >= 3
+(``plain_over_lepton`` in the details line).
 
 Run: python -m benchmarks.first_model
 """
@@ -63,12 +64,14 @@ def plain_keras() -> float:
 def main() -> None:
     runs_dir = tempfile.mkdtemp(prefix="lepton-bench-runs-")
     train({**CONFIG, "train": {**CONFIG["train"], "epochs": 1}}, runs_dir=runs_dir)  # weights converted, TF warm
-    a_times, b_times = alternate(lambda: ours(runs_dir), plain_keras, repeats=2)
+    a_times, b_times = alternate(lambda: ours(runs_dir), plain_keras, repeats=3)
     a, b = summarize(a_times), summarize(b_times)
     report("first_model", context(image_size=SIZE, images=1000, epochs=EPOCHS, backbone="mobilenet_v2",
                                   lepton_home=os.environ.get("LEPTON_HOME")),
-           {"lepton_train_s": a, "plain_keras_s": b, "plain_over_lepton": b["median"] / a["median"]},
-           metric="seconds_config_to_evaluated_model", value=a["median"], target="<= 15", unit="s")
+           {"lepton_train_s": a, "plain_keras_s": b, "plain_over_lepton": b["median"] / a["median"],
+            "plain_over_lepton_target": ">= 3"},
+           metric="seconds_config_to_evaluated_model", value=a["median"], target="<= 10 (and plain/ours >= 3)",
+           unit="s")
 
 
 if __name__ == "__main__":

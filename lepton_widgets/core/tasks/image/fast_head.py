@@ -41,6 +41,8 @@ import tensorflow as tf
 
 #: Rows per validation or prediction call: its metrics are sample means, whatever the batching.
 EVAL_BATCH = 4096
+#: Validation calls of a model run eagerly before its evaluation is traced (see ``_Compiled.evaluate``).
+EAGER_EVALUATIONS = 10
 
 
 class _Compiled:
@@ -73,7 +75,18 @@ class _Compiled:
 
         # autograph off: the loop is an explicit while_loop, and Keras' steps are plain TensorFlow code.
         self.epoch = tf.function(epoch, autograph=False, reduce_retracing=True)
-        self.evaluate = tf.function(evaluate, autograph=False, reduce_retracing=True)
+        self._traced_evaluate = tf.function(evaluate, autograph=False, reduce_retracing=True)
+        self._eager_evaluate = evaluate
+        self.evaluations = 0
+
+    def evaluate(self, x, y):
+        """The validation pass: eager for a model's first :data:`EAGER_EVALUATIONS` calls (one eager pass
+        over a few hundred rows takes milliseconds, tracing it takes a good part of a second), traced after
+        that (a search's shared head, a long run)."""
+        self.evaluations += 1
+        if self.evaluations <= EAGER_EVALUATIONS:
+            return self._eager_evaluate(x, y)
+        return self._traced_evaluate(x, y)
 
 
 _COMPILED: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()

@@ -6,7 +6,8 @@ garbage collection (about 0.6 s), which is many times the training itself on cac
 :class:`SharedHead` holds the head of ``model.build_head_model`` (same layer names, same initialiser,
 same loss, optimiser and metrics), except that the dropout rate and the L2 factor are variables. A
 trial *resets* it (weights to their seeded initial values, optimiser state to zero, hyper-parameters
-assigned) and trains with the already traced ``fit`` functions.
+assigned) and trains with the already traced functions of the fast head (``fast_head.fit_head`` keeps
+them per model and optimiser, and a reset keeps both).
 
 The training is the same computation as a fresh ``build_head_model`` head: ``RateDropout`` draws its
 mask with the same seed stream and TensorFlow op as ``keras.layers.Dropout``, and ``VariableL2`` adds the
@@ -64,11 +65,6 @@ def can_share(cfg: RunConfig) -> bool:
     return cfg.train.lr_schedule != "cosine"
 
 
-#: Training steps per call into the traced function: a head step on features is so small that Keras'
-#: per-call dispatch dominates it (this halves the time of a head trial; the result is the same).
-STEPS_PER_EXECUTION = 32
-
-
 class SharedHead:
     """A compiled head on ``feature_dim`` pooled features, reset per trial instead of rebuilt.
 
@@ -91,7 +87,6 @@ class SharedHead:
             kernel_initializer=keras.initializers.GlorotUniform(seed=cfg.seed), name=CLASSIFIER_LAYER)(x)
         self.model = keras.Model(inputs, outputs, name="head")
         compile_model(self.model, cfg.train.learning_rate, cfg, steps=1)
-        self.model.steps_per_execution = STEPS_PER_EXECUTION  # read when fit() first traces its functions
         self.model.optimizer.build(self.model.trainable_variables)  # create its slots now, to reset them later
         weights = [v for name in head_layer_names(self.model) for v in self.model.get_layer(name).weights]
         self._initial = [(v, np.array(v.numpy()))
@@ -99,7 +94,7 @@ class SharedHead:
 
     def reset(self, cfg: RunConfig) -> keras.Model:
         """Start a trial: initial weights and dropout seed, fresh optimiser, this config's values.
-        Do not compile the model again: that would drop the traced functions this class exists to keep."""
+        Do not compile the model again: a new optimiser would make ``fast_head`` trace its functions again."""
         if cfg.train.head_units != self.head_units:
             raise ValueError(f"this shared head has {self.head_units} hidden units, the trial wants "
                              f"{cfg.train.head_units}")
