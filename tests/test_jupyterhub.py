@@ -3,16 +3,18 @@
 The hub is started as a person would start it (``jupyterhub -f deploy/jupyterhub/jupyterhub_config.py``), on
 free ports, with its root in a temporary folder and the small setting of the browser tests (digits, small_cnn,
 32 px). JupyterHub starts configurable-http-proxy, the idle culler and, when each person signs in, their own
-Jupyter server with Voilà. Alice and Bob sign in with the room's password in separate browser contexts (separate
-cookies, as on two laptops), land on the workbench's Voilà page, and see its widgets and charts render.
+Jupyter server with Voilà. A wrong password is refused first and starts nothing. Then Alice and Bob sign in with
+the room's password in separate browser contexts (separate cookies, as on two laptops), land on the workbench's
+Voilà page, and see its widgets and charts render, the charts' Plotly script served once from the shared cache.
 
 Each already has one run in their folder (``<root>/users/<name>/runs``), made before the hub starts: Alice's page
 lists hers and not Bob's, and Bob's the other way round, so the page's kernel reads the person's own runs
-folder. The kernels' environments say the same (``LEPTON_RUNS``), and carry ``TF_CPP_MIN_LOG_LEVEL=3``.
+folder. The kernels' environments say the same (``LEPTON_RUNS``), and carry ``TF_CPP_MIN_LOG_LEVEL=3``. The idle
+culler, a hub service, could list the servers with the permissions the config gives it.
 
 Every process the hub started (proxy, culler, servers, kernels) carries a marker in its environment; teardown
-stops the hub, then kills whatever still carries the marker, and fails if anything outlived that. Artefacts
-on failure: ``test-artifacts/jupyterhub.log`` and ``jupyterhub-<name>.png``.
+stops the hub, then kills whatever still carries the marker, and fails if anything outlived that. Artefacts:
+``test-artifacts/jupyterhub.log`` (the hub's, servers' and proxy's lines) and, on failure, ``jupyterhub-<name>.png``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import psutil
 import pytest
 
 from lepton_widgets.apps.browser import CHROMIUM_ARGS, MISSING, chromium_path, wait_for_figures, wait_for_workbench
-from lepton_widgets.apps.launch import free_port
+from lepton_widgets.apps.launch import CELL_TIMEOUT_S, free_port, max_upload_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -169,6 +171,11 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
                     wait_for_workbench(page, timeout_s=120)
                     assert page.url.startswith(f"{hub['url']}/user/{user}/voila/render/workbench.ipynb"), page.url
                     wait_for_figures(page, timeout_s=90, settle_s=0.5)
+                    # Plotly's script came once, from the shared cache through this person's server (the
+                    # config's extra static path), not inside every chart.
+                    scripts = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)"
+                                            ".filter(name => name.includes('/plotly-widget-'))")
+                    assert scripts and all(f"/user/{user}/static/" in name for name in scripts), scripts
                     table = page.locator(".lepton-runs-table").first.text_content()
                     other = next(name for name in USERS if name != user)
                     assert hub["runs"][user] in table, f"{user}'s page does not list {user}'s run: {table[:300]}"
@@ -187,6 +194,13 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
             for user, kernel_env in by_user.items():
                 assert kernel_env["LEPTON_RUNS"] == str(hub["root"] / "users" / user / "runs")
                 assert kernel_env["TF_CPP_MIN_LOG_LEVEL"] == "3"
+            # The config copies two of `lepton app`'s settings rather than import the package (TensorFlow):
+            # they must still agree with it.
+            servers = [p.cmdline() for p in _marked(hub["mark"]) if "jupyterhub.singleuser" in p.cmdline()]
+            assert len(servers) == len(USERS), servers
+            for server in servers:
+                assert f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}" in server, server
+                assert f"'websocket_max_message_size': {max_upload_bytes()}" in " ".join(server), server
         finally:
             browser.close()
     # The idle culler (a hub service) could list the servers with the scopes the config gives it.
