@@ -12,8 +12,9 @@ lists hers and not Bob's, and Bob's the other way round, so the page's kernel re
 folder. The kernels' environments say the same (``LEPTON_RUNS``), and carry ``TF_CPP_MIN_LOG_LEVEL=3``. The idle
 culler, a hub service, could list the servers with the permissions the config gives it.
 
-Every process the hub started (proxy, culler, servers, kernels) carries a marker in its environment; teardown
-stops the hub, then kills whatever still carries the marker, and fails if anything outlived that. Artefacts:
+Every process the hub started (proxy, culler, servers, kernels) carries a marker in its environment. Teardown
+stops the hub with SIGTERM, as an operator would, and fails if anything carrying the marker outlived that (and
+kills it), so a failing test leaves nothing behind either. Artefacts:
 ``test-artifacts/jupyterhub.log`` (the hub's, servers' and proxy's lines) and, on failure, ``jupyterhub-<name>.png``.
 """
 
@@ -75,8 +76,8 @@ def _marked(mark: str) -> list[psutil.Process]:
 
 
 def _stop(hub: subprocess.Popen, mark: str) -> list[str]:
-    """Stop the hub as an operator would (SIGTERM: it stops servers and proxy), then kill anything left that
-    carries the mark; returns what was still alive after that (nothing, when all went well)."""
+    """Stop the hub as an operator would (SIGTERM: it stops the servers, their kernels and the proxy) and return
+    what outlived that by 20 s; whatever did is then killed, so nothing is left behind either way."""
     if hub.poll() is None:
         hub.send_signal(signal.SIGTERM)
         try:
@@ -84,14 +85,16 @@ def _stop(hub: subprocess.Popen, mark: str) -> list[str]:
         except subprocess.TimeoutExpired:
             hub.kill()
             hub.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20  # kernels notice their server is gone within a few seconds
     while _marked(mark) and time.monotonic() < deadline:
         time.sleep(0.5)
+    left = []
     for process in _marked(mark):
         with contextlib.suppress(psutil.Error):
+            left.append(f"{process.pid} {' '.join(process.cmdline()[:4])}")
             process.kill()
     psutil.wait_procs(_marked(mark), timeout=5)
-    return [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in _marked(mark)]
+    return left
 
 
 def _seed_run(home: Path, name: str) -> str:
@@ -137,7 +140,7 @@ def hub(tmp_path_factory):
         left = _stop(process, mark)
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copyfile(log_path, ARTIFACTS / "jupyterhub.log")  # the hub's, the servers' and the proxy's lines
-        assert not left, f"processes outlived the hub: {left}"
+        assert not left, f"processes outlived the hub's shutdown (killed now): {left}"
 
 
 def _sign_in(page, url: str, user: str, password: str = PASSWORD) -> None:
