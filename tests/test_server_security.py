@@ -66,7 +66,10 @@ def _get(server, path: str, headers: dict | None = None) -> tuple[int, dict, str
     try:
         connection.request("GET", path, headers={"Host": netloc, **(headers or {})})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read().decode("utf-8", "replace")
+        headers = dict(response.getheaders())
+        # Every cookie, in the order set (a dict keeps only the last): the login cookie, then Voilà's _xsrf one.
+        headers["Set-Cookie"] = "\n".join(response.headers.get_all("Set-Cookie") or [])
+        return response.status, headers, response.read().decode("utf-8", "replace")
     finally:
         connection.close()
 
