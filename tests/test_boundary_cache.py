@@ -1,14 +1,16 @@
 """Fine-tuning on the frozen blocks' stored output (core/tasks/image/boundary_cache.py) against recomputing it.
 
 The tolerance, and why it is not exact: the cache stores activations in float16, which keeps 11 significant bits,
-so each one is rounded by at most 2**-11 (0.05 %) of its value. Everything above the boundary then sees slightly
+so each one is rounded by up to 2**-11 (0.05 %) of its value. Everything above the boundary then sees slightly
 different inputs, and Adam divides each step by the running size of that weight's gradient, so where a
-gradient is close to zero the rounding can flip the sign of a step. Over the whole model the update keeps its
-direction: measured here, the cosine between the cached and the recomputed weight changes was 0.98-0.999
-(seeds, learning rates and depths varied), and the epoch metrics agreed to the third decimal on the loss.
-The test asks for a cosine above 0.95, a validation loss within 5 % and a validation accuracy within two of
-its images: wide enough for float16, narrow enough that a wrong boundary (other rows, order or weights)
-fails it, as a shuffled order or an unfrozen BatchNorm would give a cosine far below it.
+gradient is close to zero the rounding can flip the sign of a step; the small differences then compound over
+the steps. Over the whole model the update keeps its direction. Measured here (this test's set-up: 3 epochs,
+220 train / 40 val digits): cosine 0.9965 between the cached and the recomputed weight changes, validation
+accuracy 0.850 both, validation loss 0.632 against 0.615; in trials with other seeds, learning rates and
+depths the cosine stayed between 0.98 and 0.999. The test asks for a cosine above 0.95, a validation loss
+within 8 % and a validation accuracy within two of its 40 images: room for float16 and for another CPU's
+rounding, while a wrong set-up lands far outside it: the same cached run with the batches in another order
+gave a cosine of 0.61 and a validation loss 16 % off.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def test_boundary_cached_fine_tuning_matches_recomputing_and_is_reused(pretraine
     last_cached, last_streamed = cached_history[-1], streamed_history[-1]
     assert last_streamed["val_accuracy"] > 0.5, streamed_history  # a model that learnt: the comparison means something
     assert abs(last_cached["val_accuracy"] - last_streamed["val_accuracy"]) <= 2 / len(data.split("val"))
-    assert last_cached["val_loss"] == pytest.approx(last_streamed["val_loss"], rel=0.05)
+    assert last_cached["val_loss"] == pytest.approx(last_streamed["val_loss"], rel=0.08)
 
     # The frozen blocks' weights did not move; the trained ones are the full model's (shared layers).
     training.seed_everything(3)

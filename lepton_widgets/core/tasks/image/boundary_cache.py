@@ -188,7 +188,10 @@ def boundary_training_data(tm, data, cfg, job: Optional[Job] = None) -> Optional
         return None
     if not boundary_cache_allowed(cfg):
         return None
-    split = split_at_boundary(tm)
+    try:
+        split = split_at_boundary(tm)
+    except ValueError:  # Keras could not build a model between these tensors: stream, as without the cache
+        split = None
     if split is None:
         return None
     tables = {name: data.split(name) for name in ("train", "val") if len(data.split(name))}
