@@ -67,7 +67,7 @@ test: setup
 
 bench: setup
 	@for b in head_cache boundary_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews \
-		few_shot label_noise data_need auto_vs_default lessons room_load; do \
+		few_shot label_noise data_need auto_vs_default lessons room_load distributed; do \
 		echo "== benchmarks.$$b"; $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 # The message catalogue: extract every _()/N_() string with Babel, then add the new ones to the Chinese PO

@@ -13,6 +13,8 @@ import platform
 import sys
 from importlib import metadata
 
+from lepton_widgets.core.base.distribute import active_facts
+
 PACKAGES = ("tensorflow", "keras", "numpy", "scikit-learn", "pandas", "pillow", "keras-tuner")
 
 
@@ -33,5 +35,7 @@ def environment_card(seed: int, data_hash: str, **extra) -> dict:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "packages": {name: _version(name) for name in PACKAGES},
+        # The tf.distribute strategy, replicas, devices and batch the run trained with (core/base/distribute.py).
+        **({"distribution": active_facts()} if active_facts() else {}),
         **extra,
     }

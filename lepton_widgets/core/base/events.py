@@ -40,6 +40,8 @@ class Event:
 @dataclass
 class RunStarted(Event):
     config: dict = field(default_factory=dict)
+    #: The tf.distribute strategy, replicas and global batch (``core/base/distribute.py``); {} outside a run.
+    distribution: dict = field(default_factory=dict)
     kind = "run_started"
 
 

@@ -26,6 +26,7 @@ from typing import Callable, Optional
 
 from lepton_widgets.core.base.events import (Cancelled, Event, EventSink, RunCancelled, RunFailed, RunStarted,
                                         fanout)
+from lepton_widgets.core.base.distribute import active_facts
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.store import RunRecord, RunWriter
 
@@ -37,7 +38,7 @@ class RunRecorder:
         self.writer = writer
         self.history: list[dict] = []
         self.emit: EventSink = fanout(writer.append_event, self._record_epoch, sink)
-        self.emit(RunStarted(run_id=writer.run_id, config=writer.config.to_dict()))
+        self.emit(RunStarted(run_id=writer.run_id, config=writer.config.to_dict(), distribution=active_facts()))
 
     def job(self, outer: Optional[Job] = None) -> Job:
         """The run's own Job: its run id, its folder, events through :attr:`emit`, and ``outer``'s stop request."""

@@ -37,9 +37,18 @@ def run_experiment(cfg, job=None, *, store=None):
     so a run started by clicking and one started from code are the same run. Returns the stored run:
     ``finished``, or ``cancelled`` when ``job``'s stop was asked for; a failure is stored as ``failed`` and
     re-raised. ``job`` (a :class:`~lepton_widgets.core.base.job.Job`) carries the event sink and stop request.
+    On several GPUs or workers the whole run (extraction, training, fine-tuning, evaluation) runs under one
+    ``tf.distribute`` strategy (:mod:`lepton_widgets.core.base.distribute`): ``train.batch_size`` is then per
+    replica, and the stored config holds the global batch it trained with.
     """
+    from lepton_widgets.core.base.distribute import distributed as _distributed
+
     cfg.validate()
-    return task_for_config(cfg).run(cfg, job, store=store)
+    task = task_for_config(cfg)
+    with _distributed(per_replica_batch=cfg.train.batch_size) as dist:
+        if dist.replicas > 1:
+            cfg = cfg.replace(train__batch_size=dist.global_batch(cfg.train.batch_size))
+        return task.run(cfg, job, store=store)
 
 
 __all__ = ["STEPS", "Task", "all_tasks", "register_task", "run_experiment", "task_for_backbone", "task_for_config",
