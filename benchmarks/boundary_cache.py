@@ -12,7 +12,7 @@ the fine-tune learning rate. The head is trained first on cached pooled features
   The arithmetic bounds the gain: at 96 px the last two blocks are a 3x3 map, but ``Conv_1`` (320 -> 1280
   channels) makes them about 8 M multiply-adds per image against 55 M for the whole network, so an epoch
   with validation is about 26 G multiply-adds on the cache against 83 G recomputing: about 3.2x. Both sides
-  run at the same multiply-adds per second; freezing more blocks (or a larger image) gains more.
+  run at the same multiply-adds per second; freezing more blocks gains more.
 - Quality: from the same trained head, the real fine-tune phase (``training._fit_full_model``) runs one epoch
   with the cache (``train.feature_cache: auto``) and one without (``never``); their validation accuracies
   must agree within 1 point (float16 activations: see tests/test_boundary_cache.py).
