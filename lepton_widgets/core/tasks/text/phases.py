@@ -102,6 +102,8 @@ class PhaseTrainer:
         self.n_blocks = encoder_blocks(cfg)
         self.depth = frozen_layers(cfg.backbone.frozen_depth, self.n_blocks)
         self.augment = text_augment_active(cfg.augment)
+        #: Whether training batches stream through the whole encoder (always with augmentation).
+        self.stream = self.augment
         self.history: list[dict] = []
         self.phases: list[dict] = []
         self.last: tuple[keras.Model, bool] | None = None  # the model of the last phase, and if it fine-tuned
@@ -127,7 +129,33 @@ class PhaseTrainer:
     # shared --------------------------------------------------------------------------------------------
     @property
     def cached(self) -> bool:
-        return self.caches_features and not self.augment
+        return self.caches_features and not self.stream
+
+    def train_data(self, fine_tune: bool):
+        """The (unaugmented) training data for ``fit``: ``(x, y)`` arrays, or a ``tf.data`` dataset of
+        ``(x, y)`` batches that is already shuffled and batched."""
+        return self.phase_inputs("train", fine_tune), self.labels["train"]
+
+    def val_data(self, fine_tune: bool):
+        """``fit``'s ``validation_data``: ``(x, y)`` arrays or a batched ``tf.data`` dataset."""
+        return self.phase_inputs("val", fine_tune), self.labels["val"]
+
+    def fit(self, model: keras.Model, fine_tune: bool, *, epochs: int, callbacks: list, class_weight=None,
+            initial_epoch: int = 0):
+        """Train ``model`` (the phase's model, compiled) as this trainer trains: augmented batches made afresh
+        every epoch, else the cached (or plain) training data. Returns Keras' History."""
+        batch = self.cfg.train.batch_size
+        common = dict(validation_data=self.val_data(fine_tune), epochs=epochs, initial_epoch=initial_epoch,
+                      verbose=0, callbacks=callbacks, class_weight=class_weight)
+        if self.stream:
+            batches = AugmentedBatches(self.splits["train"][1], self.labels["train"],
+                                       lambda texts: self.encode_batch(texts, fine_tune), batch, self.cfg.seed,
+                                       self.cfg.augment, self.neighbours)
+            return model.fit(batches, shuffle=False, **common)
+        data = self.train_data(fine_tune)
+        if isinstance(data, tuple):
+            return model.fit(*data, batch_size=batch, shuffle=True, **common)
+        return model.fit(data, shuffle=False, **common)  # the dataset shuffles itself, seeded
 
     def run_phase(self, phase: str, epochs: int, learning_rate: float) -> None:
         fine_tune = phase == "fine_tune"
@@ -137,19 +165,9 @@ class PhaseTrainer:
         batch = self.cfg.train.batch_size
         compile_model(model, learning_rate, self.cfg, steps=epochs * math.ceil(len(self.labels["train"]) / batch))
         callback = EventCallback(self.job, phase, epochs, epoch_offset=len(self.history))
-        val = (self.phase_inputs("val", fine_tune), self.labels["val"])
         callbacks = standard_callbacks(self.cfg, self.job.workdir, phase, learning_rate) + [callback]
         weights = class_weights(self.cfg, self.labels["train"], len(self.data.class_names))
-        if self.augment:
-            batches = AugmentedBatches(self.splits["train"][1], self.labels["train"],
-                                       lambda texts: self.encode_batch(texts, fine_tune), batch, self.cfg.seed,
-                                       self.cfg.augment, self.neighbours)
-            model.fit(batches, validation_data=val, epochs=epochs, verbose=0, shuffle=False, callbacks=callbacks,
-                      class_weight=weights)
-        else:
-            model.fit(self.phase_inputs("train", fine_tune), self.labels["train"], validation_data=val,
-                      epochs=epochs, batch_size=batch, verbose=0, shuffle=True, callbacks=callbacks,
-                      class_weight=weights)
+        self.fit(model, fine_tune, epochs=epochs, callbacks=callbacks, class_weight=weights)
         self.history += callback.history
         self.phases.append({"phase": phase, "epochs_run": len(callback.history), "epochs": epochs,
                             "learning_rate": learning_rate, "cached_features": self.cached,

@@ -26,13 +26,17 @@ What the config means for text, as for images:
 * ``backbone.weights``: ``offline`` (pretrained), ``none`` (same network, random weights) or
   ``run:<a finished text run>`` (its encoder, fine-tuned weights and all: ``transfer.py``).
 
-Speed on CPUs (MiniLM): texts are tokenised once. Frozen layers never change, so without augmentation
-they run once per text, in inference mode: the head phase trains on the pooled embeddings and the
-fine-tune phase on the hidden states at the frozen boundary (``model.py``). With augmentation each training
-batch is augmented, tokenised and sent through the frozen layers afresh, every epoch (slower, as it must
-be). Test predictions come from the same cached states; the saved full model computes the same function.
-The hidden-state cache holds ``sequence_length * 384`` floats per text (about 200 kB at 128 word pieces,
-1 GB for 5,000 texts); the head phase alone needs 384 per text.
+Speed on CPUs (MiniLM): each split is tokenised once and the word pieces are cached on disk
+(``token_cache.py``). Frozen layers never change, so without augmentation they run once per text, in
+inference mode, in batches of similar length each padded to its longest text (``buckets.py``): the head
+phase trains on the pooled embeddings and the fine-tune phase on the hidden states at the frozen boundary,
+kept with their attention mask (the real tokens' count) and cached on disk keyed by the weights, depth and
+tokens (``boundary.py``; float16 for train and val, float32 for test so the stored predictions equal the
+saved model's). Training batches are length-bucketed (``tf.data``'s ``bucket_by_sequence_length``). With
+augmentation each training batch is augmented, tokenised and sent through the frozen layers afresh, every
+epoch (slower, as it must be; the event log says so). The saved full model computes the same function.
+A hidden-state cache holds about ``tokens * 384`` float16 per text (about 55 kB at 70 word pieces,
+270 MB for 5,000 reviews); the head phase alone needs 384 floats per text.
 The test accuracy of the head alone is kept as ``frozen_probe`` in ``text.json``: fine-tuning can be
 compared with it on the same split.
 
@@ -52,13 +56,14 @@ import numpy as np
 
 from lepton_widgets.config import ConfigError, RunConfig
 from lepton_widgets.core.backbones.run_backbone import is_run_weights
-from lepton_widgets.core.data.progress import ProgressReporter
 from lepton_widgets.core.base.envcard import environment_card
 from lepton_widgets.core.evaluation import evaluate_predictions
-from lepton_widgets.core.base.events import RunFinished
+from lepton_widgets.core.base.events import RunFinished, RunWarning
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore
+from lepton_widgets.core.tasks.text.boundary import encode_split, token_lengths, weights_fingerprint
+from lepton_widgets.core.tasks.text.buckets import BUCKET_BOUNDARIES, PAD_MULTIPLE, RaggedRows, ordered_dataset, training_dataset
 from lepton_widgets.core.tasks.text.data import TextData, prepare_texts
 from lepton_widgets.core.tasks.text.encoder import (
     NUM_LAYERS,
@@ -72,8 +77,10 @@ from lepton_widgets.core.tasks.text.encoder import (
 from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE, neighbours_for
 from lepton_widgets.core.tasks.text.model import TextModel, build_text_classifier, freeze_to
 from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, PhaseTrainer, planned_phases
+from lepton_widgets.core.tasks.text.token_cache import cached_tokenize
 from lepton_widgets.core.tasks.text.transfer import minilm_weights, open_text_source
 from lepton_widgets.core.tasks.image.training import seed_everything
+from lepton_widgets.i18n import _
 
 TEXT_FILE = "text.json"
 TOKENIZER_DIR = "tokenizer"
@@ -112,52 +119,89 @@ def ignored_settings(cfg: RunConfig) -> list[str]:
     return notes
 
 
-def _encode(encoder: keras.Model, inputs: dict, job: Job, split: str) -> list[np.ndarray]:
-    """The frozen encoder's outputs for every row of ``inputs`` (progress events, Stop honoured)."""
-    n = len(inputs["token_ids"])
-    progress = ProgressReporter(job, n, task=f"encode {split}")
-    parts: list[list[np.ndarray]] = []
-    for start in range(0, n, PREDICT_BATCH):
-        batch = {k: v[start:start + PREDICT_BATCH] for k, v in inputs.items()}
-        out = encoder.predict_on_batch(batch)  # compiled once, inference mode (much faster than eager)
-        parts.append([np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
-        progress.step(len(batch["token_ids"]))
-    progress.finish()
-    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
-
-
 class MiniLMTrainer(PhaseTrainer):
-    """MiniLM's phases: the head on cached pooled embeddings, the fine-tune on cached boundary states."""
+    """MiniLM's phases: the head on cached pooled embeddings, the fine-tune on cached boundary states.
+
+    Each split is tokenised once (``token_cache.py``) and, without augmentation, sent once through the
+    frozen part (``boundary.py``); batches are padded to their longest text (``buckets.py``). With
+    augmentation every training batch streams through the whole encoder, every epoch; the event log says so.
+    """
 
     caches_features = True
+    #: Length buckets of the cached training batches (``buckets.py``).
+    bucket_boundaries = BUCKET_BOUNDARIES
 
-    def __init__(self, cfg: RunConfig, data: TextData, tm: TextModel, tokenizer, job: Job, neighbours=None) -> None:
+    def __init__(self, cfg: RunConfig, data: TextData, tm: TextModel, tokenizer, job: Job, neighbours=None,
+                 *, cache_boundary: bool = True, use_disk_cache: bool = True) -> None:
         super().__init__(cfg, data, job, neighbours)
+        # cache_boundary=False: stream every batch through the frozen part too (what augmentation must do;
+        # tests compare the two ways); use_disk_cache=False: compute the states, store nothing
+        self.stream = self.augment or not cache_boundary
         self.tm, self.tokenizer, self.sequence_length = tm, tokenizer, cfg.backbone.sequence_length
-        self.inputs, self.truncated = {}, 0
+        self.inputs, self.truncated, self.tokens_cached, self.encoder = {}, 0, {}, None
         for name, (_, texts) in self.splits.items():
-            self.inputs[name], truncated = tokenize(tokenizer, texts, self.sequence_length)
+            self.inputs[name], truncated, self.tokens_cached[name] = cached_tokenize(tokenizer, texts,
+                                                                                     self.sequence_length)
             self.truncated += truncated
-        self.encoder = tm.encoder(self.depth)
+        if self.augment:
+            self.job.emit(RunWarning(run_id=self.job.run_id, message=_(
+                "Text augmentation is on, so every training text goes through the whole language model again in "
+                "every epoch. This is slower; without augmentation the frozen layers run only once per text.")))
+        fingerprint = weights_fingerprint(tm.backbone)
         # pooled embeddings and boundary hidden states per split; train's only without augmentation
-        self.cache = {name: _encode(self.encoder, self.inputs[name], self.job, name)
-                      for name in ("train", "val", "test") if name != "train" or not self.augment}
+        self.states, self.states_cached = {}, {}
+        for name in ("train", "val", "test"):
+            if name == "train" and self.stream:
+                continue
+            self.states[name], self.states_cached[name] = encode_split(
+                tm, self.depth, self.inputs[name], fingerprint, job, split=name, precise=name == "test",
+                use_cache=use_disk_cache)
 
     def phase_model(self, fine_tune: bool) -> keras.Model:
         freeze_to(self.tm, self.depth if fine_tune else NUM_LAYERS)
         return self.tm.top(self.depth) if fine_tune else self.tm.head()
 
+    def _rows(self, split: str) -> RaggedRows:
+        """What the fine-tuned part reads, per text: hidden states at the boundary, or (nothing frozen) tokens."""
+        if self.depth == 0:
+            lengths = token_lengths(self.inputs[split])
+            return RaggedRows.from_padded(self.inputs[split]["token_ids"], lengths)
+        return self.states[split].hidden
+
     def phase_inputs(self, split: str, fine_tune: bool):
         if not fine_tune:
-            return self.cache[split][0]
+            return self.states[split].pooled
         if self.depth == 0:
             return self.inputs[split]
-        return [self.cache[split][1], self.inputs[split]["padding_mask"]]
+        hidden, mask = self._rows(split).padded(np.arange(len(self.labels[split])), dtype=np.float32)
+        return [hidden, mask]
+
+    def train_data(self, fine_tune: bool):
+        if not fine_tune:
+            return super().train_data(fine_tune)
+        return training_dataset(self._rows("train"), self.labels["train"], self.cfg.train.batch_size,
+                                self.cfg.seed, as_tokens=self.depth == 0, boundaries=self.bucket_boundaries)
+
+    def val_data(self, fine_tune: bool):
+        if not fine_tune:
+            return super().val_data(fine_tune)
+        return ordered_dataset(self._rows("val"), self.labels["val"], PREDICT_BATCH, as_tokens=self.depth == 0)[0]
+
+    def test_probabilities(self) -> np.ndarray:
+        model, fine_tune = self.last
+        if not fine_tune:
+            return super().test_probabilities()
+        dataset, order = ordered_dataset(self._rows("test"), None, PREDICT_BATCH, as_tokens=self.depth == 0)
+        return np.asarray(model.predict(dataset, verbose=0))[np.argsort(order)]
 
     def encode_batch(self, texts: list[str], fine_tune: bool):
         inputs, _ = tokenize(self.tokenizer, texts, self.sequence_length)
+        width = -(-int(inputs["padding_mask"].sum(1).max()) // PAD_MULTIPLE) * PAD_MULTIPLE
+        inputs = {k: v[:, :min(width, self.sequence_length)] for k, v in inputs.items()}  # dynamic padding
         if fine_tune and self.depth == 0:
             return inputs
+        if self.encoder is None:
+            self.encoder = self.tm.encoder(self.depth)
         out = self.encoder.predict_on_batch(inputs)
         out = out if isinstance(out, (list, tuple)) else [out]
         return np.asarray(out[0]) if not fine_tune else (np.asarray(out[1]), inputs["padding_mask"])

@@ -38,12 +38,14 @@ from lepton_widgets.core.tasks.base import TrialPlan
 from lepton_widgets.core.tasks.image.training import compile_model, standard_callbacks
 from lepton_widgets.core.tasks.text.augment import text_augment_active
 from lepton_widgets.core.tasks.text.data import prepare_texts
-from lepton_widgets.core.tasks.text.encoder import NUM_LAYERS, TEXT_ENCODERS, load_minilm, text_encoder_name, tokenize
+from lepton_widgets.core.tasks.text.encoder import NUM_LAYERS, TEXT_ENCODERS, load_minilm, text_encoder_name
 from lepton_widgets.core.tasks.text.glove import GLOVE_BACKBONE, load_glove, run_vocabulary
 from lepton_widgets.core.tasks.text.glove_model import build_glove_classifier
 from lepton_widgets.core.tasks.text.model import POOLING, build_text_classifier
-from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, AugmentedBatches, encoder_blocks, planned_phases
-from lepton_widgets.core.tasks.text.run import _encode, _trainer_for, check_text_config
+from lepton_widgets.core.tasks.text.phases import PREDICT_BATCH, encoder_blocks, planned_phases
+from lepton_widgets.core.tasks.text.boundary import encode_split, weights_fingerprint
+from lepton_widgets.core.tasks.text.run import _trainer_for, check_text_config
+from lepton_widgets.core.tasks.text.token_cache import cached_tokenize
 
 PATH_FEATURES, PATH_TEXTS = "cached features", "texts"
 
@@ -148,9 +150,10 @@ class TextTrials:
             else:
                 tm, _ = self._classifier(cfg, cfg.backbone.weights)
                 _backbone, tokenizer = self._minilm_backbone(cfg.backbone.weights)
-                encoder = tm.encoder(NUM_LAYERS)
+                fingerprint = weights_fingerprint(tm.backbone)
                 self._features[key] = {
-                    name: _encode(encoder, tokenize(tokenizer, t, cfg.backbone.sequence_length)[0], self.job, name)[0]
+                    name: encode_split(tm, NUM_LAYERS, cached_tokenize(tokenizer, t, cfg.backbone.sequence_length)[0],
+                                       fingerprint, self.job, split=name)[0].pooled
                     for name, t in texts.items()}
         return self._features[key]
 
@@ -173,11 +176,4 @@ class TextTrials:
         trainer = self._trainers[id(model)]
         phase_model = trainer.phase_model(fine_tune)
         compile_model(phase_model, learning_rate, cfg, steps=steps)
-        val = (trainer.phase_inputs("val", fine_tune), labels["val"])
-        if trainer.augment:
-            batches = AugmentedBatches(trainer.splits["train"][1], labels["train"],
-                                       lambda texts: trainer.encode_batch(texts, fine_tune), batch, cfg.seed,
-                                       cfg.augment, trainer.neighbours)
-            return phase_model.fit(batches, validation_data=val, shuffle=False, **common)
-        return phase_model.fit(trainer.phase_inputs("train", fine_tune), labels["train"], batch_size=batch,
-                               shuffle=True, validation_data=val, **common)
+        return trainer.fit(phase_model, fine_tune, epochs=end, initial_epoch=first, callbacks=callbacks)
