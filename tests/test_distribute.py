@@ -7,6 +7,10 @@ Real runs, real processes, on CPU:
   loopback ports train one run together with ``MultiWorkerMirroredStrategy``; only worker 0 keeps it;
 - *one device*: the same config, in this process, with the same *global* batch (``batch_size`` is per replica).
 
+The mirrored run and the one-device run take the default path for pretrained weights: features extracted once
+(under the strategy) and the head trained on them; the workers train the head through the frozen backbone
+(``feature_cache: never``), so both paths run on two replicas.
+
 All three start at once (one module fixture) so the file stays inside its time budget.
 
 The tolerance, and why. The runs start from the same weights and take the same steps over the same samples
@@ -35,13 +39,15 @@ import pytest
 from lepton_widgets.config import RunConfig
 
 PYTHON = sys.executable
-#: Per replica: two replicas x 16 = the one-device batch of 32. The head trains through the frozen backbone
-#: (feature_cache never), so every step runs the backbone's forward pass on each replica; dropout 0 keeps
-#: each replica's random numbers out of the comparison.
+#: Per replica: two replicas x 16 = the one-device batch of 32. ``CONFIG`` (the workers) trains the head through
+#: the frozen backbone (feature_cache never), so every step runs the backbone's forward pass on each replica;
+#: ``CACHED`` (mirrored, one device) trains it on extracted features. Dropout 0 keeps each replica's random
+#: numbers out of the comparison.
 CONFIG = {"name": "dist", "seed": 3, "data": {"dataset": "digits", "max_per_class": 40},
           "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 64},
           "train": {"epochs": 2, "fine_tune_epochs": 0, "dropout": 0.0, "batch_size": 16,
                     "feature_cache": "never"}}
+CACHED = {**CONFIG, "train": {**CONFIG["train"], "feature_cache": "auto"}}
 ONE_DEVICE_BATCH = 32
 ACCURACY_ITEMS, LOG_LOSS = 6, 0.1
 
@@ -82,14 +88,14 @@ def runs(tmp_path_factory):
     env.pop("LEPTON_DISTRIBUTE", None)
     workers = f"127.0.0.1:{_free_port()},127.0.0.1:{_free_port()}"
     started = [
-        subprocess.Popen([PYTHON, "-c", MIRRORED, json.dumps(CONFIG), str(root / "mirrored")], env=env,
+        subprocess.Popen([PYTHON, "-c", MIRRORED, json.dumps(CACHED), str(root / "mirrored")], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
         *[subprocess.Popen([PYTHON, "-m", "lepton_widgets.cli", "--runs-dir", str(root / "workers"), "train",
                             str(config_file), "--workers", workers, "--worker-index", str(index)], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for index in (0, 1)],
     ]
     try:
-        one_cfg = RunConfig.from_dict(CONFIG).replace(train__batch_size=ONE_DEVICE_BATCH)
+        one_cfg = RunConfig.from_dict(CACHED).replace(train__batch_size=ONE_DEVICE_BATCH)
         one = train(one_cfg, runs_dir=root / "one")
         outputs = [p.communicate(timeout=600)[0] for p in started]
     finally:

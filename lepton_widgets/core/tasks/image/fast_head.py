@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import weakref
 from typing import Optional, Sequence
 
@@ -112,12 +113,23 @@ def shuffled_orders(n: int, seed: Optional[int], epochs: int) -> np.ndarray:
     """
     if seed is None:
         return np.tile(np.arange(n, dtype="int32"), (epochs, 1))
+    # The shuffles are a function of the global and operation seeds (get_seed gives the pair that
+    # Dataset.shuffle uses), so a search's trials and repeated runs reuse them: building the tf.data
+    # pipeline that draws them cost more than an epoch of a small head.
+    return _drawn_orders(n, tf.compat.v1.random.get_seed(seed), epochs)
+
+
+@functools.lru_cache(maxsize=8)
+def _drawn_orders(n: int, seeds: tuple, epochs: int) -> np.ndarray:
+    seed = seeds[1]
     # Each pass draws the next shuffle. Keras 3's fit() opens two iterators per epoch (its epoch iterator
     # makes a fresh one when the last ends), so its epochs see every other shuffle: the same here, so that
     # this loop and fit() see the same batches (tests/test_fast_head.py). One iterator for every epoch:
     # opening one costs milliseconds, as much as an epoch of a head.
     rows = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).repeat(2 * epochs)
-    return next(iter(rows.batch(2 * epochs * n))).numpy().reshape(2 * epochs, n)[::2].astype("int32")
+    orders = next(iter(rows.batch(2 * epochs * n))).numpy().reshape(2 * epochs, n)[::2].astype("int32")
+    orders.flags.writeable = False  # shared by every caller with these seeds
+    return orders
 
 
 def sample_weights(labels: np.ndarray, class_weight: Optional[dict]) -> Optional[np.ndarray]:
@@ -143,6 +155,9 @@ def fit_head(model: keras.Model, train: tuple, val: Optional[tuple] = None, *, e
     ``seed``: shuffle the rows each epoch as ``tf.data`` does with that seed (``None``: keep their order).
     ``class_weight`` and ``callbacks`` mean what they mean to ``fit``. See the module docstring.
     """
+    if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+        return _fit_distributed(model, train, val, epochs=epochs, batch_size=batch_size, seed=seed,
+                                initial_epoch=initial_epoch, class_weight=class_weight, callbacks=callbacks)
     x, y = _tensor(train[0], tf.float32), _tensor(train[1], tf.int32)
     n = int(y.shape[0])
     if n == 0:
@@ -184,6 +199,20 @@ def fit_head(model: keras.Model, train: tuple, val: Optional[tuple] = None, *, e
     callback_list.on_train_end(logs)
     model.history = history
     return history
+
+
+def _fit_distributed(model, train, val, *, epochs, batch_size, seed, initial_epoch, class_weight, callbacks):
+    """Several replicas (core/base/distribute.py): the compiled epoch above calls ``train_step`` outside
+    ``strategy.run``, which mirrored variables refuse, so Keras ``fit`` splits each batch across the replicas
+    instead, on the same seeded shuffle."""
+    rows = tf.data.Dataset.from_tensor_slices((np.asarray(train[0], "float32"), np.asarray(train[1], "int32")))
+    if seed is not None:
+        rows = rows.shuffle(len(train[1]), seed=seed, reshuffle_each_iteration=True)
+    has_val = val is not None and int(val[1].shape[0]) > 0
+    val_rows = (tf.data.Dataset.from_tensor_slices((np.asarray(val[0], "float32"), np.asarray(val[1], "int32")))
+                .batch(EVAL_BATCH) if has_val else None)
+    return model.fit(rows.batch(batch_size), validation_data=val_rows, epochs=epochs, initial_epoch=initial_epoch,
+                     verbose=0, shuffle=False, class_weight=class_weight, callbacks=list(callbacks))
 
 
 def predict_head(model: keras.Model, features: np.ndarray) -> np.ndarray:
