@@ -416,7 +416,9 @@ def build_workbench(**kwargs: Any) -> Workbench:
     if os.environ.get("LEPTON_ROOM_DIR"):
         from lepton_widgets.apps.room import RoomPage
 
-        return RoomPage(Workbench, **kwargs)
+        # The pooled kernel imports TensorFlow and the panels' modules before anyone arrives; the workbench's
+        # widgets are made once a person has typed their name (apps/room.py).
+        return RoomPage(Workbench, warm_up=lambda: (quiet_tensorflow_import(), default_steps()), **kwargs)
     return Workbench(**kwargs)
 
 
