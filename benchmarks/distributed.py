@@ -3,7 +3,7 @@
 A = one device, global batch 32. B = the CPU split into two logical devices, 16 per replica (the same global
 batch, so the same steps): ``lepton_widgets.train`` picks ``MirroredStrategy`` by itself
 (``core/base/distribute.py``). Digits, 400 pictures at 64 px, MobileNetV2 (offline weights): 2 head epochs
-through the frozen backbone, then 1 fine-tuning epoch. TensorFlow fixes its devices when it starts, so each
+through the frozen backbone, then 1 fine-tuning epoch of the blocks above block 15. TensorFlow fixes its devices when it starts, so each
 run is a fresh child process of this script (``--child N``); only ``train()`` is timed, not the import.
 Alternates A B A B. The metrics must agree within the tolerance tests/test_distribute.py states and explains
 (accuracy within 6 of 60 test items, log loss within 0.1); the wall ratio B / A is reported whatever it is.
@@ -26,7 +26,7 @@ import time
 from benchmarks.common import context, report, summarize
 
 CONFIG = {"name": "distributed", "seed": 3, "data": {"dataset": "digits", "max_per_class": 40},
-          "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 64},
+          "backbone": {"name": "mobilenet_v2", "weights": "offline", "image_size": 64, "frozen_depth": 15},
           "train": {"epochs": 2, "fine_tune_epochs": 1, "dropout": 0.0, "batch_size": 32,
                     "feature_cache": "never", "early_stopping_patience": 0}}
 GLOBAL_BATCH = 32
