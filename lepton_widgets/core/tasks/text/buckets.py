@@ -5,8 +5,9 @@ transformer pays for every padded position. Padding never changes what MiniLM co
 tokens (attention and the mean pooling both skip masked positions, position embeddings are absolute), so
 a batch cut to its longest real text gives the same predictions, for a fraction of the work.
 
-* training: ``tf.data``'s ``bucket_by_sequence_length`` groups shuffled rows of similar length into
-  batches (seeded, reshuffled each epoch), each padded to its longest row;
+* training: shuffled rows (seeded, reshuffled each epoch) in batches each padded to its longest row; with
+  ``boundaries``, ``tf.data``'s ``bucket_by_sequence_length`` groups rows of similar length (less padding,
+  but batches of one length range fine-tuned MiniLM worse on the reviews: ``run.py`` uses none);
 * prediction, validation and encoding: rows sorted by length, cut into batches in that order, and the
   results put back in the original order.
 
@@ -103,6 +104,8 @@ def training_dataset(rows: RaggedRows, labels: np.ndarray, batch_size: int, seed
     ragged = tf.RaggedTensor.from_row_lengths(rows.values, rows.lengths)
     ds = tf.data.Dataset.from_tensor_slices((ragged, labels.astype(np.int32)))
     ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True).map(_element(rows, as_tokens))
+    if not boundaries:  # random batches, each still padded to its own longest row
+        return ds.padded_batch(batch_size).prefetch(2)
     boundaries = list(boundaries)
     ds = ds.bucket_by_sequence_length(lambda x, y: tf.shape(x["padding_mask"])[0],
                                       boundaries, [batch_size] * (len(boundaries) + 1))
