@@ -313,6 +313,11 @@ def serve(port: int = DEFAULT_PORT, notebook: Optional[str] = None, runs_dir: Op
     print(f"Lepton Workbench: open {url(port, env[TOKEN_ENV])} in your browser (the page takes a few seconds "
           f"to start a kernel; the token in the link is what lets you in, so keep it to yourself). "
           f"Runs are saved in {env['LEPTON_RUNS']}. Ctrl-C stops the server.", flush=True)
+    return serve_until_stopped(cmd, env)
+
+
+def serve_until_stopped(cmd: list[str], env: dict) -> int:
+    """Run the Voilà command in the foreground until it ends or is stopped; its exit status."""
     process = subprocess.Popen(cmd, env=env)
     # Voilà shuts its kernels down on SIGTERM or Ctrl-C; pass a SIGTERM sent to us on, so that stopping
     # `lepton app` (a service manager, `kill`) never leaves the server and its kernels behind.

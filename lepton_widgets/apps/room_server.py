@@ -34,16 +34,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from lepton_widgets.apps.launch import (DEFAULT_CULL_IDLE_MIN, DEFAULT_KERNEL_MEMORY_MB, DEFAULT_POOL,
                                         ESM_URL_ENV, HOST, NOTEBOOK, TOKEN_ENV, VoilaServer, check_host,
-                                        check_token, page_env, serve_one, voila_command)
+                                        check_token, page_env, serve_one, serve_until_stopped,
+                                        voila_command)
 from lepton_widgets.core.runs.room import QUEUE_DIR_ENV, ROOM_DIR_ENV, TRAINING_SLOTS_ENV, Room
 
 TEACHER_NOTEBOOK = NOTEBOOK.with_name("room_teacher.ipynb")
@@ -173,17 +172,7 @@ def serve_room(args, runs_dir: Optional[str] = None) -> int:
     where = "this machine only" if ipaddress.ip_address(args.ip).is_loopback else f"the network ({args.ip})"
     print(f"Listening on {where}. Without the token in the link nobody gets in. People's runs are saved in "
           f"{Path(env[ROOM_DIR_ENV]) / 'people'}. Ctrl-C stops the server.", flush=True)
-    process = subprocess.Popen(cmd, env=env)
-    signal.signal(signal.SIGTERM, lambda signum, frame: process.terminate())
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait()
+    return serve_until_stopped(cmd, env)
 
 
 class RoomServer(VoilaServer):
