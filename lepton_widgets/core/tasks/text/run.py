@@ -64,7 +64,7 @@ from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.runs.recorder import RunRecorder
 from lepton_widgets.core.runs.store import RunRecord, RunStore
 from lepton_widgets.core.tasks.text.boundary import encode_split, token_lengths, weights_fingerprint
-from lepton_widgets.core.tasks.text.buckets import BUCKET_BOUNDARIES, PAD_MULTIPLE, RaggedRows, ordered_dataset, training_dataset
+from lepton_widgets.core.tasks.text.buckets import BUCKET_BOUNDARIES, RaggedRows, ordered_dataset, training_dataset
 from lepton_widgets.core.tasks.text.data import TextData, prepare_texts
 from lepton_widgets.core.tasks.text.encoder import (
     NUM_LAYERS,
@@ -142,7 +142,7 @@ class MiniLMTrainer(PhaseTrainer):
         self.stream = self.augment or not cache_boundary
         self.tm, self.tokenizer, self.sequence_length = tm, tokenizer, cfg.backbone.sequence_length
         self.inputs, self.truncated, self.tokens_cached, self.encoder = {}, 0, {}, None
-        for name, (_, texts) in self.splits.items():
+        for name, (_labels, texts) in self.splits.items():
             self.inputs[name], truncated, self.tokens_cached[name] = cached_tokenize(tokenizer, texts,
                                                                                      self.sequence_length)
             self.truncated += truncated
@@ -198,9 +198,9 @@ class MiniLMTrainer(PhaseTrainer):
         return np.asarray(model.predict(dataset, verbose=0))[np.argsort(order)]
 
     def encode_batch(self, texts: list[str], fine_tune: bool):
+        # Full-length padding here: these batches reach fit() through a Keras PyDataset, whose tf.data signature
+        # is fixed by the first batch, so a batch padded to its own longest text would be refused.
         inputs, _ = tokenize(self.tokenizer, texts, self.sequence_length)
-        width = -(-int(inputs["padding_mask"].sum(1).max()) // PAD_MULTIPLE) * PAD_MULTIPLE
-        inputs = {k: v[:, :min(width, self.sequence_length)] for k, v in inputs.items()}  # dynamic padding
         if fine_tune and self.depth == 0:
             return inputs
         if self.encoder is None:
