@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -45,11 +44,11 @@ import numpy as np
 import tensorflow as tf
 
 from lepton_widgets.core.base.atomic import atomic_write
-from lepton_widgets.core.base.events import Event, Progress
+from lepton_widgets.core.base.events import Event
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.base.paths import cache_dir
-from lepton_widgets.core.data import SampleTable, make_dataset
-from lepton_widgets.core.tasks.image.feature_cache import feature_key, forward_function, rows_hash
+from lepton_widgets.core.data import SampleTable
+from lepton_widgets.core.tasks.image.feature_cache import extract_features, feature_key, forward_function, rows_hash
 from lepton_widgets.i18n import _
 
 #: Above this many bytes of float16 activations (train + val) the boundary is not cached: images stream
@@ -237,31 +236,13 @@ def cached_boundary_activations(split: BoundarySplit, tables: dict[str, SampleTa
         found[name] = _load_valid(path, (len(table), *split.shape))
         if found[name] is None:
             forward = forward or forward_function(split.lower, size)
-            atomic_write(path, lambda out, table=table, name=name: _write_activations(
-                forward, table, size, cfg.train.batch_size, split.shape, out, job, name), suffix=".npy")
+            atomic_write(path, lambda out, table=table, name=name: extract_features(
+                split.lower, table, size, cfg.train.batch_size, job, task=f"extract features ({name})", out=out,
+                forward=forward, dtype=CACHE_DTYPE), suffix=".npy")
             found[name] = np.load(path, mmap_mode="r")
     return found, forward is None
 
 
-def _write_activations(forward, table: SampleTable, size: int, batch: int, shape, out, job: Optional[Job],
-                       name: str) -> None:
-    """Stream ``forward``'s output over ``table`` (row order) into ``out`` as a float16 ``.npy``, batch by batch,
-    with Progress events and the job's stop request checked between batches."""
-    job = job or Job()
-    n, task = len(table), f"extract features ({name})"
-    np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(CACHE_DTYPE)),
-                                               "fortran_order": False, "shape": (n, *shape)})
-    job.emit(Progress(run_id=job.run_id, task=task, done=0, total=n))
-    done, last_event = 0, time.monotonic()
-    for images in make_dataset(table, size, batch, shuffle=False, with_labels=False):
-        job.check_stop()
-        values = np.asarray(forward(images)).astype(CACHE_DTYPE)
-        out.write(values.tobytes())
-        done += len(values)
-        if time.monotonic() - last_event >= 0.25:
-            last_event = time.monotonic()
-            job.emit(Progress(run_id=job.run_id, task=task, done=done, total=n))
-    job.emit(Progress(run_id=job.run_id, task=task, done=n, total=n))
 
 
 def _load_valid(path: Path, shape: tuple[int, ...]) -> Optional[np.ndarray]:

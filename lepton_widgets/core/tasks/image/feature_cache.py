@@ -56,7 +56,8 @@ def forward_function(extractor, image_size: int):
 
 
 def extract_features(extractor, table: SampleTable, image_size: int, batch_size: int, job: Optional[Job] = None,
-                     *, task: str = "extract features", out: Optional[BinaryIO] = None, forward=None):
+                     *, task: str = "extract features", out: Optional[BinaryIO] = None, forward=None,
+                     dtype=np.float32):
     """Run ``extractor`` (pixels -> pooled features) over ``table`` in row order, streaming from disk.
 
     Returns a float32 array (N, D). With ``out`` (a binary file), the features are written there as a
@@ -64,23 +65,24 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
     Fashion-MNIST at 96 px through MobileNetV2 is 70,000 x 1280 floats, 358 MB); returns None then.
     ``model.predict`` would hold every batch and then a concatenated copy: twice that. ``forward`` is a
     ``forward_function(extractor, image_size)`` to reuse across calls (default: a new one, traced once).
-    ``job`` gets Progress events (``task``) and its stop request is checked between batches.
+    ``job`` gets Progress events (``task``) and its stop request is checked between batches. ``dtype`` is the
+    stored type (the boundary cache keeps its activations, of any shape, in float16).
     """
     job = job or Job()
-    n, dim = len(table), int(extractor.output_shape[-1])
+    n, shape = len(table), tuple(int(d) for d in extractor.output_shape[1:])
     dataset = make_dataset(table, image_size, batch_size, shuffle=False, with_labels=False)
     forward = forward or forward_function(extractor, image_size)
     result = None
     if out is None:
-        result = np.empty((n, dim), dtype=np.float32)
+        result = np.empty((n, *shape), dtype=dtype)
     else:
-        np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
-                                                   "fortran_order": False, "shape": (n, dim)})
+        np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                   "fortran_order": False, "shape": (n, *shape)})
     job.emit(Progress(run_id=job.run_id, task=task, done=0, total=n))
     done, last_event = 0, time.monotonic()
     for images in dataset:
         job.check_stop()
-        features = np.asarray(forward(images), dtype=np.float32)
+        features = np.asarray(forward(images)).astype(dtype, copy=False)
         if out is None:
             result[done:done + len(features)] = features
         else:
