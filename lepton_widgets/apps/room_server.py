@@ -43,7 +43,8 @@ from lepton_widgets.apps.launch import (DEFAULT_CULL_IDLE_MIN, DEFAULT_KERNEL_ME
                                         ESM_URL_ENV, HOST, NOTEBOOK, TOKEN_ENV, VoilaServer, check_host,
                                         check_token, page_env, serve_one, serve_until_stopped,
                                         voila_command)
-from lepton_widgets.core.runs.room import QUEUE_DIR_ENV, ROOM_DIR_ENV, TRAINING_SLOTS_ENV, Room
+from lepton_widgets.core.base.training_queue import QUEUE_DIR_ENV, SLOTS_ENV, default_slots
+from lepton_widgets.core.runs.room import ROOM_DIR_ENV, Room
 
 TEACHER_NOTEBOOK = NOTEBOOK.with_name("room_teacher.ipynb")
 WORKBENCH_PAGE = "voila/render/workbench.ipynb"
@@ -132,7 +133,7 @@ def room_command(room_dir: str | Path, port: int, ip: str = HOST, token: Optiona
     ]
     env[ROOM_DIR_ENV] = str(room.root)
     env[QUEUE_DIR_ENV] = str(room.queue_dir)
-    env[TRAINING_SLOTS_ENV] = str(max(1, int(max_training or os.cpu_count() or 1)))
+    env[SLOTS_ENV] = str(max(1, int(max_training or default_slots())))
     base = f"http://{public}:{port}/"
     links = {"workbench": f"{base}{WORKBENCH_PAGE}?token={env[TOKEN_ENV]}",
              "teacher": f"{base}{TEACHER_PAGE}?token={env[TOKEN_ENV]}"}

@@ -43,9 +43,6 @@ from lepton_widgets.i18n import _
 
 #: The room folder, set by ``lepton app --room`` for every kernel it starts.
 ROOM_DIR_ENV = "LEPTON_ROOM_DIR"
-#: Read by the training queue (another part of the room): where it keeps its tickets, how many train at once.
-QUEUE_DIR_ENV = "LEPTON_QUEUE_DIR"
-TRAINING_SLOTS_ENV = "LEPTON_TRAINING_SLOTS"
 PEOPLE = "people"
 
 
