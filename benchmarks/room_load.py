@@ -21,6 +21,11 @@ once finish in minutes on 2 cores; page load does not depend on it. Cull time 30
 Targets: page load for N = 6 no more than twice N = 1; no student kernel left; N = 1 page load 3 s or less.
 The BENCH value is the ratio page load (N = 6) / page load (N = 1), medians.
 
+Where the page-load time goes (reported for each N): the time to the page's first byte (the server's answer),
+and the CPU seconds spent from the first ``goto`` until the last name box, by the browsers against the server
+and its kernels. The simulated students' Chromium runs on the server's own cores: in a real room each browser
+has its own laptop, and only the server's share is the room's to carry.
+
 Run: python -m benchmarks.room_load [--students 1 3 6]
 """
 
@@ -70,13 +75,50 @@ def wait_until_warm(server: RoomServer, kernels: int, timeout_s: float = 900) ->
     raise TimeoutError(f"the pool of {kernels} did not warm up in {timeout_s:.0f} s")
 
 
-async def student(browser, server: RoomServer, name: str) -> dict:
+def cpu_seconds(processes) -> float:
+    """User + system CPU seconds of ``processes`` so far (those that have ended count nothing)."""
+    import psutil
+
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+class PageLoadCpu:
+    """Where the CPU went while the pages loaded: the browsers (this process's children: Playwright's driver
+    and Chromium) against the room server and its kernels, from the first ``goto`` until the last name box."""
+
+    def __init__(self, server: RoomServer, pages: int) -> None:
+        import psutil
+
+        self.server, self.left = server, pages
+        self.browsers = lambda: psutil.Process().children(recursive=True)
+        self.room = lambda: [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(True)]
+        self.start = (cpu_seconds(self.browsers()), cpu_seconds(self.room()))
+        self.seconds: dict = {}
+
+    def page_loaded(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.seconds = {"browsers_cpu_s": round(cpu_seconds(self.browsers()) - self.start[0], 2),
+                            "server_and_kernels_cpu_s": round(cpu_seconds(self.room()) - self.start[1], 2)}
+
+
+async def student(browser, server: RoomServer, name: str, cpu: PageLoadCpu) -> dict:
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     start = time.monotonic()
     await page.goto(server.workbench_url, timeout=600_000)
     await page.wait_for_selector(".lepton-room-name input", timeout=600_000)
     loaded = time.monotonic() - start
+    cpu.page_loaded()
+    # The server's part of the page: the time to the first byte of the page itself.
+    first_byte = await page.evaluate("performance.getEntriesByType('navigation')[0].responseStart / 1000")
     await page.fill(".lepton-room-name input", name)
     await page.click(".lepton-room-start")
     await page.wait_for_selector(".lepton-room-ready .lepton-train-button", timeout=600_000)
@@ -89,17 +131,20 @@ async def student(browser, server: RoomServer, name: str) -> dict:
     trained = time.monotonic() - start
     await page.close(run_before_unload=True)
     await context.close()
-    return {"page_load_s": loaded, "trained_s": trained}
+    return {"page_load_s": loaded, "first_byte_s": first_byte, "trained_s": trained}
 
 
-async def classroom(server: RoomServer, students: int) -> list[dict]:
+async def classroom(server: RoomServer, students: int) -> tuple[list[dict], dict]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=True,
                                                    args=CHROMIUM_ARGS)
         try:
-            return await asyncio.gather(*(student(browser, server, f"student {i + 1}") for i in range(students)))
+            cpu = PageLoadCpu(server, students)
+            results = await asyncio.gather(*(student(browser, server, f"student {i + 1}", cpu)
+                                             for i in range(students)))
+            return results, cpu.seconds
         finally:
             await browser.close()
 
@@ -121,7 +166,7 @@ def one_room(students: int, folder: Path) -> dict:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            results = asyncio.run(classroom(server, students))
+            results, page_load_cpu = asyncio.run(classroom(server, students))
         finally:
             sampling = False
             sampler.join()
@@ -133,8 +178,11 @@ def one_room(students: int, folder: Path) -> dict:
         ready = len(set(server.kernel_pids()) - used)
     loads = [r["page_load_s"] for r in results]
     trained = [r["trained_s"] for r in results]
+    first_bytes = [r["first_byte_s"] for r in results]
     return {"students": students, "warm_up_s": round(warm_s, 1),
             "page_load_s": {"median": statistics.median(loads), "max": max(loads)},
+            "first_byte_s": {"median": statistics.median(first_bytes), "max": max(first_bytes)},
+            "page_load_cpu": page_load_cpu,
             "trained_s": {"median": statistics.median(trained), "max": max(trained)},
             "peak_memory_mb": round(max(peak)), "student_kernels_left": left,
             "student_kernels_gone_after_s": round(gone_s, 1), "pool_kernels_ready_after": ready}

@@ -119,6 +119,10 @@ def _story(page, server, tmp_path) -> None:
     wait_for_figures(page)
     anywidget = [e for e in server.page_errors if "anywidget" in e]
     assert not anywidget, f"a Plotly figure failed to start and will never update: {anywidget}"
+    # Charts are drawn by the anywidget script alone: Plotly's 4.8 MB lab extension is not fetched.
+    fetched = page.evaluate("performance.getEntriesByType('resource').map(r => r.name)")
+    assert fetched and not [name for name in fetched if "jupyterlab-plotly" in name], \
+        [name for name in fetched if "plotly" in name]
 
     # 1. Data: the digits option of the dataset dropdown.
     # (ipywidgets' <option> values are the labels, e.g. "digits (image, real)")
