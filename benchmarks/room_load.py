@@ -96,7 +96,7 @@ class PageLoadCpu:
     def __init__(self, server: RoomServer, pages: int) -> None:
         import psutil
 
-        self.server, self.left = server, pages
+        self.left = pages
         self.browsers = lambda: psutil.Process().children(recursive=True)
         self.room = lambda: [psutil.Process(server.process.pid), *psutil.Process(server.process.pid).children(True)]
         self.start = (cpu_seconds(self.browsers()), cpu_seconds(self.room()))

@@ -153,9 +153,9 @@ def voila_command(notebook: Optional[str | Path] = None, port: int = DEFAULT_POR
         f"--Voila.tornado_settings={{'websocket_max_message_size': {max_upload_bytes(env)}}}",
         f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
         "--show_tracebacks=True",  # a failing cell should say why in the page, not just "error"
-        # Every chart is a FigureWidget (panels/figures.py), drawn by the anywidget script above; Plotly's lab
-        # extension only renders figures shown as plain output, and would make each page fetch and compile
-        # 4.8 MB of JavaScript (half of the page's CPU time in Chromium).
+        # Every chart is a FigureWidget (panels/figures.py), drawn by Plotly's anywidget script (published
+        # below); Plotly's lab extension only renders figures shown as plain output, and would add 4.8 MB of
+        # JavaScript to every page (10.2 MB instead of 5.3).
         f"--VoilaConfiguration.extension_denylist={PLOTLY_LAB_EXTENSION}",
     ]
     # A list option is given once per value; the defaults are spelled out because giving any replaces them.
