@@ -35,7 +35,7 @@ import psutil
 import pytest
 
 from lepton_widgets.apps.browser import CHROMIUM_ARGS, MISSING, chromium_path, wait_for_figures, wait_for_workbench
-from lepton_widgets.apps.launch import CELL_TIMEOUT_S, free_port, max_upload_bytes
+from lepton_widgets.apps.launch import CELL_TIMEOUT_S, PLOTLY_LAB_EXTENSION, free_port, max_upload_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -179,6 +179,9 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
                     scripts = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)"
                                             ".filter(name => name.includes('/plotly-widget-'))")
                     assert scripts and all(f"/user/{user}/static/" in name for name in scripts), scripts
+                    plotly_extension = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)"
+                                                     f".filter(name => name.includes('{PLOTLY_LAB_EXTENSION}'))")
+                    assert not plotly_extension, plotly_extension
                     table = page.locator(".lepton-runs-table").first.text_content()
                     other = next(name for name in USERS if name != user)
                     assert hub["runs"][user] in table, f"{user}'s page does not list {user}'s run: {table[:300]}"
@@ -197,13 +200,14 @@ def test_two_people_get_their_own_workbench_and_runs(hub):
             for user, kernel_env in by_user.items():
                 assert kernel_env["LEPTON_RUNS"] == str(hub["root"] / "users" / user / "runs")
                 assert kernel_env["TF_CPP_MIN_LOG_LEVEL"] == "3"
-            # The config copies two of `lepton app`'s settings rather than import the package (TensorFlow):
+            # The config copies three of `lepton app`'s settings rather than import the package (TensorFlow):
             # they must still agree with it.
             servers = [p.cmdline() for p in _marked(hub["mark"]) if "jupyterhub.singleuser" in p.cmdline()]
             assert len(servers) == len(USERS), servers
             for server in servers:
                 assert f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}" in server, server
                 assert f"'websocket_max_message_size': {max_upload_bytes()}" in " ".join(server), server
+                assert f"--VoilaConfiguration.extension_denylist=['{PLOTLY_LAB_EXTENSION}']" in server, server
         finally:
             browser.close()
     # The idle culler (a hub service) could list the servers with the scopes the config gives it.

@@ -140,6 +140,11 @@ c.Spawner.args = [
     f"--ServerApp.tornado_settings={{'websocket_max_message_size': {max_upload_bytes()}}}",
     f"--VoilaExecutor.timeout={CELL_TIMEOUT_S}",
     "--VoilaConfiguration.show_tracebacks=True",
+    # Voilà pages skip Plotly's lab extension, as with `lepton app` (apps/launch.py: PLOTLY_LAB_EXTENSION): the
+    # charts are FigureWidgets, and it would be 4.8 MB more script for every page; JupyterLab keeps it. Written
+    # as a Python list: the server parses Voilà's options only once the extension loads, from the literal
+    # (a bare name would be read as None and every page would fail).
+    "--VoilaConfiguration.extension_denylist=['jupyterlab-plotly']",
     # Every server runs as the hub's account: a terminal would reach everyone's folders.
     "--ServerApp.terminals_enabled=False",
     # Plotly's widget script, served once per page from the shared cache (see panels/figures.py).
