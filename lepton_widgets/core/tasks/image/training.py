@@ -206,7 +206,7 @@ def _fit_logistic_head(tm, data, cfg, callback, job: Job, val_held_out: bool):
     head = build_head_model(x.shape[1], data.num_classes, cfg)
     set_linear_head(head, linear)
     # As for the gradient head on cached features: the full model computes head(features) for these rows.
-    return np.asarray(head.predict(np.asarray(features["test"]), batch_size=256, verbose=0)), linear
+    return predict_head(head, features["test"]), linear  # no predict function to trace for one call
 
 
 def class_weights(cfg: RunConfig, labels: np.ndarray, num_classes: int) -> Optional[dict[int, float]]:
