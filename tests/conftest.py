@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
 import os
 import sys
@@ -36,6 +38,35 @@ def tiny_config(**sections) -> RunConfig:
         else:
             raw[section] = values
     return RunConfig.from_dict(raw)
+
+
+@contextlib.contextmanager
+def _turn(alone: bool):
+    """Under ``make test``'s two worker processes (pytest-xdist): a test marked ``alone`` runs while no other
+    test does, any other test beside any but those. Wall-time promises (Auto within its budget) are measured
+    on the cores a user would have, not half of them. Two locks shared by the workers (files named after their
+    common parent process): ``run`` is shared by ordinary tests and exclusive for ``alone`` ones; ``gate``,
+    held only while taking ``run``, stops new tests from starting while an ``alone`` one waits for the others."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
+        return
+    base = Path(tempfile.gettempdir()) / f"lepton-tests-{os.getppid()}"
+    with open(f"{base}.gate", "a+") as gate, open(f"{base}.run", "a+") as run:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(run, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(run, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    with _turn(item.get_closest_marker("alone") is not None):
+        yield
 
 
 @pytest.fixture(autouse=True)
