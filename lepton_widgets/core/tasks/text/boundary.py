@@ -86,7 +86,7 @@ def encode_split(tm, depth: int, inputs: dict, weights: str, job: Job | None = N
         found = _load(path, lengths, keep_hidden)
         if found is not None:
             return found, True
-    states = _encode(tm.encoder(depth), inputs, lengths, keep_hidden, np.float32 if precise else np.float16,
+    states = _encode(tm.encoder_function(depth), inputs, lengths, keep_hidden, np.float32 if precise else np.float16,
                      job, split)
     if use_cache:
         arrays = {"pooled": states.pooled, "lengths": lengths}
@@ -96,7 +96,7 @@ def encode_split(tm, depth: int, inputs: dict, weights: str, job: Job | None = N
     return states, False
 
 
-def _encode(encoder, inputs: dict, lengths: np.ndarray, keep_hidden: bool, dtype, job: Job | None,
+def _encode(forward, inputs: dict, lengths: np.ndarray, keep_hidden: bool, dtype, job: Job | None,
             split: str) -> SplitStates:
     """The frozen part over batches of similar length, each cut to its longest text (see ``buckets.py``)."""
     n = len(lengths)
@@ -107,7 +107,7 @@ def _encode(encoder, inputs: dict, lengths: np.ndarray, keep_hidden: bool, dtype
         if job is not None:
             job.check_stop()
         width = min(-(-int(lengths[rows].max()) // 8) * 8, inputs["token_ids"].shape[1])
-        out = encoder.predict_on_batch({k: v[rows, :width] for k, v in inputs.items()})
+        out = forward({k: v[rows, :width] for k, v in inputs.items()})
         out = out if isinstance(out, (list, tuple)) else [out]
         pooled[rows] = np.asarray(out[0])
         if keep_hidden:
