@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -259,3 +260,39 @@ def test_load_backbone_accepts_a_name_and_gives_the_interface_shape():
     assert isinstance(get_backbone("small_cnn"), BackboneSpec)
     assert backbone.name == "backbone" and tuple(backbone.output.shape) == (None, 2, 2, 64)
     assert 40_000 < backbone.count_params() < 60_000
+
+
+def _small_model(seed: int) -> keras.Model:
+    inputs = keras.Input((4,))
+    x = keras.layers.Dense(3, name="hidden", kernel_initializer=keras.initializers.GlorotUniform(seed))(inputs)
+    x = keras.layers.BatchNormalization(name="norm")(x)
+    return keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+
+
+def test_a_weights_file_is_read_once_per_process_yet_every_model_gets_the_files_weights(tmp_path, monkeypatch):
+    from lepton_widgets.core.backbones import base
+
+    path = tmp_path / "w.weights.h5"
+    saved = _small_model(1)
+    saved.save_weights(path)
+    expected = [np.array(w) for w in saved.weights]
+    reads = []
+    original = keras.Model.load_weights
+    monkeypatch.setattr(keras.Model, "load_weights", lambda self, p, *a, **k: reads.append(p) or original(self, p, *a, **k))
+
+    first = _small_model(7)
+    base.load_weights_file(first, path)
+    first.get_layer("hidden").kernel.assign(np.zeros((4, 3)))  # a run trains its copy
+    second = _small_model(8)
+    base.load_weights_file(second, path)
+    assert len(reads) == 1  # the second model's weights came from memory
+    for got, want in zip(second.weights, expected):
+        np.testing.assert_array_equal(np.array(got), want)  # the file's, not the first model's trained ones
+
+    other = _small_model(2)
+    other.save_weights(path)  # the file changes: read again
+    os.utime(path, ns=(time.time_ns() + 10**9,) * 2)
+    third = _small_model(9)
+    base.load_weights_file(third, path)
+    assert len(reads) == 2
+    np.testing.assert_array_equal(np.array(third.get_layer("hidden").kernel), np.array(other.get_layer("hidden").kernel))

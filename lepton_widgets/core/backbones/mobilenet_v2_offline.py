@@ -27,7 +27,7 @@ import numpy as np
 from ..base.atomic import atomic_write_text
 from ..base.paths import cache_dir, lepton_home
 from .torch_legacy import load_legacy_state_dict
-from .base import WeightsUnavailable, sha256_file
+from .base import WeightsUnavailable, load_weights_file, sha256_file
 from .mobilenet_v2_graph import build_mobilenet_v2
 from lepton_widgets.i18n import _
 
@@ -166,7 +166,7 @@ class TorchvisionMobileNetV2Pack:
         """The full torchvision-layout classifier (``predictions`` = 1000 ImageNet softmax) with the
         offline weights. Inputs must be torch-normalised (``normalization_layer("torch")``)."""
         model = _build_full(image_size)
-        model.load_weights(self.ensure_converted())
+        load_weights_file(model, self.ensure_converted())
         return model
 
 
