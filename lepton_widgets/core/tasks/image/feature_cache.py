@@ -98,7 +98,11 @@ def extract_features(extractor, table: SampleTable, image_size: int, batch_size:
 class ExtractorOnDemand:
     """What :func:`cached_split_features` uses of a TransferModel: its ``spec`` (for the cache key) and, only
     on a cache miss, its ``feature_extractor()``, built from ``cfg`` then. On a hit (a resumed search, a
-    worker, a second ranking) the backbone is never built: that is seconds per process for MobileNetV2."""
+    worker, a second ranking) the backbone is never built: that is seconds per process for MobileNetV2.
+
+    Its extractor is its own model, never trained, so :func:`cached_split_features` keeps it, traced, for the
+    next miss with the same backbone, weights and image size in this process (:func:`traced_extractor`).
+    A run's own TransferModel is never kept that way: a fine-tune phase may change its backbone later."""
 
     def __init__(self, cfg, num_classes: int) -> None:
         from lepton_widgets.core.backbones import get_backbone
@@ -112,6 +116,32 @@ class ExtractorOnDemand:
         return build_transfer_model(cfg, self._num_classes).feature_extractor()
 
 
+#: The last private extractor traced in this process: ``{key: (extractor, forward)}``, one entry.
+_TRACED: dict[tuple, tuple] = {}
+
+
+def traced_extractor(tm, weights: str, image_size: int) -> tuple:
+    """``(extractor, forward_function(extractor, image_size))`` for ``tm``'s frozen backbone.
+
+    Building the backbone and tracing its forward pass cost about a second on 2 cores (MobileNetV2 at 96 px),
+    as much as extracting 300 images. An :class:`ExtractorOnDemand`'s private, never-trained extractor is kept
+    for the next call with the same backbone, weights identity and size (what the disk cache keys on too);
+    random weights (``none``) and a run's own model are built and traced anew every time.
+    """
+    from lepton_widgets.core.backbones.spec import weights_source
+
+    keep = isinstance(tm, ExtractorOnDemand) and weights_source(weights) != "none"
+    key = (tm.spec.name, weights_fingerprint(tm.spec, weights), int(image_size), tm.spec.normalization_for(weights))
+    if keep and key in _TRACED:
+        return _TRACED[key]
+    extractor = tm.feature_extractor()
+    built = (extractor, forward_function(extractor, image_size))
+    if keep:
+        _TRACED.clear()
+        _TRACED[key] = built
+    return built
+
+
 def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,
                           job: Optional[Job] = None) -> tuple[dict[str, np.ndarray], bool]:
     """Features of each table (a split) through ``tm``'s frozen backbone, each from its own cache file.
@@ -119,7 +149,8 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
     Returns ``({name: features}, hit)``: read-only memory maps of the cached ``.npy`` files (index them
     to get in-memory copies of the rows you need), and whether every one was on disk already. The
     missing ones are extracted in turn with one traced function, and ``tm.feature_extractor()`` is
-    called only then: a search or run that finds everything cached never builds the backbone. Processes
+    called only then (and, for an :class:`ExtractorOnDemand`, only once per process: :func:`traced_extractor`):
+    a search or run that finds everything cached never builds the backbone. Processes
     asking for the same missing split at once extract it once (``core.base.cache_entry.cached_file``);
     ``hit`` is then True for the ones that waited and read the file.
     """
@@ -129,8 +160,7 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
 
     def write(out, name):
         if not built:
-            extractor = tm.feature_extractor()
-            built.update(extractor=extractor, forward=forward_function(extractor, image_size))
+            built["extractor"], built["forward"] = traced_extractor(tm, weights, image_size)
         extract_features(built["extractor"], tables[name], image_size, batch_size, job,
                          task=f"extract features ({name})", out=out, forward=built["forward"])
 

@@ -48,7 +48,8 @@ from lepton_widgets.core.base.events import PhaseStarted
 from lepton_widgets.core.base.job import Job
 from lepton_widgets.core.tasks.image.boundary_cache import boundary_training_data
 from lepton_widgets.core.tasks.image.fast_head import fit_head, predict_head
-from lepton_widgets.core.tasks.image.feature_cache import cached_split_features, extract_features, forward_function
+from lepton_widgets.core.tasks.image.feature_cache import (ExtractorOnDemand, cached_split_features, extract_features,
+                                                           forward_function)
 from lepton_widgets.core.tasks.image.linear_head import fit_linear_head, set_linear_head, uses_logistic_head
 from lepton_widgets.core.frozen_depth import frozen_block_count
 from lepton_widgets.core.tasks.image.model import TransferModel, build_head_model, copy_head_weights, freeze, freeze_to
@@ -158,7 +159,10 @@ def _fit_full_model(tm, data, cfg, epochs, learning_rate, callback, job: Job):
 def _fit_head_on_features(tm, data, cfg, epochs, learning_rate, callback, job: Job):
     size, batch = cfg.backbone.image_size, cfg.train.batch_size
     tables = {name: data.split(name) for name in ("train", "val", "test")}
-    features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, job)
+    # A private extractor (kept, traced, for the next run in this process), not this run's model, whose
+    # backbone a fine-tune phase may change later
+    features, _ = cached_split_features(ExtractorOnDemand(cfg, data.num_classes), tables, cfg.backbone.weights,
+                                        size, batch, job)
     # In-memory copies of the memory maps, with their labels.
     splits = {name: (np.asarray(features[name]), tables[name].label_indices().astype("int32")) for name in tables}
     del features
@@ -186,7 +190,8 @@ def _fit_logistic_head(tm, data, cfg, callback, job: Job, val_held_out: bool):
     names = ["train"] + ([] if val_held_out else ["val"]) + (["test"] if uses_feature_cache(cfg) else [])
     tables = {name: data.split(name) for name in names if len(data.split(name))}
     if uses_feature_cache(cfg):
-        features, _ = cached_split_features(tm, tables, cfg.backbone.weights, size, batch, job)
+        features, _ = cached_split_features(ExtractorOnDemand(cfg, data.num_classes), tables, cfg.backbone.weights,
+                                            size, batch, job)
     else:
         extractor = tm.feature_extractor()
         forward = forward_function(extractor, size)
