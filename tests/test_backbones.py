@@ -278,7 +278,8 @@ def test_a_weights_file_is_read_once_per_process_yet_every_model_gets_the_files_
     expected = [np.array(w) for w in saved.weights]
     reads = []
     original = keras.Model.load_weights
-    monkeypatch.setattr(keras.Model, "load_weights", lambda self, p, *a, **k: reads.append(p) or original(self, p, *a, **k))
+    monkeypatch.setattr(keras.Model, "load_weights",
+                        lambda self, p, *a, **k: reads.append(p) or original(self, p, *a, **k))  # counts, then reads
 
     first = _small_model(7)
     base.load_weights_file(first, path)
@@ -295,4 +296,5 @@ def test_a_weights_file_is_read_once_per_process_yet_every_model_gets_the_files_
     third = _small_model(9)
     base.load_weights_file(third, path)
     assert len(reads) == 2
-    np.testing.assert_array_equal(np.array(third.get_layer("hidden").kernel), np.array(other.get_layer("hidden").kernel))
+    np.testing.assert_array_equal(np.array(third.get_layer("hidden").kernel),
+                                  np.array(other.get_layer("hidden").kernel))
