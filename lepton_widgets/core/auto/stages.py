@@ -194,7 +194,8 @@ def rank(ctx: AutoContext, job: Job) -> Outcome:
     candidates = ctx.kit.candidates(ctx.base_config, ctx.goal)
     # Ranking reads every candidate's features of a subset. When that would take more than the time there is,
     # the default stays and the time goes to training.
-    late = too_long(ctx, _("ranking of pretrained networks"), COSTS["rank"] * (len(candidates) - 1))
+    late = too_long(ctx, _("ranking of pretrained networks"),
+                    COSTS["rank"] * ctx.kit.rank_units(ctx.base_config, candidates, ctx.prepared))
     if len(candidates) > 1 and late is not None:
         late.choices = [_("Backbone: {label}, the default (no time to compare networks).").format(
             label=candidates[0].label)]
@@ -415,8 +416,8 @@ def too_long(ctx: AutoContext, what: str, units: float) -> Optional[Outcome]:
         what=what, needed=f"{needed:.0f}", left=f"{max(ctx.left(), 0):.0f}"))
 
 
-#: What each optional stage costs, in first models (see :func:`too_long`): ranking per extra candidate (its
-#: features of a subset), a search (a classifier on another backbone, two trials and the best as a run),
+#: What each optional stage costs, in first models (see :func:`too_long`): ranking, times the kit's
+#: ``rank_units`` (pictures and sounds: whether each candidate's features of a subset are cached), a search (a classifier on another backbone, two trials and the best as a run),
 #: fine-tuning (the frozen part is recomputed on every step), a model trained from scratch (every layer, many
 #: epochs), fusion (the members' predictions).
 COSTS = {"rank": 1.0, "search": 3.0, "fine_tune": 4.0, "scratch": 6.0, "fusion": 1.0}

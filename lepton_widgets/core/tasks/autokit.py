@@ -125,6 +125,11 @@ class AutoKit:
         (the candidate's position in ``candidates``)."""
         raise NotImplementedError
 
+    def rank_units(self, cfg: RunConfig, candidates: "list[Candidate]", prepared: "PreparedData") -> float:
+        """What :meth:`rank` will cost, in first-model times (Auto skips the ranking when they do not fit):
+        by default one per candidate after the first."""
+        return float(max(len(candidates) - 1, 0))
+
     def features(self, cfg: RunConfig, prepared: "PreparedData", job: "Optional[Job]" = None) -> AutoFeatures:
         """Frozen features of the train and val rows through ``cfg``'s backbone, for the data doctor."""
         raise NotImplementedError
