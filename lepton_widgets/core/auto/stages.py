@@ -416,10 +416,10 @@ def too_long(ctx: AutoContext, what: str, units: float) -> Optional[Outcome]:
         what=what, needed=f"{needed:.0f}", left=f"{max(ctx.left(), 0):.0f}"))
 
 
-#: What each optional stage costs, in first models (see :func:`too_long`): ranking, times the kit's
-#: ``rank_units`` (pictures and sounds: whether each candidate's features of a subset are cached), a search (a classifier on another backbone, two trials and the best as a run),
-#: fine-tuning (the frozen part is recomputed on every step), a model trained from scratch (every layer, many
-#: epochs), fusion (the members' predictions).
+#: What each optional stage costs, in first models (see :func:`too_long`): ranking, times the kit's ``rank_units``
+#: (pictures and sounds: whether each candidate's features of a subset are cached), a search (a classifier on another
+#: backbone, two trials and the best as a run), fine-tuning (the frozen part is recomputed on every step), a model
+#: trained from scratch (every layer, many epochs), fusion (the members' predictions).
 COSTS = {"rank": 1.0, "search": 3.0, "fine_tune": 4.0, "scratch": 6.0, "fusion": 1.0}
 #: A next export format starts only if the time left exceeds this many times the last one's.
 EXPORT_GROWTH = 1.5

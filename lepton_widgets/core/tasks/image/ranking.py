@@ -199,15 +199,25 @@ def features_cached(cfg: RunConfig, pairs: Iterable, data: PreparedData, *, trai
                     val_per_class: int = VAL_PER_CLASS) -> list[bool]:
     """For each ``(name, weights)`` pair, whether :func:`rank_backbones` would find the features of its subset
     on disk (random weights: never; they are computed anew, cheaply). A cold candidate builds its backbone
-    (converting offline weights the first time) and extracts: seconds each on 2 cores."""
-    from lepton_widgets.core.backbones import get_backbone
+    (converting offline weights the first time) and extracts: seconds each on 2 cores. A pair this cannot
+    tell about (a run's backbone, weights that are not installed) counts as cold."""
+    from lepton_widgets.core.backbones import WeightsUnavailable, get_backbone
     from lepton_widgets.core.tasks.image.feature_cache import _cache_path
 
     tables = [subsample(data.split("train"), train_per_class, cfg.seed),
               subsample(data.split("val"), val_per_class, cfg.seed + 1)]
     size = cfg.backbone.image_size
-    return [weights != "none" and all(_cache_path(get_backbone(name), table, weights, size).exists() for table in tables)
-            for name, weights in pairs]
+
+    def cached(name: str, weights: str) -> bool:
+        if not name or weights == "none":
+            return False
+        try:
+            return all(_cache_path(get_backbone(name), table, weights, size).exists() for table in tables)
+        except (WeightsUnavailable, ValueError, KeyError):
+            return False
+
+    return [cached(name, weights) for name, weights in pairs]
+
 
 def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, data: Optional[PreparedData] = None,
                    train_per_class: int = TRAIN_PER_CLASS, val_per_class: int = VAL_PER_CLASS,
