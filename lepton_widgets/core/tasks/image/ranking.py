@@ -174,6 +174,13 @@ def subsample(table: SampleTable, per_class: int, seed: int) -> SampleTable:
     return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
 
 
+
+def ranking_subsets(cfg: RunConfig, data: PreparedData, train_per_class: int = TRAIN_PER_CLASS,
+                    val_per_class: int = VAL_PER_CLASS) -> dict[str, SampleTable]:
+    """The seeded train and val subsets every candidate is scored on."""
+    return {"train": subsample(data.split("train"), train_per_class, cfg.seed),
+            "val": subsample(data.split("val"), val_per_class, cfg.seed + 1)}
+
 def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_classes: int,
                        job: Optional[Job] = None) -> dict[str, np.ndarray]:
     """Pooled features of each table through ``cfg``'s frozen backbone (disk-cached unless random weights)."""
@@ -204,8 +211,7 @@ def features_cached(cfg: RunConfig, pairs: Iterable, data: PreparedData, *, trai
     from lepton_widgets.core.backbones import WeightsUnavailable, get_backbone
     from lepton_widgets.core.tasks.image.feature_cache import _cache_path
 
-    tables = [subsample(data.split("train"), train_per_class, cfg.seed),
-              subsample(data.split("val"), val_per_class, cfg.seed + 1)]
+    tables = ranking_subsets(cfg, data, train_per_class, val_per_class).values()
     size = cfg.backbone.image_size
 
     def cached(name: str, weights: str) -> bool:
@@ -237,8 +243,7 @@ def rank_backbones(cfg: RunConfig, candidates: Optional[Iterable] = None, *, dat
     size = cfg.backbone.image_size
     pairs = parse_candidates(candidates) if candidates is not None else default_candidates(size)
     data = data if data is not None else prepare_data(cfg.data, cfg.seed, job=job)
-    tables = {"train": subsample(data.split("train"), train_per_class, cfg.seed),
-              "val": subsample(data.split("val"), val_per_class, cfg.seed + 1)}
+    tables = ranking_subsets(cfg, data, train_per_class, val_per_class)
     labels = {name: table.label_indices() for name, table in tables.items()}
 
     rows = []
