@@ -130,16 +130,18 @@ def traced_extractor(tm, weights: str, image_size: int) -> tuple:
     """
     from lepton_widgets.core.backbones.spec import weights_source
 
-    keep = isinstance(tm, ExtractorOnDemand) and weights_source(weights) != "none"
+    def build() -> tuple:
+        extractor = tm.feature_extractor()
+        return extractor, forward_function(extractor, image_size)
+
+    if not isinstance(tm, ExtractorOnDemand) or weights_source(weights) == "none":
+        return build()
     key = (tm.spec.name, weights_fingerprint(tm.spec, weights), int(image_size), tm.spec.normalization_for(weights))
-    if keep and key in _TRACED:
-        return _TRACED[key]
-    extractor = tm.feature_extractor()
-    built = (extractor, forward_function(extractor, image_size))
-    if keep:
+    if key not in _TRACED:
+        built = build()
         _TRACED.clear()
         _TRACED[key] = built
-    return built
+    return _TRACED[key]
 
 
 def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,

@@ -174,12 +174,12 @@ def subsample(table: SampleTable, per_class: int, seed: int) -> SampleTable:
     return SampleTable(frame, table.class_names, table.arrays, table.modality, table.source)
 
 
-
 def ranking_subsets(cfg: RunConfig, data: PreparedData, train_per_class: int = TRAIN_PER_CLASS,
                     val_per_class: int = VAL_PER_CLASS) -> dict[str, SampleTable]:
     """The seeded train and val subsets every candidate is scored on."""
     return {"train": subsample(data.split("train"), train_per_class, cfg.seed),
             "val": subsample(data.split("val"), val_per_class, cfg.seed + 1)}
+
 
 def candidate_features(cfg: RunConfig, tables: dict[str, SampleTable], num_classes: int,
                        job: Optional[Job] = None) -> dict[str, np.ndarray]:
