@@ -83,6 +83,24 @@ def runs_dir(tmp_path):
     return tmp_path / "runs"
 
 
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch) -> Path:
+    """A ``LEPTON_HOME`` of this test's own, for a test that empties a cache folder or counts its files.
+
+    ``make test``'s two xdist workers share the session's home (they inherit the controller's environment, where
+    the line at the top of this file set it), and each extracts into it while the other does: deleting the
+    shared ``features`` folder once made the other worker's Auto fail to rename its freshly written file
+    into place. The converted weights stay shared (a link), so they are not converted again.
+    """
+    from lepton_widgets.core.base.paths import cache_dir
+
+    home = tmp_path / "lepton-home"
+    home.mkdir()
+    (home / "weights").symlink_to(cache_dir("weights"), target_is_directory=True)
+    monkeypatch.setenv("LEPTON_HOME", str(home))
+    return home
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until it is true or ``timeout`` seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -143,6 +144,39 @@ def test_lepton_auto_runs_stops_on_ctrl_c_and_resumes(tmp_path):
     card = text.split("Model card: ", 1)[1].splitlines()[0].strip()
     assert "## How Auto chose this model" in open(card, encoding="utf-8").read()
     assert "Auto finished in" in text
+
+
+def test_ctrl_c_stops_auto_once_and_a_second_ctrl_c_quits(capsys):
+    """The CLI's wait for Auto: the first Ctrl-C asks the job to stop and says so, the second gives up waiting,
+    and the process's own Ctrl-C handling is back afterwards. Real SIGINTs to this process, from a thread."""
+    import signal
+    import threading
+
+    from lepton_widgets.commands.auto import _wait_stopping_on_ctrl_c
+    from lepton_widgets.core.base.job import Job
+
+    job, ended = Job(), threading.Event()
+    before = signal.getsignal(signal.SIGINT)
+    seen_stopped = []
+
+    def press_twice():
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.6)  # the loop looks every 0.2 s: it has seen the first one by now
+        seen_stopped.append(job.stopped)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    presser = threading.Thread(target=press_twice)
+    presser.start()
+    assert _wait_stopping_on_ctrl_c(ended, job) is True  # never ended: only the second press ends the wait
+    presser.join()
+    assert seen_stopped == [True] and job.stopped
+    assert "Stopping: the running stage ends" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is before
+    # Auto ending on its own ends the wait without a stop.
+    quiet, done = Job(), threading.Event()
+    done.set()
+    assert _wait_stopping_on_ctrl_c(done, quiet) is False and not quiet.stopped
 
 
 def test_lw_auto_takes_a_sink_and_a_stop_event_like_the_other_api_calls(tmp_path):

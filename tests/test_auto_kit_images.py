@@ -7,13 +7,11 @@ own run, and the search runs real KerasTuner trials on the cached features.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from lepton_widgets.config import DataConfig, RunConfig, TrainConfig
-from lepton_widgets.core.base.paths import cache_dir
 from lepton_widgets.core.runs.store import RunStore
 from lepton_widgets.core.tasks import run_experiment, task_for_config, task_named
 from lepton_widgets.core.tasks.autokit import AutoFeatures, Recipe, recipe_for
@@ -86,10 +84,9 @@ def test_features_are_the_train_and_val_rows_with_their_ids(digits):
     assert from_scratch.source == features.source and np.allclose(from_scratch.x, features.x, atol=1e-4)
 
 
-def test_rank_gives_the_protocols_columns_best_first(digits):
+def test_rank_gives_the_protocols_columns_best_first(digits, private_cache):
     kit, base, prepared = digits
-    candidates = [kit.candidates(base, "fast")[0], scratch(kit, base)]
-    shutil.rmtree(cache_dir("features"), ignore_errors=True)  # cold: nothing of these candidates on disk
+    candidates = [kit.candidates(base, "fast")[0], scratch(kit, base)]  # a private cache: cold, nothing on disk
     assert kit.rank_units(base, candidates, prepared) == RANK_UNITS["cold"] + RANK_UNITS["none"]
     ranked = kit.rank(base, candidates, prepared)
     # Auto's estimate of ranking them again: the pretrained one's subset features are on disk now

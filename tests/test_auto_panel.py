@@ -221,7 +221,7 @@ def test_stop_keeps_what_finished_and_start_resumes_from_there(tmp_path):
     panel.budget.value = 3
     panel.start_button.click()
     doctor_done = lambda: any(s["name"] == "doctor" and s["status"] == "done" for s in panel.state.stages)  # noqa: E731
-    assert wait_for(doctor_done, 240), panel.state.stages
+    assert wait_for(doctor_done, 240), [(s["name"], s["status"], s.get("summary")) for s in panel.state.stages]
     panel.stop_button.click()
     assert runner.wait(240)
     stopped = panel.state.result

@@ -298,3 +298,29 @@ def test_a_weights_file_is_read_once_per_process_yet_every_model_gets_the_files_
     assert len(reads) == 2
     np.testing.assert_array_equal(np.array(third.get_layer("hidden").kernel),
                                   np.array(other.get_layer("hidden").kernel))
+
+
+def test_weights_files_loaded_from_many_threads_at_once_each_give_their_own_weights(tmp_path):
+    """Runs, searches and the workbench's redraws build backbones in background threads, sometimes several at once
+    in one kernel: more files than the memo keeps, loaded side by side, each model gets its own file's weights."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lepton_widgets.core.backbones import base
+
+    files = {}
+    for seed in range(base._LOADED_KEEP + 3):  # more files than are kept: entries are evicted while others load
+        files[seed] = tmp_path / f"w{seed}.weights.h5"
+        _small_model(seed).save_weights(files[seed])
+    want = {seed: np.array(_small_model(seed).get_layer("hidden").kernel) for seed in files}
+    models = {seed: [_small_model(100 + seed * 10 + i) for i in range(6)] for seed in files}
+
+    def load(seed_and_model):
+        seed, model = seed_and_model
+        base.load_weights_file(model, files[seed])
+        return seed, np.array(model.get_layer("hidden").kernel)
+
+    work = [(seed, model) for i in range(6) for seed, kept in models.items() for model in [kept[i]]]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for seed, kernel in pool.map(load, work):
+            np.testing.assert_array_equal(kernel, want[seed])
+    assert len(base._LOADED) <= base._LOADED_KEEP

@@ -83,9 +83,9 @@ def flat(weights) -> np.ndarray:
     return np.concatenate([np.ravel(w) for w in weights])
 
 
-def test_boundary_cached_fine_tuning_matches_recomputing_and_is_reused(pretrained_cnn):
+def test_boundary_cached_fine_tuning_matches_recomputing_and_is_reused(pretrained_cnn, private_cache):
     weights, data = pretrained_cnn
-    earlier = set(boundary_files())  # the cache folder is shared by the whole test session
+    earlier = set(boundary_files())
     start0, cached, cached_history, cached_events = fine_tune(tune_config(weights), data)
     start1, streamed, streamed_history, streamed_events = fine_tune(tune_config(weights, feature_cache="never"), data)
 
@@ -123,7 +123,7 @@ def test_boundary_cached_fine_tuning_matches_recomputing_and_is_reused(pretraine
     assert {path: path.stat().st_mtime_ns for path in boundary_files() if path not in earlier} == files
 
 
-def test_augmentation_streams_the_images_and_says_so(pretrained_cnn):
+def test_augmentation_streams_the_images_and_says_so(pretrained_cnn, private_cache):
     weights, data = pretrained_cnn
     before = boundary_files()
     _, _, history, events = fine_tune(tune_config(weights).replace(augment__flip="horizontal"), data)

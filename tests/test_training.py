@@ -54,8 +54,7 @@ def test_pretrained_weights_beat_training_from_scratch_on_the_same_budget(runs_d
 
 
 @pytest.mark.slow
-def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
-    shutil.rmtree(cache_dir("features"), ignore_errors=True)  # start cold: other tests share the cache
+def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir, private_cache):  # starts cold
     store = RunStore(runs_dir)
     sink = ListSink()
     cached = run_experiment(fashion_config(name="cached", train__epochs=3), Job(sink=sink), store=store)
@@ -84,10 +83,9 @@ def test_cached_feature_run_matches_the_uncached_frozen_run(runs_dir):
 
 
 @pytest.mark.slow
-def test_the_extractor_kept_for_the_next_run_is_never_the_one_a_fine_tune_changed(runs_dir):
+def test_the_extractor_kept_for_the_next_run_is_never_the_one_a_fine_tune_changed(runs_dir, private_cache):
     from lepton_widgets.core.tasks.image import feature_cache
 
-    shutil.rmtree(cache_dir("features"), ignore_errors=True)
     store = RunStore(runs_dir)
     # Head on cached features, then the top blocks fine-tuned: this run's own backbone changes after extraction.
     tuned = run_experiment(fashion_config(name="tuned", train__epochs=1, train__fine_tune_epochs=1,

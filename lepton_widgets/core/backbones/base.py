@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 
@@ -48,6 +49,7 @@ def sha256_file(path: str | Path) -> str:
 #: Weights read from files in this process, newest last: ``(file, variables) -> arrays``. A few backbones.
 _LOADED: dict[tuple, list] = {}
 _LOADED_KEEP = 3
+_LOADED_LOCK = threading.Lock()  # backbones are built in background threads, sometimes two at once
 
 
 def load_weights_file(model, path: str | Path) -> None:
@@ -64,12 +66,15 @@ def load_weights_file(model, path: str | Path) -> None:
     stat = os.stat(path)
     key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns,
            tuple((w.path, tuple(w.shape)) for w in model.weights))
-    arrays = _LOADED.pop(key, None)
+    with _LOADED_LOCK:
+        arrays = _LOADED.get(key)
     if arrays is None:
         model.load_weights(path)
         arrays = [np.array(w) for w in model.weights]  # copies: training the model must not change them
-        while len(_LOADED) >= _LOADED_KEEP:
-            _LOADED.pop(next(iter(_LOADED)))
     else:
         model.set_weights(arrays)
-    _LOADED[key] = arrays  # newest last
+    with _LOADED_LOCK:
+        _LOADED.pop(key, None)
+        while len(_LOADED) >= _LOADED_KEEP:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = arrays  # newest last

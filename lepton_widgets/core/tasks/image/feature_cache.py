@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from typing import BinaryIO, Optional
 
@@ -116,8 +117,10 @@ class ExtractorOnDemand:
         return build_transfer_model(cfg, self._num_classes).feature_extractor()
 
 
-#: The last private extractor traced in this process: ``{key: (extractor, forward)}``, one entry.
+#: The last private extractor traced in this process: ``{key: (extractor, forward)}``, one entry. Guarded by
+#: a lock because runs, searches and Auto extract in background threads, sometimes two at once in one kernel.
 _TRACED: dict[tuple, tuple] = {}
+_TRACED_LOCK = threading.Lock()
 
 
 def traced_extractor(tm, weights: str, image_size: int) -> tuple:
@@ -137,11 +140,17 @@ def traced_extractor(tm, weights: str, image_size: int) -> tuple:
     if not isinstance(tm, ExtractorOnDemand) or weights_source(weights) == "none":
         return build()
     key = (tm.spec.name, weights_fingerprint(tm.spec, weights), int(image_size), tm.spec.normalization_for(weights))
-    if key not in _TRACED:
-        built = build()
+    with _TRACED_LOCK:
+        kept = _TRACED.get(key)
+    if kept is not None:
+        return kept
+    # Built outside the lock (a second or more): another thread with another key must not wait for it. What
+    # this call returns is its own build, whatever another thread keeps meanwhile.
+    built = build()
+    with _TRACED_LOCK:
         _TRACED.clear()
         _TRACED[key] = built
-    return _TRACED[key]
+    return built
 
 
 def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, image_size: int, batch_size: int,
