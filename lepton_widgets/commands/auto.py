@@ -142,8 +142,7 @@ def cmd_auto(args) -> int:
     # Auto works in a thread so that Ctrl-C (always handled in the main thread) becomes a Stop request: the
     # running stage ends between batches and saves what it finished, instead of dying half-way through.
     threading.Thread(target=work, name="lepton-auto", daemon=True).start()
-    quit_at_once = _wait_stopping_on_ctrl_c(ended, job)
-    if quit_at_once:
+    if _wait_stopping_on_ctrl_c(ended, job):  # a second Ctrl-C: quit without waiting for the stage
         print("Quit. The stages done before this one are kept; run the same command to resume.", file=sys.stderr)
         return 130
     if "error" in outcome:
