@@ -146,7 +146,7 @@ def test_a_truncated_or_overlong_file_is_not_valid_and_is_made_again(tmp_path):
 def test_two_kernels_asking_for_the_same_features_extract_them_once(tmp_path):
     from conftest import tiny_config
     from lepton_widgets.core.data import prepare_data
-    from lepton_widgets.core.tasks.image.feature_cache import _cache_path, cached_split_features
+    from lepton_widgets.core.tasks.image.feature_cache import feature_cache_path, cached_split_features
     from lepton_widgets.core.tasks.image.model import build_transfer_model
 
     cfg = tiny_config(data={"dataset": "digits", "max_per_class": 8})
@@ -154,7 +154,7 @@ def test_two_kernels_asking_for_the_same_features_extract_them_once(tmp_path):
     tm = build_transfer_model(cfg, prepared.num_classes)
     tables = {"train": prepared.split("train")}
     # The entry's key is the rows, backbone, weights, size and normalisation: a fresh one for this test.
-    path = _cache_path(tm.spec, tables["train"], cfg.backbone.weights, 32)
+    path = feature_cache_path(tm.spec, tables["train"], cfg.backbone.weights, 32)
     path.unlink(missing_ok=True)
     builds, barrier, results = [], threading.Barrier(2), {}
 

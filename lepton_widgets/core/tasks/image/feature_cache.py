@@ -166,7 +166,7 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
     ``hit`` is then True for the ones that waited and read the file.
     """
     job = job or Job()
-    paths = {name: _cache_path(tm.spec, table, weights, image_size) for name, table in tables.items()}
+    paths = {name: feature_cache_path(tm.spec, table, weights, image_size) for name, table in tables.items()}
     built = {}  # the extractor and its traced function, made on the first miss only
 
     def write(out, name):
@@ -186,7 +186,9 @@ def cached_split_features(tm, tables: dict[str, SampleTable], weights: str, imag
     return found, not made
 
 
-def _cache_path(spec, table: SampleTable, weights: str, image_size: int):
+def feature_cache_path(spec, table: SampleTable, weights: str, image_size: int):
+    """Where the pooled features of ``table`` through ``spec`` (``weights``, ``image_size``) are cached: the
+    file :func:`cached_split_features` reads or writes (Auto asks whether it exists to estimate a ranking)."""
     key = feature_key(rows=rows_hash(table), backbone=spec.name, weights=weights_fingerprint(spec, weights),
                       image_size=image_size, normalization=spec.normalization_for(weights))
     return cache_dir("features") / f"{key}.npy"

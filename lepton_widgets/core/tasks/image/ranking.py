@@ -209,7 +209,7 @@ def features_cached(cfg: RunConfig, pairs: Iterable, data: PreparedData, *, trai
     (converting offline weights the first time) and extracts: seconds each on 2 cores. A pair this cannot
     tell about (a run's backbone, weights that are not installed) counts as cold."""
     from lepton_widgets.core.backbones import WeightsUnavailable, get_backbone
-    from lepton_widgets.core.tasks.image.feature_cache import _cache_path
+    from lepton_widgets.core.tasks.image.feature_cache import feature_cache_path
 
     tables = ranking_subsets(cfg, data, train_per_class, val_per_class).values()
     size = cfg.backbone.image_size
@@ -218,7 +218,7 @@ def features_cached(cfg: RunConfig, pairs: Iterable, data: PreparedData, *, trai
         if not name or weights == "none":
             return False
         try:
-            return all(_cache_path(get_backbone(name), table, weights, size).exists() for table in tables)
+            return all(feature_cache_path(get_backbone(name), table, weights, size).exists() for table in tables)
         except (WeightsUnavailable, ValueError, KeyError):
             return False
 
